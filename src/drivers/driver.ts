@@ -1,0 +1,111 @@
+/**
+ * The driver contract: how a target (local processes, Docker, Kubernetes) runs instances.
+ * Drivers work on slots: every service has a `stable` slot and, during a rollout, a
+ * `candidate` slot. Strategies (engine/strategies/) are written once against this contract;
+ * traffic between slots is the TrafficRouter's job (the Slipway proxy for process and Docker).
+ */
+import type { ResolvedService } from "../spec/resolved.js";
+
+export type Slot = "stable" | "candidate";
+export type InstanceState = "starting" | "running" | "restarting" | "crashloop" | "exited";
+
+export interface InstanceRequest {
+  project: string;
+  env: string;
+  service: ResolvedService;
+  revision: number;
+  version: string;
+  slot: Slot;
+  /** 0-based replica index. */
+  index: number;
+  /** Environment variables for the instance (without PORT; the driver adds PORT and SLIPWAY_*). */
+  env_vars: Record<string, string>;
+  /** Artifact prepared by prepare() for this revision (release dir, image id …). */
+  artifact: Artifact;
+}
+
+export interface Artifact {
+  service: string;
+  revision: number;
+  /** Release directory (process), image reference (docker/kubernetes). */
+  ref: string;
+}
+
+export interface Instance {
+  /** Stable id, unique within the environment. */
+  id: string;
+  project: string;
+  env: string;
+  service: string;
+  revision: number;
+  version: string;
+  slot: Slot;
+  index: number;
+  state: InstanceState;
+  /** Address the proxy routes to (host:port), when the service has a port. */
+  host?: string;
+  port?: number;
+  /** Process target: supervisor and application pids. */
+  pid?: number;
+  appPid?: number;
+  startedAt: string;
+  restarts: number;
+  lastExit?: { code: number | null; signal: string | null; at: string };
+  /** Driver-specific data needed to adopt the instance after a daemon restart. */
+  meta?: Record<string, unknown>;
+}
+
+export interface LogLine {
+  instance: string;
+  stream: "stdout" | "stderr";
+  time?: string;
+  line: string;
+}
+
+export interface LogOptions {
+  tail?: number;
+  sinceMs?: number;
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface InstanceStats {
+  /** CPU usage as a ratio of the limit (or of one core when unlimited): 0.5 = 50 %. */
+  cpu: number;
+  /** Resident memory in bytes. */
+  memory: number;
+  memoryLimit?: number;
+}
+
+export interface DriverCapabilities {
+  trafficSplit: boolean;
+  gpus: boolean;
+  exec: boolean;
+  stats: boolean;
+  /** Instances survive the daemon and are adopted from live state. */
+  adopt: boolean;
+}
+
+export interface Driver {
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /** Make the artifact of a revision available (copy a release dir, build or check an image). */
+  prepare(project: string, env: string, service: ResolvedService, revision: number): Promise<Artifact>;
+  /** Live instances of an environment, rebuilt from the world (pids, engine labels). */
+  inspect(project: string, env: string): Promise<Instance[]>;
+  /** Start one instance and return once it is running (not necessarily healthy). */
+  start(req: InstanceRequest): Promise<Instance>;
+  /** Stop and remove one instance: signal, wait `graceMs`, then kill. */
+  stop(instance: Instance, opts: { signal: string; graceMs: number }): Promise<void>;
+  /** Run a one-off command in the release of a service (migrations, exec probes). */
+  runOnce(
+    req: InstanceRequest,
+    command: string,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ exitCode: number; output: string }>;
+  logs(instances: Instance[], opts: LogOptions): AsyncIterable<LogLine>;
+  stats(instance: Instance): Promise<InstanceStats | undefined>;
+  /** Remove artifacts of revisions not in `keep`. */
+  prune(project: string, env: string, service: string, keep: number[]): Promise<void>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,62 @@
+/**
+ * The traffic contract between the engine and the data plane. For process and Docker
+ * targets it is the Slipway proxy (a separate process, src/proxy/); a Kubernetes target
+ * implements it with Service selectors.
+ */
+import type { Slot } from "../drivers/driver.js";
+
+export interface RouteTarget {
+  /** Instance id. */
+  id: string;
+  slot: Slot;
+  /** Upstream, e.g. http://127.0.0.1:41234 */
+  url: string;
+}
+
+export interface Route {
+  /** `${project}/${env}/${service}` */
+  key: string;
+  listen: { host: string; port: number };
+  targets: RouteTarget[];
+  /** Percent of requests sent to the candidate slot (0–100). 0 = all to stable. */
+  candidateWeight: number;
+  /** Keep a client on the slot it first reached, by cookie. */
+  sticky: boolean;
+  /** Time in-flight requests of removed targets may take to finish. */
+  drainTimeoutMs: number;
+  /** Time an upstream has to start answering. */
+  responseTimeoutMs: number;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface TargetStats {
+  id: string;
+  route: string;
+  slot: Slot;
+  requests: number;
+  /** Count by status class: "2xx", "3xx", "4xx", "5xx", and "error" for connection failures / timeouts. */
+  statuses: Record<string, number>;
+  inFlight: number;
+  /** Milliseconds. */
+  latency: LatencySummary;
+  /** Passive health: the proxy took the target out after failed requests. */
+  ejected: boolean;
+}
+
+export interface TrafficRouter {
+  /** Make sure the data plane runs (spawn it if needed) and answers. */
+  ensureRunning(): Promise<void>;
+  /** Atomically replace a route. Targets no longer listed are drained, then forgotten. */
+  setRoute(route: Route): Promise<void>;
+  removeRoute(key: string): Promise<void>;
+  getRoutes(): Promise<Route[]>;
+  /** Stats for all targets (cumulative counters since the target was added). */
+  stats(): Promise<TargetStats[]>;
+  /** Resolves when the given targets have no request in flight, or after timeoutMs. */
+  waitDrained(targetIds: string[], timeoutMs: number): Promise<{ drained: boolean; inFlight: number }>;
+}

@@ -1,0 +1,70 @@
+/**
+ * The frozen, fully resolved spec for one environment: environment overlay merged,
+ * ${VAR} interpolated, defaults applied. Produced only by resolve(); consumed by the engine.
+ */
+import type { z } from "zod";
+import type { Health, Rollout, Target } from "./schema.js";
+import type {
+  buildSchema,
+  logsSchema,
+  migrateSchema,
+  resourcesSchema,
+  restartSchema,
+  smokeSchema,
+  stopSchema,
+  scheduleSchema,
+} from "./schema.js";
+import type { checkSchema } from "./schema-checks.js";
+import type { analysisSchema } from "./schema-analysis.js";
+import type { alertsSchema } from "./schema-alerts.js";
+import type { backupSchema } from "./schema-backup.js";
+
+export type Strategy = "recreate" | "blue-green" | "canary";
+
+export interface ResolvedService {
+  name: string;
+  run?: string;
+  /** Absolute path of the artifact directory (process target). */
+  path: string;
+  image?: string;
+  build?: z.output<typeof buildSchema>;
+  command?: string | string[];
+  port?: number;
+  containerPort?: number;
+  replicas: number;
+  /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */
+  env: Record<string, string>;
+  health?: Health;
+  smoke: z.output<typeof smokeSchema>[];
+  dependsOn: string[];
+  stop: z.output<typeof stopSchema>;
+  restart: z.output<typeof restartSchema>;
+  stateful: boolean;
+  rollout: Rollout & { strategy: Strategy };
+  resources?: z.output<typeof resourcesSchema>;
+  volumes: string[];
+  retain: number;
+  logs: z.output<typeof logsSchema>;
+  migrate?: z.output<typeof migrateSchema>;
+  backup?: z.output<typeof backupSchema>;
+  labels: Record<string, string>;
+}
+
+export interface ResolvedSpec {
+  project: string;
+  /** The environment name. */
+  env: string;
+  /** Absolute path of slipway.yaml and its directory. */
+  file: string;
+  dir: string;
+  version: string;
+  target: Target;
+  protect?: { confirm: boolean; context?: string };
+  proxyHost: string;
+  /** Services in the order they appear in the file. */
+  services: Record<string, ResolvedService>;
+  checks: z.output<typeof checkSchema>[];
+  analysis?: z.output<typeof analysisSchema>;
+  alerts?: z.output<typeof alertsSchema>;
+  schedules: z.output<typeof scheduleSchema>[];
+}
