@@ -13,10 +13,17 @@ export const healthSchema = z
   .strictObject({
     http: z.string().optional().describe("HTTP path probed on the instance's $PORT; 2xx/3xx is healthy."),
     tcp: z.boolean().optional().describe("Healthy when the instance's $PORT accepts a TCP connection."),
-    exec: z.string().optional().describe("A shell command run in the instance's directory; exit 0 is healthy."),
+    exec: z
+      .string()
+      .optional()
+      .describe("A shell command run in the instance's directory; exit 0 is healthy."),
     postgres: z.string().optional().describe("A PostgreSQL URL; healthy when a query succeeds."),
     redis: z.string().optional().describe("A Redis URL; healthy when PING answers PONG."),
-    expectStatus: z.number().int().optional().describe("HTTP status the http probe expects (default 2xx/3xx)."),
+    expectStatus: z
+      .number()
+      .int()
+      .optional()
+      .describe("HTTP status the http probe expects (default 2xx/3xx)."),
     interval: duration("Time between probes.").default(2000),
     timeout: duration("Time one probe may take.").default(2000),
     startPeriod: duration("Failures during this period after start do not count.").default(0),
@@ -82,7 +89,12 @@ export const restartSchema = z
     maxBackoff: duration("Longest delay between restarts.").default(30_000),
     crashLoop: z
       .strictObject({
-        restarts: z.number().int().min(1).default(5).describe("Restarts within `within` that mark a crash loop."),
+        restarts: z
+          .number()
+          .int()
+          .min(1)
+          .default(5)
+          .describe("Restarts within `within` that mark a crash loop."),
         within: duration().default(60_000),
       })
       .prefault({})
@@ -141,7 +153,9 @@ const serviceFields = {
     .min(1)
     .max(65535)
     .optional()
-    .describe("The public port users reach; the instances listen on $PORT and Slipway's proxy routes to them."),
+    .describe(
+      "The public port users reach; the instances listen on $PORT and Slipway's proxy routes to them.",
+    ),
   containerPort: z.number().int().optional().describe("Docker: the port the container listens on."),
   replicas: z.number().int().min(0).optional().describe("Number of instances (default 1)."),
   env: envMap.optional(),
@@ -199,7 +213,10 @@ export const protectSchema = z
   .union([
     z.boolean().transform((b) => ({ confirm: b, context: undefined as string | undefined })),
     z.strictObject({
-      confirm: z.boolean().default(true).describe("deploy/rollback/destroy need --yes or a typed confirmation."),
+      confirm: z
+        .boolean()
+        .default(true)
+        .describe("deploy/rollback/destroy need --yes or a typed confirmation."),
       context: z
         .string()
         .optional()

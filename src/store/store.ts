@@ -108,7 +108,11 @@ export interface Store {
   getLock(project: string, env: string): Promise<LockInfo | undefined>;
 
   addEvent(e: EventRecord): Promise<number>;
-  listEvents(project: string, env?: string, opts?: { limit?: number; afterId?: number }): Promise<EventRecord[]>;
+  listEvents(
+    project: string,
+    env?: string,
+    opts?: { limit?: number; afterId?: number },
+  ): Promise<EventRecord[]>;
 
   /** Small key/value area for components (proxy ports, daemon facts). */
   getMeta(key: string): Promise<string | undefined>;
