@@ -1,0 +1,81 @@
+/** Reads slipway.yaml keeping positions, so every error can name file:line:column. */
+import { readFileSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Node } from "yaml";
+import { SpecError } from "../errors.js";
+
+export type PathSegment = string | number;
+
+export interface LoadedSpec {
+  file: string;
+  dir: string;
+  text: string;
+  raw: unknown;
+  /** Position of the value at `path` (or of its key when `key` is true). */
+  locate(path: PathSegment[], key?: boolean): { line: number; column: number } | undefined;
+}
+
+export function loadSpecFile(file: string): LoadedSpec {
+  const abs = resolvePath(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SpecError([
+      {
+        file,
+        path: "",
+        message:
+          code === "ENOENT"
+            ? "spec file not found (create one with `slipway init`, or pass -f FILE)"
+            : `cannot read spec file: ${code ?? String(e)}`,
+      },
+    ]);
+  }
+  return parseSpecText(text, abs);
+}
+
+export function parseSpecText(text: string, file: string): LoadedSpec {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new SpecError(
+      doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: "",
+          message: `YAML: ${e.message.split("\n")[0]}`,
+        };
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const locate = (path: PathSegment[], key = false) => {
+    let node: unknown = doc.contents;
+    let keyNode: unknown;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg),
+        );
+        if (!pair) break;
+        keyNode = pair.key;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === "number") {
+        node = node.items[seg];
+        keyNode = undefined;
+      } else break;
+    }
+    const target = (key && keyNode ? keyNode : node) as Node | undefined;
+    const offset = target?.range?.[0];
+    if (offset === undefined) return undefined;
+    const p = lc.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  return { file, dir: dirname(file), text, raw, locate };
+}
