@@ -1,0 +1,32 @@
+/** What the engine needs from the world, built once by the factory (engine/factory.ts). */
+import type { Driver, Instance } from "../drivers/driver.js";
+import type { Logger } from "../logger.js";
+import type { TrafficRouter } from "../proxy/contract.js";
+import type { ResolvedService } from "../spec/resolved.js";
+import type { Store } from "../store/store.js";
+
+export interface HealthOutcome {
+  healthy: boolean;
+  message: string;
+  attempts: number;
+}
+
+/** Waits until an instance is healthy per the service's health settings (or gives up). */
+export type HealthGate = (
+  svc: ResolvedService,
+  inst: Instance,
+  signal?: AbortSignal,
+  opts?: { once?: boolean },
+) => Promise<HealthOutcome>;
+
+export interface EngineDeps {
+  home: string;
+  store: Store;
+  driver: Driver;
+  /** The data plane; created lazily because only services with a port need it. */
+  router: () => Promise<TrafficRouter>;
+  health: HealthGate;
+  logger: Logger;
+  /** Who is acting (user@host), recorded in revisions and locks. */
+  actor: string;
+}

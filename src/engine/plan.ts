@@ -1,0 +1,111 @@
+/**
+ * plan(): a pure function of (resolved spec, recorded state, live state) → the ordered steps
+ * of a deploy. `slipway plan` prints it; --dry-run stops after it; run() executes it.
+ */
+import type { Instance } from "../drivers/driver.js";
+import type { ResolvedSpec, Strategy } from "../spec/resolved.js";
+import type { Revision } from "../store/store.js";
+import { dependencyLayers } from "./layers.js";
+
+export type StepKind = "checks" | "backup" | "prepare" | "migrate" | "rollout" | "remove" | "finalize";
+
+export interface PlanStep {
+  seq: number;
+  kind: StepKind;
+  service?: string;
+  /** Steps sharing a group run in parallel. */
+  group: number;
+  description: string;
+  strategy?: Strategy;
+  /** What changes for this service: create (not running), update, restore (rollback). */
+  change?: "create" | "update" | "restore" | "remove";
+  fromRevision?: number;
+}
+
+export interface Plan {
+  project: string;
+  env: string;
+  version: string;
+  target: string;
+  /** The revision this plan would create. */
+  revision: number;
+  /** The revision now deployed, if any. */
+  current?: { number: number; version: string };
+  rollbackOf?: number;
+  services: string[];
+  layers: string[][];
+  steps: PlanStep[];
+}
+
+export interface PlanInput {
+  spec: ResolvedSpec;
+  current?: Revision;
+  nextRevision: number;
+  live: Instance[];
+  only?: string[];
+  skipChecks?: boolean;
+  /** Planning a rollback: the revision being re-applied. */
+  rollbackOf?: number;
+}
+
+export function plan(input: PlanInput): Plan {
+  const { spec, current, live } = input;
+  const only = input.only?.length ? new Set(input.only) : undefined;
+  const layers = dependencyLayers(spec.services, only);
+  const steps: PlanStep[] = [];
+  let group = 0;
+  const add = (s: Omit<PlanStep, "seq">) => steps.push({ ...s, seq: steps.length + 1 });
+  const liveServices = new Set(live.map((i) => i.service));
+
+  if (!input.skipChecks && spec.checks.length && input.rollbackOf === undefined) {
+    add({ kind: "checks", group: group++, description: `run ${spec.checks.length} pre-flight check(s)` });
+  }
+  const services = layers.flat();
+  const backups = services.filter((n) => {
+    const b = spec.services[n].backup as { before?: string } | undefined;
+    return b?.before === "deploy" && liveServices.has(n);
+  });
+  if (backups.length) {
+    for (const n of backups) add({ kind: "backup", service: n, group, description: `back up ${n}` });
+    group++;
+  }
+  for (const n of services) add({ kind: "prepare", service: n, group, description: `prepare release of ${n}` });
+  group++;
+  for (const layer of layers) {
+    const migrating = layer.filter((n) => spec.services[n].migrate?.up && input.rollbackOf === undefined);
+    for (const n of migrating) add({ kind: "migrate", service: n, group, description: `migrate ${n} up` });
+    if (migrating.length) group++;
+    for (const n of layer) {
+      const svc = spec.services[n];
+      const change = input.rollbackOf !== undefined ? "restore" : liveServices.has(n) ? "update" : "create";
+      add({
+        kind: "rollout",
+        service: n,
+        group,
+        strategy: svc.rollout.strategy,
+        change,
+        fromRevision: current?.number,
+        description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}` : ""})`,
+      });
+    }
+    group++;
+  }
+  if (!only) {
+    const gone = [...liveServices].filter((n) => !spec.services[n]).sort();
+    for (const n of gone) add({ kind: "remove", service: n, group, change: "remove", description: `remove ${n} (no longer in the spec)` });
+    if (gone.length) group++;
+  }
+  add({ kind: "finalize", group, description: "promote, retire previous instances, record the revision" });
+  return {
+    project: spec.project,
+    env: spec.env,
+    version: spec.version,
+    target: spec.target.kind,
+    revision: input.nextRevision,
+    current: current ? { number: current.number, version: current.version } : undefined,
+    rollbackOf: input.rollbackOf,
+    services,
+    layers,
+    steps,
+  };
+}

@@ -1,0 +1,406 @@
+/**
+ * run(): executes a plan step by step, journaling every step in the store, and on failure
+ * undoes every service it changed, in reverse order (the compensating plan).
+ */
+import type { Artifact, Instance } from "../drivers/driver.js";
+import { CheckFailed, errorMessage, Interrupted, OperationFailed } from "../errors.js";
+import type { Resolution } from "../spec/resolve.js";
+import { rehydrate } from "../spec/resolve.js";
+import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
+import type { JournalStep, Revision } from "../store/store.js";
+import type { EngineDeps } from "./context.js";
+import type { EventSink } from "./events.js";
+import type { Plan, PlanStep } from "./plan.js";
+import { blueGreen } from "./strategies/blue-green.js";
+import { canary, type StepGate } from "./strategies/canary.js";
+import {
+  gateHealthy,
+  routeKey,
+  routeTo,
+  startSlot,
+  stopInstances,
+  type RolloutRequest,
+  type RolloutState,
+} from "./strategies/common.js";
+import { recreate } from "./strategies/recreate.js";
+
+export interface CheckRunner {
+  (spec: ResolvedSpec, emit: EventSink, signal?: AbortSignal): Promise<{ ok: boolean; summary: string; results: unknown[] }>;
+}
+
+export interface RunOptions {
+  resolution: Resolution;
+  plan: Plan;
+  description: string;
+  skipChecks: boolean;
+  /** Rollback: the revision re-applied; its artifacts are reused. */
+  rollbackOf?: Revision;
+  /** The revision deployed before this one (undo restores it). */
+  current?: Revision;
+  emit: EventSink;
+  signal?: AbortSignal;
+  checks?: CheckRunner;
+  canaryGate?: StepGate;
+}
+
+export interface DeployResult {
+  project: string;
+  env: string;
+  revision: number;
+  version: string;
+  status: Revision["status"];
+  services: string[];
+  urls: { service: string; url: string }[];
+  reason?: string;
+  steps: JournalStep[];
+}
+
+export function serviceUrls(spec: ResolvedSpec, services = Object.keys(spec.services)) {
+  const host = spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost;
+  return services
+    .filter((n) => spec.services[n]?.port)
+    .map((n) => ({ service: n, url: `http://${host}:${spec.services[n].port}` }));
+}
+
+/** Which revision's artifact a service uses in a revision (rollbacks reuse the original one). */
+export function artifactRevision(rev: Revision | undefined, service: string): number | undefined {
+  if (!rev) return undefined;
+  const a = (rev.facts.artifacts as Record<string, number> | undefined)?.[service];
+  return a ?? rev.number;
+}
+
+export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<DeployResult> {
+  const { resolution, plan: p, emit } = opts;
+  const spec = resolution.spec;
+  const { store } = deps;
+  const rev = await store.createRevision({
+    project: spec.project,
+    env: spec.env,
+    version: spec.version,
+    status: "in-progress",
+    snapshot: resolution.snapshot,
+    services: p.services,
+    actor: deps.actor,
+    description: opts.description,
+    rollbackOf: opts.rollbackOf?.number,
+    skipChecks: opts.skipChecks,
+    facts: { previous: opts.current?.number },
+  });
+  const revision = rev.number;
+  for (const s of p.steps) {
+    await store.journalAppend({
+      project: spec.project,
+      env: spec.env,
+      revision,
+      seq: s.seq,
+      kind: s.kind,
+      service: s.service,
+      description: s.description,
+      status: "pending",
+    });
+  }
+  const artifacts = new Map<string, Artifact>();
+  const artifactRevs: Record<string, number> = {};
+  const states: RolloutState[] = [];
+  const facts: Record<string, unknown> = { previous: opts.current?.number };
+  const live = await store.listInstances(spec.project, spec.env);
+
+  const request = (svc: ResolvedService, step: PlanStep): RolloutRequest => ({
+    deps,
+    spec,
+    svc,
+    revision,
+    artifact: artifacts.get(svc.name) as Artifact,
+    old: live.filter((i) => i.service === svc.name),
+    emit,
+    signal: opts.signal,
+    record: (data) => store.journalUpdate(spec.project, spec.env, revision, step.seq, { data }),
+  });
+
+  const execute = async (step: PlanStep): Promise<string | undefined> => {
+    const svc = step.service ? spec.services[step.service] : undefined;
+    switch (step.kind) {
+      case "checks": {
+        if (!opts.checks) return "no check runner";
+        const r = await opts.checks(spec, emit, opts.signal);
+        facts.checks = r.results;
+        if (!r.ok) throw new CheckFailed(`pre-flight checks failed: ${r.summary}`);
+        return r.summary;
+      }
+      case "prepare": {
+        const s = svc as ResolvedService;
+        const artRev = opts.rollbackOf ? (artifactRevision(opts.rollbackOf, s.name) ?? revision) : revision;
+        const a = await deps.driver.prepare(spec.project, spec.env, s, artRev);
+        artifacts.set(s.name, a);
+        artifactRevs[s.name] = artRev;
+        return a.ref;
+      }
+      case "migrate": {
+        const s = svc as ResolvedService;
+        const req = request(s, step);
+        const r = await deps.driver.runOnce(
+          {
+            project: spec.project,
+            env: spec.env,
+            service: s,
+            revision,
+            version: spec.version,
+            slot: "candidate",
+            index: 0,
+            env_vars: { ...s.env, SLIPWAY_VERSION: spec.version, SLIPWAY_ENV: spec.env },
+            artifact: req.artifact,
+          },
+          s.migrate?.up as string,
+          { timeoutMs: 600_000, signal: opts.signal },
+        );
+        if (r.exitCode !== 0)
+          throw new OperationFailed(`${s.name}: migration failed (exit ${r.exitCode})\n${r.output.split("\n").slice(-15).join("\n")}`);
+        facts.migrations = { ...((facts.migrations as object) ?? {}), [s.name]: true };
+        return "migrations applied";
+      }
+      case "rollout": {
+        const s = svc as ResolvedService;
+        const req = request(s, step);
+        let state: RolloutState;
+        try {
+          state =
+            s.rollout.strategy === "recreate"
+              ? await recreate(req)
+              : s.rollout.strategy === "canary"
+                ? await canary(req, opts.canaryGate)
+                : await blueGreen(req);
+        } catch (e) {
+          const partial = (e as { rollout?: RolloutState }).rollout;
+          if (partial) states.push(partial);
+          throw e;
+        }
+        states.push(state);
+        return `${state.fresh.length} instance(s) healthy${state.routed && s.port ? `, serving :${s.port}` : ""}`;
+      }
+      case "remove": {
+        const name = step.service as string;
+        const insts = live.filter((i) => i.service === name);
+        const prevSvc = (opts.current?.snapshot as ResolvedSpec | undefined)?.services?.[name];
+        if (prevSvc?.port !== undefined) await (await deps.router()).removeRoute(routeKey(spec, name));
+        for (const i of insts) {
+          await deps.driver.stop(i, { signal: prevSvc?.stop.signal ?? "SIGTERM", graceMs: prevSvc?.stop.grace ?? 10_000 });
+          await store.removeInstance(i.project, i.env, i.id);
+        }
+        return `${insts.length} instance(s) stopped`;
+      }
+      case "finalize": {
+        await finalize(deps, spec, states);
+        return `revision ${revision} deployed`;
+      }
+      case "backup":
+        throw new OperationFailed(`${step.service}: backups before deploy are not available on this build`);
+    }
+  };
+
+  const steps = [...p.steps];
+  let failure: unknown;
+  let failedSeq: number | undefined;
+  const groups = [...new Set(steps.map((s) => s.group))].sort((a, b) => a - b);
+  for (const g of groups) {
+    if (opts.signal?.aborted) {
+      failure = new Interrupted("interrupted");
+      break;
+    }
+    const inGroup = steps.filter((s) => s.group === g);
+    const results = await Promise.allSettled(inGroup.map((s) => runStep(deps, spec, revision, s, emit, execute)));
+    const bad = results.findIndex((r) => r.status === "rejected");
+    if (bad >= 0) {
+      failure = (results[bad] as PromiseRejectedResult).reason;
+      failedSeq = inGroup[bad].seq;
+      break;
+    }
+  }
+
+  if (!failure) {
+    await store.updateRevision(spec.project, spec.env, revision, {
+      status: "deployed",
+      finishedAt: new Date().toISOString(),
+      facts: { ...facts, artifacts: artifactRevs },
+    });
+    if (opts.current)
+      await store.updateRevision(spec.project, spec.env, opts.current.number, { status: "superseded" });
+    const urls = serviceUrls(spec, p.services);
+    emit({ type: "alert", kind: "deploy.succeeded", severity: "info", revision, message: `${spec.project} ${spec.env}: revision ${revision} (${spec.version}) deployed` });
+    await pruneArtifacts(deps, spec, revision).catch(() => {});
+    return {
+      project: spec.project,
+      env: spec.env,
+      revision,
+      version: spec.version,
+      status: "deployed",
+      services: p.services,
+      urls,
+      steps: await store.journal(spec.project, spec.env, revision),
+    };
+  }
+
+  // Failure: skip what did not run, then undo every service changed, in reverse order.
+  if (opts.signal?.aborted && !(failure instanceof Interrupted)) failure = new Interrupted("interrupted");
+  for (const s of steps) {
+    if (failedSeq !== undefined && s.seq > failedSeq)
+      await store.journalUpdate(spec.project, spec.env, revision, s.seq, { status: "skipped" });
+  }
+  const reason = errorMessage(failure);
+  emit({ type: "log", level: "error", message: reason });
+  const undone = await undo(deps, spec, states, opts.current, resolution, emit);
+  await store.updateRevision(spec.project, spec.env, revision, {
+    status: "failed",
+    finishedAt: new Date().toISOString(),
+    reason,
+    facts: { ...facts, artifacts: artifactRevs, undo: undone },
+  });
+  emit({
+    type: "alert",
+    kind: "deploy.failed",
+    severity: "critical",
+    revision,
+    message: `${spec.project} ${spec.env}: revision ${revision} failed and was rolled back: ${reason.split("\n")[0]}`,
+  });
+  const err =
+    failure instanceof Interrupted || failure instanceof CheckFailed
+      ? failure
+      : new OperationFailed(`deploy of revision ${revision} failed and was rolled back: ${reason}`);
+  err.details = { ...(err.details ?? {}), revision, undo: undone, steps: await store.journal(spec.project, spec.env, revision) };
+  throw err;
+}
+
+async function runStep(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  revision: number,
+  step: PlanStep,
+  emit: EventSink,
+  execute: (s: PlanStep) => Promise<string | undefined>,
+): Promise<void> {
+  const t0 = Date.now();
+  const base = { type: "step" as const, seq: step.seq, kind: step.kind, service: step.service, description: step.description };
+  await deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, {
+    status: "running",
+    startedAt: new Date().toISOString(),
+  });
+  emit({ ...base, status: "running" });
+  try {
+    const message = await execute(step);
+    const durationMs = Date.now() - t0;
+    await deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, {
+      status: "ok",
+      finishedAt: new Date().toISOString(),
+      durationMs,
+      message,
+    });
+    emit({ ...base, status: "ok", durationMs, message });
+  } catch (e) {
+    const durationMs = Date.now() - t0;
+    const message = errorMessage(e);
+    await deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, {
+      status: "failed",
+      finishedAt: new Date().toISOString(),
+      durationMs,
+      message,
+    });
+    emit({ ...base, status: "failed", durationMs, message });
+    throw e;
+  }
+}
+
+/** Promote the fresh instances and retire the old ones once their requests are drained. */
+export async function finalize(deps: EngineDeps, spec: ResolvedSpec, states: RolloutState[]): Promise<void> {
+  for (const st of states) {
+    for (const inst of st.fresh) await deps.store.putInstance({ ...inst, slot: "stable" });
+  }
+  await Promise.all(
+    states.map(async (st) => {
+      const svc = spec.services[st.service];
+      if (st.oldStopped || !st.old.length) return;
+      if (svc.port !== undefined) {
+        const router = await deps.router();
+        await router.waitDrained(
+          st.old.map((i) => i.id),
+          svc.rollout.drainTimeout,
+        );
+      }
+      await stopInstances(deps, svc, st.old);
+    }),
+  );
+}
+
+/** The compensating plan: put every changed service back as it was, in reverse order. */
+export async function undo(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  states: RolloutState[],
+  previous: Revision | undefined,
+  resolution: Resolution,
+  emit: EventSink,
+): Promise<{ service: string; ok: boolean; message: string }[]> {
+  const out: { service: string; ok: boolean; message: string }[] = [];
+  const prevSpec = previous
+    ? rehydrate(previous.snapshot as ResolvedSpec, { ...process.env, ...Object.fromEntries(resolution.secrets) })
+    : undefined;
+  for (const st of [...states].reverse()) {
+    const svc = spec.services[st.service];
+    try {
+      if (!st.oldStopped && st.old.length) {
+        // The old slot is still running: send traffic back to it, drop the candidates.
+        if (svc.port !== undefined) await routeTo(stubReq(deps, spec, svc), st.old);
+        await stopInstances(deps, svc, st.fresh);
+        out.push({ service: st.service, ok: true, message: "traffic back on the previous instances" });
+      } else if (st.oldStopped && prevSpec?.services[st.service] && previous) {
+        await stopInstances(deps, svc, st.fresh);
+        const prevSvc = { ...prevSpec.services[st.service], path: prevSpec.services[st.service].path };
+        const artRev = artifactRevision(previous, st.service) ?? previous.number;
+        const artifact = await deps.driver.prepare(spec.project, spec.env, prevSvc, artRev);
+        const req: RolloutRequest = { ...stubReq(deps, { ...prevSpec, version: previous.version }, prevSvc), artifact, revision: previous.number };
+        const restored = await startSlot(req, "stable", previous.number);
+        await gateHealthy(req, restored);
+        await routeTo(req, restored);
+        out.push({ service: st.service, ok: true, message: `restarted revision ${previous.number}` });
+      } else {
+        // A first deploy: nothing to go back to.
+        if (svc.port !== undefined) await (await deps.router()).removeRoute(routeKey(spec, svc.name));
+        await stopInstances(deps, svc, st.fresh);
+        out.push({ service: st.service, ok: true, message: "new instances stopped (no previous revision)" });
+      }
+      emit({ type: "log", level: "warn", service: st.service, message: `${st.service}: ${out[out.length - 1].message}` });
+    } catch (e) {
+      out.push({ service: st.service, ok: false, message: errorMessage(e) });
+      emit({ type: "log", level: "error", service: st.service, message: `${st.service}: undo failed: ${errorMessage(e)}` });
+    }
+  }
+  return out;
+}
+
+function stubReq(deps: EngineDeps, spec: ResolvedSpec, svc: ResolvedService): RolloutRequest {
+  return {
+    deps,
+    spec,
+    svc,
+    revision: 0,
+    artifact: { service: svc.name, revision: 0, ref: "" },
+    old: [],
+    emit: () => {},
+    record: async () => {},
+  };
+}
+
+async function pruneArtifacts(deps: EngineDeps, spec: ResolvedSpec, revision: number): Promise<void> {
+  const revs = await deps.store.listRevisions(spec.project, spec.env, { limit: 50 });
+  for (const svc of Object.values(spec.services)) {
+    const keep = new Set<number>([revision]);
+    for (const r of revs) {
+      if (keep.size > svc.retain) break;
+      if (r.status === "deployed" || r.status === "superseded") {
+        const a = artifactRevision(r, svc.name);
+        if (a !== undefined) keep.add(a);
+      }
+    }
+    await deps.driver.prune(spec.project, spec.env, svc.name, [...keep]);
+  }
+}
+
+export type { Instance };

@@ -1,0 +1,158 @@
+/** Building blocks the strategies share: start a slot, gate on health, route traffic, stop. */
+import type { Artifact, Instance, Slot } from "../../drivers/driver.js";
+import { OperationFailed } from "../../errors.js";
+import type { Route, RouteTarget } from "../../proxy/contract.js";
+import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
+import type { EngineDeps } from "../context.js";
+import type { EventSink } from "../events.js";
+
+export interface RolloutRequest {
+  deps: EngineDeps;
+  spec: ResolvedSpec;
+  svc: ResolvedService;
+  revision: number;
+  artifact: Artifact;
+  /** Instances of this service running before the rollout. */
+  old: Instance[];
+  emit: EventSink;
+  signal?: AbortSignal;
+  /** Persist progress for crash recovery (journal step data). */
+  record: (data: Record<string, unknown>) => Promise<void>;
+}
+
+export interface RolloutState {
+  service: string;
+  old: Instance[];
+  fresh: Instance[];
+  /** The old instances were stopped (recreate): undoing needs a restart of the old release. */
+  oldStopped: boolean;
+  /** Traffic now goes to the fresh instances. */
+  routed: boolean;
+}
+
+export const routeKey = (spec: ResolvedSpec, service: string) => `${spec.project}/${spec.env}/${service}`;
+
+export function instanceEnv(spec: ResolvedSpec, svc: ResolvedService, revision: number): Record<string, string> {
+  return {
+    ...svc.env,
+    SLIPWAY_VERSION: spec.version,
+    SLIPWAY_ENV: spec.env,
+    SLIPWAY_SERVICE: svc.name,
+    SLIPWAY_REVISION: String(revision),
+    SLIPWAY_PROJECT: spec.project,
+  };
+}
+
+export async function startSlot(req: RolloutRequest, slot: Slot, revision = req.revision): Promise<Instance[]> {
+  const { deps, spec, svc } = req;
+  const started: Instance[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: svc.replicas }, async (_, index) => {
+        const inst = await deps.driver.start({
+          project: spec.project,
+          env: spec.env,
+          service: svc,
+          revision,
+          version: spec.version,
+          slot,
+          index,
+          env_vars: instanceEnv(spec, svc, revision),
+          artifact: req.artifact,
+        });
+        started.push(inst);
+        await deps.store.putInstance(inst);
+      }),
+    );
+  } catch (e) {
+    await stopInstances(req.deps, svc, started);
+    throw e;
+  }
+  started.sort((a, b) => a.index - b.index);
+  return started;
+}
+
+/** Wait until every instance is healthy; on failure the message carries the instance's last log lines. */
+export async function gateHealthy(req: RolloutRequest, instances: Instance[]): Promise<void> {
+  const results = await Promise.all(
+    instances.map(async (inst) => ({ inst, r: await req.deps.health(req.svc, inst, req.signal) })),
+  );
+  const bad = results.find((x) => !x.r.healthy);
+  if (!bad) return;
+  const tail = await lastLogLines(req.deps, bad.inst, 15);
+  throw new OperationFailed(
+    `${req.svc.name}: instance ${bad.inst.id} did not become healthy: ${bad.r.message}` +
+      (tail ? `\n--- last log lines of ${bad.inst.id} ---\n${tail}` : ""),
+  );
+}
+
+export async function lastLogLines(deps: EngineDeps, inst: Instance, n: number): Promise<string> {
+  const lines: string[] = [];
+  try {
+    for await (const l of deps.driver.logs([inst], { tail: n })) lines.push(l.line);
+  } catch {
+    return "";
+  }
+  return lines.slice(-n).join("\n");
+}
+
+export function targetsOf(instances: Instance[], slot: Slot): RouteTarget[] {
+  return instances
+    .filter((i) => i.port !== undefined)
+    .map((i) => ({ id: i.id, slot, url: `http://${i.host ?? "127.0.0.1"}:${i.port}` }));
+}
+
+export function buildRoute(
+  spec: ResolvedSpec,
+  svc: ResolvedService,
+  stable: Instance[],
+  candidate: Instance[] = [],
+  candidateWeight = 0,
+): Route {
+  return {
+    key: routeKey(spec, svc.name),
+    listen: { host: spec.proxyHost, port: svc.port as number },
+    targets: [...targetsOf(stable, "stable"), ...targetsOf(candidate, "candidate")],
+    candidateWeight,
+    sticky: svc.rollout.sticky,
+    drainTimeoutMs: svc.rollout.drainTimeout,
+    responseTimeoutMs: 60_000,
+  };
+}
+
+export async function routeTo(req: RolloutRequest, stable: Instance[], candidate: Instance[] = [], weight = 0) {
+  if (req.svc.port === undefined) return;
+  const router = await req.deps.router();
+  await router.setRoute(buildRoute(req.spec, req.svc, stable, candidate, weight));
+}
+
+export async function stopInstances(deps: EngineDeps, svc: ResolvedService, instances: Instance[]): Promise<void> {
+  await Promise.all(
+    instances.map(async (inst) => {
+      await deps.driver.stop(inst, { signal: svc.stop.signal, graceMs: svc.stop.grace });
+      await deps.store.removeInstance(inst.project, inst.env, inst.id);
+    }),
+  );
+}
+
+/** Smoke requests through the public port after the switch. */
+export async function smoke(req: RolloutRequest): Promise<void> {
+  const { svc, spec } = req;
+  if (!svc.port || !svc.smoke.length) return;
+  for (const s of svc.smoke) {
+    const url = `http://${spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost}:${svc.port}${s.http}`;
+    let status = 0;
+    let body = "";
+    try {
+      const res = await fetch(url, { method: s.method, signal: AbortSignal.timeout(10_000) });
+      status = res.status;
+      body = await res.text();
+    } catch (e) {
+      throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http} failed: ${(e as Error).message}`);
+    }
+    if (status !== s.expectStatus)
+      throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http} returned ${status}, expected ${s.expectStatus}`);
+    if (s.expectBody && !body.includes(s.expectBody))
+      throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http}: body does not contain "${s.expectBody}"`);
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The programmatic API. The CLI (in-process) and the daemon are its clients; everything
+ * user-visible goes through here.
+ */
+import { hostname, userInfo } from "node:os";
+import { errorMessage, OperationFailed, Refused, UsageError } from "./errors.js";
+import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
+import type { EngineDeps } from "./engine/context.js";
+import { noopSink, type EventSink } from "./engine/events.js";
+import { acquireLock } from "./engine/lock.js";
+import { plan as makePlan, type Plan } from "./engine/plan.js";
+import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
+import { runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
+import { routeKey } from "./engine/strategies/common.js";
+import type { Resolution } from "./spec/resolve.js";
+import { rehydrate } from "./spec/resolve.js";
+import type { ResolvedSpec } from "./spec/resolved.js";
+import type { JournalStep, LockInfo, Revision } from "./store/store.js";
+
+export interface DeployOptions {
+  only?: string[];
+  yes?: boolean;
+  dryRun?: boolean;
+  skipChecks?: boolean;
+  description?: string;
+  emit?: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface RollbackOptions {
+  /** Revision to return to (default: the one before the current). */
+  revision?: number;
+  yes?: boolean;
+  withDb?: boolean;
+  dryRun?: boolean;
+  emit?: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface InstanceStatus {
+  id: string;
+  service: string;
+  revision: number;
+  version: string;
+  slot: string;
+  state: string;
+  pid?: number;
+  address?: string;
+  startedAt: string;
+  restarts: number;
+  health?: { ok: boolean; message: string };
+}
+
+export interface ServiceStatus {
+  name: string;
+  status: "running" | "degraded" | "stopped" | "starting";
+  strategy: string;
+  replicas: number;
+  url?: string;
+  instances: InstanceStatus[];
+}
+
+export interface EnvStatus {
+  project: string;
+  env: string;
+  target: string;
+  revision?: { number: number; version: string; status: string; createdAt: string; actor: string };
+  lock?: LockInfo;
+  services: ServiceStatus[];
+}
+
+export interface HistoryEntry {
+  revision: Revision;
+  steps?: JournalStep[];
+}
+
+export class Slipway {
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly opts: { checks?: CheckRunner } = {},
+  ) {}
+
+  static actor(): string {
+    let user = "unknown";
+    try {
+      user = userInfo().username;
+    } catch {
+      /* no passwd entry */
+    }
+    return `${process.env.SLIPWAY_ACTOR ?? user}@${hostname()}`;
+  }
+
+  private protect(spec: ResolvedSpec, what: string, yes?: boolean): void {
+    const p = spec.protect;
+    if (!p) return;
+    if (p.context && spec.target.kind === "kubernetes") {
+      const ctx = ("context" in spec.target ? spec.target.context : undefined) ?? "";
+      if (!ctx.includes(p.context))
+        throw new Refused(`environment "${spec.env}" must run on a context containing "${p.context}", target context is "${ctx || "(default)"}"`);
+    }
+    if (p.confirm && !yes)
+      throw new Refused(`environment "${spec.env}" is protected: ${what} needs --yes (nothing was changed)`);
+  }
+
+  async plan(resolution: Resolution, opts: { only?: string[]; skipChecks?: boolean } = {}): Promise<Plan> {
+    const spec = resolution.spec;
+    this.checkOnly(spec, opts.only);
+    const [current, revs, live] = await Promise.all([
+      this.deps.store.currentRevision(spec.project, spec.env),
+      this.deps.store.listRevisions(spec.project, spec.env, { limit: 1 }),
+      this.deps.store.listInstances(spec.project, spec.env),
+    ]);
+    return makePlan({
+      spec,
+      current,
+      nextRevision: (revs[0]?.number ?? 0) + 1,
+      live,
+      only: opts.only,
+      skipChecks: opts.skipChecks,
+    });
+  }
+
+  private checkOnly(spec: ResolvedSpec, only?: string[]) {
+    for (const s of only ?? [])
+      if (!spec.services[s]) throw new UsageError(`--only ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`);
+  }
+
+  async deploy(resolution: Resolution, opts: DeployOptions = {}): Promise<DeployResult | { dryRun: true; plan: Plan }> {
+    const spec = resolution.spec;
+    const emit = opts.emit ?? noopSink;
+    if (opts.dryRun) return { dryRun: true, plan: await this.plan(resolution, opts) };
+    this.protect(spec, "deploy", opts.yes);
+    return this.locked(spec, "deploy", emit, async () => {
+      const p = await this.plan(resolution, opts);
+      const current = await this.deps.store.currentRevision(spec.project, spec.env);
+      emit({ type: "log", level: "info", message: `deploying ${spec.project} ${spec.env} ${spec.version} as revision ${p.revision}` });
+      return runPlan(this.deps, {
+        resolution,
+        plan: p,
+        current,
+        description: opts.description ?? `deploy ${spec.version}`,
+        skipChecks: !!opts.skipChecks,
+        emit,
+        signal: opts.signal,
+        checks: this.opts.checks,
+      });
+    });
+  }
+
+  async rollback(resolution: Resolution, opts: RollbackOptions = {}): Promise<DeployResult | { dryRun: true; plan: Plan }> {
+    const cur = resolution.spec;
+    const emit = opts.emit ?? noopSink;
+    this.protect(cur, "rollback", opts.yes || opts.dryRun);
+    const run = async () => {
+      const { store } = this.deps;
+      const current = await store.currentRevision(cur.project, cur.env);
+      const revs = await store.listRevisions(cur.project, cur.env, { limit: 200 });
+      let target: Revision | undefined;
+      if (opts.revision !== undefined) {
+        target = revs.find((r) => r.number === opts.revision);
+        if (!target) throw new UsageError(`revision ${opts.revision} not found in ${cur.env} (see: slipway history ${cur.env})`);
+        if (target.status === "failed" || target.status === "in-progress")
+          throw new UsageError(`revision ${opts.revision} is ${target.status}; only a revision that was deployed can be restored`);
+      } else {
+        target = revs.find((r) => (r.status === "superseded" || r.status === "deployed") && r.number !== current?.number && (!current || r.number < current.number));
+        if (!target) throw new UsageError(`no earlier revision to roll back to in ${cur.env}`);
+      }
+      if (current && target.number === current.number) throw new UsageError(`revision ${target.number} is already deployed`);
+      const vars = { ...process.env, ...Object.fromEntries(resolution.secrets) };
+      const spec = rehydrate(target.snapshot as ResolvedSpec, vars);
+      const res: Resolution = { spec, snapshot: target.snapshot as ResolvedSpec, secrets: resolution.secrets };
+      const live = await store.listInstances(cur.project, cur.env);
+      const p = makePlan({ spec, current, nextRevision: (revs[0]?.number ?? 0) + 1, live, rollbackOf: target.number, skipChecks: true });
+      if (opts.dryRun) return { dryRun: true as const, plan: p };
+      const migrated = revs.filter((r) => r.number > target.number && r.facts.migrations).map((r) => r.number);
+      if (migrated.length && !opts.withDb)
+        emit({ type: "log", level: "warn", message: `revision(s) ${migrated.join(", ")} ran database migrations; the data is not rolled back. Use --with-db to run the down-migrations or restore the backup.` });
+      emit({ type: "log", level: "info", message: `rolling ${cur.env} back to revision ${target.number} (${target.version}) as revision ${p.revision}` });
+      const result = await runPlan(this.deps, {
+        resolution: res,
+        plan: p,
+        current,
+        rollbackOf: target,
+        description: `rollback to revision ${target.number}`,
+        skipChecks: true,
+        emit,
+        signal: opts.signal,
+      });
+      if (current) await store.updateRevision(cur.project, cur.env, current.number, { status: "rolled-back" });
+      emit({ type: "alert", kind: "deploy.rolled-back", severity: "warning", revision: result.revision, message: `${cur.project} ${cur.env}: rolled back to revision ${target.number} (${target.version})` });
+      return result;
+    };
+    if (opts.dryRun) return run();
+    return this.locked(cur, "rollback", emit, run);
+  }
+
+  /** Run `fn` holding the environment lock; a stale lock (dead holder) is recovered first. */
+  private async locked<T>(spec: ResolvedSpec, operation: string, emit: EventSink, fn: () => Promise<T>): Promise<T> {
+    const lock = await acquireLock(this.deps.store, spec.project, spec.env, this.deps.actor, operation, async (stale) => {
+      emit({ type: "log", level: "warn", message: `the previous ${stale.operation} (${stale.holder}) was interrupted; recovering` });
+      const r = await recoverEnvironment(this.deps, spec.project, spec.env, emit);
+      for (const x of r.revisions) emit({ type: "log", level: "warn", message: `revision ${x.number}: ${x.outcome} (${x.message})` });
+      return true;
+    });
+    try {
+      return await fn();
+    } finally {
+      await this.deps.store.releaseLock(spec.project, spec.env, lock.holder);
+    }
+  }
+
+  async recover(project: string, env: string, emit: EventSink = noopSink): Promise<RecoveryReport | undefined> {
+    const holder = await this.deps.store.getLock(project, env);
+    if (holder) {
+      // Only a stale lock means an interrupted operation; acquireLock decides.
+      let report: RecoveryReport | undefined;
+      try {
+        const lock = await acquireLock(this.deps.store, project, env, this.deps.actor, "recover", async () => {
+          report = await recoverEnvironment(this.deps, project, env, emit);
+          return true;
+        });
+        await this.deps.store.releaseLock(project, env, lock.holder);
+      } catch {
+        return undefined; // held by a live operation
+      }
+      return report;
+    }
+    const revs = await this.deps.store.listRevisions(project, env, { limit: 5 });
+    if (revs.some((r) => r.status === "in-progress")) return recoverEnvironment(this.deps, project, env, emit);
+    return undefined;
+  }
+
+  async status(spec: ResolvedSpec, opts: { probe?: boolean } = {}): Promise<EnvStatus> {
+    const { store, driver } = this.deps;
+    const [current, lock, records, live] = await Promise.all([
+      store.currentRevision(spec.project, spec.env),
+      store.getLock(spec.project, spec.env),
+      store.listInstances(spec.project, spec.env),
+      driver.inspect(spec.project, spec.env).catch(() => [] as Instance[]),
+    ]);
+    const liveById = new Map(live.map((i) => [i.id, i]));
+    const deployed = (current?.snapshot as ResolvedSpec | undefined)?.services ?? {};
+    const names = [...new Set([...Object.keys(spec.services), ...records.map((r) => r.service)])];
+    const urls = new Map(serviceUrls(spec).map((u) => [u.service, u.url]));
+    const services: ServiceStatus[] = [];
+    for (const name of names) {
+      const svc = spec.services[name] ?? deployed[name];
+      const insts = records.filter((r) => r.service === name);
+      const statuses: InstanceStatus[] = await Promise.all(
+        insts.map(async (r) => {
+          const l = liveById.get(r.id);
+          const st: InstanceStatus = {
+            id: r.id,
+            service: r.service,
+            revision: r.revision,
+            version: r.version,
+            slot: r.slot,
+            state: l ? l.state : "exited",
+            pid: l?.appPid ?? l?.pid,
+            address: r.port ? `${r.host ?? "127.0.0.1"}:${r.port}` : undefined,
+            startedAt: r.startedAt,
+            restarts: l?.restarts ?? r.restarts,
+          };
+          if (opts.probe !== false && l && svc) {
+            const h = await this.deps.health(svc, l, AbortSignal.timeout(3000), { once: true }).catch((e) => ({ healthy: false, message: errorMessage(e), attempts: 1 }));
+            st.health = { ok: h.healthy, message: h.message };
+          }
+          return st;
+        }),
+      );
+      const running = statuses.filter((s) => s.state === "running" && s.health?.ok !== false);
+      let status: ServiceStatus["status"] = "stopped";
+      if (statuses.length) {
+        if (statuses.some((s) => s.state === "crashloop")) status = "degraded";
+        else if (running.length >= (svc?.replicas ?? 1)) status = "running";
+        else if (statuses.some((s) => s.state === "starting")) status = "starting";
+        else status = "degraded";
+      }
+      services.push({
+        name,
+        status,
+        strategy: svc?.rollout.strategy ?? "?",
+        replicas: svc?.replicas ?? 0,
+        url: insts.length ? urls.get(name) : undefined,
+        instances: statuses,
+      });
+    }
+    return {
+      project: spec.project,
+      env: spec.env,
+      target: spec.target.kind,
+      revision: current
+        ? { number: current.number, version: current.version, status: current.status, createdAt: current.createdAt, actor: current.actor }
+        : undefined,
+      lock,
+      services,
+    };
+  }
+
+  async history(project: string, env: string, opts: { revision?: number; limit?: number } = {}): Promise<HistoryEntry[]> {
+    const { store } = this.deps;
+    if (opts.revision !== undefined) {
+      const r = await store.getRevision(project, env, opts.revision);
+      if (!r) throw new UsageError(`revision ${opts.revision} not found in ${env}`);
+      return [{ revision: r, steps: await store.journal(project, env, r.number) }];
+    }
+    return (await store.listRevisions(project, env, { limit: opts.limit ?? 20 })).map((revision) => ({ revision }));
+  }
+
+  async *logs(spec: ResolvedSpec, service: string | undefined, opts: LogOptions): AsyncIterable<LogLine> {
+    if (service && !spec.services[service]) throw new UsageError(`no service "${service}" (services: ${Object.keys(spec.services).join(", ")})`);
+    const records = await this.deps.store.listInstances(spec.project, spec.env);
+    const insts = records.filter((r) => !service || r.service === service);
+    if (!insts.length) throw new OperationFailed(`no running instance${service ? ` of ${service}` : ""} in ${spec.env}`);
+    yield* this.deps.driver.logs(insts, opts);
+  }
+
+  async health(spec: ResolvedSpec): Promise<EnvStatus> {
+    return this.status(spec, { probe: true });
+  }
+
+  async stop(resolution: Resolution, opts: { service?: string; yes?: boolean; emit?: EventSink } = {}): Promise<{ stopped: string[] }> {
+    const spec = resolution.spec;
+    const emit = opts.emit ?? noopSink;
+    if (opts.service && !spec.services[opts.service]) throw new UsageError(`no service "${opts.service}" (services: ${Object.keys(spec.services).join(", ")})`);
+    return this.locked(spec, "stop", emit, () => this.stopAll(spec, opts.service, emit));
+  }
+
+  async destroy(resolution: Resolution, opts: { yes?: boolean; emit?: EventSink } = {}): Promise<{ stopped: string[] }> {
+    const spec = resolution.spec;
+    const emit = opts.emit ?? noopSink;
+    this.protect(spec, "destroy", opts.yes);
+    return this.locked(spec, "destroy", emit, async () => {
+      const r = await this.stopAll(spec, undefined, emit);
+      for (const s of Object.keys(spec.services)) await this.deps.driver.prune(spec.project, spec.env, s, []);
+      const cur = await this.deps.store.currentRevision(spec.project, spec.env);
+      if (cur) await this.deps.store.updateRevision(spec.project, spec.env, cur.number, { status: "superseded", reason: "environment destroyed" });
+      return r;
+    });
+  }
+
+  private async stopAll(spec: ResolvedSpec, service: string | undefined, emit: EventSink) {
+    const records = await this.deps.store.listInstances(spec.project, spec.env);
+    const insts = records.filter((r) => !service || r.service === service);
+    const services = [...new Set(insts.map((i) => i.service))];
+    // Reverse dependency order: dependents first.
+    const order = Object.keys(spec.services).reverse();
+    services.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    const stopped: string[] = [];
+    for (const name of services) {
+      const svc = spec.services[name];
+      if (svc?.port !== undefined) await (await this.deps.router()).removeRoute(routeKey(spec, name)).catch(() => {});
+      for (const i of insts.filter((x) => x.service === name)) {
+        await this.deps.driver.stop(i, { signal: svc?.stop.signal ?? "SIGTERM", graceMs: svc?.stop.grace ?? 10_000 });
+        await this.deps.store.removeInstance(i.project, i.env, i.id);
+        stopped.push(i.id);
+      }
+      emit({ type: "log", level: "info", service: name, message: `${name}: stopped` });
+    }
+    return { stopped };
+  }
+
+  async releaseLock(project: string, env: string): Promise<{ released: boolean; holder?: LockInfo }> {
+    const holder = await this.deps.store.getLock(project, env);
+    if (!holder) return { released: false };
+    await this.deps.store.releaseLock(project, env);
+    return { released: true, holder };
+  }
+
+  async getLock(project: string, env: string): Promise<LockInfo | undefined> {
+    return this.deps.store.getLock(project, env);
+  }
+}
