@@ -96,7 +96,9 @@ export class Slipway {
     if (p.context && spec.target.kind === "kubernetes") {
       const ctx = ("context" in spec.target ? spec.target.context : undefined) ?? "";
       if (!ctx.includes(p.context))
-        throw new Refused(`environment "${spec.env}" must run on a context containing "${p.context}", target context is "${ctx || "(default)"}"`);
+        throw new Refused(
+          `environment "${spec.env}" must run on a context containing "${p.context}", target context is "${ctx || "(default)"}"`,
+        );
     }
     if (p.confirm && !yes)
       throw new Refused(`environment "${spec.env}" is protected: ${what} needs --yes (nothing was changed)`);
@@ -122,10 +124,16 @@ export class Slipway {
 
   private checkOnly(spec: ResolvedSpec, only?: string[]) {
     for (const s of only ?? [])
-      if (!spec.services[s]) throw new UsageError(`--only ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`);
+      if (!spec.services[s])
+        throw new UsageError(
+          `--only ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`,
+        );
   }
 
-  async deploy(resolution: Resolution, opts: DeployOptions = {}): Promise<DeployResult | { dryRun: true; plan: Plan }> {
+  async deploy(
+    resolution: Resolution,
+    opts: DeployOptions = {},
+  ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
     const spec = resolution.spec;
     const emit = opts.emit ?? noopSink;
     if (opts.dryRun) return { dryRun: true, plan: await this.plan(resolution, opts) };
@@ -133,7 +141,11 @@ export class Slipway {
     return this.locked(spec, "deploy", emit, async () => {
       const p = await this.plan(resolution, opts);
       const current = await this.deps.store.currentRevision(spec.project, spec.env);
-      emit({ type: "log", level: "info", message: `deploying ${spec.project} ${spec.env} ${spec.version} as revision ${p.revision}` });
+      emit({
+        type: "log",
+        level: "info",
+        message: `deploying ${spec.project} ${spec.env} ${spec.version} as revision ${p.revision}`,
+      });
       return runPlan(this.deps, {
         resolution,
         plan: p,
@@ -147,7 +159,10 @@ export class Slipway {
     });
   }
 
-  async rollback(resolution: Resolution, opts: RollbackOptions = {}): Promise<DeployResult | { dryRun: true; plan: Plan }> {
+  async rollback(
+    resolution: Resolution,
+    opts: RollbackOptions = {},
+  ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
     const cur = resolution.spec;
     const emit = opts.emit ?? noopSink;
     this.protect(cur, "rollback", opts.yes || opts.dryRun);
@@ -158,24 +173,56 @@ export class Slipway {
       let target: Revision | undefined;
       if (opts.revision !== undefined) {
         target = revs.find((r) => r.number === opts.revision);
-        if (!target) throw new UsageError(`revision ${opts.revision} not found in ${cur.env} (see: slipway history ${cur.env})`);
+        if (!target)
+          throw new UsageError(
+            `revision ${opts.revision} not found in ${cur.env} (see: slipway history ${cur.env})`,
+          );
         if (target.status === "failed" || target.status === "in-progress")
-          throw new UsageError(`revision ${opts.revision} is ${target.status}; only a revision that was deployed can be restored`);
+          throw new UsageError(
+            `revision ${opts.revision} is ${target.status}; only a revision that was deployed can be restored`,
+          );
       } else {
-        target = revs.find((r) => (r.status === "superseded" || r.status === "deployed") && r.number !== current?.number && (!current || r.number < current.number));
+        target = revs.find(
+          (r) =>
+            (r.status === "superseded" || r.status === "deployed") &&
+            r.number !== current?.number &&
+            (!current || r.number < current.number),
+        );
         if (!target) throw new UsageError(`no earlier revision to roll back to in ${cur.env}`);
       }
-      if (current && target.number === current.number) throw new UsageError(`revision ${target.number} is already deployed`);
+      if (current && target.number === current.number)
+        throw new UsageError(`revision ${target.number} is already deployed`);
       const vars = { ...process.env, ...Object.fromEntries(resolution.secrets) };
       const spec = rehydrate(target.snapshot as ResolvedSpec, vars);
-      const res: Resolution = { spec, snapshot: target.snapshot as ResolvedSpec, secrets: resolution.secrets };
+      const res: Resolution = {
+        spec,
+        snapshot: target.snapshot as ResolvedSpec,
+        secrets: resolution.secrets,
+      };
       const live = await store.listInstances(cur.project, cur.env);
-      const p = makePlan({ spec, current, nextRevision: (revs[0]?.number ?? 0) + 1, live, rollbackOf: target.number, skipChecks: true });
+      const p = makePlan({
+        spec,
+        current,
+        nextRevision: (revs[0]?.number ?? 0) + 1,
+        live,
+        rollbackOf: target.number,
+        skipChecks: true,
+      });
       if (opts.dryRun) return { dryRun: true as const, plan: p };
-      const migrated = revs.filter((r) => r.number > target.number && r.facts.migrations).map((r) => r.number);
+      const migrated = revs
+        .filter((r) => r.number > target.number && r.facts.migrations)
+        .map((r) => r.number);
       if (migrated.length && !opts.withDb)
-        emit({ type: "log", level: "warn", message: `revision(s) ${migrated.join(", ")} ran database migrations; the data is not rolled back. Use --with-db to run the down-migrations or restore the backup.` });
-      emit({ type: "log", level: "info", message: `rolling ${cur.env} back to revision ${target.number} (${target.version}) as revision ${p.revision}` });
+        emit({
+          type: "log",
+          level: "warn",
+          message: `revision(s) ${migrated.join(", ")} ran database migrations; the data is not rolled back. Use --with-db to run the down-migrations or restore the backup.`,
+        });
+      emit({
+        type: "log",
+        level: "info",
+        message: `rolling ${cur.env} back to revision ${target.number} (${target.version}) as revision ${p.revision}`,
+      });
       const result = await runPlan(this.deps, {
         resolution: res,
         plan: p,
@@ -186,8 +233,15 @@ export class Slipway {
         emit,
         signal: opts.signal,
       });
-      if (current) await store.updateRevision(cur.project, cur.env, current.number, { status: "rolled-back" });
-      emit({ type: "alert", kind: "deploy.rolled-back", severity: "warning", revision: result.revision, message: `${cur.project} ${cur.env}: rolled back to revision ${target.number} (${target.version})` });
+      if (current)
+        await store.updateRevision(cur.project, cur.env, current.number, { status: "rolled-back" });
+      emit({
+        type: "alert",
+        kind: "deploy.rolled-back",
+        severity: "warning",
+        revision: result.revision,
+        message: `${cur.project} ${cur.env}: rolled back to revision ${target.number} (${target.version})`,
+      });
       return result;
     };
     if (opts.dryRun) return run();
@@ -195,13 +249,30 @@ export class Slipway {
   }
 
   /** Run `fn` holding the environment lock; a stale lock (dead holder) is recovered first. */
-  private async locked<T>(spec: ResolvedSpec, operation: string, emit: EventSink, fn: () => Promise<T>): Promise<T> {
-    const lock = await acquireLock(this.deps.store, spec.project, spec.env, this.deps.actor, operation, async (stale) => {
-      emit({ type: "log", level: "warn", message: `the previous ${stale.operation} (${stale.holder}) was interrupted; recovering` });
-      const r = await recoverEnvironment(this.deps, spec.project, spec.env, emit);
-      for (const x of r.revisions) emit({ type: "log", level: "warn", message: `revision ${x.number}: ${x.outcome} (${x.message})` });
-      return true;
-    });
+  private async locked<T>(
+    spec: ResolvedSpec,
+    operation: string,
+    emit: EventSink,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const lock = await acquireLock(
+      this.deps.store,
+      spec.project,
+      spec.env,
+      this.deps.actor,
+      operation,
+      async (stale) => {
+        emit({
+          type: "log",
+          level: "warn",
+          message: `the previous ${stale.operation} (${stale.holder}) was interrupted; recovering`,
+        });
+        const r = await recoverEnvironment(this.deps, spec.project, spec.env, emit);
+        for (const x of r.revisions)
+          emit({ type: "log", level: "warn", message: `revision ${x.number}: ${x.outcome} (${x.message})` });
+        return true;
+      },
+    );
     try {
       return await fn();
     } finally {
@@ -209,16 +280,27 @@ export class Slipway {
     }
   }
 
-  async recover(project: string, env: string, emit: EventSink = noopSink): Promise<RecoveryReport | undefined> {
+  async recover(
+    project: string,
+    env: string,
+    emit: EventSink = noopSink,
+  ): Promise<RecoveryReport | undefined> {
     const holder = await this.deps.store.getLock(project, env);
     if (holder) {
       // Only a stale lock means an interrupted operation; acquireLock decides.
       let report: RecoveryReport | undefined;
       try {
-        const lock = await acquireLock(this.deps.store, project, env, this.deps.actor, "recover", async () => {
-          report = await recoverEnvironment(this.deps, project, env, emit);
-          return true;
-        });
+        const lock = await acquireLock(
+          this.deps.store,
+          project,
+          env,
+          this.deps.actor,
+          "recover",
+          async () => {
+            report = await recoverEnvironment(this.deps, project, env, emit);
+            return true;
+          },
+        );
         await this.deps.store.releaseLock(project, env, lock.holder);
       } catch {
         return undefined; // held by a live operation
@@ -226,7 +308,8 @@ export class Slipway {
       return report;
     }
     const revs = await this.deps.store.listRevisions(project, env, { limit: 5 });
-    if (revs.some((r) => r.status === "in-progress")) return recoverEnvironment(this.deps, project, env, emit);
+    if (revs.some((r) => r.status === "in-progress"))
+      return recoverEnvironment(this.deps, project, env, emit);
     return undefined;
   }
 
@@ -262,7 +345,9 @@ export class Slipway {
             restarts: l?.restarts ?? r.restarts,
           };
           if (opts.probe !== false && l && svc) {
-            const h = await this.deps.health(svc, l, AbortSignal.timeout(3000), { once: true }).catch((e) => ({ healthy: false, message: errorMessage(e), attempts: 1 }));
+            const h = await this.deps
+              .health(svc, l, AbortSignal.timeout(3000), { once: true })
+              .catch((e) => ({ healthy: false, message: errorMessage(e), attempts: 1 }));
             st.health = { ok: h.healthy, message: h.message };
           }
           return st;
@@ -290,28 +375,42 @@ export class Slipway {
       env: spec.env,
       target: spec.target.kind,
       revision: current
-        ? { number: current.number, version: current.version, status: current.status, createdAt: current.createdAt, actor: current.actor }
+        ? {
+            number: current.number,
+            version: current.version,
+            status: current.status,
+            createdAt: current.createdAt,
+            actor: current.actor,
+          }
         : undefined,
       lock,
       services,
     };
   }
 
-  async history(project: string, env: string, opts: { revision?: number; limit?: number } = {}): Promise<HistoryEntry[]> {
+  async history(
+    project: string,
+    env: string,
+    opts: { revision?: number; limit?: number } = {},
+  ): Promise<HistoryEntry[]> {
     const { store } = this.deps;
     if (opts.revision !== undefined) {
       const r = await store.getRevision(project, env, opts.revision);
       if (!r) throw new UsageError(`revision ${opts.revision} not found in ${env}`);
       return [{ revision: r, steps: await store.journal(project, env, r.number) }];
     }
-    return (await store.listRevisions(project, env, { limit: opts.limit ?? 20 })).map((revision) => ({ revision }));
+    return (await store.listRevisions(project, env, { limit: opts.limit ?? 20 })).map((revision) => ({
+      revision,
+    }));
   }
 
   async *logs(spec: ResolvedSpec, service: string | undefined, opts: LogOptions): AsyncIterable<LogLine> {
-    if (service && !spec.services[service]) throw new UsageError(`no service "${service}" (services: ${Object.keys(spec.services).join(", ")})`);
+    if (service && !spec.services[service])
+      throw new UsageError(`no service "${service}" (services: ${Object.keys(spec.services).join(", ")})`);
     const records = await this.deps.store.listInstances(spec.project, spec.env);
     const insts = records.filter((r) => !service || r.service === service);
-    if (!insts.length) throw new OperationFailed(`no running instance${service ? ` of ${service}` : ""} in ${spec.env}`);
+    if (!insts.length)
+      throw new OperationFailed(`no running instance${service ? ` of ${service}` : ""} in ${spec.env}`);
     yield* this.deps.driver.logs(insts, opts);
   }
 
@@ -319,14 +418,23 @@ export class Slipway {
     return this.status(spec, { probe: true });
   }
 
-  async stop(resolution: Resolution, opts: { service?: string; yes?: boolean; emit?: EventSink } = {}): Promise<{ stopped: string[] }> {
+  async stop(
+    resolution: Resolution,
+    opts: { service?: string; yes?: boolean; emit?: EventSink } = {},
+  ): Promise<{ stopped: string[] }> {
     const spec = resolution.spec;
     const emit = opts.emit ?? noopSink;
-    if (opts.service && !spec.services[opts.service]) throw new UsageError(`no service "${opts.service}" (services: ${Object.keys(spec.services).join(", ")})`);
+    if (opts.service && !spec.services[opts.service])
+      throw new UsageError(
+        `no service "${opts.service}" (services: ${Object.keys(spec.services).join(", ")})`,
+      );
     return this.locked(spec, "stop", emit, () => this.stopAll(spec, opts.service, emit));
   }
 
-  async destroy(resolution: Resolution, opts: { yes?: boolean; emit?: EventSink } = {}): Promise<{ stopped: string[] }> {
+  async destroy(
+    resolution: Resolution,
+    opts: { yes?: boolean; emit?: EventSink } = {},
+  ): Promise<{ stopped: string[] }> {
     const spec = resolution.spec;
     const emit = opts.emit ?? noopSink;
     this.protect(spec, "destroy", opts.yes);
@@ -334,7 +442,11 @@ export class Slipway {
       const r = await this.stopAll(spec, undefined, emit);
       for (const s of Object.keys(spec.services)) await this.deps.driver.prune(spec.project, spec.env, s, []);
       const cur = await this.deps.store.currentRevision(spec.project, spec.env);
-      if (cur) await this.deps.store.updateRevision(spec.project, spec.env, cur.number, { status: "superseded", reason: "environment destroyed" });
+      if (cur)
+        await this.deps.store.updateRevision(spec.project, spec.env, cur.number, {
+          status: "superseded",
+          reason: "environment destroyed",
+        });
       return r;
     });
   }
@@ -349,9 +461,13 @@ export class Slipway {
     const stopped: string[] = [];
     for (const name of services) {
       const svc = spec.services[name];
-      if (svc?.port !== undefined) await (await this.deps.router()).removeRoute(routeKey(spec, name)).catch(() => {});
+      if (svc?.port !== undefined)
+        await (await this.deps.router()).removeRoute(routeKey(spec, name)).catch(() => {});
       for (const i of insts.filter((x) => x.service === name)) {
-        await this.deps.driver.stop(i, { signal: svc?.stop.signal ?? "SIGTERM", graceMs: svc?.stop.grace ?? 10_000 });
+        await this.deps.driver.stop(i, {
+          signal: svc?.stop.signal ?? "SIGTERM",
+          graceMs: svc?.stop.grace ?? 10_000,
+        });
         await this.deps.store.removeInstance(i.project, i.env, i.id);
         stopped.push(i.id);
       }

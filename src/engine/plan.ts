@@ -69,7 +69,8 @@ export function plan(input: PlanInput): Plan {
     for (const n of backups) add({ kind: "backup", service: n, group, description: `back up ${n}` });
     group++;
   }
-  for (const n of services) add({ kind: "prepare", service: n, group, description: `prepare release of ${n}` });
+  for (const n of services)
+    add({ kind: "prepare", service: n, group, description: `prepare release of ${n}` });
   group++;
   for (const layer of layers) {
     const migrating = layer.filter((n) => spec.services[n].migrate?.up && input.rollbackOf === undefined);
@@ -92,7 +93,14 @@ export function plan(input: PlanInput): Plan {
   }
   if (!only) {
     const gone = [...liveServices].filter((n) => !spec.services[n]).sort();
-    for (const n of gone) add({ kind: "remove", service: n, group, change: "remove", description: `remove ${n} (no longer in the spec)` });
+    for (const n of gone)
+      add({
+        kind: "remove",
+        service: n,
+        group,
+        change: "remove",
+        description: `remove ${n} (no longer in the spec)`,
+      });
     if (gone.length) group++;
   }
   add({ kind: "finalize", group, description: "promote, retire previous instances, record the revision" });

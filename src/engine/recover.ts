@@ -65,21 +65,43 @@ export async function recoverEnvironment(
         });
         if (current && current.number !== rev.number)
           await store.updateRevision(project, env, current.number, { status: "superseded" });
-        report.revisions.push({ number: rev.number, outcome: "completed", message: "every service was rolled out" });
+        report.revisions.push({
+          number: rev.number,
+          outcome: "completed",
+          message: "every service was rolled out",
+        });
       } else {
-        const undone = await undo(deps, spec, states, current, { spec, snapshot: spec, secrets: new Map() }, emit);
+        const undone = await undo(
+          deps,
+          spec,
+          states,
+          current,
+          { spec, snapshot: spec, secrets: new Map() },
+          emit,
+        );
         await store.updateRevision(project, env, rev.number, {
           status: "failed",
           finishedAt: new Date().toISOString(),
           reason: "interrupted; rolled back by recovery",
           facts: { ...rev.facts, undo: undone },
         });
-        report.revisions.push({ number: rev.number, outcome: "rolled-back", message: undone.map((u) => `${u.service}: ${u.message}`).join("; ") || "nothing had changed" });
+        report.revisions.push({
+          number: rev.number,
+          outcome: "rolled-back",
+          message: undone.map((u) => `${u.service}: ${u.message}`).join("; ") || "nothing had changed",
+        });
       }
       for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
-        await store.journalUpdate(project, env, rev.number, s.seq, { status: s.status === "running" ? "failed" : "skipped", message: "interrupted" });
+        await store.journalUpdate(project, env, rev.number, s.seq, {
+          status: s.status === "running" ? "failed" : "skipped",
+          message: "interrupted",
+        });
     } catch (e) {
-      report.revisions.push({ number: rev.number, outcome: "rolled-back", message: `recovery error: ${errorMessage(e)}` });
+      report.revisions.push({
+        number: rev.number,
+        outcome: "rolled-back",
+        message: `recovery error: ${errorMessage(e)}`,
+      });
     }
   }
   await reconcile(deps, project, env, report, current);
@@ -102,7 +124,10 @@ export async function reconcile(
   for (const inst of live) {
     if (known.has(inst.id)) continue;
     const svc = spec?.services?.[inst.service];
-    await deps.driver.stop(inst, { signal: svc?.stop.signal ?? "SIGTERM", graceMs: Math.min(svc?.stop.grace ?? 5000, 5000) });
+    await deps.driver.stop(inst, {
+      signal: svc?.stop.signal ?? "SIGTERM",
+      graceMs: Math.min(svc?.stop.grace ?? 5000, 5000),
+    });
     report.orphansStopped.push(inst.id);
   }
   for (const rec of records) {

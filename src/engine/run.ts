@@ -25,7 +25,11 @@ import {
 import { recreate } from "./strategies/recreate.js";
 
 export interface CheckRunner {
-  (spec: ResolvedSpec, emit: EventSink, signal?: AbortSignal): Promise<{ ok: boolean; summary: string; results: unknown[] }>;
+  (
+    spec: ResolvedSpec,
+    emit: EventSink,
+    signal?: AbortSignal,
+  ): Promise<{ ok: boolean; summary: string; results: unknown[] }>;
 }
 
 export interface RunOptions {
@@ -154,7 +158,9 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
           { timeoutMs: 600_000, signal: opts.signal },
         );
         if (r.exitCode !== 0)
-          throw new OperationFailed(`${s.name}: migration failed (exit ${r.exitCode})\n${r.output.split("\n").slice(-15).join("\n")}`);
+          throw new OperationFailed(
+            `${s.name}: migration failed (exit ${r.exitCode})\n${r.output.split("\n").slice(-15).join("\n")}`,
+          );
         facts.migrations = { ...((facts.migrations as object) ?? {}), [s.name]: true };
         return "migrations applied";
       }
@@ -183,7 +189,10 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
         const prevSvc = (opts.current?.snapshot as ResolvedSpec | undefined)?.services?.[name];
         if (prevSvc?.port !== undefined) await (await deps.router()).removeRoute(routeKey(spec, name));
         for (const i of insts) {
-          await deps.driver.stop(i, { signal: prevSvc?.stop.signal ?? "SIGTERM", graceMs: prevSvc?.stop.grace ?? 10_000 });
+          await deps.driver.stop(i, {
+            signal: prevSvc?.stop.signal ?? "SIGTERM",
+            graceMs: prevSvc?.stop.grace ?? 10_000,
+          });
           await store.removeInstance(i.project, i.env, i.id);
         }
         return `${insts.length} instance(s) stopped`;
@@ -207,7 +216,9 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
       break;
     }
     const inGroup = steps.filter((s) => s.group === g);
-    const results = await Promise.allSettled(inGroup.map((s) => runStep(deps, spec, revision, s, emit, execute)));
+    const results = await Promise.allSettled(
+      inGroup.map((s) => runStep(deps, spec, revision, s, emit, execute)),
+    );
     const bad = results.findIndex((r) => r.status === "rejected");
     if (bad >= 0) {
       failure = (results[bad] as PromiseRejectedResult).reason;
@@ -225,7 +236,13 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     if (opts.current)
       await store.updateRevision(spec.project, spec.env, opts.current.number, { status: "superseded" });
     const urls = serviceUrls(spec, p.services);
-    emit({ type: "alert", kind: "deploy.succeeded", severity: "info", revision, message: `${spec.project} ${spec.env}: revision ${revision} (${spec.version}) deployed` });
+    emit({
+      type: "alert",
+      kind: "deploy.succeeded",
+      severity: "info",
+      revision,
+      message: `${spec.project} ${spec.env}: revision ${revision} (${spec.version}) deployed`,
+    });
     await pruneArtifacts(deps, spec, revision).catch(() => {});
     return {
       project: spec.project,
@@ -265,7 +282,12 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     failure instanceof Interrupted || failure instanceof CheckFailed
       ? failure
       : new OperationFailed(`deploy of revision ${revision} failed and was rolled back: ${reason}`);
-  err.details = { ...(err.details ?? {}), revision, undo: undone, steps: await store.journal(spec.project, spec.env, revision) };
+  err.details = {
+    ...(err.details ?? {}),
+    revision,
+    undo: undone,
+    steps: await store.journal(spec.project, spec.env, revision),
+  };
   throw err;
 }
 
@@ -278,7 +300,13 @@ async function runStep(
   execute: (s: PlanStep) => Promise<string | undefined>,
 ): Promise<void> {
   const t0 = Date.now();
-  const base = { type: "step" as const, seq: step.seq, kind: step.kind, service: step.service, description: step.description };
+  const base = {
+    type: "step" as const,
+    seq: step.seq,
+    kind: step.kind,
+    service: step.service,
+    description: step.description,
+  };
   await deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, {
     status: "running",
     startedAt: new Date().toISOString(),
@@ -340,7 +368,10 @@ export async function undo(
 ): Promise<{ service: string; ok: boolean; message: string }[]> {
   const out: { service: string; ok: boolean; message: string }[] = [];
   const prevSpec = previous
-    ? rehydrate(previous.snapshot as ResolvedSpec, { ...process.env, ...Object.fromEntries(resolution.secrets) })
+    ? rehydrate(previous.snapshot as ResolvedSpec, {
+        ...process.env,
+        ...Object.fromEntries(resolution.secrets),
+      })
     : undefined;
   for (const st of [...states].reverse()) {
     const svc = spec.services[st.service];
@@ -355,7 +386,11 @@ export async function undo(
         const prevSvc = { ...prevSpec.services[st.service], path: prevSpec.services[st.service].path };
         const artRev = artifactRevision(previous, st.service) ?? previous.number;
         const artifact = await deps.driver.prepare(spec.project, spec.env, prevSvc, artRev);
-        const req: RolloutRequest = { ...stubReq(deps, { ...prevSpec, version: previous.version }, prevSvc), artifact, revision: previous.number };
+        const req: RolloutRequest = {
+          ...stubReq(deps, { ...prevSpec, version: previous.version }, prevSvc),
+          artifact,
+          revision: previous.number,
+        };
         const restored = await startSlot(req, "stable", previous.number);
         await gateHealthy(req, restored);
         await routeTo(req, restored);
@@ -366,10 +401,20 @@ export async function undo(
         await stopInstances(deps, svc, st.fresh);
         out.push({ service: st.service, ok: true, message: "new instances stopped (no previous revision)" });
       }
-      emit({ type: "log", level: "warn", service: st.service, message: `${st.service}: ${out[out.length - 1].message}` });
+      emit({
+        type: "log",
+        level: "warn",
+        service: st.service,
+        message: `${st.service}: ${out[out.length - 1].message}`,
+      });
     } catch (e) {
       out.push({ service: st.service, ok: false, message: errorMessage(e) });
-      emit({ type: "log", level: "error", service: st.service, message: `${st.service}: undo failed: ${errorMessage(e)}` });
+      emit({
+        type: "log",
+        level: "error",
+        service: st.service,
+        message: `${st.service}: undo failed: ${errorMessage(e)}`,
+      });
     }
   }
   return out;

@@ -224,7 +224,7 @@ function walk(v: unknown, path: PathSegment[], fn: (s: string, path: PathSegment
 export function redact(value: unknown, secrets: Map<string, string>): unknown {
   const entries = [...secrets.entries()].sort((a, b) => b[1].length - a[1].length);
   return walk(value, [], (s) => {
-    let out = s.replace(/\$\{/g, "$${");
+    let out = s.replace(/\$\{/g, () => "$${");
     for (const [name, v] of entries) {
       if (out === v) return `\${${name}}`;
       if (v.length >= 6 && out.includes(v)) out = out.split(v).join(`\${${name}}`);

@@ -65,8 +65,10 @@ export const backupSchema = z
     before: z
       .enum(["deploy"])
       .optional()
-      .describe("deploy: back up as the step before any change of a deploy; the id is recorded in the revision."),
-    schedule: cron("Cron expression for scheduled backups, e.g. \"0 2 * * *\".").optional(),
+      .describe(
+        "deploy: back up as the step before any change of a deploy; the id is recorded in the revision.",
+      ),
+    schedule: cron('Cron expression for scheduled backups, e.g. "0 2 * * *".').optional(),
     verify: z
       .union([z.literal(true), cron("")])
       .optional()
@@ -78,11 +80,17 @@ export const backupSchema = z
   })
   .superRefine((b, ctx) => {
     const need = (field: "url" | "paths" | "volumes", why: string) =>
-      ctx.addIssue({ code: "custom", path: [field], message: `a ${b.type} backup needs "${field}" (${why})` });
-    if (["postgres", "mysql", "mariadb", "redis"].includes(b.type) && !b.url) need("url", "the connection URL");
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        message: `a ${b.type} backup needs "${field}" (${why})`,
+      });
+    if (["postgres", "mysql", "mariadb", "redis"].includes(b.type) && !b.url)
+      need("url", "the connection URL");
     if (b.type === "files" && !b.paths?.length) need("paths", "the files and directories to archive");
     if (b.type === "volume" && !b.volumes?.length) need("volumes", "the Docker volume names");
-    if (b.url && /^\s*$/.test(b.url)) ctx.addIssue({ code: "custom", path: ["url"], message: "url is empty" });
+    if (b.url && /^\s*$/.test(b.url))
+      ctx.addIssue({ code: "custom", path: ["url"], message: "url is empty" });
   })
   .describe("How this service's data is backed up, verified and pruned.");
 

@@ -14,9 +14,12 @@ export function levenshtein(a: string, b: string): number {
 }
 
 export function suggest(word: string, candidates: Iterable<string>): string | undefined {
+  const list = [...candidates];
+  const prefix = list.filter((c) => word.length >= 3 && c.toLowerCase().startsWith(word.toLowerCase()));
+  if (prefix.length === 1) return prefix[0];
   let best: string | undefined;
   let bestD = Infinity;
-  for (const c of candidates) {
+  for (const c of list) {
     const d = levenshtein(word.toLowerCase(), c.toLowerCase());
     if (d < bestD) {
       bestD = d;

@@ -3,10 +3,24 @@
  * switch traffic at once (the proxy drains the old slot), smoke-test through the public port.
  * The old instances keep running until the deploy is finalized, so undoing is a switch back.
  */
-import { gateHealthy, routeTo, smoke, startSlot, stopInstances, type RolloutRequest, type RolloutState } from "./common.js";
+import {
+  gateHealthy,
+  routeTo,
+  smoke,
+  startSlot,
+  stopInstances,
+  type RolloutRequest,
+  type RolloutState,
+} from "./common.js";
 
 export async function blueGreen(req: RolloutRequest): Promise<RolloutState> {
-  const state: RolloutState = { service: req.svc.name, old: req.old, fresh: [], oldStopped: false, routed: false };
+  const state: RolloutState = {
+    service: req.svc.name,
+    old: req.old,
+    fresh: [],
+    oldStopped: false,
+    routed: false,
+  };
   state.fresh = await startSlot(req, "candidate");
   await req.record({ fresh: state.fresh.map((i) => i.id), old: req.old.map((i) => i.id), phase: "started" });
   try {

@@ -6,7 +6,12 @@ import { errorMessage } from "../../errors.js";
 import { formatDuration } from "../../util/units.js";
 import { gateHealthy, routeTo, smoke, startSlot, type RolloutRequest, type RolloutState } from "./common.js";
 
-export type StepGate = (req: RolloutRequest, state: RolloutState, weight: number, pauseMs: number) => Promise<void>;
+export type StepGate = (
+  req: RolloutRequest,
+  state: RolloutState,
+  weight: number,
+  pauseMs: number,
+) => Promise<void>;
 
 /** Default gate between steps: hold the weight for the pause (analysis plugs in here). */
 export const pauseGate: StepGate = (req, _state, _weight, pauseMs) =>
@@ -19,10 +24,20 @@ export const pauseGate: StepGate = (req, _state, _weight, pauseMs) =>
   });
 
 export async function canary(req: RolloutRequest, gate: StepGate = pauseGate): Promise<RolloutState> {
-  const state: RolloutState = { service: req.svc.name, old: req.old, fresh: [], oldStopped: false, routed: false };
+  const state: RolloutState = {
+    service: req.svc.name,
+    old: req.old,
+    fresh: [],
+    oldStopped: false,
+    routed: false,
+  };
   try {
     state.fresh = await startSlot(req, "candidate");
-    await req.record({ fresh: state.fresh.map((i) => i.id), old: req.old.map((i) => i.id), phase: "started" });
+    await req.record({
+      fresh: state.fresh.map((i) => i.id),
+      old: req.old.map((i) => i.id),
+      phase: "started",
+    });
     await gateHealthy(req, state.fresh);
     for (const step of req.svc.rollout.steps) {
       if (!req.old.length) break;

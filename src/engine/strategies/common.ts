@@ -32,7 +32,11 @@ export interface RolloutState {
 
 export const routeKey = (spec: ResolvedSpec, service: string) => `${spec.project}/${spec.env}/${service}`;
 
-export function instanceEnv(spec: ResolvedSpec, svc: ResolvedService, revision: number): Record<string, string> {
+export function instanceEnv(
+  spec: ResolvedSpec,
+  svc: ResolvedService,
+  revision: number,
+): Record<string, string> {
   return {
     ...svc.env,
     SLIPWAY_VERSION: spec.version,
@@ -43,7 +47,11 @@ export function instanceEnv(spec: ResolvedSpec, svc: ResolvedService, revision: 
   };
 }
 
-export async function startSlot(req: RolloutRequest, slot: Slot, revision = req.revision): Promise<Instance[]> {
+export async function startSlot(
+  req: RolloutRequest,
+  slot: Slot,
+  revision = req.revision,
+): Promise<Instance[]> {
   const { deps, spec, svc } = req;
   const started: Instance[] = [];
   try {
@@ -120,13 +128,22 @@ export function buildRoute(
   };
 }
 
-export async function routeTo(req: RolloutRequest, stable: Instance[], candidate: Instance[] = [], weight = 0) {
+export async function routeTo(
+  req: RolloutRequest,
+  stable: Instance[],
+  candidate: Instance[] = [],
+  weight = 0,
+) {
   if (req.svc.port === undefined) return;
   const router = await req.deps.router();
   await router.setRoute(buildRoute(req.spec, req.svc, stable, candidate, weight));
 }
 
-export async function stopInstances(deps: EngineDeps, svc: ResolvedService, instances: Instance[]): Promise<void> {
+export async function stopInstances(
+  deps: EngineDeps,
+  svc: ResolvedService,
+  instances: Instance[],
+): Promise<void> {
   await Promise.all(
     instances.map(async (inst) => {
       await deps.driver.stop(inst, { signal: svc.stop.signal, graceMs: svc.stop.grace });
@@ -151,8 +168,12 @@ export async function smoke(req: RolloutRequest): Promise<void> {
       throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http} failed: ${(e as Error).message}`);
     }
     if (status !== s.expectStatus)
-      throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http} returned ${status}, expected ${s.expectStatus}`);
+      throw new OperationFailed(
+        `${svc.name}: smoke ${s.method} ${s.http} returned ${status}, expected ${s.expectStatus}`,
+      );
     if (s.expectBody && !body.includes(s.expectBody))
-      throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http}: body does not contain "${s.expectBody}"`);
+      throw new OperationFailed(
+        `${svc.name}: smoke ${s.method} ${s.http}: body does not contain "${s.expectBody}"`,
+      );
   }
 }

@@ -1,0 +1,42 @@
+import type { Cli } from "../runtime.js";
+import type { Plan } from "../../engine/plan.js";
+import type { DeployResult } from "../../engine/run.js";
+import { renderDeploy, renderPlan } from "../render.js";
+
+export function register(cli: Cli): void {
+  cli.program
+    .command("deploy <env>")
+    .description("run the checklist, roll out every service with health gates, roll back on failure")
+    .option("--version <v>", "release label (default: git sha of the spec's directory, else a timestamp)")
+    .option("--only <services...>", "only these services")
+    .option("-y, --yes", "confirm a deploy to a protected environment")
+    .option("--dry-run", "print the plan and stop")
+    .option("--skip-checks", "skip the pre-flight checks (recorded in the revision)")
+    .option("-m, --message <text>", "description recorded with the revision")
+    .action(
+      cli.action(
+        async (
+          env: string,
+          o: {
+            version?: string;
+            only?: string[];
+            yes?: boolean;
+            dryRun?: boolean;
+            skipChecks?: boolean;
+            message?: string;
+          },
+        ) => {
+          const res = cli.resolve(env, o.version);
+          const r = (await cli.op("deploy", res, {
+            only: o.only,
+            yes: o.yes,
+            dryRun: o.dryRun,
+            skipChecks: o.skipChecks,
+            description: o.message,
+          })) as DeployResult | { dryRun: true; plan: Plan };
+          if ("dryRun" in r) cli.finish(r, (out) => renderPlan(out, r.plan));
+          else cli.finish(r, (out) => renderDeploy(out, r));
+        },
+      ),
+    );
+}

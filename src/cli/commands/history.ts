@@ -1,0 +1,20 @@
+import type { Cli } from "../runtime.js";
+import { parseIntArg } from "../runtime.js";
+import type { HistoryEntry } from "../../slipway.js";
+import { renderHistory } from "../render.js";
+
+export function register(cli: Cli): void {
+  cli.program
+    .command("history <env> [revision]")
+    .description("revisions of an environment; with a revision, its steps and evidence")
+    .option("-n, --limit <n>", "how many revisions", "20")
+    .action(
+      cli.action(async (env: string, revision: string | undefined, o: { limit: string }) => {
+        const h = (await cli.op("history", cli.resolve(env, "history"), {
+          revision: parseIntArg("revision", revision),
+          limit: parseIntArg("--limit", o.limit),
+        })) as HistoryEntry[];
+        cli.finish(h, (out) => renderHistory(out, h));
+      }),
+    );
+}

@@ -1,0 +1,19 @@
+import type { Cli } from "../runtime.js";
+import type { Plan } from "../../engine/plan.js";
+import { renderPlan } from "../render.js";
+
+export function register(cli: Cli): void {
+  cli.program
+    .command("plan <env>")
+    .description("show what a deploy would do, step by step, without doing it")
+    .option("--version <v>", "release label (default: git sha of the spec's directory, else a timestamp)")
+    .option("--only <services...>", "only these services")
+    .option("--skip-checks", "leave out the pre-flight checks")
+    .action(
+      cli.action(async (env: string, o: { version?: string; only?: string[]; skipChecks?: boolean }) => {
+        const res = cli.resolve(env, o.version);
+        const p = (await cli.op("plan", res, { only: o.only, skipChecks: o.skipChecks })) as Plan;
+        cli.finish(p, (out) => renderPlan(out, p));
+      }),
+    );
+}

@@ -1,0 +1,35 @@
+import type { Cli } from "../runtime.js";
+import { parseIntArg } from "../runtime.js";
+
+export function register(cli: Cli): void {
+  cli.program
+    .command("serve")
+    .description("run the Slipway daemon (API, deploy execution, recovery) in the foreground")
+    .option("--host <host>", "address to listen on (loopback unless told otherwise)", "127.0.0.1")
+    .option("--port <port>", "port (0: any free port)", "7437")
+    .action(
+      cli.action(async (o: { host: string; port: string }) => {
+        const { createEngine } = await import("../../factory.js");
+        const { startDaemon } = await import("../../server/daemon.js");
+        const { fileLogger } = await import("../../util/file-logger.js");
+        const home = cli.home;
+        const logger = fileLogger(process.stderr);
+        const engine = await createEngine({ home, logger });
+        const d = await startDaemon({
+          home,
+          host: o.host,
+          port: parseIntArg("--port", o.port) ?? 7437,
+          engine,
+          logger,
+          version: process.env.npm_package_version ?? "0.1.0",
+        });
+        const shutdown = async () => {
+          logger.info("shutting down (instances and the proxy keep running)");
+          await d.close();
+          process.exit(0);
+        };
+        process.on("SIGTERM", () => void shutdown());
+        process.on("SIGINT", () => void shutdown());
+      }),
+    );
+}

@@ -1,0 +1,28 @@
+import type { Cli } from "../runtime.js";
+import { green } from "../render.js";
+
+export function register(cli: Cli): void {
+  cli.program
+    .command("stop <env> [service]")
+    .description("stop the instances of an environment (or of one service)")
+    .action(
+      cli.action(async (env: string, service: string | undefined) => {
+        const r = (await cli.op("stop", cli.resolve(env, "stop"), { service })) as { stopped: string[] };
+        cli.finish(r, (out) => out.stdout(green(out, `✔ stopped ${r.stopped.length} instance(s)`)));
+      }),
+    );
+  cli.program
+    .command("destroy <env>")
+    .description("stop everything and remove the environment's releases (history is kept)")
+    .option("-y, --yes", "confirm destroying a protected environment")
+    .action(
+      cli.action(async (env: string, o: { yes?: boolean }) => {
+        const r = (await cli.op("destroy", cli.resolve(env, "destroy"), { yes: o.yes })) as {
+          stopped: string[];
+        };
+        cli.finish(r, (out) =>
+          out.stdout(green(out, `✔ destroyed ${env}: stopped ${r.stopped.length} instance(s)`)),
+        );
+      }),
+    );
+}

@@ -1,0 +1,44 @@
+/** The `slipway` command line. Exits happen here and only here (DESIGN §7). */
+import { Command } from "commander";
+import { Cli } from "./runtime.js";
+import { register as validate } from "./commands/validate.js";
+import { register as schema } from "./commands/schema.js";
+import { register as plan } from "./commands/plan.js";
+import { register as deploy } from "./commands/deploy.js";
+import { register as rollback } from "./commands/rollback.js";
+import { register as status } from "./commands/status.js";
+import { register as history } from "./commands/history.js";
+import { register as logs } from "./commands/logs.js";
+import { register as stop } from "./commands/stop.js";
+import { register as lock } from "./commands/lock.js";
+import { register as serve } from "./commands/serve.js";
+
+const program = new Command("slipway")
+  .description(
+    "Executable, safe deployment runbooks: one slipway.yaml, health-gated rollouts, automatic rollback.",
+  )
+  .option("-f, --file <path>", "the spec file", process.env.SLIPWAY_FILE ?? "slipway.yaml")
+  .option("--json", "print exactly one JSON document on stdout (progress on stderr)")
+  .option("--server <url>", "the daemon's URL (default: the local daemon, started on demand)")
+  .option("--token <token>", "the daemon's API token (default: read from SLIPWAY_HOME)")
+  .option("--in-process", "run the engine in this process, without a daemon")
+  .option("--home <dir>", "state directory (default: $SLIPWAY_HOME or ~/.slipway)")
+  .option("--no-color", "no colours (also NO_COLOR)")
+  .showHelpAfterError()
+  .exitOverride();
+
+const cli = new Cli(program);
+for (const reg of [validate, schema, plan, deploy, rollback, status, history, logs, stop, lock, serve])
+  reg(cli);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  const err = e as { code?: string; exitCode?: number; message?: string };
+  if (
+    err.code === "commander.helpDisplayed" ||
+    err.code === "commander.version" ||
+    err.code === "commander.help"
+  )
+    process.exit(0);
+  if (err.code?.startsWith("commander.")) process.exit(2);
+  cli.fail(e);
+});

@@ -1,0 +1,143 @@
+/** Human and JSON renderers. Progress goes to stderr; the result (or the JSON document) to stdout. */
+import type { EngineEvent } from "../engine/events.js";
+import type { Plan } from "../engine/plan.js";
+import type { DeployResult } from "../engine/run.js";
+import type { EnvStatus, HistoryEntry } from "../slipway.js";
+import type { LogLine } from "../drivers/driver.js";
+import { formatDuration } from "../util/units.js";
+
+export interface Out {
+  json: boolean;
+  color: boolean;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+export function makeOut(json: boolean, noColor: boolean): Out {
+  const color = !noColor && !process.env.NO_COLOR && !!process.stderr.isTTY;
+  return {
+    json,
+    color,
+    stdout: (s) => process.stdout.write(s + "\n"),
+    stderr: (s) => process.stderr.write(s + "\n"),
+  };
+}
+
+const paint = (out: Out, code: number, s: string) => (out.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const green = (o: Out, s: string) => paint(o, 32, s);
+export const red = (o: Out, s: string) => paint(o, 31, s);
+export const yellow = (o: Out, s: string) => paint(o, 33, s);
+export const dim = (o: Out, s: string) => paint(o, 2, s);
+export const bold = (o: Out, s: string) => paint(o, 1, s);
+
+export function renderEvent(out: Out, e: EngineEvent): void {
+  if (out.json) {
+    out.stderr(JSON.stringify(e));
+    return;
+  }
+  if (e.type === "step") {
+    const d = e.durationMs !== undefined ? dim(out, ` ${formatDuration(e.durationMs)}`) : "";
+    const msg = e.message ? dim(out, `  ${e.message.split("\n")[0]}`) : "";
+    if (e.status === "running") out.stderr(`  ${dim(out, "…")} ${e.description}`);
+    else if (e.status === "ok") out.stderr(`  ${green(out, "✔")} ${e.description}${d}${msg}`);
+    else if (e.status === "failed") out.stderr(`  ${red(out, "✖")} ${e.description}${d}`);
+    else if (e.status === "skipped")
+      out.stderr(`  ${dim(out, "-")} ${dim(out, e.description + " (skipped)")}`);
+  } else if (e.type === "log") {
+    const mark = e.level === "error" ? red(out, "✖") : e.level === "warn" ? yellow(out, "!") : "▸";
+    out.stderr(`${mark} ${e.message}`);
+  }
+}
+
+export function renderPlan(out: Out, p: Plan): void {
+  out.stdout(
+    `${bold(out, `Plan for ${p.project} ${p.env}`)} (target ${p.target}, version ${p.version}) → revision ${p.revision}` +
+      (p.current ? `, replacing revision ${p.current.number} (${p.current.version})` : ", first deploy") +
+      (p.rollbackOf ? `, re-applying revision ${p.rollbackOf}` : ""),
+  );
+  let group = -1;
+  for (const s of p.steps) {
+    const par = p.steps.filter((x) => x.group === s.group).length > 1;
+    if (s.group !== group) group = s.group;
+    out.stdout(`  ${String(s.seq).padStart(2)}. ${par ? "‖ " : ""}${s.description}`);
+  }
+}
+
+export function renderDeploy(out: Out, r: DeployResult): void {
+  out.stdout(green(out, `✔ revision ${r.revision} (${r.version}) deployed to ${r.env}`));
+  for (const u of r.urls) out.stdout(`  ${u.service.padEnd(12)} ${u.url}`);
+}
+
+export function renderStatus(out: Out, s: EnvStatus): void {
+  const rev = s.revision
+    ? `revision ${s.revision.number} (${s.revision.version}, ${s.revision.status})`
+    : "nothing deployed";
+  out.stdout(`${bold(out, `${s.project} ${s.env}`)}  target ${s.target}  ${rev}`);
+  if (s.lock)
+    out.stdout(yellow(out, `  locked by ${s.lock.holder} (${s.lock.operation}) since ${s.lock.acquiredAt}`));
+  for (const svc of s.services) {
+    const st =
+      svc.status === "running"
+        ? green(out, svc.status)
+        : svc.status === "stopped"
+          ? dim(out, svc.status)
+          : red(out, svc.status);
+    out.stdout(
+      `  ${svc.name.padEnd(12)} ${st.padEnd(out.color ? 18 : 9)} ${svc.instances.length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
+    );
+    for (const i of svc.instances) {
+      const h = i.health
+        ? i.health.ok
+          ? green(out, "healthy")
+          : red(out, `unhealthy: ${i.health.message}`)
+        : "";
+      out.stdout(
+        dim(
+          out,
+          `      ${i.id}  r${i.revision} ${i.version}  ${i.state}${i.pid ? ` pid ${i.pid}` : ""}${i.address ? ` ${i.address}` : ""}${i.restarts ? ` restarts ${i.restarts}` : ""}`,
+        ) + (h ? `  ${h}` : ""),
+      );
+    }
+  }
+}
+
+export function renderHistory(out: Out, h: HistoryEntry[]): void {
+  if (!h.length) {
+    out.stdout("no revisions yet");
+    return;
+  }
+  if (h.length === 1 && h[0].steps) {
+    const r = h[0].revision;
+    out.stdout(
+      `${bold(out, `revision ${r.number}`)}  ${r.version}  ${r.status}  ${r.createdAt}  by ${r.actor}`,
+    );
+    out.stdout(
+      `  ${r.description}${r.rollbackOf ? ` (re-applies revision ${r.rollbackOf})` : ""}${r.skipChecks ? "  [checks skipped]" : ""}`,
+    );
+    if (r.reason) out.stdout(red(out, `  reason: ${r.reason.split("\n").join("\n          ")}`));
+    for (const s of h[0].steps) {
+      const mark =
+        s.status === "ok" ? green(out, "✔") : s.status === "failed" ? red(out, "✖") : dim(out, "-");
+      out.stdout(
+        `  ${mark} ${s.description}${s.durationMs !== undefined ? dim(out, ` ${formatDuration(s.durationMs)}`) : ""}${s.message ? dim(out, `  ${s.message.split("\n")[0]}`) : ""}`,
+      );
+    }
+    return;
+  }
+  out.stdout(
+    dim(
+      out,
+      "REV  VERSION          STATUS        WHEN                      BY                    DESCRIPTION",
+    ),
+  );
+  for (const { revision: r } of h) {
+    out.stdout(
+      `${String(r.number).padEnd(4)} ${r.version.padEnd(16)} ${r.status.padEnd(13)} ${r.createdAt.padEnd(25)} ${r.actor.slice(0, 21).padEnd(21)} ${r.description}${r.reason ? ` — ${r.reason.split("\n")[0].slice(0, 80)}` : ""}`,
+    );
+  }
+}
+
+export function renderLogLine(out: Out, l: LogLine): void {
+  if (out.json) out.stdout(JSON.stringify(l));
+  else out.stdout(`${dim(out, l.instance)} ${l.stream === "stderr" ? red(out, "│") : "│"} ${l.line}`);
+}

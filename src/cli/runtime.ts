@@ -1,0 +1,193 @@
+/** What every command needs: global options, spec loading, running an operation, exiting. */
+import { execFileSync } from "node:child_process";
+import type { Command } from "commander";
+import { SpecError, UsageError, errorMessage } from "../errors.js";
+import { exitCodeFor } from "../exit-codes.js";
+import { toWire, toWireError, type OpContext } from "../ops.js";
+import { loadSpecFile } from "../spec/load.js";
+import { resolveSpec, type Resolution } from "../spec/resolve.js";
+import { slipwayHome } from "../store/open.js";
+import { ensureDaemon, runRemote } from "./daemon-client.js";
+import { makeOut, red, renderEvent, type Out } from "./render.js";
+
+export interface GlobalOptions {
+  file: string;
+  json?: boolean;
+  server?: string;
+  token?: string;
+  inProcess?: boolean;
+  color?: boolean;
+  home?: string;
+}
+
+export class Cli {
+  constructor(readonly program: Command) {}
+
+  get opts(): GlobalOptions {
+    return this.program.opts<GlobalOptions>();
+  }
+
+  get out(): Out {
+    return makeOut(!!this.opts.json, this.opts.color === false);
+  }
+
+  get home(): string {
+    return this.opts.home ?? slipwayHome();
+  }
+
+  resolve(env: string, version?: string): Resolution {
+    const loaded = loadSpecFile(this.opts.file);
+    return resolveSpec(loaded, { env, version: version ?? defaultVersion(loaded.dir) });
+  }
+
+  /** Run an operation in-process or on the daemon; events are rendered as they come. */
+  async op(
+    op: string,
+    resolution: Resolution,
+    args: Record<string, unknown>,
+    ctx: Partial<OpContext> = {},
+  ): Promise<unknown> {
+    const out = this.out;
+    const ac = new AbortController();
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      out.stderr(
+        this.opts.inProcess
+          ? "interrupting: undoing what was changed…"
+          : "detaching: the operation goes on in the daemon (see: slipway status)",
+      );
+      ac.abort();
+    };
+    process.on("SIGINT", onSigint);
+    const context: OpContext = { emit: (e) => renderEvent(out, e), signal: ac.signal, ...ctx };
+    try {
+      const payload = { resolution: toWire(resolution), args };
+      if (this.opts.inProcess) {
+        const { createEngine } = await import("../factory.js");
+        const engine = await createEngine({ home: this.home });
+        try {
+          const { runOp } = await import("../ops.js");
+          return await runOp(engine.slipway(resolution.spec.target.kind), op, payload, context);
+        } finally {
+          await engine.close();
+        }
+      }
+      const server = this.opts.server
+        ? {
+            url: this.opts.server.replace(/\/$/, ""),
+            token: this.opts.token ?? process.env.SLIPWAY_TOKEN ?? "",
+          }
+        : await ensureDaemon(this.home).then((s) => ({ ...s, token: this.opts.token ?? s.token }));
+      try {
+        return await runRemote(server, op, payload, context);
+      } catch (e) {
+        if (interrupted) throw Object.assign(new Error("interrupted"), { name: "Interrupted" });
+        throw e;
+      }
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
+  }
+
+  /** Print the result (JSON: exactly one document) and exit with the documented code. */
+  finish(result: unknown, human: (out: Out) => void, exitCode = 0): never {
+    const out = this.out;
+    if (out.json) out.stdout(JSON.stringify({ ok: exitCode === 0, result }, null, 2));
+    else human(out);
+    exitAfterFlush(exitCode);
+  }
+
+  fail(e: unknown): never {
+    const out = this.out;
+    const w = toWireError(e);
+    const code = exitCodeFor(w.name);
+    if (out.json) {
+      const { stack: _stack, ...details } = w.details ?? {};
+      out.stdout(
+        JSON.stringify(
+          {
+            ok: false,
+            error: { ...w, details: Object.keys(details).length ? details : undefined },
+            exitCode: code,
+          },
+          null,
+          2,
+        ),
+      );
+    } else {
+      out.stderr(
+        red(
+          out,
+          `✖ ${w.name === "SpecError" ? "invalid spec:\n  " + w.message.split("\n").join("\n  ") : w.message}`,
+        ),
+      );
+      if (w.name === "InternalError" && process.env.SLIPWAY_DEBUG && w.details?.stack)
+        out.stderr(String(w.details.stack));
+      else if (w.name === "InternalError")
+        out.stderr("  (an internal error: run with SLIPWAY_DEBUG=1 for details, and please report it)");
+    }
+    exitAfterFlush(code);
+  }
+
+  /** Wrap a command action: every error ends in fail(). */
+  action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+    return async (...args: A) => {
+      try {
+        await fn(...args);
+      } catch (e) {
+        if (e instanceof ExitSignal) return;
+        try {
+          this.fail(e);
+        } catch (x) {
+          if (!(x instanceof ExitSignal)) throw x;
+        }
+      }
+    };
+  }
+}
+
+/** Exit once stdout and stderr are flushed (process.exit alone can cut piped output). */
+export function exitAfterFlush(code: number): never {
+  process.exitCode = code;
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+  // Keep the caller from going on while the writes flush.
+  throw new ExitSignal(code);
+}
+
+export class ExitSignal extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** The default version label: short git sha of the spec's directory (+ -dirty), else a timestamp. */
+export function defaultVersion(dir: string): string {
+  try {
+    const sha = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+      .toString()
+      .trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "."], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+      .toString()
+      .trim();
+    if (sha) return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    /* not a git checkout */
+  }
+  return new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}
+
+export function parseIntArg(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name}: expected a whole number, got "${v}"`);
+  return Number(v);
+}
+
+export { SpecError, errorMessage };

@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import type { Instance } from "../drivers/driver.js";
+import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
+import { dependencyLayers } from "./layers.js";
+import { plan } from "./plan.js";
+
+function svc(name: string, extra: Partial<ResolvedService> = {}): ResolvedService {
+  return {
+    name,
+    run: "node x.js",
+    path: "/tmp",
+    replicas: 1,
+    env: {},
+    smoke: [],
+    dependsOn: [],
+    stop: { signal: "SIGTERM", grace: 1000 },
+    restart: {
+      policy: "on-failure",
+      backoff: 500,
+      maxBackoff: 30_000,
+      crashLoop: { restarts: 5, within: 60_000 },
+    },
+    stateful: false,
+    rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 30_000, keepWarm: 0 },
+    volumes: [],
+    retain: 3,
+    logs: { maxSize: 1e6, maxFiles: 2 },
+    labels: {},
+    ...extra,
+  };
+}
+
+const spec = (services: ResolvedService[], checks: unknown[] = []): ResolvedSpec => ({
+  project: "p",
+  env: "dev",
+  file: "/tmp/slipway.yaml",
+  dir: "/tmp",
+  version: "v2",
+  target: { kind: "process" },
+  proxyHost: "127.0.0.1",
+  services: Object.fromEntries(services.map((s) => [s.name, s])),
+  checks: checks as ResolvedSpec["checks"],
+  schedules: [],
+});
+
+const inst = (service: string): Instance => ({
+  id: `${service}-1`,
+  project: "p",
+  env: "dev",
+  service,
+  revision: 1,
+  version: "v1",
+  slot: "stable",
+  index: 0,
+  state: "running",
+  startedAt: "",
+  restarts: 0,
+});
+
+describe("plan", () => {
+  const s = spec([
+    svc("web", { dependsOn: ["api"], port: 8080 }),
+    svc("api", { dependsOn: ["db"], port: 8081 }),
+    svc("db", {
+      stateful: true,
+      rollout: { strategy: "recreate", steps: [], sticky: false, drainTimeout: 0, keepWarm: 0 },
+    }),
+    svc("worker", { dependsOn: ["db"] }),
+  ]);
+
+  it("orders services in dependency layers, parallel within a layer", () => {
+    expect(dependencyLayers(s.services)).toEqual([["db"], ["api", "worker"], ["web"]]);
+    const p = plan({ spec: s, nextRevision: 1, live: [] });
+    const rollouts = p.steps.filter((x) => x.kind === "rollout");
+    expect(rollouts.map((x) => x.service)).toEqual(["db", "api", "worker", "web"]);
+    expect(rollouts[1].group).toBe(rollouts[2].group);
+    expect(rollouts[0].group).toBeLessThan(rollouts[1].group);
+    expect(rollouts[3].group).toBeGreaterThan(rollouts[2].group);
+    expect(p.steps.at(-1)?.kind).toBe("finalize");
+    expect(p.steps.map((x) => x.seq)).toEqual(p.steps.map((_, i) => i + 1));
+  });
+
+  it("is pure data: the same input gives the same plan", () => {
+    const a = plan({ spec: s, nextRevision: 3, live: [inst("api")] });
+    const b = plan({ spec: s, nextRevision: 3, live: [inst("api")] });
+    expect(JSON.parse(JSON.stringify(a))).toEqual(b);
+    expect(a.steps.find((x) => x.service === "api" && x.kind === "rollout")?.change).toBe("update");
+    expect(a.steps.find((x) => x.service === "web" && x.kind === "rollout")?.change).toBe("create");
+  });
+
+  it("runs checks first unless skipped, and removes services that left the spec", () => {
+    const withChecks = spec([svc("a")], [{ command: "true" }]);
+    expect(plan({ spec: withChecks, nextRevision: 1, live: [] }).steps[0].kind).toBe("checks");
+    expect(plan({ spec: withChecks, nextRevision: 1, live: [], skipChecks: true }).steps[0].kind).toBe(
+      "prepare",
+    );
+    const p = plan({ spec: withChecks, nextRevision: 2, live: [inst("gone")] });
+    expect(p.steps.find((x) => x.kind === "remove")?.service).toBe("gone");
+  });
+
+  it("--only limits the rollout and never removes other services", () => {
+    const p = plan({ spec: s, nextRevision: 2, live: [inst("web"), inst("old")], only: ["web"] });
+    expect(p.steps.filter((x) => x.kind === "rollout").map((x) => x.service)).toEqual(["web"]);
+    expect(p.steps.some((x) => x.kind === "remove")).toBe(false);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * The one place that builds concrete parts (store, drivers, proxy, probes) from the
+ * environment and the resolved spec's target (DESIGN §3: nothing else imports them).
+ */
+import type { Driver } from "./drivers/driver.js";
+import { DriverError } from "./errors.js";
+import type { EngineDeps } from "./engine/context.js";
+import { healthGate } from "./engine/health-gate.js";
+import { silentLogger, type Logger } from "./logger.js";
+import type { TrafficRouter } from "./proxy/contract.js";
+import { Slipway } from "./slipway.js";
+import { openStore, storeOptionsFromEnv } from "./store/open.js";
+import type { Store } from "./store/store.js";
+
+export interface Engine {
+  store: Store;
+  slipway(targetKind: string): Slipway;
+  /** Recover interrupted operations and reconcile instances of every known environment. */
+  recoverAll(log?: (msg: string) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createEngine(opts: { home: string; logger?: Logger }): Promise<Engine> {
+  const logger = opts.logger ?? silentLogger;
+  const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
+  const drivers = new Map<string, Driver>();
+  const slipways = new Map<string, Slipway>();
+  let router: TrafficRouter | undefined;
+  const getRouter = async (): Promise<TrafficRouter> => {
+    if (!router) {
+      const { ProxyClient } = await import("./proxy/client.js");
+      router = new ProxyClient({ home: opts.home, logger });
+    }
+    await router.ensureRunning();
+    return router;
+  };
+  const driverFor = async (kind: string): Promise<Driver> => {
+    let d = drivers.get(kind);
+    if (d) return d;
+    if (kind === "process") {
+      const { ProcessDriver } = await import("./drivers/process/process-driver.js");
+      d = new ProcessDriver({ home: opts.home, logger });
+    } else if (kind === "docker") {
+      const { DockerDriver } = await import("./drivers/docker/docker-driver.js");
+      d = new DockerDriver({ home: opts.home, logger });
+    } else {
+      throw new DriverError(kind, `the ${kind} target is not available in this build`);
+    }
+    drivers.set(kind, d);
+    return d;
+  };
+  // Drivers load lazily (dockerode is heavy); a proxy object defers to the real one.
+  const lazyDriver = (kind: string): Driver => {
+    const call =
+      <K extends keyof Driver>(k: K) =>
+      async (...args: unknown[]) =>
+        ((await driverFor(kind))[k] as (...a: unknown[]) => unknown)(...args);
+    return {
+      name: kind,
+      capabilities: { trafficSplit: true, gpus: kind === "docker", exec: true, stats: true, adopt: true },
+      prepare: call("prepare") as Driver["prepare"],
+      inspect: call("inspect") as Driver["inspect"],
+      start: call("start") as Driver["start"],
+      stop: call("stop") as Driver["stop"],
+      runOnce: call("runOnce") as Driver["runOnce"],
+      stats: call("stats") as Driver["stats"],
+      prune: call("prune") as Driver["prune"],
+      logs: (instances, o) => ({
+        async *[Symbol.asyncIterator]() {
+          yield* (await driverFor(kind)).logs(instances, o);
+        },
+      }),
+    };
+  };
+  const deps = (kind: string): EngineDeps => ({
+    home: opts.home,
+    store,
+    driver: lazyDriver(kind),
+    router: getRouter,
+    health: healthGate,
+    logger,
+    actor: Slipway.actor(),
+  });
+  return {
+    store,
+    slipway(kind: string) {
+      let s = slipways.get(kind);
+      if (!s) {
+        s = new Slipway(deps(kind));
+        slipways.set(kind, s);
+      }
+      return s;
+    },
+    async recoverAll(log) {
+      const seen = new Set<string>();
+      for (const i of await store.allInstances()) seen.add(`${i.project}\u0000${i.env}`);
+      for (const key of seen) {
+        const [project, env] = key.split("\u0000");
+        const [latest] = await store.listRevisions(project, env, { limit: 1 });
+        const kind =
+          (latest?.snapshot as { target?: { kind?: string } } | undefined)?.target?.kind ?? "process";
+        try {
+          const r = await this.slipway(kind).recover(project, env);
+          if (r) log?.(`recovered ${project}/${env}: ${JSON.stringify(r)}`);
+        } catch (e) {
+          log?.(`recovery of ${project}/${env} failed: ${(e as Error).message}`);
+        }
+      }
+    },
+    async close() {
+      for (const d of drivers.values()) await d.close?.();
+      await store.close();
+    },
+  };
+}

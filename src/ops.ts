@@ -1,0 +1,132 @@
+/**
+ * Operations as data: one payload shape for every command, executed the same way by the
+ * in-process CLI and by the daemon (which receives the payload over its authenticated API).
+ */
+import { SlipwayError, UsageError } from "./errors.js";
+import type { EventSink } from "./engine/events.js";
+import type { Resolution } from "./spec/resolve.js";
+import type { ResolvedSpec } from "./spec/resolved.js";
+import type { Slipway } from "./slipway.js";
+import type { LogLine } from "./drivers/driver.js";
+
+export const OPS = [
+  "plan",
+  "deploy",
+  "rollback",
+  "status",
+  "history",
+  "health",
+  "logs",
+  "stop",
+  "destroy",
+  "lock",
+] as const;
+export type OpName = (typeof OPS)[number];
+
+/** A Resolution that survives JSON (secrets as a plain object). */
+export interface WireResolution {
+  spec: ResolvedSpec;
+  snapshot: ResolvedSpec;
+  secrets: Record<string, string>;
+}
+
+export interface OpPayload {
+  resolution: WireResolution;
+  args: Record<string, unknown>;
+}
+
+export function toWire(r: Resolution): WireResolution {
+  return { spec: r.spec, snapshot: r.snapshot, secrets: Object.fromEntries(r.secrets) };
+}
+
+export function fromWire(w: WireResolution): Resolution {
+  return { spec: w.spec, snapshot: w.snapshot, secrets: new Map(Object.entries(w.secrets ?? {})) };
+}
+
+export interface OpContext {
+  emit: EventSink;
+  signal?: AbortSignal;
+  /** Log lines of `logs` are streamed through here. */
+  line?: (l: LogLine) => void;
+}
+
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+const bool = (v: unknown) => v === true;
+const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+const strs = (v: unknown) =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
+
+export async function runOp(
+  slipway: Slipway,
+  op: string,
+  payload: OpPayload,
+  ctx: OpContext,
+): Promise<unknown> {
+  const resolution = fromWire(payload.resolution);
+  const spec = resolution.spec;
+  const a = payload.args ?? {};
+  switch (op as OpName) {
+    case "plan":
+      return slipway.plan(resolution, { only: strs(a.only), skipChecks: bool(a.skipChecks) });
+    case "deploy":
+      return slipway.deploy(resolution, {
+        only: strs(a.only),
+        yes: bool(a.yes),
+        dryRun: bool(a.dryRun),
+        skipChecks: bool(a.skipChecks),
+        description: str(a.description),
+        emit: ctx.emit,
+        signal: ctx.signal,
+      });
+    case "rollback":
+      return slipway.rollback(resolution, {
+        revision: num(a.revision),
+        yes: bool(a.yes),
+        withDb: bool(a.withDb),
+        dryRun: bool(a.dryRun),
+        emit: ctx.emit,
+        signal: ctx.signal,
+      });
+    case "status":
+      return slipway.status(spec, { probe: a.probe !== false });
+    case "health":
+      return slipway.health(spec);
+    case "history":
+      return slipway.history(spec.project, spec.env, { revision: num(a.revision), limit: num(a.limit) });
+    case "logs": {
+      let n = 0;
+      for await (const l of slipway.logs(spec, str(a.service), {
+        tail: num(a.tail),
+        sinceMs: num(a.sinceMs),
+        follow: bool(a.follow),
+        signal: ctx.signal,
+      })) {
+        ctx.line?.(l);
+        n++;
+      }
+      return { lines: n };
+    }
+    case "stop":
+      return slipway.stop(resolution, { service: str(a.service), emit: ctx.emit });
+    case "destroy":
+      return slipway.destroy(resolution, { yes: bool(a.yes), emit: ctx.emit });
+    case "lock":
+      if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env);
+      return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
+    default:
+      throw new UsageError(`unknown operation "${op}"`);
+  }
+}
+
+/** Errors as JSON for the wire and for --json output. */
+export interface WireError {
+  name: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function toWireError(e: unknown): WireError {
+  if (e instanceof SlipwayError) return { name: e.name, message: e.message, details: e.details };
+  if (e instanceof Error) return { name: "InternalError", message: e.message, details: { stack: e.stack } };
+  return { name: "InternalError", message: String(e) };
+}

@@ -1,0 +1,87 @@
+/**
+ * The daemon's HTTP API (Hono). Every route that changes something needs the token;
+ * operations stream NDJSON: {type:"event"} / {type:"line"} … then {type:"result"} or {type:"error"}.
+ */
+import { Hono } from "hono";
+import { OPS, runOp, toWireError, type OpPayload } from "../ops.js";
+import type { Slipway } from "../slipway.js";
+import { tokenMatches } from "./auth.js";
+
+export interface AppDeps {
+  token: string;
+  slipway: (targetKind: string) => Slipway;
+  version: string;
+  startedAt: string;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.get("/v1/health", (c) =>
+    c.json({ ok: true, pid: process.pid, version: deps.version, startedAt: deps.startedAt }),
+  );
+
+  app.use("/v1/*", async (c, next) => {
+    if (c.req.path === "/v1/health") return next();
+    if (!tokenMatches(deps.token, c.req.header("authorization")))
+      return c.json({ error: { name: "Unauthorized", message: "missing or wrong token" } }, 401);
+    return next();
+  });
+
+  app.post("/v1/ops/:op", async (c) => {
+    const op = c.req.param("op");
+    if (!(OPS as readonly string[]).includes(op))
+      return c.json({ error: { name: "UsageError", message: `unknown operation "${op}"` } }, 404);
+    let payload: OpPayload;
+    try {
+      payload = (await c.req.json()) as OpPayload;
+      if (!payload?.resolution?.spec) throw new Error("missing resolution");
+    } catch (e) {
+      return c.json(
+        { error: { name: "UsageError", message: `bad request body: ${(e as Error).message}` } },
+        400,
+      );
+    }
+    const enc = new TextEncoder();
+    // Operations that change things go on when the client disconnects (the daemon owns them);
+    // log following stops.
+    const follow = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        let open = true;
+        const send = (o: unknown) => {
+          if (!open) return;
+          try {
+            controller.enqueue(enc.encode(JSON.stringify(o) + "\n"));
+          } catch {
+            open = false;
+          }
+        };
+        const slipway = deps.slipway(payload.resolution.spec.target.kind);
+        runOp(slipway, op, payload, {
+          emit: (event) => send({ type: "event", event }),
+          line: (line) => send({ type: "line", line }),
+          signal: op === "logs" ? follow.signal : undefined,
+        })
+          .then((result) => send({ type: "result", result }))
+          .catch((e) => {
+            const w = toWireError(e);
+            if (w.details?.stack) delete w.details.stack;
+            send({ type: "error", error: w });
+          })
+          .finally(() => {
+            if (open) controller.close();
+            open = false;
+          });
+      },
+      cancel() {
+        follow.abort();
+      },
+    });
+    return new Response(body, {
+      headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,169 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { SpecError } from "../errors.js";
+import { parseSpecText } from "./load.js";
+import { redact, rehydrate, resolveSpec, validateAll } from "./resolve.js";
+import { interpolate } from "./interpolate.js";
+
+function project(yaml: string, files: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-spec-"));
+  mkdirSync(join(dir, "web"));
+  for (const [f, c] of Object.entries(files)) writeFileSync(join(dir, f), c);
+  const file = join(dir, "slipway.yaml");
+  writeFileSync(file, yaml);
+  return parseSpecText(yaml, file);
+}
+
+const BASE = `project: hello
+environments:
+  development:
+    target: process
+  production:
+    target: process
+    protect: true
+    services: { web: { replicas: 2 } }
+services:
+  web:
+    run: node server.js
+    path: ./web
+    port: 8080
+    env: { GREETING: hi, DB_URL: "\${DB_URL:?set DB_URL}" }
+    health: { http: /health, interval: 1s, timeout: 2s, startPeriod: 0s, healthyThreshold: 1, unhealthyThreshold: 3 }
+    stop: { signal: SIGTERM, grace: 10s }
+`;
+
+function specError(fn: () => unknown): SpecError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SpecError) return e;
+    throw e;
+  }
+  throw new Error("expected a SpecError");
+}
+
+describe("interpolate", () => {
+  it("supports ${VAR}, defaults, required and escapes", () => {
+    const vars = { A: "1", EMPTY: "" };
+    expect(interpolate("x${A}y", vars).value).toBe("x1y");
+    expect(interpolate("${NOPE:-d}", vars).value).toBe("d");
+    expect(interpolate("${EMPTY:-d}", vars).value).toBe("d");
+    expect(interpolate("${EMPTY-d}", vars).value).toBe("");
+    expect(interpolate("$${A} $A", vars).value).toBe("${A} $A");
+    expect(() => interpolate("${NOPE:?tell me}", vars)).toThrow("NOPE: tell me");
+    expect(interpolate("${NOPE:?tell me}", vars, { strict: false }).value).toBe("");
+  });
+});
+
+describe("resolveSpec", () => {
+  it("merges the environment overlay and applies defaults", () => {
+    const l = project(BASE);
+    const { spec } = resolveSpec(l, { env: "production", vars: { DB_URL: "postgres://x" }, version: "v1" });
+    expect(spec.services.web.replicas).toBe(2);
+    expect(spec.services.web.health?.interval).toBe(1000);
+    expect(spec.services.web.rollout.strategy).toBe("blue-green");
+    expect(spec.services.web.env).toEqual({ GREETING: "hi", DB_URL: "postgres://x" });
+    expect(spec.protect).toEqual({ confirm: true, context: undefined });
+    const dev = resolveSpec(l, { env: "development", vars: { DB_URL: "postgres://x" } }).spec;
+    expect(dev.services.web.replicas).toBe(1);
+    expect(Object.isFrozen(dev.services.web)).toBe(true);
+  });
+
+  it("names file:line:column and the key path for a bad duration", () => {
+    const l = project(BASE.replace("interval: 1s", "interval: 1x"));
+    const e = specError(() => resolveSpec(l, { env: "development", vars: { DB_URL: "x" } }));
+    expect(e.issues[0].path).toBe("services.web.health.interval");
+    expect(e.issues[0].line).toBe(15);
+    expect(e.issues[0].message).toBe("expected a duration like 5s");
+    expect(e.message).toMatch(
+      /slipway\.yaml:15:\d+: services\.web\.health\.interval: expected a duration like 5s/,
+    );
+  });
+
+  it("suggests the key meant for an unknown key, also in environment overrides", () => {
+    const l = project(
+      BASE.replace("services: { web: { replicas: 2 } }", "services: { web: { replica: 2 } }").replace(
+        "port: 8080",
+        "prot: 8080",
+      ),
+    );
+    const e = specError(() => validateAll(l));
+    const msgs = e.issues.map((i) => `${i.path}: ${i.message}`);
+    expect(msgs).toContain('services.web.prot: unknown key "prot" (did you mean "port"?)');
+    expect(msgs).toContain(
+      'environments.production.services.web.replica: unknown key "replica" (did you mean "replicas"?)',
+    );
+  });
+
+  it("reports a missing required variable with its message, where it is used", () => {
+    const l = project(BASE);
+    const e = specError(() => resolveSpec(l, { env: "development", vars: {} }));
+    expect(e.issues[0].message).toBe("DB_URL: set DB_URL");
+    expect(e.issues[0].line).toBe(14);
+    // validate is lenient about secrets that are not set here
+    expect(validateAll(l, {})).toEqual(["development", "production"]);
+  });
+
+  it("rejects unknown environments, dependencies and cycles with suggestions", () => {
+    const l = project(BASE);
+    expect(specError(() => resolveSpec(l, { env: "prod", vars: { DB_URL: "x" } })).message).toContain(
+      '(did you mean "production"?)',
+    );
+    const cyc = project(
+      BASE +
+        `    dependsOn: [api]\n  api:\n    run: node api.js\n    dependsOn: [web]\n  w2:\n    run: x\n    dependsOn: [wbe]\n`,
+    );
+    const e = specError(() => resolveSpec(cyc, { env: "development", vars: { DB_URL: "x" } }));
+    const msgs = e.issues.map((i) => i.message).join("\n");
+    expect(msgs).toContain('no service "wbe" (did you mean "web"?)');
+    expect(msgs).toMatch(/dependency cycle: (web → api → web|api → web → api)/);
+  });
+
+  it("reads env files and keeps secret values out of the snapshot", () => {
+    const l = project(
+      BASE.replace(
+        "    target: process\n  production",
+        "    target: process\n    envFile: .env.dev\n  production",
+      ),
+      { ".env.dev": "DB_URL=postgres://app:s3cr3t-pass@db/app\n# comment\nexport OTHER='x y'\n" },
+    );
+    const r = resolveSpec(l, { env: "development", vars: {} });
+    expect(r.spec.services.web.env.DB_URL).toBe("postgres://app:s3cr3t-pass@db/app");
+    const text = JSON.stringify(r.snapshot);
+    expect(text).not.toContain("s3cr3t-pass");
+    expect(r.snapshot.services.web.env.DB_URL).toBe("${DB_URL}");
+    expect(rehydrate(r.snapshot, { DB_URL: "postgres://new" }).services.web.env.DB_URL).toBe(
+      "postgres://new",
+    );
+  });
+
+  it("redacts secrets inside longer strings and escapes literal ${", () => {
+    const out = redact(
+      { a: "url=https://hooks/abcdef123", b: "${not-a-var}" },
+      new Map([["HOOK", "abcdef123"]]),
+    ) as Record<string, string>;
+    expect(out.a).toBe("url=https://hooks/${HOOK}");
+    expect(rehydrate(out, { HOOK: "zzz" })).toEqual({ a: "url=https://hooks/zzz", b: "${not-a-var}" });
+  });
+
+  it("refuses what a stateful service cannot do and duplicate ports", () => {
+    const l = project(
+      BASE +
+        `  db:\n    run: x\n    stateful: true\n    replicas: 2\n    rollout: { strategy: blue-green }\n  web2:\n    run: y\n    port: 8080\n`,
+    );
+    const msgs = specError(() => resolveSpec(l, { env: "development", vars: { DB_URL: "x" } })).issues.map(
+      (i) => `${i.path}: ${i.message}`,
+    );
+    expect(msgs).toContain('services.db.rollout.strategy: a stateful service only supports "recreate"');
+    expect(msgs).toContain("services.db.replicas: a stateful service runs one instance");
+    expect(msgs).toContain('services.web2.port: port 8080 is already used by service "web"');
+  });
+
+  it("gives YAML syntax errors a position", () => {
+    expect(() => parseSpecText("project: x\n  bad: [", "/tmp/x.yaml")).toThrow(
+      /\/tmp\/x\.yaml:\d+:\d+: YAML/,
+    );
+  });
+});
