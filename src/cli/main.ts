@@ -12,6 +12,7 @@ import { register as logs } from "./commands/logs.js";
 import { register as stop } from "./commands/stop.js";
 import { register as lock } from "./commands/lock.js";
 import { register as serve } from "./commands/serve.js";
+import { register as docs } from "./commands/docs.js";
 
 const program = new Command("slipway")
   .description(
