@@ -1,0 +1,91 @@
+/**
+ * waitHealthy(): probe a new instance until it is healthy, or give up. Probes start at once and
+ * repeat every `interval` (start to start); each may take `timeout`. `healthyThreshold`
+ * consecutive successes make the instance healthy. The wait gives up `startTimeout` after the
+ * instance started. With `failFast`, `unhealthyThreshold` consecutive failures also end it, but
+ * failures during `startPeriod` do not count (Docker's start_period).
+ */
+import type { Health } from "../spec/schema.js";
+import type { Probe, ProbeResult, ProbeTarget } from "./probe.js";
+import { formatMs, sleep } from "./signal.js";
+
+export type HealthTimings = Pick<
+  Health,
+  "interval" | "timeout" | "startPeriod" | "startTimeout" | "healthyThreshold" | "unhealthyThreshold"
+>;
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Called after every probe with its result and the 1-based attempt number. */
+  onAttempt?(r: ProbeResult, attempt: number): void;
+  /** When the instance started (epoch ms); startPeriod and startTimeout count from it. Default: now. */
+  startedAt?: number;
+  /** End early after `unhealthyThreshold` consecutive failures past startPeriod. Default false. */
+  failFast?: boolean;
+  /** Asked after each failed probe; false ends the wait (the instance exited or crash-loops). */
+  alive?(): boolean | Promise<boolean>;
+}
+
+export interface WaitOutcome {
+  healthy: boolean;
+  last: ProbeResult;
+  attempts: number;
+  reason: "healthy" | "timeout" | "unhealthy" | "aborted" | "exited";
+  /** One line for humans: "healthy after 3 attempts (2.1s): HTTP 200 …". */
+  message: string;
+}
+
+export async function waitHealthy(
+  probe: Probe,
+  target: ProbeTarget,
+  health: HealthTimings,
+  opts: WaitOptions = {},
+): Promise<WaitOutcome> {
+  const t0 = opts.startedAt ?? Date.now();
+  const giveUpAt = t0 + health.startTimeout;
+  const graceUntil = t0 + health.startPeriod;
+  let attempts = 0;
+  let successes = 0;
+  let failures = 0;
+  let last: ProbeResult = { ok: false, message: "not probed", durationMs: 0 };
+  const done = (reason: WaitOutcome["reason"]): WaitOutcome => {
+    const took = formatMs(Date.now() - t0);
+    const head =
+      reason === "healthy"
+        ? `healthy after ${attempts} attempt(s) (${took})`
+        : reason === "timeout"
+          ? `not healthy within ${formatMs(health.startTimeout)} (${attempts} attempt(s))`
+          : reason === "unhealthy"
+            ? `${failures} consecutive failed probes`
+            : reason === "exited"
+              ? `instance stopped running after ${attempts} attempt(s)`
+              : `wait cancelled after ${attempts} attempt(s)`;
+    return { healthy: reason === "healthy", last, attempts, reason, message: `${head}: ${last.message}` };
+  };
+
+  for (;;) {
+    if (opts.signal?.aborted) return done("aborted");
+    const begin = Date.now();
+    const remaining = giveUpAt - begin;
+    if (remaining <= 0 && attempts > 0) return done("timeout");
+    // The last probe before the deadline may not run past it (but the first one always runs in full).
+    const timeoutMs = attempts === 0 ? health.timeout : Math.min(health.timeout, remaining);
+    last = await probe.check(target, { timeoutMs, signal: opts.signal });
+    attempts++;
+    opts.onAttempt?.(last, attempts);
+    if (opts.signal?.aborted) return done("aborted");
+    if (last.ok) {
+      successes++;
+      failures = 0;
+      if (successes >= health.healthyThreshold) return done("healthy");
+    } else {
+      successes = 0;
+      if (Date.now() >= graceUntil) failures++;
+      if (opts.failFast && failures >= health.unhealthyThreshold) return done("unhealthy");
+      if (opts.alive && !(await opts.alive())) return done("exited");
+    }
+    const next = begin + health.interval;
+    if (next >= giveUpAt) return done("timeout");
+    await sleep(next - Date.now(), opts.signal);
+  }
+}
