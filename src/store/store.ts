@@ -73,8 +73,9 @@ export interface EventRecord {
 }
 
 export interface Store {
-  /** Next revision number for an environment, reserved atomically. */
+  /** Next revision number for an environment (1, 2, …), reserved atomically across connections. */
   createRevision(rev: Omit<Revision, "number" | "createdAt">): Promise<Revision>;
+  /** Changes only the given fields (facts is replaced, not merged); throws StoreError if missing. */
   updateRevision(
     project: string,
     env: string,
@@ -82,11 +83,14 @@ export interface Store {
     patch: Partial<Pick<Revision, "status" | "finishedAt" | "reason" | "facts">>,
   ): Promise<void>;
   getRevision(project: string, env: string, number: number): Promise<Revision | undefined>;
+  /** Newest first. */
   listRevisions(project: string, env: string, opts?: { limit?: number }): Promise<Revision[]>;
   /** The newest revision with status "deployed". */
   currentRevision(project: string, env: string): Promise<Revision | undefined>;
 
+  /** Appending a (revision, seq) that exists replaces it, so recovery may re-journal a step. */
   journalAppend(step: JournalStep): Promise<void>;
+  /** Changes only the given fields; throws StoreError when the step does not exist. */
   journalUpdate(
     project: string,
     env: string,
@@ -94,20 +98,31 @@ export interface Store {
     seq: number,
     patch: Partial<JournalStep>,
   ): Promise<void>;
+  /** Steps of one revision in plan order (seq ascending). */
   journal(project: string, env: string, revision: number): Promise<JournalStep[]>;
 
+  /** Insert or replace (by project, env, id). */
   putInstance(inst: Instance): Promise<void>;
   removeInstance(project: string, env: string, id: string): Promise<void>;
   listInstances(project: string, env?: string): Promise<Instance[]>;
   /** Every instance of every project (the daemon adopts them at start). */
   allInstances(): Promise<Instance[]>;
 
-  /** Take the environment lock or return the current holder. */
+  /** Take the environment lock or return the current holder (also when the holder is the caller). */
   acquireLock(lock: LockInfo): Promise<{ ok: true } | { ok: false; holder: LockInfo }>;
+  /**
+   * With `holder`, releases only that holder's lock; without, releases whatever holds it
+   * (`slipway lock ENV --release`). True when a lock was removed.
+   */
   releaseLock(project: string, env: string, holder?: string): Promise<boolean>;
   getLock(project: string, env: string): Promise<LockInfo | undefined>;
 
+  /** Returns the new event's id; ids increase. */
   addEvent(e: EventRecord): Promise<number>;
+  /**
+   * Oldest first. With `afterId`: the first `limit` events after it (tailing, SSE resume).
+   * Without: the newest `limit` events (all when no limit).
+   */
   listEvents(
     project: string,
     env?: string,
