@@ -1,6 +1,6 @@
 /** Finds (or starts) the local daemon and runs operations on it over its authenticated HTTP API. */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SlipwayError } from "../errors.js";
@@ -47,32 +47,59 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** The running daemon for `home`, started in the background if needed. */
+/** The running daemon for `home`, started in the background if needed (one spawner at a time). */
 export async function ensureDaemon(home: string): Promise<{ url: string; token: string }> {
-  const info = readInfo(home);
-  if (info && (await answers(info.url))) {
-    const token = readToken(home);
-    if (token) return { url: info.url, token };
-  }
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "slipway.js");
-  const log = openSync(join(home, "daemon.log"), "a", 0o600);
-  const child = spawn(process.execPath, [bin, "serve", "--port", "0"], {
-    detached: true,
-    stdio: ["ignore", log, log],
-    env: { ...process.env, SLIPWAY_HOME: home },
-  });
-  child.unref();
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    const i = readInfo(home);
-    if (i && i.pid === child.pid && (await answers(i.url))) {
+  const running = async () => {
+    const info = readInfo(home);
+    if (info && (await answers(info.url))) {
       const token = readToken(home);
-      if (token) return { url: i.url, token };
+      if (token) return { url: info.url, token };
+    }
+    return undefined;
+  };
+  const found = await running();
+  if (found) return found;
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const lockFile = join(home, "daemon.spawn.lock");
+  let spawner = false;
+  try {
+    closeSync(openSync(lockFile, "wx", 0o600));
+    spawner = true;
+  } catch {
+    // Someone else is starting it; a lock older than 30 s is stale.
+    try {
+      if (Date.now() - statSync(lockFile).mtimeMs > 30_000) {
+        rmSync(lockFile, { force: true });
+        return ensureDaemon(home);
+      }
+    } catch {
+      /* removed meanwhile */
     }
   }
-  throw new SlipwayError(`the Slipway daemon did not start; see ${join(home, "daemon.log")}`);
+  try {
+    if (spawner) {
+      const again = await running();
+      if (again) return again;
+      const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "slipway.js");
+      const log = openSync(join(home, "daemon.log"), "a", 0o600);
+      const child = spawn(process.execPath, [bin, "serve", "--port", "0"], {
+        detached: true,
+        stdio: ["ignore", log, log],
+        env: { ...process.env, SLIPWAY_HOME: home },
+      });
+      child.unref();
+      closeSync(log);
+    }
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 40));
+      const r = await running();
+      if (r) return r;
+    }
+    throw new SlipwayError(`the Slipway daemon did not start; see ${join(home, "daemon.log")}`);
+  } finally {
+    if (spawner) rmSync(lockFile, { force: true });
+  }
 }
 
 /** POST an operation; the daemon answers with NDJSON: events, log lines, then one result or error. */

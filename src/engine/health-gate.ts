@@ -4,8 +4,7 @@
  * service's thresholds. `once` is a single probe (status).
  */
 import type { Instance } from "../drivers/driver.js";
-import { createProbe } from "../health/factory.js";
-import { waitHealthy } from "../health/wait.js";
+import { createProbe, waitHealthy } from "../health/index.js";
 import type { Health } from "../spec/schema.js";
 import type { ResolvedService } from "../spec/resolved.js";
 import type { HealthGate } from "./context.js";
@@ -21,8 +20,17 @@ const DEFAULTS: Health = {
 };
 
 export function effectiveHealth(svc: ResolvedService): Health | undefined {
-  if (svc.health) return svc.health;
-  if (svc.port !== undefined) return { ...DEFAULTS, tcp: true };
+  const h = svc.health;
+  const hasKind =
+    h &&
+    (h.http !== undefined ||
+      h.tcp ||
+      h.exec !== undefined ||
+      h.postgres !== undefined ||
+      h.redis !== undefined);
+  if (h && hasKind) return h;
+  // Timings without a probe kind, or nothing at all: a TCP probe on the port.
+  if (svc.port !== undefined) return { ...DEFAULTS, ...(h ?? {}), tcp: true };
   return undefined;
 }
 
@@ -40,8 +48,13 @@ export const healthGate: HealthGate = async (svc, inst, signal, opts) => {
     const r = await probe.check(target, { timeoutMs: Math.min(health.timeout, 2000), signal });
     return { healthy: r.ok, message: r.message, attempts: 1 };
   }
-  const r = await waitHealthy(probe, target, health, { signal });
-  return { healthy: r.healthy, message: r.last.message, attempts: r.attempts };
+  const pid = inst.pid;
+  const r = await waitHealthy(probe, target, health, {
+    signal,
+    startedAt: Date.parse(inst.startedAt) || Date.now(),
+    alive: () => pid === undefined || pidAlive(pid),
+  });
+  return { healthy: r.healthy, message: r.message, attempts: r.attempts };
 };
 
 /** No probe declared and no port: healthy when the instance is still up after a moment. */

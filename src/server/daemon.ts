@@ -2,7 +2,9 @@
  * `slipway serve`: owns execution, the store, locks and recovery. At start it recovers
  * interrupted operations and adopts live instances; then it serves the API on loopback.
  */
-import { writeFileSync, renameSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
+import { SlipwayError } from "../errors.js";
+import { pidAlive } from "../engine/lock.js";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Logger } from "../logger.js";
@@ -24,8 +26,26 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
+function otherDaemon(home: string): { pid: number; url: string } | undefined {
+  try {
+    const info = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as { pid: number; url: string };
+    if (info.pid === process.pid || !pidAlive(info.pid)) return undefined;
+    // A reused pid is not a daemon.
+    const cmd = readFileSync(`/proc/${info.pid}/cmdline`, "utf8");
+    if (cmd.includes("slipway") && cmd.includes("serve")) return info;
+  } catch {
+    /* none */
+  }
+  return undefined;
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const token = ensureToken(opts.home);
+  const other = otherDaemon(opts.home);
+  if (other)
+    throw new SlipwayError(
+      `another Slipway daemon (pid ${other.pid}) already serves ${opts.home} on ${other.url}`,
+    );
   const startedAt = new Date().toISOString();
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   const app = createApp({ token, slipway: (k) => opts.engine.slipway(k), version: opts.version, startedAt });

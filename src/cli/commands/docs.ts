@@ -21,7 +21,8 @@ function typeOf(s: JsonSchema): string {
   const alts = s.anyOf ?? s.oneOf;
   if (alts) return [...new Set(alts.map(typeOf))].join(" \\| ");
   if (s.type === "array") return `list of ${s.items ? typeOf(s.items) : "any"}`;
-  if (s.type === "object" && !s.properties && typeof s.additionalProperties === "object") return `map of ${typeOf(s.additionalProperties)}`;
+  if (s.type === "object" && !s.properties && typeof s.additionalProperties === "object")
+    return `map of ${typeOf(s.additionalProperties)}`;
   return Array.isArray(s.type) ? s.type.join(" \\| ") : (s.type ?? "any");
 }
 
@@ -49,7 +50,9 @@ export function referenceMarkdown(): string {
         if (!seen.has(p)) {
           seen.add(p);
           const def = v.default === undefined ? "" : `\`${JSON.stringify(v.default)}\``;
-          lines.push(`| \`${p}\` | ${typeOf(v)} | ${def} | ${(v.description ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ")} |`);
+          lines.push(
+            `| \`${p}\` | ${typeOf(v)} | ${def} | ${(v.description ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
+          );
         }
         walk(v, p, depth + 1);
       }

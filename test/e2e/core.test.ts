@@ -1,0 +1,230 @@
+/**
+ * The core promise, end to end with the real CLI, the real daemon, the real proxy and real
+ * app processes: deploy, redeploy, history, rollback; failed health; locks; protection; crash
+ * recovery after kill -9 of the daemon.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { appProcesses, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
+
+interface StatusJson {
+  result: {
+    revision?: { number: number; version: string; status: string };
+    services: {
+      name: string;
+      status: string;
+      instances: { revision: number; version: string; state: string; health?: { ok: boolean } }[];
+    }[];
+  };
+}
+interface HistoryJson {
+  result: {
+    revision: { number: number; version: string; status: string; rollbackOf?: number; reason?: string };
+  }[];
+}
+
+let project: Project | undefined;
+afterEach(async () => {
+  await project?.cleanup();
+  project = undefined;
+});
+
+describe("deploy, redeploy, history, rollback", () => {
+  it("serves every release, records the history and rolls back to a chosen revision", async () => {
+    const p = (project = await makeProject());
+    const d1 = p.cli(["deploy", "development", "--version", "v1"]);
+    expect(d1.code, d1.stderr).toBe(0);
+    expect(d1.stdout).toContain(`http://127.0.0.1:${p.ports.web}`);
+    expect(d1.stderr).toMatch(/✔ roll out api/);
+    expect((await p.get("web")).body).toBe("v1");
+    expect((await p.get("api")).body).toBe("v1");
+
+    const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+    expect(st.revision).toMatchObject({ number: 1, version: "v1", status: "deployed" });
+    expect(st.services.map((s) => [s.name, s.status, s.instances.length])).toEqual([
+      ["api", "running", 1],
+      ["web", "running", 1],
+      ["worker", "running", 1],
+    ]);
+    expect(st.services[0].instances[0].health?.ok).toBe(true);
+
+    for (const v of ["v2", "v3"]) {
+      const d = p.cli(["deploy", "development", "--version", v, "--json"]);
+      expect(d.code, d.stderr).toBe(0);
+      expect((await p.get("web")).body).toBe(v);
+    }
+    const h = p.cli(["history", "development", "--json"]).json<HistoryJson>().result;
+    expect(h.map((x) => [x.revision.number, x.revision.version, x.revision.status])).toEqual([
+      [3, "v3", "deployed"],
+      [2, "v2", "superseded"],
+      [1, "v1", "superseded"],
+    ]);
+
+    const rb = p.cli(["rollback", "development", "1", "--json"]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.json<{ result: { revision: number } }>().result.revision).toBe(4);
+    expect((await p.get("web")).body).toBe("v1");
+    expect((await p.get("api")).body).toBe("v1");
+    const h2 = p.cli(["history", "development", "--json"]).json<HistoryJson>().result;
+    expect(h2[0].revision).toMatchObject({ number: 4, version: "v1", status: "deployed", rollbackOf: 1 });
+    expect(h2[1].revision).toMatchObject({ number: 3, status: "rolled-back" });
+
+    // Old slots were retired: exactly one app process per service.
+    await waitFor(() => appProcesses(p.dir).length === 3, { what: "3 app processes", timeoutMs: 15_000 });
+
+    const logs = p.cli(["logs", "development", "api", "--tail", "5"]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("listening v1");
+
+    const steps = p
+      .cli(["history", "development", "4", "--json"])
+      .json<{ result: { steps: { kind: string; status: string }[] }[] }>();
+    expect(steps.result[0].steps.every((s) => s.status === "ok")).toBe(true);
+  });
+
+  it("a release that never gets healthy fails, leaves the old one serving, exits 1 with the log", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+    const bad = p.cli(["deploy", "development", "--version", "v2"], {
+      env: { FAIL_HEALTH: "1", START_TIMEOUT: "2s" },
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/api: instance .* did not become healthy/);
+    expect(bad.stderr).toContain("listening v2"); // the failing instance's last log lines
+    expect((await p.get("api")).body).toBe("v1");
+    expect((await p.get("web")).body).toBe("v1");
+    const h = p.cli(["history", "development", "--json"]).json<HistoryJson>().result;
+    expect(h[0].revision).toMatchObject({ number: 2, status: "failed" });
+    expect(h[0].revision.reason).toMatch(/did not become healthy/);
+    expect(h[1].revision).toMatchObject({ number: 1, status: "deployed" });
+    const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+    expect(st.services.flatMap((s) => s.instances.map((i) => i.version))).toEqual(["v1", "v1", "v1"]);
+    await waitFor(() => appProcesses(p.dir).length === 3, { what: "candidates gone", timeoutMs: 15_000 });
+  });
+
+  it("a first deploy that fails leaves nothing running", async () => {
+    const p = (project = await makeProject());
+    const r = p.cli(["deploy", "development", "--version", "v1", "--in-process"], {
+      env: { CRASH_AT_START: "1", START_TIMEOUT: "2s" },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("boom: crashing at start");
+    await waitFor(() => appProcesses(p.dir).length === 0, { what: "no app processes", timeoutMs: 15_000 });
+  });
+});
+
+describe("locks and protection", () => {
+  it("of concurrent deploys exactly one runs; the others exit 3 naming the holder", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["status", "development"]).code).toBe(0); // starts the daemon
+    const runs = await Promise.all(
+      ["a", "b", "c"].map((v) =>
+        p.cliAsync(["deploy", "development", "--version", v], { env: { START_DELAY_MS: "1500" } }),
+      ),
+    );
+    const codes = runs.map((r) => r.code).sort();
+    expect(codes).toEqual([0, 3, 3]);
+    for (const r of runs.filter((x) => x.code === 3))
+      expect(r.stderr).toMatch(/locked by .* \(deploy\) since/);
+    expect(p.cli(["history", "development", "--json"]).json<HistoryJson>().result).toHaveLength(1);
+  });
+
+  it("a protected environment without --yes exits 4 and changes nothing", async () => {
+    const p = (project = await makeProject());
+    for (const args of [
+      ["deploy", "production"],
+      ["rollback", "production", "1"],
+      ["destroy", "production"],
+    ]) {
+      const r = p.cli([...args, "--in-process"]);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/protected: .* needs --yes/);
+    }
+    expect(p.cli(["history", "production", "--json", "--in-process"]).json<HistoryJson>().result).toEqual([]);
+    expect(appProcesses(p.dir)).toEqual([]);
+    const ok = p.cli(["deploy", "production", "--yes", "--in-process", "--version", "p1"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    p.cli(["destroy", "production", "--yes", "--in-process"]);
+  });
+
+  it("a wrong spec exits 2 with file:line:column, also as one JSON document", async () => {
+    const p = (project = await makeProject());
+    const { writeFileSync, readFileSync } = await import("node:fs");
+    writeFileSync(
+      p.file,
+      readFileSync(p.file, "utf8").replace(
+        "interval: 200ms, timeout: 1s, startTimeout",
+        "interval: soon, timeout: 1s, startTimeout",
+      ),
+    );
+    const r = p.cli(["validate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /slipway\.yaml:\d+:\d+: services\.api\.health\.interval: expected a duration like 5s/,
+    );
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    const j = p.cli(["deploy", "development", "--json"]);
+    expect(j.code).toBe(2);
+    expect(j.json<{ ok: boolean; error: { name: string } }>()).toMatchObject({
+      ok: false,
+      error: { name: "SpecError" },
+    });
+  });
+});
+
+describe("crash recovery", () => {
+  const points = [
+    {
+      name: "while the candidate of api is starting",
+      until: (s: Step[]) =>
+        s.some((x) => x.kind === "rollout" && x.service === "api" && x.status === "running"),
+    },
+    {
+      name: "after api switched, while web rolls out",
+      until: (s: Step[]) => s.some((x) => x.kind === "rollout" && x.service === "api" && x.status === "ok"),
+    },
+  ];
+  type Step = { kind: string; service?: string; status: string };
+
+  for (const point of points) {
+    it(`kill -9 of the daemon ${point.name}: consistent status, no orphan or duplicate`, async () => {
+      const p = (project = await makeProject());
+      expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+      const deploying = p.cliAsync(["deploy", "development", "--version", "v2"], {
+        env: { START_DELAY_MS: "1200" },
+      });
+      await waitFor(
+        () => {
+          const r = p.cli(["history", "development", "2", "--json", "--in-process"]);
+          if (r.code !== 0) return false;
+          return point.until(r.json<{ result: { steps: Step[] }[] }>().result[0].steps);
+        },
+        { what: point.name, intervalMs: 50, timeoutMs: 30_000 },
+      );
+      killDaemon(p.home, "SIGKILL");
+      const cut = await deploying;
+      expect(cut.code).not.toBe(0);
+
+      // The next command starts a new daemon, which recovers the interrupted deploy.
+      const st = p.cli(["status", "development", "--json"]);
+      expect(st.code, st.stderr).toBe(0);
+      const s = st.json<StatusJson>().result;
+      const h = p.cli(["history", "development", "--json"]).json<HistoryJson>().result;
+      expect(h.some((x) => x.revision.status === "in-progress")).toBe(false);
+      const current = h.find((x) => x.revision.status === "deployed");
+      expect(current).toBeDefined();
+      const version = current!.revision.version;
+      expect(s.services.map((x) => [x.name, x.status, x.instances.length])).toEqual([
+        ["api", "running", 1],
+        ["web", "running", 1],
+        ["worker", "running", 1],
+      ]);
+      for (const svc of s.services) for (const i of svc.instances) expect(i.version).toBe(version);
+      expect((await p.get("web")).body).toBe(version);
+      expect((await p.get("api")).body).toBe(version);
+      await waitFor(() => appProcesses(p.dir).length === 3, {
+        what: "exactly 3 app processes",
+        timeoutMs: 15_000,
+      });
+    });
+  }
+});
