@@ -1,0 +1,79 @@
+#!/bin/sh
+# Builds Slipway's offline Docker test images (no registry access needed):
+#   slipway-test/busybox  a root fs of Debian's busybox-static (/bin/busybox + symlinks)
+#   slipway-test/node     busybox + the host's node binary + the libraries ldd lists + /etc/passwd
+#   slipway-test/app      FROM slipway-test/node: test/docker/app/server.mjs (version and health
+#                         behaviour set by env / build args)
+# Idempotent: an image is rebuilt only when missing or when its inputs changed (a content hash
+# is stored in the label slipway.test.inputs). Usage: scripts/build-test-images.sh [--force]
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FORCE=${1:-}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+NODE_BIN=$(readlink -f "$(command -v node)")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/slipway-images-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT INT TERM
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "build-test-images: $1 is required" >&2; exit 1; }; }
+need docker
+need sha256sum
+[ -x "$BUSYBOX" ] || { echo "build-test-images: $BUSYBOX not found (apt-get install busybox-static)" >&2; exit 1; }
+if ! "$BUSYBOX" --list >/dev/null 2>&1; then echo "build-test-images: $BUSYBOX is not busybox" >&2; exit 1; fi
+
+# The hash of the inputs of an image; the image is up to date when its label matches.
+current() { docker image inspect -f '{{ index .Config.Labels "slipway.test.inputs" }}' "$1" 2>/dev/null || true; }
+uptodate() { [ "$FORCE" != "--force" ] && [ "$(current "$1")" = "$2" ]; }
+
+busybox_root() {
+  dir=$1
+  mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/root" "$dir/app"
+  chmod 1777 "$dir/tmp"
+  cp "$BUSYBOX" "$dir/bin/busybox"
+  for applet in $("$BUSYBOX" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$dir/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+  printf 'hosts: files dns\n' >"$dir/etc/nsswitch.conf"
+}
+
+# --- slipway-test/busybox -----------------------------------------------------------------
+BB_HASH=$( (sha256sum "$BUSYBOX"; echo v1) | sha256sum | cut -c1-16)
+if uptodate slipway-test/busybox "$BB_HASH"; then
+  echo "slipway-test/busybox: up to date"
+else
+  busybox_root "$WORK/busybox"
+  tar -C "$WORK/busybox" -c . | docker import \
+    -c 'ENV PATH=/bin' -c 'CMD ["sh"]' -c "LABEL slipway.test.inputs=$BB_HASH" - slipway-test/busybox:latest >/dev/null
+  echo "slipway-test/busybox: built"
+fi
+
+# --- slipway-test/node ----------------------------------------------------------------------
+LIBS=$(ldd "$NODE_BIN" | awk '/=>/ { print $3 } /^[[:space:]]*\// { print $1 }' | sort -u)
+NODE_HASH=$( (sha256sum "$BUSYBOX"; ls -l "$NODE_BIN"; for l in $LIBS; do ls -lL "$l"; done; echo v1) | sha256sum | cut -c1-16)
+if uptodate slipway-test/node "$NODE_HASH"; then
+  echo "slipway-test/node: up to date"
+else
+  busybox_root "$WORK/node"
+  mkdir -p "$WORK/node/usr/bin"
+  cp "$NODE_BIN" "$WORK/node/usr/bin/node"
+  for l in $LIBS; do
+    mkdir -p "$WORK/node$(dirname "$l")"
+    cp -L "$l" "$WORK/node$l"
+  done
+  tar -C "$WORK/node" -c . | docker import \
+    -c 'ENV PATH=/usr/bin:/bin' -c 'WORKDIR /app' -c 'CMD ["node"]' \
+    -c "LABEL slipway.test.inputs=$NODE_HASH" - slipway-test/node:latest >/dev/null
+  echo "slipway-test/node: built"
+fi
+
+# --- slipway-test/app -----------------------------------------------------------------------
+APP_DIR="$ROOT/test/docker/app"
+APP_HASH=$( (echo "$NODE_HASH"; cat "$APP_DIR/Dockerfile" "$APP_DIR/server.mjs") | sha256sum | cut -c1-16)
+if uptodate slipway-test/app "$APP_HASH"; then
+  echo "slipway-test/app: up to date"
+else
+  docker build -q --label "slipway.test.inputs=$APP_HASH" -t slipway-test/app:latest "$APP_DIR" >/dev/null
+  echo "slipway-test/app: built"
+fi

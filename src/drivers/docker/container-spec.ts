@@ -1,0 +1,188 @@
+/**
+ * The container create options of one instance: a pure function of the request, so tests and
+ * dry runs can look at exactly what the engine will be asked for.
+ */
+import { isAbsolute, resolve } from "node:path";
+import type { ContainerCreateOptions, DeviceRequest, HostConfig } from "dockerode";
+import type { InstanceRequest } from "../driver.js";
+import type { ResolvedService } from "../../spec/resolved.js";
+import { LABELS, containerName, volumeName } from "./names.js";
+
+export interface CreateContext {
+  network: string;
+  /** Address the published port binds to on the engine's host (loopback by default). */
+  publishAddress: string;
+}
+
+/** The port the container listens on ($PORT), if any. */
+export function containerPort(svc: ResolvedService): number | undefined {
+  return svc.containerPort ?? svc.port;
+}
+
+/** Stateful services (databases) are not published unless they have a public port. */
+export function publishes(svc: ResolvedService): boolean {
+  return containerPort(svc) !== undefined && (!svc.stateful || svc.port !== undefined);
+}
+
+export interface ParsedVolume {
+  kind: "named" | "bind";
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** name:/path[:ro] is a named volume; ./dir:/path, /dir:/path and ~/dir:/path are binds. */
+export function parseVolume(spec: string, baseDir: string, project: string, env: string): ParsedVolume {
+  const parts = spec.split(":");
+  let mode = "";
+  if (parts.length >= 3 && /^(ro|rw|z|Z|ro,.*|rw,.*)$/.test(parts[parts.length - 1] as string))
+    mode = parts.pop() as string;
+  if (parts.length !== 2 || !parts[1]?.startsWith("/"))
+    throw new Error(`volume "${spec}" is not name:/path or ./host/path:/path[:ro]`);
+  const [src, target] = parts as [string, string];
+  const readOnly = mode.split(",").includes("ro");
+  const bind = src.startsWith("/") || src.startsWith(".") || src.startsWith("~");
+  if (!bind) return { kind: "named", source: volumeName(project, env, src), target, readOnly };
+  const home = process.env.HOME ?? "/root";
+  const source = src.startsWith("~")
+    ? resolve(home, src.slice(2))
+    : isAbsolute(src)
+      ? src
+      : resolve(baseDir, src);
+  return { kind: "bind", source, target, readOnly };
+}
+
+/** Split a command string into words the way a POSIX shell would (quotes, backslashes; no expansion). */
+export function shellWords(cmd: string): string[] {
+  const words: string[] = [];
+  let cur = "";
+  let has = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < cmd.length; i++) {
+    const c = cmd[i] as string;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else cur += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === "\\" && i + 1 < cmd.length && '"\\$`'.includes(cmd[i + 1] as string)) cur += cmd[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      has = true;
+    } else if (c === "\\" && i + 1 < cmd.length) {
+      cur += cmd[++i];
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has || cur) words.push(cur);
+      cur = "";
+      has = false;
+    } else cur += c;
+  }
+  if (quote) throw new Error(`unterminated ${quote} in command: ${cmd}`);
+  if (has || cur) words.push(cur);
+  return words;
+}
+
+export function gpuRequests(svc: ResolvedService): DeviceRequest[] | undefined {
+  const g = svc.resources?.gpus;
+  if (!g) return undefined;
+  if ("devices" in g)
+    return [{ Driver: "nvidia", DeviceIDs: g.devices.map(String), Capabilities: [["gpu"]] }];
+  return [{ Driver: "nvidia", Count: g.count === "all" ? -1 : g.count, Capabilities: [["gpu"]] }];
+}
+
+const ns = (ms: number) => Math.round(ms * 1_000_000);
+
+export function instanceLabels(req: InstanceRequest): Record<string, string> {
+  const port = containerPort(req.service);
+  return {
+    ...req.service.labels,
+    [LABELS.project]: req.project,
+    [LABELS.env]: req.env,
+    [LABELS.service]: req.service.name,
+    [LABELS.revision]: String(req.revision),
+    [LABELS.version]: req.version,
+    [LABELS.slot]: req.slot,
+    [LABELS.index]: String(req.index),
+    ...(port !== undefined ? { [LABELS.port]: String(port) } : {}),
+  };
+}
+
+export function instanceEnv(req: InstanceRequest): string[] {
+  const port = containerPort(req.service);
+  const vars: Record<string, string> = {
+    ...req.env_vars,
+    ...(port !== undefined ? { PORT: String(port) } : {}),
+    SLIPWAY_PROJECT: req.project,
+    SLIPWAY_ENV: req.env,
+    SLIPWAY_SERVICE: req.service.name,
+    SLIPWAY_REVISION: String(req.revision),
+    SLIPWAY_SLOT: req.slot,
+    SLIPWAY_INDEX: String(req.index),
+    SLIPWAY_INSTANCE: instanceName(req),
+  };
+  return Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+}
+
+export function instanceName(req: InstanceRequest): string {
+  return containerName(req.project, req.env, req.service.name, req.revision, req.slot, req.index);
+}
+
+export function createOptions(req: InstanceRequest, ctx: CreateContext): ContainerCreateOptions {
+  const svc = req.service;
+  const port = containerPort(svc);
+  const restart = svc.restart.policy;
+  const binds = svc.volumes.map((v) => {
+    const p = parseVolume(v, svc.path, req.project, req.env);
+    return `${p.source}:${p.target}${p.readOnly ? ":ro" : ""}`;
+  });
+  const hostConfig: HostConfig = {
+    NetworkMode: ctx.network,
+    // "always" means the engine restarts it after a daemon restart too, but not after Slipway stops it.
+    RestartPolicy: { Name: restart === "always" ? "unless-stopped" : restart },
+    LogConfig: {
+      Type: "json-file",
+      Config: { "max-size": String(svc.logs.maxSize), "max-file": String(svc.logs.maxFiles) },
+    },
+    ...(binds.length ? { Binds: binds } : {}),
+    ...(svc.resources?.memory !== undefined ? { Memory: Math.round(svc.resources.memory) } : {}),
+    ...(svc.resources?.cpus !== undefined ? { NanoCpus: Math.round(svc.resources.cpus * 1e9) } : {}),
+    ...(gpuRequests(svc) ? { DeviceRequests: gpuRequests(svc) } : {}),
+    ...(port !== undefined && publishes(svc)
+      ? { PortBindings: { [`${port}/tcp`]: [{ HostIp: ctx.publishAddress, HostPort: "" }] } }
+      : {}),
+  };
+  const h = svc.health;
+  const command =
+    svc.command === undefined
+      ? undefined
+      : Array.isArray(svc.command)
+        ? svc.command
+        : shellWords(svc.command);
+  return {
+    name: instanceName(req),
+    Image: req.artifact.ref,
+    ...(command ? { Cmd: command } : {}),
+    Env: instanceEnv(req),
+    Labels: instanceLabels(req),
+    StopSignal: svc.stop.signal,
+    StopTimeout: Math.ceil(svc.stop.grace / 1000),
+    ...(port !== undefined ? { ExposedPorts: { [`${port}/tcp`]: {} } } : {}),
+    // Docker's own health status mirrors an exec probe (http/tcp probes need no tool in the image:
+    // Slipway runs those from outside).
+    ...(h?.exec
+      ? {
+          Healthcheck: {
+            Test: ["CMD-SHELL", h.exec],
+            Interval: ns(h.interval),
+            Timeout: ns(h.timeout),
+            Retries: h.unhealthyThreshold,
+            StartPeriod: ns(h.startPeriod),
+          },
+        }
+      : {}),
+    HostConfig: hostConfig,
+    NetworkingConfig: { EndpointsConfig: { [ctx.network]: { Aliases: [svc.name] } } },
+  };
+}

@@ -1,0 +1,55 @@
+/** Names and labels of the Docker objects Slipway creates; inspect() rebuilds state from these. */
+import type { Slot } from "../driver.js";
+
+export const LABELS = {
+  project: "slipway.project",
+  env: "slipway.env",
+  service: "slipway.service",
+  revision: "slipway.revision",
+  version: "slipway.version",
+  slot: "slipway.slot",
+  index: "slipway.index",
+  /** The container port the service listens on (PORT), to find its published host port. */
+  port: "slipway.port",
+  /** One-off containers (migrations) are not instances. */
+  oneoff: "slipway.oneoff",
+} as const;
+
+/** Lower-case and replace what Docker refuses in names and repositories. */
+export function sanitize(s: string): string {
+  const out = s
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "");
+  return out || "x";
+}
+
+export function containerName(
+  project: string,
+  env: string,
+  service: string,
+  revision: number,
+  slot: Slot,
+  index: number,
+): string {
+  return `${sanitize(project)}-${sanitize(env)}-${sanitize(service)}-r${revision}-${slot}-${index}`;
+}
+
+/** One network per project and environment; services reach each other by service name. */
+export function networkName(project: string, env: string): string {
+  return `slipway-${sanitize(project)}-${sanitize(env)}`;
+}
+
+/** The repository Slipway tags each revision's image with, so a rollback needs no pull. */
+export function imageRepository(project: string, env: string, service: string): string {
+  return `slipway/${sanitize(project)}-${sanitize(env)}-${sanitize(service)}`;
+}
+
+export function imageRef(project: string, env: string, service: string, revision: number): string {
+  return `${imageRepository(project, env, service)}:r${revision}`;
+}
+
+/** Named volumes are scoped to project and environment (as Compose scopes them to its project). */
+export function volumeName(project: string, env: string, name: string): string {
+  return `${sanitize(project)}-${sanitize(env)}-${sanitize(name)}`;
+}
