@@ -1,0 +1,468 @@
+/**
+ * BackupManager: the one entry point the engine, the CLI and the scheduler use. It names each
+ * backup, streams the provider's output through a SHA-256 into a work file, hands the file to
+ * the storage, and keeps the catalog; restore and verify check the checksum first.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { PassThrough, Transform } from "node:stream";
+import type { TransformCallback, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type Database from "better-sqlite3";
+import { OperationFailed, Refused, UsageError, errorMessage } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { silentLogger } from "../logger.js";
+import { BackupCatalog } from "./catalog.js";
+import type { BackupRecord } from "./catalog.js";
+import { privateWriteStream, scrub } from "./exec.js";
+import { filesProvider } from "./files.js";
+import { mysqlProvider } from "./mysql.js";
+import { postgresProvider } from "./postgres.js";
+import type { BackupConfig, BackupFacts, BackupProvider, BackupType, ProviderContext } from "./provider.js";
+import { redisProvider } from "./redis.js";
+import { selectForPruning } from "./retention.js";
+import type { Retention } from "./retention.js";
+import { LocalStorage } from "./storage.js";
+import type { BackupStorage } from "./storage.js";
+import { volumeProvider } from "./volume.js";
+
+/** No backup has this id. A usage error (exit 2). */
+export class BackupNotFound extends UsageError {
+  override name = "BackupNotFound";
+  constructor(readonly id: string) {
+    super(`no backup with id "${id}" (slipway backups ENV lists them)`);
+    this.details = { id };
+  }
+}
+
+export interface BackupManagerOptions {
+  /** The store's better-sqlite3 handle (SqliteStore.raw()); the catalog keeps its own tables. */
+  db: Database.Database;
+  /** SLIPWAY_HOME; artifacts go to `${home}/backups/<project>/<env>/<service>/` by default. */
+  home: string;
+  logger?: Logger;
+  storage?: BackupStorage;
+  /** Override or add providers (tests, an engine-specific volume locator). */
+  providers?: Partial<Record<BackupType, BackupProvider>>;
+}
+
+export interface BackupRequest {
+  project: string;
+  env: string;
+  service: string;
+  revision?: number;
+  /** The service's resolved `backup:` block (secrets in the URL are used, never stored). */
+  config: BackupConfig;
+  /** Relative `paths` are resolved against this directory (the directory of slipway.yaml). */
+  baseDir?: string;
+}
+
+export interface ReleaseBackupRequest {
+  project: string;
+  env: string;
+  revision?: number;
+  /** The resolved spec snapshot, with secrets already replaced by ${VAR} templates. */
+  spec: unknown;
+  /** The images (or artifact references) of the release, by service. */
+  images: Record<string, string> | string[];
+}
+
+export interface ReleaseSnapshot {
+  format: "slipway-release/1";
+  project: string;
+  env: string;
+  revision?: number;
+  createdAt: string;
+  spec: unknown;
+  images: Record<string, string> | string[];
+}
+
+export interface RestoreOptions {
+  /** The current `backup:` config (supplies credentials); default: the one recorded, without password. */
+  config?: BackupConfig;
+  /** Restore a backup marked corrupt (its checksum must still match). */
+  force?: boolean;
+}
+
+const RELEASE_SERVICE = "_release";
+
+/** Counts bytes and computes SHA-256 of what passes through. */
+class Digest extends Transform {
+  readonly hash = createHash("sha256");
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), h);
+  return h.digest("hex");
+}
+
+function stamp(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+}
+
+function normalizeType(t: BackupConfig["type"]): BackupType {
+  return t === "mariadb" ? "mysql" : t;
+}
+
+/** The config as recorded: the URL's password removed, nothing else secret in it. */
+function recordable(config: BackupConfig): BackupConfig {
+  const out: BackupConfig = { type: config.type };
+  if (config.url) {
+    try {
+      const u = new URL(config.url);
+      u.password = "";
+      out.url = u.toString();
+    } catch {
+      out.url = scrub(config.url, []);
+    }
+  }
+  if (config.paths) out.paths = [...config.paths];
+  if (config.volumes) out.volumes = [...config.volumes];
+  return out;
+}
+
+function secretsOf(config: BackupConfig): string[] {
+  if (!config.url) return [];
+  try {
+    const p = new URL(config.url).password;
+    return p ? [p, decodeURIComponent(p)] : [];
+  } catch {
+    return [];
+  }
+}
+
+export class BackupManager {
+  private readonly catalog: BackupCatalog;
+  private readonly storage: BackupStorage;
+  private readonly logger: Logger;
+  private readonly providers: Partial<Record<BackupType, BackupProvider>>;
+
+  constructor(opts: BackupManagerOptions) {
+    this.catalog = new BackupCatalog(opts.db);
+    this.storage = opts.storage ?? new LocalStorage(join(opts.home, "backups"));
+    this.logger = opts.logger ?? silentLogger;
+    this.providers = {
+      postgres: postgresProvider,
+      mysql: mysqlProvider,
+      redis: redisProvider,
+      files: filesProvider,
+      volume: volumeProvider(),
+      ...opts.providers,
+    };
+  }
+
+  private provider(type: BackupConfig["type"]): BackupProvider {
+    const p = this.providers[normalizeType(type)];
+    if (!p) throw new UsageError(`unknown backup type "${type}" (postgres, mysql, redis, files or volume)`);
+    return p;
+  }
+
+  private newId(name: string, at: Date): string {
+    return `${name.replace(/^_/, "")}-${stamp(at)}-${randomBytes(2).toString("hex")}`;
+  }
+
+  private context(id: string): { ctx: ProviderContext; cleanup(): void } {
+    const workDir = mkdtempSync(join(this.storage.workDir(), `${id}-`));
+    const token = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    return {
+      ctx: { logger: this.logger, workDir, token },
+      cleanup: () => rmSync(workDir, { recursive: true, force: true }),
+    };
+  }
+
+  /**
+   * Back up one service. Resolves with the record (status ok, or verified when the config says
+   * `verify: true`); on failure records status failed and throws OperationFailed.
+   */
+  async backup(req: BackupRequest): Promise<BackupRecord> {
+    const config: BackupConfig = {
+      ...req.config,
+      ...(req.config.paths
+        ? {
+            paths: req.config.paths.map((p) =>
+              isAbsolute(p) ? p : resolve(req.baseDir ?? process.cwd(), p),
+            ),
+          }
+        : {}),
+    };
+    const provider = this.provider(config.type);
+    const rec = await this.produce(
+      req.project,
+      req.env,
+      req.service,
+      req.revision,
+      provider,
+      config,
+      (sink, ctx) => provider.dump(config, sink, ctx),
+    );
+    if ((req.config as { verify?: unknown }).verify === true) return this.verify(rec.id, { config });
+    return rec;
+  }
+
+  /** Record the release itself (spec snapshot + images) as a JSON backup of service "_release". */
+  async backupRelease(req: ReleaseBackupRequest): Promise<BackupRecord> {
+    const body: ReleaseSnapshot = {
+      format: "slipway-release/1",
+      project: req.project,
+      env: req.env,
+      ...(req.revision !== undefined ? { revision: req.revision } : {}),
+      createdAt: new Date().toISOString(),
+      spec: req.spec,
+      images: req.images,
+    };
+    const release: BackupProvider = {
+      type: "release",
+      extension: "json",
+      describe: () => `release${req.revision !== undefined ? ` r${req.revision}` : ""}`,
+      dump: async (_c, sink) => {
+        const src = new PassThrough();
+        const done = pipeline(src, sink);
+        src.end(JSON.stringify(body, null, 2) + "\n");
+        await done;
+        return { images: Array.isArray(req.images) ? req.images.length : Object.keys(req.images).length };
+      },
+      restore: async () => {},
+      check: async () => ({ ok: true, detail: "release snapshot" }),
+    };
+    return this.produce(
+      req.project,
+      req.env,
+      RELEASE_SERVICE,
+      req.revision,
+      release,
+      { type: "release" },
+      (sink, ctx) => release.dump({ type: "release" }, sink, ctx),
+    );
+  }
+
+  /** The release snapshot of a release backup (checksum verified). */
+  async readRelease(id: string): Promise<ReleaseSnapshot> {
+    const rec = this.require(id);
+    if (rec.type !== "release")
+      throw new UsageError(`backup ${id} is a ${rec.type} backup, not a release backup`);
+    const file = await this.storage.fetch(rec.key);
+    try {
+      await this.checkSum(rec, file.path);
+      const { readFile } = await import("node:fs/promises");
+      return JSON.parse(await readFile(file.path, "utf8")) as ReleaseSnapshot;
+    } finally {
+      await file.release();
+    }
+  }
+
+  private async produce(
+    project: string,
+    env: string,
+    service: string,
+    revision: number | undefined,
+    provider: BackupProvider,
+    config: BackupConfig,
+    dump: (sink: Writable, ctx: ProviderContext) => Promise<BackupFacts>,
+  ): Promise<BackupRecord> {
+    const started = new Date();
+    const id = this.newId(service, started);
+    const rec: BackupRecord = {
+      id,
+      project,
+      env,
+      service,
+      ...(revision !== undefined ? { revision } : {}),
+      type: provider.type,
+      status: "running",
+      source: provider.describe(config),
+      startedAt: started.toISOString(),
+      key: `${project}/${env}/${service}/${id}.${provider.extension}`,
+      facts: {},
+      config: recordable(config),
+    };
+    this.catalog.insert(rec);
+    this.logger.info("backup started", { id, service, type: rec.type, source: rec.source });
+    const { ctx, cleanup } = this.context(id);
+    const partial = join(this.storage.workDir(), `${id}.partial`);
+    try {
+      const digest = new Digest();
+      const writing = pipeline(digest, privateWriteStream(partial));
+      const [facts] = await Promise.all([dump(digest, ctx), writing]);
+      rec.facts = facts;
+      rec.size = digest.bytes;
+      rec.sha256 = digest.hash.digest("hex");
+      rec.location = await this.storage.put(rec.key, partial);
+      rec.status = "ok";
+      rec.finishedAt = new Date().toISOString();
+      this.catalog.update(rec);
+      this.logger.info("backup finished", { id, bytes: rec.size });
+      return rec;
+    } catch (e) {
+      rmSync(partial, { force: true });
+      rec.status = "failed";
+      rec.finishedAt = new Date().toISOString();
+      rec.error = scrub(errorMessage(e), secretsOf(config));
+      this.catalog.update(rec);
+      this.logger.error("backup failed", { id, error: rec.error });
+      throw new OperationFailed(`backup ${id} of ${service} failed: ${rec.error}`);
+    } finally {
+      cleanup();
+    }
+  }
+
+  private require(id: string): BackupRecord {
+    const rec = this.catalog.get(id);
+    if (!rec) throw new BackupNotFound(id);
+    return rec;
+  }
+
+  /** Throws OperationFailed (and marks the record corrupt) when the file's SHA-256 differs. */
+  private async checkSum(rec: BackupRecord, path: string): Promise<void> {
+    const actual = await sha256File(path);
+    if (actual !== rec.sha256) {
+      rec.status = "corrupt";
+      rec.error = `checksum mismatch: recorded sha256 ${rec.sha256}, file has ${actual}`;
+      this.catalog.update(rec);
+      throw new OperationFailed(`backup ${rec.id} is corrupt: ${rec.error}`);
+    }
+  }
+
+  private configFor(rec: BackupRecord, given?: BackupConfig): BackupConfig {
+    if (!given) return rec.config;
+    if (normalizeType(given.type) !== rec.type)
+      throw new UsageError(`backup ${rec.id} is a ${rec.type} backup; the config given is for ${given.type}`);
+    return given;
+  }
+
+  /** Replace the live data with backup `id`. Checks the checksum first; refuses failed/corrupt ones. */
+  async restore(id: string, opts: RestoreOptions = {}): Promise<BackupRecord> {
+    const rec = this.require(id);
+    if (rec.status === "running" || rec.status === "failed")
+      throw new OperationFailed(
+        `backup ${id} ${rec.status === "running" ? "is still running" : "failed"}; nothing to restore`,
+      );
+    if (rec.status === "corrupt" && !opts.force)
+      throw new Refused(
+        `backup ${id} is marked corrupt (${rec.error ?? "verify failed"}); pass force to restore it anyway`,
+      );
+    if (rec.type === "release")
+      throw new UsageError(`backup ${id} is a release snapshot: read it with readRelease() and redeploy it`);
+    const config = this.configFor(rec, opts.config);
+    const provider = this.provider(config.type);
+    const file = await this.storage.fetch(rec.key);
+    const { ctx, cleanup } = this.context(id);
+    try {
+      await this.checkSum(rec, file.path);
+      this.logger.info("restore started", { id, service: rec.service, into: provider.describe(config) });
+      try {
+        await provider.restore(config, file.path, ctx);
+      } catch (e) {
+        throw new OperationFailed(`restore of ${id} failed: ${scrub(errorMessage(e), secretsOf(config))}`);
+      }
+      this.logger.info("restore finished", { id });
+      return rec;
+    } finally {
+      cleanup();
+      await file.release();
+    }
+  }
+
+  /**
+   * Check backup `id`: its SHA-256, then a restore into a scratch database or directory compared
+   * with the facts recorded at backup time. Resolves with the record marked verified or corrupt;
+   * throws OperationFailed only when the check itself cannot run (no scratch database allowed …).
+   */
+  async verify(id: string, opts: { config?: BackupConfig } = {}): Promise<BackupRecord> {
+    const rec = this.require(id);
+    if (rec.status === "running" || rec.status === "failed")
+      throw new OperationFailed(
+        `backup ${id} ${rec.status === "running" ? "is still running" : "failed"}; nothing to verify`,
+      );
+    const config = this.configFor(rec, opts.config);
+    const mark = (ok: boolean, detail: string) => {
+      rec.status = ok ? "verified" : "corrupt";
+      rec.verifiedAt = new Date().toISOString();
+      rec.verifyDetail = detail;
+      if (ok) delete rec.error;
+      else rec.error = detail;
+      this.catalog.update(rec);
+      this.logger[ok ? "info" : "error"](ok ? "backup verified" : "backup is corrupt", { id, detail });
+      return rec;
+    };
+    let file;
+    try {
+      file = await this.storage.fetch(rec.key);
+    } catch (e) {
+      return mark(false, errorMessage(e));
+    }
+    const { ctx, cleanup } = this.context(id);
+    try {
+      const actual = await sha256File(file.path);
+      if (actual !== rec.sha256)
+        return mark(false, `checksum mismatch: recorded sha256 ${rec.sha256}, file has ${actual}`);
+      if (rec.type === "release") {
+        const { readFile } = await import("node:fs/promises");
+        try {
+          JSON.parse(await readFile(file.path, "utf8"));
+        } catch (e) {
+          return mark(false, `release snapshot is not JSON: ${errorMessage(e)}`);
+        }
+        return mark(true, "checksum and JSON ok");
+      }
+      const result = await this.provider(config.type).check(config, file.path, rec.facts, ctx);
+      return mark(result.ok, scrub(result.detail, secretsOf(config)));
+    } finally {
+      cleanup();
+      await file.release();
+    }
+  }
+
+  get(id: string): BackupRecord | undefined {
+    return this.catalog.get(id);
+  }
+
+  /** Newest first; every service (and release snapshots) unless `service` is given. */
+  list(project: string, env: string, service?: string): BackupRecord[] {
+    return this.catalog.list(project, env, service);
+  }
+
+  /** The newest ok or verified backup of a service, e.g. the one recorded for a revision. */
+  latest(project: string, env: string, service: string): BackupRecord | undefined {
+    return this.catalog.list(project, env, service).find((r) => r.status === "ok" || r.status === "verified");
+  }
+
+  /** Delete what the retention policy selects (see retention.ts); returns the removed records. */
+  async prune(
+    project: string,
+    env: string,
+    service: string,
+    retention: Retention,
+    now = new Date(),
+  ): Promise<BackupRecord[]> {
+    const doomed = selectForPruning(this.catalog.list(project, env, service), retention, now);
+    for (const r of doomed) {
+      await this.storage.remove(r.key);
+      this.catalog.delete(r.id);
+      this.logger.info("backup pruned", { id: r.id, startedAt: r.startedAt, status: r.status });
+    }
+    return doomed;
+  }
+
+  /** At daemon start: backups left running by a process that died are marked failed. */
+  markInterrupted(): BackupRecord[] {
+    const out = this.catalog.running();
+    for (const r of out) {
+      r.status = "failed";
+      r.error = "interrupted: the process stopped during the backup";
+      r.finishedAt ??= new Date().toISOString();
+      this.catalog.update(r);
+    }
+    return out;
+  }
+}
