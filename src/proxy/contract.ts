@@ -46,6 +46,10 @@ export interface TargetStats {
   latency: LatencySummary;
   /** Passive health: the proxy took the target out after failed requests. */
   ejected: boolean;
+  /** Removed from its route and finishing its in-flight requests (the Slipway proxy sets it). */
+  draining?: boolean;
+  /** Open WebSocket connections through the proxy (the Slipway proxy sets it). */
+  websockets?: number;
 }
 
 export interface TrafficRouter {

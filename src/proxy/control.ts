@@ -1,0 +1,150 @@
+/**
+ * The control API: plain HTTP over a unix socket (mode 0600, in a 0700 directory), used by
+ * the daemon through ProxyClient only.
+ *
+ *   GET    /health                 {ok, pid, routes, uptimeSeconds}
+ *   GET    /routes                 Route[]
+ *   PUT    /routes/<encoded key>   body: Route
+ *   DELETE /routes/<encoded key>
+ *   GET    /stats                  TargetStats[]
+ *   POST   /wait-drained           body: {targets: string[], timeoutMs: number}
+ *   GET    /metrics                Prometheus text
+ */
+import { chmod, unlink } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { connect } from "node:net";
+import type { Logger } from "../logger.js";
+import { ProxyControlError } from "./paths.js";
+import type { ProxyServer } from "./server.js";
+
+const MAX_BODY = 1 << 20;
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new ProxyControlError(413, "request body larger than 1 MiB"));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8") || "null"));
+      } catch (e) {
+        reject(new ProxyControlError(400, `body is not valid JSON: ${(e as Error).message}`));
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type":
+      typeof body === "string" ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Does something answer on this unix socket? */
+export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+  });
+}
+
+export async function startControl(
+  proxy: ProxyServer,
+  path: string,
+  log: Logger,
+): Promise<{ close(): Promise<void> }> {
+  if (await socketAnswers(path))
+    throw new ProxyControlError(
+      409,
+      `a proxy already answers on ${path}; stop it first (its pid is in proxy.pid)`,
+    );
+  await unlink(path).catch(() => {});
+  const started = Date.now();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://control");
+    const p = url.pathname;
+    const m = req.method ?? "GET";
+    if (m === "GET" && p === "/health")
+      return send(res, 200, {
+        ok: true,
+        pid: process.pid,
+        routes: proxy.getRoutes().length,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      });
+    if (m === "GET" && p === "/routes") return send(res, 200, proxy.getRoutes());
+    if (m === "GET" && p === "/stats") return send(res, 200, proxy.stats());
+    if (m === "GET" && p === "/metrics") return send(res, 200, proxy.metrics());
+    if (m === "POST" && p === "/wait-drained") {
+      const body = (await readJson(req)) as { targets?: unknown; timeoutMs?: unknown } | null;
+      const targets = body?.targets;
+      const timeoutMs = body?.timeoutMs;
+      if (!Array.isArray(targets) || !targets.every((t) => typeof t === "string"))
+        throw new ProxyControlError(400, "wait-drained: targets must be an array of target ids");
+      if (typeof timeoutMs !== "number" || !(timeoutMs >= 0))
+        throw new ProxyControlError(400, "wait-drained: timeoutMs must be a number ≥ 0");
+      return send(res, 200, await proxy.waitDrained(targets, timeoutMs));
+    }
+    if (p.startsWith("/routes/")) {
+      const key = decodeURIComponent(p.slice("/routes/".length));
+      if (m === "PUT") {
+        const body = await readJson(req);
+        const bodyKey = (body as { key?: unknown } | null)?.key;
+        if (bodyKey !== key)
+          throw new ProxyControlError(
+            400,
+            `route key in the body (${JSON.stringify(bodyKey)}) differs from the URL (${key})`,
+          );
+        await proxy.setRoute(body as never);
+        return send(res, 200, { ok: true });
+      }
+      if (m === "DELETE") {
+        await proxy.removeRoute(key);
+        return send(res, 200, { ok: true });
+      }
+    }
+    throw new ProxyControlError(404, `no such control endpoint: ${m} ${p}`);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof ProxyControlError ? e.status : 500;
+      if (status === 500) log.error("control request failed", { path: req.url, error: (e as Error).message });
+      if (!res.headersSent) send(res, status, { error: (e as Error).message });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  await chmod(path, 0o600);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

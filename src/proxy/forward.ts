@@ -1,0 +1,247 @@
+/**
+ * The HTTP hot path: pick a target, forward the request with streamed bodies, stream the
+ * answer back, count it. A connection that fails before any byte reached an upstream is
+ * retried on another target — that is what makes a switch between slots lossless.
+ */
+import { request as httpRequest } from "node:http";
+import type {
+  ClientRequest,
+  IncomingHttpHeaders,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  ServerResponse,
+} from "node:http";
+import type { Socket } from "node:net";
+import type { Slot } from "../drivers/driver.js";
+import { sendPage } from "./pages.js";
+import type { RouteState } from "./route-state.js";
+import type { Target } from "./target.js";
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never forwarded. */
+const HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"]);
+const REFUSED = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+export function clientIp(socket: Socket): string {
+  const a = socket.remoteAddress ?? "";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
+}
+
+function connectionTokens(h: string | string[] | undefined): string[] | undefined {
+  if (h === undefined) return undefined;
+  const v = Array.isArray(h) ? h.join(",") : h;
+  if (v === "keep-alive" || v === "close" || v === "Keep-Alive" || v === "upgrade" || v === "Upgrade")
+    return undefined;
+  return v
+    .toLowerCase()
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Headers for the upstream request: end-to-end headers plus X-Forwarded-*. */
+export function upstreamHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+  const src = req.headers;
+  const extra = connectionTokens(src.connection);
+  const h: OutgoingHttpHeaders = {};
+  for (const k in src) {
+    if (HOP.has(k) || (extra && extra.includes(k))) continue;
+    h[k] = src[k];
+  }
+  const ip = clientIp(req.socket);
+  const prev = src["x-forwarded-for"];
+  h["x-forwarded-for"] = prev ? `${prev}, ${ip}` : ip;
+  h["x-forwarded-proto"] = "http";
+  if (src.host !== undefined) h["x-forwarded-host"] = src.host;
+  return h;
+}
+
+function downstreamHeaders(
+  src: IncomingHttpHeaders,
+  close: boolean,
+  cookie: string | undefined,
+): OutgoingHttpHeaders {
+  const extra = connectionTokens(src.connection);
+  const h: OutgoingHttpHeaders = {};
+  for (const k in src) {
+    if (HOP.has(k) || (extra && extra.includes(k))) continue;
+    h[k] = src[k];
+  }
+  if (close) h.connection = "close";
+  if (cookie) {
+    const prev = h["set-cookie"];
+    h["set-cookie"] =
+      prev === undefined ? [cookie] : Array.isArray(prev) ? [...prev, cookie] : [String(prev), cookie];
+  }
+  return h;
+}
+
+/** One client request and its attempts upstream. */
+class Exchange {
+  private tried: Set<Target> | undefined;
+  private target!: Target;
+  private up: ClientRequest | undefined;
+  private start = 0;
+  private connected = false;
+  private responded = false;
+  private timedOut = false;
+  private clientGone = false;
+  private settled = true;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly headers: OutgoingHttpHeaders;
+  private readonly hasBody: boolean;
+  private readonly sticky: Slot | undefined | null;
+
+  constructor(
+    private readonly rs: RouteState,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly closing: boolean,
+  ) {
+    this.headers = upstreamHeaders(req);
+    const cl = req.headers["content-length"];
+    this.hasBody = cl !== undefined ? cl !== "0" : req.headers["transfer-encoding"] !== undefined;
+    this.sticky = rs.stickySlot(req.headers.cookie);
+    res.on("close", this.onClientClose);
+  }
+
+  run(): void {
+    const t = this.rs.balancer.pick(Date.now(), this.sticky ?? undefined, this.tried);
+    if (!t) {
+      sendPage(this.req, this.res, this.tried ? 502 : 503, this.rs.route.key, this.closing);
+      return;
+    }
+    this.dispatch(t);
+  }
+
+  private dispatch(t: Target): void {
+    this.target = t;
+    this.connected = false;
+    this.settled = false;
+    t.inFlight++;
+    this.start = performance.now();
+    const up = httpRequest({
+      host: t.host,
+      port: t.port,
+      method: this.req.method,
+      path: this.req.url,
+      headers: this.headers,
+      agent: t.agent,
+    });
+    this.up = up;
+    up.on("socket", this.onSocket);
+    up.on("response", this.onResponse);
+    up.on("error", this.onUpstreamError);
+    // Bodiless requests are sent at once; a body is read from the client only once the
+    // upstream connection exists, so a refused connection can still be retried elsewhere.
+    if (!this.hasBody) up.end();
+    this.timer = setTimeout(this.onTimeout, this.rs.route.responseTimeoutMs);
+  }
+
+  private onSocket = (socket: Socket): void => {
+    if (socket.connecting) socket.once("connect", this.onConnect);
+    else this.onConnect();
+  };
+
+  private onConnect = (): void => {
+    this.connected = true;
+    if (this.hasBody && this.up && !this.clientGone) this.req.pipe(this.up);
+  };
+
+  private onTimeout = (): void => {
+    this.timedOut = true;
+    this.up?.destroy();
+  };
+
+  private onResponse = (upRes: IncomingMessage): void => {
+    clearTimeout(this.timer);
+    this.responded = true;
+    const t = this.target;
+    t.succeeded();
+    const status = upRes.statusCode ?? 502;
+    let cookie: string | undefined;
+    if (this.sticky !== null && this.sticky !== t.slot) cookie = this.rs.cookieFor(t.slot);
+    if (this.clientGone) {
+      upRes.resume();
+      this.settle(-1);
+      return;
+    }
+    this.res.writeHead(status, upRes.statusMessage, downstreamHeaders(upRes.headers, this.closing, cookie));
+    const broken = () => {
+      this.settle(0);
+      this.res.destroy();
+    };
+    upRes.on("error", broken);
+    upRes.on("aborted", broken);
+    this.res.on("finish", () => this.settle(upRes.complete ? status : 0));
+    upRes.pipe(this.res);
+  };
+
+  private onUpstreamError = (err: NodeJS.ErrnoException): void => {
+    clearTimeout(this.timer);
+    if (this.settled) return;
+    const t = this.target;
+    if (this.clientGone) {
+      this.settle(-1);
+      return;
+    }
+    if (this.responded) {
+      this.res.destroy();
+      this.settle(0);
+      return;
+    }
+    const now = Date.now();
+    if (this.timedOut) {
+      t.failed(now, false);
+      this.settle(0);
+      sendPage(this.req, this.res, 504, this.rs.route.key, this.closing);
+      return;
+    }
+    const neverSent = !this.connected;
+    // A keep-alive connection the upstream closed just as we reused it: nothing was
+    // processed, and a bodiless request can be replayed safely.
+    const staleReuse = this.connected && !this.hasBody && this.up?.reusedSocket === true;
+    if (!staleReuse) t.failed(now, neverSent && err.code !== undefined && REFUSED.has(err.code));
+    this.settle(staleReuse ? -1 : 0);
+    if (neverSent || staleReuse) {
+      (this.tried ??= new Set()).add(t);
+      this.run();
+      return;
+    }
+    sendPage(this.req, this.res, 502, this.rs.route.key, this.closing);
+  };
+
+  private onClientClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    if (!this.settled) {
+      clearTimeout(this.timer);
+      // The client left: not the target's fault, so not counted against it.
+      this.settle(-1);
+      this.up?.destroy();
+    }
+  };
+
+  /** status: upstream status, 0 = error counted against the target, -1 = not counted. */
+  private settle(status: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (status >= 0) this.target.done(status, performance.now() - this.start);
+    this.target.release();
+  }
+}
+
+export function forwardHttp(
+  rs: RouteState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  closing: boolean,
+): void {
+  new Exchange(rs, req, res, closing).run();
+}

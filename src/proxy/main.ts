@@ -1,0 +1,84 @@
+/**
+ * The proxy process: `node main.js --home DIR` (the daemon starts it through ProxyClient).
+ * Writes ${home}/proxy/proxy.pid, logs JSON lines to ${home}/proxy/proxy.log.
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close WebSockets with 1001, exit.
+ */
+import { createWriteStream } from "node:fs";
+import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { Logger } from "../logger.js";
+import { proxyPaths } from "./paths.js";
+import { startProxy } from "./server.js";
+
+function usage(msg: string): never {
+  console.error(`slipway proxy: ${msg}\nusage: main --home DIR`);
+  process.exit(2);
+}
+
+let args: { home?: string };
+try {
+  args = parseArgs({ options: { home: { type: "string" } }, strict: true }).values;
+} catch (e) {
+  usage((e as Error).message);
+}
+const home = resolve(args.home ?? process.env.SLIPWAY_HOME ?? join(homedir(), ".slipway"));
+const paths = proxyPaths(home);
+await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+
+const out = createWriteStream(paths.log, { flags: "a", mode: 0o600 });
+const write = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+  out.write(
+    JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields }) + "\n",
+  );
+};
+const logger: Logger = { debug() {}, info: write("info"), warn: write("warn"), error: write("error") };
+
+process.on("uncaughtException", (e: NodeJS.ErrnoException) => {
+  // A socket error without a listener must not take every route down with it.
+  if (e.code === "ECONNRESET" || e.code === "EPIPE" || e.code === "ETIMEDOUT") {
+    logger.warn("socket error", { error: e.message });
+    return;
+  }
+  logger.error("uncaught exception, exiting", { error: e.stack ?? e.message });
+  out.end(() => process.exit(1));
+});
+
+let proxy;
+try {
+  proxy = await startProxy({ home, logger });
+} catch (e) {
+  logger.error("could not start", { error: (e as Error).message });
+  console.error(`slipway proxy: ${(e as Error).message}`);
+  out.end(() => process.exit(1));
+  await new Promise(() => {});
+  throw e;
+}
+const running = proxy;
+await writeFile(paths.pid, `${process.pid}\n`, { mode: 0o600 });
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) {
+    logger.warn("second signal, exiting now", { signal });
+    process.exit(1);
+  }
+  stopping = true;
+  logger.info("stopping: draining in-flight requests", { signal });
+  try {
+    await running.close({ graceful: true });
+  } catch (e) {
+    logger.error("error while stopping", { error: (e as Error).message });
+  }
+  try {
+    if ((await readFile(paths.pid, "utf8")).trim() === String(process.pid)) await unlink(paths.pid);
+  } catch {
+    // already gone
+  }
+  logger.info("stopped");
+  out.end(() => process.exit(0));
+};
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGHUP", () => logger.info("SIGHUP ignored"));
