@@ -1,0 +1,89 @@
+/**
+ * `gpu`: NVIDIA GPUs present and free memory, read from
+ * `nvidia-smi --query-gpu=index,name,memory.total,memory.free --format=csv,noheader,nounits`.
+ */
+import { execFile } from "node:child_process";
+import type { GpuCheckSpec } from "../spec/schema-checks.js";
+import { failed, passed, type CheckOutcome, type CheckRun } from "./types.js";
+
+export interface GpuInfo {
+  index: number;
+  name: string;
+  totalBytes: number;
+  freeBytes: number;
+}
+
+const MIB = 1024 * 1024;
+const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}Gi`;
+
+/** Parses nvidia-smi's CSV (memory in MiB, since `nounits`). */
+export function parseNvidiaSmi(csv: string): GpuInfo[] {
+  const out: GpuInfo[] = [];
+  for (const line of csv.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    const [index, name, total, free] = line.split(",").map((s) => s.trim());
+    const g = { index: Number(index), name, totalBytes: Number(total) * MIB, freeBytes: Number(free) * MIB };
+    if (!Number.isInteger(g.index) || !Number.isFinite(g.totalBytes) || !Number.isFinite(g.freeBytes)) {
+      throw new Error(`unexpected nvidia-smi output: ${JSON.stringify(line.slice(0, 120))}`);
+    }
+    out.push(g);
+  }
+  return out;
+}
+
+function nvidiaSmi(run: CheckRun): Promise<{ missing: true } | { missing: false; stdout: string }> {
+  const env = { ...(run.ctx.env ?? process.env) };
+  return new Promise((resolve, reject) => {
+    execFile(
+      "nvidia-smi",
+      ["--query-gpu=index,name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+      { env, signal: run.signal, timeout: run.timeoutMs, encoding: "utf8" },
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === "ENOENT") return resolve({ missing: true });
+        if (err) {
+          const why = run.signal.aborted ? "timed out" : (stderr.trim().split("\n").pop() ?? err.message);
+          return reject(new Error(`nvidia-smi failed: ${why}`));
+        }
+        resolve({ missing: false, stdout });
+      },
+    );
+  });
+}
+
+export async function gpuCheck(spec: GpuCheckSpec, run: CheckRun): Promise<CheckOutcome> {
+  let r: Awaited<ReturnType<typeof nvidiaSmi>>;
+  try {
+    r = await nvidiaSmi(run);
+  } catch (e) {
+    return failed((e as Error).message);
+  }
+  if (r.missing) {
+    const evidence = "nvidia-smi not found on PATH (no NVIDIA driver on this machine)";
+    return spec.ifMissing === "skip" ? { status: "skipped", evidence } : failed(evidence);
+  }
+  let gpus: GpuInfo[];
+  try {
+    gpus = parseNvidiaSmi(r.stdout);
+  } catch (e) {
+    return failed((e as Error).message);
+  }
+  const considered = spec.devices ? gpus.filter((g) => spec.devices?.includes(g.index)) : gpus;
+  const missingDevices = (spec.devices ?? []).filter((d) => !gpus.some((g) => g.index === d));
+  const min = spec.minFreeMemory ?? 0;
+  const fit = considered.filter((g) => g.freeBytes >= min);
+  const list = considered
+    .map((g) => `#${g.index} ${g.name} ${gib(g.freeBytes)}/${gib(g.totalBytes)} free`)
+    .join(", ");
+  const details = { gpus, required: spec.count, minFreeBytes: min };
+  const problems: string[] = [];
+  if (missingDevices.length)
+    problems.push(`GPU(s) ${missingDevices.map((d) => `#${d}`).join(", ")} not present`);
+  if (fit.length < spec.count) {
+    problems.push(
+      `${fit.length} GPU(s) ${min ? `with ≥ ${gib(min)} free ` : ""}of ${spec.count} required` +
+        `${spec.devices ? ` among devices ${spec.devices.join(", ")}` : ""}`,
+    );
+  }
+  if (problems.length) return failed(`${problems.join("; ")}: ${list || "no GPUs reported"}`, details);
+  return passed(`${fit.length} GPU(s) ${min ? `with ≥ ${gib(min)} free` : "present"}: ${list}`, details);
+}

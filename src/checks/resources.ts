@@ -1,0 +1,86 @@
+/**
+ * `resources`: disk used on a path's file system, memory used, CPU load per core, each below
+ * its threshold. Measured on the machine running Slipway (the target for process deploys).
+ */
+import { readFile, statfs } from "node:fs/promises";
+import { availableParallelism, freemem, loadavg, totalmem } from "node:os";
+import { resolve } from "node:path";
+import type { ResourcesCheckSpec } from "../spec/schema-checks.js";
+import { failed, passed, type CheckOutcome, type CheckRun } from "./types.js";
+
+const pct = (r: number) => `${(r * 100).toFixed(r < 0.1 ? 1 : 0)}%`;
+
+/** Used share of the file system holding `path`, as df computes it (root-reserved blocks count as used). */
+export async function diskUsed(
+  path: string,
+): Promise<{ used: number; freeBytes: number; totalBytes: number }> {
+  const s = await statfs(path);
+  const usedBlocks = s.blocks - s.bfree;
+  const denominator = usedBlocks + s.bavail;
+  return {
+    used: denominator > 0 ? usedBlocks / denominator : 0,
+    freeBytes: s.bavail * s.bsize,
+    totalBytes: s.blocks * s.bsize,
+  };
+}
+
+/** Used share of memory; on Linux MemAvailable (page cache that can be dropped) counts as free. */
+export async function memoryUsed(): Promise<{ used: number; availableBytes: number; totalBytes: number }> {
+  try {
+    const text = await readFile("/proc/meminfo", "utf8");
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1]);
+    const total = kb("MemTotal");
+    const avail = kb("MemAvailable");
+    if (total > 0 && Number.isFinite(avail)) {
+      return { used: 1 - avail / total, availableBytes: avail * 1024, totalBytes: total * 1024 };
+    }
+  } catch {
+    // not Linux: fall back to what the OS reports as free
+  }
+  return { used: 1 - freemem() / totalmem(), availableBytes: freemem(), totalBytes: totalmem() };
+}
+
+export function cpuLoad(): { perCore: number; load1: number; cores: number } {
+  const cores = availableParallelism();
+  const load1 = loadavg()[0];
+  return { perCore: load1 / cores, load1, cores };
+}
+
+export async function resourcesCheck(spec: ResourcesCheckSpec, run: CheckRun): Promise<CheckOutcome> {
+  const lines: string[] = [];
+  const details: Record<string, unknown> = {};
+  let ok = true;
+  const judge = (what: string, value: number, max: number, extra: string) => {
+    const over = value > max;
+    if (over) ok = false;
+    lines.push(`${over ? "✖" : "✔"} ${what} ${pct(value)}${extra} (max ${pct(max)})`);
+    return { value, max, ok: !over };
+  };
+  if (spec.disk) {
+    const path = resolve(run.ctx.cwd, spec.disk.path);
+    try {
+      const d = await diskUsed(path);
+      const gib = (d.freeBytes / 1024 ** 3).toFixed(1);
+      details.disk = { path, ...judge("disk used", d.used, spec.disk.max, ` on ${path}, ${gib}Gi free`) };
+    } catch (e) {
+      ok = false;
+      lines.push(
+        `✖ disk: cannot measure ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+  }
+  if (spec.memory) {
+    const m = await memoryUsed();
+    const gib = (m.availableBytes / 1024 ** 3).toFixed(1);
+    details.memory = judge("memory used", m.used, spec.memory.max, `, ${gib}Gi available`);
+  }
+  if (spec.cpu) {
+    const c = cpuLoad();
+    details.cpu = {
+      load1: c.load1,
+      cores: c.cores,
+      ...judge("cpu load", c.perCore, spec.cpu.max, ` (load ${c.load1.toFixed(2)} on ${c.cores} cores)`),
+    };
+  }
+  return ok ? passed(lines.join("\n"), details) : failed(lines.join("\n"), details);
+}
