@@ -1,0 +1,117 @@
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpProbe } from "../../src/health/http.js";
+import type { ProbeResult } from "../../src/health/probe.js";
+import { waitHealthy, type HealthTimings } from "../../src/health/wait.js";
+
+// A real HTTP server whose /ready turns healthy after `readyAfter` requests.
+let srv: Server;
+let port: number;
+let hits = 0;
+let readyAfter = Infinity;
+beforeAll(async () => {
+  srv = createServer((req, res) => {
+    if (req.url === "/ready") {
+      hits++;
+      res.writeHead(hits > readyAfter ? 200 : 503).end();
+    } else if (req.url === "/flaky") {
+      hits++;
+      res.writeHead(hits % 2 === 0 ? 200 : 503).end();
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const a = srv.address();
+  port = typeof a === "object" && a ? a.port : 0;
+});
+afterAll(() => new Promise<void>((r) => srv.close(() => r())));
+
+const timings = (t: Partial<HealthTimings>): HealthTimings => ({
+  interval: 30,
+  timeout: 1000,
+  startPeriod: 0,
+  startTimeout: 20_000,
+  healthyThreshold: 1,
+  unhealthyThreshold: 3,
+  ...t,
+});
+
+const target = () => ({ host: "127.0.0.1", port });
+
+describe("waitHealthy", () => {
+  it("waits through failures until the first success", async () => {
+    hits = 0;
+    readyAfter = 3;
+    const seen: boolean[] = [];
+    const r = await waitHealthy(new HttpProbe("/ready"), target(), timings({}), {
+      onAttempt: (a: ProbeResult) => seen.push(a.ok),
+    });
+    expect(r.healthy).toBe(true);
+    expect(r.reason).toBe("healthy");
+    expect(r.attempts).toBe(4);
+    expect(seen).toEqual([false, false, false, true]);
+  });
+
+  it("needs healthyThreshold consecutive successes", async () => {
+    hits = 0;
+    readyAfter = 1;
+    const r = await waitHealthy(new HttpProbe("/ready"), target(), timings({ healthyThreshold: 3 }));
+    expect(r.healthy).toBe(true);
+    expect(r.attempts).toBe(4); // one failure, then three successes
+  });
+
+  it("a success streak broken by a failure starts over", async () => {
+    hits = 0;
+    // /flaky alternates 503, 200, 503 …: two in a row never happen.
+    const r = await waitHealthy(
+      new HttpProbe("/flaky"),
+      target(),
+      timings({ healthyThreshold: 2, startTimeout: 400 }),
+    );
+    expect(r.healthy).toBe(false);
+    expect(r.reason).toBe("timeout");
+    expect(r.attempts).toBeGreaterThan(2);
+  });
+
+  it("gives up at startTimeout with the last probe's evidence", async () => {
+    hits = 0;
+    readyAfter = Infinity;
+    const r = await waitHealthy(new HttpProbe("/ready"), target(), timings({ startTimeout: 300 }));
+    expect(r.healthy).toBe(false);
+    expect(r.reason).toBe("timeout");
+    expect(r.last.message).toContain("HTTP 503");
+    expect(r.message).toContain("not healthy within 300ms");
+  });
+
+  it("failFast ends after unhealthyThreshold failures, not counting those in startPeriod", async () => {
+    hits = 0;
+    readyAfter = Infinity;
+    const fast = await waitHealthy(new HttpProbe("/ready"), target(), timings({ unhealthyThreshold: 2 }), {
+      failFast: true,
+    });
+    expect(fast.reason).toBe("unhealthy");
+    expect(fast.attempts).toBe(2);
+    const graced = await waitHealthy(
+      new HttpProbe("/ready"),
+      target(),
+      timings({ unhealthyThreshold: 2, startPeriod: 400 }),
+      { failFast: true },
+    );
+    expect(graced.reason).toBe("unhealthy");
+    expect(graced.attempts).toBeGreaterThan(2);
+  });
+
+  it("stops when the instance is gone or the caller aborts", async () => {
+    hits = 0;
+    readyAfter = Infinity;
+    const gone = await waitHealthy(new HttpProbe("/ready"), target(), timings({}), { alive: () => false });
+    expect(gone.reason).toBe("exited");
+    expect(gone.attempts).toBe(1);
+    const ac = new AbortController();
+    const r = await waitHealthy(new HttpProbe("/ready"), target(), timings({}), {
+      signal: ac.signal,
+      onAttempt: (_r, n) => n === 2 && ac.abort(),
+    });
+    expect(r.reason).toBe("aborted");
+    expect(r.attempts).toBe(2);
+  });
+});
