@@ -19,6 +19,7 @@ import type { Target } from "./target.js";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never forwarded. */
 const HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
 const REFUSED = new Set([
   "ECONNREFUSED",
   "EHOSTUNREACH",
@@ -204,9 +205,13 @@ class Exchange {
       return;
     }
     const neverSent = !this.connected;
-    // A keep-alive connection the upstream closed just as we reused it: nothing was
-    // processed, and a bodiless request can be replayed safely.
-    const staleReuse = this.connected && !this.hasBody && this.up?.reusedSocket === true;
+    // A reused keep-alive connection the upstream closed (it timed out or is shutting down):
+    // an idempotent bodiless request can be replayed safely.
+    const staleReuse =
+      this.connected &&
+      !this.hasBody &&
+      this.up?.reusedSocket === true &&
+      IDEMPOTENT.has(this.req.method ?? "");
     if (!staleReuse) t.failed(now, neverSent && err.code !== undefined && REFUSED.has(err.code));
     this.settle(staleReuse ? -1 : 0);
     if (neverSent || staleReuse) {

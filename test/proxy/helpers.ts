@@ -1,0 +1,176 @@
+/** Real upstreams and a real proxy process (spawned through ProxyClient) for the proxy suites. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { Agent, createServer, request } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ProxyClient } from "../../src/proxy/client.js";
+import type { Route, RouteTarget } from "../../src/proxy/contract.js";
+import { proxyPaths } from "../../src/proxy/paths.js";
+import { freePort } from "../support/ports.js";
+import { readFileSync } from "node:fs";
+
+export interface Upstream {
+  name: string;
+  url: string;
+  port: number;
+  server: Server;
+  hits: number;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, name: string) => void;
+
+/** Default handler: /slow?ms=N waits, /echo echoes the body, anything else answers the upstream's name. */
+const defaultHandler: Handler = (req, res, name) => {
+  const u = new URL(req.url ?? "/", "http://x");
+  if (u.pathname === "/slow") {
+    setTimeout(() => res.end(name), Number(u.searchParams.get("ms") ?? 1000));
+    return;
+  }
+  if (u.pathname === "/echo") {
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    req.pipe(res);
+    return;
+  }
+  if (u.pathname === "/headers") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(req.headers));
+    return;
+  }
+  res.end(name);
+};
+
+export async function startUpstream(name: string, handler: Handler = defaultHandler): Promise<Upstream> {
+  const up: Upstream = {
+    name,
+    url: "",
+    port: 0,
+    hits: 0,
+    server: createServer((req, res) => {
+      up.hits++;
+      handler(req, res, name);
+    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        up.server.close(() => resolve());
+        up.server.closeAllConnections();
+      }),
+  };
+  await new Promise<void>((r) => up.server.listen(0, "127.0.0.1", r));
+  up.port = (up.server.address() as { port: number }).port;
+  up.url = `http://127.0.0.1:${up.port}`;
+  return up;
+}
+
+export function target(id: string, up: Upstream | string, slot: RouteTarget["slot"] = "stable"): RouteTarget {
+  return { id, slot, url: typeof up === "string" ? up : up.url };
+}
+
+export function route(key: string, port: number, targets: RouteTarget[], extra: Partial<Route> = {}): Route {
+  return {
+    key,
+    listen: { host: "127.0.0.1", port },
+    targets,
+    candidateWeight: 0,
+    sticky: false,
+    drainTimeoutMs: 5_000,
+    responseTimeoutMs: 5_000,
+    ...extra,
+  };
+}
+
+export interface TestProxy {
+  home: string;
+  client: ProxyClient;
+  port(): Promise<number>;
+  pid(): number;
+  cleanup(): Promise<void>;
+}
+
+/** A temp SLIPWAY_HOME with a proxy process running in it. */
+export async function startTestProxy(): Promise<TestProxy> {
+  const home = await mkdtemp(join(tmpdir(), "slipway-proxy-test-"));
+  const client = new ProxyClient({ home });
+  await client.ensureRunning();
+  const pid = () => Number(readFileSync(proxyPaths(home).pid, "utf8").trim());
+  return {
+    home,
+    client,
+    port: freePort,
+    pid,
+    cleanup: async () => {
+      await client.stop(10_000).catch(() => false);
+      try {
+        process.kill(pid(), "SIGKILL");
+      } catch {
+        // already gone
+      }
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+  headers: IncomingHttpHeaders;
+}
+
+export function get(
+  url: string,
+  opts: { agent?: Agent; method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { agent: opts.agent, method: opts.method ?? "GET", headers: opts.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+            headers: res.headers,
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+/** Concurrent request loops until stop(); every failure (status ≠ 200 or network error) is recorded. */
+export function load(url: string, concurrency: number) {
+  const agent = new Agent({ keepAlive: true });
+  const bodies = new Map<string, number>();
+  const failures: string[] = [];
+  let running = true;
+  let total = 0;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      try {
+        const r = await get(url, { agent });
+        total++;
+        if (r.status !== 200) failures.push(`HTTP ${r.status}: ${r.body.slice(0, 80)}`);
+        else bodies.set(r.body, (bodies.get(r.body) ?? 0) + 1);
+      } catch (e) {
+        total++;
+        failures.push((e as Error).message);
+      }
+    }
+  });
+  return {
+    bodies,
+    failures,
+    total: () => total,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProxyClient } from "../../src/proxy/client.js";
+import { proxyPaths } from "../../src/proxy/paths.js";
+import { freePort, waitFor } from "../support/ports.js";
+import {
+  get,
+  route,
+  startTestProxy,
+  startUpstream,
+  target,
+  type TestProxy,
+  type Upstream,
+} from "./helpers.js";
+
+let px: TestProxy;
+const ups: Upstream[] = [];
+
+beforeAll(async () => {
+  px = await startTestProxy();
+});
+afterAll(async () => {
+  await px?.cleanup();
+  await Promise.all(ups.map((u) => u.close()));
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("proxy process", () => {
+  it("restores the routing table from its snapshot after kill -9", async () => {
+    const a = await startUpstream("a");
+    const b = await startUpstream("b");
+    ups.push(a, b);
+    const p1 = await freePort();
+    const p2 = await freePort();
+    await px.client.setRoute(route("t/dev/one", p1, [target("a-1", a)]));
+    await px.client.setRoute(
+      route("t/dev/two", p2, [target("a-2", a), target("b-1", b, "candidate")], {
+        candidateWeight: 50,
+        sticky: true,
+      }),
+    );
+    const snap = JSON.parse(await readFile(proxyPaths(px.home).snapshot, "utf8")) as { routes: unknown[] };
+    expect(snap.routes).toHaveLength(2);
+    const before = await px.client.getRoutes();
+
+    const pid = px.pid();
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), { what: "proxy gone" });
+    await expect(get(`http://127.0.0.1:${p1}/`)).rejects.toThrow(/ECONNREFUSED/);
+    expect(await px.client.health()).toBeUndefined();
+
+    await px.client.ensureRunning();
+    expect(px.pid()).not.toBe(pid);
+    expect(await px.client.getRoutes()).toEqual(before);
+    expect((await get(`http://127.0.0.1:${p1}/`)).body).toBe("a");
+    const bodies = new Set<string>();
+    for (let i = 0; i < 4; i++) bodies.add((await get(`http://127.0.0.1:${p2}/`)).body);
+    expect([...bodies].sort()).toEqual(["a", "b"]);
+  });
+
+  it("starts only one proxy when several clients ensure it concurrently", async () => {
+    const pid = px.pid();
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), { what: "proxy gone" });
+    const clients = Array.from({ length: 4 }, () => new ProxyClient({ home: px.home }));
+    await Promise.all(clients.map((c) => c.ensureRunning()));
+    const pids = await Promise.all(clients.map(async (c) => (await c.health())?.pid));
+    expect(new Set(pids).size).toBe(1);
+    expect(pids[0]).toBe(px.pid());
+  });
+
+  it("on SIGTERM finishes requests in flight, then exits", async () => {
+    const slow = await startUpstream("slow");
+    ups.push(slow);
+    const port = await freePort();
+    await px.client.setRoute(route("t/dev/term", port, [target("slow-1", slow)]));
+    const pending = get(`http://127.0.0.1:${port}/slow?ms=1000`);
+    await waitFor(async () => (await px.client.stats()).find((s) => s.id === "slow-1")?.inFlight === 1, {
+      what: "request in flight",
+    });
+    const pid = px.pid();
+    const stopped = px.client.stop(10_000);
+    const r = await pending;
+    expect(`${r.status} ${r.body}`).toBe("200 slow");
+    expect(await stopped).toBe(true);
+    expect(alive(pid)).toBe(false);
+    await expect(readFile(proxyPaths(px.home).pid, "utf8")).rejects.toThrow(/ENOENT/);
+  });
+});
