@@ -39,7 +39,8 @@ describe("FrameTracker", () => {
     const f2 = Buffer.from([0x81, 0x00]);
     const all = Buffer.concat([f1, f2]);
     const tr = new FrameTracker();
-    expect(tr.consume(all.subarray(0, 3), 0, true)).toBe(3);
+    expect(tr.consume(all.subarray(0, 3), 0, true)).toBe(0); // already at a boundary
+    expect(tr.consume(all.subarray(0, 3), 0, false)).toBe(3);
     expect(tr.atBoundary).toBe(false);
     const rest = all.subarray(3);
     const cut = tr.consume(rest, 0, true);
