@@ -118,15 +118,46 @@ export class Follower {
       st = undefined;
     }
     if (st && st.ino !== this.ino) {
-      // Rotated: the old file is complete; go on with the new one from its start.
+      // Rotated: the old file is complete. Files rotated after it (several rotations between two
+      // polls) come next, whole, oldest first; then the new current file from its start.
+      const oldIno = this.ino;
       this.close();
+      for (const f of this.rotatedAfter(oldIno)) {
+        this.reset();
+        this.openPath(f);
+        lines.push(...this.drain());
+        this.close();
+      }
+      this.reset();
       this.open();
-      this.offset = 0;
-      this.pending = "";
-      this.decoder = new StringDecoder("utf8");
       lines.push(...this.drain());
     }
     return lines;
+  }
+
+  /** Rotated files newer than the one with inode `ino`, oldest first. */
+  private rotatedAfter(ino: number): string[] {
+    const rotated: { path: string; ino: number }[] = [];
+    for (let n = 1; ; n++) {
+      const path = `${this.path}.${n}`;
+      try {
+        rotated.push({ path, ino: statSync(path).ino });
+      } catch {
+        break;
+      }
+    }
+    const at = rotated.findIndex((r) => r.ino === ino);
+    // Not found: it was deleted, so every rotated file left is newer.
+    return rotated
+      .slice(0, at < 0 ? rotated.length : at)
+      .reverse()
+      .map((r) => r.path);
+  }
+
+  private reset(): void {
+    this.offset = 0;
+    this.pending = "";
+    this.decoder = new StringDecoder("utf8");
   }
 
   close(): void {
@@ -135,8 +166,12 @@ export class Follower {
   }
 
   private open(): void {
+    this.openPath(this.path);
+  }
+
+  private openPath(path: string): void {
     try {
-      this.fd = openSync(this.path, "r");
+      this.fd = openSync(path, "r");
       this.ino = fstatSync(this.fd).ino;
     } catch {
       this.fd = undefined;

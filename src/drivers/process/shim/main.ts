@@ -30,7 +30,11 @@ async function main(): Promise<void> {
     console.error(`slipway shim: ${(e as Error).message}`);
     process.exit(1);
   }
+  // The shim outlives an application that exited for good (policy "no"): it holds the instance
+  // (state, logs) until stop(). Nothing else would keep the event loop alive then.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   await sup.done;
+  clearInterval(keepAlive);
   process.exit(0);
 }
 

@@ -139,10 +139,11 @@ export class Supervisor {
 
   private onExit(code: number | null, sig: NodeJS.Signals | null, note?: string): void {
     clearTimeout(this.stableTimer);
+    this.state.lastExit = { code, signal: sig, at: new Date().toISOString() };
+    // When stopping, the rest of the group still gets its grace period (doStop).
+    if (this.stopping) return;
     // Whatever the main process left behind in its group goes with it: no stray holder of the port.
     if (this.state.appPid) signal(-this.state.appPid, "SIGKILL");
-    this.state.lastExit = { code, signal: sig, at: new Date().toISOString() };
-    if (this.stopping) return;
     const { restart } = this.cfg;
     const how = sig ? `signal ${sig}` : `code ${code}`;
     if (note) this.log.line("stderr", `[slipway] ${note}`);
