@@ -94,9 +94,9 @@ describe("mariadb backups (real MariaDB server)", () => {
 
   test("a wrong password fails the backup with a message naming the server, not the password", async () => {
     const bad = `mysql://root:not-the-pw-123@127.0.0.1:${server.port}/shop`;
-    const err = await h.manager
+    const err = (await h.manager
       .backup({ project: "shop", env: "prod", service: "db", config: { type: "mysql", url: bad } })
-      .catch((e: unknown) => e as Error);
+      .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/Access denied/);
     expect(err.message).not.toContain("not-the-pw-123");
   });

@@ -135,9 +135,9 @@ describe("postgres backups (real PostgreSQL 15)", () => {
 
   test("a backup of an unreachable server fails with a clear, recorded error", async () => {
     const bad = `postgres://postgres:s3cretpw@127.0.0.1:1/shop`;
-    const err = await h.manager
+    const err = (await h.manager
       .backup({ project: "shop", env: "staging", service: "db", config: { type: "postgres", url: bad } })
-      .catch((e: unknown) => e as Error);
+      .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(
       /failed: cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/shop/,
     );
