@@ -4,3 +4,5 @@ export type { CheckContext, CheckResult, CheckStatus, CheckSpec, CheckKind } fro
 export { DEFAULT_PLACEHOLDERS } from "./env.js";
 export { parseNvidiaSmi, type GpuInfo } from "./gpu.js";
 export { certificateFromFile } from "./tls.js";
+export { formatCheckResult } from "./format.js";
+export { createCheckRunner, type CheckRunnerOptions, type CheckEmit } from "./engine-adapter.js";

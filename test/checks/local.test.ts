@@ -5,6 +5,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { runChecks, summarizeChecks } from "../../src/checks/runner.js";
 import type { CheckResult } from "../../src/checks/types.js";
+import { createCheckRunner } from "../../src/checks/engine-adapter.js";
+import { formatCheckResult } from "../../src/checks/format.js";
+import type { CheckRunner } from "../../src/engine/run.js";
+import type { ResolvedSpec } from "../../src/spec/resolved.js";
 import { checkSchema } from "../../src/spec/schema-checks.js";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-checks-"));
@@ -209,5 +213,32 @@ describe("runner", () => {
     expect(results.map((r) => r.status)).toEqual(["failed", "skipped"]);
     expect(results[0].evidence).toContain("cancelled");
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe("engine adapter and formatting", () => {
+  it("fits the engine's CheckRunner, emits one log event per check and stops on failure", async () => {
+    const runner: CheckRunner = createCheckRunner({ vars: {}, confirmedBy: "ci@runner" });
+    const events: { level: string; message: string }[] = [];
+    const spec = {
+      dir,
+      checks: parse([{ command: "echo fine" }, { command: "echo broken; exit 2", name: "lint" }]),
+    };
+    const r = await runner(spec as unknown as ResolvedSpec, (e) => {
+      if (e.type === "log") events.push({ level: e.level, message: e.message });
+    });
+    expect(r.ok).toBe(false);
+    expect(r.summary).toBe("1 passed, 1 failed: lint");
+    expect(events.map((e) => e.level)).toEqual(["info", "error"]);
+    expect(events[1].message).toMatch(/^✖ lint {2}\(\d+ms\)\n {4}exit 2 in \d+ms\n {4}broken$/);
+  });
+
+  it("keeps the head and the tail of long evidence", () => {
+    const evidence = ["exit 1 in 2s", ...Array.from({ length: 30 }, (_, i) => `line ${i + 1}`)].join("\n");
+    const text = formatCheckResult(
+      { name: "npm test", kind: "command", status: "failed", evidence, durationMs: 2000 },
+      { evidenceLines: 3 },
+    );
+    expect(text).toBe("✖ npm test  (2s)\n    exit 1 in 2s\n    …\n    line 29\n    line 30");
   });
 });

@@ -1,0 +1,35 @@
+/**
+ * The pre-flight step as the engine calls it (engine/run.ts CheckRunner): run the spec's
+ * checks, emit one log event per result, and say whether the deploy may go on. The emit
+ * parameter is typed structurally so this module does not depend on the engine.
+ */
+import { formatCheckResult } from "./format.js";
+import { runChecks, summarizeChecks } from "./runner.js";
+import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
+
+export type CheckEmit = (e: { type: "log"; level: "info" | "warn" | "error"; message: string }) => void;
+
+export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult">;
+
+export function createCheckRunner(
+  opts: CheckRunnerOptions,
+): (
+  spec: { dir: string; checks: CheckSpec[] },
+  emit: CheckEmit,
+  signal?: AbortSignal,
+) => Promise<{ ok: boolean; summary: string; results: CheckResult[] }> {
+  return async (spec, emit, signal) => {
+    const results = await runChecks(spec.checks, {
+      ...opts,
+      cwd: spec.dir,
+      ...(signal ? { signal } : {}),
+      onResult: (r) =>
+        emit({
+          type: "log",
+          level: r.status === "failed" ? "error" : r.status === "warning" ? "warn" : "info",
+          message: formatCheckResult(r),
+        }),
+    });
+    return { results, ...summarizeChecks(results) };
+  };
+}
