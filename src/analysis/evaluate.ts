@@ -229,7 +229,7 @@ export interface AnalysisRunOptions {
   intervalMs: number;
   /** Called after every measurement (store it, emit an event, alert on a warning failure). */
   onMeasurement?: (record: MeasurementRecord) => void;
-  /** Time one measurement may take (default: the metric's interval, at most 30 s). */
+  /** Time one measurement may take (default: the metric's interval, at least 2 s, at most 30 s). */
   measurementTimeoutMs?: number;
   clock?: Clock;
   logger?: Logger;
@@ -285,7 +285,8 @@ export class AnalysisRun {
   private async measureOne(state: MetricState, signal?: AbortSignal): Promise<MeasurementRecord> {
     const metric = state.metric;
     const provider = this.opts.providers[metric.provider]!;
-    const timeoutMs = this.opts.measurementTimeoutMs ?? Math.min(this.intervalOf(metric), 30_000);
+    const timeoutMs =
+      this.opts.measurementTimeoutMs ?? Math.min(Math.max(this.intervalOf(metric), 2000), 30_000);
     const ctl = new AbortController();
     const onAbort = () => ctl.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
