@@ -12,6 +12,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FORCE=${1:-}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 NODE_BIN=$(readlink -f "$(command -v node)")
+# Concurrent test workers may call this at once: one build at a time.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${TMPDIR:-/tmp}/slipway-test-images.lock"
+  flock 9
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/slipway-images-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
 

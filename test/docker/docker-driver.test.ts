@@ -247,6 +247,16 @@ describe("DockerDriver", () => {
     }
   });
 
+  it("prune with nothing kept (destroy) removes the revision tags and the environment's network", async () => {
+    for (const s of ["web", "db", "llm"]) await driver.prune(project, "test", s, []);
+    await expect(docker.getImage(artifact.ref).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    const nets = await docker.listNetworks({ filters: { label: [`slipway.project=${project}`] } });
+    expect(nets).toEqual([]);
+    // Named volumes are data: kept.
+    const vols = await docker.listVolumes({ filters: { label: [`slipway.project=${project}`] } });
+    expect(vols.Volumes?.map((v) => v.Name)).toEqual([`${project}-test-data`]);
+  });
+
   it("cannot-reach errors name the socket and say what to do", async () => {
     const d = new DockerDriver({ home, socketPath: join(home, "no.sock") });
     const err = await d.inspect(project, "test").catch((e: unknown) => e);

@@ -228,8 +228,26 @@ export class DockerDriver implements Driver {
                 this.logger.debug(`prune: ${t} kept on ${h.key}: ${(e as Error).message}`),
               );
           }
+        // Nothing kept and no container of the environment left (destroy): the network goes too.
+        if (!keep.length) await this.removeNetworkIfUnused(h, project, env);
       }),
     );
+  }
+
+  private async removeNetworkIfUnused(h: EngineHost, project: string, env: string): Promise<void> {
+    const left = await this.on(h, (d) =>
+      d.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.project}=${project}`, `${LABELS.env}=${env}`] },
+      }),
+    );
+    if (left.length) return;
+    const name = networkName(project, env);
+    this.networks.delete(`${h.key}\u0000${name}`);
+    await h.docker
+      .getNetwork(name)
+      .remove()
+      .catch((e: unknown) => this.logger.debug(`network ${name} kept on ${h.key}: ${(e as Error).message}`));
   }
 
   // ---- instances -------------------------------------------------------------------------------
@@ -536,11 +554,18 @@ export class DockerDriver implements Driver {
         c.logs({ ...base, follow: true })
           .then((s) => {
             streams.push(s);
+            let ended = false;
+            const end = () => {
+              if (ended) return;
+              ended = true;
+              push(inst, d.flush());
+              done();
+            };
             if (opts.signal?.aborted) (s as NodeJS.ReadableStream & { destroy(): void }).destroy();
             s.on("data", (b: Buffer) => push(inst, d.push(b)));
-            s.on("end", () => (push(inst, d.flush()), done()));
-            s.on("close", () => done());
-            s.on("error", () => done());
+            s.on("end", end);
+            s.on("close", end);
+            s.on("error", end);
           })
           .catch((e: unknown) => {
             if (status(e) !== 404) failure = engineError(h, e);
