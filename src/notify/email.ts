@@ -51,7 +51,7 @@ export class EmailChannel implements Channel {
         from: this.cfg.from,
         to: this.cfg.to,
         subject: title(n),
-        text: `${body(n, 100)}\n\n-- \nslipway · notification ${n.id} · delivery ${ctx.deliveryId}\n`,
+        text: `${body(n, 100)}\n\n-- \nslipway - notification ${n.id} - delivery ${ctx.deliveryId}\n`,
         // The same Message-ID on every attempt: a duplicate after a crash collapses in mail clients.
         messageId: `<slipway-delivery-${ctx.deliveryId}@${domain}>`,
         headers: { "X-Slipway-Delivery": String(ctx.deliveryId) },

@@ -11,7 +11,7 @@ export function topSeverity(n: Notification): Severity {
   return s;
 }
 
-/** "[FIRING:2] critical · deploy.failed · shop/production api" */
+/** "[FIRING:2] critical | deploy.failed | shop/production api" (ASCII: an SMS with one non-GSM character holds 70 characters, not 160). */
 export function title(n: Notification): string {
   const firing = n.alerts.filter((a) => a.status === "firing").length;
   const head = n.test
@@ -23,7 +23,7 @@ export function title(n: Notification): string {
   const where = [l.project && l.environment ? `${l.project}/${l.environment}` : l.project, l.service]
     .filter(Boolean)
     .join(" ");
-  return [head, topSeverity(n), l.event, where].filter(Boolean).join(" · ").replace("] · ", "] ");
+  return [head, topSeverity(n), l.event, where].filter(Boolean).join(" | ").replace("] | ", "] ");
 }
 
 export function alertLine(a: AlertView): string {
@@ -35,7 +35,7 @@ export function alertLine(a: AlertView): string {
 /** Title plus one line per alert, at most `max` lines. */
 export function body(n: Notification, max = 20): string {
   const lines = n.alerts.slice(0, max).map(alertLine);
-  if (n.alerts.length > max) lines.push(`… and ${n.alerts.length - max} more`);
+  if (n.alerts.length > max) lines.push(`... and ${n.alerts.length - max} more`);
   return lines.join("\n");
 }
 
@@ -44,5 +44,5 @@ export function short(n: Notification, maxLen = 300): string {
   const first = n.alerts[0];
   const more = n.alerts.length > 1 ? ` (+${n.alerts.length - 1} more)` : "";
   const text = `${title(n)}: ${first ? first.message : ""}${more}`;
-  return text.length > maxLen ? `${text.slice(0, maxLen - 1)}…` : text;
+  return text.length > maxLen ? `${text.slice(0, maxLen - 1)}...` : text;
 }

@@ -16,7 +16,7 @@ const xml = (s: string) =>
 
 export function twiml(n: Notification): string {
   // Said twice: the first words of a call are often missed.
-  const text = xml(short(n, 400).replace(/[[\]·]/g, " "));
+  const text = xml(short(n, 400).replace(/[[\]|]/g, " "));
   return `<Response><Say>${text}</Say><Pause length="1"/><Say>${text}</Say></Response>`;
 }
 

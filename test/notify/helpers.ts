@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "../../src/logger.js";
+import { Notifier } from "../../src/notify/index.js";
+import type { AlertEvent, NotifierOptions } from "../../src/notify/index.js";
+import { openNotifyDb } from "../../src/notify/outbox.js";
+import type { Db } from "../../src/notify/outbox.js";
+import { alertsSchema } from "../../src/spec/schema-alerts.js";
+import type { AlertsInput } from "../../src/spec/schema-alerts.js";
+
+export interface Harness {
+  notifier: Notifier;
+  db: Db;
+  dir: string;
+  file: string;
+  logs: { level: string; msg: string; fields?: Record<string, unknown> }[];
+  close(): Promise<void>;
+}
+
+/** A started Notifier on a fresh SQLite file in a temp dir, with a logger that records. */
+export function harness(config: AlertsInput, opts: Partial<NotifierOptions> = {}): Harness {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-notify-"));
+  const file = join(dir, "notify.db");
+  const db = openNotifyDb(file);
+  const logs: Harness["logs"] = [];
+  const rec =
+    (level: string) =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      logs.push({ level, msg, fields });
+    };
+  const logger: Logger = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+  const notifier = new Notifier({
+    db,
+    config: alertsSchema.parse(config),
+    logger,
+    retry: { initialMs: 50, maxMs: 400 },
+    ...opts,
+  });
+  notifier.start();
+  return {
+    notifier,
+    db,
+    dir,
+    file,
+    logs,
+    async close() {
+      await notifier.stop();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function ev(partial: Partial<AlertEvent> & Pick<AlertEvent, "kind">): AlertEvent {
+  return {
+    project: "shop",
+    env: "production",
+    severity: "critical",
+    message: `${partial.kind} happened`,
+    ...partial,
+  };
+}
