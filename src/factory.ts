@@ -81,7 +81,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
     logger,
     actor: Slipway.actor(),
   });
-  return {
+  const engine: Engine = {
     store,
     slipway(kind: string) {
       let s = slipways.get(kind);
@@ -100,7 +100,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
         const kind =
           (latest?.snapshot as { target?: { kind?: string } } | undefined)?.target?.kind ?? "process";
         try {
-          const r = await this.slipway(kind).recover(project, env);
+          const r = await engine.slipway(kind).recover(project, env);
           if (r) log?.(`recovered ${project}/${env}: ${JSON.stringify(r)}`);
         } catch (e) {
           log?.(`recovery of ${project}/${env} failed: ${(e as Error).message}`);
@@ -112,4 +112,5 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       await store.close();
     },
   };
+  return engine;
 }

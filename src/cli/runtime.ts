@@ -6,7 +6,7 @@ import { exitCodeFor } from "../exit-codes.js";
 import { toWire, toWireError, type OpContext } from "../ops.js";
 import { loadSpecFile } from "../spec/load.js";
 import { resolveSpec, type Resolution } from "../spec/resolve.js";
-import { slipwayHome } from "../store/open.js";
+import { slipwayHome } from "../util/home.js";
 import { ensureDaemon, runRemote } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
 

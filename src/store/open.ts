@@ -2,11 +2,8 @@
  * The one factory that picks the store implementation (DESIGN §3: nothing else imports a
  * concrete store). PostgreSQL when a database URL is given, else SQLite under `home`.
  */
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
 import type { Logger } from "../logger.js";
-import { PostgresStore } from "./postgres/postgres-store.js";
-import { SqliteStore } from "./sqlite/sqlite-store.js";
+import { slipwayHome } from "../util/home.js";
 import type { Store } from "./store.js";
 
 export interface OpenStoreOptions {
@@ -18,14 +15,16 @@ export interface OpenStoreOptions {
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  if (opts.databaseUrl) return PostgresStore.open({ url: opts.databaseUrl, logger: opts.logger });
+  // Loaded on demand: `pg` and the native SQLite binding are not free at start-up.
+  if (opts.databaseUrl) {
+    const { PostgresStore } = await import("./postgres/postgres-store.js");
+    return PostgresStore.open({ url: opts.databaseUrl, logger: opts.logger });
+  }
+  const { SqliteStore } = await import("./sqlite/sqlite-store.js");
   return SqliteStore.open({ home: opts.home, logger: opts.logger });
 }
 
-/** SLIPWAY_HOME, or ~/.slipway. */
-export function slipwayHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.SLIPWAY_HOME ? resolve(env.SLIPWAY_HOME) : join(homedir(), ".slipway");
-}
+export { slipwayHome };
 
 /** The store options the environment asks for (SLIPWAY_HOME, SLIPWAY_DATABASE_URL). */
 export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OpenStoreOptions {
