@@ -126,10 +126,9 @@ export function groupKeyOf(routeIndex: number, groupLabels: Labels): string {
   return hash(`route:${routeIndex}|${canonical(groupLabels)}`);
 }
 
-/** Alert identity: every label but severity (a recovered event does not change the alert). */
+/** Alert identity: all its labels (Alertmanager's rule); equal alerts fold into one. */
 export function fingerprintOf(labels: Labels): string {
-  const { severity: _s, ...rest } = labels;
-  return hash(canonical(rest));
+  return hash(canonical(labels));
 }
 
 /** The labels every alert of a notification shares. */
