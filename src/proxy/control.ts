@@ -66,6 +66,15 @@ export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean>
   });
 }
 
+/** Refuse to start beside a live proxy; clear a socket file left by a dead one. */
+export async function assertNoLiveProxy(path: string): Promise<void> {
+  if (await socketAnswers(path))
+    throw new ProxyControlError(
+      409,
+      `a proxy already answers on ${path}; stop it first (its pid is in proxy.pid)`,
+    );
+}
+
 export async function startControl(
   proxy: ProxyServer,
   path: string,

@@ -1,10 +1,10 @@
 /**
  * The proxy process: `node main.js --home DIR` (the daemon starts it through ProxyClient).
- * Writes ${home}/proxy/proxy.pid, logs JSON lines to ${home}/proxy/proxy.log.
+ * The proxy writes ${home}/proxy/proxy.pid; this entry logs JSON lines to ${home}/proxy/proxy.log.
  * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close WebSockets with 1001, exit.
  */
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -56,7 +56,6 @@ try {
   throw e;
 }
 const running = proxy;
-await writeFile(paths.pid, `${process.pid}\n`, { mode: 0o600 });
 
 let stopping = false;
 const stop = async (signal: string) => {
@@ -70,11 +69,6 @@ const stop = async (signal: string) => {
     await running.close({ graceful: true });
   } catch (e) {
     logger.error("error while stopping", { error: (e as Error).message });
-  }
-  try {
-    if ((await readFile(paths.pid, "utf8")).trim() === String(process.pid)) await unlink(paths.pid);
-  } catch {
-    // already gone
   }
   logger.info("stopped");
   out.end(() => process.exit(0));

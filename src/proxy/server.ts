@@ -3,14 +3,14 @@
  * control socket. `startProxy` runs it in the current process; src/proxy/main.ts is the
  * stand-alone process the daemon talks to through ProxyClient.
  */
-import { mkdir, unlink } from "node:fs/promises";
+import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { Route, TargetStats } from "./contract.js";
-import { startControl } from "./control.js";
+import { assertNoLiveProxy, startControl } from "./control.js";
 import { forwardHttp } from "./forward.js";
 import { prometheusText } from "./metrics.js";
 import { sendPage } from "./pages.js";
@@ -322,14 +322,22 @@ export async function startProxy(opts: ProxyServerOptions): Promise<ProxyServer>
   const log = opts.logger ?? silentLogger;
   const paths = proxyPaths(opts.home);
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  await assertNoLiveProxy(paths.socket);
   const proxy = new Proxy(opts.home, log);
-  const control = await startControl(proxy, paths.socket, log);
-  proxy.closeControl = async () => {
-    await control.close();
-    await unlink(paths.socket).catch(() => {});
-  };
+  // Routes first, control socket last: once the socket answers, the restored table is in place.
   try {
     await proxy.restore();
+    await writeFile(paths.pid, `${process.pid}\n`, { mode: 0o600 });
+    const control = await startControl(proxy, paths.socket, log);
+    proxy.closeControl = async () => {
+      await control.close();
+      await unlink(paths.socket).catch(() => {});
+      try {
+        if ((await readFile(paths.pid, "utf8")).trim() === String(process.pid)) await unlink(paths.pid);
+      } catch {
+        // already gone
+      }
+    };
   } catch (e) {
     await proxy.close({ graceful: false });
     throw e;

@@ -176,8 +176,7 @@ export function forwardUpgrade(rs: RouteState, req: IncomingMessage, client: Dup
       return;
     }
     const headers = upstreamHeaders(req);
-    headers.connection = "Upgrade";
-    headers.upgrade = req.headers.upgrade;
+    headers.push("Connection", "Upgrade", "Upgrade", req.headers.upgrade ?? "websocket");
     let connected = false;
     let timedOut = false;
     const up = httpRequest({
