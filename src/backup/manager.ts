@@ -4,7 +4,8 @@
  * the storage, and keeps the catalog; restore and verify check the checksum first.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { PassThrough, Transform } from "node:stream";
 import type { TransformCallback, Writable } from "node:stream";
@@ -206,8 +207,17 @@ export class BackupManager {
       config,
       (sink, ctx) => provider.dump(config, sink, ctx),
     );
-    if ((req.config as { verify?: unknown }).verify === true) return this.verify(rec.id, { config });
-    return rec;
+    if ((req.config as { verify?: unknown }).verify !== true) return rec;
+    try {
+      return await this.verify(rec.id, { config });
+    } catch (e) {
+      // The backup itself is good; a verify that cannot run (no scratch database) must not fail it.
+      this.logger.warn("backup taken but not verified", {
+        id: rec.id,
+        error: scrub(errorMessage(e), secretsOf(config)),
+      });
+      return rec;
+    }
   }
 
   /** Record the release itself (spec snapshot + images) as a JSON backup of service "_release". */
@@ -294,6 +304,9 @@ export class BackupManager {
       const digest = new Digest();
       const writing = pipeline(digest, privateWriteStream(partial));
       const [facts] = await Promise.all([dump(digest, ctx), writing]);
+      // On disk before it is called ok (pg_dump -f does the same unless --no-sync).
+      const fh = await open(partial, "r");
+      await fh.sync().finally(() => fh.close());
       rec.facts = facts;
       rec.size = digest.bytes;
       rec.sha256 = digest.hash.digest("hex");
@@ -457,7 +470,11 @@ export class BackupManager {
   /** At daemon start: backups left running by a process that died are marked failed. */
   markInterrupted(): BackupRecord[] {
     const out = this.catalog.running();
+    const work = this.storage.workDir();
     for (const r of out) {
+      for (const name of readdirSync(work))
+        if (name === `${r.id}.partial` || name.startsWith(`${r.id}-`))
+          rmSync(join(work, name), { recursive: true, force: true });
       r.status = "failed";
       r.error = "interrupted: the process stopped during the backup";
       r.finishedAt ??= new Date().toISOString();

@@ -80,7 +80,7 @@ const enum S {
   Esc,
 }
 
-const INSERT = /^INSERT INTO `((?:[^`]|``)+)` VALUES $/;
+const INSERT = /^INSERT INTO `((?:[^`]|``)+)` VALUES$/;
 const CREATE = /^CREATE TABLE `((?:[^`]|``)+)` \($/;
 
 /**
@@ -106,15 +106,16 @@ export class DumpRowCounter extends Transform {
       const c = buf[i];
       switch (state) {
         case S.Line:
-          if (c === 10) {
-            const m = CREATE.exec(head);
-            if (m) tables[m[1].replace(/``/g, "`")] ??= 0;
-            head = "";
-          } else if (c === 32 && head.endsWith(" VALUES") && INSERT.test(head + " ")) {
-            this.table = INSERT.exec(head + " ")![1].replace(/``/g, "`");
+          // MySQL writes "INSERT INTO `t` VALUES (…" on one line, MariaDB 10.11 breaks after VALUES.
+          if ((c === 10 || c === 32) && head.endsWith(" VALUES") && INSERT.test(head)) {
+            this.table = INSERT.exec(head)![1].replace(/``/g, "`");
             tables[this.table] ??= 0;
             state = S.Values;
             depth = 0;
+            head = "";
+          } else if (c === 10) {
+            const m = CREATE.exec(head);
+            if (m) tables[m[1].replace(/``/g, "`")] ??= 0;
             head = "";
           } else if (head.length > 400) {
             state = S.SkipLine;

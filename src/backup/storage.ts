@@ -3,7 +3,17 @@
  * (hashing it on the way), then hands it to the storage; an object store implements the same
  * four verbs (upload, download to a temp file, delete, exists).
  */
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { OperationFailed } from "../errors.js";
 
@@ -50,6 +60,13 @@ export class LocalStorage implements BackupStorage {
     mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
     renameSync(localFile, dest);
     chmodSync(dest, 0o600);
+    // Make the rename durable too.
+    const fd = openSync(dirname(dest), "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     return dest;
   }
 

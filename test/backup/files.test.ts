@@ -210,3 +210,28 @@ describe("prune against real files", () => {
     }
   });
 });
+
+describe("crash recovery", () => {
+  test("a backup left running by a dead process is marked failed and its work files removed", async () => {
+    const hc = harness();
+    try {
+      const rec = await hc.manager.backup({
+        project: "p",
+        env: "dev",
+        service: "s",
+        config: { type: "files", paths: [join(dir, "config.json")] },
+      });
+      // What a crash mid-backup leaves behind: a running row and a partial file.
+      hc.db
+        .prepare("UPDATE backup_records SET status = 'running', finished_at = NULL WHERE id = ?")
+        .run(rec.id);
+      writeFileSync(join(hc.home, "backups/.work", `${rec.id}.partial`), "half");
+      const fixed = hc.manager.markInterrupted();
+      expect(fixed.map((r) => [r.id, r.status])).toEqual([[rec.id, "failed"]]);
+      expect(hc.manager.get(rec.id)?.error).toMatch(/interrupted/);
+      expect(readdirSync(join(hc.home, "backups/.work"))).toEqual([]);
+    } finally {
+      hc.close();
+    }
+  });
+});
