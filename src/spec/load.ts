@@ -41,8 +41,9 @@ export function parseSpecText(text: string, file: string): LoadedSpec {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
+    // The first errors say what is wrong; the rest are usually echoes of the first.
     throw new SpecError(
-      doc.errors.map((e) => {
+      doc.errors.slice(0, 3).map((e) => {
         const pos = lc.linePos(e.pos[0]);
         return {
           file,

@@ -34,7 +34,7 @@ describe("deploy, redeploy, history, rollback", () => {
     const d1 = p.cli(["deploy", "development", "--version", "v1"]);
     expect(d1.code, d1.stderr).toBe(0);
     expect(d1.stdout).toContain(`http://127.0.0.1:${p.ports.web}`);
-    expect(d1.stderr).toMatch(/✔ roll out api/);
+    expect(d1.stderr).toMatch(/✔ start api .* healthy, serving/);
     expect((await p.get("web")).body).toBe("v1");
     expect((await p.get("api")).body).toBe("v1");
 

@@ -95,7 +95,7 @@ services:
       FAIL_HEALTH: "\${FAIL_HEALTH:-0}"
       CRASH_AT_START: "\${CRASH_AT_START:-0}"
       START_DELAY_MS: "\${START_DELAY_MS:-0}"
-    health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: \${START_TIMEOUT:-10s} }
+    health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: "\${START_TIMEOUT:-10s}" }
     stop: { grace: 3s }
     rollout: { drainTimeout: 5s }
   web:
