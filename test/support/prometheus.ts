@@ -24,6 +24,8 @@ export async function startPrometheus(opts: {
   /** host:port of the targets scraped (path /metrics). */
   targets: string[];
   scrapeIntervalMs?: number;
+  /** Content of a rule file (alerting/recording rules), evaluated at the scrape interval. */
+  rules?: string;
 }): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-prometheus-"));
   const port = await freePort();
@@ -33,6 +35,7 @@ export async function startPrometheus(opts: {
     `  scrape_interval: ${every}`,
     `  scrape_timeout: ${every}`,
     `  evaluation_interval: ${every}`,
+    ...(opts.rules ? ["rule_files:", `  - ${JSON.stringify(join(dir, "rules.yml"))}`] : []),
     "scrape_configs:",
     "  - job_name: app",
     "    static_configs:",
@@ -40,6 +43,7 @@ export async function startPrometheus(opts: {
     "",
   ].join("\n");
   writeFileSync(join(dir, "prometheus.yml"), config);
+  if (opts.rules) writeFileSync(join(dir, "rules.yml"), opts.rules);
   const child: ChildProcess = spawn(
     "prometheus",
     [
