@@ -13,6 +13,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitFor } from "../support/ports.js";
@@ -151,11 +152,22 @@ export async function makeProject(extra = ""): Promise<Project> {
         child.on("close", (code) => res(result(code, out, err)));
       });
     },
-    async get(service, path = "/") {
-      const r = await fetch(`http://127.0.0.1:${ports[service]}${path}`, {
-        signal: AbortSignal.timeout(10_000),
+    // A fresh connection per request: the tests block the event loop in spawnSync, so a pooled
+    // keep-alive socket could look alive after the server closed it.
+    get(service, path = "/") {
+      return new Promise((resolve, reject) => {
+        const req = httpGet(
+          { host: "127.0.0.1", port: ports[service], path, agent: false, timeout: 10_000 },
+          (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (d: string) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
       });
-      return { status: r.status, body: await r.text() };
     },
     async cleanup() {
       spawnSync(process.execPath, [BIN, ...base, "destroy", "development", "--in-process", "--yes"], {
