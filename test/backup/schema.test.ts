@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import type { BackupConfig } from "../../src/backup/index.js";
 import { backupSchema } from "../../src/spec/schema-backup.js";
 
 const issues = (v: unknown) =>
@@ -14,6 +15,9 @@ describe("backup: block schema", () => {
       retention: { keepLast: 14, maxAge: "30d" },
     });
     expect(b.retention).toEqual({ keepLast: 14, maxAge: 30 * 24 * 3600 * 1000 });
+    // The resolved block is what the engine hands to BackupManager.backup() (compile-time check).
+    const config: BackupConfig = b;
+    expect(config.type).toBe("postgres");
   });
 
   test("retention defaults to 30 days", () => {
