@@ -4,6 +4,7 @@
 #   slipway-test/node     busybox + the host's node binary + the libraries ldd lists + /etc/passwd
 #   slipway-test/app      FROM slipway-test/node: test/docker/app/server.mjs (version and health
 #                         behaviour set by env / build args)
+#   slipway-test/redis    busybox + the host's redis-server and redis-cli (a real stateful service)
 # Idempotent: an image is rebuilt only when missing or when its inputs changed (a content hash
 # is stored in the label slipway.test.inputs). Usage: scripts/build-test-images.sh [--force]
 set -eu
@@ -55,7 +56,7 @@ else
 fi
 
 # --- slipway-test/node ----------------------------------------------------------------------
-LIBS=$(ldd "$NODE_BIN" | awk '/=>/ { print $3 } /^[[:space:]]*\// { print $1 }' | sort -u)
+LIBS=$(ldd "$NODE_BIN" | awk '/=>/ { print $3 } /^[[:space:]]*\/.* \(0x/ { print $1 }' | sort -u)
 NODE_HASH=$( (sha256sum "$BUSYBOX"; ls -l "$NODE_BIN"; for l in $LIBS; do ls -lL "$l"; done; echo v1) | sha256sum | cut -c1-16)
 if uptodate slipway-test/node "$NODE_HASH"; then
   echo "slipway-test/node: up to date"
@@ -71,6 +72,33 @@ else
     -c 'ENV PATH=/usr/bin:/bin' -c 'WORKDIR /app' -c 'CMD ["node"]' \
     -c "LABEL slipway.test.inputs=$NODE_HASH" - slipway-test/node:latest >/dev/null
   echo "slipway-test/node: built"
+fi
+
+# --- slipway-test/redis ---------------------------------------------------------------------
+if command -v redis-server >/dev/null 2>&1; then
+  REDIS_BIN=$(readlink -f "$(command -v redis-server)")
+  CLI_BIN=$(readlink -f "$(command -v redis-cli)")
+  RLIBS=$(ldd "$REDIS_BIN" "$CLI_BIN" | awk '/=>/ { print $3 } /^[[:space:]]*\/.* \(0x/ { print $1 }' | sort -u)
+  REDIS_HASH=$( (sha256sum "$BUSYBOX"; ls -l "$REDIS_BIN" "$CLI_BIN"; for l in $RLIBS; do ls -lL "$l"; done; echo v1) | sha256sum | cut -c1-16)
+  if uptodate slipway-test/redis "$REDIS_HASH"; then
+    echo "slipway-test/redis: up to date"
+  else
+    busybox_root "$WORK/redis"
+    mkdir -p "$WORK/redis/usr/bin" "$WORK/redis/data"
+    # redis-server is a link to one binary that dispatches on its name.
+    cp "$REDIS_BIN" "$WORK/redis/usr/bin/$(basename "$REDIS_BIN")"
+    [ "$(basename "$REDIS_BIN")" = redis-server ] || ln -s "$(basename "$REDIS_BIN")" "$WORK/redis/usr/bin/redis-server"
+    cp "$CLI_BIN" "$WORK/redis/usr/bin/redis-cli"
+    for l in $RLIBS; do
+      mkdir -p "$WORK/redis$(dirname "$l")"
+      cp -L "$l" "$WORK/redis$l"
+    done
+    tar -C "$WORK/redis" -c . | docker import \
+      -c 'ENV PATH=/usr/bin:/bin' -c 'WORKDIR /data' -c 'EXPOSE 6379' \
+      -c 'CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/data", "--appendonly", "yes"]' \
+      -c "LABEL slipway.test.inputs=$REDIS_HASH" - slipway-test/redis:latest >/dev/null
+    echo "slipway-test/redis: built"
+  fi
 fi
 
 # --- slipway-test/app -----------------------------------------------------------------------

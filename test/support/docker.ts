@@ -13,7 +13,12 @@ import { waitFor } from "./ports.js";
 
 const exec = promisify(execFile);
 export const DOCKER_SOCKET = "/var/run/docker.sock";
-export const TEST_IMAGES = ["slipway-test/busybox", "slipway-test/node", "slipway-test/app"] as const;
+export const TEST_IMAGES = [
+  "slipway-test/busybox",
+  "slipway-test/node",
+  "slipway-test/app",
+  "slipway-test/redis",
+] as const;
 
 /** True when the engine answers GET /_ping on the socket. */
 export function dockerAnswers(socketPath = DOCKER_SOCKET): Promise<boolean> {

@@ -5,7 +5,10 @@
 //   HEALTH        "ok" (default) | "fail" (GET /health answers 500) | "exit" (exit 3 at start)
 //   GET /         {"version","hostname","service"}     GET /health  200 "ok" or 500
 //   GET /fetch?url=U  fetches U from inside the container (service discovery tests)
+//   GET /redis?cmd=C  sends the inline command C to $REDIS_HOST:6379 (default host "redis"),
+//                     answers with the first line of the reply
 import { createServer } from "node:http";
+import { connect } from "node:net";
 import { hostname } from "node:os";
 
 const port = Number(process.env.PORT ?? 3000);
@@ -22,6 +25,22 @@ const server = createServer(async (req, res) => {
   if (url.pathname === "/health") {
     res.writeHead(health === "fail" ? 500 : 200, { "content-type": "text/plain" });
     return res.end(health === "fail" ? "unhealthy" : "ok");
+  }
+  if (url.pathname === "/redis") {
+    const sock = connect(6379, process.env.REDIS_HOST ?? "redis");
+    let reply = "";
+    sock.setTimeout(3000, () => sock.destroy(new Error("redis timeout")));
+    sock.on("connect", () => sock.write(`${url.searchParams.get("cmd") ?? "PING"}\r\n`));
+    sock.on("data", (d) => {
+      reply += d;
+      if (reply.includes("\r\n")) sock.end();
+    });
+    sock.on("close", () => {
+      res.writeHead(reply ? 200 : 502, { "content-type": "text/plain" });
+      res.end(reply.split("\r\n").filter((l) => !/^\$\d+$/.test(l))[0] ?? "no reply");
+    });
+    sock.on("error", () => {});
+    return;
   }
   if (url.pathname === "/fetch") {
     try {

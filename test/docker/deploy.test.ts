@@ -1,0 +1,153 @@
+/**
+ * `slipway deploy` on the Docker target end to end: the real CLI (from source, --in-process),
+ * the real proxy and the real engine. A stateful Redis (slipway-test/redis, a named volume) and a
+ * two-replica web service depending on it; a redeploy under load with zero failed requests; a
+ * release whose health fails is rolled back while the old containers keep serving.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTestImages, removeProject } from "../support/docker.js";
+import { freePort } from "../support/ports.js";
+import { uniqueProject } from "./helpers.js";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const project = uniqueProject("dkdeploy");
+const dir = mkdtempSync(join(tmpdir(), "slipway-docker-deploy-"));
+const home = join(dir, "home");
+const file = join(dir, "slipway.yaml");
+const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+let port: number;
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "-f", file, ...args, "--in-process"],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("exit", (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function get(path = "/"): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+  return { status: r.status, body: await r.text() };
+}
+
+const containers = async () =>
+  (await docker.listContainers({ all: true, filters: { label: [`slipway.project=${project}`] } }))
+    .map((c) => `${c.Labels["slipway.service"]} r${c.Labels["slipway.revision"]} ${c.State}`)
+    .sort();
+
+beforeAll(async () => {
+  await ensureTestImages();
+  port = await freePort();
+  writeFileSync(
+    file,
+    `project: ${project}
+environments:
+  staging: { target: docker }
+services:
+  web:
+    image: slipway-test/app:latest
+    port: ${port}
+    containerPort: 3000
+    replicas: 2
+    env: { APP_VERSION: "\${VERSION}", HEALTH: "\${HEALTH:-ok}" }
+    health: { http: /health, interval: 500ms, startTimeout: 10s }
+    rollout: { drainTimeout: 2s, keepWarm: 0s }
+    resources: { memory: 128Mi }
+    dependsOn: [redis]
+  redis:
+    image: slipway-test/redis:latest
+    stateful: true
+    volumes: [data:/data]
+`,
+  );
+}, 300_000);
+
+afterAll(async () => {
+  const pidFile = join(home, "proxy", "proxy.pid");
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  }
+  await removeProject(project);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("slipway deploy on the docker target", () => {
+  it("deploys a stateful Redis and a web service that reaches it by name", async () => {
+    const d = await cli(["deploy", "staging", "--version", "v1", "--yes"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse((await get()).body)).toMatchObject({ version: "v1", service: "web" });
+    expect((await get("/redis?cmd=SET%20k%20kept")).body).toBe("+OK");
+    expect(await containers()).toEqual(["redis r1 running", "web r1 running", "web r1 running"]);
+  });
+
+  it("redeploys under load without a failed request; the stateful volume keeps its data", async () => {
+    let ok = 0;
+    const failures: string[] = [];
+    let stop = false;
+    const worker = async () => {
+      while (!stop) {
+        try {
+          const r = await get();
+          if (r.status === 200) ok++;
+          else failures.push(`HTTP ${r.status}`);
+        } catch (e) {
+          failures.push(String(e));
+        }
+      }
+    };
+    const load = Promise.all([worker(), worker(), worker(), worker()]);
+    const d = await cli(["deploy", "staging", "--version", "v2", "--yes"]);
+    stop = true;
+    await load;
+    expect(d.code, d.stderr).toBe(0);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
+    expect((await get("/redis?cmd=GET%20k")).body).toBe("kept");
+    expect(await containers()).toEqual(["redis r2 running", "web r2 running", "web r2 running"]);
+  });
+
+  it("rolls back a release whose health fails; the old containers keep serving", async () => {
+    const d = await cli(["deploy", "staging", "--version", "v3", "--yes"], { HEALTH: "fail" });
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/did not become healthy/);
+    expect(d.stderr).toMatch(/rolled back/);
+    expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
+    expect((await containers()).filter((c) => c.startsWith("web"))).toEqual([
+      "web r2 running",
+      "web r2 running",
+    ]);
+  });
+
+  it("destroy removes the containers and keeps the named volume", async () => {
+    const d = await cli(["destroy", "staging", "--yes"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(await containers()).toEqual([]);
+    const vols = await docker.listVolumes({ filters: { label: [`slipway.project=${project}`] } });
+    expect(vols.Volumes?.map((v) => v.Name)).toEqual([`${project}-staging-data`]);
+  });
+});
