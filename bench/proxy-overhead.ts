@@ -1,0 +1,188 @@
+/**
+ * Proxy overhead: the same upstream measured direct, through the Slipway proxy and through
+ * nginx (Debian package, 1 worker, keep-alive upstream pool), with wrk, in one run.
+ * Goal: Slipway ≥ 60 % of nginx's throughput and ≤ 2 ms added p99.
+ *
+ *   npx tsx bench/proxy-overhead.ts [--duration 10] [--connections 32]
+ */
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ProxyClient } from "../src/proxy/client.js";
+import { freePort, waitFor } from "../test/support/ports.js";
+
+const { values } = parseArgs({
+  options: { duration: { type: "string", default: "10" }, connections: { type: "string", default: "32" } },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+
+const UPSTREAM = `
+const http = require("node:http");
+const body = Buffer.from("hello from the upstream\\n".repeat(4));
+http.createServer((req, res) => {
+  res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
+  res.end(body);
+}).listen(Number(process.argv[1]), "127.0.0.1", () => console.log("ready"));
+`;
+
+interface Result {
+  name: string;
+  /** CPU time the proxy process(es) spent per request, µs (robust on a shared machine). */
+  cpuUs?: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} failed: ${stderr || err.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
+}
+
+/** utime+stime of the processes, in ms (Linux /proc, 100 ticks per second). */
+async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11] ?? 0) + Number(f[12] ?? 0);
+  }
+  return ticks * 10;
+}
+
+async function wrk(name: string, url: string, pids: number[] = [], conns = connections): Promise<Result> {
+  await run("wrk", ["-t1", `-c${conns}`, "-d2s", url]); // warm-up
+  const cpu0 = await cpuMs(pids);
+  const out = await run("wrk", ["-t1", `-c${conns}`, `-d${duration}s`, "--latency", url]);
+  const cpu = (await cpuMs(pids)) - cpu0;
+  const total = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { name, rps, p50, p99, errors, cpuUs: pids.length ? (cpu * 1000) / total : undefined };
+}
+
+const children: ChildProcess[] = [];
+const dir = await mkdtemp(join(tmpdir(), "slipway-bench-proxy-"));
+let proxy: ProxyClient | undefined;
+try {
+  // Upstream: its own process, so it does not share an event loop with anything measured.
+  const upPort = await freePort();
+  const upstream = spawn(process.execPath, ["-e", UPSTREAM, String(upPort)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(upstream);
+  await new Promise((r) => upstream.stdout!.once("data", r));
+
+  // Slipway proxy: the real process, started the way the daemon starts it.
+  const slipPort = await freePort();
+  proxy = new ProxyClient({ home: join(dir, "home") });
+  await proxy.ensureRunning();
+  await proxy.setRoute({
+    key: "bench/prod/web",
+    listen: { host: "127.0.0.1", port: slipPort },
+    targets: [{ id: "web-1", slot: "stable", url: `http://127.0.0.1:${upPort}` }],
+    candidateWeight: 0,
+    sticky: false,
+    drainTimeoutMs: 1_000,
+    responseTimeoutMs: 30_000,
+  });
+
+  // nginx: the reverse proxy a user would pick instead, configured as it is usually run.
+  const ngPort = await freePort();
+  const ng = join(dir, "nginx");
+  await mkdir(ng, { recursive: true });
+  const conf = `
+worker_processes 1;
+pid ${ng}/nginx.pid;
+error_log ${ng}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${ng}/body; proxy_temp_path ${ng}/proxy; fastcgi_temp_path ${ng}/fcgi;
+  uwsgi_temp_path ${ng}/uwsgi; scgi_temp_path ${ng}/scgi;
+  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${ngPort};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
+  }
+}`;
+  await writeFile(join(ng, "nginx.conf"), conf);
+  const nginx = spawn("nginx", ["-p", ng, "-c", join(ng, "nginx.conf"), "-g", "daemon off;"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  children.push(nginx);
+  await waitFor(() => fetch(`http://127.0.0.1:${ngPort}/`).then((r) => r.ok), { what: "nginx" });
+
+  const results: Result[] = [];
+  const slipPid = (await proxy.health())!.pid;
+  const ngPids = [
+    nginx.pid!,
+    ...(await run("pgrep", ["-P", String(nginx.pid)])).split(/\s+/).filter(Boolean).map(Number),
+  ];
+  results.push(await wrk("direct", `http://127.0.0.1:${upPort}/`));
+  results.push(await wrk("slipway proxy", `http://127.0.0.1:${slipPort}/`, [slipPid]));
+  results.push(await wrk("nginx 1 worker", `http://127.0.0.1:${ngPort}/`, ngPids));
+
+  const [direct, slip, nginxR] = results;
+  console.log(
+    `\nwrk -t1 -c${connections} -d${duration}s --latency, small response, same upstream (node http)`,
+  );
+  console.log("| path | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const r of results)
+    console.log(
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.cpuUs?.toFixed(0) ?? "–"} |`,
+    );
+  const ratio = slip.rps / nginxR.rps;
+  console.log(
+    `\nslipway / nginx throughput: ${(ratio * 100).toFixed(0)} % (goal ≥ 60 %) ${ratio >= 0.6 ? "✔" : "✖"}` +
+      `\nslipway added p99 vs direct: ${(slip.p99 - direct.p99).toFixed(2)} ms (goal ≤ 2 ms) ${slip.p99 - direct.p99 <= 2 ? "✔" : "✖"}` +
+      `\nnginx added p99 vs direct:   ${(nginxR.p99 - direct.p99).toFixed(2)} ms` +
+      `\nCPU per request, slipway / nginx: ${((slip.cpuUs ?? 0) / (nginxR.cpuUs ?? 1)).toFixed(1)}×`,
+  );
+
+  // One connection: the latency a single client sees, without queueing behind the load.
+  const light = [
+    await wrk("direct", `http://127.0.0.1:${upPort}/`, [], 1),
+    await wrk("slipway proxy", `http://127.0.0.1:${slipPort}/`, [slipPid], 1),
+    await wrk("nginx 1 worker", `http://127.0.0.1:${ngPort}/`, ngPids, 1),
+  ];
+  console.log(`\nwrk -t1 -c1 -d${duration}s --latency`);
+  console.log("| path | req/s | p50 ms | p99 ms | added p99 ms |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const r of light)
+    console.log(
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.p99 - light[0].p99).toFixed(2)} |`,
+    );
+} finally {
+  await proxy?.stop(5_000).catch(() => false);
+  for (const c of children) c.kill("SIGTERM");
+  await rm(dir, { recursive: true, force: true });
+}
