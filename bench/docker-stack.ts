@@ -103,7 +103,12 @@ function svc(name: string): ResolvedService {
     smoke: [],
     dependsOn: STACK[name]!,
     stop: { signal: "SIGTERM", grace: 5000 },
-    restart: { policy: "on-failure", backoff: 500, maxBackoff: 30_000, crashLoop: { restarts: 5, within: 60_000 } },
+    restart: {
+      policy: "on-failure",
+      backoff: 500,
+      maxBackoff: 30_000,
+      crashLoop: { restarts: 5, within: 60_000 },
+    },
     stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 1000, keepWarm: 0 },
     volumes: [],
@@ -116,7 +121,9 @@ function svc(name: string): ResolvedService {
 async function driverToHealthy(driver: DockerDriver, project: string): Promise<number> {
   const t0 = performance.now();
   const artifacts = new Map(
-    await Promise.all(Object.keys(STACK).map(async (s) => [s, await driver.prepare(project, "bench", svc(s), 1)] as const)),
+    await Promise.all(
+      Object.keys(STACK).map(async (s) => [s, await driver.prepare(project, "bench", svc(s), 1)] as const),
+    ),
   );
   for (const layer of layers()) {
     await Promise.all(
@@ -188,7 +195,9 @@ interface Load {
   detail: string;
 }
 function underLoad(url: string, seconds: number): { done: Promise<Load> } {
-  const child = spawn("wrk", ["-t1", "-c4", `-d${seconds}s`, "--timeout", "5s", url], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("wrk", ["-t1", "-c4", `-d${seconds}s`, "--timeout", "5s", url], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   const done = new Promise<Load>((res) =>
@@ -254,7 +263,10 @@ async function main() {
     stopProxy();
     await removeProject("benchslw").catch(() => undefined);
     for (let i = 0; i < RUNS; i++) {
-      spawnSync("docker-compose", ["-p", `benchcmp${i}`, "down", "-t", "1"], { cwd: composeDir, stdio: "ignore" });
+      spawnSync("docker-compose", ["-p", `benchcmp${i}`, "down", "-t", "1"], {
+        cwd: composeDir,
+        stdio: "ignore",
+      });
       await removeProject(`benchdrv${i}`).catch(() => undefined);
     }
     rmSync(work, { recursive: true, force: true });
