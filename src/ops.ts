@@ -10,6 +10,7 @@ import type { Slipway } from "./slipway.js";
 import type { LogLine } from "./drivers/driver.js";
 
 export const OPS = [
+  "check",
   "plan",
   "deploy",
   "rollback",
@@ -28,6 +29,7 @@ export interface WireResolution {
   spec: ResolvedSpec;
   snapshot: ResolvedSpec;
   secrets: Record<string, string>;
+  vars: Record<string, string>;
 }
 
 export interface OpPayload {
@@ -36,11 +38,16 @@ export interface OpPayload {
 }
 
 export function toWire(r: Resolution): WireResolution {
-  return { spec: r.spec, snapshot: r.snapshot, secrets: Object.fromEntries(r.secrets) };
+  return { spec: r.spec, snapshot: r.snapshot, secrets: Object.fromEntries(r.secrets), vars: r.vars };
 }
 
 export function fromWire(w: WireResolution): Resolution {
-  return { spec: w.spec, snapshot: w.snapshot, secrets: new Map(Object.entries(w.secrets ?? {})) };
+  return {
+    spec: w.spec,
+    snapshot: w.snapshot,
+    secrets: new Map(Object.entries(w.secrets ?? {})),
+    vars: w.vars ?? {},
+  };
 }
 
 export interface OpContext {
@@ -66,6 +73,8 @@ export async function runOp(
   const spec = resolution.spec;
   const a = payload.args ?? {};
   switch (op as OpName) {
+    case "check":
+      return slipway.check(resolution, { confirm: strs(a.confirm), emit: ctx.emit, signal: ctx.signal });
     case "plan":
       return slipway.plan(resolution, { only: strs(a.only), skipChecks: bool(a.skipChecks) });
     case "deploy":
@@ -74,6 +83,7 @@ export async function runOp(
         yes: bool(a.yes),
         dryRun: bool(a.dryRun),
         skipChecks: bool(a.skipChecks),
+        confirm: strs(a.confirm),
         description: str(a.description),
         emit: ctx.emit,
         signal: ctx.signal,

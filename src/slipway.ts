@@ -3,7 +3,9 @@
  * user-visible goes through here.
  */
 import { hostname, userInfo } from "node:os";
-import { errorMessage, OperationFailed, Refused, UsageError } from "./errors.js";
+import { CheckFailed, errorMessage, OperationFailed, Refused, UsageError } from "./errors.js";
+import { createCheckRunner } from "./checks/index.js";
+import type { CheckSpec } from "./checks/index.js";
 import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
 import { noopSink, type EventSink } from "./engine/events.js";
@@ -19,6 +21,8 @@ import type { JournalStep, LockInfo, Revision } from "./store/store.js";
 
 export interface DeployOptions {
   only?: string[];
+  /** Confirmed `confirm` checklist items. */
+  confirm?: string[];
   yes?: boolean;
   dryRun?: boolean;
   skipChecks?: boolean;
@@ -75,10 +79,35 @@ export interface HistoryEntry {
 }
 
 export class Slipway {
-  constructor(
-    private readonly deps: EngineDeps,
-    private readonly opts: { checks?: CheckRunner } = {},
-  ) {}
+  constructor(private readonly deps: EngineDeps) {}
+
+  private checkRunner(resolution: Resolution, confirm: string[] | undefined): CheckRunner {
+    const run = createCheckRunner({
+      vars: resolution.vars,
+      secrets: resolution.secrets.values(),
+      confirmed: confirm ?? [],
+      confirmedBy: this.deps.actor,
+    });
+    return (spec, emit, signal) => run({ dir: spec.dir, checks: spec.checks as CheckSpec[] }, emit, signal);
+  }
+
+  /** `slipway check ENV`: the pre-flight checklist alone. */
+  async check(
+    resolution: Resolution,
+    opts: { confirm?: string[]; emit?: EventSink; signal?: AbortSignal } = {},
+  ): Promise<{ ok: boolean; summary: string; results: unknown[] }> {
+    const r = await this.checkRunner(resolution, opts.confirm)(
+      resolution.spec,
+      opts.emit ?? noopSink,
+      opts.signal,
+    );
+    if (!r.ok) {
+      const e = new CheckFailed(`pre-flight checks failed: ${r.summary}`);
+      e.details = { results: r.results };
+      throw e;
+    }
+    return r;
+  }
 
   static actor(): string {
     let user = "unknown";
@@ -154,7 +183,7 @@ export class Slipway {
         skipChecks: !!opts.skipChecks,
         emit,
         signal: opts.signal,
-        checks: this.opts.checks,
+        checks: this.checkRunner(resolution, opts.confirm),
       });
     });
   }
@@ -198,6 +227,7 @@ export class Slipway {
         spec,
         snapshot: target.snapshot as ResolvedSpec,
         secrets: resolution.secrets,
+        vars: resolution.vars,
       };
       const live = await store.listInstances(cur.project, cur.env);
       const p = makePlan({

@@ -13,6 +13,7 @@ import { register as stop } from "./commands/stop.js";
 import { register as lock } from "./commands/lock.js";
 import { register as serve } from "./commands/serve.js";
 import { register as docs } from "./commands/docs.js";
+import { register as check } from "./commands/check.js";
 
 const program = new Command("slipway")
   .description(
@@ -29,7 +30,7 @@ const program = new Command("slipway")
   .exitOverride();
 
 const cli = new Cli(program);
-for (const reg of [validate, schema, plan, deploy, rollback, status, history, logs, stop, lock, serve])
+for (const reg of [validate, schema, check, plan, deploy, rollback, status, history, logs, stop, lock, serve])
   reg(cli);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -44,6 +44,17 @@ export function renderEvent(out: Out, e: EngineEvent): void {
     else if (e.status === "skipped")
       out.stderr(`  ${dim(out, "-")} ${dim(out, e.description + " (skipped)")}`);
   } else if (e.type === "log") {
+    // Messages that carry their own mark (check results) are printed as they are.
+    if (/^[✔✖!⚠-] /.test(e.message)) {
+      const [first, ...rest] = e.message.split("\n");
+      const colour = e.level === "error" ? red : e.level === "warn" ? yellow : green;
+      out.stderr(
+        [`  ${colour(out, first.slice(0, 1))}${first.slice(1)}`, ...rest.map((l) => `  ${dim(out, l)}`)].join(
+          "\n",
+        ),
+      );
+      return;
+    }
     const mark = e.level === "error" ? red(out, "✖") : e.level === "warn" ? yellow(out, "!") : "▸";
     out.stderr(`${mark} ${e.message}`);
   }

@@ -76,7 +76,7 @@ export async function recoverEnvironment(
           spec,
           states,
           current,
-          { spec, snapshot: spec, secrets: new Map() },
+          { spec, snapshot: spec, secrets: new Map(), vars: {} },
           emit,
         );
         await store.updateRevision(project, env, rev.number, {

@@ -263,7 +263,6 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
       await store.journalUpdate(spec.project, spec.env, revision, s.seq, { status: "skipped" });
   }
   const reason = errorMessage(failure);
-  emit({ type: "log", level: "error", message: reason });
   const undone = await undo(deps, spec, states, opts.current, resolution, emit);
   await store.updateRevision(spec.project, spec.env, revision, {
     status: "failed",

@@ -28,6 +28,11 @@ export interface Resolution {
   snapshot: ResolvedSpec;
   /** Name → value of every variable a secret may come from (for redaction elsewhere). */
   secrets: Map<string, string>;
+  /**
+   * The variables checks may look at: the env files' and, from the caller's environment, those the
+   * spec references or an `env` check requires. Never stored.
+   */
+  vars: Record<string, string>;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
@@ -163,7 +168,14 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
       if (/SECRET|PASSWORD|TOKEN|KEY|CREDENTIAL/i.test(k) && v) secrets.set(k, v);
   }
   const snapshot = redact(spec, secrets) as ResolvedSpec;
-  return { spec: deepFreeze(spec), snapshot, secrets };
+  const wanted = new Set([...secretNames, ...requiredByChecks(spec.checks)]);
+  const callerVars = opts.vars ?? process.env;
+  const checkVars: Record<string, string> = { ...fileVars };
+  for (const n of wanted) {
+    const v = callerVars[n];
+    if (v !== undefined) checkVars[n] = v;
+  }
+  return { spec: deepFreeze(spec), snapshot, secrets, vars: checkVars };
 }
 
 /** Validate the whole file: every environment, leniently (secrets need not be set). */
@@ -191,6 +203,18 @@ export function validateAll(loaded: LoadedSpec, vars?: Record<string, string | u
   }
   if (issues.length) throw new SpecError(issues);
   return envs;
+}
+
+function requiredByChecks(checks: unknown[]): string[] {
+  const out: string[] = [];
+  for (const c of checks) {
+    const r =
+      (c as { kind?: string; required?: unknown }).kind === "env"
+        ? (c as { required?: unknown }).required
+        : undefined;
+    if (Array.isArray(r)) out.push(...r.filter((x): x is string => typeof x === "string"));
+  }
+  return out;
 }
 
 function getIn(obj: unknown, path: PathSegment[]): unknown {

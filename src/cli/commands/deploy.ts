@@ -2,6 +2,7 @@ import type { Cli } from "../runtime.js";
 import type { Plan } from "../../engine/plan.js";
 import type { DeployResult } from "../../engine/run.js";
 import { renderDeploy, renderPlan } from "../render.js";
+import { promptConfirmations } from "./check.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -13,6 +14,7 @@ export function register(cli: Cli): void {
     .option("--dry-run", "print the plan and stop")
     .option("--skip-checks", "skip the pre-flight checks (recorded in the revision)")
     .option("-m, --message <text>", "description recorded with the revision")
+    .option("--confirm <items...>", "confirm human checklist items of `confirm` checks")
     .action(
       cli.action(
         async (
@@ -24,10 +26,14 @@ export function register(cli: Cli): void {
             dryRun?: boolean;
             skipChecks?: boolean;
             message?: string;
+            confirm?: string[];
           },
         ) => {
           const res = cli.resolve(env, o.version);
+          const confirm =
+            o.dryRun || o.skipChecks ? o.confirm : await promptConfirmations(res, o.confirm, cli.opts.json);
           const r = (await cli.op("deploy", res, {
+            confirm,
             only: o.only,
             yes: o.yes,
             dryRun: o.dryRun,
