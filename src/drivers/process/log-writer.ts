@@ -48,8 +48,23 @@ export class RotatingLog {
     }
     this.partial[stream] = rest;
     if (parts.length === 0) return;
-    const now = new Date().toISOString();
-    for (const p of parts) this.append(`${now} ${stream} ${p.endsWith("\r") ? p.slice(0, -1) : p}\n`);
+    const prefix = `${new Date().toISOString()} ${stream} `;
+    // One write per chunk, not per line: a chatty app costs a syscall per 64 KB, not per line.
+    let batch = "";
+    let batchBytes = 0;
+    for (const p of parts) {
+      const line = `${prefix}${p.endsWith("\r") ? p.slice(0, -1) : p}\n`;
+      const bytes = Buffer.byteLength(line);
+      if (this.size + batchBytes > 0 && this.size + batchBytes + bytes > this.maxSize) {
+        if (batch) this.writeOut(batch, batchBytes);
+        batch = "";
+        batchBytes = 0;
+        if (this.size > 0) this.rotate();
+      }
+      batch += line;
+      batchBytes += bytes;
+    }
+    if (batch) this.writeOut(batch, batchBytes);
   }
 
   /** A whole line (the shim's own notes about exits and restarts). */
@@ -78,10 +93,14 @@ export class RotatingLog {
   }
 
   private append(s: string): void {
-    const buf = Buffer.from(s);
-    if (this.size > 0 && this.size + buf.length > this.maxSize) this.rotate();
-    writeSync(this.fd, buf);
-    this.size += buf.length;
+    const bytes = Buffer.byteLength(s);
+    if (this.size > 0 && this.size + bytes > this.maxSize) this.rotate();
+    this.writeOut(s, bytes);
+  }
+
+  private writeOut(s: string, bytes: number): void {
+    writeSync(this.fd, s);
+    this.size += bytes;
   }
 
   private rotate(): void {

@@ -622,8 +622,8 @@ function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
 /** A free TCP port on 127.0.0.1 (bound, then released for the instance to take). */
 export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
+    // Not unref'd: a CLI run with nothing else pending would exit before the port is known.
     const srv = createServer();
-    srv.unref();
     srv.on("error", (e) => reject(new DriverError(NAME, `no free port on 127.0.0.1: ${e.message}`)));
     srv.listen(0, "127.0.0.1", () => {
       const a = srv.address();
