@@ -19,7 +19,7 @@ import type { AlertsConfig } from "../spec/schema-alerts.js";
 import type { Channel, DeliveryContext } from "./channel.js";
 import { DeliveryError } from "./channel.js";
 import { createChannel } from "./channels.js";
-import type { AlertRow, Db, DeliveryRow, GroupRow, SilenceRow } from "./outbox.js";
+import type { AlertRow, Db, DeliveryRow, GroupRow, SilenceRow, Statement } from "./outbox.js";
 import { migrateNotify } from "./outbox.js";
 import { makeRedactor } from "./redact.js";
 import type { Redactor } from "./redact.js";
@@ -203,12 +203,10 @@ export class Notifier {
     const labels = labelsOf(event);
     const target = resolvesKind(event);
     if (target) {
-      const res = this.db
-        .prepare(
-          `UPDATE notify_alerts SET status = 'resolved', ends_at = ? WHERE project = ? AND environment = ?
+      const res = this.q(
+        `UPDATE notify_alerts SET status = 'resolved', ends_at = ? WHERE project = ? AND environment = ?
            AND service = ? AND event = ? AND status = 'firing'`,
-        )
-        .run(now, event.project, event.env, event.service ?? "", target);
+      ).run(now, event.project, event.env, event.service ?? "", target);
       return { accepted: res.changes > 0, routes: 0, resolved: res.changes };
     }
     const routes = selectRoutes(this.config, labels);
@@ -224,78 +222,70 @@ export class Notifier {
       for (const r of routes) {
         const gl = groupLabelsOf(r.groupBy, labels);
         const key = groupKeyOf(r.index, gl);
-        const group = this.db.prepare("SELECT next_flush_at FROM notify_groups WHERE key = ?").get(key) as
+        const group = this.q("SELECT next_flush_at FROM notify_groups WHERE key = ?").get(key) as
           Pick<GroupRow, "next_flush_at"> | undefined;
         if (group) earliest = Math.min(earliest, group.next_flush_at);
         else {
           const at = now + r.groupWait;
           earliest = Math.min(earliest, at);
-          this.db
-            .prepare(
-              `INSERT INTO notify_groups (key, route_index, receivers, mention, send_resolved, group_labels,
+          this.q(
+            `INSERT INTO notify_groups (key, route_index, receivers, mention, send_resolved, group_labels,
                group_interval_ms, repeat_interval_ms, created_at, next_flush_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-            )
-            .run(
-              key,
-              r.index,
-              JSON.stringify(r.receivers),
-              r.mention ?? null,
-              r.sendResolved ? 1 : 0,
-              JSON.stringify(gl),
-              r.groupInterval,
-              r.repeatInterval,
-              now,
-              at,
-            );
+          ).run(
+            key,
+            r.index,
+            JSON.stringify(r.receivers),
+            r.mention ?? null,
+            r.sendResolved ? 1 : 0,
+            JSON.stringify(gl),
+            r.groupInterval,
+            r.repeatInterval,
+            now,
+            at,
+          );
         }
-        const existing = this.db
-          .prepare(
-            `SELECT id, status, stateful, notified FROM notify_alerts WHERE group_key = ? AND fingerprint = ?
+        const existing = this.q(
+          `SELECT id, status, stateful, notified FROM notify_alerts WHERE group_key = ? AND fingerprint = ?
              AND status IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
-          )
-          .get(key, fp) as Pick<AlertRow, "id" | "status" | "stateful" | "notified"> | undefined;
+        ).get(key, fp) as Pick<AlertRow, "id" | "status" | "stateful" | "notified"> | undefined;
         const data = event.data ? JSON.stringify(event.data) : null;
         if (
           existing &&
           (existing.status === "resolved" ? stateful : existing.stateful || !existing.notified)
         ) {
           // The same alert again: fold it (Alertmanager deduplicates by labels).
-          this.db
-            .prepare(
-              `UPDATE notify_alerts SET status = 'firing', ends_at = NULL, count = count + 1, message = ?,
+          this.q(
+            `UPDATE notify_alerts SET status = 'firing', ends_at = NULL, count = count + 1, message = ?,
                severity = ?, labels = ?, revision = ?, data = ? WHERE id = ?`,
-            )
-            .run(
-              event.message,
-              event.severity,
-              JSON.stringify(labels),
-              event.revision ?? null,
-              data,
-              existing.id,
-            );
+          ).run(
+            event.message,
+            event.severity,
+            JSON.stringify(labels),
+            event.revision ?? null,
+            data,
+            existing.id,
+          );
         } else {
-          this.db
-            .prepare(
-              `INSERT INTO notify_alerts (group_key, fingerprint, project, environment, service, event, labels,
+          this.q(
+            `INSERT INTO notify_alerts (group_key, fingerprint, project, environment, service, event, labels,
                severity, message, revision, data, stateful, status, starts_at, received_at)
                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'firing',?,?)`,
-            )
-            .run(
-              key,
-              fp,
-              event.project,
-              event.env,
-              event.service ?? "",
-              event.kind,
-              JSON.stringify(labels),
-              event.severity,
-              event.message,
-              event.revision ?? null,
-              data,
-              stateful ? 1 : 0,
-              startsAt,
-              now,
-            );
+          ).run(
+            key,
+            fp,
+            event.project,
+            event.env,
+            event.service ?? "",
+            event.kind,
+            JSON.stringify(labels),
+            event.severity,
+            event.message,
+            event.revision ?? null,
+            data,
+            stateful ? 1 : 0,
+            startsAt,
+            now,
+          );
         }
       }
     });
@@ -358,12 +348,10 @@ export class Notifier {
   addSilence(input: SilenceInput): Silence {
     const now = this.now();
     const row = silenceRow(input, now);
-    this.db
-      .prepare(
-        `INSERT INTO notify_silences (id, matchers, starts_at, ends_at, author, comment, created_at)
+    this.q(
+      `INSERT INTO notify_silences (id, matchers, starts_at, ends_at, author, comment, created_at)
          VALUES (@id, @matchers, @starts_at, @ends_at, @author, @comment, @created_at)`,
-      )
-      .run(row);
+    ).run(row);
     this.log.info("silence added", {
       id: row.id,
       author: row.author,
@@ -377,8 +365,8 @@ export class Notifier {
     const now = this.now();
     const rows = (
       opts.all
-        ? this.db.prepare("SELECT * FROM notify_silences ORDER BY created_at DESC").all()
-        : this.db.prepare("SELECT * FROM notify_silences WHERE ends_at > ? ORDER BY created_at DESC").all(now)
+        ? this.q("SELECT * FROM notify_silences ORDER BY created_at DESC").all()
+        : this.q("SELECT * FROM notify_silences WHERE ends_at > ? ORDER BY created_at DESC").all(now)
     ) as SilenceRow[];
     return rows.map((r) => silenceOf(r, now));
   }
@@ -386,15 +374,14 @@ export class Notifier {
   /** Ends a silence now; alerts it held back are notified at their group's next interval. */
   expireSilence(id: string): Silence {
     const now = this.now();
-    const row = this.db.prepare("SELECT * FROM notify_silences WHERE id = ?").get(id) as
-      SilenceRow | undefined;
+    const row = this.q("SELECT * FROM notify_silences WHERE id = ?").get(id) as SilenceRow | undefined;
     if (!row) {
       const ids = this.listSilences().map((s) => s.id);
       throw new UsageError(`no silence "${id}"${ids.length ? ` (active: ${ids.join(", ")})` : ""}`);
     }
     if (row.ends_at > now) {
       row.ends_at = Math.max(now, row.starts_at);
-      this.db.prepare("UPDATE notify_silences SET ends_at = ? WHERE id = ?").run(row.ends_at, id);
+      this.q("UPDATE notify_silences SET ends_at = ? WHERE id = ?").run(row.ends_at, id);
       this.log.info("silence expired", { id });
     }
     this.kick();
@@ -427,13 +414,11 @@ export class Notifier {
       where.push("d.id < ?");
       args.push(opts.beforeId);
     }
-    const rows = this.db
-      .prepare(
-        `SELECT d.*, n.title, n.status AS n_status, n.project, n.environment, n.test
+    const rows = this.q(
+      `SELECT d.*, n.title, n.status AS n_status, n.project, n.environment, n.test
          FROM notify_deliveries d JOIN notify_notifications n ON n.id = d.notification_id
          ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY d.id DESC LIMIT ?`,
-      )
-      .all(...args, opts.limit ?? 50) as (DeliveryRow & {
+    ).all(...args, opts.limit ?? 50) as (DeliveryRow & {
       title: string;
       n_status: "firing" | "resolved";
       project: string | null;
@@ -463,11 +448,9 @@ export class Notifier {
 
   /** Every attempt of one delivery, oldest first. */
   deliveryAttempts(deliveryId: number): AttemptRecord[] {
-    const rows = this.db
-      .prepare(
-        "SELECT attempt, at, duration_ms, ok, detail FROM notify_attempts WHERE delivery_id = ? ORDER BY id",
-      )
-      .all(deliveryId) as { attempt: number; at: number; duration_ms: number; ok: number; detail: string }[];
+    const rows = this.q(
+      "SELECT attempt, at, duration_ms, ok, detail FROM notify_attempts WHERE delivery_id = ? ORDER BY id",
+    ).all(deliveryId) as { attempt: number; at: number; duration_ms: number; ok: number; detail: string }[];
     return rows.map((r) => ({
       attempt: r.attempt,
       at: new Date(r.at).toISOString(),
@@ -479,7 +462,7 @@ export class Notifier {
 
   /** The notification a delivery carries (what the channel was given). */
   getNotification(id: number): Notification | undefined {
-    const row = this.db.prepare("SELECT id, payload FROM notify_notifications WHERE id = ?").get(id) as
+    const row = this.q("SELECT id, payload FROM notify_notifications WHERE id = ?").get(id) as
       { id: number; payload: string } | undefined;
     return row ? { ...(JSON.parse(row.payload) as Omit<Notification, "id">), id: row.id } : undefined;
   }
@@ -487,13 +470,13 @@ export class Notifier {
   stats(): NotifierStats {
     const counts = Object.fromEntries(
       (
-        this.db.prepare("SELECT status, COUNT(*) AS c FROM notify_deliveries GROUP BY status").all() as {
+        this.q("SELECT status, COUNT(*) AS c FROM notify_deliveries GROUP BY status").all() as {
           status: string;
           c: number;
         }[]
       ).map((r) => [r.status, r.c]),
     );
-    const one = (sql: string) => (this.db.prepare(sql).get() as { c: number }).c;
+    const one = (sql: string) => (this.q(sql).get() as { c: number }).c;
     return {
       pending: counts.pending ?? 0,
       sending: counts.sending ?? 0,
@@ -513,12 +496,13 @@ export class Notifier {
     this.stopping = false;
     const now = this.now();
     const orphans = (
-      this.db
-        .prepare("SELECT id, owner_pid, owner FROM notify_deliveries WHERE status = 'sending'")
-        .all() as Pick<DeliveryRow, "id" | "owner_pid" | "owner">[]
+      this.q("SELECT id, owner_pid, owner FROM notify_deliveries WHERE status = 'sending'").all() as Pick<
+        DeliveryRow,
+        "id" | "owner_pid" | "owner"
+      >[]
     ).filter((r) => r.owner !== this.owner && !pidAlive(r.owner_pid));
     if (orphans.length) {
-      const reset = this.db.prepare(
+      const reset = this.q(
         "UPDATE notify_deliveries SET status = 'pending', next_attempt_at = ?, owner = NULL WHERE id = ? AND status = 'sending'",
       );
       this.tx(() => {
@@ -529,9 +513,9 @@ export class Notifier {
         ids: orphans.slice(0, 20).map((o) => o.id),
       });
     }
-    const unknown = this.db
-      .prepare("SELECT DISTINCT receiver FROM notify_deliveries WHERE status = 'pending'")
-      .all() as { receiver: string }[];
+    const unknown = this.q(
+      "SELECT DISTINCT receiver FROM notify_deliveries WHERE status = 'pending'",
+    ).all() as { receiver: string }[];
     for (const { receiver } of unknown)
       if (!this.channels.has(receiver))
         this.log.warn("deliveries wait for a channel that is not configured", { receiver });
@@ -547,6 +531,7 @@ export class Notifier {
     this.timer = undefined;
     this.wakeAt = Infinity;
     await Promise.allSettled([...this.running]);
+    this.drainResults();
     await Promise.allSettled([...this.channels.values()].map((c) => c.close?.()));
   }
 
@@ -556,9 +541,10 @@ export class Notifier {
    */
   async flush(opts: { timeoutMs?: number; groups?: boolean } = {}): Promise<NotifierStats> {
     if (opts.groups !== false) {
-      this.db
-        .prepare("UPDATE notify_groups SET next_flush_at = ? WHERE next_flush_at > ?")
-        .run(this.now(), this.now());
+      this.q("UPDATE notify_groups SET next_flush_at = ? WHERE next_flush_at > ?").run(
+        this.now(),
+        this.now(),
+      );
     }
     const wasStarted = this.started;
     if (!wasStarted) this.start();
@@ -567,9 +553,7 @@ export class Notifier {
     for (;;) {
       const s = this.stats();
       const dueGroups = (
-        this.db
-          .prepare("SELECT COUNT(*) AS c FROM notify_groups WHERE next_flush_at <= ?")
-          .get(this.now()) as {
+        this.q("SELECT COUNT(*) AS c FROM notify_groups WHERE next_flush_at <= ?").get(this.now()) as {
           c: number;
         }
       ).c;
@@ -611,6 +595,7 @@ export class Notifier {
     this.wakeAt = Infinity;
     this.timer = undefined;
     try {
+      this.drainResults();
       this.flushDueGroups();
       this.pump();
       if (this.now() - this.lastPrune > 3_600_000) this.prune();
@@ -632,11 +617,11 @@ export class Notifier {
   private nextWake(): number {
     const now = this.now();
     let at = now + 5000; // a slow safety poll; precise wake-ups come from below
-    const g = this.db.prepare("SELECT MIN(next_flush_at) AS m FROM notify_groups").get() as {
+    const g = this.q("SELECT MIN(next_flush_at) AS m FROM notify_groups").get() as {
       m: number | null;
     };
     if (g.m != null) at = Math.min(at, g.m);
-    const minDue = this.db.prepare(
+    const minDue = this.q(
       "SELECT MIN(next_attempt_at) AS m FROM notify_deliveries WHERE status = 'pending' AND receiver = ?",
     );
     for (const name of this.channels.keys()) {
@@ -655,15 +640,16 @@ export class Notifier {
       const now = this.now();
       let n = 0;
       this.tx(() => {
-        const groups = this.db
-          .prepare("SELECT * FROM notify_groups WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 200")
-          .all(now) as GroupRow[];
+        const groups = this.q(
+          "SELECT * FROM notify_groups WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 200",
+        ).all(now) as GroupRow[];
         n = groups.length;
         if (!n) return;
         const silences = (
-          this.db
-            .prepare("SELECT id, matchers FROM notify_silences WHERE starts_at <= ? AND ends_at > ?")
-            .all(now, now) as { id: string; matchers: string }[]
+          this.q("SELECT id, matchers FROM notify_silences WHERE starts_at <= ? AND ends_at > ?").all(
+            now,
+            now,
+          ) as { id: string; matchers: string }[]
         ).map((s) => ({ id: s.id, m: JSON.parse(s.matchers) as Matchers }));
         for (const g of groups) this.flushGroup(g, now, silences);
       });
@@ -672,11 +658,11 @@ export class Notifier {
   }
 
   private flushGroup(g: GroupRow, now: number, silences: { id: string; m: Matchers }[]): void {
-    const alerts = this.db
-      .prepare(`SELECT * FROM notify_alerts WHERE group_key = ? AND status IN ${ACTIVE} ORDER BY id`)
-      .all(g.key) as AlertRow[];
-    const setStatus = this.db.prepare("UPDATE notify_alerts SET status = ?, silenced_by = ? WHERE id = ?");
-    const setNotified = this.db.prepare("UPDATE notify_alerts SET notified = ? WHERE id = ?");
+    const alerts = this.q(
+      `SELECT * FROM notify_alerts WHERE group_key = ? AND status IN ${ACTIVE} ORDER BY id`,
+    ).all(g.key) as AlertRow[];
+    const setStatus = this.q("UPDATE notify_alerts SET status = ?, silenced_by = ? WHERE id = ?");
+    const setNotified = this.q("UPDATE notify_alerts SET notified = ? WHERE id = ?");
     const firing: AlertRow[] = [];
     const resolvedToSend: AlertRow[] = [];
     let stillOpen = 0;
@@ -721,20 +707,20 @@ export class Notifier {
     }
     stillOpen += firing.filter((a) => a.stateful).length;
     if (stillOpen > 0 || this.hasNewAlerts(g.key)) {
-      this.db
-        .prepare("UPDATE notify_groups SET next_flush_at = ?, last_notified_at = ? WHERE key = ?")
-        .run(now + g.group_interval_ms, fresh || repeat ? now : g.last_notified_at, g.key);
+      this.q("UPDATE notify_groups SET next_flush_at = ?, last_notified_at = ? WHERE key = ?").run(
+        now + g.group_interval_ms,
+        fresh || repeat ? now : g.last_notified_at,
+        g.key,
+      );
     } else {
-      this.db.prepare("DELETE FROM notify_groups WHERE key = ?").run(g.key);
+      this.q("DELETE FROM notify_groups WHERE key = ?").run(g.key);
     }
   }
 
   private hasNewAlerts(key: string): boolean {
-    return !!this.db
-      .prepare(
-        `SELECT 1 FROM notify_alerts WHERE group_key = ? AND status IN ${ACTIVE} AND notified = 0 LIMIT 1`,
-      )
-      .get(key);
+    return !!this.q(
+      `SELECT 1 FROM notify_alerts WHERE group_key = ? AND status IN ${ACTIVE} AND notified = 0 LIMIT 1`,
+    ).get(key);
   }
 
   private insertNotification(
@@ -743,24 +729,22 @@ export class Notifier {
     now: number,
     firstEventAt: number,
   ): number {
-    const info = this.db
-      .prepare(
-        `INSERT INTO notify_notifications (group_key, status, title, project, environment, payload, test,
+    const info = this.q(
+      `INSERT INTO notify_notifications (group_key, status, title, project, environment, payload, test,
          created_at, first_event_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-      )
-      .run(
-        n.groupKey,
-        n.status,
-        title({ ...n, id: 0 }),
-        n.commonLabels.project ?? null,
-        n.commonLabels.environment ?? null,
-        JSON.stringify(n),
-        n.test ? 1 : 0,
-        now,
-        firstEventAt,
-      );
+    ).run(
+      n.groupKey,
+      n.status,
+      title({ ...n, id: 0 }),
+      n.commonLabels.project ?? null,
+      n.commonLabels.environment ?? null,
+      JSON.stringify(n),
+      n.test ? 1 : 0,
+      now,
+      firstEventAt,
+    );
     const id = Number(info.lastInsertRowid);
-    const ins = this.db.prepare(
+    const ins = this.q(
       `INSERT OR IGNORE INTO notify_deliveries (notification_id, receiver, channel_type, status, next_attempt_at,
        created_at) VALUES (?,?,?,'pending',?,?)`,
     );
@@ -782,11 +766,11 @@ export class Notifier {
 
   private pump(): void {
     const now = this.now();
-    const due = this.db.prepare(
+    const due = this.q(
       `SELECT * FROM notify_deliveries WHERE status = 'pending' AND receiver = ? AND next_attempt_at <= ?
-       ORDER BY id LIMIT ?`,
+       ORDER BY next_attempt_at, id LIMIT ?`,
     );
-    const claim = this.db.prepare(
+    const claim = this.q(
       `UPDATE notify_deliveries SET status = 'sending', attempts = attempts + 1, owner = ?, owner_pid = ?
        WHERE id = ? AND status = 'pending'`,
     );
@@ -829,31 +813,42 @@ export class Notifier {
       done,
       markDone: (recipient) => {
         done.add(recipient);
-        this.db
-          .prepare("UPDATE notify_deliveries SET done = ? WHERE id = ?")
-          .run(JSON.stringify([...done]), row.id);
+        this.q("UPDATE notify_deliveries SET done = ? WHERE id = ?").run(JSON.stringify([...done]), row.id);
       },
     };
     try {
       if (!channel) throw new DeliveryError(`no channel "${row.receiver}" is configured`, false);
       if (!n) throw new DeliveryError(`notification ${row.notification_id} is gone`, false);
       const res = await channel.send(n, ctx);
-      this.recordSuccess(row, startedAt, this.redact(res.detail));
+      const detail = this.redact(res.detail);
+      this.results.push(() => this.recordSuccess(row, startedAt, detail));
     } catch (e) {
-      this.recordFailure(row, startedAt, e);
+      this.results.push(() => this.recordFailure(row, startedAt, e));
     }
+  }
+
+  /**
+   * Outcomes of finished requests, committed together with the next claims in one transaction.
+   * The wait is one event-loop turn (setImmediate), so the window in which a crash loses a
+   * success stays well under a millisecond, and a burst costs one commit per turn, not per alert.
+   */
+  private readonly results: (() => void)[] = [];
+
+  private drainResults(): void {
+    if (!this.results.length) return;
+    this.tx(() => {
+      for (const r of this.results.splice(0)) r();
+    });
   }
 
   private recordSuccess(row: DeliveryRow, startedAt: number, detail: string): void {
     const now = this.now();
     // The success and the "sent" mark commit together, right after the response.
     this.tx(() => {
-      this.db
-        .prepare(
-          `UPDATE notify_deliveries SET status = 'sent', sent_at = ?, detail = ?, last_error = NULL, owner = NULL
+      this.q(
+        `UPDATE notify_deliveries SET status = 'sent', sent_at = ?, detail = ?, last_error = NULL, owner = NULL
            WHERE id = ?`,
-        )
-        .run(now, detail, row.id);
+      ).run(now, detail, row.id);
       this.insertAttempt(row, startedAt, now, true, detail);
     });
     const st = this.receiver(row.receiver);
@@ -872,11 +867,9 @@ export class Notifier {
     const st = this.receiver(row.receiver);
     if (!retryable || tooOld) {
       this.tx(() => {
-        this.db
-          .prepare(
-            "UPDATE notify_deliveries SET status = 'failed', last_error = ?, owner = NULL WHERE id = ?",
-          )
-          .run(message, row.id);
+        this.q(
+          "UPDATE notify_deliveries SET status = 'failed', last_error = ?, owner = NULL WHERE id = ?",
+        ).run(message, row.id);
         this.insertAttempt(row, startedAt, now, false, message);
       });
       this.log.error("notification not delivered, giving up", {
@@ -896,11 +889,9 @@ export class Notifier {
     const next = now + Math.round(delay);
     st.blockedUntil = Math.max(st.blockedUntil, next);
     this.tx(() => {
-      this.db
-        .prepare(
-          "UPDATE notify_deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, owner = NULL WHERE id = ?",
-        )
-        .run(next, message, row.id);
+      this.q(
+        "UPDATE notify_deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, owner = NULL WHERE id = ?",
+      ).run(next, message, row.id);
       this.insertAttempt(row, startedAt, now, false, message);
     });
     const fields = { receiver: row.receiver, delivery: row.id, error: message, retryInMs: Math.round(delay) };
@@ -909,11 +900,9 @@ export class Notifier {
   }
 
   private insertAttempt(row: DeliveryRow, startedAt: number, now: number, ok: boolean, detail: string): void {
-    this.db
-      .prepare(
-        "INSERT INTO notify_attempts (delivery_id, attempt, at, duration_ms, ok, detail) VALUES (?,?,?,?,?,?)",
-      )
-      .run(row.id, row.attempts, startedAt, Math.max(0, now - startedAt), ok ? 1 : 0, detail);
+    this.q(
+      "INSERT INTO notify_attempts (delivery_id, attempt, at, duration_ms, ok, detail) VALUES (?,?,?,?,?,?)",
+    ).run(row.id, row.attempts, startedAt, Math.max(0, now - startedAt), ok ? 1 : 0, detail);
   }
 
   // ── housekeeping ──────────────────────────────────────────────────────────────────────────
@@ -924,24 +913,30 @@ export class Notifier {
     this.lastPrune = now;
     const cutoff = now - this.retentionMs;
     this.tx(() => {
-      this.db
-        .prepare("DELETE FROM notify_alerts WHERE status IN ('done','silenced') AND received_at < ?")
-        .run(cutoff);
+      this.q("DELETE FROM notify_alerts WHERE status IN ('done','silenced') AND received_at < ?").run(cutoff);
       const old = `SELECT id FROM notify_notifications n WHERE created_at < ? AND NOT EXISTS
         (SELECT 1 FROM notify_deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending','sending'))`;
-      this.db
-        .prepare(
-          `DELETE FROM notify_attempts WHERE delivery_id IN (SELECT id FROM notify_deliveries WHERE notification_id IN (${old}))`,
-        )
-        .run(cutoff);
-      this.db.prepare(`DELETE FROM notify_deliveries WHERE notification_id IN (${old})`).run(cutoff);
-      this.db.prepare(`DELETE FROM notify_notifications WHERE id IN (${old})`).run(cutoff);
-      this.db.prepare("DELETE FROM notify_silences WHERE ends_at < ?").run(cutoff);
+      this.q(
+        `DELETE FROM notify_attempts WHERE delivery_id IN (SELECT id FROM notify_deliveries WHERE notification_id IN (${old}))`,
+      ).run(cutoff);
+      this.q(`DELETE FROM notify_deliveries WHERE notification_id IN (${old})`).run(cutoff);
+      this.q(`DELETE FROM notify_notifications WHERE id IN (${old})`).run(cutoff);
+      this.q("DELETE FROM notify_silences WHERE ends_at < ?").run(cutoff);
     });
   }
 
+  private readonly statements = new Map<string, Statement>();
+
+  /** Prepared once, reused: preparing costs more than running these small statements. */
+  private q(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
   private tx(fn: () => void): void {
-    this.db.transaction(fn).immediate();
+    if (this.db.inTransaction) fn();
+    else this.db.transaction(fn).immediate();
   }
 }
 

@@ -8,6 +8,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 
 export type Db = Database.Database;
+export type Statement = Database.Statement;
 
 export const NOTIFY_SCHEMA_VERSION = 1;
 
@@ -83,7 +84,7 @@ CREATE TABLE IF NOT EXISTS notify_deliveries (
   owner TEXT,
   UNIQUE (notification_id, receiver)
 );
-CREATE INDEX IF NOT EXISTS notify_deliveries_due ON notify_deliveries(status, receiver, next_attempt_at);
+CREATE INDEX IF NOT EXISTS notify_deliveries_due ON notify_deliveries(status, receiver, next_attempt_at, id);
 
 CREATE TABLE IF NOT EXISTS notify_attempts (
   id INTEGER PRIMARY KEY,

@@ -1,6 +1,7 @@
 /** Grouping, routes with `continue`, silences and repeats, observed at real webhook receivers. */
 import { afterEach, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
+import type { AlertsInput } from "../../src/spec/schema-alerts.js";
 import { waitFor } from "../support/ports.js";
 import { ev, harness } from "./helpers.js";
 import type { Harness } from "./helpers.js";
@@ -97,15 +98,12 @@ describe("grouping", () => {
 
 describe("routes", () => {
   it("first match wins, continue sends to later routes too", async () => {
-    const { h, recv } = await setup(3, (u) => ({
-      channels: hooks(u),
-      routes: [
-        { match: { severity: "critical" }, receivers: ["h0"], continue: true },
-        { match: { severity: "critical", service: "db" }, receivers: ["h1"] },
-        { match: { severity: ["warning", "critical"] }, receivers: ["h2"] },
-      ],
-      groupWait: 0,
-    }));
+    const routes: NonNullable<AlertsInput["routes"]> = [
+      { match: { severity: "critical" }, receivers: ["h0"], continue: true },
+      { match: { severity: "critical", service: "db" }, receivers: ["h1"] },
+      { match: { severity: ["warning", "critical"] }, receivers: ["h2"] },
+    ];
+    const { h, recv } = await setup(3, (u) => ({ channels: hooks(u), routes, groupWait: 0 }));
     h.notifier.emit(ev({ kind: "deploy.failed", service: "db", message: "db critical" }));
     h.notifier.emit(ev({ kind: "deploy.failed", service: "api", message: "api critical" }));
     h.notifier.emit(
