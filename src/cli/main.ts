@@ -14,6 +14,7 @@ import { register as lock } from "./commands/lock.js";
 import { register as serve } from "./commands/serve.js";
 import { register as docs } from "./commands/docs.js";
 import { register as check } from "./commands/check.js";
+import { register as proxy } from "./commands/proxy.js";
 
 const program = new Command("slipway")
   .description(
@@ -30,8 +31,23 @@ const program = new Command("slipway")
   .exitOverride();
 
 const cli = new Cli(program);
-for (const reg of [validate, schema, check, plan, deploy, rollback, status, history, logs, stop, lock, serve])
-  reg(cli);
+const commands = [
+  validate,
+  schema,
+  docs,
+  check,
+  plan,
+  deploy,
+  rollback,
+  status,
+  history,
+  logs,
+  stop,
+  lock,
+  serve,
+  proxy,
+];
+for (const reg of commands) reg(cli);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const err = e as { code?: string; exitCode?: number; message?: string };
