@@ -70,6 +70,28 @@ describe("restart policy", () => {
     await sb.driver.stop(looping, { signal: "SIGTERM", graceMs: 1000 });
   });
 
+  it("a run that lasts the crash-loop window resets the backoff", async () => {
+    // Runs 1.5 s, far longer than the 300 ms window: every restart starts again at `backoff`.
+    sb = sandbox({ "slow-crash.mjs": `console.log("boot"); setTimeout(() => process.exit(1), 1500);` });
+    const svc = service(sb.app, {
+      run: `${NODE} slow-crash.mjs`,
+      port: undefined,
+      restart: {
+        policy: "on-failure",
+        backoff: 100,
+        maxBackoff: 1000,
+        crashLoop: { restarts: 2, within: 300 },
+      },
+    });
+    const inst = await sb.driver.start(await request(sb.driver, svc));
+    await waitFor(async () => ((await stateOf(sb!, inst.id))?.restarts ?? 0) >= 2, { timeoutMs: 30_000 });
+    const log = appLog(sb, inst);
+    expect(log).toMatch(/restart 1 in 100 ms/);
+    expect(log).toMatch(/restart 2 in 100 ms/);
+    expect(log).not.toMatch(/crash loop|in 200 ms/);
+    await sb.driver.stop(inst, { signal: "SIGTERM", graceMs: 1000 });
+  });
+
   it("on-failure does not restart a clean exit", async () => {
     sb = sandbox({});
     const svc = service(sb.app, { run: "echo done", port: undefined });
