@@ -30,7 +30,7 @@ import {
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { constants as osConstants } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DriverError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../logger.js";
@@ -120,7 +120,7 @@ export class ProcessDriver implements Driver {
   private readonly keepStoppedLogs: number;
 
   constructor(opts: ProcessDriverOptions) {
-    this.home = opts.home;
+    this.home = resolvePath(opts.home);
     this.logger = opts.logger ?? silentLogger;
     this.inheritEnv = opts.inheritEnv ?? DEFAULT_INHERITED_ENV;
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
