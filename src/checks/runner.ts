@@ -95,7 +95,8 @@ function secretValues(checks: CheckSpec[], ctx: CheckContext): string[] {
     if (c.kind === "env") for (const n of [...c.required, ...Object.keys(c.minLength ?? {})]) named.add(n);
   }
   for (const [k, v] of Object.entries(ctx.vars)) {
-    if (v && (named.has(k) || SECRET_NAME.test(k))) out.add(v);
+    // Guessed by name: short values (true, prod) would blank out ordinary words in the evidence.
+    if (v && (named.has(k) || (SECRET_NAME.test(k) && v.length >= 6))) out.add(v);
   }
   return [...out];
 }
