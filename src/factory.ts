@@ -17,6 +17,8 @@ export interface Engine {
   slipway(targetKind: string): Slipway;
   /** Recover interrupted operations and reconcile instances of every known environment. */
   recoverAll(log?: (msg: string) => void): Promise<void>;
+  /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, proxy supervision. */
+  tick(log?: (msg: string) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,32 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
         } catch (e) {
           log?.(`recovery of ${project}/${env} failed: ${(e as Error).message}`);
         }
+      }
+    },
+    async tick(log) {
+      const byEnv = new Map<string, { project: string; env: string; warm: boolean; routed: boolean }>();
+      for (const i of await store.allInstances()) {
+        const k = `${i.project}\u0000${i.env}`;
+        const e = byEnv.get(k) ?? { project: i.project, env: i.env, warm: false, routed: false };
+        e.warm ||= i.warmUntil !== undefined && Date.parse(i.warmUntil) <= Date.now();
+        e.routed ||= i.port !== undefined;
+        byEnv.set(k, e);
+      }
+      // The proxy is supervised: if it died, start it again (its routing table is on disk).
+      if ([...byEnv.values()].some((e) => e.routed)) {
+        try {
+          await getRouter();
+        } catch (e) {
+          log?.(`proxy supervision: ${(e as Error).message}`);
+        }
+      }
+      for (const e of byEnv.values()) {
+        if (!e.warm) continue;
+        const [latest] = await store.listRevisions(e.project, e.env, { limit: 1 });
+        const kind =
+          (latest?.snapshot as { target?: { kind?: string } } | undefined)?.target?.kind ?? "process";
+        const stopped = await engine.slipway(kind).maintain(e.project, e.env);
+        if (stopped.length) log?.(`keep-warm over for ${e.project}/${e.env}: stopped ${stopped.join(", ")}`);
       }
     },
     async close() {

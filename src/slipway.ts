@@ -10,6 +10,7 @@ import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
 import { noopSink, type EventSink } from "./engine/events.js";
 import { acquireLock } from "./engine/lock.js";
+import { reapWarm } from "./engine/warm.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
@@ -52,6 +53,8 @@ export interface InstanceStatus {
   address?: string;
   startedAt: string;
   restarts: number;
+  /** Kept warm after a promotion until then (a rollback to it is a switch). */
+  warmUntil?: string;
   health?: { ok: boolean; message: string };
 }
 
@@ -304,9 +307,29 @@ export class Slipway {
       },
     );
     try {
+      await reapWarm(this.deps, spec.project, spec.env, { spec });
       return await fn();
     } finally {
       await this.deps.store.releaseLock(spec.project, spec.env, lock.holder);
+    }
+  }
+
+  /**
+   * Housekeeping the daemon runs every few seconds: stop warm instances whose window is over.
+   * Skipped while an operation holds the environment's lock.
+   */
+  async maintain(project: string, env: string): Promise<string[]> {
+    let lock: LockInfo;
+    try {
+      lock = await acquireLock(this.deps.store, project, env, this.deps.actor, "maintain");
+    } catch {
+      return [];
+    }
+    try {
+      const current = await this.deps.store.currentRevision(project, env);
+      return await reapWarm(this.deps, project, env, { spec: current?.snapshot as ResolvedSpec | undefined });
+    } finally {
+      await this.deps.store.releaseLock(project, env, lock.holder);
     }
   }
 
@@ -367,8 +390,9 @@ export class Slipway {
             service: r.service,
             revision: r.revision,
             version: r.version,
-            slot: r.slot,
+            slot: r.warmUntil ? "warm" : r.slot,
             state: l ? l.state : "exited",
+            warmUntil: r.warmUntil,
             pid: l?.appPid ?? l?.pid,
             address: r.port ? `${r.host ?? "127.0.0.1"}:${r.port}` : undefined,
             startedAt: r.startedAt,
@@ -383,12 +407,13 @@ export class Slipway {
           return st;
         }),
       );
-      const running = statuses.filter((s) => s.state === "running" && s.health?.ok !== false);
+      const serving = statuses.filter((s) => !s.warmUntil);
+      const running = serving.filter((s) => s.state === "running" && s.health?.ok !== false);
       let status: ServiceStatus["status"] = "stopped";
-      if (statuses.length) {
-        if (statuses.some((s) => s.state === "crashloop")) status = "degraded";
+      if (serving.length) {
+        if (serving.some((s) => s.state === "crashloop")) status = "degraded";
         else if (running.length >= (svc?.replicas ?? 1)) status = "running";
-        else if (statuses.some((s) => s.state === "starting")) status = "starting";
+        else if (serving.some((s) => s.state === "starting")) status = "starting";
         else status = "degraded";
       }
       services.push({

@@ -53,6 +53,13 @@ export interface Instance {
   lastExit?: { code: number | null; signal: string | null; at: string };
   /** Driver-specific data needed to adopt the instance after a daemon restart. */
   meta?: Record<string, unknown>;
+  /** The artifact (release dir, image) the instance runs; set by the engine. */
+  artifact?: string;
+  /**
+   * Set on a previous slot kept running after a promotion (keep-warm): until then a rollback
+   * to it is a traffic switch, not a start. Not routed, not counted in replicas.
+   */
+  warmUntil?: string;
 }
 
 export interface LogLine {

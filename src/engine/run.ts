@@ -23,6 +23,7 @@ import {
   type RolloutState,
 } from "./strategies/common.js";
 import { recreate } from "./strategies/recreate.js";
+import { isWarm } from "./warm.js";
 
 export interface CheckRunner {
   (
@@ -115,7 +116,8 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     svc,
     revision,
     artifact: artifacts.get(svc.name) as Artifact,
-    old: live.filter((i) => i.service === svc.name),
+    old: live.filter((i) => i.service === svc.name && !isWarm(i)),
+    warm: live.filter((i) => i.service === svc.name && isWarm(i)),
     emit,
     signal: opts.signal,
     record: (data) => store.journalUpdate(spec.project, spec.env, revision, step.seq, { data }),
@@ -335,15 +337,30 @@ async function runStep(
   }
 }
 
-/** Promote the fresh instances and retire the old ones once their requests are drained. */
+/**
+ * Promote the fresh instances. The old ones of a service with a port stay warm for
+ * `rollout.keepWarm` (a rollback inside the window is a switch); the rest are drained and stopped.
+ */
 export async function finalize(deps: EngineDeps, spec: ResolvedSpec, states: RolloutState[]): Promise<void> {
   for (const st of states) {
-    for (const inst of st.fresh) await deps.store.putInstance({ ...inst, slot: "stable" });
+    for (const inst of st.fresh)
+      await deps.store.putInstance({ ...inst, slot: "stable", warmUntil: undefined });
   }
   await Promise.all(
     states.map(async (st) => {
       const svc = spec.services[st.service];
+      // One warm generation at most: the instances warm from an earlier deploy go now.
+      const fresh = new Set(st.fresh.map((i) => i.id));
+      const records = await deps.store.listInstances(spec.project, spec.env);
+      const staleWarm = records.filter((i) => i.service === st.service && isWarm(i) && !fresh.has(i.id));
+      if (staleWarm.length) await stopInstances(deps, svc, staleWarm);
       if (st.oldStopped || !st.old.length) return;
+      if (svc.port !== undefined && svc.rollout.keepWarm > 0) {
+        const until = new Date(Date.now() + svc.rollout.keepWarm).toISOString();
+        for (const inst of st.old)
+          await deps.store.putInstance({ ...inst, slot: "stable", warmUntil: until });
+        return;
+      }
       if (svc.port !== undefined) {
         const router = await deps.router();
         await router.waitDrained(

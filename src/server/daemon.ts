@@ -61,9 +61,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   writeFileSync(infoFile + ".tmp", JSON.stringify({ url, pid: process.pid, startedAt }), { mode: 0o600 });
   renameSync(infoFile + ".tmp", infoFile);
   opts.logger.info(`slipway daemon listening on ${url}`, { pid: process.pid });
+  let ticking = false;
+  const timer = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    opts.engine
+      .tick((m) => opts.logger.info(m))
+      .catch((e: Error) => opts.logger.error(`housekeeping failed: ${e.message}`))
+      .finally(() => (ticking = false));
+  }, 2000);
+  timer.unref();
   return {
     url,
     async close() {
+      clearInterval(timer);
       await new Promise<void>((r) => server.close(() => r()));
       rmSync(infoFile, { force: true });
       await opts.engine.close();

@@ -98,7 +98,7 @@ services:
       START_DELAY_MS: "\${START_DELAY_MS:-0}"
     health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: "\${START_TIMEOUT:-10s}" }
     stop: { grace: 3s }
-    rollout: { drainTimeout: 5s }
+    rollout: { drainTimeout: 5s, keepWarm: "\${KEEP_WARM:-0s}" }
   web:
     run: node app.js
     path: ./app
@@ -106,7 +106,7 @@ services:
     health: { http: /health, interval: 200ms, timeout: 1s }
     dependsOn: [api]
     stop: { grace: 3s }
-    rollout: { drainTimeout: 5s }
+    rollout: { drainTimeout: 5s, keepWarm: "\${KEEP_WARM:-0s}" }
   worker:
     run: node worker.js
     path: ./app

@@ -14,6 +14,8 @@ export interface RolloutRequest {
   artifact: Artifact;
   /** Instances of this service running before the rollout. */
   old: Instance[];
+  /** Instances kept warm from an earlier promotion (not routed). */
+  warm?: Instance[];
   emit: EventSink;
   signal?: AbortSignal;
   /** Persist progress for crash recovery (journal step data). */
@@ -68,8 +70,9 @@ export async function startSlot(
           env_vars: instanceEnv(spec, svc, revision),
           artifact: req.artifact,
         });
-        started.push(inst);
-        await deps.store.putInstance(inst);
+        const rec = { ...inst, artifact: req.artifact.ref };
+        started.push(rec);
+        await deps.store.putInstance(rec);
       }),
     );
   } catch (e) {
