@@ -18,9 +18,12 @@ export function createCheckRunner(
   emit: CheckEmit,
   signal?: AbortSignal,
 ) => Promise<{ ok: boolean; summary: string; results: CheckResult[] }> {
+  // An iterator (Map.values()) would be used up by the first run.
+  const secrets = opts.secrets === undefined ? undefined : [...opts.secrets];
   return async (spec, emit, signal) => {
     const results = await runChecks(spec.checks, {
       ...opts,
+      ...(secrets ? { secrets } : {}),
       cwd: spec.dir,
       ...(signal ? { signal } : {}),
       onResult: (r) =>
