@@ -5,16 +5,24 @@
 import type { Driver } from "./drivers/driver.js";
 import { DriverError } from "./errors.js";
 import type { EngineDeps } from "./engine/context.js";
+import type { EngineEvent } from "./engine/events.js";
 import { healthGate } from "./engine/health-gate.js";
 import { silentLogger, type Logger } from "./logger.js";
 import type { TrafficRouter } from "./proxy/contract.js";
 import { Slipway } from "./slipway.js";
+import type { Target } from "./spec/schema.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
+export type EventSubscriber = (project: string, env: string, e: EngineEvent) => void;
+
 export interface Engine {
   store: Store;
-  slipway(targetKind: string): Slipway;
+  home: string;
+  /** Receive every event of every operation (alerts, steps, logs). */
+  subscribe(fn: EventSubscriber): () => void;
+  /** The API for one target (a kind, or the target block of a resolved spec: docker socket/hosts). */
+  slipway(target: Target | string): Slipway;
   /** Recover interrupted operations and reconcile instances of every known environment. */
   recoverAll(log?: (msg: string) => void): Promise<void>;
   /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, proxy supervision. */
@@ -27,6 +35,31 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
   const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
   const drivers = new Map<string, Driver>();
   const slipways = new Map<string, Slipway>();
+  const subscribers = new Set<EventSubscriber>();
+  const publish = (project: string, env: string, e: EngineEvent) => {
+    // Alerts are also kept in the store's event timeline.
+    if (e.type === "alert")
+      void store
+        .addEvent({
+          project,
+          env,
+          time: new Date().toISOString(),
+          kind: e.kind,
+          severity: e.severity,
+          service: e.service,
+          revision: e.revision,
+          message: e.message,
+          data: e.data,
+        })
+        .catch((err: Error) => logger.warn(`could not record event: ${err.message}`));
+    for (const fn of subscribers) {
+      try {
+        fn(project, env, e);
+      } catch (err) {
+        logger.warn(`event subscriber failed: ${(err as Error).message}`);
+      }
+    }
+  };
   let router: TrafficRouter | undefined;
   const getRouter = async (): Promise<TrafficRouter> => {
     if (!router) {
@@ -36,27 +69,31 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
     await router.ensureRunning();
     return router;
   };
-  const driverFor = async (kind: string): Promise<Driver> => {
-    let d = drivers.get(kind);
+  const driverFor = async (target: Target): Promise<Driver> => {
+    const key = JSON.stringify(target);
+    const kind = target.kind;
+    let d = drivers.get(key);
     if (d) return d;
     if (kind === "process") {
       const { ProcessDriver } = await import("./drivers/process/process-driver.js");
       d = new ProcessDriver({ home: opts.home, logger });
     } else if (kind === "docker") {
       const { DockerDriver } = await import("./drivers/docker/docker-driver.js");
-      d = new DockerDriver({ home: opts.home, logger });
+      const t = target as { socket?: string; hosts?: string[] };
+      d = new DockerDriver({ home: opts.home, logger, socketPath: t.socket, hosts: t.hosts });
     } else {
       throw new DriverError(kind, `the ${kind} target is not available in this build`);
     }
-    drivers.set(kind, d);
+    drivers.set(key, d);
     return d;
   };
   // Drivers load lazily (dockerode is heavy); a proxy object defers to the real one.
-  const lazyDriver = (kind: string): Driver => {
+  const lazyDriver = (target: Target): Driver => {
+    const kind = target.kind;
     const call =
       <K extends keyof Driver>(k: K) =>
       async (...args: unknown[]) =>
-        ((await driverFor(kind))[k] as (...a: unknown[]) => unknown)(...args);
+        ((await driverFor(target))[k] as (...a: unknown[]) => unknown)(...args);
     return {
       name: kind,
       capabilities: { trafficSplit: true, gpus: kind === "docker", exec: true, stats: true, adopt: true },
@@ -69,27 +106,35 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       prune: call("prune") as Driver["prune"],
       logs: (instances, o) => ({
         async *[Symbol.asyncIterator]() {
-          yield* (await driverFor(kind)).logs(instances, o);
+          yield* (await driverFor(target)).logs(instances, o);
         },
       }),
     };
   };
-  const deps = (kind: string): EngineDeps => ({
+  const deps = (target: Target): EngineDeps => ({
     home: opts.home,
     store,
-    driver: lazyDriver(kind),
+    driver: lazyDriver(target),
     router: getRouter,
     health: healthGate,
     logger,
     actor: Slipway.actor(),
+    publish,
   });
   const engine: Engine = {
     store,
-    slipway(kind: string) {
-      let s = slipways.get(kind);
+    home: opts.home,
+    subscribe(fn) {
+      subscribers.add(fn);
+      return () => subscribers.delete(fn);
+    },
+    slipway(t: Target | string) {
+      const target = (typeof t === "string" ? { kind: t } : t) as Target;
+      const key = JSON.stringify(target);
+      let s = slipways.get(key);
       if (!s) {
-        s = new Slipway(deps(kind));
-        slipways.set(kind, s);
+        s = new Slipway(deps(target));
+        slipways.set(key, s);
       }
       return s;
     },

@@ -8,7 +8,7 @@ import { createCheckRunner } from "./checks/index.js";
 import type { CheckSpec } from "./checks/index.js";
 import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
-import { noopSink, type EventSink } from "./engine/events.js";
+import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { acquireLock } from "./engine/lock.js";
 import { reapWarm } from "./engine/warm.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
@@ -92,6 +92,11 @@ export class Slipway {
       confirmedBy: this.deps.actor,
     });
     return (spec, emit, signal) => run({ dir: spec.dir, checks: spec.checks as CheckSpec[] }, emit, signal);
+  }
+
+  /** Hand an operation's event to the engine's subscribers. */
+  publish(project: string, env: string, e: EngineEvent): void {
+    this.deps.publish?.(project, env, e);
   }
 
   /** `slipway check ENV`: the pre-flight checklist alone. */

@@ -69,7 +69,7 @@ export class Cli {
         const engine = await createEngine({ home: this.home });
         try {
           const { runOp } = await import("../ops.js");
-          return await runOp(engine.slipway(resolution.spec.target.kind), op, payload, context);
+          return await runOp(engine.slipway(resolution.spec.target), op, payload, context);
         } finally {
           await engine.close();
         }

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import type { TrafficRouter } from "../proxy/contract.js";
 import type { ResolvedService } from "../spec/resolved.js";
 import type { Store } from "../store/store.js";
+import type { EngineEvent } from "./events.js";
 
 export interface HealthOutcome {
   healthy: boolean;
@@ -29,4 +30,6 @@ export interface EngineDeps {
   logger: Logger;
   /** Who is acting (user@host), recorded in revisions and locks. */
   actor: string;
+  /** Every event of every operation, for subscribers (store timeline, notifier, SSE). */
+  publish?: (project: string, env: string, e: EngineEvent) => void;
 }

@@ -5,11 +5,12 @@
 import { Hono } from "hono";
 import { OPS, runOp, toWireError, type OpPayload } from "../ops.js";
 import type { Slipway } from "../slipway.js";
+import type { Target } from "../spec/schema.js";
 import { tokenMatches } from "./auth.js";
 
 export interface AppDeps {
   token: string;
-  slipway: (targetKind: string) => Slipway;
+  slipway: (target: Target) => Slipway;
   version: string;
   startedAt: string;
 }
@@ -57,7 +58,7 @@ export function createApp(deps: AppDeps): Hono {
             open = false;
           }
         };
-        const slipway = deps.slipway(payload.resolution.spec.target.kind);
+        const slipway = deps.slipway(payload.resolution.spec.target);
         runOp(slipway, op, payload, {
           emit: (event) => send({ type: "event", event }),
           line: (line) => send({ type: "line", line }),
