@@ -82,5 +82,6 @@ export async function resourcesCheck(spec: ResourcesCheckSpec, run: CheckRun): P
       ...judge("cpu load", c.perCore, spec.cpu.max, ` (load ${c.load1.toFixed(2)} on ${c.cores} cores)`),
     };
   }
-  return ok ? passed(lines.join("\n"), details) : failed(lines.join("\n"), details);
+  // One line: the checklist shows only the first line of a passed check.
+  return ok ? passed(lines.join("; "), details) : failed(lines.join("; "), details);
 }

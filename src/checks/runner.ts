@@ -44,11 +44,11 @@ export function checkName(c: CheckSpec): string {
     case "tcp":
       return `tcp ${c.address}`;
     case "http":
-      return `http ${describeUrl(c.url)}`;
+      return `http ${c.url ? describeUrl(c.url) : "(no URL)"}`;
     case "postgres":
-      return `postgres ${describeUrl(c.url)}`;
+      return `postgres ${c.url ? describeUrl(c.url) : "(no URL)"}`;
     case "redis":
-      return `redis ${describeUrl(c.url)}`;
+      return `redis ${c.url ? describeUrl(c.url) : "(no URL)"}`;
     case "resources":
       return `resources ${[c.disk && "disk", c.memory && "memory", c.cpu && "cpu"].filter(Boolean).join(", ")}`;
     case "gpu":

@@ -6,7 +6,8 @@ import { runChecks } from "../../src/checks/runner.js";
 import { checkSchema } from "../../src/spec/schema-checks.js";
 import { freePort } from "../support/ports.js";
 import { startPostgres, type PgServer } from "../support/postgres.js";
-import { startRedis, type RedisServer } from "../support/redis.js";
+import type { RedisServer } from "../support/redis.js";
+import { startVerifiedRedis } from "./redis-server.js";
 
 const parse = (v: unknown[]) => z.array(checkSchema).parse(v);
 const ctx = { cwd: process.cwd(), vars: {} };
@@ -20,7 +21,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", () => r()));
   const a = http.address();
   httpPort = typeof a === "object" && a ? a.port : 0;
-  [pg, redis] = await Promise.all([startPostgres(), startRedis({ password: "pw-Redis-42" })]);
+  [pg, redis] = await Promise.all([startPostgres(), startVerifiedRedis("pw-Redis-42")]);
 });
 afterAll(async () => {
   await Promise.all([pg?.stop(), redis?.stop(), new Promise<void>((r) => http.close(() => r()))]);

@@ -14,7 +14,8 @@ import { healthSchema } from "../../src/spec/schema.js";
 import { SpecError } from "../../src/errors.js";
 import { freePort } from "../support/ports.js";
 import { startPostgres, type PgServer } from "../support/postgres.js";
-import { startRedis, type RedisServer } from "../support/redis.js";
+import type { RedisServer } from "../support/redis.js";
+import { startVerifiedRedis } from "../checks/redis-server.js";
 
 const opts = { timeoutMs: 2000 };
 
@@ -112,7 +113,7 @@ describe("postgres and redis probes (real servers)", () => {
   let pg: PgServer;
   let redis: RedisServer;
   beforeAll(async () => {
-    [pg, redis] = await Promise.all([startPostgres(), startRedis({ password: "s3cret-pass" })]);
+    [pg, redis] = await Promise.all([startPostgres(), startVerifiedRedis("s3cret-pass")]);
   });
   afterAll(async () => {
     await Promise.all([pg?.stop(), redis?.stop()]);
