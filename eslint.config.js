@@ -20,11 +20,30 @@ export default tseslint.config(
     ignores: ["src/cli/**", "src/**/*.test.ts", "src/**/main.ts"],
     rules: {
       "no-console": "error",
-      "no-restricted-properties": ["error", { object: "process", property: "exit", message: "exit only at the CLI boundary" }],
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "exit", message: "exit only at the CLI boundary" },
+      ],
     },
   },
   {
     files: ["**/*.js", "**/*.mjs"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", setTimeout: "readonly", URL: "readonly" } },
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          "process",
+          "console",
+          "setTimeout",
+          "clearTimeout",
+          "setInterval",
+          "clearInterval",
+          "URL",
+          "fetch",
+          "AbortSignal",
+          "performance",
+          "Buffer",
+        ].map((g) => [g, "readonly"]),
+      ),
+    },
   },
 );

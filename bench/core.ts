@@ -63,11 +63,26 @@ try {
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
     const procs: ChildProcess[] = [
-      spawn(process.execPath, ["server.js"], { cwd: join(work, "qs", "api"), env: { ...env, PORT: "18081" }, stdio: "ignore" }),
-      spawn(process.execPath, ["server.js"], { cwd: join(work, "qs", "web"), env: { ...env, PORT: "18080", API_URL: "http://127.0.0.1:18081" }, stdio: "ignore" }),
-      spawn(process.execPath, ["worker.js"], { cwd: join(work, "qs", "worker"), env: { ...env, API_URL: "http://127.0.0.1:18081" }, stdio: "ignore" }),
+      spawn(process.execPath, ["server.js"], {
+        cwd: join(work, "qs", "api"),
+        env: { ...env, PORT: "18081" },
+        stdio: "ignore",
+      }),
+      spawn(process.execPath, ["server.js"], {
+        cwd: join(work, "qs", "web"),
+        env: { ...env, PORT: "18080", API_URL: "http://127.0.0.1:18081" },
+        stdio: "ignore",
+      }),
+      spawn(process.execPath, ["worker.js"], {
+        cwd: join(work, "qs", "worker"),
+        env: { ...env, API_URL: "http://127.0.0.1:18081" },
+        stdio: "ignore",
+      }),
     ];
-    while (!(await answers("http://127.0.0.1:18081/health")) || !(await answers("http://127.0.0.1:18080/health")))
+    while (
+      !(await answers("http://127.0.0.1:18081/health")) ||
+      !(await answers("http://127.0.0.1:18080/health"))
+    )
       await new Promise((r) => setTimeout(r, 20));
     byHand.push(performance.now() - t0);
     for (const p of procs) p.kill("SIGKILL");
@@ -80,7 +95,9 @@ try {
   console.log(`status --json via daemon, median of 20:        ${f(status)}  (goal ≤ 250 ms)`);
   console.log(`status --json --no-probe, median of 20:        ${f(statusNoProbe)}`);
   console.log(`bare \`node -e ""\` start, median of 20:         ${f(bare)}  (floor for any Node CLI)`);
-  console.log(`deploy quickstart to all-healthy, first run:    ${f(firstDeploy)}  (includes the daemon and proxy start)`);
+  console.log(
+    `deploy quickstart to all-healthy, first run:    ${f(firstDeploy)}  (includes the daemon and proxy start)`,
+  );
   console.log(`redeploy quickstart (blue-green), median of 2:  ${f(redeploy)}`);
   console.log(`same 3 processes started by hand until healthy: ${f(hand)}`);
   console.log(`ratio redeploy / by hand:                       ${(redeploy / hand).toFixed(1)}x`);
@@ -93,7 +110,10 @@ try {
     /* not running */
   }
   try {
-    process.kill(Number(spawnSync("cat", [join(home, "proxy", "proxy.pid")], { encoding: "utf8" }).stdout), "SIGTERM");
+    process.kill(
+      Number(spawnSync("cat", [join(home, "proxy", "proxy.pid")], { encoding: "utf8" }).stdout),
+      "SIGTERM",
+    );
   } catch {
     /* not running */
   }
