@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from "./logger.js";
 import type { TrafficRouter } from "./proxy/contract.js";
 import { Slipway } from "./slipway.js";
 import type { Target } from "./spec/schema.js";
+import type { Resolution } from "./spec/resolve.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
@@ -25,7 +26,10 @@ export interface Engine {
   slipway(target: Target | string): Slipway;
   /** Recover interrupted operations and reconcile instances of every known environment. */
   recoverAll(log?: (msg: string) => void): Promise<void>;
-  /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, proxy supervision. */
+  /** The latest resolution an operation brought for an environment (kept in memory only). */
+  remember(resolution: Resolution): void;
+  latest(project: string, env: string): Resolution | undefined;
+  /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, self-heal, proxy supervision. */
   tick(log?: (msg: string) => void): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,6 +40,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
   const drivers = new Map<string, Driver>();
   const slipways = new Map<string, Slipway>();
   const subscribers = new Set<EventSubscriber>();
+  const latestByEnv = new Map<string, Resolution>();
   const publish = (project: string, env: string, e: EngineEvent) => {
     // Alerts are also kept in the store's event timeline.
     if (e.type === "alert")
@@ -124,6 +129,12 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
   const engine: Engine = {
     store,
     home: opts.home,
+    remember(r) {
+      latestByEnv.set(`${r.spec.project}\u0000${r.spec.env}`, r);
+    },
+    latest(project, env) {
+      return latestByEnv.get(`${project}\u0000${env}`);
+    },
     subscribe(fn) {
       subscribers.add(fn);
       return () => subscribers.delete(fn);
@@ -159,7 +170,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       for (const i of await store.allInstances()) {
         const k = `${i.project}\u0000${i.env}`;
         const e = byEnv.get(k) ?? { project: i.project, env: i.env, warm: false, routed: false };
-        e.warm ||= i.warmUntil !== undefined && Date.parse(i.warmUntil) <= Date.now();
+        e.warm = true; // every environment with instances gets housekeeping (warm reaping, self-heal)
         e.routed ||= i.port !== undefined;
         byEnv.set(k, e);
       }
@@ -176,8 +187,10 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
         const [latest] = await store.listRevisions(e.project, e.env, { limit: 1 });
         const kind =
           (latest?.snapshot as { target?: { kind?: string } } | undefined)?.target?.kind ?? "process";
-        const stopped = await engine.slipway(kind).maintain(e.project, e.env);
-        if (stopped.length) log?.(`keep-warm over for ${e.project}/${e.env}: stopped ${stopped.join(", ")}`);
+        const touched = await engine
+          .slipway(kind)
+          .maintain(e.project, e.env, engine.latest(e.project, e.env));
+        if (touched.length) log?.(`housekeeping ${e.project}/${e.env}: ${touched.join(", ")}`);
       }
     },
     async close() {

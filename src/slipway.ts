@@ -11,6 +11,7 @@ import type { EngineDeps } from "./engine/context.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { acquireLock } from "./engine/lock.js";
 import { reapWarm } from "./engine/warm.js";
+import { heal } from "./engine/heal.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
@@ -323,7 +324,7 @@ export class Slipway {
    * Housekeeping the daemon runs every few seconds: stop warm instances whose window is over.
    * Skipped while an operation holds the environment's lock.
    */
-  async maintain(project: string, env: string): Promise<string[]> {
+  async maintain(project: string, env: string, latest?: Resolution): Promise<string[]> {
     let lock: LockInfo;
     try {
       lock = await acquireLock(this.deps.store, project, env, this.deps.actor, "maintain");
@@ -332,7 +333,12 @@ export class Slipway {
     }
     try {
       const current = await this.deps.store.currentRevision(project, env);
-      return await reapWarm(this.deps, project, env, { spec: current?.snapshot as ResolvedSpec | undefined });
+      const reaped = await reapWarm(this.deps, project, env, {
+        spec: current?.snapshot as ResolvedSpec | undefined,
+      });
+      const emit: EventSink = (e) => this.publish(project, env, e);
+      const replaced = await heal(this.deps, project, env, latest, emit);
+      return [...reaped, ...replaced];
     } finally {
       await this.deps.store.releaseLock(project, env, lock.holder);
     }

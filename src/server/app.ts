@@ -3,7 +3,8 @@
  * operations stream NDJSON: {type:"event"} / {type:"line"} … then {type:"result"} or {type:"error"}.
  */
 import { Hono } from "hono";
-import { OPS, runOp, toWireError, type OpPayload } from "../ops.js";
+import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../ops.js";
+import type { Resolution } from "../spec/resolve.js";
 import type { Slipway } from "../slipway.js";
 import type { Target } from "../spec/schema.js";
 import { tokenMatches } from "./auth.js";
@@ -11,6 +12,8 @@ import { tokenMatches } from "./auth.js";
 export interface AppDeps {
   token: string;
   slipway: (target: Target) => Slipway;
+  /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
+  remember?: (r: Resolution) => void;
   version: string;
   startedAt: string;
 }
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps): Hono {
           }
         };
         const slipway = deps.slipway(payload.resolution.spec.target);
+        deps.remember?.(fromWire(payload.resolution));
         runOp(slipway, op, payload, {
           emit: (event) => send({ type: "event", event }),
           line: (line) => send({ type: "line", line }),

@@ -48,7 +48,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
   const startedAt = new Date().toISOString();
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
-  const app = createApp({ token, slipway: (k) => opts.engine.slipway(k), version: opts.version, startedAt });
+  const app = createApp({
+    token,
+    slipway: (k) => opts.engine.slipway(k),
+    remember: (r) => opts.engine.remember(r),
+    version: opts.version,
+    startedAt,
+  });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
     s.on("error", reject);
