@@ -15,6 +15,7 @@ import { register as serve } from "./commands/serve.js";
 import { register as docs } from "./commands/docs.js";
 import { register as check } from "./commands/check.js";
 import { register as proxy } from "./commands/proxy.js";
+import { register as init } from "./commands/init.js";
 
 const program = new Command("slipway")
   .description(
@@ -27,11 +28,12 @@ const program = new Command("slipway")
   .option("--in-process", "run the engine in this process, without a daemon")
   .option("--home <dir>", "state directory (default: $SLIPWAY_HOME or ~/.slipway)")
   .option("--no-color", "no colours (also NO_COLOR)")
-  .showHelpAfterError()
+  .showHelpAfterError("(run `slipway --help` for the commands)")
   .exitOverride();
 
 const cli = new Cli(program);
 const commands = [
+  init,
   validate,
   schema,
   docs,

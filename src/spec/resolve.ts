@@ -154,7 +154,7 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   if (!parsed.success) {
     throw new SpecError(zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath));
   }
-  const spec = buildResolved(parsed.data, loaded, opts.env, version, issues, mapPath);
+  const spec = buildResolved(parsed.data, loaded, opts.env, version, issues, mapPath, !!opts.lenient);
   if (issues.length) throw new SpecError(issues);
 
   const secrets = new Map<string, string>();
@@ -277,6 +277,7 @@ function buildResolved(
   version: string,
   issues: SpecIssue[],
   mapPath: (p: PathSegment[]) => PathSegment[],
+  lenient = false,
 ): ResolvedSpec {
   const env = p.environments[envName];
   const at = (path: PathSegment[], message: string) => {
@@ -293,7 +294,8 @@ function buildResolved(
       const file = resolvePath(loaded.dir, f);
       const where =
         s.envFile && s.envFile.length > 1 ? ["services", name, "envFile", i] : ["services", name, "envFile"];
-      if (!existsSync(file)) return at(where, `env file not found: ${file}`);
+      // validate (lenient) accepts env files that only exist where the deploy runs.
+      if (!existsSync(file)) return lenient ? undefined : at(where, `env file not found: ${file}`);
       try {
         Object.assign(svcEnv, readDotenv(file));
       } catch (e) {
