@@ -6,7 +6,7 @@ import type { Driver } from "./drivers/driver.js";
 import { DriverError } from "./errors.js";
 import type { EngineDeps } from "./engine/context.js";
 import type { EngineEvent } from "./engine/events.js";
-import { healthGate } from "./engine/health-gate.js";
+import { makeHealthGate } from "./engine/health-gate.js";
 import { silentLogger, type Logger } from "./logger.js";
 import type { TrafficRouter } from "./proxy/contract.js";
 import { Slipway } from "./slipway.js";
@@ -109,6 +109,15 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       runOnce: call("runOnce") as Driver["runOnce"],
       stats: call("stats") as Driver["stats"],
       prune: call("prune") as Driver["prune"],
+      // Only containers run exec probes inside the instance; process instances run them on the host.
+      exec:
+        kind === "docker"
+          ? async (inst, cmd, o) => {
+              const d = await driverFor(target);
+              if (!d.exec) throw new DriverError(kind, "exec is not supported");
+              return d.exec(inst, cmd, o);
+            }
+          : undefined,
       logs: (instances, o) => ({
         async *[Symbol.asyncIterator]() {
           yield* (await driverFor(target)).logs(instances, o);
@@ -116,16 +125,19 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       }),
     };
   };
-  const deps = (target: Target): EngineDeps => ({
-    home: opts.home,
-    store,
-    driver: lazyDriver(target),
-    router: getRouter,
-    health: healthGate,
-    logger,
-    actor: Slipway.actor(),
-    publish,
-  });
+  const deps = (target: Target): EngineDeps => {
+    const driver = lazyDriver(target);
+    return {
+      home: opts.home,
+      store,
+      driver,
+      router: getRouter,
+      health: makeHealthGate(driver),
+      logger,
+      actor: Slipway.actor(),
+      publish,
+    };
+  };
   const engine: Engine = {
     store,
     home: opts.home,

@@ -111,6 +111,12 @@ export interface Driver {
     opts: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<{ exitCode: number; output: string }>;
   logs(instances: Instance[], opts: LogOptions): AsyncIterable<LogLine>;
+  /** Run a command inside a running instance (containers); absent where commands run on the host. */
+  exec?(
+    instance: Instance,
+    command: string | string[],
+    opts?: { timeoutMs?: number },
+  ): Promise<{ exitCode: number; output: string }>;
   stats(instance: Instance): Promise<InstanceStats | undefined>;
   /** Remove artifacts of revisions not in `keep`. */
   prune(project: string, env: string, service: string, keep: number[]): Promise<void>;

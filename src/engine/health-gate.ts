@@ -3,8 +3,8 @@
  * or "still running after a moment" for a service with neither), waited on with the
  * service's thresholds. `once` is a single probe (status).
  */
-import type { Instance } from "../drivers/driver.js";
-import { createProbe, waitHealthy } from "../health/index.js";
+import type { Driver, Instance } from "../drivers/driver.js";
+import { AllProbe, createProbe, waitHealthy, type Probe } from "../health/index.js";
 import type { Health } from "../spec/schema.js";
 import type { ResolvedService } from "../spec/resolved.js";
 import type { HealthGate } from "./context.js";
@@ -34,10 +34,55 @@ export function effectiveHealth(svc: ResolvedService): Health | undefined {
   return undefined;
 }
 
-export const healthGate: HealthGate = async (svc, inst, signal, opts) => {
+/** A probe whose `exec` runs inside the instance (containers) through the driver. */
+function probeFor(health: Health, inst: Instance, driver?: Pick<Driver, "exec">): Probe {
+  if (health.exec === undefined || !driver?.exec) return createProbe(health);
+  const exec = driver.exec.bind(driver);
+  const cmd = health.exec;
+  const inside: Probe = {
+    kind: "exec",
+    async check(_t, o) {
+      const t0 = performance.now();
+      try {
+        const r = await exec(inst, ["/bin/sh", "-c", cmd], { timeoutMs: o.timeoutMs });
+        const tail = r.output.trim().split("\n").slice(-1)[0] ?? "";
+        return {
+          ok: r.exitCode === 0,
+          message: `exec in ${inst.id}: exit ${r.exitCode}${tail ? `: ${tail}` : ""}`,
+          durationMs: performance.now() - t0,
+        };
+      } catch (e) {
+        return {
+          ok: false,
+          message: `exec in ${inst.id}: ${(e as Error).message}`,
+          durationMs: performance.now() - t0,
+        };
+      }
+    },
+  };
+  const rest = { ...health, exec: undefined };
+  const others =
+    rest.http !== undefined || rest.tcp || rest.postgres !== undefined || rest.redis !== undefined;
+  return others ? new AllProbe([createProbe(rest), inside]) : inside;
+}
+
+/** The engine's health gate; `driver` runs `exec` probes inside containers when it can. */
+export function makeHealthGate(driver?: Pick<Driver, "exec">): HealthGate {
+  return (svc, inst, signal, opts) => gate(svc, inst, signal, opts, driver);
+}
+
+export const healthGate: HealthGate = (svc, inst, signal, opts) => gate(svc, inst, signal, opts);
+
+const gate = async (
+  svc: ResolvedService,
+  inst: Instance,
+  signal: AbortSignal | undefined,
+  opts: { once?: boolean } | undefined,
+  driver?: Pick<Driver, "exec">,
+) => {
   const health = effectiveHealth(svc);
   if (!health) return settle(inst, opts?.once ? 0 : 1000, signal);
-  const probe = createProbe(health);
+  const probe = probeFor(health, inst, driver);
   const target = {
     host: inst.host ?? "127.0.0.1",
     port: inst.port,

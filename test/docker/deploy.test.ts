@@ -77,6 +77,8 @@ services:
     image: slipway-test/redis:latest
     stateful: true
     volumes: [data:/data]
+    # Runs inside the container: the host has no /data (and no Redis on 6379), so a host-side exec fails.
+    health: { exec: "test -d /data && redis-cli ping | grep -q PONG", interval: 500ms, startTimeout: 20s }
 `,
   );
 }, 300_000);
