@@ -1,0 +1,445 @@
+/**
+ * The notifier hub: one Notifier (and one SQLite outbox, `notify/<project>@<env>.db` under
+ * SLIPWAY_HOME) per project and environment, fed by the engine's events.
+ *
+ * Configuration arrives with every operation (the resolved spec's `alerts` block, secrets
+ * resolved). The real configuration lives in memory only. What is persisted, so that
+ * deliveries pending across a daemon restart still go out, is a redacted copy: the snapshot's
+ * `${VAR}` templates instead of secret values, re-hydrated at start from the daemon's own
+ * environment. A channel whose secret was written literally in slipway.yaml, or whose
+ * variable the daemon does not have, is not re-hydrated: its deliveries wait (the outbox
+ * keeps them) until the next operation brings the real configuration.
+ *
+ * Why one database per environment: the outbox's groups and deliveries name receivers by
+ * channel name, and two environments may give the same name to different URLs.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { OperationFailed, UsageError } from "../errors.js";
+import type { EngineEvent } from "../engine/events.js";
+import type { Logger } from "../logger.js";
+import { silentLogger } from "../logger.js";
+import type { Resolution } from "../spec/resolve.js";
+import { rehydrate } from "../spec/resolve.js";
+import { alertsSchema } from "../spec/schema-alerts.js";
+import type { AlertsConfig, ChannelConfig } from "../spec/schema-alerts.js";
+import { Notifier } from "./notifier.js";
+import type { DeliveryRecord, DeliveryStatus, RetryPolicy } from "./notifier.js";
+import { openNotifyDb } from "./outbox.js";
+import type { Db } from "./outbox.js";
+import { makeRedactor } from "./redact.js";
+import type { Redactor } from "./redact.js";
+import type { Silence, SilenceInput } from "./silences.js";
+import type { Severity } from "./types.js";
+
+export interface NotifierHubOptions {
+  /** SLIPWAY_HOME: the outboxes live in `<home>/notify/`. */
+  home: string;
+  logger?: Logger;
+  /** Variables re-hydrating persisted configurations (default: process.env). */
+  vars?: Record<string, string | undefined>;
+  retry?: Partial<RetryPolicy>;
+  /** How long close() waits for deliveries when the hub was not started as a daemon's (default 10 s). */
+  closeFlushMs?: number;
+}
+
+/** One line of `slipway alerts list`. */
+export interface DeliveryView {
+  id: number;
+  time: string;
+  receiver: string;
+  channelType: string;
+  status: DeliveryStatus;
+  attempts: number;
+  title: string;
+  test: boolean;
+  sentAt?: string;
+  nextAttemptAt?: string;
+  lastError?: string;
+}
+
+/** `slipway alerts test`: one entry per receiver the routes picked. */
+export interface AlertTestResult {
+  project: string;
+  env: string;
+  severity: Severity;
+  notificationId: number;
+  ok: boolean;
+  deliveries: {
+    receiver: string;
+    channelType: string;
+    status: DeliveryStatus;
+    attempts: number;
+    detail?: string;
+    error?: string;
+  }[];
+}
+
+interface EnvNotify {
+  project: string;
+  env: string;
+  db: Db;
+  notifier: Notifier;
+  /** The configuration in force (real, or re-hydrated from the persisted copy). */
+  config: AlertsConfig;
+  /** JSON of the last real configuration an operation brought (change detection). */
+  liveKey?: string;
+  /** JSON of the persisted (redacted) configuration. */
+  persisted?: string;
+  redact: Redactor;
+  /** Received an alert since it was opened (close() flushes those when not a daemon). */
+  dirty: boolean;
+}
+
+interface HubRow {
+  project: string;
+  env: string;
+  alerts: string | null;
+  held: string | null;
+}
+
+const HUB_SCHEMA = `CREATE TABLE IF NOT EXISTS hub_config (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  project TEXT NOT NULL,
+  env TEXT NOT NULL,
+  alerts TEXT,
+  held TEXT,
+  updated_at INTEGER NOT NULL
+)`;
+
+const EMPTY: AlertsConfig = alertsSchema.parse({});
+const TEMPLATE = /(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Secret values shorter than this are not scrubbed from free text (they would mangle it). */
+const MIN_SCRUB = 6;
+
+export class NotifierHub {
+  private readonly envs = new Map<string, EnvNotify>();
+  private readonly log: Logger;
+  private readonly dir: string;
+  private daemon = false;
+  private closed = false;
+
+  constructor(private readonly opts: NotifierHubOptions) {
+    this.log = opts.logger ?? silentLogger;
+    this.dir = join(opts.home, "notify");
+  }
+
+  /**
+   * Daemon start: every environment with a persisted configuration gets its notifier back
+   * (re-hydrated), so deliveries pending from before the restart go out.
+   */
+  start(): void {
+    this.daemon = true;
+    if (!existsSync(this.dir)) return;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.endsWith(".db")) continue;
+      let db: Db | undefined;
+      try {
+        db = openNotifyDb(join(this.dir, f));
+        db.exec(HUB_SCHEMA);
+        const row = db.prepare("SELECT project, env, alerts, held FROM hub_config WHERE id = 1").get() as
+          HubRow | undefined;
+        if (!row?.alerts || this.envs.has(keyOf(row.project, row.env))) {
+          db.close();
+          continue;
+        }
+        const config = this.rehydrated(row);
+        this.adopt(row.project, row.env, db, config, row.alerts);
+        db = undefined;
+      } catch (e) {
+        db?.close();
+        this.log.error(`alerts: could not reopen ${join(this.dir, f)}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * The configuration an operation brought: kept in memory, persisted redacted. Cheap when
+   * nothing changed (the daemon calls it for every operation).
+   */
+  configure(resolution: Resolution): void {
+    if (this.closed) return;
+    const { project, env } = resolution.spec;
+    const alerts = resolution.spec.alerts;
+    let e = this.envs.get(keyOf(project, env));
+    if (!alerts && !e && !existsSync(this.fileOf(project, env))) return;
+    e ??= this.open(project, env);
+    e.redact = makeRedactor([...resolution.secrets.values()].filter((v) => v.length >= MIN_SCRUB));
+    const liveKey = JSON.stringify(alerts ?? null);
+    if (liveKey === e.liveKey) return;
+    e.liveKey = liveKey;
+    e.config = alerts ?? EMPTY;
+    e.notifier.setConfig(e.config);
+    const { text, held } = persistable(resolution);
+    if (text !== e.persisted) {
+      e.db
+        .prepare(
+          `INSERT INTO hub_config (id, project, env, alerts, held, updated_at) VALUES (1, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET alerts = excluded.alerts, held = excluded.held,
+             updated_at = excluded.updated_at`,
+        )
+        .run(project, env, text, held.length ? JSON.stringify(held) : null, Date.now());
+      e.persisted = text ?? undefined;
+    }
+  }
+
+  /** The engine subscriber: alert events become notifier alerts; everything else is ignored. */
+  readonly onEvent = (project: string, env: string, ev: EngineEvent): void => {
+    if (ev.type !== "alert" || this.closed) return;
+    const e = this.envs.get(keyOf(project, env));
+    if (!e || !Object.keys(e.config.channels).length) return;
+    try {
+      const data = ev.data
+        ? (JSON.parse(e.redact(JSON.stringify(ev.data))) as Record<string, unknown>)
+        : undefined;
+      e.notifier.emit({
+        project,
+        env,
+        kind: ev.kind,
+        severity: ev.severity,
+        message: e.redact(ev.message),
+        service: ev.service,
+        revision: ev.revision,
+        data,
+      });
+      e.dirty = true;
+    } catch (err) {
+      this.log.error(`alerts: could not record ${ev.kind} for ${project}/${env}: ${(err as Error).message}`);
+    }
+  };
+
+  /** `slipway alerts list`: the delivery log, newest first. */
+  listDeliveries(project: string, env: string, opts: { limit?: number } = {}): DeliveryView[] {
+    const e = this.existing(project, env);
+    if (!e) return [];
+    return e.notifier.listDeliveries({ limit: opts.limit ?? 20 }).map((d) => view(d, e.redact));
+  }
+
+  /** `slipway alerts test`: one test notification through the routes, waited for. */
+  async test(
+    project: string,
+    env: string,
+    opts: { severity?: Severity; timeoutMs?: number } = {},
+  ): Promise<AlertTestResult> {
+    const e = this.envs.get(keyOf(project, env));
+    const severity = opts.severity ?? "critical";
+    if (!e || !Object.keys(e.config.channels).length)
+      throw new UsageError(
+        `environment "${env}" has no alert channels: add an alerts: block to slipway.yaml (see docs/alerts.md)`,
+      );
+    const sent = e.notifier.sendTest({ project, env, severity });
+    if (!sent.receivers.length || sent.notificationId === undefined)
+      throw new OperationFailed(
+        `no route of environment "${env}" sends ${severity} alerts (check alerts.routes in slipway.yaml)`,
+      );
+    const id = sent.notificationId;
+    const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+    let rows: DeliveryRecord[] = [];
+    for (;;) {
+      rows = e.notifier.listDeliveries({ limit: 500 }).filter((d) => d.notificationId === id);
+      const done = rows.length > 0 && rows.every((d) => d.status === "sent" || d.status === "failed");
+      if (done || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const deliveries = rows
+      .sort((a, b) => a.receiver.localeCompare(b.receiver))
+      .map((d) => ({
+        receiver: d.receiver,
+        channelType: d.channelType,
+        status: d.status,
+        attempts: d.attempts,
+        detail: d.detail ? e.redact(d.detail) : undefined,
+        error: d.lastError ? e.redact(d.lastError) : undefined,
+      }));
+    return {
+      project,
+      env,
+      severity,
+      notificationId: id,
+      ok: deliveries.length > 0 && deliveries.every((d) => d.status === "sent"),
+      deliveries,
+    };
+  }
+
+  addSilence(project: string, env: string, input: SilenceInput): Silence {
+    const e = this.envs.get(keyOf(project, env)) ?? this.existing(project, env);
+    if (!e || (!Object.keys(e.config.channels).length && !e.notifier.listSilences().length))
+      throw new UsageError(
+        `environment "${env}" has no alerts to silence: add an alerts: block to slipway.yaml (see docs/alerts.md)`,
+      );
+    return e.notifier.addSilence(input);
+  }
+
+  listSilences(project: string, env: string, opts: { all?: boolean } = {}): Silence[] {
+    return this.existing(project, env)?.notifier.listSilences(opts) ?? [];
+  }
+
+  expireSilence(project: string, env: string, id: string): Silence {
+    const e = this.existing(project, env);
+    if (!e) throw new UsageError(`no silence "${id}" in environment "${env}" (it has none)`);
+    return e.notifier.expireSilence(id);
+  }
+
+  /**
+   * Stop every notifier. Outside a daemon (`--in-process`), alerts of this run are sent
+   * first (group waits cut short), for up to closeFlushMs; what is left waits in the outbox.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.envs.values()];
+    this.envs.clear();
+    if (!this.daemon) {
+      const timeoutMs = this.opts.closeFlushMs ?? 10_000;
+      await Promise.all(
+        all
+          .filter((e) => e.dirty)
+          .map(async (e) => {
+            const s = await e.notifier.flush({ timeoutMs });
+            if (s.pending || s.sending)
+              this.log.warn(
+                `alerts: ${s.pending + s.sending} delivery(ies) of ${e.project}/${e.env} still pending; ` +
+                  "the daemon sends them (slipway serve)",
+              );
+          }),
+      );
+    }
+    for (const e of all) {
+      await e.notifier.stop();
+      e.db.close();
+    }
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────────
+
+  private fileOf(project: string, env: string): string {
+    return join(this.dir, `${encodeURIComponent(project)}@${encodeURIComponent(env)}.db`);
+  }
+
+  /** The environment's notifier when it has an outbox (opened without a configuration if need be). */
+  private existing(project: string, env: string): EnvNotify | undefined {
+    const e = this.envs.get(keyOf(project, env));
+    if (e) return e;
+    if (this.closed || !existsSync(this.fileOf(project, env))) return undefined;
+    return this.open(project, env);
+  }
+
+  private open(project: string, env: string): EnvNotify {
+    const db = openNotifyDb(this.fileOf(project, env));
+    try {
+      db.exec(HUB_SCHEMA);
+      const row = db.prepare("SELECT project, env, alerts, held FROM hub_config WHERE id = 1").get() as
+        HubRow | undefined;
+      const config = row?.alerts ? this.rehydrated(row) : EMPTY;
+      return this.adopt(project, env, db, config, row?.alerts ?? undefined);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  private adopt(project: string, env: string, db: Db, config: AlertsConfig, persisted?: string): EnvNotify {
+    const notifier = new Notifier({ db, config, logger: this.log, retry: this.opts.retry });
+    notifier.start();
+    const e: EnvNotify = { project, env, db, notifier, config, persisted, redact: (s) => s, dirty: false };
+    this.envs.set(keyOf(project, env), e);
+    return e;
+  }
+
+  /** The persisted configuration with the daemon's variables; channels that cannot be filled wait. */
+  private rehydrated(row: HubRow): AlertsConfig {
+    const vars = this.opts.vars ?? process.env;
+    const stored = JSON.parse(row.alerts as string) as AlertsConfig;
+    const channels: Record<string, ChannelConfig> = {};
+    for (const [name, ch] of Object.entries(stored.channels)) {
+      const missing = [...JSON.stringify(ch).matchAll(TEMPLATE)]
+        .map((m) => m[1])
+        .filter((n) => vars[n] === undefined || vars[n] === "");
+      if (missing.length) {
+        this.log.warn(
+          `alerts: channel "${name}" of ${row.project}/${row.env} waits for the next operation: ` +
+            `${[...new Set(missing)].join(", ")} not set in the daemon's environment`,
+        );
+        continue;
+      }
+      channels[name] = rehydrate(ch, vars);
+    }
+    const held = row.held ? (JSON.parse(row.held) as string[]) : [];
+    for (const name of held)
+      this.log.warn(
+        `alerts: channel "${name}" of ${row.project}/${row.env} has a secret written in slipway.yaml, ` +
+          "which is never stored; it waits for the next operation",
+      );
+    return { ...stored, channels };
+  }
+}
+
+function keyOf(project: string, env: string): string {
+  return `${project}\u0000${env}`;
+}
+
+function view(d: DeliveryRecord, redact: Redactor): DeliveryView {
+  return {
+    id: d.id,
+    time: d.sentAt ?? d.createdAt,
+    receiver: d.receiver,
+    channelType: d.channelType,
+    status: d.status,
+    attempts: d.attempts,
+    title: redact(d.title),
+    test: d.test,
+    sentAt: d.sentAt,
+    nextAttemptAt: d.nextAttemptAt,
+    lastError: d.lastError ? redact(d.lastError) : undefined,
+  };
+}
+
+/** The credentials of a channel: what must never be written to disk. */
+export function credentialsOf(ch: ChannelConfig): string[] {
+  switch (ch.type) {
+    case "slack":
+      return [ch.url];
+    case "webhook":
+      return [ch.secret ?? "", ...Object.values(ch.headers ?? {})];
+    case "email": {
+      try {
+        const u = new URL(ch.smtp);
+        return u.password ? [u.password, decodeURIComponent(u.password)] : [];
+      } catch {
+        return [ch.smtp];
+      }
+    }
+    case "sms":
+    case "voice":
+      return [ch.token];
+    case "pagerduty":
+      return [ch.routingKey];
+  }
+}
+
+/**
+ * The alerts block as it may be stored: the snapshot (secret values as ${VAR} templates),
+ * minus any channel in which a credential or secret value is still visible (written
+ * literally in the spec); those are listed in `held`.
+ */
+export function persistable(resolution: Resolution): { text: string | null; held: string[] } {
+  const real = resolution.spec.alerts;
+  const snap = resolution.snapshot.alerts;
+  if (!real || !snap) return { text: null, held: [] };
+  const secrets = [...resolution.secrets.values()].filter((v) => v.length >= MIN_SCRUB);
+  const out = structuredClone(snap) as AlertsConfig;
+  const held: string[] = [];
+  const visible = (text: string, values: string[]) =>
+    values.some((v) => v.length >= 4 && (text.includes(v) || text.includes(JSON.stringify(v).slice(1, -1))));
+  for (const [name, ch] of Object.entries(real.channels)) {
+    const stored = out.channels[name];
+    if (!stored) continue;
+    if (visible(JSON.stringify(stored), [...credentialsOf(ch), ...secrets])) {
+      delete out.channels[name];
+      held.push(name);
+    }
+  }
+  let text = JSON.stringify(out);
+  for (const s of secrets) if (text.includes(s)) text = text.split(s).join("***");
+  return { text, held };
+}
