@@ -1,0 +1,344 @@
+/**
+ * Downtime during a deploy and a rollback, under steady keep-alive load, for the same app run
+ * four ways in one script:
+ *
+ *   slipway          the real CLI + daemon + proxy, `deploy` (blue-green) then `rollback`
+ *   pm2 fork         `pm2 reload --update-env` (fork mode: a restart)
+ *   pm2 cluster ×2   `pm2 reload --update-env` (cluster mode: rolling worker reload)
+ *   stop/start       SIGTERM the process, wait for it to exit, start the new version
+ *
+ * Each run: RATE req/s (default 600) from CONCURRENCY keep-alive loops (default 16) for
+ * DURATION s (default 30); the deploy starts at 5 s, the rollback 7 s after the deploy ended.
+ * Reported: failed requests (goal 0) and p99 during each switch (command start → end + 1 s).
+ *
+ *   npm run build && npx tsx bench/downtime.ts [--duration 30] [--rate 600] [--concurrency 16] [--only slipway,pm2-fork,...]
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startLoad, summarize, type LoadReport, type Sample } from "../test/e2e/load.js";
+import { freePort } from "../test/support/ports.js";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "30" },
+    rate: { type: "string", default: "600" },
+    concurrency: { type: "string", default: "16" },
+    only: { type: "string" },
+  },
+});
+const DURATION = Number(values.duration) * 1000;
+const RATE = Number(values.rate);
+const CONCURRENCY = Number(values.concurrency);
+const ONLY = values.only?.split(",");
+
+const ROOT = resolve(import.meta.dirname, "..");
+const BIN = join(ROOT, "bin", "slipway.js");
+const PM2 = join(ROOT, "node_modules", "pm2", "bin", "pm2");
+
+/** A typical app: answers its version, /health, and shuts down gracefully on SIGINT/SIGTERM. */
+const APP = `
+const { createServer } = require("node:http");
+const version = process.env.APP_VERSION || process.env.SLIPWAY_VERSION;
+const srv = createServer((req, res) => {
+  if (req.url === "/health") return res.end("ok");
+  res.end(version);
+});
+srv.listen(Number(process.env.PORT), "127.0.0.1");
+for (const sig of ["SIGINT", "SIGTERM"])
+  process.on(sig, () => {
+    srv.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5000).unref();
+  });
+`;
+
+interface Switch {
+  name: string;
+  start: number;
+  end: number;
+  ok: boolean;
+}
+
+interface RunResult {
+  name: string;
+  total: LoadReport;
+  switches: { name: string; cmdMs: number; ok: boolean; r: LoadReport; firstNewMs?: number }[];
+  errors: Record<string, number>;
+}
+
+interface Subject {
+  name: string;
+  /** Starts v1 on `port`; resolves when it answers. */
+  setup(dir: string, port: number): Promise<void>;
+  deploy(version: string): Promise<boolean>;
+  rollback(): Promise<boolean>;
+  teardown(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exec(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; out: string }> {
+  return new Promise((res) => {
+    const c = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.stderr.on("data", (d) => (out += d));
+    c.on("close", (code) => res({ code: code ?? -1, out }));
+  });
+}
+
+async function answers(port: number, expect?: string): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
+    const body = await r.text();
+    return r.ok && (expect === undefined || body === expect);
+  } catch {
+    return false;
+  }
+}
+
+async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(50);
+  }
+}
+
+function writeApp(dir: string): string {
+  const app = join(dir, "app");
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, "app.cjs"), APP);
+  return app;
+}
+
+// ---- slipway ---------------------------------------------------------------------------------
+
+function slipway(): Subject {
+  let dir = "";
+  let env: NodeJS.ProcessEnv = {};
+  const cli = async (args: string[]) => {
+    const r = await exec(process.execPath, [BIN, "-f", join(dir, "slipway.yaml"), ...args], env);
+    if (r.code !== 0) console.error(`slipway ${args.join(" ")} exited ${r.code}:\n${r.out}`);
+    return r.code === 0;
+  };
+  return {
+    name: "slipway (blue-green, proxy)",
+    async setup(d, port) {
+      dir = d;
+      writeApp(dir);
+      writeFileSync(
+        join(dir, "slipway.yaml"),
+        `project: downtime
+environments:
+  development:
+    target: process
+services:
+  web:
+    run: node app.cjs
+    path: ./app
+    port: ${port}
+    health: { http: /health, interval: 200ms, timeout: 1s }
+`,
+      );
+      env = { ...process.env, SLIPWAY_HOME: join(dir, "home"), NO_COLOR: "1" };
+      delete env.SLIPWAY_DATABASE_URL;
+      if (!(await cli(["deploy", "development", "--version", "v1"])))
+        throw new Error("slipway: first deploy failed");
+    },
+    deploy: (v) => cli(["deploy", "development", "--version", v]),
+    rollback: () => cli(["rollback", "development"]),
+    async teardown() {
+      await cli(["destroy", "development", "--yes"]);
+      for (const f of ["daemon.json", join("proxy", "proxy.pid")]) {
+        try {
+          const raw = readFileSync(join(dir, "home", f), "utf8");
+          const pid = f.endsWith(".json") ? (JSON.parse(raw) as { pid: number }).pid : Number(raw.trim());
+          process.kill(pid, "SIGTERM");
+        } catch {
+          /* not running */
+        }
+      }
+    },
+  };
+}
+
+// ---- pm2 -------------------------------------------------------------------------------------
+
+function pm2(mode: "fork" | "cluster"): Subject {
+  let env: NodeJS.ProcessEnv = {};
+  let app = "";
+  const run = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const r = await exec(process.execPath, [PM2, ...args], { ...env, ...extra });
+    if (r.code !== 0) console.error(`pm2 ${args.join(" ")} exited ${r.code}:\n${r.out}`);
+    return r.code === 0;
+  };
+  let port = 0;
+  const reload = async (v: string) =>
+    (await run(["reload", "zd", "--update-env"], { APP_VERSION: v })) &&
+    // pm2 returns once the reload is triggered; the switch is over when v answers.
+    (await until(() => answers(port, v), `pm2 ${v}`).then(
+      () => true,
+      () => false,
+    ));
+  return {
+    name: mode === "fork" ? "pm2 reload, fork mode" : "pm2 reload, cluster ×2",
+    async setup(dir, p) {
+      port = p;
+      app = writeApp(dir);
+      env = { ...process.env, PM2_HOME: join(dir, "pm2"), PORT: String(p), APP_VERSION: "v1" };
+      const args = ["start", join(app, "app.cjs"), "--name", "zd"];
+      if (mode === "cluster") args.push("-i", "2");
+      if (!(await run(args))) throw new Error("pm2 start failed");
+      await until(() => answers(p, "v1"), "pm2 v1");
+    },
+    deploy: (v) => reload(v),
+    rollback: () => reload("v1"),
+    async teardown() {
+      await run(["kill"]);
+    },
+  };
+}
+
+// ---- plain stop/start -------------------------------------------------------------------------
+
+function stopStart(): Subject {
+  let app = "";
+  let port = 0;
+  let child: ReturnType<typeof spawn> | undefined;
+  const start = async (v: string) => {
+    child = spawn(process.execPath, [join(app, "app.cjs")], {
+      env: { ...process.env, PORT: String(port), APP_VERSION: v },
+      stdio: "ignore",
+    });
+    await until(() => answers(port, v), `stop/start ${v}`);
+  };
+  const stop = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise((r) => c.once("exit", r));
+    c.kill("SIGTERM");
+    await gone;
+  };
+  return {
+    name: "plain stop/start",
+    async setup(dir, p) {
+      app = writeApp(dir);
+      port = p;
+      await start("v1");
+    },
+    async deploy(v) {
+      await stop();
+      await start(v);
+      return true;
+    },
+    async rollback() {
+      await stop();
+      await start("v1");
+      return true;
+    },
+    teardown: stop,
+  };
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+async function measure(subject: Subject): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-bench-downtime-"));
+  const port = await freePort();
+  try {
+    await subject.setup(dir, port);
+    const load = startLoad({ url: `http://127.0.0.1:${port}`, concurrency: CONCURRENCY, rate: RATE });
+    const t0 = Date.now();
+    await sleep(5000);
+    const switches: Switch[] = [];
+    let s = Date.now();
+    let ok = await subject.deploy("v2");
+    switches.push({ name: "deploy v2", start: s, end: Date.now(), ok });
+    await sleep(7000);
+    s = Date.now();
+    ok = await subject.rollback();
+    switches.push({ name: "rollback v1", start: s, end: Date.now(), ok });
+    await sleep(Math.max(1000, t0 + DURATION - Date.now()));
+    const total = await load.stop();
+    return {
+      name: subject.name,
+      total,
+      errors: total.errors,
+      switches: switches.map((w) => {
+        const target = w.name.endsWith("v2") ? "v2" : "v1";
+        const first = load.samples.find((x: Sample) => x.t >= w.start && x.version === target);
+        return {
+          name: w.name,
+          cmdMs: w.end - w.start,
+          ok: w.ok,
+          r: summarize(load.samples, w.start, w.end + 1000),
+          firstNewMs: first ? first.t + first.ms - w.start : undefined,
+        };
+      }),
+    };
+  } finally {
+    await subject.teardown().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, "dist", "cli", "main.js"))) throw new Error("run `npm run build` first");
+  const subjects = [slipway(), pm2("fork"), pm2("cluster"), stopStart()].filter(
+    (s, i) => !ONLY || ONLY.includes(["slipway", "pm2-fork", "pm2-cluster", "stop-start"][i]),
+  );
+  console.log(
+    `downtime: ${RATE} req/s target, ${CONCURRENCY} keep-alive loops, ${DURATION / 1000} s per run; ` +
+      `node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")}`,
+  );
+  const results: RunResult[] = [];
+  for (const s of subjects) {
+    process.stderr.write(`running ${s.name} ...\n`);
+    const r = await measure(s);
+    results.push(r);
+    const errs = Object.entries(r.errors)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+    console.log(
+      `\n${r.name}: ${r.total.requests} requests, ${r.total.rps} req/s, ${r.total.failures} failed` +
+        `${errs ? ` (${errs})` : ""}, p50 ${r.total.latency.p50} ms, p99 ${r.total.latency.p99} ms, statuses ${JSON.stringify(r.total.statuses)}`,
+    );
+    for (const w of r.switches)
+      console.log(
+        `  ${w.name}: command ${w.cmdMs} ms${w.ok ? "" : " (FAILED)"}, new version answering after ${w.firstNewMs?.toFixed(0) ?? "–"} ms; ` +
+          `during the switch ${w.r.requests} requests, ${w.r.failures} failed, p99 ${w.r.latency.p99} ms, max ${w.r.latency.max} ms`,
+      );
+  }
+  console.log(
+    "\n| tool | requests | req/s | failed (deploy / rollback / total) | p99 ms deploy | p99 ms rollback | p99 ms whole run |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    const [d, b] = r.switches;
+    console.log(
+      `| ${r.name} | ${r.total.requests} | ${r.total.rps.toFixed(0)} | ${d.r.failures} / ${b.r.failures} / ${r.total.failures} | ${d.r.latency.p99} | ${b.r.latency.p99} | ${r.total.latency.p99} |`,
+    );
+  }
+  const sw = results.find((r) => r.name.startsWith("slipway"));
+  if (sw)
+    console.log(
+      `\nslipway failed requests: ${sw.total.failures} (goal 0) ${sw.total.failures === 0 ? "✔" : "✖"}`,
+    );
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  },
+);
