@@ -21,6 +21,12 @@ export const OPS = [
   "stop",
   "destroy",
   "lock",
+  "backup",
+  "backups",
+  "backup-verify",
+  "backups-prune",
+  "restore",
+  "migrate",
 ] as const;
 export type OpName = (typeof OPS)[number];
 
@@ -123,6 +129,13 @@ export async function runOp(
     case "lock":
       if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env);
       return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
+    case "backup":
+    case "backups":
+    case "backup-verify":
+    case "backups-prune":
+    case "restore":
+    case "migrate":
+      return slipway.dataOp(op, resolution, a, { emit: ctx.emit, signal: ctx.signal });
     default:
       throw new UsageError(`unknown operation "${op}"`);
   }

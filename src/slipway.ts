@@ -10,6 +10,13 @@ import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { acquireLock } from "./engine/lock.js";
+import {
+  dataRollbackAdvice,
+  planDataRollback,
+  recordDataRollback,
+  rollbackData,
+  runDataOp,
+} from "./engine/data.js";
 import { reapWarm } from "./engine/warm.js";
 import { heal } from "./engine/heal.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
@@ -98,6 +105,16 @@ export class Slipway {
   /** Hand an operation's event to the engine's subscribers. */
   publish(project: string, env: string, e: EngineEvent): void {
     this.deps.publish?.(project, env, e);
+  }
+
+  /** Backups, restores and migrations (`backup`, `backups`, `restore`, `migrate` …; engine/data.ts). */
+  dataOp(
+    op: string,
+    resolution: Resolution,
+    args: Record<string, unknown>,
+    ctx: { emit: EventSink; signal?: AbortSignal },
+  ): Promise<unknown> {
+    return runDataOp(this.deps, op, resolution, args, ctx);
   }
 
   /** `slipway check ENV`: the pre-flight checklist alone. */
@@ -248,15 +265,13 @@ export class Slipway {
         skipChecks: true,
       });
       if (opts.dryRun) return { dryRun: true as const, plan: p };
-      const migrated = revs
-        .filter((r) => r.number > target.number && r.facts.migrations)
-        .map((r) => r.number);
-      if (migrated.length && !opts.withDb)
-        emit({
-          type: "log",
-          level: "warn",
-          message: `revision(s) ${migrated.join(", ")} ran database migrations; the data is not rolled back. Use --with-db to run the down-migrations or restore the backup.`,
-        });
+      const dataPlan = planDataRollback(revs, target);
+      if (dataPlan.steps.length && !opts.withDb)
+        emit({ type: "log", level: "warn", message: dataRollbackAdvice(cur.env, dataPlan) });
+      // --with-db: the data goes back first (down-migrations or backups); a failure stops here.
+      const data = opts.withDb
+        ? await rollbackData(this.deps, resolution, revs, dataPlan, { emit, signal: opts.signal })
+        : undefined;
       emit({
         type: "log",
         level: "info",
@@ -271,7 +286,16 @@ export class Slipway {
         skipChecks: true,
         emit,
         signal: opts.signal,
+      }).catch((e: unknown) => {
+        if (data?.steps.length)
+          emit({
+            type: "log",
+            level: "error",
+            message: `the data was already returned to revision ${target.number} (${data.steps.map((x) => `${x.service}: ${x.result}`).join("; ")}) but the code rollback failed`,
+          });
+        throw e;
       });
+      if (data?.steps.length) await recordDataRollback(this.deps, cur, result.revision, data);
       if (current)
         await store.updateRevision(cur.project, cur.env, current.number, { status: "rolled-back" });
       emit({

@@ -16,6 +16,9 @@ import { register as docs } from "./commands/docs.js";
 import { register as check } from "./commands/check.js";
 import { register as proxy } from "./commands/proxy.js";
 import { register as init } from "./commands/init.js";
+import { register as backup } from "./commands/backup.js";
+import { register as restore } from "./commands/restore.js";
+import { register as migrate } from "./commands/migrate.js";
 
 const program = new Command("slipway")
   .description(
@@ -48,6 +51,9 @@ const commands = [
   lock,
   serve,
   proxy,
+  backup,
+  restore,
+  migrate,
 ];
 for (const reg of commands) reg(cli);
 

@@ -9,6 +9,7 @@ import { rehydrate } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
+import { backupBeforeDeploy } from "./data.js";
 import type { EventSink } from "./events.js";
 import type { Plan, PlanStep } from "./plan.js";
 import { blueGreen } from "./strategies/blue-green.js";
@@ -203,8 +204,14 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
         await finalize(deps, spec, states);
         return `revision ${revision} deployed`;
       }
-      case "backup":
-        throw new OperationFailed(`${step.service}: backups before deploy are not available on this build`);
+      case "backup": {
+        const b = await backupBeforeDeploy(deps, spec, svc as ResolvedService, revision);
+        facts.backups = {
+          ...(facts.backups as Record<string, string> | undefined),
+          [step.service as string]: b.id,
+        };
+        return b.message;
+      }
     }
   };
 

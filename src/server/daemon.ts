@@ -11,6 +11,7 @@ import type { Logger } from "../logger.js";
 import type { Engine } from "../factory.js";
 import { createApp } from "./app.js";
 import { ensureToken } from "./auth.js";
+import { Scheduler } from "./scheduler.js";
 
 export interface DaemonOptions {
   home: string;
@@ -48,6 +49,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
   const startedAt = new Date().toISOString();
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
+  // Backups and verifies on a schedule (backup.schedule / backup.verify / schedules: run: backup).
+  const scheduler = new Scheduler({
+    home: opts.home,
+    store: opts.engine.store,
+    logger: opts.logger,
+    latest: (p, e) => opts.engine.latest(p, e),
+    publish: (spec, e) => opts.engine.slipway(spec.target).publish(spec.project, spec.env, e),
+    subscribe: (fn) => opts.engine.subscribe(fn),
+  });
+  await scheduler.start();
   const app = createApp({
     token,
     slipway: (k) => opts.engine.slipway(k),
@@ -80,6 +91,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   return {
     url,
     async close() {
+      scheduler.stop();
       clearInterval(timer);
       await new Promise<void>((r) => server.close(() => r()));
       rmSync(infoFile, { force: true });

@@ -1,0 +1,313 @@
+/**
+ * The daemon's scheduler (croner): per deployed environment, the services' `backup.schedule` and
+ * `backup.verify` cron expressions and the spec's `schedules:` entries with `run: backup` or
+ * `run: backup-verify`. Each scheduled backup is followed by a prune with the service's retention;
+ * failures raise `{type:"alert", kind:"backup.failed", severity:"critical"}` through the engine.
+ *
+ * The spec (with its secrets) is the latest one an operation brought for the environment, kept in
+ * memory only. A daemon restarted before any operation rehydrates the stored snapshot of the
+ * deployed revision from its own environment (the daemon's variables stand in for the secrets).
+ *
+ * Other kinds of `schedules:` entries (health, check) are handed to handlers registered with
+ * `handle()`; without one they are skipped.
+ */
+import { Cron } from "croner";
+import { errorMessage } from "../errors.js";
+import { backedUpServices, backupConfigOf, configFor, retentionOf, withBackups } from "../engine/data.js";
+import type { EngineEvent } from "../engine/events.js";
+import type { Logger } from "../logger.js";
+import type { Resolution } from "../spec/resolve.js";
+import { rehydrate } from "../spec/resolve.js";
+import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
+import type { Store } from "../store/store.js";
+
+export interface SchedulerOptions {
+  home: string;
+  store: Store;
+  logger: Logger;
+  /** The latest resolution an operation brought for an environment (Engine.latest). */
+  latest: (project: string, env: string) => Resolution | undefined;
+  /** Raise an event through the engine: alerts reach the store timeline and the notifier. */
+  publish: (spec: ResolvedSpec, e: EngineEvent) => void;
+  /** Variables a stored snapshot is rehydrated with when no operation brought one (default process.env). */
+  vars?: Record<string, string | undefined>;
+  /** How often the deployed environments are re-read (default 15 s). */
+  syncEveryMs?: number;
+  /** The engine's event bus (Engine.subscribe): a deploy or rollback re-reads the environments at once. */
+  subscribe?: (fn: (project: string, env: string, e: EngineEvent) => void) => () => void;
+}
+
+export type JobKind = "backup" | "backup-verify" | "health" | "check";
+
+export interface JobInfo {
+  project: string;
+  env: string;
+  /** `backup:<service>`, `verify:<service>`, or the name of a `schedules:` entry. */
+  name: string;
+  cron: string;
+  run: JobKind;
+  services: string[];
+  next?: string;
+}
+
+/** A handler for a `schedules:` kind this file does not run itself (health sweeps, checks). */
+export type JobHandler = (spec: ResolvedSpec, entry: ResolvedSpec["schedules"][number]) => Promise<void>;
+
+interface Job extends JobInfo {
+  signature: string;
+  cronJob: Cron;
+  spec: ResolvedSpec;
+  entry?: ResolvedSpec["schedules"][number];
+}
+
+const envKey = (project: string, env: string) => `${project}\u0000${env}`;
+
+export class Scheduler {
+  private readonly jobsByKey = new Map<string, Job>();
+  private readonly handlers = new Map<string, JobHandler>();
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  /** Run `schedules:` entries of this kind with `fn` (e.g. run: health). */
+  handle(kind: "health" | "check", fn: JobHandler): void {
+    this.handlers.set(kind, fn);
+  }
+
+  /** Mark backups left running by a dead process failed, read the environments, re-read them periodically. */
+  async start(): Promise<void> {
+    try {
+      const interrupted = await withBackups(this.opts, async (b) => b.markInterrupted());
+      for (const r of interrupted)
+        this.opts.logger.warn(`backup ${r.id} of ${r.service} was interrupted; marked failed`);
+    } catch (e) {
+      this.opts.logger.error(`backup catalog: ${errorMessage(e)}`);
+    }
+    await this.sync();
+    this.unsubscribe = this.opts.subscribe?.((_p, _e, ev) => {
+      if (ev.type === "alert" && ev.kind.startsWith("deploy.")) void this.sync();
+    });
+    this.timer = setInterval(() => void this.sync(), this.opts.syncEveryMs ?? 15_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    for (const j of this.jobsByKey.values()) j.cronJob.stop();
+    this.jobsByKey.clear();
+  }
+
+  jobs(): JobInfo[] {
+    return [...this.jobsByKey.values()].map((j) => ({
+      project: j.project,
+      env: j.env,
+      name: j.name,
+      cron: j.cron,
+      run: j.run,
+      services: j.services,
+      next: j.cronJob.nextRun()?.toISOString(),
+    }));
+  }
+
+  /** Run a job now (the cron would run the same). */
+  async trigger(project: string, env: string, name: string): Promise<void> {
+    const job = this.jobsByKey.get(`${envKey(project, env)}\u0000${name}`);
+    if (!job) throw new Error(`no scheduled job "${name}" for ${project}/${env}`);
+    await this.execute(job);
+  }
+
+  /** Re-read the deployed environments and (re)create the jobs whose definition changed. */
+  sync(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.syncing ??= this.doSync()
+      .catch((e) => this.opts.logger.error(`scheduler: ${errorMessage(e)}`))
+      .finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async doSync(): Promise<void> {
+    const envs = new Map<string, { project: string; env: string }>();
+    for (const i of await this.opts.store.allInstances())
+      envs.set(envKey(i.project, i.env), { project: i.project, env: i.env });
+    const wanted = new Map<string, Omit<Job, "cronJob" | "next">>();
+    for (const { project, env } of envs.values()) {
+      const spec = await this.specFor(project, env);
+      if (!spec) continue;
+      for (const j of jobsOf(spec)) wanted.set(`${envKey(project, env)}\u0000${j.name}`, j);
+    }
+    if (this.stopped) return;
+    for (const [key, job] of this.jobsByKey) {
+      const w = wanted.get(key);
+      if (!w || w.signature !== job.signature) {
+        job.cronJob.stop();
+        this.jobsByKey.delete(key);
+      } else job.spec = w.spec; // fresher secrets, same schedule
+    }
+    for (const [key, w] of wanted) {
+      if (this.jobsByKey.has(key)) continue;
+      if ((w.run === "health" || w.run === "check") && !this.handlers.has(w.run)) continue;
+      let cronJob: Cron;
+      try {
+        cronJob = new Cron(w.cron, { protect: true, unref: true, catch: true }, async () => {
+          const job = this.jobsByKey.get(key);
+          if (job) await this.execute(job);
+        });
+      } catch (e) {
+        this.opts.logger.error(`schedule "${w.name}" of ${w.project}/${w.env}: ${errorMessage(e)}`);
+        continue;
+      }
+      this.jobsByKey.set(key, { ...w, cronJob });
+      this.opts.logger.info(`scheduled ${w.run} "${w.name}" for ${w.project}/${w.env}`, {
+        cron: w.cron,
+        next: cronJob.nextRun()?.toISOString(),
+      });
+    }
+  }
+
+  /** The latest operation's spec, else the deployed revision's snapshot with the daemon's variables. */
+  private async specFor(project: string, env: string): Promise<ResolvedSpec | undefined> {
+    const current = await this.opts.store.currentRevision(project, env);
+    if (!current) return undefined;
+    const latest = this.opts.latest(project, env);
+    if (latest) return latest.spec;
+    return rehydrate(current.snapshot as ResolvedSpec, this.opts.vars ?? process.env);
+  }
+
+  private alert(
+    spec: ResolvedSpec,
+    service: string | undefined,
+    message: string,
+    data: Record<string, unknown>,
+  ) {
+    this.opts.logger.error(message, data);
+    this.opts.publish(spec, {
+      type: "alert",
+      kind: "backup.failed",
+      severity: "critical",
+      ...(service ? { service } : {}),
+      message,
+      data,
+    });
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const spec = job.spec;
+    // Only while the environment is still deployed.
+    if (!(await this.opts.store.currentRevision(job.project, job.env))) return;
+    if (job.run === "health" || job.run === "check") {
+      const h = this.handlers.get(job.run);
+      if (h && job.entry) await h(spec, job.entry);
+      return;
+    }
+    const services = job.services
+      .map((n) => spec.services[n])
+      .filter((s): s is ResolvedService => !!s?.backup);
+    await withBackups(this.opts, async (b) => {
+      for (const svc of services) {
+        if (job.run === "backup") {
+          try {
+            const rec = await b.backup({
+              project: spec.project,
+              env: spec.env,
+              service: svc.name,
+              config: backupConfigOf(svc),
+              baseDir: spec.dir,
+            });
+            this.opts.logger.info(`scheduled backup ${rec.id} of ${spec.project}/${spec.env}/${svc.name}`, {
+              job: job.name,
+              bytes: rec.size,
+            });
+          } catch (e) {
+            this.alert(
+              spec,
+              svc.name,
+              `${spec.project} ${spec.env}: scheduled backup of ${svc.name} failed (${job.name}): ${errorMessage(e)}`,
+              { job: job.name, cron: job.cron },
+            );
+            continue;
+          }
+          try {
+            const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc));
+            if (gone.length)
+              this.opts.logger.info(`pruned ${gone.length} backup(s) of ${svc.name}`, {
+                ids: gone.map((r) => r.id),
+              });
+          } catch (e) {
+            this.opts.logger.warn(`prune of ${svc.name} failed: ${errorMessage(e)}`);
+          }
+          continue;
+        }
+        // backup-verify: the newest successful backup of the service.
+        const newest = b.latest(spec.project, spec.env, svc.name);
+        if (!newest) {
+          this.alert(
+            spec,
+            svc.name,
+            `${spec.project} ${spec.env}: no backup of ${svc.name} to verify (${job.name})`,
+            { job: job.name },
+          );
+          continue;
+        }
+        try {
+          const config = configFor(spec, newest);
+          const rec = await b.verify(newest.id, config ? { config } : {});
+          if (rec.status !== "verified")
+            this.alert(
+              spec,
+              svc.name,
+              `${spec.project} ${spec.env}: backup ${rec.id} of ${svc.name} failed verification: ${rec.verifyDetail ?? rec.error}`,
+              { job: job.name, id: rec.id },
+            );
+          else this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
+        } catch (e) {
+          this.alert(
+            spec,
+            svc.name,
+            `${spec.project} ${spec.env}: verify of ${newest.id} (${svc.name}) could not run: ${errorMessage(e)}`,
+            { job: job.name, id: newest.id },
+          );
+        }
+      }
+    });
+  }
+}
+
+/** The jobs a spec asks for, each with a signature that changes when its definition does. */
+export function jobsOf(spec: ResolvedSpec): Omit<Job, "cronJob" | "next">[] {
+  const out: Omit<Job, "cronJob" | "next">[] = [];
+  const base = { project: spec.project, env: spec.env, spec };
+  const add = (
+    name: string,
+    cron: string,
+    run: JobKind,
+    services: ResolvedService[],
+    entry?: ResolvedSpec["schedules"][number],
+  ) =>
+    out.push({
+      ...base,
+      name,
+      cron,
+      run,
+      services: services.map((s) => s.name),
+      entry,
+      signature: JSON.stringify([cron, run, services.map((s) => [s.name, s.backup])]),
+    });
+  const backed = backedUpServices(spec);
+  for (const svc of backed) {
+    const b = svc.backup;
+    if (b?.schedule) add(`backup:${svc.name}`, b.schedule, "backup", [svc]);
+    if (typeof b?.verify === "string") add(`verify:${svc.name}`, b.verify, "backup-verify", [svc]);
+  }
+  for (const s of spec.schedules ?? []) {
+    if (s.env !== undefined && s.env !== spec.env) continue;
+    if (s.run === "backup" || s.run === "backup-verify") {
+      if (backed.length) add(s.name, s.cron, s.run, backed, s);
+    } else add(s.name, s.cron, s.run, [], s);
+  }
+  return out;
+}
