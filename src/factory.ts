@@ -2,6 +2,7 @@
  * The one place that builds concrete parts (store, drivers, proxy, probes) from the
  * environment and the resolved spec's target (DESIGN §3: nothing else imports them).
  */
+import { join } from "node:path";
 import type { Driver } from "./drivers/driver.js";
 import { DriverError } from "./errors.js";
 import type { EngineDeps } from "./engine/context.js";
@@ -10,6 +11,9 @@ import { makeHealthGate } from "./engine/health-gate.js";
 import { silentLogger, type Logger } from "./logger.js";
 import type { TrafficRouter } from "./proxy/contract.js";
 import { Slipway } from "./slipway.js";
+import { NotifierHub } from "./notify/hub.js";
+import { HealthWatch } from "./engine/health-watch.js";
+import { Watcher } from "./engine/watch.js";
 import type { Target } from "./spec/schema.js";
 import type { Resolution } from "./spec/resolve.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
@@ -31,6 +35,8 @@ export interface Engine {
   latest(project: string, env: string): Resolution | undefined;
   /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, self-heal, proxy supervision. */
   tick(log?: (msg: string) => void): Promise<void>;
+  /** Alerts: one notifier per environment, fed by the events; the daemon calls notify.start(). */
+  notify: NotifierHub;
   close(): Promise<void>;
 }
 
@@ -40,6 +46,8 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
   const drivers = new Map<string, Driver>();
   const slipways = new Map<string, Slipway>();
   const subscribers = new Set<EventSubscriber>();
+  const notify = new NotifierHub({ home: opts.home, logger });
+  subscribers.add(notify.onEvent);
   const latestByEnv = new Map<string, Resolution>();
   const publish = (project: string, env: string, e: EngineEvent) => {
     // Alerts are also kept in the store's event timeline.
@@ -138,8 +146,23 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       publish,
     };
   };
+  const healthWatch = new HealthWatch({
+    store,
+    inspect: (target, project, env) => lazyDriver(target).inspect(project, env),
+    publish,
+    file: join(opts.home, "health-watch.json"),
+  });
+  // The post-deploy analysis watch: started by tick(), so only the daemon watches.
+  const watcher = new Watcher({
+    store,
+    deps,
+    slipway: (t) => engine.slipway(t),
+    latest: (project, env) => engine.latest(project, env),
+    logger,
+  });
   const engine: Engine = {
     store,
+    notify,
     home: opts.home,
     remember(r) {
       latestByEnv.set(`${r.spec.project}\u0000${r.spec.env}`, r);
@@ -156,7 +179,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       const key = JSON.stringify(target);
       let s = slipways.get(key);
       if (!s) {
-        s = new Slipway(deps(target));
+        s = new Slipway(deps(target), notify);
         slipways.set(key, s);
       }
       return s;
@@ -204,8 +227,12 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
           .maintain(e.project, e.env, engine.latest(e.project, e.env));
         if (touched.length) log?.(`housekeeping ${e.project}/${e.env}: ${touched.join(", ")}`);
       }
+      await healthWatch.sweep().catch((e: Error) => log?.(`health watch: ${e.message}`));
+      await watcher.tick(byEnv.values()).catch((e: Error) => log?.(`analysis watch: ${e.message}`));
     },
     async close() {
+      watcher.close();
+      await notify.close();
       for (const d of drivers.values()) await d.close?.();
       await store.close();
     },

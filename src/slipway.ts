@@ -23,6 +23,7 @@ import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
 import { routeKey } from "./engine/strategies/common.js";
+import type { NotifierHub } from "./notify/hub.js";
 import type { Resolution } from "./spec/resolve.js";
 import { rehydrate } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
@@ -46,6 +47,8 @@ export interface RollbackOptions {
   yes?: boolean;
   withDb?: boolean;
   dryRun?: boolean;
+  /** Recorded with the revision (default "rollback to revision N"); the watch says why it rolled back. */
+  description?: string;
   emit?: EventSink;
   signal?: AbortSignal;
 }
@@ -90,7 +93,11 @@ export interface HistoryEntry {
 }
 
 export class Slipway {
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(
+    private readonly deps: EngineDeps,
+    /** Alerts: the per-environment notifiers (the `alerts` and `silence` operations). */
+    readonly notify?: NotifierHub,
+  ) {}
 
   private checkRunner(resolution: Resolution, confirm: string[] | undefined): CheckRunner {
     const run = createCheckRunner({
@@ -100,6 +107,18 @@ export class Slipway {
       confirmedBy: this.deps.actor,
     });
     return (spec, emit, signal) => run({ dir: spec.dir, checks: spec.checks as CheckSpec[] }, emit, signal);
+  }
+
+  /**
+   * The spec of what is deployed (current revision's snapshot, re-hydrated from the daemon's
+   * environment), for read-only operations that sent only a light reference.
+   */
+  async deployedResolution(ref: ResolvedSpec): Promise<Resolution> {
+    const current = await this.deps.store.currentRevision(ref.project, ref.env);
+    const latest = (await this.deps.store.listRevisions(ref.project, ref.env, { limit: 1 }))[0];
+    const snap = (current ?? latest)?.snapshot as ResolvedSpec | undefined;
+    const spec = snap ? { ...rehydrate(snap, process.env), target: ref.target } : ref;
+    return { spec, snapshot: snap ?? ref, secrets: new Map(), vars: {} };
   }
 
   /** Hand an operation's event to the engine's subscribers. */
@@ -282,7 +301,7 @@ export class Slipway {
         plan: p,
         current,
         rollbackOf: target,
-        description: `rollback to revision ${target.number}`,
+        description: opts.description ?? `rollback to revision ${target.number}`,
         skipChecks: true,
         emit,
         signal: opts.signal,

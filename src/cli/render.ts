@@ -1,4 +1,5 @@
 /** Human and JSON renderers. Progress goes to stderr; the result (or the JSON document) to stdout. */
+import { describeEvidence, evidenceOf } from "../engine/analysis-gate.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Plan } from "../engine/plan.js";
 import type { DeployResult } from "../engine/run.js";
@@ -132,6 +133,15 @@ export function renderHistory(out: Out, h: HistoryEntry[]): void {
       out.stdout(
         `  ${mark} ${s.description}${s.durationMs !== undefined ? dim(out, ` ${formatDuration(s.durationMs)}`) : ""}${s.message ? dim(out, `  ${s.message.split("\n")[0]}`) : ""}`,
       );
+    }
+    // Metric analysis: values, thresholds and the metric that decided (--json has every measurement).
+    for (const e of evidenceOf(r.facts)) {
+      const [head, ...rest] = describeEvidence(e);
+      const ok = e.result.outcome === "successful";
+      out.stdout(
+        `  ${ok ? green(out, head) : e.result.outcome === "inconclusive" ? yellow(out, head) : red(out, head)}`,
+      );
+      for (const l of rest) out.stdout(`  ${l}`);
     }
     return;
   }

@@ -5,9 +5,11 @@
 import type { Instance } from "../drivers/driver.js";
 import type { ResolvedSpec, Strategy } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
+import { bakeStep } from "./analysis-gate.js";
 import { dependencyLayers } from "./layers.js";
 
-export type StepKind = "checks" | "backup" | "prepare" | "migrate" | "rollout" | "remove" | "finalize";
+export type StepKind =
+  "checks" | "backup" | "prepare" | "migrate" | "rollout" | "bake" | "remove" | "finalize";
 
 export interface PlanStep {
   seq: number;
@@ -91,6 +93,8 @@ export function plan(input: PlanInput): Plan {
     }
     group++;
   }
+  const bake = input.rollbackOf === undefined ? bakeStep(spec) : undefined;
+  if (bake) add({ kind: "bake", group: group++, description: bake });
   if (!only) {
     const gone = [...liveServices].filter((n) => !spec.services[n]).sort();
     for (const n of gone)

@@ -8,6 +8,7 @@ import type { Resolution } from "../spec/resolve.js";
 import { rehydrate } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { JournalStep, Revision } from "../store/store.js";
+import { DeployAnalysis } from "./analysis-gate.js";
 import type { EngineDeps } from "./context.js";
 import { backupBeforeDeploy } from "./data.js";
 import type { EventSink } from "./events.js";
@@ -93,6 +94,13 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     facts: { previous: opts.current?.number },
   });
   const revision = rev.number;
+  emit({
+    type: "alert",
+    kind: "deploy.started",
+    severity: "info",
+    revision,
+    message: `${spec.project} ${spec.env}: ${opts.rollbackOf ? `rollback to revision ${opts.rollbackOf.number}` : `deploy of ${spec.version}`} started as revision ${revision} by ${deps.actor}`,
+  });
   for (const s of p.steps) {
     await store.journalAppend({
       project: spec.project,
@@ -110,6 +118,8 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
   const states: RolloutState[] = [];
   const facts: Record<string, unknown> = { previous: opts.current?.number };
   const live = await store.listInstances(spec.project, spec.env);
+  // Canary gates and the bake; their evidence goes to facts.analysis.
+  const analysis = DeployAnalysis.for(deps, spec, { revision, emit, facts, rollback: !!opts.rollbackOf });
 
   const request = (svc: ResolvedService, step: PlanStep): RolloutRequest => ({
     deps,
@@ -131,7 +141,16 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
         if (!opts.checks) return "no check runner";
         const r = await opts.checks(spec, emit, opts.signal);
         facts.checks = r.results;
-        if (!r.ok) throw new CheckFailed(`pre-flight checks failed: ${r.summary}`);
+        if (!r.ok) {
+          emit({
+            type: "alert",
+            kind: "check.failed",
+            severity: "warning",
+            revision,
+            message: `${spec.project} ${spec.env}: pre-flight checks failed: ${r.summary}`,
+          });
+          throw new CheckFailed(`pre-flight checks failed: ${r.summary}`);
+        }
         return r.summary;
       }
       case "prepare": {
@@ -176,7 +195,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
             s.rollout.strategy === "recreate"
               ? await recreate(req)
               : s.rollout.strategy === "canary"
-                ? await canary(req, opts.canaryGate)
+                ? await canary(req, opts.canaryGate ?? analysis?.canaryGate)
                 : await blueGreen(req);
         } catch (e) {
           const partial = (e as { rollout?: RolloutState }).rollout;
@@ -200,6 +219,8 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
         }
         return `${insts.length} instance(s) stopped`;
       }
+      case "bake":
+        return analysis ? analysis.bake(states, opts.signal) : "no analysis";
       case "finalize": {
         await finalize(deps, spec, states);
         return `revision ${revision} deployed`;
