@@ -17,29 +17,23 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startLoad, summarize, type LoadReport, type Sample } from "../test/e2e/load.js";
 import { freePort } from "../test/support/ports.js";
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: "string", default: "30" },
-    rate: { type: "string", default: "600" },
-    concurrency: { type: "string", default: "16" },
-    only: { type: "string" },
-  },
-});
-const DURATION = Number(values.duration) * 1000;
-const RATE = Number(values.rate);
-const CONCURRENCY = Number(values.concurrency);
-const ONLY = values.only?.split(",");
+interface Config {
+  duration: number;
+  rate: number;
+  concurrency: number;
+}
 
-const ROOT = resolve(import.meta.dirname, "..");
-const BIN = join(ROOT, "bin", "slipway.js");
-const PM2 = join(ROOT, "node_modules", "pm2", "bin", "pm2");
+export const ROOT = resolve(import.meta.dirname, "..");
+export const BIN = join(ROOT, "bin", "slipway.js");
+export const PM2 = join(ROOT, "node_modules", "pm2", "bin", "pm2");
 
 /** A typical app: answers its version, /health, and shuts down gracefully on SIGINT/SIGTERM. */
-const APP = `
+export const APP = `
 const { createServer } = require("node:http");
 const version = process.env.APP_VERSION || process.env.SLIPWAY_VERSION;
 const srv = createServer((req, res) => {
@@ -77,9 +71,9 @@ interface Subject {
   teardown(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function exec(
+export function exec(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -93,7 +87,7 @@ function exec(
   });
 }
 
-async function answers(port: number, expect?: string): Promise<boolean> {
+export async function answers(port: number, expect?: string): Promise<boolean> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
     const body = await r.text();
@@ -103,7 +97,7 @@ async function answers(port: number, expect?: string): Promise<boolean> {
   }
 }
 
-async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+export async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
@@ -111,7 +105,7 @@ async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 30_00
   }
 }
 
-function writeApp(dir: string): string {
+export function writeApp(dir: string): string {
   const app = join(dir, "app");
   mkdirSync(app, { recursive: true });
   writeFileSync(join(app, "app.cjs"), APP);
@@ -249,12 +243,12 @@ function stopStart(): Subject {
 
 // ---- the run ----------------------------------------------------------------------------------
 
-async function measure(subject: Subject): Promise<RunResult> {
+async function measure(subject: Subject, cfg: Config): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-downtime-"));
   const port = await freePort();
   try {
     await subject.setup(dir, port);
-    const load = startLoad({ url: `http://127.0.0.1:${port}`, concurrency: CONCURRENCY, rate: RATE });
+    const load = startLoad({ url: `http://127.0.0.1:${port}`, concurrency: cfg.concurrency, rate: cfg.rate });
     const t0 = Date.now();
     await sleep(5000);
     const switches: Switch[] = [];
@@ -265,7 +259,7 @@ async function measure(subject: Subject): Promise<RunResult> {
     s = Date.now();
     ok = await subject.rollback();
     switches.push({ name: "rollback v1", start: s, end: Date.now(), ok });
-    await sleep(Math.max(1000, t0 + DURATION - Date.now()));
+    await sleep(Math.max(1000, t0 + cfg.duration - Date.now()));
     const total = await load.stop();
     return {
       name: subject.name,
@@ -290,12 +284,26 @@ async function measure(subject: Subject): Promise<RunResult> {
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string", default: "30" },
+      rate: { type: "string", default: "600" },
+      concurrency: { type: "string", default: "16" },
+      only: { type: "string" },
+    },
+  });
+  const cfg: Config = {
+    duration: Number(values.duration) * 1000,
+    rate: Number(values.rate),
+    concurrency: Number(values.concurrency),
+  };
+  const ONLY = values.only?.split(",");
   if (!existsSync(join(ROOT, "dist", "cli", "main.js"))) throw new Error("run `npm run build` first");
   const subjects = [slipway(), pm2("fork"), pm2("cluster"), stopStart()].filter(
     (s, i) => !ONLY || ONLY.includes(["slipway", "pm2-fork", "pm2-cluster", "stop-start"][i]),
   );
   console.log(
-    `downtime: ${RATE} req/s target, ${CONCURRENCY} keep-alive loops, ${DURATION / 1000} s per run; ` +
+    `downtime: ${cfg.rate} req/s target, ${cfg.concurrency} keep-alive loops, ${cfg.duration / 1000} s per run; ` +
       `node ${process.version}, ${cpus().length} cores, load average ${loadavg()
         .map((x) => x.toFixed(1))
         .join(" ")}`,
@@ -303,7 +311,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   for (const s of subjects) {
     process.stderr.write(`running ${s.name} ...\n`);
-    const r = await measure(s);
+    const r = await measure(s, cfg);
     results.push(r);
     const errs = Object.entries(r.errors)
       .map(([k, v]) => `${k} ${v}`)
@@ -335,10 +343,12 @@ async function main(): Promise<void> {
     );
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(1);
-  },
-);
+// bench/rollback-latency.ts imports the helpers above; run only when executed directly.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exit(1);
+    },
+  );
