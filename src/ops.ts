@@ -8,6 +8,7 @@ import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
 import type { Slipway } from "./slipway.js";
 import type { LogLine } from "./drivers/driver.js";
+import { alertsOp, silenceOp } from "./notify/hub-ops.js";
 
 export const OPS = [
   "check",
@@ -21,6 +22,8 @@ export const OPS = [
   "stop",
   "destroy",
   "lock",
+  "alerts",
+  "silence",
   "backup",
   "backups",
   "backup-verify",
@@ -36,6 +39,11 @@ export interface WireResolution {
   snapshot: ResolvedSpec;
   secrets: Record<string, string>;
   vars: Record<string, string>;
+  /**
+   * A read-only command's light reference (project, env, target only): the daemon answers from
+   * the deployed revision's snapshot instead.
+   */
+  light?: boolean;
 }
 
 export interface OpPayload {
@@ -44,7 +52,14 @@ export interface OpPayload {
 }
 
 export function toWire(r: Resolution): WireResolution {
-  return { spec: r.spec, snapshot: r.snapshot, secrets: Object.fromEntries(r.secrets), vars: r.vars };
+  const light = (r as { light?: boolean }).light;
+  return {
+    spec: r.spec,
+    snapshot: r.snapshot,
+    secrets: Object.fromEntries(r.secrets),
+    vars: r.vars,
+    ...(light ? { light } : {}),
+  };
 }
 
 export function fromWire(w: WireResolution): Resolution {
@@ -75,9 +90,22 @@ export async function runOp(
   payload: OpPayload,
   ctx: OpContext,
 ): Promise<unknown> {
-  const resolution = fromWire(payload.resolution);
+  const resolution = payload.resolution.light
+    ? await slipway.deployedResolution(payload.resolution.spec)
+    : fromWire(payload.resolution);
   const spec = resolution.spec;
   const a = payload.args ?? {};
+  // Alerts: the latest configuration (a light reference carries none), and every event to the
+  // engine's subscribers (notifier).
+  if (!payload.resolution.light) slipway.notify?.configure(resolution);
+  const show = ctx.emit;
+  ctx = {
+    ...ctx,
+    emit: (e) => {
+      show(e);
+      slipway.publish(spec.project, spec.env, e);
+    },
+  };
   switch (op as OpName) {
     case "check":
       return slipway.check(resolution, { confirm: strs(a.confirm), emit: ctx.emit, signal: ctx.signal });
@@ -129,6 +157,10 @@ export async function runOp(
     case "lock":
       if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env);
       return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
+    case "alerts":
+      return alertsOp(slipway.notify, resolution, a);
+    case "silence":
+      return silenceOp(slipway.notify, resolution, a);
     case "backup":
     case "backups":
     case "backup-verify":

@@ -15,6 +15,8 @@ import { register as serve } from "./commands/serve.js";
 import { register as docs } from "./commands/docs.js";
 import { register as check } from "./commands/check.js";
 import { register as proxy } from "./commands/proxy.js";
+import { register as alerts } from "./commands/alerts.js";
+import { register as silence } from "./commands/silence.js";
 import { register as init } from "./commands/init.js";
 import { register as backup } from "./commands/backup.js";
 import { register as restore } from "./commands/restore.js";
@@ -51,6 +53,8 @@ const commands = [
   lock,
   serve,
   proxy,
+  alerts,
+  silence,
   backup,
   restore,
   migrate,

@@ -29,6 +29,7 @@ import { openNotifyDb } from "./outbox.js";
 import type { Db } from "./outbox.js";
 import { makeRedactor } from "./redact.js";
 import type { Redactor } from "./redact.js";
+import { labelsOf, matches } from "./routing.js";
 import type { Silence, SilenceInput } from "./silences.js";
 import type { Severity } from "./types.js";
 
@@ -63,7 +64,10 @@ export interface AlertTestResult {
   project: string;
   env: string;
   severity: Severity;
-  notificationId: number;
+  /** Absent when a silence held the test back (then nothing was sent). */
+  notificationId?: number;
+  /** The active silence matching the test alert's labels. */
+  silencedBy?: Silence;
   ok: boolean;
   deliveries: {
     receiver: string;
@@ -227,6 +231,12 @@ export class NotifierHub {
       throw new UsageError(
         `environment "${env}" has no alert channels: add an alerts: block to slipway.yaml (see docs/alerts.md)`,
       );
+    // A test goes through silences like a real alert would (sendTest itself skips grouping).
+    const labels = labelsOf({ project, env, kind: "alert.test", severity, message: "" });
+    const silence = e.notifier
+      .listSilences()
+      .find((s) => s.state === "active" && matches(s.matchers, labels));
+    if (silence) return { project, env, severity, ok: true, silencedBy: silence, deliveries: [] };
     const sent = e.notifier.sendTest({ project, env, severity });
     if (!sent.receivers.length || sent.notificationId === undefined)
       throw new OperationFailed(
@@ -237,7 +247,10 @@ export class NotifierHub {
     let rows: DeliveryRecord[] = [];
     for (;;) {
       rows = e.notifier.listDeliveries({ limit: 500 }).filter((d) => d.notificationId === id);
-      const done = rows.length > 0 && rows.every((d) => d.status === "sent" || d.status === "failed");
+      // Settled: sent, given up, or failed once and now waiting to retry (the error is known).
+      const settled = (d: DeliveryRecord) =>
+        d.status === "sent" || d.status === "failed" || (d.status === "pending" && d.attempts > 0);
+      const done = rows.length > 0 && rows.every(settled);
       if (done || Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -49,6 +49,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
   const startedAt = new Date().toISOString();
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
+  // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
+  opts.engine.notify.start();
   // Backups and verifies on a schedule (backup.schedule / backup.verify / schedules: run: backup).
   const scheduler = new Scheduler({
     home: opts.home,

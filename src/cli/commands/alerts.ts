@@ -76,6 +76,22 @@ function renderDeliveries(out: Out, list: DeliveryView[]): void {
 }
 
 function renderTest(out: Out, r: AlertTestResult): void {
+  if (r.silencedBy) {
+    const s = r.silencedBy;
+    out.stdout(
+      yellow(
+        out,
+        `test alert (${r.severity}) for ${r.project}/${r.env} is silenced by ${s.id} until ${s.endsAt}`,
+      ),
+    );
+    out.stdout(
+      dim(
+        out,
+        `  ${s.comment} (${s.author}); nothing was sent. End it with: slipway silence expire ${r.env} ${s.id}`,
+      ),
+    );
+    return;
+  }
   out.stdout(`test alert (${r.severity}) for ${r.project}/${r.env}:`);
   for (const d of r.deliveries) {
     const what = `${d.receiver} (${d.channelType})`;
@@ -85,7 +101,7 @@ function renderTest(out: Out, r: AlertTestResult): void {
       out.stdout(`  ${red(out, "✖")} ${what}: failed: ${d.error ?? "unknown error"}`);
     else
       out.stdout(
-        `  ${yellow(out, "…")} ${what}: still ${d.status} after ${d.attempts} attempt(s)` +
+        `  ${yellow(out, "…")} ${what}: not sent yet after ${d.attempts} attempt(s)` +
           (d.error ? `: ${d.error}` : "") +
           dim(out, " (the daemon keeps retrying; see: slipway alerts list)"),
       );
