@@ -278,6 +278,8 @@ export async function restoreBackup(
   opts: { yes?: boolean; emit?: EventSink; force?: boolean } = {},
 ): Promise<{ backup: BackupRecord }> {
   const emit = opts.emit ?? noopSink;
+  // A protected environment refuses before anything is looked up.
+  if (!opts.yes && spec.protect?.confirm) throw new Refused(restoreRefusal(spec, id));
   return withBackups(deps, async (b) => {
     const rec = requireBackup(b, spec, id);
     if (rec.type === "release")

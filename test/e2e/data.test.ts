@@ -1,0 +1,216 @@
+/**
+ * Data-aware deploys end to end (issue 7): the real CLI and daemon, real app processes, and a real
+ * PostgreSQL 15 started by the test. A `data` service carries a postgres backup block (before:
+ * deploy) and migrations that are small shell scripts using psql against the test database.
+ */
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type PgServer } from "../support/postgres.js";
+import { makeProject, type Project } from "./harness.js";
+
+/**
+ * A tiny migration tool: every version applied leaves a row in schema_versions and appends
+ * "+<version>" to every note; down undoes exactly that for $SLIPWAY_VERSION. With MIGRATE_FAIL=1,
+ * up changes data and then fails inside the same transaction (psql -c runs one transaction).
+ */
+const MIGRATE_SH = `#!/bin/sh
+case "$1" in
+  up)
+    if [ "$MIGRATE_FAIL" = "1" ]; then
+      psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c "INSERT INTO notes (body) VALUES ('half-migrated'); SELECT 1/0;" || exit 1
+    fi
+    psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c "INSERT INTO schema_versions VALUES ('$SLIPWAY_VERSION'); UPDATE notes SET body = body || '+$SLIPWAY_VERSION';" || exit 1
+    echo "applied $SLIPWAY_VERSION" ;;
+  down)
+    psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c "DELETE FROM schema_versions WHERE version = '$SLIPWAY_VERSION'; UPDATE notes SET body = replace(body, '+$SLIPWAY_VERSION', '');" || exit 1
+    echo "reverted $SLIPWAY_VERSION" ;;
+  status)
+    echo "target=\${MIGRATE_TO:-latest}"
+    echo "applied=$(psql "$DATABASE_URL" -At -c "SELECT string_agg(version, ',' ORDER BY version) FROM schema_versions")" ;;
+esac
+`;
+
+const DATA_SERVICE = `  data:
+    run: node worker.js
+    path: ./app
+    env:
+      DATABASE_URL: "\${DATABASE_URL}"
+      MIGRATE_FAIL: "\${MIGRATE_FAIL:-0}"
+    stop: { grace: 2s }
+    migrate: { up: sh migrate.sh up, down: sh migrate.sh down, status: sh migrate.sh status }
+    backup: { type: postgres, url: "\${DATABASE_URL}", before: deploy, retention: { keepLast: 10 } }
+`;
+
+interface BackupJson {
+  id: string;
+  service: string;
+  revision?: number;
+  status: string;
+  size?: number;
+}
+interface RevisionJson {
+  number: number;
+  version: string;
+  status: string;
+  facts: {
+    backups?: Record<string, string>;
+    migrations?: Record<string, boolean>;
+    dataRollback?: { revisions: number[] };
+  };
+}
+
+let db: PgServer | undefined;
+let client: pg.Client | undefined;
+let p: Project | undefined;
+
+beforeAll(async () => {
+  db = await startPostgres();
+  client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query(`CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);
+    INSERT INTO notes (body) VALUES ('a'), ('b');
+    CREATE TABLE schema_versions (version text PRIMARY KEY);`);
+  p = await makeProject(DATA_SERVICE);
+  writeFileSync(join(p.dir, "app", "migrate.sh"), MIGRATE_SH);
+  chmodSync(join(p.dir, "app", "migrate.sh"), 0o755);
+  p.env.DATABASE_URL = db.url;
+}, 60_000);
+
+afterAll(async () => {
+  await p?.cleanup();
+  await client?.end();
+  await db?.stop();
+}, 60_000);
+
+async function notes(): Promise<string[]> {
+  return (await client!.query<{ body: string }>("SELECT body FROM notes ORDER BY id")).rows.map(
+    (r) => r.body,
+  );
+}
+async function versions(): Promise<string[]> {
+  return (
+    await client!.query<{ version: string }>("SELECT version FROM schema_versions ORDER BY version")
+  ).rows.map((r) => r.version);
+}
+function revision(n: number): RevisionJson {
+  const h = p!.cli(["history", "development", String(n), "--json"]);
+  expect(h.code, h.stderr).toBe(0);
+  return h.json<{ result: { revision: RevisionJson }[] }>().result[0].revision;
+}
+
+describe("backups and migrations in deploys and rollbacks", () => {
+  it("backs up before a deploy, keeps the old release on a failed migration, rolls code and data back", async () => {
+    const pr = p!;
+    const d1 = pr.cli(["deploy", "development", "--version", "v1"]);
+    expect(d1.code, d1.stderr).toBe(0);
+    expect(d1.stderr).toMatch(/✔ migrate data up/);
+    expect(await versions()).toEqual(["v1"]);
+    // First deploy: nothing was running, so nothing to back up.
+    expect(revision(1).facts).toMatchObject({ migrations: { data: true } });
+    expect(revision(1).facts.backups).toBeUndefined();
+
+    const d2 = pr.cli(["deploy", "development", "--version", "v2"]);
+    expect(d2.code, d2.stderr).toBe(0);
+    expect(d2.stderr).toMatch(/✔ back up data .*data-\d{8}T\d{6}Z-[0-9a-f]{4}/);
+    const r2 = revision(2);
+    const backupId = r2.facts.backups?.data;
+    expect(backupId).toMatch(/^data-/);
+    expect(await versions()).toEqual(["v1", "v2"]);
+    expect(await notes()).toEqual(["a+v1+v2", "b+v1+v2"]);
+    const listed = pr.cli(["backups", "development", "--json"]).json<{ result: { backups: BackupJson[] } }>();
+    expect(listed.result.backups.find((b) => b.id === backupId)).toMatchObject({
+      service: "data",
+      revision: 2,
+      status: "ok",
+    });
+
+    // A failing migration: the deploy stops before any switch; v2 serves, the data is as it was.
+    const d3 = pr.cli(["deploy", "development", "--version", "v3"], { env: { MIGRATE_FAIL: "1" } });
+    expect(d3.code, d3.stderr).toBe(1);
+    expect(d3.stderr).toMatch(/data: migration failed \(exit 1\)/);
+    expect((await pr.get("api")).body).toBe("v2");
+    expect((await pr.get("web")).body).toBe("v2");
+    expect(await versions()).toEqual(["v1", "v2"]);
+    expect(await notes()).toEqual(["a+v1+v2", "b+v1+v2"]);
+    expect(revision(3).status).toBe("failed");
+
+    // Back to revision 1 with its data: the down-migration of v2 (from v2's release), then the code.
+    const rb = pr.cli(["rollback", "development", "1", "--with-db", "--json"]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.stderr).toMatch(/data: migrate down \(revision 2, v2\)/);
+    expect((await pr.get("api")).body).toBe("v1");
+    expect(await versions()).toEqual(["v1"]);
+    expect(await notes()).toEqual(["a+v1", "b+v1"]);
+    const r4 = revision(4);
+    expect(r4).toMatchObject({ version: "v1", status: "deployed" });
+    expect(r4.facts.dataRollback?.revisions).toEqual([2]);
+
+    // `migrate status` runs in the deployed release; --to reaches the command as MIGRATE_TO.
+    const st = pr.cli(["migrate", "development", "status", "--to", "7"]);
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toContain("target=7");
+    expect(st.stdout).toContain("applied=v1");
+
+    // Without --with-db a rollback across a migration says exactly what to run; running it works.
+    const d5 = pr.cli(["deploy", "development", "--version", "v5"]);
+    expect(d5.code, d5.stderr).toBe(0);
+    expect(await versions()).toEqual(["v1", "v5"]);
+    const rb2 = pr.cli(["rollback", "development"]);
+    expect(rb2.code, rb2.stderr).toBe(0);
+    expect(rb2.stderr).toContain("slipway rollback development 4 --with-db");
+    expect(rb2.stderr).toContain("slipway migrate development down data --revision 5");
+    expect(await versions()).toEqual(["v1", "v5"]);
+    const down = pr.cli(["migrate", "development", "down", "data", "--revision", "5"]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain("reverted v5");
+    expect(await versions()).toEqual(["v1"]);
+    expect(await notes()).toEqual(["a+v1", "b+v1"]);
+  }, 150_000);
+
+  it("backup, backups, backup verify and restore round trip; restore needs a confirmation", async () => {
+    const pr = p!;
+    const b = pr.cli(["backup", "development", "--json"]);
+    expect(b.code, b.stderr).toBe(0);
+    const [taken] = b.json<{ result: { backups: BackupJson[] } }>().result.backups;
+    expect(taken).toMatchObject({ service: "data", status: "ok" });
+    expect(taken.size).toBeGreaterThan(0);
+
+    const table = pr.cli(["backups", "development"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/ID\s+SERVICE\s+REV\s+TIME\s+SIZE\s+STATUS/);
+    expect(table.stdout).toMatch(new RegExp(`${taken.id}\\s+data\\s+-\\s+`));
+
+    const v = pr.cli(["backup", "verify", "development", taken.id, "--json"]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.json<{ result: { backup: BackupJson } }>().result.backup.status).toBe("verified");
+
+    await client!.query("UPDATE notes SET body = 'changed'; INSERT INTO notes (body) VALUES ('new')");
+    // No terminal and no --yes: refused (exit 4), nothing changed.
+    const refused = pr.cli(["restore", "development", taken.id]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/confirm at a terminal or pass --yes/);
+    expect(await notes()).toEqual(["changed", "changed", "new"]);
+    // A protected environment needs --yes whatever the terminal.
+    const prot = pr.cli(["restore", "production", taken.id]);
+    expect(prot.code).toBe(4);
+    expect(prot.stderr).toMatch(/"production" is protected: restore needs --yes/);
+
+    const unknown = pr.cli(["restore", "development", "data-19700101T000000Z-0000", "--yes", "--json"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.json<{ error: { message: string } }>().error.message).toMatch(/no backup with id/);
+
+    const r = pr.cli(["restore", "development", taken.id, "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`data restored from ${taken.id}`);
+    expect(await notes()).toEqual(["a+v1", "b+v1"]);
+
+    const pruned = pr.cli(["backups", "prune", "development", "--json"]);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    // keepLast 10 and nothing older than 30 days: nothing goes.
+    expect(
+      pruned.json<{ result: { removed: { service: string; ids: string[] }[] } }>().result.removed,
+    ).toEqual([{ service: "data", ids: [] }]);
+  }, 90_000);
+});
