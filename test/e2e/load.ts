@@ -165,8 +165,12 @@ export class Load {
       const finish = (status: number, body: string, error?: string) => {
         if (done) return;
         done = true;
-        const version =
-          status > 0 ? (this.opts.version?.(body, status) ?? body.trim().slice(0, 40)) : undefined;
+        let version: string | undefined;
+        try {
+          version = status > 0 ? (this.opts.version?.(body, status) ?? body.trim().slice(0, 40)) : undefined;
+        } catch {
+          version = undefined; // a body the extractor cannot read (an error page) has no version
+        }
         resolve({ t, ms: now() - t, status, version, error, path });
       };
       const req = request(
