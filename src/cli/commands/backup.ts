@@ -27,7 +27,7 @@ export function renderBackups(out: Out, env: string, list: BackupRecord[]): void
     ),
   );
   for (const r of list) {
-    const pad = out.color ? 19 : 10;
+    const pad = r.error ? (out.color ? 19 : 10) : 0;
     out.stdout(
       `${r.id.padEnd(idW)}  ${r.service.padEnd(svcW)}  ${(r.revision !== undefined ? String(r.revision) : "-").padEnd(4)}  ${when(r.startedAt).padEnd(21)}  ${formatBytes(r.size).padStart(10)}  ${statusText(out, r.status).padEnd(pad)}${r.error ? dim(out, `  ${r.error.split("\n")[0].slice(0, 100)}`) : ""}`,
     );
