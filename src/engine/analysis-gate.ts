@@ -148,9 +148,11 @@ function roundReporter(label: string, emit: EventSink): { add(r: MeasurementReco
   };
   return {
     add(r) {
+      // Metrics due together are measured together: one line for the round (a metric measured
+      // again starts the next line).
+      if (pending.some((x) => x.metric === r.metric)) flush();
       pending.push(r);
-      // Metrics due together are measured together: one line for the batch.
-      timer ??= setTimeout(flush, 50);
+      timer ??= setTimeout(flush, 500);
     },
     flush,
   };
@@ -379,7 +381,8 @@ export function describeEvidence(e: AnalysisEvidence): string[] {
       `  ${m.name.padEnd(width)}${`${m.provider} ${m.query}`.slice(0, 28).padEnd(30)}${threshold.padEnd(12)} ${m.phase}${decided}`,
     );
     lines.push(`  ${"".padEnd(width)}${more}${shown.join("  ") || "no measurement"}`);
-    if (m.phase !== "successful" && m.phase !== "running") lines.push(`  ${"".padEnd(width)}${m.reason}`);
+    if (m.phase !== "successful" && m.phase !== "running" && !decided)
+      lines.push(`  ${"".padEnd(width)}${m.reason}`);
   }
   if (e.skipped?.length) lines.push(`  not measurable here: ${e.skipped.join(", ")}`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
