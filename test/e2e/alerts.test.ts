@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -71,6 +71,7 @@ const ALERTS = `alerts:
     - { match: { severity: critical }, receivers: [hooks] }
     - { match: { severity: warning }, receivers: [hooks] }
   groupWait: 500ms
+  groupInterval: 1s
 `;
 
 function filesUnder(dir: string): string[] {
@@ -154,6 +155,17 @@ describe("alerts", () => {
     expect(human.stdout).toMatch(/TIME\s+RECEIVER\s+STATUS\s+ATTEMPTS\s+TITLE/);
     expect(human.stdout).toMatch(/hooks\s+sent\s+1\s+\[test\]/);
 
+    // The same operations without a daemon.
+    const ip = await run(["alerts", "test", "development", "--in-process", "--json"]);
+    expect(ip.code, ip.stderr).toBe(0);
+    expect(ip.json<{ result: { deliveries: { status: string }[] } }>().result.deliveries).toEqual([
+      expect.objectContaining({ receiver: "hooks", status: "sent" }),
+    ]);
+    const ipList = (await run(["alerts", "list", "development", "--in-process", "--json"])).json<{
+      result: { deliveries: unknown[] };
+    }>();
+    expect(ipList.result.deliveries).toHaveLength(3);
+
     // A silence holds the test back; expiring it lets the next one through.
     const add = await run([
       "silence",
@@ -175,11 +187,11 @@ describe("alerts", () => {
     const held = await run(["alerts", "test", "development", "--severity", "warning"]);
     expect(held.code).toBe(0);
     expect(held.stdout).toContain(`silenced by ${sil.id}`);
-    expect(tests()).toHaveLength(1);
+    expect(tests()).toHaveLength(2);
     expect((await run(["silence", "expire", "development", sil.id])).code).toBe(0);
     expect((await run(["silence", "list", "development"])).stdout).toBe("no silences\n");
     expect((await run(["alerts", "test", "development", "--severity", "warning"])).code).toBe(0);
-    expect(tests()).toHaveLength(2);
+    expect(tests()).toHaveLength(3);
 
     // Bad input: exit 2 with a message naming what is wrong.
     const usage: [string[], RegExp][] = [
@@ -241,4 +253,59 @@ describe("alerts", () => {
     const expected = "sha256=" + createHmac("sha256", secret).update(h.hooks[0].raw).digest("hex");
     expect(h.hooks[0].signature).toBe(expected);
   }, 60_000);
+
+  it("a crash-looping service raises health.degraded, and its recovery resolves it", async () => {
+    const h = (hook = await receiver());
+    const p = (project = await makeProject(ALERTS));
+    const flag = join(p.dir, "crash.flag");
+    writeFileSync(join(p.dir, "app", "crashy.js"), CRASHY);
+    writeFileSync(
+      p.file,
+      `project: e2e
+environments:
+  development: { target: process }
+services:
+  api:
+    run: node crashy.js
+    path: ./app
+    port: ${p.ports.api}
+    env: { CRASH_FLAG: "${flag}" }
+    health: { http: /health, interval: 200ms, timeout: 1s }
+    restart: { backoff: 100ms, maxBackoff: 500ms, crashLoop: { restarts: 3, within: 3s } }
+    stop: { grace: 2s }
+${ALERTS}`,
+    );
+    const env = { ALERT_WEBHOOK_URL: h.url, ALERT_WEBHOOK_SECRET: randomBytes(24).toString("hex") };
+    const d = await p.cliAsync(["deploy", "development", "--version", "v1"], { env });
+    expect(d.code, d.stderr).toBe(0);
+    const of = (event: string, status: string) =>
+      h.hooks.filter((x) => x.body.status === status && x.body.alerts.some((a) => a.labels.event === event));
+    // The app now crashes at every start: the supervisor restarts it until it calls it a crash loop.
+    writeFileSync(flag, "");
+    await p.get("api", "/crash").catch(() => undefined);
+    await waitFor(() => of("health.degraded", "firing").length > 0, {
+      what: "health.degraded from the daemon's housekeeping",
+      timeoutMs: 30_000,
+    });
+    const [firing] = of("health.degraded", "firing");
+    expect(firing.body.alerts[0]).toMatchObject({ severity: "critical", labels: { service: "api" } });
+    expect(firing.body.alerts[0].message).toMatch(/api is crash-looping \(1 of 1 instance/);
+    rmSync(flag);
+    await waitFor(() => of("health.degraded", "resolved").length > 0, {
+      what: "the resolved notification after the service recovered",
+      timeoutMs: 30_000,
+    });
+    expect(of("health.degraded", "firing")).toHaveLength(1);
+  }, 90_000);
 });
+
+const CRASHY = `
+import { createServer } from "node:http";
+import { existsSync } from "node:fs";
+if (existsSync(process.env.CRASH_FLAG)) { console.error("crash flag present"); process.exit(3); }
+createServer((req, res) => {
+  if (req.url === "/crash") { res.end("bye"); setTimeout(() => process.exit(3), 20); return; }
+  res.end("ok");
+}).listen(Number(process.env.PORT), "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
+`;
