@@ -604,6 +604,12 @@ export async function rollbackData(
             `${s.service}: the down-migration of revision ${rev.number} failed (exit ${r.exitCode}); the code was not rolled back${r.output.trim() ? `\n${tail(r.output)}` : ""}`,
           );
         done.push({ ...s, result: "down-migration applied" });
+        emit({
+          type: "log",
+          level: "info",
+          service: s.service,
+          message: `✔ ${s.service}: down-migration of revision ${rev.number} applied`,
+        });
         continue;
       }
       const id = s.backupId as string;
@@ -627,6 +633,7 @@ export async function rollbackData(
       }
       restored.add(id);
       done.push({ ...s, result: `restored ${id}` });
+      emit({ type: "log", level: "info", service: rec.service, message: `✔ ${rec.service}: restored ${id}` });
     }
   });
   return { revisions: [...new Set(plan.steps.map((s) => s.revision))], steps: done };
