@@ -153,7 +153,7 @@ describe("alerts", () => {
     expect(list.result.deliveries[1].title).toMatch(/deploy\.failed|failed/);
     const human = await run(["alerts", "list", "development"]);
     expect(human.stdout).toMatch(/TIME\s+RECEIVER\s+STATUS\s+ATTEMPTS\s+TITLE/);
-    expect(human.stdout).toMatch(/hooks\s+sent\s+1\s+\[test\]/);
+    expect(human.stdout).toMatch(/hooks\s+sent\s+1\s+\[TEST\] warning/);
 
     // The same operations without a daemon.
     const ip = await run(["alerts", "test", "development", "--in-process", "--json"]);

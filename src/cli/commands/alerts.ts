@@ -53,7 +53,7 @@ function renderDeliveries(out: Out, list: DeliveryView[]): void {
     d.receiver,
     d.status,
     String(d.attempts),
-    (d.test ? "[test] " : "") + d.title,
+    d.title,
   ]);
   const head = ["TIME", "RECEIVER", "STATUS", "ATTEMPTS", "TITLE"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
