@@ -3,7 +3,7 @@
  * user-visible goes through here.
  */
 import { hostname, userInfo } from "node:os";
-import { CheckFailed, errorMessage, OperationFailed, Refused, UsageError } from "./errors.js";
+import { CheckFailed, errorMessage, LockHeld, OperationFailed, Refused, UsageError } from "./errors.js";
 import { createCheckRunner } from "./checks/index.js";
 import type { CheckSpec } from "./checks/index.js";
 import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
@@ -409,8 +409,9 @@ export class Slipway {
           },
         );
         await this.deps.store.releaseLock(project, env, lock.holder);
-      } catch {
-        return undefined; // held by a live operation
+      } catch (e) {
+        if (e instanceof LockHeld) return undefined; // held by a live operation
+        throw e;
       }
       return report;
     }

@@ -4,11 +4,17 @@ import type { Command } from "commander";
 import { SpecError, UsageError, errorMessage } from "../errors.js";
 import { exitCodeFor } from "../exit-codes.js";
 import { toWire, toWireError, type OpContext } from "../ops.js";
-import { loadSpecFile } from "../spec/load.js";
-import { resolveSpec, type Resolution } from "../spec/resolve.js";
+import type { Resolution } from "../spec/resolve.js";
 import { slipwayHome } from "../util/home.js";
 import { ensureDaemon, runRemote } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
+
+let specModules:
+  | {
+      loadSpecFile: typeof import("../spec/load.js").loadSpecFile;
+      resolveSpec: typeof import("../spec/resolve.js").resolveSpec;
+    }
+  | undefined;
 
 export interface GlobalOptions {
   file: string;
@@ -35,9 +41,21 @@ export class Cli {
     return this.opts.home ?? slipwayHome();
   }
 
+  /** Load and resolve the spec for an environment (the spec modules are preloaded by action()). */
   resolve(env: string, version?: string): Resolution {
-    const loaded = loadSpecFile(this.opts.file);
-    return resolveSpec(loaded, { env, version: version ?? defaultVersion(loaded.dir) });
+    if (!specModules) throw new Error("spec modules not loaded (use cli.action without { light: true })");
+    const loaded = specModules.loadSpecFile(this.opts.file);
+    return specModules.resolveSpec(loaded, { env, version: version ?? defaultVersion(loaded.dir) });
+  }
+
+  /**
+   * Read-only commands send only project/env/target (no schema, no interpolation: a fast start);
+   * the daemon answers from the deployed revision.
+   */
+  async light(env: string): Promise<Resolution> {
+    const { lightRef, lightSpec } = await import("../spec/light.js");
+    const spec = lightSpec(lightRef(this.opts.file, env), this.opts.file);
+    return { spec, snapshot: spec, secrets: new Map(), vars: {}, light: true } as Resolution;
   }
 
   /** Run an operation in-process or on the daemon; events are rendered as they come. */
@@ -132,9 +150,21 @@ export class Cli {
   }
 
   /** Wrap a command action: every error ends in fail(). */
-  action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  action<A extends unknown[]>(
+    fn: (...args: A) => Promise<void>,
+    opts: { light?: boolean } = {},
+  ): (...args: A) => Promise<void> {
     return async (...args: A) => {
       try {
+        // The schema (zod) and YAML-with-positions modules cost a noticeable start-up; commands
+        // that do not resolve the spec skip them.
+        if (!opts.light && !specModules) {
+          const [load, resolve] = await Promise.all([
+            import("../spec/load.js"),
+            import("../spec/resolve.js"),
+          ]);
+          specModules = { loadSpecFile: load.loadSpecFile, resolveSpec: resolve.resolveSpec };
+        }
         await fn(...args);
       } catch (e) {
         if (e instanceof ExitSignal) return;

@@ -227,6 +227,13 @@ export class DeployAnalysis {
       if (result.interrupted) throw new Interrupted("interrupted");
       if (result.outcome === "failed" || result.outcome === "error")
         throw new OperationFailed(`analysis ${result.summary}`);
+      if (result.outcome === "inconclusive")
+        this.opts.emit({
+          type: "log",
+          level: "warn",
+          service: req.svc.name,
+          message: `${req.svc.name} at ${weight}%: analysis inconclusive, going on: ${result.summary}`,
+        });
     };
   }
 

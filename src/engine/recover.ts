@@ -97,6 +97,15 @@ export async function recoverEnvironment(
           message: "interrupted",
         });
     } catch (e) {
+      // Never leave a revision in progress: record the failure; reconcile() below makes the
+      // instances agree with the store.
+      await store
+        .updateRevision(project, env, rev.number, {
+          status: "failed",
+          finishedAt: new Date().toISOString(),
+          reason: `interrupted; recovery error: ${errorMessage(e)}`,
+        })
+        .catch(() => {});
       report.revisions.push({
         number: rev.number,
         outcome: "rolled-back",

@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps): Hono {
           }
         };
         const slipway = deps.slipway(payload.resolution.spec.target);
-        deps.remember?.(fromWire(payload.resolution));
+        if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
         runOp(slipway, op, payload, {
           emit: (event) => send({ type: "event", event }),
           line: (line) => send({ type: "line", line }),

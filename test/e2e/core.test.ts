@@ -3,6 +3,8 @@
  * app processes: deploy, redeploy, history, rollback; failed health; locks; protection; crash
  * recovery after kill -9 of the daemon.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { appProcesses, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
 
@@ -209,7 +211,10 @@ describe("crash recovery", () => {
       expect(st.code, st.stderr).toBe(0);
       const s = st.json<StatusJson>().result;
       const h = p.cli(["history", "development", "--json"]).json<HistoryJson>().result;
-      expect(h.some((x) => x.revision.status === "in-progress")).toBe(false);
+      expect(
+        h.some((x) => x.revision.status === "in-progress"),
+        readFileSync(join(p.home, "daemon.log"), "utf8").split("\n").slice(-12).join("\n"),
+      ).toBe(false);
       const current = h.find((x) => x.revision.status === "deployed");
       expect(current).toBeDefined();
       const version = current!.revision.version;

@@ -1,5 +1,4 @@
 import type { Cli } from "../runtime.js";
-import { jsonSchema } from "./schema.js";
 
 interface JsonSchema {
   type?: string | string[];
@@ -27,7 +26,8 @@ function typeOf(s: JsonSchema): string {
 }
 
 /** Markdown reference of every field of slipway.yaml, from the schema's descriptions. */
-export function referenceMarkdown(): string {
+export async function referenceMarkdown(): Promise<string> {
+  const { jsonSchema } = await import("../../spec/json-schema.js");
   const lines = [
     "# slipway.yaml reference",
     "",
@@ -70,7 +70,7 @@ export function register(cli: Cli): void {
     .description("print the reference of every slipway.yaml field (Markdown), from the schema")
     .action(
       cli.action(async () => {
-        process.stdout.write(referenceMarkdown());
+        process.stdout.write(await referenceMarkdown());
       }),
     );
 }

@@ -9,12 +9,15 @@ export function register(cli: Cli): void {
     .description("revisions of an environment; with a revision, its steps and evidence")
     .option("-n, --limit <n>", "how many revisions", "20")
     .action(
-      cli.action(async (env: string, revision: string | undefined, o: { limit: string }) => {
-        const h = (await cli.op("history", cli.resolve(env, "history"), {
-          revision: parseIntArg("revision", revision),
-          limit: parseIntArg("--limit", o.limit),
-        })) as HistoryEntry[];
-        cli.finish(h, (out) => renderHistory(out, h));
-      }),
+      cli.action(
+        async (env: string, revision: string | undefined, o: { limit: string }) => {
+          const h = (await cli.op("history", await cli.light(env), {
+            revision: parseIntArg("revision", revision),
+            limit: parseIntArg("--limit", o.limit),
+          })) as HistoryEntry[];
+          cli.finish(h, (out) => renderHistory(out, h));
+        },
+        { light: true },
+      ),
     );
 }

@@ -24,13 +24,14 @@ export function register(cli: Cli): void {
           const out = cli.out;
           const r = await cli.op(
             "logs",
-            cli.resolve(env, "logs"),
+            await cli.light(env),
             { service, follow: o.follow, sinceMs: since, tail: parseIntArg("--tail", o.tail) },
             { line: (l) => renderLogLine(out, l) },
           );
           if (out.json) return void process.exit(0);
           void r;
         },
+        { light: true },
       ),
     );
 }

@@ -8,21 +8,27 @@ export function register(cli: Cli): void {
     .description("services, instances, health, revision and URLs")
     .option("--no-probe", "do not probe the instances' health")
     .action(
-      cli.action(async (env: string, o: { probe?: boolean }) => {
-        const s = (await cli.op("status", cli.resolve(env, "status"), {
-          probe: o.probe !== false,
-        })) as EnvStatus;
-        cli.finish(s, (out) => renderStatus(out, s));
-      }),
+      cli.action(
+        async (env: string, o: { probe?: boolean }) => {
+          const s = (await cli.op("status", await cli.light(env), {
+            probe: o.probe !== false,
+          })) as EnvStatus;
+          cli.finish(s, (out) => renderStatus(out, s));
+        },
+        { light: true },
+      ),
     );
   cli.program
     .command("health <env>")
     .description("probe every instance; exit 1 when one is unhealthy or a service is not running")
     .action(
-      cli.action(async (env: string) => {
-        const s = (await cli.op("health", cli.resolve(env, "status"), {})) as EnvStatus;
-        const bad = s.services.filter((x) => x.status !== "running");
-        cli.finish(s, (out) => renderStatus(out, s), bad.length ? 1 : 0);
-      }),
+      cli.action(
+        async (env: string) => {
+          const s = (await cli.op("health", await cli.light(env), {})) as EnvStatus;
+          const bad = s.services.filter((x) => x.status !== "running");
+          cli.finish(s, (out) => renderStatus(out, s), bad.length ? 1 : 0);
+        },
+        { light: true },
+      ),
     );
 }

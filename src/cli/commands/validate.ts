@@ -1,6 +1,4 @@
 import type { Cli } from "../runtime.js";
-import { loadSpecFile } from "../../spec/load.js";
-import { validateAll } from "../../spec/resolve.js";
 import { green } from "../render.js";
 
 export function register(cli: Cli): void {
@@ -9,6 +7,8 @@ export function register(cli: Cli): void {
     .description("check slipway.yaml: exit 2 with file:line:column messages when it is wrong")
     .action(
       cli.action(async () => {
+        const { loadSpecFile } = await import("../../spec/load.js");
+        const { validateAll } = await import("../../spec/resolve.js");
         const loaded = loadSpecFile(cli.opts.file);
         const envs = validateAll(loaded);
         cli.finish({ file: loaded.file, environments: envs }, (out) =>
