@@ -4,15 +4,16 @@ import type { Command } from "commander";
 import { SpecError, UsageError, errorMessage } from "../errors.js";
 import { exitCodeFor } from "../exit-codes.js";
 import { toWire, toWireError, type OpContext } from "../ops.js";
-import type { Resolution } from "../spec/resolve.js";
+import type { Resolution, resolveSpec as ResolveSpec } from "../spec/resolve.js";
+import type { loadSpecFile as LoadSpecFile } from "../spec/load.js";
 import { slipwayHome } from "../util/home.js";
 import { ensureDaemon, runRemote } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
 
 let specModules:
   | {
-      loadSpecFile: typeof import("../spec/load.js").loadSpecFile;
-      resolveSpec: typeof import("../spec/resolve.js").resolveSpec;
+      loadSpecFile: typeof LoadSpecFile;
+      resolveSpec: typeof ResolveSpec;
     }
   | undefined;
 

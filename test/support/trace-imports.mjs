@@ -2,6 +2,7 @@
 // file named by TRACE_IMPORTS_OUT. Used by the start-up weight test.
 import { register } from "node:module";
 import { appendFileSync } from "node:fs";
+import { MessageChannel } from "node:worker_threads";
 
 const out = process.env.TRACE_IMPORTS_OUT;
 const { port1, port2 } = new MessageChannel();
