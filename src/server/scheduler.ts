@@ -65,6 +65,7 @@ const envKey = (project: string, env: string) => `${project}\u0000${env}`;
 export class Scheduler {
   private readonly jobsByKey = new Map<string, Job>();
   private readonly handlers = new Map<string, JobHandler>();
+  private readonly queues = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
   private stopped = false;
@@ -195,7 +196,24 @@ export class Scheduler {
     });
   }
 
-  private async execute(job: Job): Promise<void> {
+  /**
+   * Jobs of one environment run one at a time: a verify must not read a backup that the prune
+   * after a concurrent backup is deleting.
+   */
+  private execute(job: Job): Promise<void> {
+    const k = envKey(job.project, job.env);
+    const next = (this.queues.get(k) ?? Promise.resolve())
+      .then(() => this.runJob(job))
+      .catch((e) => this.opts.logger.error(`scheduled ${job.name} failed: ${errorMessage(e)}`));
+    this.queues.set(k, next);
+    void next.finally(() => {
+      if (this.queues.get(k) === next) this.queues.delete(k);
+    });
+    return next;
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    if (this.stopped) return;
     const spec = job.spec;
     // Only while the environment is still deployed.
     if (!(await this.opts.store.currentRevision(job.project, job.env))) return;
