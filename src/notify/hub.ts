@@ -163,6 +163,18 @@ export class NotifierHub {
    */
   configure(resolution: Resolution): void {
     if (this.closed) return;
+    try {
+      this.apply(resolution);
+    } catch (e) {
+      // Alerts must never stop an operation; the previous configuration stays in force.
+      const { project, env } = resolution.spec;
+      this.log.error(
+        `alerts: could not apply the configuration of ${project}/${env}: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  private apply(resolution: Resolution): void {
     const { project, env } = resolution.spec;
     const alerts = resolution.spec.alerts;
     let e = this.envs.get(keyOf(project, env));
