@@ -305,7 +305,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     kind: "deploy.failed",
     severity: "critical",
     revision,
-    message: `${spec.project} ${spec.env}: revision ${revision} failed and was rolled back: ${reason.split("\n")[0]}`,
+    message: `${spec.project} ${spec.env}: revision ${revision} failed${states.length ? " and was rolled back" : " before anything changed"}: ${reason.split("\n")[0]}`,
   });
   const err =
     failure instanceof Interrupted || failure instanceof CheckFailed
