@@ -95,7 +95,7 @@ export function renderStatus(out: Out, s: EnvStatus): void {
           ? dim(out, svc.status)
           : red(out, svc.status);
     out.stdout(
-      `  ${svc.name.padEnd(12)} ${st.padEnd(out.color ? 18 : 9)} ${svc.instances.length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
+      `  ${svc.name.padEnd(12)} ${st.padEnd(out.color ? 18 : 9)} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
     );
     for (const i of svc.instances) {
       const h = i.health
@@ -106,7 +106,7 @@ export function renderStatus(out: Out, s: EnvStatus): void {
       out.stdout(
         dim(
           out,
-          `      ${i.id}  r${i.revision} ${i.version}  ${i.state}${i.pid ? ` pid ${i.pid}` : ""}${i.address ? ` ${i.address}` : ""}${i.restarts ? ` restarts ${i.restarts}` : ""}`,
+          `      ${i.id}  r${i.revision} ${i.version}  ${i.state}${i.pid ? ` pid ${i.pid}` : ""}${i.address ? ` ${i.address}` : ""}${i.restarts ? ` restarts ${i.restarts}` : ""}${i.warmUntil ? ` warm (unrouted) until ${i.warmUntil}` : ""}`,
         ) + (h ? `  ${h}` : ""),
       );
     }

@@ -136,6 +136,10 @@ describe("zero downtime under continuous load", () => {
     const deployed = Date.now();
     await settle(l);
     expect(servedAfter(l, deployed)).toEqual(new Set(["v2"]));
+    // The old slot is running but unrouted: status says so and does not count it as serving.
+    const st = await p.cliAsync(["status", "development"], { env });
+    expect(st.stdout).toMatch(/api\s+running\s+1\/1 /);
+    expect(st.stdout).toMatch(/api-\S+\s+r1 v1 .* warm \(unrouted\) until /);
 
     const rb = await p.cliAsync(["rollback", "development"], { env });
     expect(rb.code, rb.stderr).toBe(0);
