@@ -160,13 +160,14 @@ describe("metric analysis in deploys", () => {
     expect(revision(p, 1).facts.analysis![0].result.outcome).toBe("successful");
   });
 
-  it("failureLimit 2: one bad measurement does not roll back", async () => {
+  it("failureLimit 2: one bad measurement does not roll back; a failing warning metric only alerts", async () => {
     // The metric's source is a real HTTP server whose answer the test controls: the second
     // measurement (and only it) sees a bad value.
     let fetches = 0;
-    const server: Server = createServer((_req, res) => {
-      fetches++;
+    const server: Server = createServer((req, res) => {
       res.setHeader("content-type", "application/json");
+      if (req.url === "/backlog") return res.end(JSON.stringify({ queue: 99 }));
+      fetches++;
       res.end(JSON.stringify({ errors: fetches === 2 ? 0.05 : 0 }));
     });
     const port = await freePort();
@@ -177,6 +178,7 @@ describe("metric analysis in deploys", () => {
   bake: 3s
   metrics:
     - { name: app-errors, provider: json, url: "http://127.0.0.1:${port}/", query: errors, max: 1%, failureLimit: 2 }
+    - { name: backlog, provider: json, url: "http://127.0.0.1:${port}/backlog", query: queue, max: 10, severity: warning }
   watch: { autoRollbackWindow: 0s }
 `);
     const r = await p.cliAsync(["deploy", "development", "--version", "v1"]);
@@ -185,8 +187,24 @@ describe("metric analysis in deploys", () => {
     const bake = revision(p, 1).facts.analysis![0];
     expect(bake.result.outcome).toBe("successful");
     expect(bake.result.metrics[0]).toMatchObject({ name: "app-errors", measured: 3, failed: 1 });
-    expect(bake.result.measurements.map((m) => m.verdict)).toEqual(["pass", "fail", "pass"]);
+    expect(bake.result.measurements.filter((m) => m.metric === "app-errors").map((m) => m.verdict)).toEqual([
+      "pass",
+      "fail",
+      "pass",
+    ]);
+    // The warning metric failed at its first measurement, was reported, and decided nothing.
+    expect(bake.result.metrics[1]).toMatchObject({ name: "backlog", phase: "failed" });
     expect((await p.get("api")).body).toBe("v1");
+    const store = SqliteStore.open({ home: p.home });
+    try {
+      const warnings = (await store.listEvents("e2e", "development")).filter(
+        (e) => e.kind === "analysis.breach",
+      );
+      expect(warnings.map((e) => e.severity)).toEqual(["warning"]);
+      expect(warnings[0].message).toContain("backlog failed: 99 > max 10");
+    } finally {
+      await store.close();
+    }
   });
 
   it("a canary failing at 10 % never reaches 50 %: all traffic back on stable at once", async () => {
@@ -290,7 +308,7 @@ describe("metric analysis in deploys", () => {
     expect(back.description).toMatch(/^automatic rollback to revision 1: failed: error-rate/);
     expect(back.facts.trigger).toMatchObject({ kind: "analysis.breach", revision: 2 });
 
-    const store = await SqliteStore.open({ home: p.home });
+    const store = SqliteStore.open({ home: p.home });
     try {
       const events = await store.listEvents("e2e", "development");
       const breach = events.find((e) => e.kind === "analysis.breach");
