@@ -328,8 +328,14 @@ class Watch {
         return true;
       } catch (e) {
         const cur = await store.currentRevision(this.project, this.env).catch(() => undefined);
-        const locked = (e as Error).name === "LockHeld";
-        if (locked && cur?.number === this.revision && Date.now() < deadline) {
+        if (cur && cur.number !== this.revision) {
+          // Another deploy or rollback finished meanwhile: the release is no longer live.
+          logger.info(
+            `${this.project}/${this.env}: revision ${cur.number} replaced ${this.revision}; no rollback`,
+          );
+          return false;
+        }
+        if ((e as Error).name === "LockHeld" && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 250));
           continue;
         }
