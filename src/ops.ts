@@ -3,6 +3,7 @@
  * in-process CLI and by the daemon (which receives the payload over its authenticated API).
  */
 import { SlipwayError, UsageError } from "./errors.js";
+import { exitCodeOf } from "./exit-codes.js";
 import type { EventSink } from "./engine/events.js";
 import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
@@ -178,10 +179,13 @@ export interface WireError {
   name: string;
   message: string;
   details?: Record<string, unknown>;
+  /** The documented exit code, from the error's class (subclasses keep their family's code). */
+  exitCode?: number;
 }
 
 export function toWireError(e: unknown): WireError {
-  if (e instanceof SlipwayError) return { name: e.name, message: e.message, details: e.details };
+  if (e instanceof SlipwayError)
+    return { name: e.name, message: e.message, details: e.details, exitCode: exitCodeOf(e) };
   if (e instanceof Error) return { name: "InternalError", message: e.message, details: { stack: e.stack } };
   return { name: "InternalError", message: String(e) };
 }

@@ -15,8 +15,10 @@ export interface DaemonInfo {
 }
 
 export class RemoteError extends SlipwayError {
+  readonly exitCode?: number;
   constructor(public readonly wire: WireError) {
     super(wire.message);
+    this.exitCode = wire.exitCode;
     this.name = wire.name;
     this.details = wire.details;
   }

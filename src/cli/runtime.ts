@@ -121,7 +121,7 @@ export class Cli {
   fail(e: unknown): never {
     const out = this.out;
     const w = toWireError(e);
-    const code = exitCodeFor(w.name);
+    const code = w.exitCode ?? exitCodeFor(w.name);
     if (out.json) {
       const { stack: _stack, ...details } = w.details ?? {};
       out.stdout(
