@@ -9,7 +9,6 @@ import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
 import type { Slipway } from "./slipway.js";
 import type { LogLine } from "./drivers/driver.js";
-import { alertsOp, silenceOp } from "./notify/hub-ops.js";
 
 export const OPS = [
   "check",
@@ -159,9 +158,9 @@ export async function runOp(
       if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env);
       return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
     case "alerts":
-      return alertsOp(slipway.notify, resolution, a);
+      return (await import("./notify/hub-ops.js")).alertsOp(slipway.notify, resolution, a);
     case "silence":
-      return silenceOp(slipway.notify, resolution, a);
+      return (await import("./notify/hub-ops.js")).silenceOp(slipway.notify, resolution, a);
     case "backup":
     case "backups":
     case "backup-verify":

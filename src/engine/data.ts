@@ -91,17 +91,7 @@ export function backedUpServices(spec: ResolvedSpec, service?: string): Resolved
   return [svc];
 }
 
-export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return "-";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes } from "../util/units.js";
 
 /** The deploy's "backup" step: back up one running service before anything changes. */
 export async function backupBeforeDeploy(

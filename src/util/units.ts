@@ -60,3 +60,16 @@ export function parsePercent(text: string | number): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
   return m ? Number(m[1]) / 100 : undefined;
 }
+
+/** 1536 → "1.5 KiB"; undefined → "-". */
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "-";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
