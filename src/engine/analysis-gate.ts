@@ -17,11 +17,15 @@ import {
   type AnalysisMetric,
   type AnalysisResult,
   type AnalysisSpec,
+  type Measurement,
   type MeasurementRecord,
+  type MetricProvider,
   type MetricProviders,
+  type ProviderContext,
 } from "../analysis/index.js";
 import type { Instance, InstanceStats } from "../drivers/driver.js";
-import { Interrupted, OperationFailed } from "../errors.js";
+import { Interrupted, OperationFailed, errorMessage } from "../errors.js";
+import type { TargetStats } from "../proxy/contract.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import { formatDuration } from "../util/units.js";
 import type { EngineDeps } from "./context.js";
@@ -76,20 +80,16 @@ export function releaseProviders(deps: EngineDeps, release: ReleaseInstances): M
     return [...byService.values()].flat();
   };
   let ids = new Map<string, Set<string>>();
+  const stats = async () => {
+    // The filter is synchronous: resolve every metric's instance ids before it runs.
+    const byService = await release();
+    const all = new Set([...byService.values()].flat().map((i) => i.id));
+    ids = new Map([["", all], ...[...byService].map(([s, l]) => [s, new Set(l.map((i) => i.id))] as const)]);
+    return (await deps.router()).stats();
+  };
+  const filter = (t: TargetStats, m: AnalysisMetric) => ids.get(m.service ?? "")?.has(t.id) ?? false;
   const providers: MetricProviders = {
-    proxy: new ProxyStatsProvider({
-      stats: async () => {
-        // The filter is synchronous: resolve every metric's instance ids before it runs.
-        const byService = await release();
-        const all = new Set([...byService.values()].flat().map((i) => i.id));
-        ids = new Map([
-          ["", all],
-          ...[...byService].map(([s, l]) => [s, new Set(l.map((i) => i.id))] as const),
-        ]);
-        return (await deps.router()).stats();
-      },
-      filter: (t, m) => ids.get(m.service ?? "")?.has(t.id) ?? false,
-    }),
+    proxy: new WindowLatency(new ProxyStatsProvider({ stats, filter }), stats, filter),
     prometheus: new PrometheusProvider(),
     scrape: new ScrapeProvider({ instanceUrls: async (s) => urlsOf((await release()).get(s) ?? []) }),
     json: new JsonProvider({ instanceUrls: async (s) => urlsOf((await release()).get(s) ?? []) }),
@@ -102,6 +102,76 @@ export function releaseProviders(deps: EngineDeps, release: ReleaseInstances): M
       },
     });
   return providers;
+}
+
+const QUANTILE: Record<string, number> = { latencyP50: 0.5, latencyP95: 0.95, latencyP99: 0.99 };
+
+/**
+ * Proxy latency percentiles over the window since the metric's previous measurement, from the
+ * proxy's cumulative histogram buckets (TargetStats.latencyBuckets), so a latency regression
+ * shows at the next measurement instead of being diluted by everything since the target was
+ * added. The worst target decides, as in the library's provider; every other query (and a
+ * proxy without buckets) goes to the library's provider.
+ */
+class WindowLatency implements MetricProvider {
+  readonly kind = "proxy" as const;
+  /** metric name → target id → counters at the previous measurement. */
+  private readonly previous = new Map<
+    string,
+    Map<string, { requests: number; buckets: Map<number, number> }>
+  >();
+
+  constructor(
+    private readonly inner: MetricProvider,
+    private readonly stats: () => Promise<TargetStats[]>,
+    private readonly filter: (t: TargetStats, m: AnalysisMetric) => boolean,
+  ) {}
+
+  async measure(metric: AnalysisMetric, ctx: ProviderContext): Promise<Measurement> {
+    const q = QUANTILE[metric.query];
+    if (q === undefined) return this.inner.measure(metric, ctx);
+    let all: TargetStats[];
+    try {
+      all = await this.stats();
+    } catch (e) {
+      return { error: `proxy stats: ${errorMessage(e)}`, at: ctx.now() };
+    }
+    const at = ctx.now();
+    const targets = all.filter((t) => this.filter(t, metric));
+    if (targets.some((t) => !t.latencyBuckets)) return this.inner.measure(metric, ctx);
+    const prev = this.previous.get(metric.name);
+    const next = new Map<string, { requests: number; buckets: Map<number, number> }>();
+    let samples = 0;
+    let worst: number | undefined;
+    for (const t of targets) {
+      const now = new Map(t.latencyBuckets);
+      next.set(t.id, { requests: t.requests, buckets: now });
+      const before = prev?.get(t.id);
+      // A counter that went down means the target was re-added: its window starts at zero.
+      const base = before && t.requests >= before.requests ? before.buckets : undefined;
+      const window = new Map<number, number>();
+      for (const [i, c] of now) {
+        const d = c - (base?.get(i) ?? 0);
+        if (d > 0) window.set(i, d);
+      }
+      const n = [...window.values()].reduce((a, b) => a + b, 0);
+      samples += n;
+      if (n > 0) worst = Math.max(worst ?? 0, bucketQuantileMs(window, n, q) / 1000);
+    }
+    this.previous.set(metric.name, next);
+    return worst === undefined ? { noData: true, samples, at } : { value: worst, samples, at };
+  }
+}
+
+/** The contract's buckets: i = [0.01 · 1.04^i, 0.01 · 1.04^(i+1)) ms; the geometric middle stands for it. */
+function bucketQuantileMs(window: Map<number, number>, total: number, q: number): number {
+  const rank = Math.max(1, Math.ceil(q * total));
+  let seen = 0;
+  for (const i of [...window.keys()].sort((a, b) => a - b)) {
+    seen += window.get(i) as number;
+    if (seen >= rank) return 0.01 * Math.pow(1.04, i + 0.5);
+  }
+  return 0;
 }
 
 function urlsOf(instances: Instance[]): string[] {

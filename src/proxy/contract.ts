@@ -44,6 +44,12 @@ export interface TargetStats {
   inFlight: number;
   /** Milliseconds. */
   latency: LatencySummary;
+  /**
+   * The latency histogram behind `latency`, cumulative: [bucket index, count] for non-empty
+   * buckets, bucket i = [0.01 · 1.04^i, 0.01 · 1.04^(i+1)) ms. Two snapshots give a window's
+   * percentiles (the Slipway proxy sets it).
+   */
+  latencyBuckets?: [number, number][];
   /** Passive health: the proxy took the target out after failed requests. */
   ejected: boolean;
   /** Removed from its route and finishing its in-flight requests (the Slipway proxy sets it). */

@@ -24,6 +24,17 @@ export class LatencyHistogram {
     this.sum += ms;
   }
 
+  /**
+   * Non-empty buckets as [index, count] pairs, cumulative since the histogram was created: bucket
+   * i holds samples in [0.01 · 1.04^i, 0.01 · 1.04^(i+1)) ms. Two snapshots subtracted give a
+   * window's histogram (the analysis' per-window latency percentiles).
+   */
+  nonEmpty(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < BUCKETS; i++) if (this.counts[i]) out.push([i, this.counts[i]]);
+    return out;
+  }
+
   /** Value (ms) below which `q` (0..1) of the samples fall; 0 when empty. */
   quantile(q: number): number {
     if (this.count === 0) return 0;

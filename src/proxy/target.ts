@@ -115,6 +115,7 @@ export class Target implements Pickable {
         p95: this.latency.quantile(0.95),
         p99: this.latency.quantile(0.99),
       },
+      latencyBuckets: this.latency.nonEmpty(),
       ejected: this.ejectedUntil > now,
       draining: this.draining,
       websockets: this.sockets.size,

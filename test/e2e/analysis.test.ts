@@ -20,10 +20,12 @@ const version = process.env.SLIPWAY_VERSION;
 const rate = Number(process.env.ERROR_RATE || 0);
 const every = rate > 0 ? Math.round(1 / rate) : 0;
 const flag = process.env.ERROR_FLAG || "";
+const slowFirst = Number(process.env.SLOW_FIRST || 0);
 let n = 0;
 const srv = createServer((req, res) => {
   if (req.url === "/health") return res.end("ok");
   n++;
+  if (n <= slowFirst) { setTimeout(() => res.end(version), 300); return; }
   if (every && (!flag || existsSync(flag)) && n % every === 0) { res.writeHead(500); return res.end("error " + version); }
   res.end(version);
 });
@@ -62,6 +64,7 @@ services:
     env:
       ERROR_RATE: "\${ERROR_RATE:-0}"
       ERROR_FLAG: "\${ERROR_FLAG:-}"
+      SLOW_FIRST: "\${SLOW_FIRST:-0}"
     health: { http: /health, interval: 200ms, timeout: 1s }
     stop: { grace: 2s }
     rollout: { drainTimeout: 2s, keepWarm: "\${KEEP_WARM:-0s}"${rollout} }
@@ -205,6 +208,27 @@ describe("metric analysis in deploys", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("latency percentiles are per window: a slow start that recovered is one bad measurement, not three", async () => {
+    const p = await analysisProject(`analysis:
+  interval: 1s
+  bake: 3s
+  metrics:
+    - { name: p95, provider: proxy, query: latencyP95, max: 100ms, minSamples: 20, failureLimit: 2 }
+  watch: { autoRollbackWindow: 0s }
+`);
+    load = startLoad(p.ports.api, 100);
+    // The first 30 requests take 300 ms (all within the first window), the rest are fast. Over
+    // the whole bake 30 of ~300 requests are slow (10 % > 5 %): a cumulative p95 would stay at
+    // 300 ms and fail twice.
+    const r = await p.cliAsync(["deploy", "development", "--version", "v1"], { env: { SLOW_FIRST: "30" } });
+    load.stop();
+    expect(r.code, r.stderr).toBe(0);
+    const ms = revision(p, 1).facts.analysis![0].result.measurements;
+    expect(ms.map((m) => m.verdict)).toEqual(["fail", "pass", "pass"]);
+    expect(ms[0].value).toBeGreaterThan(0.25);
+    expect(ms[2].value).toBeLessThan(0.1);
   });
 
   it("a canary failing at 10 % never reaches 50 %: all traffic back on stable at once", async () => {
