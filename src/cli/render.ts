@@ -1,5 +1,5 @@
 /** Human and JSON renderers. Progress goes to stderr; the result (or the JSON document) to stdout. */
-import { describeEvidence, evidenceOf } from "../engine/analysis-gate.js";
+import type { describeEvidence, evidenceOf } from "../engine/analysis-gate.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Plan } from "../engine/plan.js";
 import type { DeployResult } from "../engine/run.js";
@@ -113,7 +113,12 @@ export function renderStatus(out: Out, s: EnvStatus): void {
   }
 }
 
-export function renderHistory(out: Out, h: HistoryEntry[]): void {
+/** `evidence`: the analysis formatters, loaded by the caller only when a revision has analysis facts. */
+export function renderHistory(
+  out: Out,
+  h: HistoryEntry[],
+  evidence?: { describeEvidence: typeof describeEvidence; evidenceOf: typeof evidenceOf },
+): void {
   if (!h.length) {
     out.stdout("no revisions yet");
     return;
@@ -135,8 +140,8 @@ export function renderHistory(out: Out, h: HistoryEntry[]): void {
       );
     }
     // Metric analysis: values, thresholds and the metric that decided (--json has every measurement).
-    for (const e of evidenceOf(r.facts)) {
-      const [head, ...rest] = describeEvidence(e);
+    for (const e of evidence?.evidenceOf(r.facts) ?? []) {
+      const [head, ...rest] = evidence!.describeEvidence(e);
       const ok = e.result.outcome === "successful";
       out.stdout(
         `  ${ok ? green(out, head) : e.result.outcome === "inconclusive" ? yellow(out, head) : red(out, head)}`,

@@ -91,7 +91,8 @@ export function backedUpServices(spec: ResolvedSpec, service?: string): Resolved
   return [svc];
 }
 
-export { formatBytes } from "../util/units.js";
+import { formatBytes } from "../util/units.js";
+export { formatBytes };
 
 /** The deploy's "backup" step: back up one running service before anything changes. */
 export async function backupBeforeDeploy(

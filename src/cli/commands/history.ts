@@ -15,7 +15,12 @@ export function register(cli: Cli): void {
             revision: parseIntArg("revision", revision),
             limit: parseIntArg("--limit", o.limit),
           })) as HistoryEntry[];
-          cli.finish(h, (out) => renderHistory(out, h));
+          // The analysis formatters are only loaded when there is analysis evidence to show.
+          const evidence =
+            h.length === 1 && h[0].steps && h[0].revision.facts?.analysis
+              ? await import("../../engine/analysis-gate.js")
+              : undefined;
+          cli.finish(h, (out) => renderHistory(out, h, evidence));
         },
         { light: true },
       ),
