@@ -56,7 +56,9 @@ export async function recoverEnvironment(
     }
     const finalizeStep = journal.find((s) => s.kind === "finalize");
     try {
-      if (allRolledOut && journal.some((s) => s.kind === "rollout") && finalizeStep) {
+      // A bake that did not pass never promotes: its verdict was lost with the process, so undo.
+      const bakeUnfinished = journal.some((s) => s.kind === "bake" && s.status !== "ok");
+      if (allRolledOut && !bakeUnfinished && journal.some((s) => s.kind === "rollout") && finalizeStep) {
         await finalize(deps, spec, states);
         await store.updateRevision(project, env, rev.number, {
           status: "deployed",
