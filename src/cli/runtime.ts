@@ -7,7 +7,7 @@ import { toWire, toWireError, type OpContext } from "../ops.js";
 import type { Resolution, resolveSpec as ResolveSpec } from "../spec/resolve.js";
 import type { loadSpecFile as LoadSpecFile } from "../spec/load.js";
 import { slipwayHome } from "../util/home.js";
-import { ensureDaemon, runRemote } from "./daemon-client.js";
+import { DaemonUnreachable, ensureDaemon, knownDaemon, runRemote, TokenRefused } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
 
 let specModules:
@@ -93,13 +93,26 @@ export class Cli {
           await engine.close();
         }
       }
-      const server = this.opts.server
-        ? {
-            url: this.opts.server.replace(/\/$/, ""),
-            token: this.opts.token ?? process.env.SLIPWAY_TOKEN ?? "",
-          }
-        : await ensureDaemon(this.home).then((s) => ({ ...s, token: this.opts.token ?? s.token }));
+      if (this.opts.server) {
+        const server = {
+          url: this.opts.server.replace(/\/$/, ""),
+          token: this.opts.token ?? process.env.SLIPWAY_TOKEN ?? "",
+        };
+        return await runRemote(server, op, payload, context);
+      }
+      // Try the daemon SLIPWAY_HOME names; start one only when nothing answers there.
+      const known = knownDaemon(this.home);
       try {
+        if (known) {
+          try {
+            return await runRemote({ ...known, token: this.opts.token ?? known.token }, op, payload, context);
+          } catch (e) {
+            const stale = e instanceof DaemonUnreachable || (e instanceof TokenRefused && !this.opts.token);
+            if (!stale) throw e;
+          }
+        }
+        const started = await ensureDaemon(this.home);
+        const server = { ...started, token: this.opts.token ?? started.token };
         return await runRemote(server, op, payload, context);
       } catch (e) {
         if (interrupted) throw Object.assign(new Error("interrupted"), { name: "Interrupted" });
