@@ -22,6 +22,7 @@ export const OPS = [
   "stop",
   "destroy",
   "lock",
+  "prune",
   "alerts",
   "silence",
   "backup",
@@ -154,6 +155,8 @@ export async function runOp(
       return slipway.stop(resolution, { service: str(a.service), emit: ctx.emit });
     case "destroy":
       return slipway.destroy(resolution, { yes: bool(a.yes), emit: ctx.emit });
+    case "prune":
+      return slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit });
     case "lock":
       if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env);
       return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };

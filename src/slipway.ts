@@ -21,7 +21,7 @@ import { reapWarm } from "./engine/warm.js";
 import { heal } from "./engine/heal.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
-import { runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
+import { pruneArtifacts, runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
 import { routeKey } from "./engine/strategies/common.js";
 import type { NotifierHub } from "./notify/hub.js";
 import type { Resolution } from "./spec/resolve.js";
@@ -584,6 +584,21 @@ export class Slipway {
       emit({ type: "log", level: "info", service: name, message: `${name}: stopped` });
     }
     return { stopped };
+  }
+
+  /** `slipway prune ENV`: drop release artifacts beyond `retain` (or `keep`) earlier releases. */
+  async prune(
+    resolution: Resolution,
+    opts: { keep?: number; emit?: EventSink } = {},
+  ): Promise<{ revision?: number }> {
+    const spec = resolution.spec;
+    return this.locked(spec, "prune", opts.emit ?? noopSink, async () => {
+      const current = await this.deps.store.currentRevision(spec.project, spec.env);
+      if (!current) return {};
+      const deployed = rehydrate(current.snapshot as ResolvedSpec, process.env);
+      await pruneArtifacts(this.deps, deployed, current.number, opts.keep);
+      return { revision: current.number };
+    });
   }
 
   async releaseLock(project: string, env: string): Promise<{ released: boolean; holder?: LockInfo }> {

@@ -18,6 +18,7 @@ import { register as proxy } from "./commands/proxy.js";
 import { register as alerts } from "./commands/alerts.js";
 import { register as silence } from "./commands/silence.js";
 import { register as init } from "./commands/init.js";
+import { register as prune } from "./commands/prune.js";
 import { register as backup } from "./commands/backup.js";
 import { register as restore } from "./commands/restore.js";
 import { register as migrate } from "./commands/migrate.js";
@@ -51,6 +52,7 @@ const commands = [
   logs,
   stop,
   lock,
+  prune,
   serve,
   proxy,
   alerts,

@@ -93,11 +93,25 @@ export interface DriverCapabilities {
   adopt: boolean;
 }
 
+export interface PrepareOptions {
+  /**
+   * Only reuse the revision's existing artifact (rollbacks): never build or copy a new one from
+   * the working tree, which would run today's code under an old release's name.
+   */
+  existingOnly?: boolean;
+}
+
 export interface Driver {
   readonly name: string;
   readonly capabilities: DriverCapabilities;
   /** Make the artifact of a revision available (copy a release dir, build or check an image). */
-  prepare(project: string, env: string, service: ResolvedService, revision: number): Promise<Artifact>;
+  prepare(
+    project: string,
+    env: string,
+    service: ResolvedService,
+    revision: number,
+    opts?: PrepareOptions,
+  ): Promise<Artifact>;
   /** Live instances of an environment, rebuilt from the world (pids, engine labels). */
   inspect(project: string, env: string): Promise<Instance[]>;
   /** Start one instance and return once it is running (not necessarily healthy). */

@@ -339,7 +339,7 @@ async function runMigration(
   if (!command) throw new UsageError(`service "${svc.name}" declares no migrate.${action}`);
   const spec = specOf(rev, resolution);
   const artRev = (rev.facts.artifacts as Record<string, number> | undefined)?.[svc.name] ?? rev.number;
-  const artifact = await deps.driver.prepare(spec.project, spec.env, svc, artRev);
+  const artifact = await deps.driver.prepare(spec.project, spec.env, svc, artRev, { existingOnly: true });
   const r = await deps.driver.runOnce(
     {
       project: spec.project,

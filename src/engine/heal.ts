@@ -48,7 +48,7 @@ export async function heal(
       const artRev = artifactRevision(current, svc.name) ?? current.number;
       const artifact = ghost.artifact
         ? { service: svc.name, revision: artRev, ref: ghost.artifact }
-        : await driver.prepare(project, env, svc, artRev);
+        : await driver.prepare(project, env, svc, artRev, { existingOnly: true });
       const inst = await driver.start({
         project,
         env,

@@ -156,7 +156,9 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
       case "prepare": {
         const s = svc as ResolvedService;
         const artRev = opts.rollbackOf ? (artifactRevision(opts.rollbackOf, s.name) ?? revision) : revision;
-        const a = await deps.driver.prepare(spec.project, spec.env, s, artRev);
+        const a = await deps.driver.prepare(spec.project, spec.env, s, artRev, {
+          existingOnly: opts.rollbackOf !== undefined,
+        });
         artifacts.set(s.name, a);
         artifactRevs[s.name] = artRev;
         return a.ref;
@@ -429,7 +431,9 @@ export async function undo(
         await stopInstances(deps, svc, st.fresh);
         const prevSvc = { ...prevSpec.services[st.service], path: prevSpec.services[st.service].path };
         const artRev = artifactRevision(previous, st.service) ?? previous.number;
-        const artifact = await deps.driver.prepare(spec.project, spec.env, prevSvc, artRev);
+        const artifact = await deps.driver.prepare(spec.project, spec.env, prevSvc, artRev, {
+          existingOnly: true,
+        });
         const req: RolloutRequest = {
           ...stubReq(deps, { ...prevSpec, version: previous.version }, prevSvc),
           artifact,
@@ -477,12 +481,25 @@ function stubReq(deps: EngineDeps, spec: ResolvedSpec, svc: ResolvedService): Ro
   };
 }
 
-async function pruneArtifacts(deps: EngineDeps, spec: ResolvedSpec, revision: number): Promise<void> {
+/**
+ * Remove release artifacts (release dirs, image tags) beyond each service's `retain` earlier
+ * releases; the current one and the releases of live instances are always kept.
+ */
+export async function pruneArtifacts(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  revision: number,
+  retainOverride?: number,
+): Promise<void> {
   const revs = await deps.store.listRevisions(spec.project, spec.env, { limit: 50 });
+  const live = await deps.store.listInstances(spec.project, spec.env);
   for (const svc of Object.values(spec.services)) {
-    const keep = new Set<number>([revision]);
+    const current = revs.find((r) => r.number === revision);
+    const keep = new Set<number>([artifactRevision(current, svc.name) ?? revision]);
+    for (const i of live) if (i.service === svc.name) keep.add(i.revision);
+    const retain = retainOverride ?? svc.retain;
     for (const r of revs) {
-      if (keep.size > svc.retain) break;
+      if (keep.size > retain) break;
       if (r.status === "deployed" || r.status === "superseded") {
         const a = artifactRevision(r, svc.name);
         if (a !== undefined) keep.add(a);

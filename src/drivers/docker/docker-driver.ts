@@ -8,6 +8,7 @@ import type Docker from "dockerode";
 import type { ContainerInspectInfo } from "dockerode";
 import type {
   Artifact,
+  PrepareOptions,
   Driver,
   DriverCapabilities,
   Instance,
@@ -101,8 +102,34 @@ export class DockerDriver implements Driver {
 
   // ---- artifacts -------------------------------------------------------------------------------
 
-  async prepare(project: string, env: string, service: ResolvedService, revision: number): Promise<Artifact> {
+  async prepare(
+    project: string,
+    env: string,
+    service: ResolvedService,
+    revision: number,
+    opts: PrepareOptions = {},
+  ): Promise<Artifact> {
     const ref = imageRef(project, env, service.name, revision);
+    if (opts.existingOnly) {
+      for (const h of this.hosts) {
+        const present = await h.docker
+          .getImage(ref)
+          .inspect()
+          .then(
+            () => true,
+            (e: unknown) => {
+              if (status(e) === 404) return false;
+              throw engineError(h, e);
+            },
+          );
+        if (!present)
+          throw new DriverError(
+            "docker",
+            `release r${revision} of ${service.name} (${ref}) is no longer on ${h.key} (pruned); it cannot be restored`,
+          );
+      }
+      return { service: service.name, revision, ref };
+    }
     await Promise.all(this.hosts.map((h) => this.prepareOn(h, project, env, service, revision, ref)));
     return { service: service.name, revision, ref };
   }

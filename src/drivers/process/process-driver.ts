@@ -37,6 +37,7 @@ import { silentLogger, type Logger } from "../../logger.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import type {
   Artifact,
+  PrepareOptions,
   Driver,
   DriverCapabilities,
   Instance,
@@ -149,7 +150,22 @@ export class ProcessDriver implements Driver {
 
   // ---- artifacts ----------------------------------------------------------------------------
 
-  async prepare(project: string, env: string, service: ResolvedService, revision: number): Promise<Artifact> {
+  async prepare(
+    project: string,
+    env: string,
+    service: ResolvedService,
+    revision: number,
+    opts: PrepareOptions = {},
+  ): Promise<Artifact> {
+    if (opts.existingOnly) {
+      const dest = this.releaseDir(project, env, service.name, revision);
+      if (!existsSync(dest))
+        throw new DriverError(
+          NAME,
+          `release r${revision} of ${service.name} is no longer kept (pruned); it cannot be restored (raise services.${service.name}.retain to keep more)`,
+        );
+      return { service: service.name, revision, ref: dest };
+    }
     const src = service.path;
     let isDir = false;
     try {
