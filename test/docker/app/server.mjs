@@ -1,4 +1,3 @@
-
 // Slipway's Docker test app: an HTTP server whose version and health are set by env/build args.
 //   PORT          port to listen on (default 3000)
 //   APP_VERSION   reported version (the image sets it from the VERSION build arg)
