@@ -4,6 +4,7 @@
  */
 import { SlipwayError, UsageError } from "./errors.js";
 import { exitCodeOf } from "./exit-codes.js";
+import { DATA_OPS } from "./engine/data-ops.js";
 import type { EventSink } from "./engine/events.js";
 import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
@@ -25,12 +26,7 @@ export const OPS = [
   "prune",
   "alerts",
   "silence",
-  "backup",
-  "backups",
-  "backup-verify",
-  "backups-prune",
-  "restore",
-  "migrate",
+  ...DATA_OPS,
 ] as const;
 export type OpName = (typeof OPS)[number];
 

@@ -28,6 +28,7 @@ import { Interrupted, OperationFailed, errorMessage } from "../errors.js";
 import type { TargetStats } from "../proxy/contract.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import { formatDuration } from "../util/units.js";
+import { sleep } from "../util/sleep.js";
 import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
 import type { StepGate } from "./strategies/canary.js";
@@ -417,19 +418,6 @@ export function warningAlert(
     message: `${spec.project} ${spec.env}: revision ${revision}: ${m.name} ${r.phase}: ${r.reason} (${formatThreshold(m)}; severity warning, no rollback)`,
     data: { metric: m.name, measurement: r },
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 // ---- the evidence in words (history) ---------------------------------------------------------

@@ -647,14 +647,7 @@ export async function recordDataRollback(
 // ---------------------------------------------------------------------------------------------
 // operations as data (src/ops.ts hands these over)
 
-export const DATA_OPS = [
-  "backup",
-  "backups",
-  "backup-verify",
-  "backups-prune",
-  "restore",
-  "migrate",
-] as const;
+export { DATA_OPS } from "./data-ops.js";
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);

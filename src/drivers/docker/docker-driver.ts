@@ -112,17 +112,7 @@ export class DockerDriver implements Driver {
     const ref = imageRef(project, env, service.name, revision);
     if (opts.existingOnly) {
       for (const h of this.hosts) {
-        const present = await h.docker
-          .getImage(ref)
-          .inspect()
-          .then(
-            () => true,
-            (e: unknown) => {
-              if (status(e) === 404) return false;
-              throw engineError(h, e);
-            },
-          );
-        if (!present)
+        if (!(await this.imageExists(h, ref)))
           throw new DriverError(
             "docker",
             `release r${revision} of ${service.name} (${ref}) is no longer on ${h.key} (pruned); it cannot be restored`,
@@ -134,6 +124,19 @@ export class DockerDriver implements Driver {
     return { service: service.name, revision, ref };
   }
 
+  private imageExists(h: EngineHost, name: string): Promise<boolean> {
+    return h.docker
+      .getImage(name)
+      .inspect()
+      .then(
+        () => true,
+        (e: unknown) => {
+          if (status(e) === 404) return false;
+          throw engineError(h, e);
+        },
+      );
+  }
+
   private async prepareOn(
     h: EngineHost,
     project: string,
@@ -142,17 +145,7 @@ export class DockerDriver implements Driver {
     revision: number,
     ref: string,
   ): Promise<void> {
-    const exists = (name: string) =>
-      h.docker
-        .getImage(name)
-        .inspect()
-        .then(
-          () => true,
-          (e: unknown) => {
-            if (status(e) === 404) return false;
-            throw engineError(h, e);
-          },
-        );
+    const exists = (name: string) => this.imageExists(h, name);
     // The revision's tag already exists: a rollback or a retried deploy needs no build or pull.
     if (await exists(ref)) {
       this.logger.debug(`docker ${h.key}: ${ref} already present`);

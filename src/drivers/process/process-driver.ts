@@ -34,6 +34,7 @@ import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DriverError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../logger.js";
+import { sleep } from "../../util/sleep.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import type {
   Artifact,
@@ -377,7 +378,7 @@ export class ProcessDriver implements Driver {
       for (const l of backlog) yield l;
       if (!opts.follow) return;
       while (!opts.signal?.aborted) {
-        await sleepUnlessAborted(200, opts.signal);
+        await sleep(200, opts.signal);
         for (const { id, f } of followers) {
           const lines: ParsedLine[] = f.poll();
           for (const p of lines) yield toLogLine(id, p);
@@ -621,18 +622,6 @@ async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolea
     await new Promise((r) => setTimeout(r, 25));
   }
   return true;
-}
-
-function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** A free TCP port on 127.0.0.1 (bound, then released for the instance to take). */

@@ -6,6 +6,7 @@
 import type { Instance } from "../../drivers/driver.js";
 import {
   gateHealthy,
+  rollout,
   routeTo,
   smoke,
   startSlot,
@@ -14,36 +15,25 @@ import {
   type RolloutState,
 } from "./common.js";
 
-export async function blueGreen(req: RolloutRequest): Promise<RolloutState> {
-  const state: RolloutState = {
-    service: req.svc.name,
-    old: req.old,
-    fresh: [],
-    oldStopped: false,
-    routed: false,
-  };
-  const warm = await reusableWarm(req);
-  if (warm) {
-    req.emit({
-      type: "log",
-      level: "info",
-      service: req.svc.name,
-      message: `${req.svc.name}: switching back to ${warm.length} warm instance(s) of ${req.spec.version}`,
-    });
-  }
-  state.fresh = warm ?? (await startSlot(req, "candidate"));
-  await req.record({ fresh: state.fresh.map((i) => i.id), old: req.old.map((i) => i.id), phase: "started" });
-  try {
+export function blueGreen(req: RolloutRequest): Promise<RolloutState> {
+  return rollout(req, async (state, phase) => {
+    const warm = await reusableWarm(req);
+    if (warm) {
+      req.emit({
+        type: "log",
+        level: "info",
+        service: req.svc.name,
+        message: `${req.svc.name}: switching back to ${warm.length} warm instance(s) of ${req.spec.version}`,
+      });
+    }
+    state.fresh = warm ?? (await startSlot(req, "candidate"));
+    await phase("started");
     await gateHealthy(req, state.fresh);
     await routeTo(req, state.fresh);
     state.routed = true;
-    await req.record({ fresh: state.fresh.map((i) => i.id), old: req.old.map((i) => i.id), phase: "routed" });
+    await phase("routed");
     await smoke(req);
-  } catch (e) {
-    (e as { rollout?: RolloutState }).rollout = state;
-    throw e;
-  }
-  return state;
+  });
 }
 
 /**

@@ -4,7 +4,15 @@
  */
 import { errorMessage } from "../../errors.js";
 import { formatDuration } from "../../util/units.js";
-import { gateHealthy, routeTo, smoke, startSlot, type RolloutRequest, type RolloutState } from "./common.js";
+import {
+  gateHealthy,
+  rollout,
+  routeTo,
+  smoke,
+  startSlot,
+  type RolloutRequest,
+  type RolloutState,
+} from "./common.js";
 
 export type StepGate = (
   req: RolloutRequest,
@@ -23,21 +31,10 @@ export const pauseGate: StepGate = (req, _state, _weight, pauseMs) =>
     });
   });
 
-export async function canary(req: RolloutRequest, gate: StepGate = pauseGate): Promise<RolloutState> {
-  const state: RolloutState = {
-    service: req.svc.name,
-    old: req.old,
-    fresh: [],
-    oldStopped: false,
-    routed: false,
-  };
-  try {
+export function canary(req: RolloutRequest, gate: StepGate = pauseGate): Promise<RolloutState> {
+  return rollout(req, async (state, phase) => {
     state.fresh = await startSlot(req, "candidate");
-    await req.record({
-      fresh: state.fresh.map((i) => i.id),
-      old: req.old.map((i) => i.id),
-      phase: "started",
-    });
+    await phase("started");
     await gateHealthy(req, state.fresh);
     for (const step of req.svc.rollout.steps) {
       if (!req.old.length) break;
@@ -57,11 +54,7 @@ export async function canary(req: RolloutRequest, gate: StepGate = pauseGate): P
     }
     await routeTo(req, state.fresh);
     state.routed = true;
-    await req.record({ fresh: state.fresh.map((i) => i.id), old: req.old.map((i) => i.id), phase: "routed" });
+    await phase("routed");
     await smoke(req);
-  } catch (e) {
-    (e as { rollout?: RolloutState }).rollout = state;
-    throw e;
-  }
-  return state;
+  });
 }

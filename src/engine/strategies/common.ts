@@ -32,6 +32,32 @@ export interface RolloutState {
   routed: boolean;
 }
 
+/**
+ * Run a strategy's body on a fresh state. On failure the state so far rides on the error, so the
+ * executor can undo exactly what was done.
+ */
+export async function rollout(
+  req: RolloutRequest,
+  body: (state: RolloutState, phase: (p: string) => Promise<void>) => Promise<void>,
+): Promise<RolloutState> {
+  const state: RolloutState = {
+    service: req.svc.name,
+    old: req.old,
+    fresh: [],
+    oldStopped: false,
+    routed: false,
+  };
+  const phase = (p: string) =>
+    req.record({ fresh: state.fresh.map((i) => i.id), old: req.old.map((i) => i.id), phase: p });
+  try {
+    await body(state, phase);
+  } catch (e) {
+    (e as { rollout?: RolloutState }).rollout = state;
+    throw e;
+  }
+  return state;
+}
+
 export const routeKey = (spec: ResolvedSpec, service: string) => `${spec.project}/${spec.env}/${service}`;
 
 export function instanceEnv(

@@ -4,6 +4,7 @@
  */
 import {
   gateHealthy,
+  rollout,
   routeTo,
   smoke,
   startSlot,
@@ -12,31 +13,16 @@ import {
   type RolloutState,
 } from "./common.js";
 
-export async function recreate(req: RolloutRequest): Promise<RolloutState> {
-  const state: RolloutState = {
-    service: req.svc.name,
-    old: req.old,
-    fresh: [],
-    oldStopped: false,
-    routed: false,
-  };
-  await req.record({ old: req.old.map((i) => i.id), phase: "stopping-old" });
-  try {
+export function recreate(req: RolloutRequest): Promise<RolloutState> {
+  return rollout(req, async (state, phase) => {
+    await phase("stopping-old");
     await stopInstances(req.deps, req.svc, req.old);
     state.oldStopped = true;
     state.fresh = await startSlot(req, "candidate");
-    await req.record({
-      fresh: state.fresh.map((i) => i.id),
-      old: req.old.map((i) => i.id),
-      phase: "started",
-    });
+    await phase("started");
     await gateHealthy(req, state.fresh);
     await routeTo(req, state.fresh);
     state.routed = true;
     await smoke(req);
-  } catch (e) {
-    (e as { rollout?: RolloutState }).rollout = state;
-    throw e;
-  }
-  return state;
+  });
 }
