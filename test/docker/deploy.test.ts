@@ -4,7 +4,7 @@
  * two-replica web service depending on it; a redeploy under load with zero failed requests; a
  * release whose health fails is rolled back while the old containers keep serving.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -143,6 +143,34 @@ describe("slipway deploy on the docker target", () => {
       "web r2 running",
       "web r2 running",
     ]);
+  });
+
+  it("a daemon killed with -9 is replaced by one that adopts the running containers", async () => {
+    // The real daemon this time (built CLI, no --in-process), so there is a daemon to kill.
+    const viaDaemon = (args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "bin", "slipway.js"), "-f", file, ...args], {
+        env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1" },
+        encoding: "utf8",
+      });
+    type St = { result: { services: { name: string; status: string; instances: { id: string }[] }[] } };
+    const ids = (r: ReturnType<typeof viaDaemon>) =>
+      (JSON.parse(r.stdout) as St).result.services
+        .flatMap((x) => x.instances.map((i) => `${x.name} ${i.id} ${x.status}`))
+        .sort();
+    const before = viaDaemon(["status", "staging", "--json"]);
+    expect(before.status, before.stderr).toBe(0);
+    const first = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as { pid: number };
+    const running = await containers();
+    process.kill(first.pid, "SIGKILL");
+    const after = viaDaemon(["status", "staging", "--json"]);
+    expect(after.status, after.stderr).toBe(0);
+    const second = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as { pid: number };
+    expect(second.pid).not.toBe(first.pid);
+    expect(ids(after)).toEqual(ids(before));
+    expect(ids(after).every((l) => l.endsWith("running"))).toBe(true);
+    expect(await containers()).toEqual(running); // nothing started, nothing removed
+    expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
+    process.kill(second.pid, "SIGTERM");
   });
 
   it("destroy removes the containers and keeps the named volume", async () => {
