@@ -18,6 +18,11 @@ export interface HealthWatchDeps {
   publish: (project: string, env: string, e: EngineEvent) => void;
   /** Where the degraded set is kept (e.g. <home>/health-watch.json). */
   file: string;
+  /**
+   * Roll an environment back to its previous revision (a service crash-looped longer than its
+   * `restart.crashLoop.rollbackAfter`); resolves to a message for the alert.
+   */
+  rollback?: (project: string, env: string, reason: string) => Promise<string>;
 }
 
 interface Degraded {
@@ -25,6 +30,8 @@ interface Degraded {
   env: string;
   service: string;
   since: string;
+  /** The automatic rollback for this episode was attempted. */
+  rolledBack?: boolean;
 }
 
 export class HealthWatch {
@@ -92,6 +99,44 @@ export class HealthWatch {
               restarts: looping.map((r) => stateOf.get(r.id)?.restarts),
             },
           });
+        } else if (
+          was &&
+          looping.length &&
+          looping.length === insts.length &&
+          !was.rolledBack &&
+          this.deps.rollback
+        ) {
+          // Every instance has been crash-looping: past the service's limit, go back (seed 001: 5 min).
+          const current = await store.currentRevision(project, env);
+          const svc = (
+            current?.snapshot as {
+              services?: Record<string, { restart?: { crashLoop?: { rollbackAfter?: number } } }>;
+            }
+          )?.services?.[service];
+          const limit = svc?.restart?.crashLoop?.rollbackAfter ?? 300_000;
+          if (limit > 0 && Date.now() - Date.parse(was.since) >= limit) {
+            was.rolledBack = true;
+            this.save(state);
+            const reason = `${service} crash-looped for more than ${Math.round(limit / 1000)} s`;
+            try {
+              const msg = await this.deps.rollback(project, env, reason);
+              this.deps.publish(project, env, {
+                type: "alert",
+                kind: "health.rolled-back",
+                severity: "critical",
+                service,
+                message: `${project} ${env}: ${reason}; ${msg}`,
+              });
+            } catch (e) {
+              this.deps.publish(project, env, {
+                type: "alert",
+                kind: "health.rollback-failed",
+                severity: "critical",
+                service,
+                message: `${project} ${env}: ${reason}; automatic rollback failed: ${(e as Error).message}`,
+              });
+            }
+          }
         } else if (!looping.length && was) {
           state.delete(k);
           this.deps.publish(project, env, {

@@ -350,7 +350,7 @@ function buildResolved(
         policy: "on-failure",
         backoff: 500,
         maxBackoff: 30_000,
-        crashLoop: { restarts: 5, within: 60_000 },
+        crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
       },
       stateful,
       rollout: {

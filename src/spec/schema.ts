@@ -96,6 +96,9 @@ export const restartSchema = z
           .default(5)
           .describe("Restarts within `within` that mark a crash loop."),
         within: duration().default(60_000),
+        rollbackAfter: duration(
+          "A service whose every instance has crash-looped this long is rolled back to the previous revision by the daemon (0 disables).",
+        ).default(300_000),
       })
       .prefault({})
       .describe("When the service is marked degraded."),

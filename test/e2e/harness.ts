@@ -35,6 +35,7 @@ const srv = createServer((req, res) => {
   res.end(version);
 });
 srv.keepAliveTimeout = 30000;
+if (Number(process.env.CRASH_AFTER_MS ?? 0) > 0) setTimeout(() => { console.error("crashing after " + process.env.CRASH_AFTER_MS + " ms"); process.exit(4); }, Number(process.env.CRASH_AFTER_MS));
 setTimeout(() => srv.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening " + version + " on " + process.env.PORT)), Number(process.env.START_DELAY_MS ?? 0));
 process.on("SIGTERM", () => { srv.close(); setTimeout(() => process.exit(0), 50); });
 `;
@@ -96,7 +97,9 @@ services:
       FAIL_HEALTH: "\${FAIL_HEALTH:-0}"
       CRASH_AT_START: "\${CRASH_AT_START:-0}"
       START_DELAY_MS: "\${START_DELAY_MS:-0}"
+      CRASH_AFTER_MS: "\${CRASH_AFTER_MS:-0}"
     health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: "\${START_TIMEOUT:-10s}" }
+    restart: { backoff: 200ms, crashLoop: { restarts: 3, within: 30s, rollbackAfter: "\${CRASH_ROLLBACK_AFTER:-5m}" } }
     stop: { grace: 3s }
     rollout: { drainTimeout: 5s, keepWarm: "\${KEEP_WARM:-0s}" }
   web:
