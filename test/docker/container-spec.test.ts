@@ -55,7 +55,12 @@ describe("container spec", () => {
       port: 8080,
       containerPort: 3000,
       command: "node server.js",
-      restart: { policy: "always", backoff: 1, maxBackoff: 1, crashLoop: { restarts: 5, within: 1 } },
+      restart: {
+        policy: "always",
+        backoff: 1,
+        maxBackoff: 1,
+        crashLoop: { restarts: 5, within: 1, rollbackAfter: 0 },
+      },
       resources: { memory: 512 * 1024 * 1024, cpus: 1.5, gpus: { count: "all" } },
       health: {
         exec: "test -f /tmp/ready",

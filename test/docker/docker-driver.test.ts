@@ -217,7 +217,11 @@ describe("DockerDriver", () => {
       image: "slipway-test/app:latest",
       resources: { memory: 32 * 1024 * 1024, gpus: { devices: [0, 1] } },
     });
-    const a = await driver.prepare(project, "test", gpu, 1);
+    // prepare() refuses first (the deploy fails before anything changes), and start() as well.
+    const early = await driver.prepare(project, "test", gpu, 1).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(DriverError);
+    expect((early as Error).message).toMatch(/llm requests GPUs but host local has no NVIDIA runtime/);
+    const a = await driver.prepare(project, "test", { ...gpu, resources: { memory: 32 * 1024 * 1024 } }, 1);
     const err = await driver.start(request(project, gpu, a)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DriverError);
     expect((err as Error).message).toMatch(/llm requests GPUs but host local has no NVIDIA runtime/);

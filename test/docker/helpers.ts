@@ -15,7 +15,7 @@ export function service(name: string, over: Partial<ResolvedService> = {}): Reso
       policy: "on-failure",
       backoff: 500,
       maxBackoff: 30_000,
-      crashLoop: { restarts: 5, within: 60_000 },
+      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
     },
     stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 30_000, keepWarm: 300_000 },

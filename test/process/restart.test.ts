@@ -54,7 +54,12 @@ describe("restart policy", () => {
     const svc = service(sb.app, {
       run: `${NODE} crash.mjs`,
       port: undefined,
-      restart: { policy: "always", backoff: 50, maxBackoff: 300, crashLoop: { restarts: 3, within: 60_000 } },
+      restart: {
+        policy: "always",
+        backoff: 50,
+        maxBackoff: 300,
+        crashLoop: { restarts: 3, within: 60_000, rollbackAfter: 0 },
+      },
     });
     const inst = await sb.driver.start(await request(sb.driver, svc));
     const looping = await waitFor(async () => {

@@ -110,6 +110,9 @@ export class DockerDriver implements Driver {
     opts: PrepareOptions = {},
   ): Promise<Artifact> {
     const ref = imageRef(project, env, service.name, revision);
+    // A GPU request on a host without the NVIDIA runtime fails here, in the prepare step, before
+    // any instance of the environment changes.
+    await Promise.all(this.hosts.map((h) => this.assertGpus(h, service)));
     if (opts.existingOnly) {
       for (const h of this.hosts) {
         if (!(await this.imageExists(h, ref)))
