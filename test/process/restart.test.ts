@@ -85,7 +85,7 @@ describe("restart policy", () => {
         policy: "on-failure",
         backoff: 100,
         maxBackoff: 1000,
-        crashLoop: { restarts: 2, within: 300 },
+        crashLoop: { restarts: 2, within: 300, rollbackAfter: 0 },
       },
     });
     const inst = await sb.driver.start(await request(sb.driver, svc));
