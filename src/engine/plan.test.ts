@@ -18,7 +18,7 @@ function svc(name: string, extra: Partial<ResolvedService> = {}): ResolvedServic
       policy: "on-failure",
       backoff: 500,
       maxBackoff: 30_000,
-      crashLoop: { restarts: 5, within: 60_000 },
+      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
     },
     stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 30_000, keepWarm: 0 },
@@ -102,5 +102,23 @@ describe("plan", () => {
     const p = plan({ spec: s, nextRevision: 2, live: [inst("web"), inst("old")], only: ["web"] });
     expect(p.steps.filter((x) => x.kind === "rollout").map((x) => x.service)).toEqual(["web"]);
     expect(p.steps.some((x) => x.kind === "remove")).toBe(false);
+  });
+
+  it("bakes after the rollouts and before finalize when the spec has analysis metrics, never on rollbacks", () => {
+    const analysed = {
+      ...spec([svc("web", { port: 8080 })]),
+      analysis: {
+        interval: 2000,
+        bake: 30_000,
+        metrics: [{ name: "error-rate", provider: "proxy", query: "errorRate", max: 0.01 }],
+      },
+    } as unknown as ResolvedSpec;
+    const kinds = plan({ spec: analysed, nextRevision: 2, live: [inst("web")] }).steps.map((x) => x.kind);
+    expect(kinds.slice(-3)).toEqual(["rollout", "bake", "finalize"]);
+    const rb = plan({ spec: analysed, nextRevision: 3, live: [inst("web")], rollbackOf: 1 });
+    expect(rb.steps.some((x) => x.kind === "bake")).toBe(false);
+    expect(
+      plan({ spec: spec([svc("web")]), nextRevision: 1, live: [] }).steps.some((x) => x.kind === "bake"),
+    ).toBe(false);
   });
 });
