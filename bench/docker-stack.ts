@@ -107,7 +107,7 @@ function svc(name: string): ResolvedService {
       policy: "on-failure",
       backoff: 500,
       maxBackoff: 30_000,
-      crashLoop: { restarts: 5, within: 60_000 },
+      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
     },
     stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 1000, keepWarm: 0 },
