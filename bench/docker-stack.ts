@@ -12,6 +12,7 @@
  *    `slipway deploy --only web` (blue-green through the proxy).
  * Run: npx tsx bench/docker-stack.ts   (starts dockerd and builds the test images if needed)
  */
+import { resolvedService } from "../src/spec/defaults.js";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -92,30 +93,18 @@ async function composeUpToHealthy(dir: string, project: string): Promise<number>
 
 // --- b. DockerDriver in layers ----------------------------------------------------------------
 function svc(name: string): ResolvedService {
-  return {
-    name,
+  return resolvedService(name, {
     path: work,
     image: IMAGE,
     containerPort: 3000,
     port: 10000,
-    replicas: 1,
     env: { APP_VERSION: "1" },
-    smoke: [],
     dependsOn: STACK[name]!,
     stop: { signal: "SIGTERM", grace: 5000 },
-    restart: {
-      policy: "on-failure",
-      backoff: 500,
-      maxBackoff: 30_000,
-      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
-    },
-    stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 1000, keepWarm: 0 },
-    volumes: [],
     retain: 1,
     logs: { maxSize: 10 * 1024 * 1024, maxFiles: 2 },
-    labels: {},
-  };
+  });
 }
 
 async function driverToHealthy(driver: DockerDriver, project: string): Promise<number> {

@@ -7,6 +7,7 @@
  * The driver is compiled to a temp dir first so the shim runs as plain `node shim/main.js`, as in
  * a built install (from sources it would start through tsx, which costs ~300 ms more).
  */
+import { resolvedService } from "../src/spec/defaults.js";
 import { execFileSync, spawn } from "node:child_process";
 import ts from "typescript";
 import {
@@ -102,30 +103,22 @@ process.on("exit", () => {
 });
 const driver = new ProcessDriver({ home });
 const svc = (over: Partial<ResolvedService>): ResolvedService =>
-  ({
-    name: "web",
+  resolvedService("web", {
     run: "node server.mjs",
     path: app,
     port: 8080,
-    replicas: 1,
-    env: {},
-    smoke: [],
-    dependsOn: [],
     stop: { signal: "SIGTERM", grace: 2000 },
     restart: {
       policy: "on-failure",
       backoff: 500,
       maxBackoff: 5000,
-      crashLoop: { restarts: 5, within: 60_000 },
+      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 0 },
     },
-    stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 0, keepWarm: 0 },
-    volumes: [],
     retain: 2,
     logs: { maxSize: 50 * 1024 * 1024, maxFiles: 2 },
-    labels: {},
     ...over,
-  }) as ResolvedService;
+  });
 const web = svc({});
 step("prepare");
 const artifact = await driver.prepare("bench", "b", web, 1);

@@ -3,31 +3,10 @@ import type { Instance } from "../drivers/driver.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import { dependencyLayers } from "./layers.js";
 import { plan } from "./plan.js";
+import { resolvedService } from "../spec/defaults.js";
 
 function svc(name: string, extra: Partial<ResolvedService> = {}): ResolvedService {
-  return {
-    name,
-    run: "node x.js",
-    path: "/tmp",
-    replicas: 1,
-    env: {},
-    smoke: [],
-    dependsOn: [],
-    stop: { signal: "SIGTERM", grace: 1000 },
-    restart: {
-      policy: "on-failure",
-      backoff: 500,
-      maxBackoff: 30_000,
-      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
-    },
-    stateful: false,
-    rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 30_000, keepWarm: 0 },
-    volumes: [],
-    retain: 3,
-    logs: { maxSize: 1e6, maxFiles: 2 },
-    labels: {},
-    ...extra,
-  };
+  return resolvedService(name, { run: "node x.js", path: "/tmp", ...extra });
 }
 
 const spec = (services: ResolvedService[], checks: unknown[] = []): ResolvedSpec => ({

@@ -10,6 +10,7 @@ import { interpolate, InterpolationError } from "./interpolate.js";
 import { zodIssuesToSpecIssues } from "./issues.js";
 import type { LoadedSpec, PathSegment } from "./load.js";
 import type { ResolvedService, ResolvedSpec, Strategy } from "./resolved.js";
+import { serviceDefaults } from "./defaults.js";
 import { specSchema, type ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
@@ -331,6 +332,7 @@ function buildResolved(
         ["services", name, "path"],
         `directory not found: ${isAbsolute(s.path ?? ".") ? path : `${s.path} (${path})`}`,
       );
+    const d = serviceDefaults(name, path);
     services[name] = {
       name,
       run: s.run,
@@ -345,26 +347,14 @@ function buildResolved(
       health: s.health,
       smoke: s.smoke ?? [],
       dependsOn: s.dependsOn ?? [],
-      stop: s.stop ?? { signal: "SIGTERM", grace: 10_000 },
-      restart: s.restart ?? {
-        policy: "on-failure",
-        backoff: 500,
-        maxBackoff: 30_000,
-        crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
-      },
+      stop: s.stop ?? d.stop,
+      restart: s.restart ?? d.restart,
       stateful,
-      rollout: {
-        steps: [],
-        sticky: false,
-        drainTimeout: 30_000,
-        keepWarm: 300_000,
-        ...(s.rollout ?? {}),
-        strategy,
-      },
+      rollout: { ...d.rollout, ...(s.rollout ?? {}), strategy },
       resources: s.resources,
-      volumes: s.volumes ?? [],
-      retain: s.retain ?? 3,
-      logs: s.logs ?? { maxSize: 10 * 1024 * 1024, maxFiles: 5 },
+      volumes: s.volumes ?? d.volumes,
+      retain: s.retain ?? d.retain,
+      logs: s.logs ?? d.logs,
       migrate: s.migrate,
       backup: s.backup,
       labels: s.labels ?? {},

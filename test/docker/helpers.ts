@@ -1,30 +1,10 @@
 /** Helpers for the Docker suites: a ResolvedService with the resolver's defaults, and requests. */
 import type { Artifact, InstanceRequest, Slot } from "../../src/drivers/driver.js";
 import type { ResolvedService } from "../../src/spec/resolved.js";
+import { resolvedService } from "../../src/spec/defaults.js";
 
 export function service(name: string, over: Partial<ResolvedService> = {}): ResolvedService {
-  return {
-    name,
-    path: process.cwd(),
-    replicas: 1,
-    env: {},
-    smoke: [],
-    dependsOn: [],
-    stop: { signal: "SIGTERM", grace: 5000 },
-    restart: {
-      policy: "on-failure",
-      backoff: 500,
-      maxBackoff: 30_000,
-      crashLoop: { restarts: 5, within: 60_000, rollbackAfter: 300_000 },
-    },
-    stateful: false,
-    rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 30_000, keepWarm: 300_000 },
-    volumes: [],
-    retain: 3,
-    logs: { maxSize: 10 * 1024 * 1024, maxFiles: 5 },
-    labels: {},
-    ...over,
-  };
+  return resolvedService(name, { stop: { signal: "SIGTERM", grace: 5000 }, ...over });
 }
 
 export function request(

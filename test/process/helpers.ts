@@ -5,6 +5,7 @@ import { ProcessDriver } from "../../src/drivers/process/process-driver.js";
 import { groupMembers, isSameProcess, signal } from "../../src/drivers/process/procfs.js";
 import { readState } from "../../src/drivers/process/state.js";
 import type { InstanceRequest, Slot } from "../../src/drivers/driver.js";
+import { resolvedService } from "../../src/spec/defaults.js";
 import type { ResolvedService } from "../../src/spec/resolved.js";
 
 export const NODE = JSON.stringify(process.execPath);
@@ -80,30 +81,22 @@ export function killAll(home: string): void {
 }
 
 export function service(app: string, over: Partial<ResolvedService> = {}): ResolvedService {
-  return {
-    name: "web",
+  return resolvedService("web", {
     run: `${NODE} server.mjs`,
     path: app,
     port: 8080,
-    replicas: 1,
-    env: {},
-    smoke: [],
-    dependsOn: [],
     stop: { signal: "SIGTERM", grace: 3000 },
     restart: {
       policy: "on-failure",
       backoff: 200,
       maxBackoff: 1000,
-      crashLoop: { restarts: 100, within: 60_000 },
+      crashLoop: { restarts: 100, within: 60_000, rollbackAfter: 0 },
     },
-    stateful: false,
     rollout: { strategy: "blue-green", steps: [], sticky: false, drainTimeout: 1000, keepWarm: 0 },
-    volumes: [],
     retain: 2,
     logs: { maxSize: 1024 * 1024, maxFiles: 2 },
-    labels: {},
     ...over,
-  } as ResolvedService;
+  });
 }
 
 export async function request(
