@@ -106,3 +106,26 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
 export function privateWriteStream(path: string): Writable {
   return createWriteStream(path, { mode: 0o600 });
 }
+
+/**
+ * The backup block's `url`, parsed and checked against the provider's schemes; errors name the
+ * provider and never show a password.
+ */
+export function backupUrl(
+  kind: string,
+  url: string | undefined,
+  protocols: string[],
+): { u: URL; url: string } {
+  if (!url) throw new OperationFailed(`${kind} backup: no url configured`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new OperationFailed(`${kind} backup: url is not a URL (${redactUrl(url)})`);
+  }
+  if (!protocols.includes(u.protocol))
+    throw new OperationFailed(
+      `${kind} backup: expected a ${protocols.map((p) => `${p}//`).join(" or ")} url, got ${u.protocol}//…`,
+    );
+  return { u, url };
+}

@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createReadStream } from "node:fs";
 import { createGunzip, createGzip } from "node:zlib";
 import { OperationFailed } from "../errors.js";
-import { redactUrl, run } from "./exec.js";
+import { backupUrl, redactUrl, run } from "./exec.js";
 import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
 import { diffCounts } from "./provider.js";
 
@@ -35,19 +35,11 @@ interface MyTarget {
 }
 
 function target(config: BackupConfig): MyTarget {
-  if (!config.url) throw new OperationFailed("mysql backup: no url configured");
-  let u: URL;
-  try {
-    u = new URL(config.url);
-  } catch {
-    throw new OperationFailed(`mysql backup: url is not a URL (${redactUrl(config.url)})`);
-  }
-  if (!["mysql:", "mariadb:"].includes(u.protocol))
-    throw new OperationFailed(`mysql backup: expected a mysql:// or mariadb:// url, got ${u.protocol}//…`);
+  const { u, url } = backupUrl("mysql", config.url, ["mysql:", "mariadb:"]);
   const database = decodeURIComponent(u.pathname.slice(1));
   if (!database)
     throw new OperationFailed(
-      `mysql backup: the url must name a database (mysql://user@host/DATABASE), got ${redactUrl(config.url)}`,
+      `mysql backup: the url must name a database (mysql://user@host/DATABASE), got ${redactUrl(url)}`,
     );
   const socket = u.searchParams.get("socket");
   const args = socket
@@ -58,7 +50,7 @@ function target(config: BackupConfig): MyTarget {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     user: decodeURIComponent(u.username) || "root",
     database,
-    display: redactUrl(config.url),
+    display: redactUrl(url),
   };
 }
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Writable } from "node:stream";
 import pg from "pg";
 import { OperationFailed } from "../errors.js";
-import { redactUrl, run } from "./exec.js";
+import { backupUrl, redactUrl, run } from "./exec.js";
 import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
 import { diffCounts } from "./provider.js";
 
@@ -34,15 +34,7 @@ interface PgTarget {
 }
 
 function target(config: BackupConfig): PgTarget {
-  if (!config.url) throw new OperationFailed("postgres backup: no url configured");
-  let u: URL;
-  try {
-    u = new URL(config.url);
-  } catch {
-    throw new OperationFailed(`postgres backup: url is not a URL (${redactUrl(config.url)})`);
-  }
-  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
-    throw new OperationFailed(`postgres backup: expected a postgres:// url, got ${u.protocol}//…`);
+  const { u } = backupUrl("postgres", config.url, ["postgres:", "postgresql:"]);
   const password = u.password ? decodeURIComponent(u.password) : undefined;
   const full = u.toString();
   u.password = "";

@@ -15,7 +15,7 @@ import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Redis } from "ioredis";
 import { OperationFailed } from "../errors.js";
-import { redactUrl, run } from "./exec.js";
+import { backupUrl, redactUrl, run } from "./exec.js";
 import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
 import { diffCounts } from "./provider.js";
 
@@ -29,17 +29,9 @@ interface RedisTarget {
 }
 
 function target(config: BackupConfig): RedisTarget {
-  if (!config.url) throw new OperationFailed("redis backup: no url configured");
-  let u: URL;
-  try {
-    u = new URL(config.url);
-  } catch {
-    throw new OperationFailed(`redis backup: url is not a URL (${redactUrl(config.url)})`);
-  }
-  if (u.protocol !== "redis:" && u.protocol !== "rediss:")
-    throw new OperationFailed(`redis backup: expected a redis:// url, got ${u.protocol}//…`);
+  const { u, url } = backupUrl("redis", config.url, ["redis:", "rediss:"]);
   return {
-    url: config.url,
+    url: url,
     host: u.hostname || "127.0.0.1",
     port: Number(u.port || 6379),
     user: u.username ? decodeURIComponent(u.username) : undefined,
