@@ -29,21 +29,3 @@ export function exitCodeOf(e: unknown): number {
   if (e instanceof Interrupted) return EXIT.interrupted;
   return e instanceof Error ? exitCodeFor(e.name) : EXIT.failed;
 }
-
-export function httpStatusFor(errorName: string): number {
-  switch (errorName) {
-    case "SpecError":
-    case "UsageError":
-      return 400;
-    case "LockHeld":
-      return 409;
-    case "Refused":
-      return 403;
-    case "Interrupted":
-      return 499;
-    case "InternalError":
-      return 500;
-    default:
-      return 422;
-  }
-}

@@ -1,7 +1,7 @@
 /** Finds (or starts) the local daemon and runs operations on it over its authenticated HTTP API. */
 import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SlipwayError } from "../errors.js";
@@ -203,5 +203,3 @@ export function knownDaemon(home: string): { url: string; token: string } | unde
   const token = readToken(home);
   return info && token ? { url: info.url, token } : undefined;
 }
-
-export const daemonInfoExists = (home: string) => existsSync(join(home, "daemon.json"));

@@ -71,8 +71,6 @@ export function makeHealthGate(driver?: Pick<Driver, "exec">): HealthGate {
   return (svc, inst, signal, opts) => gate(svc, inst, signal, opts, driver);
 }
 
-export const healthGate: HealthGate = (svc, inst, signal, opts) => gate(svc, inst, signal, opts);
-
 const gate = async (
   svc: ResolvedService,
   inst: Instance,

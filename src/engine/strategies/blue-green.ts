@@ -10,7 +10,6 @@ import {
   routeTo,
   smoke,
   startSlot,
-  stopInstances,
   type RolloutRequest,
   type RolloutState,
 } from "./common.js";
@@ -50,9 +49,4 @@ async function reusableWarm(req: RolloutRequest): Promise<Instance[] | undefined
     chosen.map((i) => req.deps.health(req.svc, i, req.signal, { once: true })),
   );
   return checks.every((c) => c.healthy) ? chosen : undefined;
-}
-
-/** Used by undo when a candidate never got traffic. */
-export async function discardCandidates(req: RolloutRequest, state: RolloutState): Promise<void> {
-  await stopInstances(req.deps, req.svc, state.fresh);
 }
