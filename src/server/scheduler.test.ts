@@ -51,13 +51,13 @@ afterEach(async () => {
   dir = store = scheduler = undefined;
 });
 
-async function setup(): Promise<{ res: Resolution; home: string }> {
+async function setup(spec = SPEC): Promise<{ res: Resolution; home: string }> {
   dir = mkdtempSync(join(tmpdir(), "slipway-sched-"));
   const home = join(dir, "home");
   mkdirSync(join(dir, "app"));
   mkdirSync(join(dir, "data"));
   writeFileSync(join(dir, "data", "notes.txt"), "hello");
-  writeFileSync(join(dir, "slipway.yaml"), SPEC);
+  writeFileSync(join(dir, "slipway.yaml"), spec);
   const res = resolveSpec(loadSpecFile(join(dir, "slipway.yaml")), { env: "dev", version: "v1" });
   store = await openStore({ home });
   // A deployed environment: a revision with status deployed and an instance record.
@@ -154,6 +154,37 @@ describe("Scheduler", () => {
         .map((e) => e.type === "alert" && e.message),
     ).toEqual([]);
   }, 60_000);
+
+  it("a verify schedule with nothing to verify alerts only when no backup job feeds it", async () => {
+    // `notes` is verified every second but nothing ever backs it up: that is worth an alert.
+    // (With a backup schedule, a verify firing before the first backup only logs.)
+    const spec = `project: sched
+environments:
+  dev: { target: process }
+services:
+  notes:
+    run: node w.js
+    path: ./app
+    backup: { type: files, paths: [data], verify: "* * * * * *" }
+`;
+    const { res, home } = await setup(spec);
+    const events: EngineEvent[] = [];
+    scheduler = new Scheduler({
+      home,
+      store: store as Store,
+      logger: silentLogger,
+      latest: () => res,
+      publish: (_spec, e) => events.push(e),
+    });
+    await scheduler.start();
+    expect(scheduler.jobs().map((j) => j.name)).toEqual(["verify:notes"]);
+    await waitFor(() => events.some((e) => e.type === "alert"), {
+      what: "no-backup alert",
+      timeoutMs: 10_000,
+    });
+    expect(events[0]).toMatchObject({ kind: "backup.failed", service: "notes" });
+    expect(events[0]?.type === "alert" && events[0].message).toContain("no backup of notes to verify");
+  }, 30_000);
 
   it("rehydrates the stored snapshot when no operation brought a spec, and stops with the environment", async () => {
     const { home } = await setup();

@@ -196,6 +196,11 @@ export class Scheduler {
     });
   }
 
+  /** Whether some backup job of this environment takes backups of the service. */
+  private backupScheduled(spec: ResolvedSpec, svc: ResolvedService): boolean {
+    return jobsOf(spec).some((j) => j.run === "backup" && j.services.includes(svc.name));
+  }
+
   /**
    * Jobs of one environment run one at a time: a verify must not read a backup that the prune
    * after a concurrent backup is deleting.
@@ -262,6 +267,12 @@ export class Scheduler {
         }
         // backup-verify: the newest successful backup of the service.
         const newest = b.latest(spec.project, spec.env, svc.name);
+        if (!newest && this.backupScheduled(spec, svc)) {
+          // Its backup job has not fired yet (a fresh deploy), or its failures already raised
+          // backup.failed: an alert here would say the same thing twice.
+          this.opts.logger.info(`no backup of ${svc.name} to verify yet (${job.name})`);
+          continue;
+        }
         if (!newest) {
           this.alert(
             spec,
