@@ -154,7 +154,7 @@ export async function runOp(
     case "prune":
       return slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit });
     case "lock":
-      if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env);
+      if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env, ctx.emit);
       return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
     case "alerts":
       return (await import("./notify/hub-ops.js")).alertsOp(slipway.notify, resolution, a);

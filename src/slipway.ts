@@ -9,7 +9,7 @@ import type { CheckSpec } from "./checks/index.js";
 import type { Instance, LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
-import { acquireLock } from "./engine/lock.js";
+import { acquireLock, holderAlive } from "./engine/lock.js";
 import {
   dataRollbackAdvice,
   planDataRollback,
@@ -601,11 +601,41 @@ export class Slipway {
     });
   }
 
-  async releaseLock(project: string, env: string): Promise<{ released: boolean; holder?: LockInfo }> {
-    const holder = await this.deps.store.getLock(project, env);
-    if (!holder) return { released: false };
-    await this.deps.store.releaseLock(project, env);
-    return { released: true, holder };
+  /**
+   * `slipway lock ENV --release`: clear a lock whose holder is gone. A holder alive on this host
+   * is mid-operation, so it is refused. What a dead holder left half done is recovered from the
+   * journal first, so the next operation never starts from a half state.
+   */
+  async releaseLock(
+    project: string,
+    env: string,
+    emit: EventSink = noopSink,
+  ): Promise<{ released: boolean; holder?: LockInfo; recovery?: RecoveryReport }> {
+    const { store } = this.deps;
+    const held = await store.getLock(project, env);
+    if (!held) return { released: false };
+    if (holderAlive(held)) {
+      const e = new LockHeld(env, held.holder, held.acquiredAt, held.operation);
+      e.message = `environment "${env}" is locked by ${held.holder} (${held.operation}) since ${held.acquiredAt}, and that process is still running: not released`;
+      throw e;
+    }
+    let recovery: RecoveryReport | undefined;
+    const recover = async () => {
+      recovery = await recoverEnvironment(this.deps, project, env, emit);
+      return true;
+    };
+    // A holder on another host cannot be checked from here: the user's word that it is gone
+    // is what --release means, so its lock is dropped before ours is taken.
+    if (!held.holder.endsWith(`@${hostname()}`)) await store.releaseLock(project, env, held.holder);
+    const lock = await acquireLock(store, project, env, this.deps.actor, "recover", recover);
+    try {
+      if (!recovery) await recover();
+    } finally {
+      await store.releaseLock(project, env, lock.holder);
+    }
+    for (const x of recovery?.revisions ?? [])
+      emit({ type: "log", level: "warn", message: `revision ${x.number}: ${x.outcome} (${x.message})` });
+    return { released: true, holder: held, recovery };
   }
 
   async getLock(project: string, env: string): Promise<LockInfo | undefined> {

@@ -19,6 +19,11 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** A holder on this host whose process still runs: its operation is live, never take its lock. */
+export function holderAlive(h: LockInfo): boolean {
+  return h.holder.endsWith(`@${hostname()}`) && pidAlive(h.pid);
+}
+
 export function lockHolder(actor: string): string {
   return `${actor} pid ${process.pid}@${hostname()}`;
 }

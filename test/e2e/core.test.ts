@@ -3,10 +3,11 @@
  * app processes: deploy, redeploy, history, rollback; failed health; locks; protection; crash
  * recovery after kill -9 of the daemon.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { appProcesses, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
+import { appProcesses, BIN, daemonPid, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
 
 interface StatusJson {
   result: {
@@ -23,6 +24,8 @@ interface HistoryJson {
     revision: { number: number; version: string; status: string; rollbackOf?: number; reason?: string };
   }[];
 }
+
+type Step = { kind: string; service?: string; status: string };
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -130,6 +133,70 @@ describe("locks and protection", () => {
     expect(p.cli(["history", "development", "--json"]).json<HistoryJson>().result).toHaveLength(1);
   });
 
+  it("lock --release refuses a live holder; a dead holder's lock is recovered and released", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+    type LockJson = {
+      result: { lock: { holder: string; pid: number; operation: string; acquiredAt: string } | null };
+    };
+    const slow = p.cliAsync(["deploy", "development", "--version", "v2"], {
+      env: { START_DELAY_MS: "2500" },
+    });
+    const daemon = daemonPid(p.home);
+    let lock: LockJson["result"]["lock"] = null;
+    await waitFor(
+      () => (lock = p.cli(["lock", "development", "--json"]).json<LockJson>().result.lock) !== null,
+      {
+        what: "the deploy's lock",
+        intervalMs: 50,
+      },
+    );
+    expect(lock).toMatchObject({ operation: "deploy", pid: daemon });
+    expect(lock!.holder).toContain(`pid ${daemon}@`);
+    const refused = p.cli(["lock", "development", "--release"]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(`locked by ${lock!.holder} (deploy) since ${lock!.acquiredAt}`);
+    expect(refused.stderr).toContain("not released");
+    const done = await slow;
+    expect(done.code, done.stderr).toBe(0);
+    expect((await p.get("api")).body).toBe("v2");
+
+    // An in-process deploy killed with -9 leaves its lock behind with a dead pid.
+    const child = spawn(
+      process.execPath,
+      [BIN, "-f", p.file, "deploy", "development", "--version", "v3", "--in-process"],
+      {
+        env: { ...p.env, START_DELAY_MS: "5000" },
+        stdio: "ignore",
+      },
+    );
+    await waitFor(
+      () => {
+        const r = p.cli(["history", "development", "3", "--json", "--in-process"]);
+        if (r.code !== 0) return false;
+        const steps = r.json<{ result: { steps: Step[] }[] }>().result[0].steps;
+        return steps.some((x) => x.kind === "rollout" && x.service === "api" && x.status === "running");
+      },
+      { what: "v3's api rollout", intervalMs: 50, timeoutMs: 30_000 },
+    );
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    expect(p.cli(["lock", "development", "--json"]).json<LockJson>().result.lock?.pid).toBe(child.pid);
+    const released = p.cli(["lock", "development", "--release", "--json"]);
+    expect(released.code, released.stderr).toBe(0);
+    expect(
+      released.json<{
+        result: { released: boolean; recovery: { revisions: { number: number; outcome: string }[] } };
+      }>().result,
+    ).toMatchObject({ released: true, recovery: { revisions: [{ number: 3, outcome: "rolled-back" }] } });
+    expect(p.cli(["lock", "development", "--json"]).json<LockJson>().result.lock).toBeNull();
+    expect((await p.get("api")).body).toBe("v2");
+    const next = p.cli(["deploy", "development", "--version", "v4"]);
+    expect(next.code, next.stderr).toBe(0);
+    expect((await p.get("web")).body).toBe("v4");
+    await waitFor(() => appProcesses(p.dir).length === 3, { what: "no orphan of v3", timeoutMs: 15_000 });
+  });
+
   it("a protected environment without --yes exits 4 and changes nothing", async () => {
     const p = (project = await makeProject());
     for (const args of [
@@ -185,7 +252,6 @@ describe("crash recovery", () => {
       until: (s: Step[]) => s.some((x) => x.kind === "rollout" && x.service === "api" && x.status === "ok"),
     },
   ];
-  type Step = { kind: string; service?: string; status: string };
 
   for (const point of points) {
     it(`kill -9 of the daemon ${point.name}: consistent status, no orphan or duplicate`, async () => {
