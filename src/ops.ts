@@ -26,6 +26,8 @@ export const OPS = [
   "prune",
   "alerts",
   "silence",
+  "exec",
+  "stats",
   ...DATA_OPS,
 ] as const;
 export type OpName = (typeof OPS)[number];
@@ -147,6 +149,14 @@ export async function runOp(
       }
       return { lines: n };
     }
+    case "exec":
+      return slipway.exec(resolution, str(a.service) ?? "", strs(a.command) ?? [], {
+        instance: str(a.instance),
+        timeoutMs: num(a.timeoutMs),
+        signal: ctx.signal,
+      });
+    case "stats":
+      return slipway.stats(spec, str(a.service));
     case "stop":
       return slipway.stop(resolution, { service: str(a.service), emit: ctx.emit });
     case "destroy":

@@ -19,6 +19,12 @@ import {
 } from "./engine/data.js";
 import { reapWarm } from "./engine/warm.js";
 import { heal } from "./engine/heal.js";
+import {
+  execInInstance,
+  instanceStats,
+  type ExecResult,
+  type InstanceStatsRow,
+} from "./engine/instance-ops.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { pruneArtifacts, runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
@@ -522,6 +528,21 @@ export class Slipway {
     if (!insts.length)
       throw new OperationFailed(`no running instance${service ? ` of ${service}` : ""} in ${spec.env}`);
     yield* this.deps.driver.logs(insts, opts);
+  }
+
+  /** `slipway exec ENV SVC -- CMD`: a command inside a running instance (engine/instance-ops.ts). */
+  exec(
+    resolution: Resolution,
+    service: string,
+    command: string[],
+    opts: { instance?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<ExecResult> {
+    return execInInstance(this.deps, resolution, service, command, opts);
+  }
+
+  /** `slipway stats ENV [SVC]`: CPU and memory per instance. */
+  stats(spec: ResolvedSpec, service?: string): Promise<{ instances: InstanceStatsRow[] }> {
+    return instanceStats(this.deps, spec, service);
   }
 
   async health(spec: ResolvedSpec): Promise<EnvStatus> {

@@ -22,6 +22,8 @@ import { register as prune } from "./commands/prune.js";
 import { register as backup } from "./commands/backup.js";
 import { register as restore } from "./commands/restore.js";
 import { register as migrate } from "./commands/migrate.js";
+import { register as exec } from "./commands/exec.js";
+import { register as stats } from "./commands/stats.js";
 
 const program = new Command("slipway")
   .description(
@@ -50,6 +52,8 @@ const commands = [
   status,
   history,
   logs,
+  exec,
+  stats,
   stop,
   lock,
   prune,

@@ -1,0 +1,159 @@
+/**
+ * `slipway logs --tail/--follow`, `slipway exec` and `slipway stats` on the Docker target, through
+ * the built CLI and the real engine (exec also through the daemon, as users run it).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTestImages, removeProject } from "../support/docker.js";
+import { freePort } from "../support/ports.js";
+import { uniqueProject } from "./helpers.js";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const BIN = join(ROOT, "bin", "slipway.js");
+const project = uniqueProject("dkops");
+const dir = mkdtempSync(join(tmpdir(), "slipway-docker-ops-"));
+const home = join(dir, "home");
+const file = join(dir, "slipway.yaml");
+
+function start(args: string[]): ChildProcess & { out: () => string; err: () => string } {
+  const child = spawn(process.execPath, [BIN, "-f", file, ...args], {
+    cwd: dir,
+    env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => (stdout += d));
+  child.stderr?.on("data", (d) => (stderr += d));
+  return Object.assign(child, { out: () => stdout, err: () => stderr });
+}
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const c = start(args);
+  return new Promise((res) =>
+    c.on("exit", (code) => res({ code: code ?? -1, stdout: c.out(), stderr: c.err() })),
+  );
+}
+
+beforeAll(async () => {
+  await ensureTestImages();
+  const port = await freePort();
+  writeFileSync(
+    file,
+    `project: ${project}
+environments:
+  staging: { target: docker }
+services:
+  web:
+    image: slipway-test/app:latest
+    port: ${port}
+    containerPort: 3000
+    health: { http: /health, interval: 300ms, startTimeout: 10s }
+    rollout: { drainTimeout: 1s, keepWarm: 0s }
+    resources: { memory: 128Mi }
+`,
+  );
+  const d = await cli(["deploy", "staging", "--version", "v1", "--yes", "--in-process"]);
+  expect(d.code, d.stderr).toBe(0);
+}, 300_000);
+
+afterAll(async () => {
+  for (const f of [join(home, "proxy", "proxy.pid"), join(home, "daemon.json")]) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, "utf8").trim();
+    const pid = text.startsWith("{") ? (JSON.parse(text) as { pid: number }).pid : Number(text);
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  }
+  await removeProject(project);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("logs, exec and stats on the docker target", () => {
+  it("logs --tail N prints the last N lines of the container", async () => {
+    const all = await cli(["logs", "staging", "web", "--in-process"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/test app \S+ listening on 3000/);
+    expect(all.stdout).toMatch(/│ stderr: health mode ok/);
+    const one = await cli(["logs", "staging", "web", "--tail", "1", "--in-process"]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("exec runs inside the container, prints its output and exits with its code (via the daemon)", async () => {
+    const r = await cli([
+      "exec",
+      "staging",
+      "web",
+      "--",
+      "sh",
+      "-c",
+      "echo in $(hostname) $PWD; echo oops >&2; exit 7",
+    ]);
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.stdout).toMatch(/^in [0-9a-f]{12} \/app$/m); // the container's hostname and WORKDIR
+    expect(r.stdout).toMatch(/oops/);
+    const ok = await cli(["exec", "staging", "web", "--json", "--", "cat", "/app/server.mjs"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const doc = JSON.parse(ok.stdout) as {
+      ok: boolean;
+      result: { exitCode: number; output: string; instance: string };
+    };
+    expect(doc.ok).toBe(true);
+    expect(doc.result.exitCode).toBe(0);
+    expect(doc.result.output).toMatch(/Slipway's Docker test app/);
+    const bad = await cli(["exec", "staging", "nope", "--", "true"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no service "nope"/);
+  });
+
+  it("logs --follow prints lines written after it started", async () => {
+    const f = start(["logs", "staging", "web", "--follow", "--tail", "0", "--in-process"]);
+    try {
+      // Written to the app's stdout (PID 1's fd 1, the container's log) from inside the container.
+      const marker = `marker-${Date.now()}`;
+      const deadline = Date.now() + 15_000;
+      while (!f.out().includes(marker) && Date.now() < deadline) {
+        await cli([
+          "exec",
+          "staging",
+          "web",
+          "--in-process",
+          "--",
+          "sh",
+          "-c",
+          `echo ${marker} > /proc/1/fd/1`,
+        ]);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(f.out()).toContain(marker);
+      expect(f.exitCode).toBeNull(); // still following
+    } finally {
+      f.kill("SIGINT");
+    }
+  });
+
+  it("stats prints CPU and memory against the container's limit; --json is one document", async () => {
+    const h = await cli(["stats", "staging", "--in-process"]);
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/web-\S+\s+\d+\.\d%\s+[\d.]+ (KiB|MiB) \/ 128\.0 MiB/);
+    const j = await cli(["stats", "staging", "web", "--json", "--in-process"]);
+    expect(j.code, j.stderr).toBe(0);
+    const doc = JSON.parse(j.stdout) as {
+      result: {
+        instances: { service: string; stats: { cpu: number; memory: number; memoryLimit: number } }[];
+      };
+    };
+    expect(doc.result.instances).toHaveLength(1);
+    const s = doc.result.instances[0]?.stats;
+    expect(s?.memoryLimit).toBe(128 * 1024 * 1024);
+    expect(s?.memory).toBeGreaterThan(1024 * 1024); // node uses a few MiB at least
+    expect(s?.cpu).toBeGreaterThanOrEqual(0);
+  });
+});
