@@ -481,7 +481,13 @@ export interface DataRollbackStep {
 
 export interface DataRollbackPlan {
   target: number;
+  /** Undo the recorded migrations (a rollback without --with-db warns about these). */
   steps: DataRollbackStep[];
+  /**
+   * Return the backed-up services to the target's data when no migration is undone by a down
+   * command: the backups recorded by the deploy that replaced the target (run after `steps`).
+   */
+  restores: DataRollbackStep[];
 }
 
 /**
@@ -489,6 +495,11 @@ export interface DataRollbackPlan {
  * migration (newest first), each migrated service's `migrate.down` from that revision's release,
  * or, without one, the backup recorded before that revision deployed. Revisions whose data an
  * earlier `--with-db` rollback already returned are skipped.
+ *
+ * Unless a down-migration is part of it (whoever declares `migrate.down` wants the data written
+ * since kept), every backed-up service also goes back to the data the target left: the backup
+ * recorded by the deploy that replaced the target (the first later revision that did not fail),
+ * unless a restore of an older revision's backup already covers that service.
  */
 export function planDataRollback(revisions: Revision[], target: Revision): DataRollbackPlan {
   const newer = revisions.filter((r) => r.number > target.number).sort((a, b) => b.number - a.number);
@@ -523,7 +534,30 @@ export function planDataRollback(revisions: Revision[], target: Revision): DataR
         steps.push({ ...base, action: "restore", backupId: id, backupService: svc });
     }
   }
-  return { target: target.number, steps };
+  return { target: target.number, steps, restores: replacingRestores(newer, undone, steps) };
+}
+
+/** The restores that return backed-up services to the data of the revision `newer` replaced. */
+function replacingRestores(
+  newer: Revision[],
+  undone: Set<number>,
+  steps: DataRollbackStep[],
+): DataRollbackStep[] {
+  if (steps.some((s) => s.action === "down")) return [];
+  // Oldest first: the first later revision that went live (a failed one left the target serving).
+  const replacing = [...newer].reverse().find((r) => r.status !== "failed" && r.status !== "in-progress");
+  if (!replacing || undone.has(replacing.number)) return [];
+  const backups = (replacing.facts.backups ?? {}) as Record<string, string>;
+  return Object.entries(backups)
+    .filter(([svc]) => !steps.some((s) => s.backupService === svc && s.revision <= replacing.number))
+    .map(([svc, id]) => ({
+      revision: replacing.number,
+      version: replacing.version,
+      service: svc,
+      action: "restore" as const,
+      backupId: id,
+      backupService: svc,
+    }));
 }
 
 /** The warning of a rollback across migrations without --with-db: what the data needs, as commands. */
@@ -567,11 +601,12 @@ export async function rollbackData(
     throw new OperationFailed(
       `cannot return the data to revision ${plan.target}: ${impossible.map((s) => s.problem).join("; ")} (nothing was changed; roll back without --with-db to move the code only)`,
     );
-  if (!plan.steps.length) {
+  const all = [...plan.steps, ...plan.restores];
+  if (!all.length) {
     emit({
       type: "log",
       level: "info",
-      message: `no migrations recorded after revision ${plan.target}: the data needs no rollback`,
+      message: `no migration recorded after revision ${plan.target} and no backup recorded by the deploy that replaced it: the data stays as it is`,
     });
     return { revisions: [], steps: [] };
   }
@@ -579,7 +614,7 @@ export async function rollbackData(
   const done: (DataRollbackStep & { result: string })[] = [];
   const restored = new Set<string>();
   await withBackups(deps, async (b) => {
-    for (const s of plan.steps) {
+    for (const s of all) {
       const rev = byNumber.get(s.revision) as Revision;
       if (s.action === "down") {
         const svc = specOf(rev, resolution).services[s.service];
@@ -627,7 +662,7 @@ export async function rollbackData(
       emit({ type: "log", level: "info", service: rec.service, message: `✔ ${rec.service}: restored ${id}` });
     }
   });
-  return { revisions: [...new Set(plan.steps.map((s) => s.revision))], steps: done };
+  return { revisions: [...new Set(all.map((s) => s.revision))], steps: done };
 }
 
 /** Keep in the rollback revision what the data rollback did (a later rollback skips it). */

@@ -214,3 +214,69 @@ describe("backups and migrations in deploys and rollbacks", () => {
     ).toEqual([{ service: "data", ids: [] }]);
   }, 90_000);
 });
+
+/**
+ * `rollback --with-db` through a backup restore: a service with a postgres backup before every
+ * deploy and no migrations at all. The data goes back to what the backup recorded by the deploy
+ * that replaced the target holds.
+ */
+const STORE_SERVICE = `  store:
+    run: node worker.js
+    path: ./app
+    env: { DATABASE_URL: "\${STORE_URL}" }
+    stop: { grace: 2s }
+    backup: { type: postgres, url: "\${STORE_URL}", before: deploy }
+`;
+
+describe("rollback --with-db restores the backup recorded by the replacing deploy", () => {
+  let sp: Project | undefined;
+  let store: pg.Client | undefined;
+  beforeAll(async () => {
+    await client!.query("CREATE DATABASE store_e2e");
+    const url = new URL(db!.url);
+    url.pathname = "/store_e2e";
+    store = new pg.Client({ connectionString: url.toString() });
+    await store.connect();
+    await store.query("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)");
+    sp = await makeProject(STORE_SERVICE);
+    sp.env.STORE_URL = url.toString();
+  }, 60_000);
+  afterAll(async () => {
+    await sp?.cleanup();
+    await store?.end();
+  }, 60_000);
+  const items = async () =>
+    (await store!.query<{ id: number; name: string }>("SELECT id, name FROM items ORDER BY id")).rows;
+
+  it("deploy v1, write, deploy v2 (backup), change, rollback 1 --with-db: v1 code and the backup's data", async () => {
+    const pr = sp!;
+    const d1 = pr.cli(["deploy", "development", "--version", "v1"]);
+    expect(d1.code, d1.stderr).toBe(0);
+    await store!.query("INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+
+    const d2 = pr.cli(["deploy", "development", "--version", "v2"]);
+    expect(d2.code, d2.stderr).toBe(0);
+    const h2 = pr.cli(["history", "development", "2", "--json"]);
+    const r2 = h2.json<{ result: { revision: RevisionJson }[] }>().result[0].revision;
+    const backupId = r2.facts.backups?.store;
+    expect(backupId).toMatch(/^store-/);
+    expect(r2.facts.migrations).toBeUndefined();
+    expect((await pr.get("api")).body).toBe("v2");
+
+    await store!.query("UPDATE items SET name = 'changed' WHERE id = 1; DELETE FROM items WHERE id = 2");
+    await store!.query("INSERT INTO items VALUES (3, 'three')");
+
+    const rb = pr.cli(["rollback", "development", "1", "--with-db", "--yes", "--json"]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.stderr).toContain(`store: restoring ${backupId}, taken before revision 2 deployed`);
+    expect((await pr.get("api")).body).toBe("v1");
+    expect(await items()).toEqual([
+      { id: 1, name: "one" },
+      { id: 2, name: "two" },
+    ]);
+    const h3 = pr.cli(["history", "development", "3", "--json"]);
+    const r3 = h3.json<{ result: { revision: RevisionJson }[] }>().result[0].revision;
+    expect(r3).toMatchObject({ version: "v1", status: "deployed" });
+    expect(r3.facts.dataRollback?.revisions).toEqual([2]);
+  }, 120_000);
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import type { Revision } from "../store/store.js";
+import { planDataRollback } from "./data.js";
+
+/** A revision whose snapshot declares `down` for the services named in it. */
+function rev(
+  number: number,
+  facts: Record<string, unknown>,
+  opts: Partial<Revision> & { down?: string[] } = {},
+): Revision {
+  const { down = [], ...rest } = opts;
+  return {
+    project: "p",
+    env: "dev",
+    number,
+    version: `v${number}`,
+    status: "superseded",
+    snapshot: { services: Object.fromEntries(down.map((n) => [n, { migrate: { up: "up", down: "down" } }])) },
+    services: [],
+    actor: "t",
+    description: "",
+    skipChecks: false,
+    createdAt: new Date(number * 1000).toISOString(),
+    facts,
+    ...rest,
+  };
+}
+
+describe("planDataRollback", () => {
+  it("without migrations, restores the backups recorded by the deploy that replaced the target", () => {
+    const revs = [rev(1, {}), rev(2, { backups: { db: "db-2" } }), rev(3, { backups: { db: "db-3" } })];
+    const plan = planDataRollback(revs, revs[0]);
+    expect(plan.steps).toEqual([]);
+    expect(plan.restores).toEqual([
+      { revision: 2, version: "v2", service: "db", action: "restore", backupId: "db-2", backupService: "db" },
+    ]);
+  });
+
+  it("skips a failed revision: the first later revision that went live replaced the target", () => {
+    const revs = [
+      rev(1, {}),
+      rev(2, { backups: { db: "db-2" } }, { status: "failed" }),
+      rev(3, { backups: { db: "db-3" } }),
+    ];
+    expect(planDataRollback(revs, revs[0]).restores.map((s) => s.backupId)).toEqual(["db-3"]);
+  });
+
+  it("a down-migration keeps the data written since: no replacing restore", () => {
+    const revs = [
+      rev(1, {}),
+      rev(2, { backups: { db: "db-2" }, migrations: { api: true } }, { down: ["api"] }),
+    ];
+    const plan = planDataRollback(revs, revs[0]);
+    expect(plan.steps.map((s) => s.action)).toEqual(["down"]);
+    expect(plan.restores).toEqual([]);
+  });
+
+  it("a migration without down restores that revision's backup; an older one already covering it wins", () => {
+    const revs = [
+      rev(1, {}),
+      rev(2, { backups: { db: "db-2" } }),
+      rev(3, { backups: { db: "db-3" }, migrations: { api: true } }),
+    ];
+    const plan = planDataRollback(revs, revs[0]);
+    expect(plan.steps.map((s) => s.backupId)).toEqual(["db-3"]);
+    // db-2 runs after db-3: the data ends as revision 1 left it.
+    expect(plan.restores.map((s) => s.backupId)).toEqual(["db-2"]);
+    const failedMigrated = [
+      rev(1, {}),
+      rev(2, { backups: { db: "db-2" }, migrations: { api: true } }, { status: "failed" }),
+      rev(3, { backups: { db: "db-3" } }),
+    ];
+    const p2 = planDataRollback(failedMigrated, failedMigrated[0]);
+    expect(p2.steps.map((s) => s.backupId)).toEqual(["db-2"]);
+    expect(p2.restores).toEqual([]);
+  });
+
+  it("a replacing revision whose data an earlier --with-db rollback returned is not restored again", () => {
+    const revs = [
+      rev(1, {}),
+      rev(2, { backups: { db: "db-2" } }, { status: "rolled-back" }),
+      rev(3, { dataRollback: { revisions: [2] } }),
+    ];
+    expect(planDataRollback(revs, revs[0]).restores).toEqual([]);
+  });
+});
