@@ -30,6 +30,7 @@ import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { pruneArtifacts, runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
 import { routeKey } from "./engine/strategies/common.js";
 import type { NotifierHub } from "./notify/hub.js";
+import { proxied } from "./spec/defaults.js";
 import type { Resolution } from "./spec/resolve.js";
 import { rehydrate } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
@@ -592,7 +593,7 @@ export class Slipway {
     const stopped: string[] = [];
     for (const name of services) {
       const svc = spec.services[name];
-      if (svc?.port !== undefined)
+      if (svc && proxied(svc))
         await (await this.deps.router()).removeRoute(routeKey(spec, name)).catch(() => {});
       for (const i of insts.filter((x) => x.service === name)) {
         await this.deps.driver.stop(i, {

@@ -5,6 +5,7 @@
  */
 import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
+import { proxied } from "../spec/defaults.js";
 import { rehydrate, type Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { EngineDeps } from "./context.js";
@@ -63,7 +64,7 @@ export async function heal(
       const rec: Instance = { ...inst, slot: "stable", artifact: artifact.ref };
       await store.putInstance(rec);
       const h = await deps.health(svc, rec);
-      if (svc.port !== undefined) {
+      if (proxied(svc)) {
         const serving = (await store.listInstances(project, env)).filter(
           (i) => i.service === svc.name && !isWarm(i) && (live.has(i.id) || i.id === rec.id),
         );

@@ -3,6 +3,7 @@
  * of a deploy. `slipway plan` prints it; --dry-run stops after it; run() executes it.
  */
 import type { Instance } from "../drivers/driver.js";
+import { proxied } from "../spec/defaults.js";
 import type { ResolvedSpec, Strategy } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import { bakeStep } from "./analysis-gate.js";
@@ -88,7 +89,7 @@ export function plan(input: PlanInput): Plan {
         strategy: svc.rollout.strategy,
         change,
         fromRevision: current?.number,
-        description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}` : ""})`,
+        description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}${proxied(svc) ? "" : " direct, not proxied"}` : ""})`,
       });
     }
     group++;

@@ -4,6 +4,7 @@
  */
 import type { Artifact, Instance } from "../drivers/driver.js";
 import { CheckFailed, errorMessage, Interrupted, OperationFailed } from "../errors.js";
+import { proxied } from "../spec/defaults.js";
 import type { Resolution } from "../spec/resolve.js";
 import { rehydrate } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
@@ -211,6 +212,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
         const name = step.service as string;
         const insts = live.filter((i) => i.service === name);
         const prevSvc = (opts.current?.snapshot as ResolvedSpec | undefined)?.services?.[name];
+        // By port, not proxied(): a snapshot from before `proxy` existed may have routed a stateful one.
         if (prevSvc?.port !== undefined) await (await deps.router()).removeRoute(routeKey(spec, name));
         for (const i of insts) {
           await deps.driver.stop(i, {
@@ -385,13 +387,13 @@ export async function finalize(deps: EngineDeps, spec: ResolvedSpec, states: Rol
       const staleWarm = records.filter((i) => i.service === st.service && isWarm(i) && !fresh.has(i.id));
       if (staleWarm.length) await stopInstances(deps, svc, staleWarm);
       if (st.oldStopped || !st.old.length) return;
-      if (svc.port !== undefined && svc.rollout.keepWarm > 0) {
+      if (proxied(svc) && svc.rollout.keepWarm > 0) {
         const until = new Date(Date.now() + svc.rollout.keepWarm).toISOString();
         for (const inst of st.old)
           await deps.store.putInstance({ ...inst, slot: "stable", warmUntil: until });
         return;
       }
-      if (svc.port !== undefined) {
+      if (proxied(svc)) {
         const router = await deps.router();
         await router.waitDrained(
           st.old.map((i) => i.id),
@@ -424,7 +426,7 @@ export async function undo(
     try {
       if (!st.oldStopped && st.old.length) {
         // The old slot is still running: send traffic back to it, drop the candidates.
-        if (svc.port !== undefined) await routeTo(stubReq(deps, spec, svc), st.old);
+        await routeTo(stubReq(deps, spec, svc), st.old);
         await stopInstances(deps, svc, st.fresh);
         out.push({ service: st.service, ok: true, message: "traffic back on the previous instances" });
       } else if (st.oldStopped && prevSpec?.services[st.service] && previous) {
@@ -445,7 +447,7 @@ export async function undo(
         out.push({ service: st.service, ok: true, message: `restarted revision ${previous.number}` });
       } else {
         // A first deploy: nothing to go back to.
-        if (svc.port !== undefined) await (await deps.router()).removeRoute(routeKey(spec, svc.name));
+        if (proxied(svc)) await (await deps.router()).removeRoute(routeKey(spec, svc.name));
         await stopInstances(deps, svc, st.fresh);
         out.push({ service: st.service, ok: true, message: "new instances stopped (no previous revision)" });
       }

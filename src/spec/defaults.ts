@@ -32,3 +32,11 @@ export function serviceDefaults(name: string, path: string): ResolvedService {
 export function resolvedService(name: string, over: Partial<ResolvedService> = {}): ResolvedService {
   return { ...serviceDefaults(name, over.path ?? process.cwd()), ...over };
 }
+
+/**
+ * Does the service's public port go through the proxy? Only services with a port; by default
+ * all but stateful ones (a database speaks its own protocol, the proxy only HTTP).
+ */
+export function proxied(svc: Pick<ResolvedService, "port" | "proxy" | "stateful">): boolean {
+  return svc.port !== undefined && (svc.proxy ?? !svc.stateful);
+}

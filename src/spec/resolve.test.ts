@@ -161,6 +161,37 @@ describe("resolveSpec", () => {
     expect(msgs).toContain('services.web2.port: port 8080 is already used by service "web"');
   });
 
+  it("proxies services with a port, but not stateful ones unless they say so", () => {
+    const l = project(
+      BASE +
+        `  db:\n    run: x\n    stateful: true\n    port: 5432\n` +
+        `  cache:\n    run: x\n    stateful: true\n    port: 6379\n    proxy: true\n` +
+        `  raw:\n    run: x\n    port: 9000\n    proxy: false\n`,
+    );
+    const { spec } = resolveSpec(l, { env: "development", vars: { DB_URL: "x" } });
+    const s = spec.services;
+    expect([s.web?.proxy, s.db?.proxy, s.cache?.proxy, s.raw?.proxy]).toEqual([true, false, true, false]);
+    expect([s.web?.rollout.strategy, s.db?.rollout.strategy, s.raw?.rollout.strategy]).toEqual([
+      "blue-green",
+      "recreate",
+      "recreate",
+    ]);
+    const bad = project(
+      BASE +
+        `  raw:\n    run: x\n    port: 9000\n    proxy: false\n    rollout: { strategy: blue-green }\n` +
+        `  worker:\n    run: x\n    proxy: true\n`,
+    );
+    const msgs = specError(() => resolveSpec(bad, { env: "development", vars: { DB_URL: "x" } })).issues.map(
+      (i) => `${i.path}: ${i.message}`,
+    );
+    expect(msgs).toContain(
+      'services.raw.rollout.strategy: blue-green needs the proxy (proxy: false binds the port directly); use "recreate" or remove proxy: false',
+    );
+    expect(msgs).toContain(
+      "services.worker.proxy: proxy: true needs a port (the public port the proxy listens on)",
+    );
+  });
+
   it("gives YAML syntax errors a position", () => {
     expect(() => parseSpecText("project: x\n  bad: [", "/tmp/x.yaml")).toThrow(
       /\/tmp\/x\.yaml:\d+:\d+: YAML/,

@@ -10,7 +10,7 @@ import { interpolate, InterpolationError } from "./interpolate.js";
 import { zodIssuesToSpecIssues } from "./issues.js";
 import type { LoadedSpec, PathSegment } from "./load.js";
 import type { ResolvedService, ResolvedSpec, Strategy } from "./resolved.js";
-import { serviceDefaults } from "./defaults.js";
+import { proxied, serviceDefaults } from "./defaults.js";
 import { specSchema, type ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
@@ -310,9 +310,20 @@ function buildResolved(
       if (dep === name) at(["services", name, "dependsOn"], "a service cannot depend on itself");
     }
     const stateful = s.stateful ?? false;
-    let strategy: Strategy = s.rollout?.strategy ?? (stateful ? "recreate" : "blue-green");
+    const proxy = proxied({ port: s.port, proxy: s.proxy, stateful });
+    if (s.proxy === true && s.port === undefined)
+      at(["services", name, "proxy"], "proxy: true needs a port (the public port the proxy listens on)");
+    // Unproxied, the one instance holds the public port itself: the old one must go first.
+    const direct = s.port !== undefined && !proxy;
+    let strategy: Strategy = s.rollout?.strategy ?? (stateful || direct ? "recreate" : "blue-green");
     if (stateful && strategy !== "recreate") {
       at(["services", name, "rollout", "strategy"], `a stateful service only supports "recreate"`);
+      strategy = "recreate";
+    } else if (direct && strategy !== "recreate") {
+      at(
+        ["services", name, "rollout", "strategy"],
+        `${strategy} needs the proxy (proxy: false binds the port directly); use "recreate" or remove proxy: false`,
+      );
       strategy = "recreate";
     }
     if (strategy === "canary" && !(s.rollout?.steps ?? []).length)
@@ -341,6 +352,7 @@ function buildResolved(
       build: s.build,
       command: s.command,
       port: s.port,
+      proxy,
       containerPort: s.containerPort,
       replicas: stateful ? Math.min(s.replicas ?? 1, 1) : (s.replicas ?? 1),
       env: svcEnv,

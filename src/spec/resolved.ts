@@ -30,6 +30,11 @@ export interface ResolvedService {
   build?: z.output<typeof buildSchema>;
   command?: string | string[];
   port?: number;
+  /**
+   * The public port goes through Slipway's proxy. resolve() always sets it; a hand-built service
+   * without it follows the default (see proxied() in defaults.ts).
+   */
+  proxy?: boolean;
   containerPort?: number;
   replicas: number;
   /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */

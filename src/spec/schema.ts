@@ -53,9 +53,10 @@ export const rolloutSchema = z
       .enum(["recreate", "blue-green", "canary"])
       .optional()
       .describe(
-        "recreate stops the old instances before starting the new ones; blue-green (default for services " +
-          "with a port) starts the new slot, waits for health and switches traffic at once; canary " +
-          "shifts traffic in steps.",
+        "recreate stops the old instances before starting the new ones (the default for stateful and " +
+          "unproxied services); blue-green (the default otherwise) starts the new slot, waits for health " +
+          "and switches traffic at once; canary shifts traffic in steps. blue-green and canary on a " +
+          "service with a port need the proxy.",
       ),
     steps: z
       .array(
@@ -157,7 +158,17 @@ const serviceFields = {
     .max(65535)
     .optional()
     .describe(
-      "The public port users reach; the instances listen on $PORT and Slipway's proxy routes to them.",
+      "The public port users reach. Proxied services (the default, except stateful ones): the " +
+        "instances listen on an ephemeral $PORT and Slipway's proxy routes the public port to them. " +
+        "Unproxied (`proxy: false`, stateful services by default): the one instance listens on this port itself.",
+    ),
+  proxy: z
+    .boolean()
+    .optional()
+    .describe(
+      "Route the public `port` through Slipway's HTTP proxy (blue-green and canary need it). Default: " +
+        "true for services with a port, false for stateful ones — a database speaks its own protocol, " +
+        "so it binds the port directly (PORT = port; Docker publishes the container port on it).",
     ),
   containerPort: z.number().int().optional().describe("Docker: the port the container listens on."),
   replicas: z.number().int().min(0).optional().describe("Number of instances (default 1)."),
@@ -171,7 +182,10 @@ const serviceFields = {
   stateful: z
     .boolean()
     .optional()
-    .describe("Never run two instances at once (databases): recreate strategy, never proxied."),
+    .describe(
+      "Never run two instances at once (databases): recreate strategy, one instance, and not proxied " +
+        "unless `proxy: true`.",
+    ),
   rollout: rolloutSchema.optional(),
   resources: resourcesSchema.optional(),
   volumes: z.array(z.string()).optional().describe("Docker volumes: name:/path or ./host/path:/path[:ro]."),

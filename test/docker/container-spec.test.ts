@@ -50,6 +50,22 @@ describe("container spec", () => {
     expect(publishes(service("api", { containerPort: 3000 }))).toBe(true);
   });
 
+  it("publishes an unproxied service on its public port, a proxied one on an ephemeral port", () => {
+    const bindings = (svc: ReturnType<typeof service>) =>
+      createOptions(request("p", svc, artifact), ctx).HostConfig?.PortBindings;
+    expect(bindings(service("db", { stateful: true, port: 15432, containerPort: 5432 }))).toEqual({
+      "5432/tcp": [{ HostIp: "127.0.0.1", HostPort: "15432" }],
+    });
+    expect(
+      bindings(service("db", { stateful: true, port: 15432, containerPort: 5432, proxy: true })),
+    ).toEqual({
+      "5432/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }],
+    });
+    expect(bindings(service("api", { port: 8080, containerPort: 3000 }))).toEqual({
+      "3000/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }],
+    });
+  });
+
   it("builds labels, env, limits, restart policy, health and the network alias", () => {
     const svc = service("api", {
       port: 8080,

@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type { ContainerCreateOptions, DeviceRequest, HostConfig } from "dockerode";
 import type { InstanceRequest } from "../driver.js";
+import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import { LABELS, containerName, volumeName } from "./names.js";
 
@@ -22,6 +23,14 @@ export function containerPort(svc: ResolvedService): number | undefined {
 /** Stateful services (databases) are not published unless they have a public port. */
 export function publishes(svc: ResolvedService): boolean {
   return containerPort(svc) !== undefined && (!svc.stateful || svc.port !== undefined);
+}
+
+/**
+ * The host port a published container port binds to: an ephemeral one the proxy routes to, or
+ * the public port itself for an unproxied service (a database reached without the HTTP proxy).
+ */
+export function hostPort(svc: ResolvedService): string {
+  return proxied(svc) || svc.port === undefined ? "" : String(svc.port);
 }
 
 export interface ParsedVolume {
@@ -150,7 +159,7 @@ export function createOptions(req: InstanceRequest, ctx: CreateContext): Contain
     ...(svc.resources?.cpus !== undefined ? { NanoCpus: Math.round(svc.resources.cpus * 1e9) } : {}),
     ...(gpuRequests(svc) ? { DeviceRequests: gpuRequests(svc) } : {}),
     ...(port !== undefined && publishes(svc)
-      ? { PortBindings: { [`${port}/tcp`]: [{ HostIp: ctx.publishAddress, HostPort: "" }] } }
+      ? { PortBindings: { [`${port}/tcp`]: [{ HostIp: ctx.publishAddress, HostPort: hostPort(svc) }] } }
       : {}),
   };
   const h = svc.health;

@@ -35,6 +35,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { DriverError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../logger.js";
 import { sleep } from "../../util/sleep.js";
+import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import type {
   Artifact,
@@ -236,7 +237,8 @@ export class ProcessDriver implements Driver {
     const id = `${svc.name}-r${req.revision}-${req.slot}-${req.index}-${randomBytes(3).toString("hex")}`;
     const dir = this.instanceDir(req.project, req.env, id);
     mkdirSync(dir, { recursive: true, mode: 0o750 });
-    const port = svc.port !== undefined ? await freeLoopbackPort() : undefined;
+    // Proxied: an ephemeral port behind the public one. Unproxied: the public port itself.
+    const port = proxied(svc) ? await freeLoopbackPort() : svc.port;
     const cfg: ShimConfig = {
       identity: {
         id,

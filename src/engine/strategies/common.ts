@@ -2,6 +2,7 @@
 import type { Artifact, Instance, Slot } from "../../drivers/driver.js";
 import { OperationFailed } from "../../errors.js";
 import type { Route, RouteTarget } from "../../proxy/contract.js";
+import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
 import type { EngineDeps } from "../context.js";
 import type { EventSink } from "../events.js";
@@ -163,7 +164,7 @@ export async function routeTo(
   candidate: Instance[] = [],
   weight = 0,
 ) {
-  if (req.svc.port === undefined) return;
+  if (!proxied(req.svc)) return;
   const router = await req.deps.router();
   await router.setRoute(buildRoute(req.spec, req.svc, stable, candidate, weight));
 }
