@@ -4,7 +4,7 @@
  * recovery after kill -9 of the daemon.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { appProcesses, BIN, daemonPid, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
@@ -42,6 +42,10 @@ describe("deploy, redeploy, history, rollback", () => {
     expect(d1.stderr).toMatch(/✔ start api .* healthy, serving/);
     expect((await p.get("web")).body).toBe("v1");
     expect((await p.get("api")).body).toBe("v1");
+    // The daemon the CLI started: its token only its owner can read, its API on loopback.
+    expect(statSync(join(p.home, "daemon.token")).mode & 0o777).toBe(0o600);
+    const daemon = JSON.parse(readFileSync(join(p.home, "daemon.json"), "utf8")) as { url: string };
+    expect(new URL(daemon.url).hostname).toBe("127.0.0.1");
 
     const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
     expect(st.revision).toMatchObject({ number: 1, version: "v1", status: "deployed" });
