@@ -3,7 +3,8 @@
  *
  * - keepLast N: keep the N newest successful (ok or verified) backups of the service;
  * - maxAge: delete anything older (default 30 days), including failed and corrupt ones;
- * - never: the newest verified backup, the newest successful one, or a running one.
+ * - never: the newest verified backup, the newest successful one, a running one, or one in
+ *   `protect` (the engine passes the backups a `rollback --with-db` may still restore).
  */
 import type { BackupRecord } from "./catalog.js";
 
@@ -11,6 +12,8 @@ export interface Retention {
   keepLast?: number;
   /** Milliseconds. */
   maxAge?: number;
+  /** Ids kept whatever their age or rank (they still count towards keepLast). */
+  protect?: ReadonlySet<string>;
 }
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 3600 * 1000;
@@ -30,6 +33,7 @@ export function selectForPruning(
   const newestGood = newestFirst.find(good);
   if (newestVerified) protectedIds.add(newestVerified.id);
   if (newestGood) protectedIds.add(newestGood.id);
+  for (const id of retention.protect ?? []) protectedIds.add(id);
   const maxAge = retention.maxAge ?? DEFAULT_MAX_AGE;
   const cutoff = now.getTime() - maxAge;
   const out: BackupRecord[] = [];

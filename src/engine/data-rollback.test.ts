@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Revision } from "../store/store.js";
-import { planDataRollback } from "./data.js";
+import { backupsInUse, planDataRollback } from "./data.js";
 
 /** A revision whose snapshot declares `down` for the services named in it. */
 function rev(
@@ -82,5 +82,21 @@ describe("planDataRollback", () => {
       rev(3, { dataRollback: { revisions: [2] } }),
     ];
     expect(planDataRollback(revs, revs[0]).restores).toEqual([]);
+  });
+});
+
+describe("backupsInUse", () => {
+  it("keeps the backups recorded after the oldest revision still a rollback target", () => {
+    const revs = [
+      rev(1, {}),
+      rev(2, { backups: { db: "db-2" } }),
+      rev(3, { backups: { db: "db-3", cache: "cache-3" } }),
+      rev(4, { backups: { db: "db-4" } }, { status: "failed" }),
+      rev(5, { backups: { db: "db-5" } }, { status: "deployed" }),
+    ];
+    // retain 2: targets 5 (deployed), 3 and 2 (4 failed); 2 is the oldest, db-2 was taken before it.
+    expect([...backupsInUse(revs, 2)].sort()).toEqual(["cache-3", "db-3", "db-4", "db-5"]);
+    expect([...backupsInUse(revs, 0)]).toEqual([]);
+    expect([...backupsInUse(revs, 10)].sort()).toEqual(["cache-3", "db-2", "db-3", "db-4", "db-5"]);
   });
 });

@@ -70,9 +70,44 @@ export function backupConfigOf(svc: ResolvedService): BackupConfig & { verify?: 
   };
 }
 
-export function retentionOf(svc: ResolvedService): Retention {
+export function retentionOf(svc: ResolvedService, protect?: ReadonlySet<string>): Retention {
   const r = svc.backup?.retention;
-  return { ...(r?.keepLast !== undefined ? { keepLast: r.keepLast } : {}), maxAge: r?.maxAge };
+  return {
+    ...(r?.keepLast !== undefined ? { keepLast: r.keepLast } : {}),
+    maxAge: r?.maxAge,
+    ...(protect ? { protect } : {}),
+  };
+}
+
+/**
+ * The backups a `rollback --with-db` may still restore, which retention must keep: those
+ * recorded by every revision after the oldest one that can still be rolled back to — the
+ * deployed revision and the `retain` earlier releases whose artifacts are kept (pruneArtifacts;
+ * the largest `retain` of the spec, so no service's target is missed).
+ */
+export function backupsInUse(revisions: Revision[], retain: number): Set<string> {
+  const targets = revisions
+    .filter((r) => r.status === "deployed" || r.status === "superseded" || r.status === "rolled-back")
+    .sort((a, b) => b.number - a.number)
+    .slice(0, retain + 1);
+  const oldest = targets[targets.length - 1];
+  const out = new Set<string>();
+  if (!oldest) return out;
+  for (const r of revisions) {
+    if (r.number <= oldest.number) continue;
+    for (const id of Object.values((r.facts.backups ?? {}) as Record<string, string>)) out.add(id);
+  }
+  return out;
+}
+
+/** backupsInUse for an environment, from the store (the same 200 revisions a rollback reads). */
+export async function backupsInUseBy(
+  deps: Pick<EngineDeps, "store">,
+  spec: ResolvedSpec,
+): Promise<Set<string>> {
+  const revs = await deps.store.listRevisions(spec.project, spec.env, { limit: 200 });
+  const retain = Math.max(0, ...Object.values(spec.services).map((s) => s.retain));
+  return backupsInUse(revs, retain);
 }
 
 /** Services of the spec with a backup block (all, or the one named; a wrong name is a usage error). */
@@ -238,10 +273,11 @@ export async function pruneBackups(
   emit: EventSink = noopSink,
 ): Promise<{ removed: { service: string; ids: string[] }[] }> {
   const services = backedUpServices(spec);
+  const inUse = await backupsInUseBy(deps, spec);
   return withBackups(deps, async (b) => {
     const removed: { service: string; ids: string[] }[] = [];
     for (const svc of services) {
-      const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc));
+      const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc, inUse));
       removed.push({ service: svc.name, ids: gone.map((r) => r.id) });
       if (gone.length)
         emit({

@@ -13,7 +13,14 @@
  */
 import { Cron } from "croner";
 import { errorMessage } from "../errors.js";
-import { backedUpServices, backupConfigOf, configFor, retentionOf, withBackups } from "../engine/data.js";
+import {
+  backedUpServices,
+  backupConfigOf,
+  backupsInUseBy,
+  configFor,
+  retentionOf,
+  withBackups,
+} from "../engine/data.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
@@ -255,7 +262,9 @@ export class Scheduler {
             continue;
           }
           try {
-            const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc));
+            // Backups a rollback --with-db may still restore are kept whatever the retention.
+            const inUse = await backupsInUseBy(this.opts, spec);
+            const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc, inUse));
             if (gone.length)
               this.opts.logger.info(`pruned ${gone.length} backup(s) of ${svc.name}`, {
                 ids: gone.map((r) => r.id),

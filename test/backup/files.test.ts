@@ -209,6 +209,25 @@ describe("prune against real files", () => {
       hp.close();
     }
   });
+
+  test("a protected backup (recorded by a revision still a rollback target) keeps its file", async () => {
+    const hp = harness();
+    try {
+      const cfg = { type: "files" as const, paths: [join(dir, "config.json")] };
+      const a = await hp.manager.backup({ project: "p", env: "dev", service: "s", config: cfg });
+      const b = await hp.manager.backup({ project: "p", env: "dev", service: "s", config: cfg });
+      const c = await hp.manager.backup({ project: "p", env: "dev", service: "s", config: cfg });
+      const removed = await hp.manager.prune("p", "dev", "s", { keepLast: 1, protect: new Set([a.id]) });
+      expect(removed.map((r) => r.id)).toEqual([b.id]);
+      expect(hp.manager.list("p", "dev", "s").map((r) => r.id)).toEqual([c.id, a.id]);
+      expect(existsSync(a.location!)).toBe(true);
+      expect(existsSync(b.location!)).toBe(false);
+      // Still restorable: the file and its checksum are intact.
+      await hp.manager.restore(a.id);
+    } finally {
+      hp.close();
+    }
+  });
 });
 
 describe("crash recovery", () => {

@@ -54,4 +54,12 @@ describe("retention", () => {
     ];
     expect(ids(selectForPruning(rs, { keepLast: 5 }, NOW))).toEqual(["bad"]);
   });
+
+  test("protected ids (a rollback --with-db may restore them) survive keepLast and maxAge", () => {
+    const rs = [rec("a", 1), rec("b", 2), rec("c", 40), rec("d", 50)];
+    const protect = new Set(["b", "d"]);
+    expect(ids(selectForPruning(rs, { keepLast: 1, protect }, NOW))).toEqual(["c"]);
+    // They count towards keepLast: with keepLast 2, a and b fill it, c goes as before.
+    expect(ids(selectForPruning(rs, { keepLast: 2, maxAge: 90 * DAY, protect }, NOW))).toEqual(["c"]);
+  });
 });

@@ -225,7 +225,7 @@ const STORE_SERVICE = `  store:
     path: ./app
     env: { DATABASE_URL: "\${STORE_URL}" }
     stop: { grace: 2s }
-    backup: { type: postgres, url: "\${STORE_URL}", before: deploy }
+    backup: { type: postgres, url: "\${STORE_URL}", before: deploy, retention: { keepLast: 1 } }
 `;
 
 describe("rollback --with-db restores the backup recorded by the replacing deploy", () => {
@@ -278,5 +278,16 @@ describe("rollback --with-db restores the backup recorded by the replacing deplo
     const r3 = h3.json<{ result: { revision: RevisionJson }[] }>().result[0].revision;
     expect(r3).toMatchObject({ version: "v1", status: "deployed" });
     expect(r3.facts.dataRollback?.revisions).toEqual([2]);
+
+    // keepLast 1 would delete revision 2's backup (the rollback took a newer one), but revisions
+    // 1 and 2 are still rollback targets (retain 3) and a --with-db rollback to 1 restores it.
+    expect(r3.facts.backups?.store).toMatch(/^store-/);
+    const pruned = pr.cli(["backups", "prune", "development", "--json"]);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(
+      pruned.json<{ result: { removed: { service: string; ids: string[] }[] } }>().result.removed,
+    ).toEqual([{ service: "store", ids: [] }]);
+    const left = pr.cli(["backups", "development", "--json"]).json<{ result: { backups: BackupJson[] } }>();
+    expect(left.result.backups.map((b) => b.id)).toContain(backupId);
   }, 120_000);
 });
