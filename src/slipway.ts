@@ -19,6 +19,7 @@ import {
 } from "./engine/data.js";
 import { reapWarm } from "./engine/warm.js";
 import { heal } from "./engine/heal.js";
+import { sweepHealth, type SweepOptions, type SweepReport } from "./engine/health-sweep.js";
 import {
   execInInstance,
   instanceStats,
@@ -389,6 +390,22 @@ export class Slipway {
       const emit: EventSink = (e) => this.publish(project, env, e);
       const replaced = await heal(this.deps, project, env, latest, emit);
       return [...reaped, ...replaced];
+    } finally {
+      await this.deps.store.releaseLock(project, env, lock.holder);
+    }
+  }
+
+  /** A scheduled health sweep (`run: health`); skipped (undefined) while an operation holds the lock. */
+  async sweepHealth(project: string, env: string, opts: SweepOptions): Promise<SweepReport | undefined> {
+    let lock: LockInfo;
+    try {
+      lock = await acquireLock(this.deps.store, project, env, this.deps.actor, "health-sweep");
+    } catch (e) {
+      if (e instanceof LockHeld) return undefined;
+      throw e;
+    }
+    try {
+      return await sweepHealth(this.deps, project, env, opts, (e) => this.publish(project, env, e));
     } finally {
       await this.deps.store.releaseLock(project, env, lock.holder);
     }

@@ -139,6 +139,44 @@ describe("resolveSpec", () => {
     );
   });
 
+  it("keeps every service env file value out of the snapshot, whatever its name", () => {
+    const l = project(
+      BASE.replace(
+        "    stop: { signal: SIGTERM, grace: 10s }\n",
+        "    stop: { signal: SIGTERM, grace: 10s }\n    envFile: .env.web\n" +
+          "  api:\n    run: node api.js\n    path: ./web\n    envFile: .env.api\n    env: { MODE: spec }\n",
+      ),
+      {
+        ".env.web": "DATABASE_URL=postgres://u:pw-web-1@db/app\nWORKERS=1\nEMPTY=\n",
+        ".env.api": "DATABASE_URL=postgres://u:pw-api-2@db/app\nMODE=file\n",
+      },
+    );
+    const r = resolveSpec(l, { env: "development", vars: { DB_URL: "postgres://x" } });
+    // The instances get the real values; the spec's own env wins over a file's.
+    expect(r.spec.services.web.env).toMatchObject({
+      DATABASE_URL: "postgres://u:pw-web-1@db/app",
+      WORKERS: "1",
+    });
+    expect(r.spec.services.api.env).toMatchObject({
+      DATABASE_URL: "postgres://u:pw-api-2@db/app",
+      MODE: "spec",
+    });
+    const text = JSON.stringify(r.snapshot);
+    expect(text).not.toContain("pw-web-1");
+    expect(text).not.toContain("pw-api-2");
+    const web = r.snapshot.services.web.env;
+    const api = r.snapshot.services.api.env;
+    expect(web.WORKERS).toBe("${WORKERS}");
+    expect(api.MODE).toBe("spec");
+    expect(web.EMPTY).toBe("");
+    // Same key, different values: distinct references, each re-hydrated to its own value.
+    expect(new Set([web.DATABASE_URL, api.DATABASE_URL]).size).toBe(2);
+    expect(r.snapshot.services.web.health).toEqual(r.spec.services.web.health); // "1" elsewhere untouched
+    const back = rehydrate(r.snapshot, { ...Object.fromEntries(r.secrets) });
+    expect(back.services.web.env).toEqual(r.spec.services.web.env);
+    expect(back.services.api.env).toEqual(r.spec.services.api.env);
+  });
+
   it("redacts secrets inside longer strings and escapes literal ${", () => {
     const out = redact(
       { a: "url=https://hooks/abcdef123", b: "${not-a-var}" },

@@ -155,7 +155,17 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   if (!parsed.success) {
     throw new SpecError(zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath));
   }
-  const spec = buildResolved(parsed.data, loaded, opts.env, version, issues, mapPath, !!opts.lenient);
+  const fromFiles = new Map<string, Set<string>>();
+  const spec = buildResolved(
+    parsed.data,
+    loaded,
+    opts.env,
+    version,
+    issues,
+    mapPath,
+    !!opts.lenient,
+    fromFiles,
+  );
   if (issues.length) throw new SpecError(issues);
 
   const secrets = new Map<string, string>();
@@ -169,6 +179,20 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
       if (/SECRET|PASSWORD|TOKEN|KEY|CREDENTIAL/i.test(k) && v) secrets.set(k, v);
   }
   const snapshot = redact(spec, secrets) as ResolvedSpec;
+  // Every value a service env file gives is a secret, whatever its name: the snapshot keeps a
+  // ${NAME} reference in its place, re-hydrated from the secrets when the revision is re-applied.
+  // Placed by position, not by value, so a short value ("1") never rewrites unrelated strings.
+  for (const [name, keys] of fromFiles) {
+    const env = snapshot.services[name]?.env as Record<string, string> | undefined;
+    for (const k of keys) {
+      const v = spec.services[name].env[k];
+      if (!env || v === undefined || v === "") continue;
+      let ref = k;
+      for (let n = 2; secrets.has(ref) && secrets.get(ref) !== v; n++) ref = `${k}_${n}`;
+      secrets.set(ref, v);
+      env[k] = `\${${ref}}`;
+    }
+  }
   const wanted = new Set([...secretNames, ...requiredByChecks(spec.checks)]);
   const callerVars = opts.vars ?? process.env;
   const checkVars: Record<string, string> = { ...fileVars };
@@ -279,6 +303,8 @@ function buildResolved(
   issues: SpecIssue[],
   mapPath: (p: PathSegment[]) => PathSegment[],
   lenient = false,
+  /** Out: per service, the env keys whose value came from one of its env files. */
+  fromFiles = new Map<string, Set<string>>(),
 ): ResolvedSpec {
   const env = p.environments[envName];
   const at = (path: PathSegment[], message: string) => {
@@ -291,6 +317,7 @@ function buildResolved(
     if (!/^[a-z0-9]([a-z0-9-_]*[a-z0-9])?$/.test(name))
       at(["services", name], "service names are lower-case letters, digits, - or _");
     const svcEnv: Record<string, string> = { ...(env.env ?? {}) };
+    const fileKeys = new Set<string>();
     (s.envFile ?? []).forEach((f, i) => {
       const file = resolvePath(loaded.dir, f);
       const where =
@@ -298,12 +325,16 @@ function buildResolved(
       // validate (lenient) accepts env files that only exist where the deploy runs.
       if (!existsSync(file)) return lenient ? undefined : at(where, `env file not found: ${file}`);
       try {
-        Object.assign(svcEnv, readDotenv(file));
+        const vals = readDotenv(file);
+        Object.assign(svcEnv, vals);
+        for (const k of Object.keys(vals)) fileKeys.add(k);
       } catch (e) {
         at(where, `cannot parse ${f}: ${(e as Error).message}`);
       }
     });
     Object.assign(svcEnv, s.env ?? {});
+    for (const k of Object.keys(s.env ?? {})) fileKeys.delete(k); // the spec's own env wins
+    fromFiles.set(name, fileKeys);
     for (const dep of s.dependsOn ?? []) {
       if (!p.services[dep])
         at(["services", name, "dependsOn"], `no service "${dep}"${didYouMean(dep, names)}`);
