@@ -7,12 +7,74 @@ import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
 import { proxied } from "../spec/defaults.js";
 import { rehydrate, type Resolution } from "../spec/resolve.js";
-import type { ResolvedSpec } from "../spec/resolved.js";
-import type { EngineDeps } from "./context.js";
+import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
+import type { Revision } from "../store/store.js";
+import type { EngineDeps, HealthOutcome } from "./context.js";
 import type { EventSink } from "./events.js";
 import { artifactRevision } from "./run.js";
 import { buildRoute, instanceEnv } from "./strategies/common.js";
 import { isWarm } from "./warm.js";
+
+/**
+ * Start a fresh stable instance in the place of `old` (same revision, index and artifact) and
+ * route to it beside the instances in `live`; `old` must already be stopped and removed.
+ * Shared by self-heal (a vanished supervisor) and the scheduled health sweep (a failing probe).
+ */
+export async function replaceInstance(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  current: Revision,
+  svc: ResolvedService,
+  old: Pick<Instance, "revision" | "index" | "artifact">,
+  live: ReadonlySet<string>,
+): Promise<{ rec: Instance; health: HealthOutcome }> {
+  const { store, driver } = deps;
+  const { project, env } = spec;
+  const artRev = artifactRevision(current, svc.name) ?? current.number;
+  const artifact = old.artifact
+    ? { service: svc.name, revision: artRev, ref: old.artifact }
+    : await driver.prepare(project, env, svc, artRev, { existingOnly: true });
+  const inst = await driver.start({
+    project,
+    env,
+    service: svc,
+    revision: old.revision,
+    version: spec.version,
+    slot: "stable",
+    index: old.index,
+    env_vars: instanceEnv(spec, svc, old.revision),
+    artifact,
+  });
+  const rec: Instance = { ...inst, slot: "stable", artifact: artifact.ref };
+  await store.putInstance(rec);
+  const health = await deps.health(svc, rec);
+  if (proxied(svc)) {
+    const serving = (await store.listInstances(project, env)).filter(
+      (i) => i.service === svc.name && !isWarm(i) && (live.has(i.id) || i.id === rec.id),
+    );
+    await (await deps.router()).setRoute(buildRoute(spec, svc, serving));
+  }
+  return { rec, health };
+}
+
+/**
+ * The spec of the deployed revision: the values (secrets) of the last operation when it deployed
+ * this version, else the stored snapshot re-hydrated from the daemon's own environment.
+ */
+export function deployedSpec(current: Revision, latest: Resolution | undefined): ResolvedSpec {
+  const spec = latest?.spec;
+  if (
+    spec &&
+    spec.project === current.project &&
+    spec.env === current.env &&
+    spec.version === current.version
+  )
+    return spec;
+  return rehydrate(current.snapshot as ResolvedSpec, {
+    ...process.env,
+    ...Object.fromEntries(latest?.secrets ?? []),
+  });
+}
 
 export async function heal(
   deps: EngineDeps,
@@ -28,48 +90,14 @@ export async function heal(
   const live = new Set((await driver.inspect(project, env)).map((i) => i.id));
   const ghosts = records.filter((r) => !live.has(r.id));
   if (!ghosts.length) return [];
-  // The values (secrets) of the last operation when it deployed this version, else the stored
-  // snapshot re-hydrated from the daemon's own environment.
-  const spec: ResolvedSpec =
-    latest &&
-    latest.spec.project === project &&
-    latest.spec.env === env &&
-    latest.spec.version === current.version
-      ? latest.spec
-      : rehydrate(current.snapshot as ResolvedSpec, {
-          ...process.env,
-          ...Object.fromEntries(latest?.secrets ?? []),
-        });
+  const spec = deployedSpec(current, latest);
   const replaced: string[] = [];
   for (const ghost of ghosts) {
     await store.removeInstance(project, env, ghost.id);
     const svc = spec.services[ghost.service];
     if (isWarm(ghost) || !svc || ghost.revision !== current.number) continue;
     try {
-      const artRev = artifactRevision(current, svc.name) ?? current.number;
-      const artifact = ghost.artifact
-        ? { service: svc.name, revision: artRev, ref: ghost.artifact }
-        : await driver.prepare(project, env, svc, artRev, { existingOnly: true });
-      const inst = await driver.start({
-        project,
-        env,
-        service: svc,
-        revision: ghost.revision,
-        version: spec.version,
-        slot: "stable",
-        index: ghost.index,
-        env_vars: instanceEnv(spec, svc, ghost.revision),
-        artifact,
-      });
-      const rec: Instance = { ...inst, slot: "stable", artifact: artifact.ref };
-      await store.putInstance(rec);
-      const h = await deps.health(svc, rec);
-      if (proxied(svc)) {
-        const serving = (await store.listInstances(project, env)).filter(
-          (i) => i.service === svc.name && !isWarm(i) && (live.has(i.id) || i.id === rec.id),
-        );
-        await (await deps.router()).setRoute(buildRoute(spec, svc, serving));
-      }
+      const { rec, health: h } = await replaceInstance(deps, spec, current, svc, ghost, live);
       replaced.push(ghost.id);
       emit({
         type: "alert",

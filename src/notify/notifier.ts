@@ -203,11 +203,19 @@ export class Notifier {
     const labels = labelsOf(event);
     const target = resolvesKind(event);
     if (target) {
-      const res = this.q(
-        `UPDATE notify_alerts SET status = 'resolved', ends_at = ? WHERE project = ? AND environment = ?
+      // Extra labels narrow what is resolved (one certificate of several, one check).
+      const extra = Object.entries(labels).filter(([k]) => !["event", "severity"].includes(k));
+      const open = this.q(
+        `SELECT id, labels FROM notify_alerts WHERE project = ? AND environment = ?
            AND service = ? AND event = ? AND status = 'firing'`,
-      ).run(now, event.project, event.env, event.service ?? "", target);
-      return { accepted: res.changes > 0, routes: 0, resolved: res.changes };
+      ).all(event.project, event.env, event.service ?? "", target) as Pick<AlertRow, "id" | "labels">[];
+      const update = this.q(`UPDATE notify_alerts SET status = 'resolved', ends_at = ? WHERE id = ?`);
+      let resolved = 0;
+      for (const a of open) {
+        const l = JSON.parse(a.labels) as Labels;
+        if (extra.every(([k, v]) => l[k] === v)) resolved += update.run(now, a.id).changes;
+      }
+      return { accepted: resolved > 0, routes: 0, resolved };
     }
     const routes = selectRoutes(this.config, labels);
     if (!routes.length) {

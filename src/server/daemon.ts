@@ -11,6 +11,10 @@ import type { Logger } from "../logger.js";
 import type { Engine } from "../factory.js";
 import { createApp } from "./app.js";
 import { ensureToken } from "./auth.js";
+import { daemonMetrics } from "./metrics.js";
+import type { EngineEvent } from "../engine/events.js";
+import type { ResolvedSpec } from "../spec/resolved.js";
+import { runScheduledChecks } from "./scheduled-checks.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface DaemonOptions {
@@ -52,13 +56,36 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
   opts.engine.notify.start();
   // Backups and verifies on a schedule (backup.schedule / backup.verify / schedules: run: backup).
+  const schedulerPublish = (spec: ResolvedSpec, e: EngineEvent) =>
+    opts.engine.slipway(spec.target).publish(spec.project, spec.env, e);
   const scheduler = new Scheduler({
     home: opts.home,
     store: opts.engine.store,
     logger: opts.logger,
     latest: (p, e) => opts.engine.latest(p, e),
-    publish: (spec, e) => opts.engine.slipway(spec.target).publish(spec.project, spec.env, e),
+    publish: schedulerPublish,
     subscribe: (fn) => opts.engine.subscribe(fn),
+  });
+  // Health sweeps and check runs of `schedules:` (and the daily tls job).
+  scheduler.handle("health", async (spec, entry) => {
+    const r = await opts.engine.slipway(spec.target).sweepHealth(spec.project, spec.env, {
+      heal: entry.heal,
+      schedule: entry.name,
+      latest: opts.engine.latest(spec.project, spec.env),
+    });
+    if (!r) opts.logger.info(`health sweep ${entry.name} of ${spec.project}/${spec.env} skipped: locked`);
+  });
+  scheduler.handle("check", async (spec, entry) => {
+    await runScheduledChecks(
+      {
+        home: opts.home,
+        logger: opts.logger,
+        publish: schedulerPublish,
+        latest: (p, e) => opts.engine.latest(p, e),
+      },
+      spec,
+      { schedule: entry.name, kinds: entry.checks },
+    );
   });
   await scheduler.start();
   const app = createApp({
@@ -67,6 +94,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     remember: (r) => opts.engine.remember(r),
     version: opts.version,
     startedAt,
+    metrics: () =>
+      daemonMetrics({
+        store: opts.engine.store,
+        version: opts.version,
+        startedAt,
+        proxy: () => opts.engine.proxyMetrics(),
+      }),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));

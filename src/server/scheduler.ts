@@ -9,7 +9,9 @@
  * deployed revision from its own environment (the daemon's variables stand in for the secrets).
  *
  * Other kinds of `schedules:` entries (health, check) are handed to handlers registered with
- * `handle()`; without one they are skipped.
+ * `handle()`; without one they are skipped. An environment whose checklist has `tls` checks and
+ * no `run: check` schedule gets a default job that runs them once when it is created and daily
+ * after (`tls-expiry`, DAILY_TLS_CRON): a certificate must not expire because nobody deployed.
  */
 import { Cron } from "croner";
 import { errorMessage } from "../errors.js";
@@ -57,14 +59,23 @@ export interface JobInfo {
   next?: string;
 }
 
+/** A `schedules:` entry, or a default job's equivalent (`checks` narrows a check run to these kinds). */
+export type ScheduleEntry = ResolvedSpec["schedules"][number] & { checks?: readonly string[] };
+
 /** A handler for a `schedules:` kind this file does not run itself (health sweeps, checks). */
-export type JobHandler = (spec: ResolvedSpec, entry: ResolvedSpec["schedules"][number]) => Promise<void>;
+export type JobHandler = (spec: ResolvedSpec, entry: ScheduleEntry) => Promise<void>;
+
+/** The default job for `tls` checks: its name and when it runs (daily, 09:00 daemon time). */
+export const TLS_JOB = "tls-expiry";
+export const DAILY_TLS_CRON = "0 9 * * *";
 
 interface Job extends JobInfo {
   signature: string;
   cronJob: Cron;
   spec: ResolvedSpec;
-  entry?: ResolvedSpec["schedules"][number];
+  entry?: ScheduleEntry;
+  /** Also run once when the job is created (the daily tls job). */
+  runAtStart?: boolean;
 }
 
 const envKey = (project: string, env: string) => `${project}\u0000${env}`;
@@ -169,7 +180,9 @@ export class Scheduler {
         this.opts.logger.error(`schedule "${w.name}" of ${w.project}/${w.env}: ${errorMessage(e)}`);
         continue;
       }
-      this.jobsByKey.set(key, { ...w, cronJob });
+      const job: Job = { ...w, cronJob };
+      this.jobsByKey.set(key, job);
+      if (w.runAtStart) void this.execute(job);
       this.opts.logger.info(`scheduled ${w.run} "${w.name}" for ${w.project}/${w.env}`, {
         cron: w.cron,
         next: cronJob.nextRun()?.toISOString(),
@@ -324,7 +337,7 @@ export function jobsOf(spec: ResolvedSpec): Omit<Job, "cronJob" | "next">[] {
     cron: string,
     run: JobKind,
     services: ResolvedService[],
-    entry?: ResolvedSpec["schedules"][number],
+    entry?: ScheduleEntry,
   ) =>
     out.push({
       ...base,
@@ -333,7 +346,7 @@ export function jobsOf(spec: ResolvedSpec): Omit<Job, "cronJob" | "next">[] {
       run,
       services: services.map((s) => s.name),
       entry,
-      signature: JSON.stringify([cron, run, services.map((s) => [s.name, s.backup])]),
+      signature: JSON.stringify([cron, run, services.map((s) => [s.name, s.backup]), entry?.checks]),
     });
   const backed = backedUpServices(spec);
   for (const svc of backed) {
@@ -346,6 +359,17 @@ export function jobsOf(spec: ResolvedSpec): Omit<Job, "cronJob" | "next">[] {
     if (s.run === "backup" || s.run === "backup-verify") {
       if (backed.length) add(s.name, s.cron, s.run, backed, s);
     } else add(s.name, s.cron, s.run, [], s);
+  }
+  if (spec.checks.some((c) => c.kind === "tls") && !out.some((j) => j.run === "check")) {
+    const entry: ScheduleEntry = {
+      name: TLS_JOB,
+      cron: DAILY_TLS_CRON,
+      run: "check",
+      heal: "none",
+      checks: ["tls"],
+    };
+    add(TLS_JOB, DAILY_TLS_CRON, "check", [], entry);
+    out[out.length - 1].runAtStart = true;
   }
   return out;
 }
