@@ -28,49 +28,94 @@ export function clientIp(socket: Socket): string {
   return a.startsWith("::ffff:") ? a.slice(7) : a;
 }
 
-function connectionTokens(h: string | string[] | undefined): string[] | undefined {
-  if (h === undefined) return undefined;
-  const v = Array.isArray(h) ? h.join(",") : h;
-  if (v === "keep-alive" || v === "close" || v === "Keep-Alive" || v === "upgrade" || v === "Upgrade")
-    return undefined;
-  return v
-    .toLowerCase()
+/** Extra hop-by-hop names a `Connection` header lists (beyond keep-alive/close/upgrade). */
+function connectionTokens(v: string): string[] | undefined {
+  const l = v.toLowerCase();
+  if (l === "keep-alive" || l === "close" || l === "upgrade") return undefined;
+  return l
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
 }
 
-const FORWARDED = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
+/** What the hot path needs from a request's headers, read in the same pass that copies them. */
+export interface RequestFacts {
+  /** The upstream request's headers as a flat [name, value, …] list. */
+  headers: string[];
+  hasBody: boolean;
+  cookie: string | undefined;
+}
 
 /**
  * Headers for the upstream request as a flat [name, value, …] list (Node writes such a list
  * as is, which is much cheaper than an object): end-to-end headers plus X-Forwarded-*.
+ * One pass over rawHeaders: touching `req.headers` would make Node build a second, lower-cased
+ * copy of every header on every request.
  */
-export function upstreamHeaders(req: IncomingMessage): string[] {
+export function upstreamHeaders(req: IncomingMessage): RequestFacts {
   const raw = req.rawHeaders;
-  const extra = connectionTokens(req.headers.connection);
   const out: string[] = [];
+  let extra: string[] | undefined;
+  let xff: string | undefined;
+  let host: string | undefined;
+  let cookie: string | undefined;
+  let contentLength: string | undefined;
+  let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toLowerCase();
-    if (HOP.has(k) || FORWARDED.has(k) || (extra && extra.includes(k))) continue;
-    out.push(raw[i], raw[i + 1]);
+    const name = raw[i];
+    const value = raw[i + 1];
+    const k = name.toLowerCase();
+    switch (k) {
+      case "host":
+        host = value;
+        break;
+      case "cookie":
+        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        break;
+      case "content-length":
+        contentLength = value;
+        break;
+      case "transfer-encoding":
+        chunked = true;
+        break;
+      case "x-forwarded-for":
+        xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      case "x-forwarded-proto":
+      case "x-forwarded-host":
+        continue;
+      case "connection":
+        extra = connectionTokens(value);
+        continue;
+      default:
+        if (HOP.has(k)) continue;
+    }
+    out.push(name, value);
+  }
+  if (extra) {
+    const drop = extra;
+    for (let i = out.length - 2; i >= 0; i -= 2) if (drop.includes(out[i].toLowerCase())) out.splice(i, 2);
   }
   const ip = clientIp(req.socket);
-  const prev = req.headers["x-forwarded-for"];
-  out.push("X-Forwarded-For", prev ? `${prev}, ${ip}` : ip, "X-Forwarded-Proto", "http");
-  const host = req.headers.host;
+  out.push("X-Forwarded-For", xff ? `${xff}, ${ip}` : ip, "X-Forwarded-Proto", "http");
   if (host !== undefined) out.push("X-Forwarded-Host", host);
-  return out;
+  const hasBody = contentLength !== undefined ? contentLength !== "0" : chunked;
+  return { headers: out, hasBody, cookie };
 }
 
 function downstreamHeaders(upRes: IncomingMessage, close: boolean, cookie: string | undefined): string[] {
   const raw = upRes.rawHeaders;
-  const extra = connectionTokens(upRes.headers.connection);
   const out: string[] = [];
+  let extra: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i].toLowerCase();
-    if (HOP.has(k) || (extra && extra.includes(k))) continue;
+    if (k === "connection") extra = connectionTokens(raw[i + 1]);
+    if (HOP.has(k)) continue;
     out.push(raw[i], raw[i + 1]);
+  }
+  if (extra) {
+    const drop = extra;
+    for (let i = out.length - 2; i >= 0; i -= 2) if (drop.includes(out[i].toLowerCase())) out.splice(i, 2);
   }
   if (close) out.push("Connection", "close");
   if (cookie) out.push("Set-Cookie", cookie);
@@ -99,10 +144,10 @@ class Exchange {
     private readonly res: ServerResponse,
     private readonly closing: boolean,
   ) {
-    this.headers = upstreamHeaders(req);
-    const cl = req.headers["content-length"];
-    this.hasBody = cl !== undefined ? cl !== "0" : req.headers["transfer-encoding"] !== undefined;
-    this.sticky = rs.stickySlot(req.headers.cookie);
+    const facts = upstreamHeaders(req);
+    this.headers = facts.headers;
+    this.hasBody = facts.hasBody;
+    this.sticky = rs.stickySlot(facts.cookie);
     res.on("close", this.onClientClose);
   }
 

@@ -175,7 +175,7 @@ export function forwardUpgrade(rs: RouteState, req: IncomingMessage, client: Dup
       client.end(rawPage(tried ? 502 : 503, rs.route.key));
       return;
     }
-    const headers = upstreamHeaders(req);
+    const { headers } = upstreamHeaders(req);
     headers.push("Connection", "Upgrade", "Upgrade", req.headers.upgrade ?? "websocket");
     let connected = false;
     let timedOut = false;
