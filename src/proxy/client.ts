@@ -182,6 +182,19 @@ export class ProxyClient implements TrafficRouter {
     return this.call("GET", "/metrics");
   }
 
+  /**
+   * Prometheus text when a proxy runs, undefined when none answers: a scrape must not start a
+   * proxy nobody needs (the daemon's tick supervises it).
+   */
+  async scrape(timeoutMs = 5_000): Promise<string | undefined> {
+    try {
+      return await this.raw("GET", "/metrics", undefined, timeoutMs);
+    } catch (e) {
+      if (e instanceof Unreachable) return undefined;
+      throw e;
+    }
+  }
+
   /** Graceful stop (SIGTERM to the pid in proxy.pid); resolves once the process is gone. */
   async stop(timeoutMs = 60_000): Promise<boolean> {
     let pid: number;

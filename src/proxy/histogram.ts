@@ -9,6 +9,11 @@ const INV_LOG_GROWTH = 1 / Math.log(GROWTH);
 const MIN_MS = 0.01;
 const BUCKETS = Math.ceil(Math.log(3_600_000 / MIN_MS) * INV_LOG_GROWTH) + 1;
 
+/** Geometric middle (ms) of bucket i: the value a sample in it is taken to have. */
+export function bucketMidMs(i: number): number {
+  return MIN_MS * Math.pow(GROWTH, i + 0.5);
+}
+
 export class LatencyHistogram {
   private readonly counts = new Uint32Array(BUCKETS);
   count = 0;
@@ -44,7 +49,7 @@ export class LatencyHistogram {
       seen += this.counts[i];
       if (seen >= rank) {
         // Geometric middle of the bucket.
-        return round3(MIN_MS * Math.pow(GROWTH, i + 0.5));
+        return round3(bucketMidMs(i));
       }
     }
     return round3(MIN_MS * Math.pow(GROWTH, BUCKETS));

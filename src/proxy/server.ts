@@ -259,7 +259,9 @@ class Proxy implements ProxyServer {
   }
 
   metrics(): string {
-    return prometheusText(this.stats(), this.routes.size);
+    const now = Date.now();
+    const targets = this.allTargets().map((t) => ({ ...t.stats(now), latencySumMs: t.latency.sum }));
+    return prometheusText(targets, this.routes.size);
   }
 
   private async snapshot(): Promise<void> {

@@ -16,6 +16,8 @@ export interface AppDeps {
   remember?: (r: Resolution) => void;
   version: string;
   startedAt: string;
+  /** Prometheus text for GET /metrics (daemon gauges and the proxy's series). */
+  metrics?: () => Promise<string>;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -24,6 +26,17 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/v1/health", (c) =>
     c.json({ ok: true, pid: process.pid, version: deps.version, startedAt: deps.startedAt }),
   );
+
+  // Prometheus' default path, behind the same token (scrape config: authorization.credentials_file).
+  app.get("/metrics", async (c) => {
+    if (!tokenMatches(deps.token, c.req.header("authorization")))
+      return c.json({ error: { name: "Unauthorized", message: "missing or wrong token" } }, 401);
+    if (!deps.metrics) return c.json({ error: { name: "NotFound", message: "no metrics here" } }, 404);
+    return c.body(await deps.metrics(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "cache-control": "no-store",
+    });
+  });
 
   app.use("/v1/*", async (c, next) => {
     if (c.req.path === "/v1/health") return next();

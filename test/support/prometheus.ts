@@ -26,6 +26,8 @@ export async function startPrometheus(opts: {
   scrapeIntervalMs?: number;
   /** Content of a rule file (alerting/recording rules), evaluated at the scrape interval. */
   rules?: string;
+  /** Sent as `Authorization: Bearer …` on every scrape (from a 0600 credentials file). */
+  bearerToken?: string;
 }): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-prometheus-"));
   const port = await freePort();
@@ -38,11 +40,15 @@ export async function startPrometheus(opts: {
     ...(opts.rules ? ["rule_files:", `  - ${JSON.stringify(join(dir, "rules.yml"))}`] : []),
     "scrape_configs:",
     "  - job_name: app",
+    ...(opts.bearerToken
+      ? ["    authorization:", `      credentials_file: ${JSON.stringify(join(dir, "token"))}`]
+      : []),
     "    static_configs:",
     `      - targets: [${opts.targets.map((t) => JSON.stringify(t)).join(", ")}]`,
     "",
   ].join("\n");
   writeFileSync(join(dir, "prometheus.yml"), config);
+  if (opts.bearerToken) writeFileSync(join(dir, "token"), opts.bearerToken, { mode: 0o600 });
   if (opts.rules) writeFileSync(join(dir, "rules.yml"), opts.rules);
   const child: ChildProcess = spawn(
     "prometheus",
