@@ -36,8 +36,6 @@ export interface Engine {
   latest(project: string, env: string): Resolution | undefined;
   /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, self-heal, proxy supervision. */
   tick(log?: (msg: string) => void): Promise<void>;
-  /** The proxy's Prometheus text, or undefined when no proxy runs (a scrape never starts one). */
-  proxyMetrics(): Promise<string | undefined>;
   /** Alerts: one notifier per environment, fed by the events; the daemon calls notify.start(). */
   notify: NotifierHub;
   close(): Promise<void>;
@@ -119,6 +117,8 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       stop: call("stop") as Driver["stop"],
       runOnce: call("runOnce") as Driver["runOnce"],
       stats: call("stats") as Driver["stats"],
+      // Only containers have a live state beyond their pids (exited, Docker's health status).
+      live: kind === "docker" ? (call("live") as NonNullable<Driver["live"]>) : undefined,
       prune: call("prune") as Driver["prune"],
       // Only containers run exec probes inside the instance; process instances run them on the host.
       exec:
@@ -216,10 +216,6 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
           log?.(`recovery of ${project}/${env} failed: ${(e as Error).message}`);
         }
       }
-    },
-    async proxyMetrics() {
-      const { ProxyClient } = await import("./proxy/client.js");
-      return new ProxyClient({ home: opts.home, logger }).scrape();
     },
     async tick(log) {
       const byEnv = new Map<string, { project: string; env: string; warm: boolean; routed: boolean }>();

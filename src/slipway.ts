@@ -75,6 +75,8 @@ export interface InstanceStatus {
   /** Kept warm after a promotion until then (a rollback to it is a switch). */
   warmUntil?: string;
   health?: { ok: boolean; message: string };
+  /** Docker's own health status of the container (starting, healthy, unhealthy), when it has a check. */
+  dockerHealth?: string;
 }
 
 export interface ServiceStatus {
@@ -476,6 +478,7 @@ export class Slipway {
             address: r.port ? `${r.host ?? "127.0.0.1"}:${r.port}` : undefined,
             startedAt: r.startedAt,
             restarts: l?.restarts ?? r.restarts,
+            ...(typeof l?.meta?.dockerHealth === "string" ? { dockerHealth: l.meta.dockerHealth } : {}),
           };
           if (opts.probe !== false && l && svc) {
             const h = await this.deps
@@ -487,7 +490,9 @@ export class Slipway {
         }),
       );
       const serving = statuses.filter((s) => !s.warmUntil);
-      const running = serving.filter((s) => s.state === "running" && s.health?.ok !== false);
+      const running = serving.filter(
+        (s) => s.state === "running" && s.health?.ok !== false && s.dockerHealth !== "unhealthy",
+      );
       let status: ServiceStatus["status"] = "stopped";
       if (serving.length) {
         if (serving.some((s) => s.state === "crashloop")) status = "degraded";

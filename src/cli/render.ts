@@ -103,11 +103,16 @@ export function renderStatus(out: Out, s: EnvStatus): void {
           ? green(out, "healthy")
           : red(out, `unhealthy: ${i.health.message}`)
         : "";
+      const dh = i.dockerHealth
+        ? `  docker: ${i.dockerHealth === "unhealthy" ? red(out, i.dockerHealth) : i.dockerHealth}`
+        : "";
       out.stdout(
         dim(
           out,
           `      ${i.id}  r${i.revision} ${i.version}  ${i.state}${i.pid ? ` pid ${i.pid}` : ""}${i.address ? ` ${i.address}` : ""}${i.restarts ? ` restarts ${i.restarts}` : ""}${i.warmUntil ? ` warm (unrouted) until ${i.warmUntil}` : ""}`,
-        ) + (h ? `  ${h}` : ""),
+        ) +
+          (h ? `  ${h}` : "") +
+          dh,
       );
     }
   }

@@ -132,6 +132,11 @@ export interface Driver {
     opts?: { timeoutMs?: number },
   ): Promise<{ exitCode: number; output: string }>;
   stats(instance: Instance): Promise<InstanceStats | undefined>;
+  /**
+   * One instance's live state (undefined: it is gone), for health gates that must notice a
+   * container that exited or that the engine reports unhealthy. Absent: the gate uses pids.
+   */
+  live?(instance: Instance): Promise<Instance | undefined>;
   /** Remove artifacts of revisions not in `keep`. */
   prune(project: string, env: string, service: string, keep: number[]): Promise<void>;
   close?(): Promise<void>;

@@ -617,6 +617,17 @@ export class DockerDriver implements Driver {
     }
   }
 
+  async live(instance: Instance): Promise<Instance | undefined> {
+    const h = this.hostOf(instance) ?? (this.hosts[0] as EngineHost);
+    const c = h.docker.getContainer((instance.meta?.containerId as string | undefined) ?? instance.id);
+    try {
+      return toInstance(await c.inspect(), h);
+    } catch (e) {
+      if (status(e) === 404) return undefined;
+      throw engineError(h, e);
+    }
+  }
+
   async stats(instance: Instance): Promise<InstanceStats | undefined> {
     const h = this.hostOf(instance) ?? (this.hosts[0] as EngineHost);
     const c = h.docker.getContainer((instance.meta?.containerId as string | undefined) ?? instance.id);
@@ -694,9 +705,18 @@ export function toInstance(info: ContainerInspectInfo, h: EngineHost): Instance 
       host: h.key,
       image: info.Config.Image,
       ...(info.State.Health ? { dockerHealth: info.State.Health.Status } : {}),
+      ...(info.State.Health?.Status === "unhealthy" ? { dockerHealthOutput: lastHealthOutput(info) } : {}),
       ...(port ? { containerPort: Number(port) } : {}),
     },
   };
+}
+
+/** The last line of Docker's last health check output (why it says unhealthy). */
+function lastHealthOutput(info: ContainerInspectInfo): string {
+  const log = info.State.Health?.Log ?? [];
+  const last = log[log.length - 1];
+  const line = (last?.Output ?? "").trim().split("\n").slice(-1)[0] ?? "";
+  return `${last ? `exit ${last.ExitCode}` : "no check logged"}${line ? `: ${line.slice(0, 200)}` : ""}`;
 }
 
 export { containerPort, shellWords };
