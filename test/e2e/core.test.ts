@@ -110,6 +110,49 @@ describe("deploy, redeploy, history, rollback", () => {
     await waitFor(() => appProcesses(p.dir).length === 3, { what: "candidates gone", timeoutMs: 15_000 });
   });
 
+  it("a failure in a later layer undoes the earlier layer too, in reverse order", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+    // api (first layer) switches to v2, then web (second layer) never gets healthy.
+    const bad = p.cli(["deploy", "development", "--version", "v2", "--json"], {
+      env: { WEB_FAIL_HEALTH: "1", WEB_START_TIMEOUT: "2s" },
+    });
+    expect(bad.code).toBe(1);
+    const err = bad.json<{
+      error: { message: string; details: { undo: { service: string; ok: boolean; message: string }[] } };
+    }>().error;
+    expect(err.message).toMatch(/web: instance .* did not become healthy/);
+    const h = p.cli(["history", "development", "2", "--json"]).json<{
+      result: {
+        revision: { status: string; facts: { undo: { service: string; ok: boolean; message: string }[] } };
+        steps: (Step & { data?: { phase?: string } })[];
+      }[];
+    }>().result[0];
+    expect(h.revision.status).toBe("failed");
+    // api had been switched to v2 before web failed…
+    expect(h.steps.find((x) => x.kind === "rollout" && x.service === "api")).toMatchObject({
+      status: "ok",
+      data: { phase: "routed" },
+    });
+    expect(h.steps.find((x) => x.kind === "rollout" && x.service === "web")?.status).toBe("failed");
+    // …so the undo went through the second layer first and api last, as the error also says.
+    const order = h.revision.facts.undo.map((u) => u.service);
+    expect(order.at(-1)).toBe("api");
+    expect(order.indexOf("web")).toBeLessThan(order.indexOf("api"));
+    expect(h.revision.facts.undo.every((u) => u.ok)).toBe(true);
+    expect(err.details.undo.map((u) => u.service)).toEqual(order);
+    expect((await p.get("api")).body).toBe("v1");
+    expect((await p.get("web")).body).toBe("v1");
+    const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+    expect(st.revision).toMatchObject({ number: 1, version: "v1", status: "deployed" });
+    expect(st.services.map((x) => [x.name, x.status, x.instances.map((i) => i.version)])).toEqual([
+      ["api", "running", ["v1"]],
+      ["web", "running", ["v1"]],
+      ["worker", "running", ["v1"]],
+    ]);
+    await waitFor(() => appProcesses(p.dir).length === 3, { what: "v2 candidates gone", timeoutMs: 15_000 });
+  });
+
   it("a first deploy that fails leaves nothing running", async () => {
     const p = (project = await makeProject());
     const r = p.cli(["deploy", "development", "--version", "v1", "--in-process"], {

@@ -106,7 +106,9 @@ services:
     run: node app.js
     path: ./app
     port: ${ports.web}
-    health: { http: /health, interval: 200ms, timeout: 1s }
+    env:
+      FAIL_HEALTH: "\${WEB_FAIL_HEALTH:-0}"
+    health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: "\${WEB_START_TIMEOUT:-60s}" }
     dependsOn: [api]
     stop: { grace: 3s }
     rollout: { drainTimeout: 5s, keepWarm: "\${KEEP_WARM:-0s}" }
