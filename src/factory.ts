@@ -36,6 +36,8 @@ export interface Engine {
   latest(project: string, env: string): Resolution | undefined;
   /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, self-heal, proxy supervision. */
   tick(log?: (msg: string) => void): Promise<void>;
+  /** The proxy's Prometheus text, or undefined when no proxy runs (a scrape never starts one). */
+  proxyMetrics(): Promise<string | undefined>;
   /** Alerts: one notifier per environment, fed by the events; the daemon calls notify.start(). */
   notify: NotifierHub;
   close(): Promise<void>;
@@ -216,6 +218,10 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
           log?.(`recovery of ${project}/${env} failed: ${(e as Error).message}`);
         }
       }
+    },
+    async proxyMetrics() {
+      const { ProxyClient } = await import("./proxy/client.js");
+      return new ProxyClient({ home: opts.home, logger }).scrape();
     },
     async tick(log) {
       const byEnv = new Map<string, { project: string; env: string; warm: boolean; routed: boolean }>();
