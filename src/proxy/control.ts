@@ -1,6 +1,7 @@
 /**
  * The control API: plain HTTP over a unix socket (mode 0600, in a 0700 directory), used by
- * the daemon through ProxyClient only.
+ * the daemon through ProxyClient only. The protection is per uid: any process of the user
+ * running the proxy can use the socket, no other user (but root) can.
  *
  *   GET    /health                 {ok, pid, routes, uptimeSeconds}
  *   GET    /routes                 Route[]
@@ -143,11 +144,19 @@ export async function startControl(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      resolve();
-    });
+    // The socket file is created by the bind inside listen(), synchronously: under this umask it
+    // is never wider than 0600, not even between the bind and the chmod below.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    } finally {
+      process.umask(umask);
+    }
   });
+  // A filesystem that ignores the umask for sockets still gets 0600 before the first request.
   await chmod(path, 0o600);
   return {
     close: () =>

@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close WebSockets with 1001, exit.
  */
 import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -26,6 +26,8 @@ try {
 const home = resolve(args.home ?? process.env.SLIPWAY_HOME ?? join(homedir(), ".slipway"));
 const paths = proxyPaths(home);
 await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+// Before the log file is opened in it; startProxy() tightens it again for in-process use.
+await chmod(paths.dir, 0o700);
 
 const out = createWriteStream(paths.log, { flags: "a", mode: 0o600 });
 const write = (level: string) => (msg: string, fields?: Record<string, unknown>) => {

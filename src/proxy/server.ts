@@ -3,7 +3,7 @@
  * control socket. `startProxy` runs it in the current process; src/proxy/main.ts is the
  * stand-alone process the daemon talks to through ProxyClient.
  */
-import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -324,6 +324,9 @@ export async function startProxy(opts: ProxyServerOptions): Promise<ProxyServer>
   const log = opts.logger ?? silentLogger;
   const paths = proxyPaths(opts.home);
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode only applies when it creates the directory: tighten one made wider by hand or by
+  // an older version, on every start.
+  await chmod(paths.dir, 0o700);
   await assertNoLiveProxy(paths.socket);
   const proxy = new Proxy(opts.home, log);
   // Routes first, control socket last: once the socket answers, the restored table is in place.
