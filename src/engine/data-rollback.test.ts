@@ -98,5 +98,7 @@ describe("backupsInUse", () => {
     expect([...backupsInUse(revs, 2)].sort()).toEqual(["cache-3", "db-3", "db-4", "db-5"]);
     expect([...backupsInUse(revs, 0)]).toEqual([]);
     expect([...backupsInUse(revs, 10)].sort()).toEqual(["cache-3", "db-2", "db-3", "db-4", "db-5"]);
+    const withRelease = [...revs, rev(6, { releaseBackup: "release-6" }, { status: "deployed" })];
+    expect(backupsInUse(withRelease, 1)).toEqual(new Set(["release-6"]));
   });
 });

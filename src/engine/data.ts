@@ -17,8 +17,10 @@ import type { Resolution } from "../spec/resolve.js";
 import { rehydrate } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
+import type { Instance } from "../drivers/driver.js";
 import type { EngineDeps } from "./context.js";
 import { acquireLock } from "./lock.js";
+import { isWarm } from "./warm.js";
 import type { EngineEvent, EventSink } from "./events.js";
 import { noopSink } from "./events.js";
 
@@ -96,6 +98,7 @@ export function backupsInUse(revisions: Revision[], retain: number): Set<string>
   for (const r of revisions) {
     if (r.number <= oldest.number) continue;
     for (const id of Object.values((r.facts.backups ?? {}) as Record<string, string>)) out.add(id);
+    if (typeof r.facts.releaseBackup === "string") out.add(r.facts.releaseBackup);
   }
   return out;
 }
@@ -128,6 +131,48 @@ export function backedUpServices(spec: ResolvedSpec, service?: string): Resolved
 
 import { formatBytes } from "../util/units.js";
 export { formatBytes };
+
+/** The service release snapshots are catalogued under (BackupManager.backupRelease). */
+export const RELEASE_SERVICE = "_release";
+
+/**
+ * The deploy's "record release" step: the release being replaced — its resolved spec as stored
+ * (secrets as ${VAR} templates) and what each service runs (image or release directory) — as a
+ * release backup, so what ran before the deploy is on record beside the data backups. Release
+ * snapshots older than the default retention (30 days) go, unless a rollback target needs them.
+ */
+export async function backupCurrentRelease(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  current: Revision,
+  live: Instance[],
+): Promise<{ id: string; message: string }> {
+  const services = Object.keys((current.snapshot as ResolvedSpec).services ?? {});
+  const images: Record<string, string> = {};
+  for (const name of services) {
+    const running = live.find((i) => i.service === name && !isWarm(i) && i.artifact);
+    const artRev = (current.facts.artifacts as Record<string, number> | undefined)?.[name] ?? current.number;
+    images[name] = running?.artifact ?? `release r${artRev} (not running)`;
+  }
+  const inUse = await backupsInUseBy(deps, spec);
+  const rec = await withBackups(deps, async (b) => {
+    const r = await b.backupRelease({
+      project: spec.project,
+      env: spec.env,
+      revision: current.number,
+      spec: current.snapshot,
+      images,
+    });
+    await b.prune(spec.project, spec.env, RELEASE_SERVICE, { protect: inUse }).catch((e: unknown) => {
+      deps.logger.warn(`prune of release snapshots failed: ${errorMessage(e)}`);
+    });
+    return r;
+  });
+  return {
+    id: rec.id,
+    message: `${rec.id} (release r${current.number}: ${services.length} service${services.length === 1 ? "" : "s"})`,
+  };
+}
 
 /** The deploy's "backup" step: back up one running service before anything changes. */
 export async function backupBeforeDeploy(
@@ -286,6 +331,11 @@ export async function pruneBackups(
           service: svc.name,
           message: `${svc.name}: pruned ${gone.length}`,
         });
+    }
+    // Release snapshots (deploys record the release they replace): the default retention.
+    if (b.list(spec.project, spec.env, RELEASE_SERVICE).length) {
+      const gone = await b.prune(spec.project, spec.env, RELEASE_SERVICE, { protect: inUse });
+      removed.push({ service: RELEASE_SERVICE, ids: gone.map((r) => r.id) });
     }
     return { removed };
   });

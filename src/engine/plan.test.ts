@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Instance } from "../drivers/driver.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
+import type { Revision } from "../store/store.js";
 import { dependencyLayers } from "./layers.js";
 import { plan } from "./plan.js";
 import { resolvedService } from "../spec/defaults.js";
@@ -99,5 +100,29 @@ describe("plan", () => {
     expect(
       plan({ spec: spec([svc("web")]), nextRevision: 1, live: [] }).steps.some((x) => x.kind === "bake"),
     ).toBe(false);
+  });
+
+  it("backs up running `before: deploy` services first and records the release they replace", () => {
+    const backup = {
+      type: "postgres",
+      url: "postgres://x/db",
+      before: "deploy",
+    } as ResolvedService["backup"];
+    const backed = spec([svc("db", { backup }), svc("api")]);
+    const current = { number: 4, version: "v4" } as Revision;
+    const p = plan({ spec: backed, nextRevision: 5, live: [inst("db"), inst("api")], current });
+    const first = p.steps.filter((x) => x.group === 0);
+    expect(first.map((x) => [x.kind, x.service, x.description])).toEqual([
+      ["backup", "db", "back up db"],
+      ["backup", undefined, "record release r4 (spec and images)"],
+    ]);
+    expect(p.steps.filter((x) => x.kind === "backup" && x.group > 0)).toEqual([]);
+    // A first deploy has nothing running to back up and no release to record.
+    expect(plan({ spec: backed, nextRevision: 1, live: [] }).steps.some((x) => x.kind === "backup")).toBe(
+      false,
+    );
+    // Without `before: deploy` no release is recorded either.
+    const plain = plan({ spec: spec([svc("api")]), nextRevision: 5, live: [inst("api")], current });
+    expect(plain.steps.some((x) => x.kind === "backup")).toBe(false);
   });
 });

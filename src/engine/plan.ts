@@ -70,6 +70,9 @@ export function plan(input: PlanInput): Plan {
   });
   if (backups.length) {
     for (const n of backups) add({ kind: "backup", service: n, group, description: `back up ${n}` });
+    // The release being replaced goes on record beside its data (a step without a service).
+    if (current)
+      add({ kind: "backup", group, description: `record release r${current.number} (spec and images)` });
     group++;
   }
   for (const n of services)

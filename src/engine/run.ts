@@ -11,7 +11,7 @@ import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import { DeployAnalysis } from "./analysis-gate.js";
 import type { EngineDeps } from "./context.js";
-import { backupBeforeDeploy } from "./data.js";
+import { backupBeforeDeploy, backupCurrentRelease } from "./data.js";
 import type { EventSink } from "./events.js";
 import type { Plan, PlanStep } from "./plan.js";
 import { blueGreen } from "./strategies/blue-green.js";
@@ -230,6 +230,13 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
         return `revision ${revision} deployed`;
       }
       case "backup": {
+        if (!step.service) {
+          // The release being replaced (plan adds this step only when one is deployed).
+          if (!opts.current) return "no release deployed";
+          const r = await backupCurrentRelease(deps, spec, opts.current, live);
+          facts.releaseBackup = r.id;
+          return r.message;
+        }
         const b = await backupBeforeDeploy(deps, spec, svc as ResolvedService, revision);
         facts.backups = {
           ...(facts.backups as Record<string, string> | undefined),

@@ -3,7 +3,7 @@
  * PostgreSQL 15 started by the test. A `data` service carries a postgres backup block (before:
  * deploy) and migrations that are small shell scripts using psql against the test database.
  */
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -49,6 +49,7 @@ interface BackupJson {
   revision?: number;
   status: string;
   size?: number;
+  location?: string;
 }
 interface RevisionJson {
   number: number;
@@ -56,6 +57,7 @@ interface RevisionJson {
   status: string;
   facts: {
     backups?: Record<string, string>;
+    releaseBackup?: string;
     migrations?: Record<string, boolean>;
     dataRollback?: { revisions: number[] };
   };
@@ -125,6 +127,24 @@ describe("backups and migrations in deploys and rollbacks", () => {
       revision: 2,
       status: "ok",
     });
+    // The release it replaced (revision 1) went on record too: spec with secrets as templates, images.
+    expect(d2.stderr).toMatch(/✔ record release r1 \(spec and images\) .*release-\d{8}T\d{6}Z-[0-9a-f]{4}/);
+    const releaseId = r2.facts.releaseBackup;
+    const release = listed.result.backups.find((b) => b.id === releaseId);
+    expect(release).toMatchObject({ service: "_release", revision: 1, status: "ok" });
+    const text = readFileSync(release!.location!, "utf8");
+    expect(text).not.toContain(db!.url);
+    const snap = JSON.parse(text) as {
+      format: string;
+      revision: number;
+      spec: { version: string; services: Record<string, { env: Record<string, string> }> };
+      images: Record<string, string>;
+    };
+    expect(snap).toMatchObject({ format: "slipway-release/1", revision: 1, spec: { version: "v1" } });
+    expect(snap.spec.services.data.env.DATABASE_URL).toBe("${DATABASE_URL}");
+    expect(Object.keys(snap.images).sort()).toEqual(["api", "data", "web", "worker"]);
+    for (const ref of Object.values(snap.images)) expect(ref).toMatch(/releases?\/.*1/);
+    expect(pr.cli(["backups", "development"]).stdout).toMatch(new RegExp(`${releaseId}\\s+_release\\s+1\\s`));
 
     // A failing migration: the deploy stops before any switch; v2 serves, the data is as it was.
     const d3 = pr.cli(["deploy", "development", "--version", "v3"], { env: { MIGRATE_FAIL: "1" } });
@@ -211,7 +231,10 @@ describe("backups and migrations in deploys and rollbacks", () => {
     // keepLast 10 and nothing older than 30 days: nothing goes.
     expect(
       pruned.json<{ result: { removed: { service: string; ids: string[] }[] } }>().result.removed,
-    ).toEqual([{ service: "data", ids: [] }]);
+    ).toEqual([
+      { service: "data", ids: [] },
+      { service: "_release", ids: [] },
+    ]);
   }, 90_000);
 });
 
@@ -286,7 +309,10 @@ describe("rollback --with-db restores the backup recorded by the replacing deplo
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(
       pruned.json<{ result: { removed: { service: string; ids: string[] }[] } }>().result.removed,
-    ).toEqual([{ service: "store", ids: [] }]);
+    ).toEqual([
+      { service: "store", ids: [] },
+      { service: "_release", ids: [] },
+    ]);
     const left = pr.cli(["backups", "development", "--json"]).json<{ result: { backups: BackupJson[] } }>();
     expect(left.result.backups.map((b) => b.id)).toContain(backupId);
   }, 120_000);
