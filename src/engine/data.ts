@@ -174,12 +174,43 @@ export async function backupCurrentRelease(
   };
 }
 
+/**
+ * The alert of one service's backup: `backup.failed` (critical) stays open until a later backup
+ * of the service succeeds and sends `backup.succeeded` (routing.ts RESOLVES). Scheduled,
+ * manual and deploy-time backups all raise them.
+ */
+export function backupAlert(
+  spec: ResolvedSpec,
+  service: string,
+  outcome: { ok: true; id: string; how: string } | { ok: false; error: string; how: string },
+): Extract<EngineEvent, { type: "alert" }> {
+  const where = `${spec.project} ${spec.env}`;
+  return outcome.ok
+    ? {
+        type: "alert",
+        kind: "backup.succeeded",
+        severity: "info",
+        service,
+        message: `${where}: ${outcome.how} backup of ${service} succeeded (${outcome.id})`,
+        data: { id: outcome.id, how: outcome.how },
+      }
+    : {
+        type: "alert",
+        kind: "backup.failed",
+        severity: "critical",
+        service,
+        message: `${where}: ${outcome.how} backup of ${service} failed: ${outcome.error}`,
+        data: { how: outcome.how },
+      };
+}
+
 /** The deploy's "backup" step: back up one running service before anything changes. */
 export async function backupBeforeDeploy(
   deps: EngineDeps,
   spec: ResolvedSpec,
   svc: ResolvedService,
   revision: number,
+  emit: EventSink = noopSink,
 ): Promise<{ id: string; message: string }> {
   const rec = await withBackups(deps, (b) =>
     b.backup({
@@ -190,7 +221,17 @@ export async function backupBeforeDeploy(
       config: backupConfigOf(svc),
       baseDir: spec.dir,
     }),
-  );
+  ).catch((e: unknown) => {
+    emit(
+      backupAlert(spec, svc.name, {
+        ok: false,
+        error: errorMessage(e),
+        how: `pre-deploy (revision ${revision})`,
+      }),
+    );
+    throw e;
+  });
+  emit(backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `pre-deploy (revision ${revision})` }));
   return {
     id: rec.id,
     message: `${rec.id} (${formatBytes(rec.size)}${rec.status === "verified" ? ", verified" : ""})`,
@@ -263,6 +304,7 @@ export async function takeBackups(
           service: svc.name,
           message: `✔ ${svc.name}: ${rec.id} ${formatBytes(rec.size)}${rec.status === "verified" ? " (verified)" : ""}`,
         });
+        emit(backupAlert(spec, svc.name, { ok: true, id: rec.id, how: "manual" }));
       } catch (e) {
         const failed = b.list(spec.project, spec.env, svc.name)[0];
         if (failed) out.push(failed);
@@ -273,6 +315,7 @@ export async function takeBackups(
           service: svc.name,
           message: `✖ ${svc.name}: ${errorMessage(e)}`,
         });
+        emit(backupAlert(spec, svc.name, { ok: false, error: errorMessage(e), how: "manual" }));
       }
     }
   });

@@ -237,7 +237,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
           facts.releaseBackup = r.id;
           return r.message;
         }
-        const b = await backupBeforeDeploy(deps, spec, svc as ResolvedService, revision);
+        const b = await backupBeforeDeploy(deps, spec, svc as ResolvedService, revision, emit);
         facts.backups = {
           ...(facts.backups as Record<string, string> | undefined),
           [step.service as string]: b.id,

@@ -2,7 +2,8 @@
  * The daemon's scheduler (croner): per deployed environment, the services' `backup.schedule` and
  * `backup.verify` cron expressions and the spec's `schedules:` entries with `run: backup` or
  * `run: backup-verify`. Each scheduled backup is followed by a prune with the service's retention;
- * failures raise `{type:"alert", kind:"backup.failed", severity:"critical"}` through the engine.
+ * failures raise `{type:"alert", kind:"backup.failed", severity:"critical"}` through the engine, and
+ * a later successful backup (or verify) of the service sends `backup.succeeded`, which resolves it.
  *
  * The spec (with its secrets) is the latest one an operation brought for the environment, kept in
  * memory only. A daemon restarted before any operation rehydrates the stored snapshot of the
@@ -17,6 +18,7 @@ import { Cron } from "croner";
 import { errorMessage } from "../errors.js";
 import {
   backedUpServices,
+  backupAlert,
   backupConfigOf,
   backupsInUseBy,
   configFor,
@@ -265,6 +267,10 @@ export class Scheduler {
               job: job.name,
               bytes: rec.size,
             });
+            this.opts.publish(
+              spec,
+              backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `scheduled (${job.name})` }),
+            );
           } catch (e) {
             this.alert(
               spec,
@@ -314,7 +320,14 @@ export class Scheduler {
               `${spec.project} ${spec.env}: backup ${rec.id} of ${svc.name} failed verification: ${rec.verifyDetail ?? rec.error}`,
               { job: job.name, id: rec.id },
             );
-          else this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
+          else {
+            this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
+            // A verified backup of the service ends an open backup.failed (its verify failure included).
+            this.opts.publish(
+              spec,
+              backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `verified (${job.name})` }),
+            );
+          }
         } catch (e) {
           this.alert(
             spec,
