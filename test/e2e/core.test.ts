@@ -164,6 +164,83 @@ describe("deploy, redeploy, history, rollback", () => {
   });
 });
 
+describe("plan, dry run, health, degraded and stop on one deployed environment", () => {
+  it("plans as data, dry-runs without a revision, probes health and stops one service", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+
+    const plan = p.cli(["plan", "development", "--version", "v2", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const pl = plan.json<{
+      result: {
+        revision: number;
+        current: { number: number; version: string };
+        layers: string[][];
+        steps: { kind: string; service?: string; group: number; change?: string }[];
+      };
+    }>().result;
+    expect(pl).toMatchObject({ revision: 2, current: { number: 1, version: "v1" } });
+    expect(pl.layers.map((l) => [...l].sort())).toEqual([["api"], ["web", "worker"]]);
+    const rollouts = pl.steps.filter((x) => x.kind === "rollout");
+    expect(rollouts.map((x) => [x.service, x.change]).sort()).toEqual([
+      ["api", "update"],
+      ["web", "update"],
+      ["worker", "update"],
+    ]);
+    // api's layer runs before the layer that depends on it.
+    const group = (svc: string) => rollouts.find((x) => x.service === svc)!.group;
+    expect(group("api")).toBeLessThan(group("web"));
+    expect(group("web")).toBe(group("worker"));
+
+    const dry = p.cli(["deploy", "development", "--version", "v2", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json<{ result: { dryRun: boolean; plan: { revision: number } } }>().result).toMatchObject({
+      dryRun: true,
+      plan: { revision: 2 },
+    });
+    expect(p.cli(["history", "development", "--json"]).json<HistoryJson>().result).toHaveLength(1);
+    expect((await p.get("api")).body).toBe("v1");
+
+    const healthy = p.cli(["health", "development"]);
+    expect(healthy.code, healthy.stdout + healthy.stderr).toBe(0);
+
+    // A web instance that stops answering (SIGSTOP: alive, so nothing restarts it) is degraded.
+    const st0 = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+    const shellPid = (st0.services.find((x) => x.name === "web")!.instances[0] as { pid?: number }).pid!;
+    // `run` goes through /bin/sh -c: the node process is the shell's child (or the shell itself).
+    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, "utf8").trim();
+    const webPid = Number(children.split(" ")[0] || shellPid);
+    expect(readFileSync(`/proc/${webPid}/cmdline`, "utf8")).toContain("app.js");
+    process.kill(webPid, "SIGSTOP");
+    try {
+      const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+      const web = st.services.find((x) => x.name === "web")!;
+      expect(web.status).toBe("degraded");
+      expect(web.instances[0].health?.ok).toBe(false);
+      expect(st.services.filter((x) => x.name !== "web").map((x) => x.status)).toEqual([
+        "running",
+        "running",
+      ]);
+    } finally {
+      process.kill(webPid, "SIGCONT");
+    }
+
+    const stop = p.cli(["stop", "development", "api"]);
+    expect(stop.code, stop.stderr).toBe(0);
+    const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+    expect(st.services.map((x) => [x.name, x.status, x.instances.length])).toEqual([
+      ["api", "stopped", 0],
+      ["web", "running", 1],
+      ["worker", "running", 1],
+    ]);
+    await waitFor(() => appProcesses(p.dir).length === 2, { what: "api's process gone", timeoutMs: 15_000 });
+    await expect(p.get("api")).rejects.toThrow();
+    expect((await p.get("web")).body).toBe("v1");
+    const unhealthy = p.cli(["health", "development"]);
+    expect(unhealthy.code).toBe(1);
+  });
+});
+
 describe("locks and protection", () => {
   it("of concurrent deploys exactly one runs; the others exit 3 naming the holder", async () => {
     const p = (project = await makeProject());
