@@ -127,9 +127,9 @@ describe("files backups (tar + gzip)", () => {
 });
 
 describe("volume backups", () => {
-  // The Docker engine cannot run on this machine (no dockerd), so the engine's answer to
-  // "where is volume X mounted" is the one fake here: a locator mapping names to directories.
-  // Everything else (tar, extraction, in-place restore, verify) is the real code path.
+  // The archive mechanics on plain directories (symlinks, inode kept): a locator mapping names
+  // to directories. docker-volume.test.ts runs the same path on real Docker volumes with the
+  // real dockerVolumeLocator.
   let vols: string;
   const locator: VolumeLocator = { mountpoint: async (v) => join(vols, v, "_data") };
 
