@@ -45,7 +45,8 @@ export interface ResolvedService {
   stop: z.output<typeof stopSchema>;
   restart: z.output<typeof restartSchema>;
   stateful: boolean;
-  rollout: Rollout & { strategy: Strategy };
+  /** responseTimeout is optional: snapshots of revisions deployed before it existed have none. */
+  rollout: Omit<Rollout, "responseTimeout"> & { strategy: Strategy; responseTimeout?: number };
   resources?: z.output<typeof resourcesSchema>;
   volumes: string[];
   retain: number;

@@ -69,6 +69,13 @@ export const rolloutSchema = z
       .describe("Canary steps."),
     sticky: z.boolean().default(false).describe("Keep a client on the slot it first reached (cookie)."),
     drainTimeout: duration("How long in-flight requests of the old slot may take to finish.").default(30_000),
+    responseTimeout: duration()
+      .refine((ms) => ms >= 1, "must be at least 1ms")
+      .describe(
+        "How long an instance has to start answering a request through the proxy before the client " +
+          "gets a 504 (long polls and slow reports need more).",
+      )
+      .default(60_000),
     keepWarm: duration("How long the previous slot keeps running after a promotion (0 disables).").default(
       300_000,
     ),

@@ -154,7 +154,8 @@ export function buildRoute(
     candidateWeight,
     sticky: svc.rollout.sticky,
     drainTimeoutMs: svc.rollout.drainTimeout,
-    responseTimeoutMs: 60_000,
+    // A snapshot written before the setting existed (undo, self-heal) has none.
+    responseTimeoutMs: svc.rollout.responseTimeout ?? 60_000,
   };
 }
 
