@@ -193,6 +193,14 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
       env[k] = `\${${ref}}`;
     }
   }
+  // The keys whose values the snapshot had to template are the secret ones (secrets.as: files).
+  for (const [name, svc] of Object.entries(spec.services)) {
+    const stored = snapshot.services[name]?.env ?? {};
+    const keys = Object.keys(svc.env).filter((k) => stored[k] !== svc.env[k]);
+    if (!keys.length) continue;
+    (svc as { secretEnv?: string[] }).secretEnv = keys;
+    (snapshot.services[name] as { secretEnv?: string[] }).secretEnv = keys;
+  }
   const wanted = new Set([...secretNames, ...requiredByChecks(spec.checks)]);
   const callerVars = opts.vars ?? process.env;
   const checkVars: Record<string, string> = { ...fileVars };
@@ -374,6 +382,13 @@ function buildResolved(
         ["services", name, "path"],
         `directory not found: ${isAbsolute(s.path ?? ".") ? path : `${s.path} (${path})`}`,
       );
+    if (s.secrets?.as === "files" && env.target.kind !== "docker")
+      at(
+        ["services", name, "secrets", "as"],
+        `secrets as files need the docker target (this is ${env.target.kind})`,
+      );
+    for (const k of s.secrets?.names ?? [])
+      if (!(k in svcEnv)) at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
     const d = serviceDefaults(name, path);
     services[name] = {
       name,
@@ -387,6 +402,7 @@ function buildResolved(
       containerPort: s.containerPort,
       replicas: stateful ? Math.min(s.replicas ?? 1, 1) : (s.replicas ?? 1),
       env: svcEnv,
+      ...(s.secrets ? { secrets: { ...s.secrets, as: s.secrets.as ?? "env" } } : {}),
       health: s.health,
       smoke: s.smoke ?? [],
       dependsOn: s.dependsOn ?? [],

@@ -39,6 +39,13 @@ export interface ResolvedService {
   replicas: number;
   /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */
   env: Record<string, string>;
+  /** How secret env values reach the instances; absent: as environment variables. */
+  secrets?: { as: "env" | "files"; names?: string[]; uid?: number; gid?: number };
+  /**
+   * The env keys resolve() treats as secret (a ${VAR} or an env file gave their value): the ones
+   * `secrets.as: files` writes as files. Key names only, never values.
+   */
+  secretEnv?: string[];
   health?: Health;
   smoke: z.output<typeof smokeSchema>[];
   dependsOn: string[];

@@ -146,6 +146,34 @@ export const logsSchema = z.strictObject({
   maxFiles: z.number().int().min(1).default(5).describe("Rotated files kept."),
 });
 
+const secretsSchema = z
+  .strictObject({
+    as: z
+      .enum(["env", "files"])
+      .optional()
+      .describe(
+        "env (default): secret values are plain environment variables — simple, but the engine keeps " +
+          "them in the container's configuration, so `docker inspect` shows them. files (Docker): each " +
+          "is written into the container as /run/secrets/NAME (mode 0400) before it starts, and NAME_FILE " +
+          "points to it instead of NAME (the official postgres, mariadb and mysql images read NAME_FILE).",
+      ),
+    names: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "The env keys written as files. Default: every key whose value comes from a ${VAR} (other than " +
+          "VERSION) or from an env file — what Slipway treats as secret and never stores in clear.",
+      ),
+    uid: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Owner of the files (default 0, root); set it when the image runs as another user."),
+    gid: z.number().int().min(0).optional().describe("Group of the files (default 0)."),
+  })
+  .describe("How secret env values reach the instances (Docker: environment or files).");
+
 const serviceFields = {
   run: z.string().optional().describe("Process target: the command that starts an instance (shell syntax)."),
   path: z
@@ -181,6 +209,7 @@ const serviceFields = {
   replicas: z.number().int().min(0).optional().describe("Number of instances (default 1)."),
   env: envMap.optional(),
   envFile: stringOrList.optional().describe("Env files whose variables are given to the instances."),
+  secrets: secretsSchema.optional(),
   health: healthSchema.optional(),
   smoke: z.array(smokeSchema).optional().describe("Requests that must succeed after the switch."),
   dependsOn: z.array(z.string()).optional().describe("Services deployed (and healthy) before this one."),

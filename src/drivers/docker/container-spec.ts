@@ -8,6 +8,7 @@ import type { InstanceRequest } from "../driver.js";
 import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import { LABELS, containerName, volumeName } from "./names.js";
+import { SECRETS_DIR, secretFileKeys } from "./secret-files.js";
 
 export interface CreateContext {
   network: string;
@@ -118,10 +119,26 @@ export function instanceLabels(req: InstanceRequest): Record<string, string> {
   };
 }
 
+/** The values `secrets.as: files` writes to /run/secrets (they stay out of the container's Env). */
+export function secretFiles(req: InstanceRequest): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const k of secretFileKeys(req.service)) {
+    const v = req.env_vars[k];
+    if (v !== undefined) files[k] = v;
+  }
+  return files;
+}
+
 export function instanceEnv(req: InstanceRequest): string[] {
   const port = containerPort(req.service);
+  const env = { ...req.env_vars };
+  // NAME_FILE instead of NAME: the convention of the official database images.
+  for (const k of Object.keys(secretFiles(req))) {
+    delete env[k];
+    env[`${k}_FILE`] = `${SECRETS_DIR}/${k}`;
+  }
   const vars: Record<string, string> = {
-    ...req.env_vars,
+    ...env,
     ...(port !== undefined ? { PORT: String(port) } : {}),
     SLIPWAY_PROJECT: req.project,
     SLIPWAY_ENV: req.env,

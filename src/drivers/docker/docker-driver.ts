@@ -23,7 +23,15 @@ import { DriverError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../logger.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import { contextDir, contextFiles } from "./build-context.js";
-import { containerPort, createOptions, instanceName, parseVolume, shellWords } from "./container-spec.js";
+import {
+  containerPort,
+  createOptions,
+  instanceName,
+  parseVolume,
+  secretFiles,
+  shellWords,
+} from "./container-spec.js";
+import { secretsTar } from "./secret-files.js";
 import { Demuxer, demuxAll } from "./demux.js";
 import { engineError, localHost, sshHost, type EngineHost, type SshOptions } from "./hosts.js";
 import { LABELS, imageRef, imageRepository, networkName } from "./names.js";
@@ -374,6 +382,7 @@ export class DockerDriver implements Driver {
     const info = await this.on(h, async (d) => {
       const c = await d.createContainer(opts);
       try {
+        await this.putSecrets(c, req);
         await c.start();
       } catch (e) {
         await c.remove({ force: true }).catch(() => undefined);
@@ -482,6 +491,7 @@ export class DockerDriver implements Driver {
         NetworkingConfig: { EndpointsConfig: { [networkName(req.project, req.env)]: {} } },
       });
       try {
+        await this.putSecrets(c, req);
         await c.start();
         let timedOut = false;
         const kill = () => c.kill({ signal: "SIGKILL" }).catch(() => undefined);
@@ -501,6 +511,14 @@ export class DockerDriver implements Driver {
         await c.remove({ force: true, v: false }).catch(() => undefined);
       }
     });
+  }
+
+  /** `secrets.as: files`: the values go into the created container's filesystem before it starts. */
+  private async putSecrets(c: Docker.Container, req: InstanceRequest): Promise<void> {
+    const files = secretFiles(req);
+    if (!Object.keys(files).length) return;
+    const s = req.service.secrets;
+    await c.putArchive(secretsTar(files, { uid: s?.uid, gid: s?.gid }), { path: "/" });
   }
 
   /** Run a command inside a running instance (exec probes, `slipway exec`). */
