@@ -102,6 +102,18 @@ describe("plan", () => {
     ).toBe(false);
   });
 
+  it("migrates each layer's services after the earlier layers' rollouts (a dependency may be new)", () => {
+    const migrating = spec([
+      svc("db"),
+      svc("api", { dependsOn: ["db"], migrate: { up: "migrate up" } as ResolvedService["migrate"] }),
+    ]);
+    const steps = plan({ spec: migrating, nextRevision: 1, live: [] }).steps;
+    const group = (kind: string, service: string) =>
+      steps.find((x) => x.kind === kind && x.service === service)?.group ?? -1;
+    expect(group("rollout", "db")).toBeLessThan(group("migrate", "api"));
+    expect(group("migrate", "api")).toBeLessThan(group("rollout", "api"));
+  });
+
   it("backs up running `before: deploy` services first and records the release they replace", () => {
     const backup = {
       type: "postgres",

@@ -251,6 +251,16 @@ const STORE_SERVICE = `  store:
     backup: { type: postgres, url: "\${STORE_URL}", before: deploy, retention: { keepLast: 1 } }
 `;
 
+/** A second-layer service (it depends on api) whose migration fails. */
+const JOBS_SERVICE = `  jobs:
+    run: node worker.js
+    path: ./app
+    dependsOn: [api]
+    stop: { grace: 2s }
+    migrate:
+      up: echo "jobs migration refused"; exit 3
+`;
+
 describe("rollback --with-db restores the backup recorded by the replacing deploy", () => {
   let sp: Project | undefined;
   let store: pg.Client | undefined;
@@ -315,5 +325,27 @@ describe("rollback --with-db restores the backup recorded by the replacing deplo
     ]);
     const left = pr.cli(["backups", "development", "--json"]).json<{ result: { backups: BackupJson[] } }>();
     expect(left.result.backups.map((b) => b.id)).toContain(backupId);
-  }, 120_000);
+
+    // A migration in a later layer runs after the first layer (api, store) switched; its failure
+    // undoes that switch (docs/migrations.md): api serves v1 again, the data is untouched.
+    writeFileSync(pr.file, readFileSync(pr.file, "utf8") + JOBS_SERVICE);
+    const d4 = pr.cli(["deploy", "development", "--version", "v4"]);
+    expect(d4.code, d4.stderr).toBe(1);
+    expect(d4.stderr).toMatch(/jobs: migration failed \(exit 3\)/);
+    const h4 = pr.cli(["history", "development", "4", "--json"]).json<{
+      result: {
+        revision: RevisionJson & { facts: { undo?: { service: string; ok: boolean }[] } };
+        steps: { kind: string; service?: string; status: string; group?: number }[];
+      }[];
+    }>().result[0];
+    expect(h4.revision.status).toBe("failed");
+    expect(h4.steps.find((x) => x.kind === "rollout" && x.service === "api")?.status).toBe("ok");
+    expect(h4.steps.find((x) => x.kind === "migrate" && x.service === "jobs")?.status).toBe("failed");
+    expect(h4.revision.facts.undo?.find((u) => u.service === "api")).toMatchObject({ ok: true });
+    expect((await pr.get("api")).body).toBe("v1");
+    expect(await items()).toEqual([
+      { id: 1, name: "one" },
+      { id: 2, name: "two" },
+    ]);
+  }, 150_000);
 });
