@@ -3,7 +3,10 @@
  * release every `analysis.watch.interval` (default `analysis.interval`) for
  * `analysis.watch.autoRollbackWindow`. A critical metric that fails (or errors) raises an
  * `analysis.breach` alert and rolls the environment back to the previous revision; a warning
- * metric only alerts. The evidence goes to the watched revision's `facts.analysis`.
+ * metric only alerts. After the window the watch goes on for `analysis.watch.alertWindow`
+ * (or until another revision replaces the release): a failure then raises a critical
+ * `analysis.breach` that says it was not rolled back, and ends the watch. The evidence goes to
+ * the watched revision's `facts.analysis`.
  *
  * The watch lives in the daemon: Engine.tick() discovers the revisions to watch, each watch
  * runs on its own (unref'd) timer. An in-process CLI run never ticks, so it has no watch.
@@ -49,8 +52,11 @@ export interface WatchInfo {
   project: string;
   env: string;
   revision: number;
+  /** End of the auto-rollback window. */
   until: string;
-  state: "watching" | "breached" | "rolling-back" | "rolled-back" | "ended";
+  /** End of the watch (after it, failures only alert). */
+  alertUntil: string;
+  state: "watching" | "breached" | "rolling-back" | "rolled-back" | "alerted" | "ended";
 }
 
 /** Measurements kept in the record of a long watch (the newest ones). */
@@ -96,7 +102,7 @@ export function watchable(rev: Revision, now = Date.now()): boolean {
   if (rev.status !== "deployed" || rev.rollbackOf !== undefined || !rev.finishedAt) return false;
   const a = activeAnalysis(rev.snapshot as ResolvedSpec);
   const window = a?.watch.autoRollbackWindow ?? 0;
-  if (window <= 0 || Date.parse(rev.finishedAt) + window <= now) return false;
+  if (window <= 0 || Date.parse(rev.finishedAt) + window + (a?.watch.alertWindow ?? 0) <= now) return false;
   return !evidenceOf(rev.facts).some((e) => e.phase === "watch");
 }
 
@@ -105,6 +111,8 @@ class Watch {
   readonly env: string;
   readonly revision: number;
   readonly until: number;
+  /** The rollback window plus alertWindow. */
+  readonly horizon: number;
   finished = false;
   private state: WatchInfo["state"] = "watching";
   private readonly spec: ResolvedSpec;
@@ -128,12 +136,21 @@ class Watch {
     this.spec = rev.snapshot as ResolvedSpec;
     this.analysis = activeAnalysis(this.spec) as AnalysisSpec;
     this.until = Date.parse(rev.finishedAt as string) + this.analysis.watch.autoRollbackWindow;
+    // Snapshots from before alertWindow existed have none: they stop at the rollback window.
+    this.horizon = this.until + (this.analysis.watch.alertWindow ?? 0);
     this.intervalMs = this.analysis.watch.interval ?? this.analysis.interval;
   }
 
   info(): WatchInfo {
     const { project, env, revision } = this;
-    return { project, env, revision, until: new Date(this.until).toISOString(), state: this.state };
+    return {
+      project,
+      env,
+      revision,
+      until: new Date(this.until).toISOString(),
+      alertUntil: new Date(this.horizon).toISOString(),
+      state: this.state,
+    };
   }
 
   start(): void {
@@ -196,7 +213,7 @@ class Watch {
 
   private schedule(): void {
     if (this.finished) return;
-    const wait = Math.min(this.intervalMs, Math.max(0, this.until - Date.now()));
+    const wait = Math.min(this.intervalMs, Math.max(0, this.horizon - Date.now()));
     this.timer = setTimeout(() => void this.round().catch((e) => this.fail(e)), wait);
     this.timer.unref();
   }
@@ -223,10 +240,11 @@ class Watch {
       }
     }
     if (snap.outcome === "failed" || snap.outcome === "error") {
-      await this.breach();
+      if (Date.now() < this.until) await this.breach();
+      else await this.alertOnly();
       return;
     }
-    if (Date.now() >= this.until) {
+    if (Date.now() >= this.horizon) {
       await this.end("window over");
       return;
     }
@@ -298,6 +316,28 @@ class Watch {
     this.state = "rolling-back";
     const rolled = await this.rollback(resolution, previous, result);
     this.state = rolled ? "rolled-back" : "breached";
+  }
+
+  /** A failure after the auto-rollback window: one critical alert, no rollback; the watch ends. */
+  private async alertOnly(): Promise<void> {
+    this.stop();
+    this.state = "alerted";
+    const result = (this.run as AnalysisRun).result();
+    const rev = await this.host.store.getRevision(this.project, this.env, this.revision);
+    const window = formatDuration(this.analysis.watch.autoRollbackWindow);
+    const after = formatDuration(Date.now() - (this.until - this.analysis.watch.autoRollbackWindow));
+    result.summary += ` (watch ended: ${after} after the deploy, past the ${window} auto-rollback window; not rolled back)`;
+    await this.record(this.evidence(result));
+    this.publish({
+      type: "alert",
+      kind: "analysis.breach",
+      severity: "critical",
+      revision: this.revision,
+      message:
+        `${this.project} ${this.env}: revision ${this.revision} (${rev?.version ?? "?"}) ${result.summary}; ` +
+        `roll back by hand if needed (slipway rollback ${this.env})`,
+      data: { decidedBy: result.decidedBy, summary: result.summary, rolledBack: false },
+    });
   }
 
   /** Roll back, retrying while housekeeping briefly holds the lock; stop if another operation replaced the release. */

@@ -155,8 +155,13 @@ export const watchSchema = z
   .strictObject({
     autoRollbackWindow: duration(
       "After a deploy the daemon keeps evaluating the metrics; a failure within this window rolls back " +
-        "automatically, a failure after it only alerts. 0 disables the watch.",
+        "automatically, a failure after it (within alertWindow) only alerts. 0 disables the watch.",
     ).default(15 * 60_000),
+    alertWindow: duration(
+      "How long the watch goes on after autoRollbackWindow, alerting on a failure (critical " +
+        "analysis.breach, no rollback). Bounded because the watch keeps its measurements and failure " +
+        "counts for the whole run. 0 ends the watch with autoRollbackWindow.",
+    ).default(60 * 60_000),
     interval: duration("Time between measurements while watching (default: analysis.interval).").optional(),
   })
   .describe("Watching a release after its deploy.");
