@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -17,7 +18,14 @@ const work = mkdtempSync(join(tmpdir(), "slipway-bench-"));
 const home = join(work, "home");
 cpSync(join(ROOT, "examples", "quickstart"), join(work, "qs"), { recursive: true });
 const file = join(work, "qs", "slipway.yaml");
-const env = { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1" };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  SLIPWAY_HOME: home,
+  NO_COLOR: "1",
+  // The quickstart's public ports default to 8080/8081; a shared machine gets ephemeral ones.
+  WEB_PORT: String(await freePort()),
+  API_PORT: String(await freePort()),
+};
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const time = (fn: () => void) => {
@@ -30,6 +38,17 @@ const cli = (...args: string[]) => {
   if (r.status !== 0) throw new Error(`slipway ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout;
 };
+/** An ephemeral port the kernel hands out (never a fixed one: the machine is shared). */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => res(port));
+    });
+  });
+}
 async function answers(url: string) {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(500) })).ok;
@@ -40,8 +59,9 @@ async function answers(url: string) {
 
 try {
   // --- deploy to all healthy -------------------------------------------------------------
+  const REDEPLOYS = 5; // odd, so the median is one of the runs
   const deployRuns: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 1 + REDEPLOYS; i++) {
     const t0 = performance.now();
     cli("deploy", "development", "--version", `b${i}`);
     deployRuns.push(performance.now() - t0);
@@ -60,28 +80,29 @@ try {
 
   // --- the same three processes by hand -----------------------------------------------------
   const byHand: number[] = [];
+  const [webPort, apiPort] = [await freePort(), await freePort()];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
     const procs: ChildProcess[] = [
       spawn(process.execPath, ["server.js"], {
         cwd: join(work, "qs", "api"),
-        env: { ...env, PORT: "18081" },
+        env: { ...env, PORT: String(apiPort) },
         stdio: "ignore",
       }),
       spawn(process.execPath, ["server.js"], {
         cwd: join(work, "qs", "web"),
-        env: { ...env, PORT: "18080", API_URL: "http://127.0.0.1:18081" },
+        env: { ...env, PORT: String(webPort), API_URL: `http://127.0.0.1:${apiPort}` },
         stdio: "ignore",
       }),
       spawn(process.execPath, ["worker.js"], {
         cwd: join(work, "qs", "worker"),
-        env: { ...env, API_URL: "http://127.0.0.1:18081" },
+        env: { ...env, API_URL: `http://127.0.0.1:${apiPort}` },
         stdio: "ignore",
       }),
     ];
     while (
-      !(await answers("http://127.0.0.1:18081/health")) ||
-      !(await answers("http://127.0.0.1:18080/health"))
+      !(await answers(`http://127.0.0.1:${apiPort}/health`)) ||
+      !(await answers(`http://127.0.0.1:${webPort}/health`))
     )
       await new Promise((r) => setTimeout(r, 20));
     byHand.push(performance.now() - t0);
@@ -98,7 +119,7 @@ try {
   console.log(
     `deploy quickstart to all-healthy, first run:    ${f(firstDeploy)}  (includes the daemon and proxy start)`,
   );
-  console.log(`redeploy quickstart (blue-green), median of 2:  ${f(redeploy)}`);
+  console.log(`redeploy quickstart (blue-green), median of ${REDEPLOYS}:  ${f(redeploy)}`);
   console.log(`same 3 processes started by hand until healthy: ${f(hand)}`);
   console.log(`ratio redeploy / by hand:                       ${(redeploy / hand).toFixed(1)}x`);
 } finally {
