@@ -48,6 +48,8 @@ export interface WireResolution {
 export interface OpPayload {
   resolution: WireResolution;
   args: Record<string, unknown>;
+  /** Who runs the command (the CLI's user@host): recorded with `confirm` check items. */
+  actor?: string;
 }
 
 export function toWire(r: Resolution): WireResolution {
@@ -107,7 +109,12 @@ export async function runOp(
   };
   switch (op as OpName) {
     case "check":
-      return slipway.check(resolution, { confirm: strs(a.confirm), emit: ctx.emit, signal: ctx.signal });
+      return slipway.check(resolution, {
+        confirm: strs(a.confirm),
+        confirmer: { actor: str(payload.actor), prompted: strs(a.prompted) },
+        emit: ctx.emit,
+        signal: ctx.signal,
+      });
     case "plan":
       return slipway.plan(resolution, { only: strs(a.only), skipChecks: bool(a.skipChecks) });
     case "deploy":
@@ -117,6 +124,7 @@ export async function runOp(
         dryRun: bool(a.dryRun),
         skipChecks: bool(a.skipChecks),
         confirm: strs(a.confirm),
+        confirmer: { actor: str(payload.actor), prompted: strs(a.prompted) },
         description: str(a.description),
         emit: ctx.emit,
         signal: ctx.signal,

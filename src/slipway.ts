@@ -2,7 +2,8 @@
  * The programmatic API. The CLI (in-process) and the daemon are its clients; everything
  * user-visible goes through here.
  */
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
+import { localActor } from "./actor.js";
 import { CheckFailed, errorMessage, LockHeld, OperationFailed, Refused, UsageError } from "./errors.js";
 import { createCheckRunner } from "./checks/index.js";
 import type { CheckSpec } from "./checks/index.js";
@@ -41,12 +42,20 @@ export interface DeployOptions {
   only?: string[];
   /** Confirmed `confirm` checklist items. */
   confirm?: string[];
+  /** Who runs the deploy and which items were confirmed at a prompt. */
+  confirmer?: Confirmer;
   yes?: boolean;
   dryRun?: boolean;
   skipChecks?: boolean;
   description?: string;
   emit?: EventSink;
   signal?: AbortSignal;
+}
+
+/** Who confirmed `confirm` items, and which of them at a prompt (the rest by --confirm). */
+export interface Confirmer {
+  actor?: string;
+  prompted?: string[];
 }
 
 export interface RollbackOptions {
@@ -109,12 +118,18 @@ export class Slipway {
     readonly notify?: NotifierHub,
   ) {}
 
-  private checkRunner(resolution: Resolution, confirm: string[] | undefined): CheckRunner {
+  /** `who`: the person running the CLI (sent with the operation), else the daemon's own user. */
+  private checkRunner(
+    resolution: Resolution,
+    confirm: string[] | undefined,
+    who: Confirmer = {},
+  ): CheckRunner {
     const run = createCheckRunner({
       vars: resolution.vars,
       secrets: resolution.secrets.values(),
       confirmed: confirm ?? [],
-      confirmedBy: this.deps.actor,
+      prompted: who.prompted ?? [],
+      confirmedBy: who.actor ?? this.deps.actor,
     });
     return (spec, emit, signal) => run({ dir: spec.dir, checks: spec.checks as CheckSpec[] }, emit, signal);
   }
@@ -149,9 +164,9 @@ export class Slipway {
   /** `slipway check ENV`: the pre-flight checklist alone. */
   async check(
     resolution: Resolution,
-    opts: { confirm?: string[]; emit?: EventSink; signal?: AbortSignal } = {},
+    opts: { confirm?: string[]; confirmer?: Confirmer; emit?: EventSink; signal?: AbortSignal } = {},
   ): Promise<{ ok: boolean; summary: string; results: unknown[] }> {
-    const r = await this.checkRunner(resolution, opts.confirm)(
+    const r = await this.checkRunner(resolution, opts.confirm, opts.confirmer)(
       resolution.spec,
       opts.emit ?? noopSink,
       opts.signal,
@@ -165,13 +180,7 @@ export class Slipway {
   }
 
   static actor(): string {
-    let user = "unknown";
-    try {
-      user = userInfo().username;
-    } catch {
-      /* no passwd entry */
-    }
-    return `${process.env.SLIPWAY_ACTOR ?? user}@${hostname()}`;
+    return localActor();
   }
 
   private protect(spec: ResolvedSpec, what: string, yes?: boolean): void {
@@ -238,7 +247,7 @@ export class Slipway {
         skipChecks: !!opts.skipChecks,
         emit,
         signal: opts.signal,
-        checks: this.checkRunner(resolution, opts.confirm),
+        checks: this.checkRunner(resolution, opts.confirm, opts.confirmer),
       });
     });
   }

@@ -9,10 +9,11 @@ const norm = (s: string) => s.trim().toLowerCase().replace(/\s+/g, " ");
 
 export async function confirmCheck(spec: ConfirmCheckSpec, run: CheckRun): Promise<CheckOutcome> {
   const given = new Set((run.ctx.confirmed ?? []).map(norm));
+  const prompted = new Set((run.ctx.prompted ?? []).map(norm));
   const items: { item: string; confirmed: boolean; via?: "flag" | "prompt" }[] = [];
   for (const item of spec.items) {
     if (given.has(norm(item))) {
-      items.push({ item, confirmed: true, via: "flag" });
+      items.push({ item, confirmed: true, via: prompted.has(norm(item)) ? "prompt" : "flag" });
       continue;
     }
     if (run.ctx.confirm && !run.signal.aborted) {

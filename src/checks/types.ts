@@ -32,6 +32,8 @@ export interface CheckContext {
   secrets?: Iterable<string>;
   /** Items confirmed up front (`--confirm ITEM`). */
   confirmed?: string[];
+  /** Items of `confirmed` that were answered at an interactive prompt (recorded `via: "prompt"`). */
+  prompted?: string[];
   /** Who confirmed (user@host), recorded in confirm results. */
   confirmedBy?: string;
   /** Interactive prompt for items not confirmed up front; absent in non-interactive runs. */

@@ -144,6 +144,17 @@ export function renderHistory(
         `  ${mark} ${s.description}${s.durationMs !== undefined ? dim(out, ` ${formatDuration(s.durationMs)}`) : ""}${s.message ? dim(out, `  ${s.message.split("\n")[0]}`) : ""}`,
       );
     }
+    // Human checklist items: who vouched for what, and how.
+    type Confirm = { kind?: string; details?: { confirmedBy?: string; items?: ConfirmItem[] } };
+    type ConfirmItem = { item: string; confirmed: boolean; via?: string };
+    const checks = (r.facts.checks as Confirm[] | undefined) ?? [];
+    for (const c of checks.filter((x) => x.kind === "confirm"))
+      for (const i of c.details?.items ?? [])
+        out.stdout(
+          i.confirmed
+            ? `  ${green(out, "✔")} confirmed "${i.item}" by ${c.details?.confirmedBy ?? "?"} (${i.via === "prompt" ? "at the prompt" : "--confirm"})`
+            : `  ${red(out, "✖")} not confirmed "${i.item}"`,
+        );
     // Metric analysis: values, thresholds and the metric that decided (--json has every measurement).
     for (const e of evidence?.evidenceOf(r.facts) ?? []) {
       const [head, ...rest] = evidence!.describeEvidence(e);

@@ -6,6 +6,7 @@ import { exitCodeFor } from "../exit-codes.js";
 import { toWire, toWireError, type OpContext } from "../ops.js";
 import type { Resolution, resolveSpec as ResolveSpec } from "../spec/resolve.js";
 import type { loadSpecFile as LoadSpecFile } from "../spec/load.js";
+import { localActor } from "../actor.js";
 import { slipwayHome } from "../util/home.js";
 import { DaemonUnreachable, ensureDaemon, knownDaemon, runRemote, TokenRefused } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
@@ -82,7 +83,7 @@ export class Cli {
     process.on("SIGINT", onSigint);
     const context: OpContext = { emit: (e) => renderEvent(out, e), signal: ac.signal, ...ctx };
     try {
-      const payload = { resolution: toWire(resolution), args };
+      const payload = { resolution: toWire(resolution), args, actor: localActor() };
       if (this.opts.inProcess) {
         const { createEngine } = await import("../factory.js");
         const engine = await createEngine({ home: this.home });

@@ -3,30 +3,34 @@ import type { Cli } from "../runtime.js";
 import type { Resolution } from "../../spec/resolve.js";
 import { green } from "../render.js";
 
-/** Items of `confirm` checks not given with --confirm, asked at the terminal when there is one. */
+/**
+ * Items of `confirm` checks not given with --confirm, asked at the terminal when there is one.
+ * `prompted` are the items confirmed at the prompt (recorded `via: "prompt"`).
+ */
 export async function promptConfirmations(
   res: Resolution,
   given: string[] = [],
   json = false,
-): Promise<string[]> {
+): Promise<{ confirm: string[]; prompted: string[] }> {
   const items = res.spec.checks.flatMap((c) => {
     const x = c as { kind?: string; items?: unknown };
     return x.kind === "confirm" && Array.isArray(x.items) ? (x.items as string[]) : [];
   });
   const norm = (s: string) => s.trim().toLowerCase();
   const missing = items.filter((i) => !given.some((g) => norm(g) === norm(i)));
-  if (!missing.length || !process.stdin.isTTY || !process.stderr.isTTY || json) return given;
+  if (!missing.length || !process.stdin.isTTY || !process.stderr.isTTY || json)
+    return { confirm: given, prompted: [] };
   const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const out = [...given];
+  const prompted: string[] = [];
   try {
     for (const item of missing) {
       const a = await rl.question(`? ${item} — confirmed? [y/N] `);
-      if (/^y(es)?$/i.test(a.trim())) out.push(item);
+      if (/^y(es)?$/i.test(a.trim())) prompted.push(item);
     }
   } finally {
     rl.close();
   }
-  return out;
+  return { confirm: [...given, ...prompted], prompted };
 }
 
 export function register(cli: Cli): void {
@@ -37,8 +41,8 @@ export function register(cli: Cli): void {
     .action(
       cli.action(async (env: string, o: { confirm?: string[] }) => {
         const res = cli.resolve(env, "check");
-        const confirm = await promptConfirmations(res, o.confirm, cli.opts.json);
-        const r = (await cli.op("check", res, { confirm })) as { summary: string };
+        const { confirm, prompted } = await promptConfirmations(res, o.confirm, cli.opts.json);
+        const r = (await cli.op("check", res, { confirm, prompted })) as { summary: string };
         cli.finish(r, (out) => out.stdout(green(out, `✔ checks passed: ${r.summary}`)));
       }),
     );

@@ -30,10 +30,13 @@ export function register(cli: Cli): void {
           },
         ) => {
           const res = cli.resolve(env, o.version);
-          const confirm =
-            o.dryRun || o.skipChecks ? o.confirm : await promptConfirmations(res, o.confirm, cli.opts.json);
+          const { confirm, prompted } =
+            o.dryRun || o.skipChecks
+              ? { confirm: o.confirm, prompted: [] }
+              : await promptConfirmations(res, o.confirm, cli.opts.json);
           const r = (await cli.op("deploy", res, {
             confirm,
+            prompted,
             only: o.only,
             yes: o.yes,
             dryRun: o.dryRun,
