@@ -53,12 +53,16 @@ const norm = (name: string) =>
     .replace(/^\.\//, "")
     .replace(/\/+$/, "");
 
-/** Parses `tar -cvv` output (literal quoting) into a manifest. */
+/**
+ * Parses `tar -cvv --full-time` output (literal quoting) into a manifest. GNU tar pads the time
+ * column to the widest stamp so far (a fraction ending in 0 is printed shorter), so any run of
+ * spaces ends it; a name itself never starts with one (it starts with one of our members).
+ */
 export function manifestFromListing(listing: string): Manifest {
   const lines: string[] = [];
   let bytes = 0;
   for (const line of listing.split("\n")) {
-    const m = /^(\S)\S*\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\S+\s(.*)$/.exec(line);
+    const m = /^(\S)\S*\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\S+ +(.*)$/.exec(line);
     if (!m) continue;
     const [, kind, size, rest] = m;
     let name = rest;

@@ -103,7 +103,8 @@ describe("volume backups on the real Docker Engine", () => {
     const { stdout: mpAfter } = await exec("docker", ["volume", "inspect", "-f", "{{.Mountpoint}}", DATA]);
     expect(mpAfter).toEqual(mpBefore);
 
-    expect((await h.manager.verify(rec.id)).status).toBe("verified");
+    const v = await h.manager.verify(rec.id);
+    expect(v.status, v.verifyDetail).toBe("verified");
   }, 120_000);
 
   test("a volume the engine does not know is a clear error, recorded as failed", async () => {

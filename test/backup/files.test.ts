@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { volumeProvider } from "../../src/backup/index.js";
+import { manifestFromListing } from "../../src/backup/files.js";
 import type { VolumeLocator } from "../../src/backup/index.js";
 import { corrupt, harness } from "./helpers.js";
 import type { Harness } from "./helpers.js";
@@ -188,6 +189,25 @@ describe("release snapshots", () => {
     expect((await h.manager.verify(rec.id)).status).toBe("verified");
     await corrupt(rec.location!);
     await expect(h.manager.readRelease(rec.id)).rejects.toThrow(/is corrupt: checksum mismatch/);
+  });
+});
+
+describe("tar listing", () => {
+  test("the padding tar puts after a shorter --full-time stamp is not part of the name", () => {
+    // GNU tar pads the time column to the widest stamp so far: 19:48:56.45746935 is one digit short.
+    const padded = [
+      "drwxr-xr-x root/root         0 2026-12-01 19:48:56.451524495 vol/./",
+      "drwxr-xr-x root/root         0 2026-12-01 19:48:56.45746935  vol/./2024 photos/",
+      "-rw-r--r-- root/root        12 2026-12-01 19:48:56.4574693   vol/./2024 photos/b c.bin",
+    ].join("\n");
+    const plain = [
+      "drwxr-xr-x root/root         0 2026-12-01 19:48 vol/./",
+      "drwxr-xr-x root/root         0 2026-12-01 19:48 vol/./2024 photos/",
+      "-rw-r--r-- root/root        12 2026-12-01 19:48 vol/./2024 photos/b c.bin",
+    ].join("\n");
+    const m = manifestFromListing(padded);
+    expect(m).toEqual(manifestFromListing(plain));
+    expect(m).toMatchObject({ entries: 3, files: 1, dirs: 2, bytes: 12 });
   });
 });
 
