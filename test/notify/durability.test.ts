@@ -63,6 +63,67 @@ describe("receiver outage", () => {
   });
 });
 
+describe("receiver outage with the default retry policy", () => {
+  it("a receiver down for 20 s, then back: every alert delivered exactly once (1 s doubling to 5 min)", async () => {
+    const recv = await startHttpReceiver();
+    cleanups.push(() => recv.close());
+    await recv.down();
+    // retry: undefined → the Notifier's own policy, the one the daemon runs with.
+    const h = harness(
+      { channels: { hook: { type: "webhook", url: `${recv.url}/in` } }, groupBy: ["..."], groupWait: 0 },
+      { retry: undefined },
+    );
+    cleanups.push(() => h.close());
+    const N = 20;
+    for (let i = 0; i < N / 2; i++)
+      h.notifier.emit(ev({ kind: "deploy.failed", message: `m${i}`, data: { labels: { i } } }));
+    await waitFor(() => h.logs.some((l) => l.msg.includes("retrying")), { what: "a failed attempt" });
+    const downAt = Date.now();
+    await new Promise((r) => setTimeout(r, 10_000));
+    for (let i = N / 2; i < N; i++)
+      h.notifier.emit(ev({ kind: "deploy.failed", message: `m${i}`, data: { labels: { i } } }));
+    await new Promise((r) => setTimeout(r, Math.max(0, downAt + 20_000 - Date.now())));
+    expect(recv.requests).toHaveLength(0);
+    await recv.up();
+    // The next attempt is at most one backoff step (≤ 32 s at this point) away.
+    await waitFor(() => h.notifier.stats().sent === N, { what: "all delivered", timeoutMs: 45_000 });
+    await h.notifier.flush();
+    const counts = countBy(messages(recv));
+    expect(counts.size).toBe(N);
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    expect(h.notifier.listDeliveries({ limit: N }).every((d) => d.status === "sent")).toBe(true);
+  }, 90_000);
+});
+
+describe("webhook timeout", () => {
+  it("a receiver slower than timeout: 200ms → a 'timed out' attempt, a retry, exactly one delivery", async () => {
+    const slow = { delayMs: 1500 };
+    const recv = await startHttpReceiver(slow);
+    cleanups.push(() => recv.close());
+    const h = harness({
+      channels: { hook: { type: "webhook", url: `${recv.url}/in`, timeout: "200ms" } },
+      groupWait: 0,
+    });
+    cleanups.push(() => h.close());
+    h.notifier.emit(ev({ kind: "deploy.failed", message: "slow receiver" }));
+    await waitFor(() => recv.requests.length === 1, { what: "the first request" });
+    slow.delayMs = 0; // the receiver is fast again for the retry
+    await waitFor(() => h.notifier.stats().sent === 1, { what: "delivered", timeoutMs: 10_000 });
+    const [d] = h.notifier.listDeliveries();
+    expect(d).toMatchObject({ status: "sent", attempts: 2 });
+    const attempts = h.notifier.deliveryAttempts(d.id);
+    expect(attempts.map((a) => a.ok)).toEqual([false, true]);
+    expect(attempts[0].detail).toContain("timed out after 200ms");
+    // Let the first, slow answer finish: nothing more is sent, and both requests carry the same
+    // delivery id, so a receiver that saw the first one can drop the retry.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(recv.requests).toHaveLength(2);
+    expect(new Set(recv.requests.map((r) => r.headers["x-slipway-delivery"])).size).toBe(1);
+    expect(h.notifier.stats().sent).toBe(1);
+    expect(h.notifier.listDeliveries()).toHaveLength(1);
+  });
+});
+
 function child(args: string[]): {
   proc: ChildProcess;
   line: (prefix: string) => Promise<string>;
