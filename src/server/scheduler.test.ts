@@ -111,7 +111,8 @@ describe("Scheduler", () => {
     const logger = {
       ...silentLogger,
       info: (msg: string) => {
-        if (msg.startsWith("scheduled backup ")) taken++;
+        // Backups taken of notes (not the job-registration lines, which also say "scheduled backup").
+        if (/^scheduled backup \S+ of sched\/dev\/notes$/.test(msg)) taken++;
       },
     };
     scheduler = new Scheduler({
