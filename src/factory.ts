@@ -95,8 +95,18 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       d = new ProcessDriver({ home: opts.home, logger });
     } else if (kind === "docker") {
       const { DockerDriver } = await import("./drivers/docker/docker-driver.js");
-      const t = target as { socket?: string; hosts?: string[] };
-      d = new DockerDriver({ home: opts.home, logger, socketPath: t.socket, hosts: t.hosts });
+      const t = target as {
+        socket?: string;
+        hosts?: Array<string | { ssh: string; publish?: string }>;
+        ssh?: { key?: string; knownHosts?: string };
+      };
+      d = new DockerDriver({
+        home: opts.home,
+        logger,
+        socketPath: t.socket,
+        hosts: t.hosts,
+        ssh: { privateKeyPath: t.ssh?.key, knownHostsPath: t.ssh?.knownHosts },
+      });
     } else {
       throw new DriverError(kind, `the ${kind} target is not available in this build`);
     }

@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { SpecError } from "../errors.js";
 import type { ResolvedSpec } from "./resolved.js";
 import { didYouMean } from "./suggest.js";
+import { withSshPaths } from "./placement.js";
 
 export interface LightRef {
   project: string;
@@ -55,7 +56,7 @@ export function lightSpec(ref: LightRef, file: string): ResolvedSpec {
     file: resolvePath(file),
     dir: resolvePath(file, ".."),
     version: "",
-    target: ref.target,
+    target: withSshPaths(ref.target, resolvePath(file, "..")),
     proxyHost: "127.0.0.1",
     services: {},
     checks: [],

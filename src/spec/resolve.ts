@@ -11,6 +11,7 @@ import { zodIssuesToSpecIssues } from "./issues.js";
 import type { LoadedSpec, PathSegment } from "./load.js";
 import type { ResolvedService, ResolvedSpec, Strategy } from "./resolved.js";
 import { proxied, serviceDefaults } from "./defaults.js";
+import { placeService, withSshPaths } from "./placement.js";
 import { specSchema, type ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
@@ -389,6 +390,10 @@ function buildResolved(
       );
     for (const k of s.secrets?.names ?? [])
       if (!(k in svcEnv)) at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
+    const placed = placeService(env.target, { stateful, placement: s.placement });
+    if (placed && "error" in placed)
+      at(["services", name, "placement", ...(placed.at === "hosts" ? ["hosts"] : [])], placed.error);
+    const onHosts = placed && "hosts" in placed ? placed.hosts : undefined;
     const d = serviceDefaults(name, path);
     services[name] = {
       name,
@@ -400,7 +405,8 @@ function buildResolved(
       port: s.port,
       proxy,
       containerPort: s.containerPort,
-      replicas: stateful ? Math.min(s.replicas ?? 1, 1) : (s.replicas ?? 1),
+      replicas: (stateful ? Math.min(s.replicas ?? 1, 1) : (s.replicas ?? 1)) * (onHosts?.length ?? 1),
+      ...(onHosts ? { placement: onHosts } : {}),
       env: svcEnv,
       ...(s.secrets ? { secrets: { ...s.secrets, as: s.secrets.as ?? "env" } } : {}),
       health: s.health,
@@ -437,7 +443,7 @@ function buildResolved(
     file: loaded.file,
     dir: loaded.dir,
     version,
-    target: env.target,
+    target: withSshPaths(env.target, loaded.dir),
     protect: env.protect,
     proxyHost: env.proxy?.host ?? "127.0.0.1",
     services,

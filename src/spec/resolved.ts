@@ -46,6 +46,11 @@ export interface ResolvedService {
    * `secrets.as: files` writes as files. Key names only, never values.
    */
   secretEnv?: string[];
+  /**
+   * Multi-host Docker targets: the host keys (ssh strings) the instances run on, instance i on
+   * placement[i % length]; `replicas` is then the total (per-host replicas × hosts).
+   */
+  placement?: string[];
   health?: Health;
   smoke: z.output<typeof smokeSchema>[];
   dependsOn: string[];

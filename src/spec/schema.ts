@@ -210,6 +210,17 @@ const serviceFields = {
   env: envMap.optional(),
   envFile: stringOrList.optional().describe("Env files whose variables are given to the instances."),
   secrets: secretsSchema.optional(),
+  placement: z
+    .strictObject({
+      hosts: z
+        .array(z.string())
+        .optional()
+        .describe(
+          "The hosts (name or ssh string) that run this service. Default: every host; stateful: the first.",
+        ),
+    })
+    .optional()
+    .describe("Multi-host Docker targets: where the service runs; `replicas` is per host."),
   health: healthSchema.optional(),
   smoke: z.array(smokeSchema).optional().describe("Requests that must succeed after the switch."),
   dependsOn: z.array(z.string()).optional().describe("Services deployed (and healthy) before this one."),
@@ -238,13 +249,44 @@ export const serviceOverrideSchema = z
   .describe("Per-environment overrides of a service, merged over the service's own fields.");
 
 const processTarget = z.strictObject({ kind: z.literal("process") });
+const dockerHost = z
+  .strictObject({
+    ssh: z.string().describe("user@host[:port] of the engine's machine."),
+    publish: z
+      .string()
+      .optional()
+      .describe(
+        "Address on that machine the containers' ports are published on (default 127.0.0.1, its " +
+          "loopback): a private address the Slipway proxy can reach, never 0.0.0.0 on a public interface.",
+      ),
+    name: z.string().optional().describe("A short name for `placement.hosts` (default: the ssh string)."),
+  })
+  .describe("A remote engine: where to reach it and where its containers publish their ports.");
 const dockerTarget = z.strictObject({
   kind: z.literal("docker"),
   socket: z.string().optional().describe("Docker Engine socket (default /var/run/docker.sock)."),
   hosts: z
-    .array(z.string())
+    .array(z.union([z.string(), dockerHost]))
     .optional()
-    .describe("Remote engines reached over SSH: user@host[:port]. Default: the local engine."),
+    .describe(
+      "Remote engines reached over SSH: user@host[:port] or { ssh, publish, name }. Default: the local " +
+        "engine. Every host runs `replicas` instances of each service; stateful ones run on one host.",
+    ),
+  ssh: z
+    .strictObject({
+      key: z
+        .string()
+        .optional()
+        .describe(
+          "Private key file (default: the $SSH_AUTH_SOCK agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa).",
+        ),
+      knownHosts: z
+        .string()
+        .optional()
+        .describe("known_hosts file the host keys are verified against (default ~/.ssh/known_hosts)."),
+    })
+    .optional()
+    .describe("SSH settings for `hosts` (paths: absolute, ~/…, or relative to slipway.yaml)."),
 });
 const kubernetesTarget = z.strictObject({
   kind: z.literal("kubernetes"),

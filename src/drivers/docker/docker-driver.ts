@@ -35,12 +35,16 @@ import { secretsTar } from "./secret-files.js";
 import { Demuxer, demuxAll } from "./demux.js";
 import { engineError, localHost, sshHost, type EngineHost, type SshOptions } from "./hosts.js";
 import { LABELS, imageRef, imageRepository, networkName } from "./names.js";
+import type { DockerHostSpec } from "../../spec/placement.js";
 
 export interface DockerDriverOptions {
   /** Local engine socket (default /var/run/docker.sock); ignored when `hosts` is given. */
   socketPath?: string;
-  /** Remote engines over SSH: ["user@host:port", …]. Replica i runs on hosts[i % hosts.length]. */
-  hosts?: string[];
+  /**
+   * Remote engines over SSH: "user@host:port" or { ssh, publish }. Instance i of a service runs on
+   * its placement[i % placement.length] (resolve() sets placement), else on hosts[i % hosts.length].
+   */
+  hosts?: Array<string | DockerHostSpec>;
   /** SLIPWAY_HOME. */
   home: string;
   logger?: Logger;
@@ -74,14 +78,16 @@ export class DockerDriver implements Driver {
     this.logger = opts.logger ?? silentLogger;
     this.publishAddress = opts.publishAddress ?? "127.0.0.1";
     this.hosts = opts.hosts?.length
-      ? opts.hosts.map((h) => sshHost(h, opts.ssh))
+      ? opts.hosts.map((h) =>
+          typeof h === "string" ? sshHost(h, opts.ssh) : sshHost(h.ssh, opts.ssh, h.publish),
+        )
       : [localHost(opts.socketPath)];
     const loopback = /^(127\.|::1$|localhost$)/;
     for (const h of this.hosts)
-      if (h.remote && !loopback.test(h.address) && loopback.test(this.publishAddress))
+      if (h.remote && !loopback.test(h.address) && loopback.test(this.publishOn(h)))
         this.logger.warn(
-          `docker host ${h.key}: ports are published on that host's loopback; set publishAddress to a ` +
-            "private address of the host so the Slipway proxy can reach them",
+          `docker host ${h.key}: ports are published on that host's loopback; set its publish address ` +
+            "(hosts: [{ ssh, publish }]) to a private address of the host so the Slipway proxy can reach them",
         );
   }
 
@@ -99,8 +105,26 @@ export class DockerDriver implements Driver {
     }
   }
 
-  private hostFor(index: number): EngineHost {
-    return this.hosts[index % this.hosts.length] as EngineHost;
+  private publishOn(h: EngineHost): string {
+    return h.publish ?? this.publishAddress;
+  }
+
+  /** The hosts a service runs on: its placement (multi-host targets), else every host. */
+  private hostsOf(svc: ResolvedService): EngineHost[] {
+    if (!svc.placement?.length) return this.hosts;
+    const placed = svc.placement.map((k) => this.hosts.find((h) => h.key === k));
+    const missing = svc.placement.filter((_, i) => !placed[i]);
+    if (missing.length)
+      throw new DriverError(
+        "docker",
+        `service ${svc.name} is placed on ${missing.join(", ")}, which the target's hosts do not list`,
+      );
+    return placed as EngineHost[];
+  }
+
+  private hostFor(svc: ResolvedService, index: number): EngineHost {
+    const hosts = this.hostsOf(svc);
+    return hosts[index % hosts.length] as EngineHost;
   }
 
   private hostOf(instance: Instance): EngineHost | undefined {
@@ -120,9 +144,10 @@ export class DockerDriver implements Driver {
     const ref = imageRef(project, env, service.name, revision);
     // A GPU request on a host without the NVIDIA runtime fails here, in the prepare step, before
     // any instance of the environment changes.
-    await Promise.all(this.hosts.map((h) => this.assertGpus(h, service)));
+    const hosts = this.hostsOf(service);
+    await Promise.all(hosts.map((h) => this.assertGpus(h, service)));
     if (opts.existingOnly) {
-      for (const h of this.hosts) {
+      for (const h of hosts) {
         if (!(await this.imageExists(h, ref)))
           throw new DriverError(
             "docker",
@@ -131,7 +156,7 @@ export class DockerDriver implements Driver {
       }
       return { service: service.name, revision, ref };
     }
-    await Promise.all(this.hosts.map((h) => this.prepareOn(h, project, env, service, revision, ref)));
+    await Promise.all(hosts.map((h) => this.prepareOn(h, project, env, service, revision, ref)));
     return { service: service.name, revision, ref };
   }
 
@@ -358,7 +383,7 @@ export class DockerDriver implements Driver {
   }
 
   async start(req: InstanceRequest): Promise<Instance> {
-    const h = this.hostFor(req.index);
+    const h = this.hostFor(req.service, req.index);
     await this.assertGpus(h, req.service);
     await this.ensureNetwork(h, req.project, req.env);
     await this.ensureVolumes(h, req);
@@ -366,8 +391,10 @@ export class DockerDriver implements Driver {
     try {
       opts = createOptions(req, {
         network: networkName(req.project, req.env),
-        publishAddress: this.publishAddress,
+        publishAddress: this.publishOn(h),
       });
+      // Where it runs, for inspect() and for people (docker ps --filter label=slipway.host=…).
+      opts.Labels = { ...opts.Labels, [LABELS.host]: h.key };
     } catch (e) {
       throw new DriverError("docker", `${req.service.name}: ${(e as Error).message}`);
     }
@@ -411,6 +438,8 @@ export class DockerDriver implements Driver {
         const infos = await Promise.all(
           list
             .filter((c) => c.Labels[LABELS.oneoff] !== "true" && c.Labels[LABELS.service] !== undefined)
+            // Containers started on another host entry that reaches the same engine are that entry's.
+            .filter((c) => (c.Labels[LABELS.host] ?? h.key) === h.key)
             .map((c) =>
               h.docker
                 .getContainer(c.Id)
@@ -470,12 +499,13 @@ export class DockerDriver implements Driver {
     command: string,
     opts: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<{ exitCode: number; output: string }> {
-    const h = this.hosts[0] as EngineHost;
+    // Where the service runs (a stateful service's host has its volumes).
+    const h = this.hostsOf(req.service)[0] as EngineHost;
     await this.ensureNetwork(h, req.project, req.env);
     await this.ensureVolumes(h, req);
     const base = createOptions(
       { ...req, service: { ...req.service, health: undefined } },
-      { network: networkName(req.project, req.env), publishAddress: this.publishAddress },
+      { network: networkName(req.project, req.env), publishAddress: this.publishOn(h) },
     );
     const name = `${base.name}-run-${randomBytes(3).toString("hex")}`;
     const hostConfig = { ...base.HostConfig, RestartPolicy: { Name: "no" } };

@@ -24,6 +24,8 @@ export interface EngineHost {
   remote: boolean;
   /** The machine's address (remote hosts) or 127.0.0.1. */
   address: string;
+  /** Address published ports bind to on this machine (default: the driver's, 127.0.0.1). */
+  publish?: string;
 }
 
 export interface ParsedHost {
@@ -77,7 +79,7 @@ export function localHost(socketPath: string | undefined): EngineHost {
   };
 }
 
-export function sshHost(spec: string, opts: SshOptions = {}): EngineHost {
+export function sshHost(spec: string, opts: SshOptions = {}, publish?: string): EngineHost {
   const { user, host, port } = parseHost(spec);
   const knownHostsPath = opts.knownHostsPath ?? join(homedir(), ".ssh", "known_hosts");
   const privateKey = opts.privateKeyPath ? readFileSync(opts.privateKeyPath) : undefined;
@@ -103,7 +105,7 @@ export function sshHost(spec: string, opts: SshOptions = {}): EngineHost {
     username: user,
     sshOptions,
   } as Docker.DockerOptions);
-  return { key: spec, docker, remote: true, address: host };
+  return { key: spec, docker, remote: true, address: host, ...(publish ? { publish } : {}) };
 }
 
 /** Turn SSH/socket failures into messages that say which host and what to do. */

@@ -11,6 +11,8 @@ export const LABELS = {
   index: "slipway.index",
   /** The container port the service listens on (PORT), to find its published host port. */
   port: "slipway.port",
+  /** The host entry (ssh string, or "local") that started the container. */
+  host: "slipway.host",
   /** One-off containers (migrations) are not instances. */
   oneoff: "slipway.oneoff",
 } as const;
