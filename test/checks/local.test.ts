@@ -99,6 +99,23 @@ describe("resources check (this machine)", () => {
     expect(load.value).toBeCloseTo(load.load1 / load.cores, 6);
     expect(cpu.status).toBe(load.value > 1 ? "failed" : "passed");
   });
+
+  it("memory over its max fails with the measurement; the disk part beside it still passes", async () => {
+    const [r] = await runChecks(
+      parse([{ resources: { disk: { path: dir, max: "100%" }, memory: { max: "0%" } } }]),
+      { cwd: dir, vars: {} },
+    );
+    expect(r.status).toBe("failed");
+    expect(r.evidence).toMatch(/✔ disk used [\d.]+% on /);
+    expect(r.evidence).toMatch(/✖ memory used [\d.]+%, [\d.]+Gi available \(max 0\.0%\)/);
+    const memory = r.details?.memory as { value: number; max: number; ok: boolean };
+    expect(memory).toMatchObject({ max: 0, ok: false });
+    // The value is this machine's: 1 - MemAvailable / MemTotal, read here independently.
+    const meminfo = readFileSync("/proc/meminfo", "utf8");
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(meminfo)?.[1]);
+    expect(memory.value).toBeGreaterThan(0);
+    expect(memory.value).toBeCloseTo(1 - kb("MemAvailable") / kb("MemTotal"), 1);
+  });
 });
 
 describe("gpu check", () => {
