@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -175,6 +175,35 @@ describe("resolveSpec", () => {
     const back = rehydrate(r.snapshot, { ...Object.fromEntries(r.secrets) });
     expect(back.services.web.env).toEqual(r.spec.services.web.env);
     expect(back.services.api.env).toEqual(r.spec.services.api.env);
+  });
+
+  it("a restarted daemon re-reads env-file values from the files, not from its own environment", () => {
+    const l = project(
+      BASE.replace(
+        "    stop: { signal: SIGTERM, grace: 10s }\n",
+        "    stop: { signal: SIGTERM, grace: 10s }\n    envFile: .env.web\n" +
+          "  api:\n    run: node api.js\n    path: ./web\n    envFile: .env.api\n",
+      ),
+      {
+        ".env.web": "DATABASE_URL=postgres://u:pw-web-1@db/app\nHOME=/srv/web\n",
+        ".env.api": "DATABASE_URL=postgres://u:pw-api-2@db/app\n",
+      },
+    );
+    const r = resolveSpec(l, { env: "development", vars: { DB_URL: "postgres://x" } });
+    // What the store keeps: a JSON copy, with where each reference came from and no value.
+    const stored = JSON.parse(JSON.stringify(r.snapshot)) as typeof r.snapshot;
+    expect(JSON.stringify(stored)).not.toContain("pw-web-1");
+    expect(stored.services.web.envFileRefs?.HOME).toEqual({ file: join(l.dir, ".env.web"), key: "HOME" });
+    // Nothing but the daemon's own variables (whose HOME is something else): the files answer.
+    const back = rehydrate(stored, { HOME: "/root", DB_URL: "postgres://x" });
+    expect(back.services.web.env.DATABASE_URL).toBe("postgres://u:pw-web-1@db/app");
+    expect(back.services.web.env.HOME).toBe("/srv/web");
+    expect(back.services.api.env.DATABASE_URL).toBe("postgres://u:pw-api-2@db/app");
+    // The file changed since: its current value; the file gone: the caller's variables.
+    writeFileSync(join(l.dir, ".env.api"), "DATABASE_URL=postgres://u:pw-api-3@db/app\n");
+    expect(rehydrate(stored, {}).services.api.env.DATABASE_URL).toBe("postgres://u:pw-api-3@db/app");
+    rmSync(join(l.dir, ".env.web"));
+    expect(rehydrate(stored, { HOME: "/root" }).services.web.env.HOME).toBe("/root");
   });
 
   it("redacts secrets inside longer strings and escapes literal ${", () => {

@@ -156,7 +156,7 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   if (!parsed.success) {
     throw new SpecError(zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath));
   }
-  const fromFiles = new Map<string, Set<string>>();
+  const fromFiles = new Map<string, Map<string, string>>();
   const spec = buildResolved(
     parsed.data,
     loaded,
@@ -185,14 +185,19 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   // Placed by position, not by value, so a short value ("1") never rewrites unrelated strings.
   for (const [name, keys] of fromFiles) {
     const env = snapshot.services[name]?.env as Record<string, string> | undefined;
-    for (const k of keys) {
+    const refs: Record<string, { file: string; key: string }> = {};
+    for (const [k, file] of keys) {
       const v = spec.services[name].env[k];
       if (!env || v === undefined || v === "") continue;
       let ref = k;
       for (let n = 2; secrets.has(ref) && secrets.get(ref) !== v; n++) ref = `${k}_${n}`;
       secrets.set(ref, v);
       env[k] = `\${${ref}}`;
+      refs[ref] = { file, key: k };
     }
+    // Where each reference came from: a daemon that restarts without the deploying CLI's values
+    // re-reads the env files (rehydrate), instead of starting instances with empty variables.
+    if (Object.keys(refs).length) (snapshot.services[name] as ResolvedService).envFileRefs = refs;
   }
   // The keys whose values the snapshot had to template are the secret ones (secrets.as: files).
   for (const [name, svc] of Object.entries(spec.services)) {
@@ -293,7 +298,36 @@ export function redact(value: unknown, secrets: Map<string, string>): unknown {
 
 /** Inverse of redact(): fill ${NAME} templates of a stored snapshot from current variables. */
 export function rehydrate<T>(snapshot: T, vars: Record<string, string | undefined>): T {
-  return walk(snapshot, [], (s) => interpolate(s, vars, { strict: false }).value) as T;
+  const fromFiles = envFileValues(snapshot);
+  const all = fromFiles ? { ...vars, ...fromFiles } : vars;
+  return walk(snapshot, [], (s) => interpolate(s, all, { strict: false }).value) as T;
+}
+
+/**
+ * The values of a stored snapshot's env-file references, read again from the files (as they are
+ * now). They win over the caller's variables: a reference is named after the file's key, which
+ * may well also be set, to something else, in the daemon's own environment (HOME, PORT, …).
+ * A file that is gone or unreadable leaves its references to the caller's variables.
+ */
+function envFileValues(snapshot: unknown): Record<string, string> | undefined {
+  const services = (snapshot as { services?: Record<string, Partial<ResolvedService>> } | null)?.services;
+  if (!services || typeof services !== "object") return undefined;
+  let out: Record<string, string> | undefined;
+  const files = new Map<string, Record<string, string> | undefined>();
+  for (const svc of Object.values(services)) {
+    for (const [ref, { file, key }] of Object.entries(svc?.envFileRefs ?? {})) {
+      if (!files.has(file)) {
+        try {
+          files.set(file, readDotenv(file));
+        } catch {
+          files.set(file, undefined);
+        }
+      }
+      const v = files.get(file)?.[key];
+      if (v !== undefined) (out ??= {})[ref] = v;
+    }
+  }
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -313,7 +347,7 @@ function buildResolved(
   mapPath: (p: PathSegment[]) => PathSegment[],
   lenient = false,
   /** Out: per service, the env keys whose value came from one of its env files. */
-  fromFiles = new Map<string, Set<string>>(),
+  fromFiles = new Map<string, Map<string, string>>(),
 ): ResolvedSpec {
   const env = p.environments[envName];
   const at = (path: PathSegment[], message: string) => {
@@ -326,7 +360,7 @@ function buildResolved(
     if (!/^[a-z0-9]([a-z0-9-_]*[a-z0-9])?$/.test(name))
       at(["services", name], "service names are lower-case letters, digits, - or _");
     const svcEnv: Record<string, string> = { ...(env.env ?? {}) };
-    const fileKeys = new Set<string>();
+    const fileKeys = new Map<string, string>();
     (s.envFile ?? []).forEach((f, i) => {
       const file = resolvePath(loaded.dir, f);
       const where =
@@ -336,7 +370,7 @@ function buildResolved(
       try {
         const vals = readDotenv(file);
         Object.assign(svcEnv, vals);
-        for (const k of Object.keys(vals)) fileKeys.add(k);
+        for (const k of Object.keys(vals)) fileKeys.set(k, file);
       } catch (e) {
         at(where, `cannot parse ${f}: ${(e as Error).message}`);
       }

@@ -47,6 +47,11 @@ export interface ResolvedService {
    */
   secretEnv?: string[];
   /**
+   * Stored snapshots only: for each `${REF}` an env file gave, the file (absolute path) and key
+   * it came from, so a daemon can re-read the value after a restart. Paths only, never values.
+   */
+  envFileRefs?: Record<string, { file: string; key: string }>;
+  /**
    * Multi-host Docker targets: the host keys (ssh strings) the instances run on, instance i on
    * placement[i % length]; `replicas` is then the total (per-host replicas × hosts).
    */
