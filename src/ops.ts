@@ -48,7 +48,7 @@ export interface WireResolution {
 export interface OpPayload {
   resolution: WireResolution;
   args: Record<string, unknown>;
-  /** Who runs the command (the CLI's user@host): recorded with `confirm` check items. */
+  /** Who runs the command (the CLI's user@host): recorded in revisions, locks and `confirm` items. */
   actor?: string;
 }
 
@@ -91,6 +91,7 @@ export async function runOp(
   payload: OpPayload,
   ctx: OpContext,
 ): Promise<unknown> {
+  slipway = slipway.actingFor(str(payload.actor)?.slice(0, 200));
   const resolution = payload.resolution.light
     ? await slipway.deployedResolution(payload.resolution.spec)
     : fromWire(payload.resolution);

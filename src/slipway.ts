@@ -118,6 +118,15 @@ export class Slipway {
     readonly notify?: NotifierHub,
   ) {}
 
+  /**
+   * The same API acting for `actor`, the person whose CLI sent the operation: revisions, locks and
+   * confirmations then name them rather than the daemon's own user (kept when none was sent).
+   */
+  actingFor(actor: string | undefined): Slipway {
+    if (!actor || actor === this.deps.actor) return this;
+    return new Slipway({ ...this.deps, actor }, this.notify);
+  }
+
   /** `who`: the person running the CLI (sent with the operation), else the daemon's own user. */
   private checkRunner(
     resolution: Resolution,
