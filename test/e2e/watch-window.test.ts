@@ -72,7 +72,9 @@ describe("post-deploy watch windows", () => {
       async () => (await events()).find((e) => e.revision === 2 && e.severity === "critical"),
       { what: "a critical analysis.breach after the window", timeoutMs: 10_000 },
     );
-    expect(breach.message).toMatch(/failed: app-errors .*past the 3(\.0)?s auto-rollback window; not rolled back/);
+    expect(breach.message).toMatch(
+      /failed: app-errors .*past the 3(\.0)?s auto-rollback window; not rolled back/,
+    );
     expect(breach.message).toContain("slipway rollback development");
     // No rollback follows: revision 2 stays deployed, no revision 3.
     await new Promise((r) => setTimeout(r, 2000));
