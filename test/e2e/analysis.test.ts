@@ -210,6 +210,53 @@ describe("metric analysis in deploys", () => {
     }
   });
 
+  it("failureLimit 2 through the proxy: the first failed measurement keeps v2 serving, the second rolls back and decides", async () => {
+    const p = await analysisProject(`analysis:
+  interval: 1s
+  bake: 6s
+  metrics:
+    - { name: error-rate, provider: proxy, query: errorRate, max: 1%, minSamples: 20, failureLimit: 2 }
+  watch: { autoRollbackWindow: 0s }
+`);
+    load = startLoad(p.ports.api, 100);
+    const v1 = await p.cliAsync(["deploy", "development", "--version", "v1"]);
+    expect(v1.code, v1.stderr).toBe(0);
+    const v2 = await p.cliAsync(["deploy", "development", "--version", "v2"], {
+      env: { ERROR_RATE: "0.05" },
+    });
+    const answered = load.responses.filter((x) => x.status);
+    load.stop();
+    expect(v2.code, v2.stderr).toBe(1);
+    expect(v2.stderr.match(/bake: error-rate [\d.]+ % \(\d+ req\) ✖/g)).toHaveLength(2);
+    expect((await p.get("api")).body).toBe("v1");
+
+    const rev = revision(p, 2);
+    expect(rev.reason).toMatch(
+      /bake: analysis failed: error-rate [\d.]+ % > max 1 % \(failed 2 of failureLimit 2\)/,
+    );
+    const bake = rev.facts.analysis!.find((e) => e.phase === "bake")!;
+    const ms = bake.result.measurements as (Evidence["result"]["measurements"][number] & {
+      phase: string;
+      count: string;
+      at: string;
+    })[];
+    // A window with fewer than 20 requests (a stalled machine) is inconclusive and not counted;
+    // every counted one is a failure, and the run stopped at the second.
+    const counted = ms.filter((m) => m.verdict !== "inconclusive");
+    expect(counted.map((m) => [m.verdict, m.phase, m.count])).toEqual([
+      ["fail", "running", "failed 1 of failureLimit 2"],
+      ["fail", "failed", "failed 2 of failureLimit 2"],
+    ]);
+    expect(ms.at(-1)).toBe(counted[1]);
+    expect(bake.result.decidedBy).toMatchObject({ metric: "error-rate", phase: "failed" });
+    expect(bake.result.decidedBy?.reason).toContain("(failed 2 of failureLimit 2)");
+    expect(bake.result.metrics[0]).toMatchObject({ name: "error-rate", failed: 2, phase: "failed" });
+    for (const m of counted) expect(m.value).toBeGreaterThan(0.03);
+    // The first failure did not roll back: v2 went on answering after it was measured.
+    const firstFail = Date.parse(counted[0].at);
+    expect(answered.some((x) => x.at > firstFail + 200 && x.body.endsWith("v2"))).toBe(true);
+  });
+
   it("latency percentiles are per window: a slow start that recovered is one bad measurement, not three", async () => {
     const p = await analysisProject(`analysis:
   interval: 1s
