@@ -249,7 +249,6 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
 
   const steps = [...p.steps];
   let failure: unknown;
-  let failedSeq: number | undefined;
   const groups = [...new Set(steps.map((s) => s.group))].sort((a, b) => a - b);
   for (const g of groups) {
     if (opts.signal?.aborted) {
@@ -263,7 +262,6 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     const bad = results.findIndex((r) => r.status === "rejected");
     if (bad >= 0) {
       failure = (results[bad] as PromiseRejectedResult).reason;
-      failedSeq = inGroup[bad].seq;
       break;
     }
   }
@@ -297,14 +295,16 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     };
   }
 
-  // Failure: skip what did not run, then undo every service changed, in reverse order.
+  // Failure: only what never started is skipped (a step of the failed layer that finished keeps
+  // its ok); then every service changed is undone in reverse order, each undo its own step.
   if (opts.signal?.aborted && !(failure instanceof Interrupted)) failure = new Interrupted("interrupted");
-  for (const s of steps) {
-    if (failedSeq !== undefined && s.seq > failedSeq)
+  for (const s of await store.journal(spec.project, spec.env, revision)) {
+    if (s.status === "pending")
       await store.journalUpdate(spec.project, spec.env, revision, s.seq, { status: "skipped" });
   }
   const reason = errorMessage(failure);
-  const undone = await undo(deps, spec, states, opts.current, resolution, emit);
+  const undoFrom = Math.max(0, ...steps.map((s) => s.seq)) + 1;
+  const undone = await undoJournaled(deps, spec, revision, undoFrom, states, opts, emit);
   await store.updateRevision(spec.project, spec.env, revision, {
     status: "failed",
     finishedAt: new Date().toISOString(),
@@ -331,13 +331,57 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
   throw err;
 }
 
-async function runStep(
+/** undo() one service at a time, each journaled (and shown) as an `undo` step after the plan's. */
+async function undoJournaled(
   deps: EngineDeps,
   spec: ResolvedSpec,
   revision: number,
-  step: PlanStep,
+  firstSeq: number,
+  states: RolloutState[],
+  opts: RunOptions,
   emit: EventSink,
-  execute: (s: PlanStep) => Promise<string | undefined>,
+): Promise<{ service: string; ok: boolean; message: string }[]> {
+  const steps = [...states].reverse().map((st, i) => ({
+    seq: firstSeq + i,
+    kind: "undo",
+    service: st.service,
+    description: `undo ${st.service}`,
+    state: st,
+  }));
+  for (const s of steps)
+    await deps.store.journalAppend({
+      project: spec.project,
+      env: spec.env,
+      revision,
+      seq: s.seq,
+      kind: s.kind,
+      service: s.service,
+      description: s.description,
+      status: "pending",
+    });
+  const out: { service: string; ok: boolean; message: string }[] = [];
+  for (const s of steps) {
+    await runStep(deps, spec, revision, s, emit, async () => {
+      // undo()'s own success line would repeat this step's message; its errors still show.
+      const quiet: EventSink = (e) => {
+        if (!(e.type === "log" && e.level === "warn")) emit(e);
+      };
+      const [r] = await undo(deps, spec, [s.state], opts.current, opts.resolution, quiet);
+      out.push(r);
+      if (!r.ok) throw new OperationFailed(r.message);
+      return r.message;
+    }).catch(() => {}); // recorded as a failed step and in the result; the next service still goes back
+  }
+  return out;
+}
+
+async function runStep<S extends Pick<PlanStep, "seq" | "service" | "description"> & { kind: string }>(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  revision: number,
+  step: S,
+  emit: EventSink,
+  execute: (s: S) => Promise<string | undefined>,
 ): Promise<void> {
   const t0 = Date.now();
   const base = {

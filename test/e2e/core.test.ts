@@ -25,7 +25,14 @@ interface HistoryJson {
   }[];
 }
 
-type Step = { kind: string; service?: string; status: string };
+type Step = {
+  seq: number;
+  kind: string;
+  service?: string;
+  status: string;
+  message?: string;
+  startedAt?: string;
+};
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -135,6 +142,23 @@ describe("deploy, redeploy, history, rollback", () => {
       data: { phase: "routed" },
     });
     expect(h.steps.find((x) => x.kind === "rollout" && x.service === "web")?.status).toBe("failed");
+    // worker (web's layer) had rolled out too: its step stays ok; only what never started is skipped.
+    expect(h.steps.find((x) => x.kind === "rollout" && x.service === "worker")).toMatchObject({
+      status: "ok",
+      message: "1 instance(s) healthy",
+    });
+    const undoSteps = h.steps.filter((x) => x.kind === "undo");
+    const planSteps = h.steps.filter((x) => x.kind !== "undo");
+    expect(planSteps.filter((x) => x.status === "skipped").map((x) => x.kind)).toEqual(["finalize"]);
+    for (const x of planSteps.filter((y) => y.status === "skipped")) expect(x.startedAt).toBeUndefined();
+    expect(planSteps.every((x) => ["ok", "failed", "skipped"].includes(x.status))).toBe(true);
+    // The undo is journaled as its own steps, after the plan's, one per service, in undo order.
+    expect(Math.min(...undoSteps.map((x) => x.seq))).toBeGreaterThan(
+      Math.max(...planSteps.map((x) => x.seq)),
+    );
+    expect(undoSteps.map((x) => [x.service, x.status])).toEqual(
+      h.revision.facts.undo.map((u) => [u.service, "ok"]),
+    );
     // …so the undo went through the second layer first and api last, as the error also says.
     const order = h.revision.facts.undo.map((u) => u.service);
     expect(order.at(-1)).toBe("api");
