@@ -257,6 +257,46 @@ describe("metric analysis in deploys", () => {
     expect(answered.some((x) => x.at > firstFail + 200 && x.body.endsWith("v2"))).toBe(true);
   });
 
+  it("minSamples: a window of a few requests is inconclusive and not counted, even when they errored", async () => {
+    const p = await analysisProject(`analysis:
+  interval: 1s
+  bake: 3s
+  metrics:
+    - { name: error-rate, provider: proxy, query: errorRate, max: 1%, minSamples: 50 }
+  watch: { autoRollbackWindow: 0s }
+`);
+    // 5 requests a second: about 5 per window, far below minSamples 50.
+    load = startLoad(p.ports.api, 5);
+    const v1 = await p.cliAsync(["deploy", "development", "--version", "v1"]);
+    expect(v1.code, v1.stderr).toBe(0);
+    // Every 2nd request of v2 is a 500: a 50 % error rate, over too few requests to count.
+    const v2 = await p.cliAsync(["deploy", "development", "--version", "v2"], { env: { ERROR_RATE: "0.5" } });
+    const answered = load.responses.filter((x) => x.status);
+    load.stop();
+    expect(v2.code, v2.stderr).toBe(0);
+    expect(v2.stderr).toMatch(/bake inconclusive, proceeding: error-rate/);
+    expect(v2.stderr).not.toContain("traffic back on the previous instances");
+    expect((await p.get("api")).body).toMatch(/v2$/);
+    // v2 did answer errors to the clients while it was measured.
+    expect(answered.filter((x) => x.status === 500 && x.body === "error v2").length).toBeGreaterThan(0);
+
+    const rev = revision(p, 2);
+    expect(rev.status).not.toBe("failed");
+    const bake = rev.facts.analysis!.find((e) => e.phase === "bake")!;
+    expect(bake.result.outcome).toBe("inconclusive");
+    expect(bake.result.metrics[0]).toMatchObject({ name: "error-rate", failed: 0, phase: "inconclusive" });
+    const ms = bake.result.measurements as (Evidence["result"]["measurements"][number] & {
+      samples?: number;
+      reason: string;
+    })[];
+    expect(ms.map((m) => m.verdict)).toEqual(["inconclusive", "inconclusive", "inconclusive"]);
+    for (const m of ms) expect(m.samples).toBeLessThan(50);
+    // At least one window saw errors above max — recorded with its value, and still not counted.
+    const over = ms.filter((m) => (m.value ?? 0) > 0.01);
+    expect(over.length).toBeGreaterThan(0);
+    expect(over[0].reason).toMatch(/over \d+ samples, fewer than minSamples 50: not counted/);
+  });
+
   it("latency percentiles are per window: a slow start that recovered is one bad measurement, not three", async () => {
     const p = await analysisProject(`analysis:
   interval: 1s
