@@ -12,6 +12,9 @@
  * Compared with Flagger's documented bound (rollback after `threshold` failed checks, one check
  * per `interval`, interval 1m by default) — a bound from its docs, not run here (no Kubernetes).
  *
+ * Prints the request rate the load actually achieved beside the configured one (a loaded machine
+ * sends less: each of the 8 loops waits for its answer and does not catch up).
+ *
  *   npm run build && npx tsx bench/rollback-on-errors.ts [--rounds 5] [--rate 200]
  */
 import { spawn } from "node:child_process";
@@ -22,7 +25,7 @@ import { parseArgs } from "node:util";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { freePort } from "../test/support/ports.js";
 import { killDaemon, processesUnder } from "../test/e2e/harness.js";
-import { startLoad, type Sample } from "../test/e2e/load.js";
+import { startLoad, type LoadReport, type Sample } from "../test/e2e/load.js";
 
 const { values } = parseArgs({
   options: { rounds: { type: "string", default: "5" }, rate: { type: "string", default: "200" } },
@@ -75,6 +78,8 @@ interface Round {
   back: number;
   /** 5xx answers the users saw between t0 and then. */
   errors: number;
+  /** Requests per second actually sent from t0 - 2 s until then (each loop waits for its answer, so a loaded machine sends less). */
+  rps: number;
 }
 
 async function main() {
@@ -110,6 +115,7 @@ analysis:
   const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1" };
   delete env.SLIPWAY_DATABASE_URL;
   const rounds: Round[] = [];
+  let overall: LoadReport | undefined;
   const load = startLoad({ url: `http://127.0.0.1:${port}`, rate: RATE, concurrency: 8 });
   try {
     const first = await cli(dir, env, ["deploy", "production", "--version", "good"]);
@@ -139,18 +145,20 @@ analysis:
       const events = await store.listEvents("bench", "production");
       await store.close();
       const breach = events.filter((e) => e.kind === "analysis.breach" && Date.parse(e.time) >= t0).at(0);
+      const end = tail.t + tail.ms;
       const r: Round = {
         detect: breach ? (Date.parse(breach.time) - t0) / 1000 : NaN,
-        back: (tail.t + tail.ms - t0) / 1000,
+        back: (end - t0) / 1000,
         errors: after.filter((s) => s.t <= tail.t && s.status >= 500).length,
+        rps: load.samples.filter((s) => s.t >= t0 - 2000 && s.t < end).length / ((end - t0 + 2000) / 1000),
       };
       rounds.push(r);
       console.log(
-        `round ${i}: breach alert ${r.detect.toFixed(2)} s after t0, 100 % back on the old version after ${r.back.toFixed(2)} s; ${r.errors} error answers seen`,
+        `round ${i}: breach alert ${r.detect.toFixed(2)} s after t0, 100 % back on the old version after ${r.back.toFixed(2)} s; ${r.errors} error answers seen; ${r.rps.toFixed(0)} req/s sent around the incident`,
       );
     }
   } finally {
-    await load.stop();
+    overall = await load.stop();
     await cli(dir, env, ["destroy", "production", "--yes", "--in-process"]);
     killDaemon(home);
     const pidFile = join(home, "proxy", "proxy.pid");
@@ -178,7 +186,11 @@ analysis:
   const goal = INTERVAL_S + 2;
   console.log("");
   console.log(
-    `Slipway, daemon watch (interval ${INTERVAL_S} s, error rate > 1 %, failureLimit 1, keep-warm), ${RATE} req/s, ${cpus().length} cores`,
+    `Slipway, daemon watch (interval ${INTERVAL_S} s, error rate > 1 %, failureLimit 1, keep-warm), ${RATE} req/s configured, ${cpus().length} cores`,
+  );
+  const rps = rounds.map((r) => r.rps);
+  console.log(
+    `  load achieved:                       ${overall?.rps.toFixed(0)} req/s over the run (${overall?.requests} requests), around the incidents median ${med(rps).toFixed(0)} req/s, min ${Math.min(...rps).toFixed(0)} req/s`,
   );
   console.log(
     `  time to detect (breach alert):      median ${med(detect).toFixed(2)} s, max ${Math.max(...detect).toFixed(2)} s`,
