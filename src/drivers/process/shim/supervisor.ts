@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { execCommand } from "../exec-command.js";
 import { RotatingLog } from "../log-writer.js";
 import { groupMembers, readStat, signal } from "../procfs.js";
 import {
@@ -90,7 +91,8 @@ export class Supervisor {
     const cfg = this.cfg;
     let child: ChildProcess;
     try {
-      child = spawn("/bin/sh", ["-c", cfg.run], {
+      // `exec` for a simple command: the pid recorded below is then the app's, not a shell's.
+      child = spawn("/bin/sh", ["-c", execCommand(cfg.run)], {
         cwd: cfg.cwd,
         env: cfg.env,
         // Own session and process group: signals and kills reach the whole application tree.
