@@ -2,51 +2,20 @@
  * `slipway logs --tail/--follow`, `slipway exec` and `slipway stats` on the Docker target, through
  * the built CLI and the real engine (exec also through the daemon, as users run it).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTestImages, removeProject } from "../support/docker.js";
+import { ensureTestImages } from "../support/docker.js";
 import { freePort } from "../support/ports.js";
-import { uniqueProject } from "./helpers.js";
+import { dockerStack } from "./stack.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "slipway.js");
-const project = uniqueProject("dkops");
-const dir = mkdtempSync(join(tmpdir(), "slipway-docker-ops-"));
-const home = join(dir, "home");
-const file = join(dir, "slipway.yaml");
-
-function start(args: string[]): ChildProcess & { out: () => string; err: () => string } {
-  const child = spawn(process.execPath, [BIN, "-f", file, ...args], {
-    cwd: dir,
-    env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => (stdout += d));
-  child.stderr?.on("data", (d) => (stderr += d));
-  return Object.assign(child, { out: () => stdout, err: () => stderr });
-}
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const c = start(args);
-  return new Promise((res) =>
-    c.on("exit", (code) => res({ code: code ?? -1, stdout: c.out(), stderr: c.err() })),
-  );
-}
+// Each call says --in-process itself: exec also goes through the daemon.
+const stack = dockerStack("ops", { inProcess: false });
+const { start, cli } = stack;
 
 beforeAll(async () => {
   await ensureTestImages();
   const port = await freePort();
-  writeFileSync(
-    file,
-    `project: ${project}
-environments:
-  staging: { target: docker }
-services:
+  stack.writeSpec(
+    `services:
   web:
     image: slipway-test/app:latest
     port: ${port}
@@ -60,20 +29,7 @@ services:
   expect(d.code, d.stderr).toBe(0);
 }, 300_000);
 
-afterAll(async () => {
-  for (const f of [join(home, "proxy", "proxy.pid"), join(home, "daemon.json")]) {
-    if (!existsSync(f)) continue;
-    const text = readFileSync(f, "utf8").trim();
-    const pid = text.startsWith("{") ? (JSON.parse(text) as { pid: number }).pid : Number(text);
-    try {
-      process.kill(pid, "SIGTERM");
-    } catch {
-      /* already gone */
-    }
-  }
-  await removeProject(project);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stack.teardown());
 
 describe("logs, exec and stats on the docker target", () => {
   it("logs --tail N prints the last N lines of the container", async () => {

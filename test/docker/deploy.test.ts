@@ -4,45 +4,19 @@
  * two-replica web service depending on it; a redeploy under load with zero failed requests; a
  * release whose health fails is rolled back while the old containers keep serving.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import Docker from "dockerode";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTestImages, removeProject } from "../support/docker.js";
+import { ensureTestImages } from "../support/docker.js";
 import { freePort } from "../support/ports.js";
-import { uniqueProject } from "./helpers.js";
+import { BIN, dockerStack } from "./stack.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const project = uniqueProject("dkdeploy");
-const dir = mkdtempSync(join(tmpdir(), "slipway-docker-deploy-"));
-const home = join(dir, "home");
-const file = join(dir, "slipway.yaml");
-const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+const stack = dockerStack("deploy", { fromSource: true });
+const { project, home, file, docker } = stack;
 let port: number;
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "-f", file, ...args, "--in-process"],
-      {
-        cwd: ROOT,
-        env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1", ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("exit", (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => stack.cli(args, { env });
 
 async function get(path = "/"): Promise<{ status: number; body: string }> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
@@ -50,19 +24,15 @@ async function get(path = "/"): Promise<{ status: number; body: string }> {
 }
 
 const containers = async () =>
-  (await docker.listContainers({ all: true, filters: { label: [`slipway.project=${project}`] } }))
+  (await stack.containers({ all: true }))
     .map((c) => `${c.Labels["slipway.service"]} r${c.Labels["slipway.revision"]} ${c.State}`)
     .sort();
 
 beforeAll(async () => {
   await ensureTestImages();
   port = await freePort();
-  writeFileSync(
-    file,
-    `project: ${project}
-environments:
-  staging: { target: docker }
-services:
+  stack.writeSpec(
+    `services:
   web:
     image: slipway-test/app:latest
     port: ${port}
@@ -83,19 +53,7 @@ services:
   );
 }, 300_000);
 
-afterAll(async () => {
-  const pidFile = join(home, "proxy", "proxy.pid");
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, "utf8").trim());
-    try {
-      process.kill(pid, "SIGTERM");
-    } catch {
-      /* already gone */
-    }
-  }
-  await removeProject(project);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stack.teardown());
 
 describe("slipway deploy on the docker target", () => {
   it("deploys a stateful Redis and a web service that reaches it by name", async () => {
@@ -148,7 +106,7 @@ describe("slipway deploy on the docker target", () => {
   it("a daemon killed with -9 is replaced by one that adopts the running containers", async () => {
     // The real daemon this time (built CLI, no --in-process), so there is a daemon to kill.
     const viaDaemon = (args: string[]) =>
-      spawnSync(process.execPath, [join(ROOT, "bin", "slipway.js"), "-f", file, ...args], {
+      spawnSync(process.execPath, [BIN, "-f", file, ...args], {
         env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1" },
         encoding: "utf8",
       });

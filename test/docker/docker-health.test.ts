@@ -4,55 +4,23 @@
  * release whose container exits are both refused quickly (long before startTimeout) and rolled
  * back, the old container serving throughout; `status` shows Docker's status.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import Docker from "dockerode";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTestImages, removeProject } from "../support/docker.js";
+import { ensureTestImages } from "../support/docker.js";
 import { freePort } from "../support/ports.js";
-import { uniqueProject } from "./helpers.js";
+import { dockerStack } from "./stack.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const project = uniqueProject("dkhealth");
-const dir = mkdtempSync(join(tmpdir(), "slipway-docker-health-"));
-const home = join(dir, "home");
-const file = join(dir, "slipway.yaml");
-const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+const stack = dockerStack("health");
+const { dir } = stack;
 let port: number;
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const t0 = Date.now();
-  return new Promise((res) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, "bin", "slipway.js"), "-f", file, ...args, "--in-process"],
-      {
-        cwd: dir,
-        env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1", ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("exit", (code) => res({ code: code ?? -1, stdout, stderr, ms: Date.now() - t0 }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => stack.cli(args, { env });
 
 /** The spec: the plain test app, or an image built FROM it whose HEALTHCHECK always fails. */
 function writeSpec(source: "image" | "bad-healthcheck") {
-  writeFileSync(
-    file,
-    `project: ${project}
-environments:
-  staging: { target: docker }
-services:
+  stack.writeSpec(
+    `services:
   web:
     ${source === "image" ? "image: slipway-test/app:latest" : "build: { context: ./bad }"}
     port: ${port}
@@ -70,10 +38,7 @@ async function version(): Promise<string> {
   return (JSON.parse(await r.text()) as { version: string }).version;
 }
 
-const running = async () =>
-  (await docker.listContainers({ filters: { label: [`slipway.project=${project}`] } }))
-    .map((c) => `r${c.Labels["slipway.revision"]}`)
-    .sort();
+const running = async () => (await stack.containers()).map((c) => `r${c.Labels["slipway.revision"]}`).sort();
 
 beforeAll(async () => {
   await ensureTestImages();
@@ -88,18 +53,7 @@ beforeAll(async () => {
   expect(d.code, d.stderr).toBe(0);
 }, 300_000);
 
-afterAll(async () => {
-  const pidFile = join(home, "proxy", "proxy.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGTERM");
-    } catch {
-      /* already gone */
-    }
-  }
-  await removeProject(project);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stack.teardown());
 
 describe("Docker's health status in the gate", () => {
   it("an image whose HEALTHCHECK fails is rolled back fast although Slipway's probe passes", async () => {

@@ -4,54 +4,26 @@
  * stateful one runs on the host `placement` names, each container is labelled with its host, the
  * proxy serves both; a second deploy while one runs exits 3 (one lock for all hosts).
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTestImages, removeProject } from "../support/docker.js";
+import { ensureTestImages } from "../support/docker.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { startSshHosts, type SshHosts } from "../support/sshd.js";
-import { uniqueProject } from "./helpers.js";
+import { dockerStack } from "./stack.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const project = uniqueProject("dkmulti");
-const dir = mkdtempSync(join(tmpdir(), "slipway-docker-multi-"));
-const home = join(dir, "home");
-const file = join(dir, "slipway.yaml");
-const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+// No ssh-agent: the key the spec names is the only one offered.
+const stack = dockerStack("multi", { env: { SSH_AUTH_SOCK: "" } });
+const { dir } = stack;
 let ssh: SshHosts;
 let port: number;
 let hostA: string;
 let hostB: string;
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): { done: Promise<{ code: number; stdout: string; stderr: string }> } {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "bin", "slipway.js"), "-f", file, ...args, "--in-process"],
-    {
-      cwd: dir,
-      env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1", SSH_AUTH_SOCK: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return {
-    done: new Promise((res) => child.on("exit", (code) => res({ code: code ?? -1, stdout, stderr }))),
-  };
-}
-const run = (args: string[], env: Record<string, string> = {}) => cli(args, env).done;
+const cli = (args: string[], env: Record<string, string> = {}) => stack.start(args, { env });
+const run = (args: string[], env: Record<string, string> = {}) => stack.cli(args, { env });
 
 /** service host revision, per running container */
 const placement = async () =>
-  (await docker.listContainers({ filters: { label: [`slipway.project=${project}`] } }))
+  (await stack.containers())
     .map((c) => `${c.Labels["slipway.service"]} ${c.Labels["slipway.host"]} r${c.Labels["slipway.revision"]}`)
     .sort();
 
@@ -61,18 +33,16 @@ beforeAll(async () => {
   port = await freePort();
   hostA = `root@127.0.0.1:${ssh.ports[0]}`;
   hostB = `root@127.0.0.1:${ssh.ports[1]}`;
-  writeFileSync(
-    file,
-    `project: ${project}
-environments:
-  production:
+  const environments = `  production:
     target:
       kind: docker
       hosts:
         - ${hostA}
         - { ssh: "${hostB}", publish: 127.0.0.1, name: b }
       ssh: { key: ./client_key, knownHosts: ./known_hosts }
-services:
+`;
+  stack.writeSpec(
+    `services:
   web:
     image: slipway-test/app:latest
     port: ${port}
@@ -88,20 +58,13 @@ services:
     placement: { hosts: [b] }
     health: { exec: "redis-cli ping | grep -q PONG", interval: 300ms, startTimeout: 20s }
 `,
+    environments,
   );
 }, 300_000);
 
 afterAll(async () => {
-  const pidFile = join(home, "proxy", "proxy.pid");
-  if (existsSync(pidFile))
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGTERM");
-    } catch {
-      /* gone */
-    }
   await ssh?.stop();
-  await removeProject(project);
-  rmSync(dir, { recursive: true, force: true });
+  await stack.teardown();
 });
 
 describe("docker target on two hosts", () => {

@@ -3,42 +3,19 @@
  * container (/run/secrets/NAME, mode 0400, NAME_FILE set) and appear nowhere in `docker inspect`;
  * non-secret values stay plain env; the default (env) keeps the old behaviour.
  */
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTestImages, removeProject } from "../support/docker.js";
-import { uniqueProject } from "./helpers.js";
+import { ensureTestImages } from "../support/docker.js";
+import { dockerStack } from "./stack.js";
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const project = uniqueProject("dksecrets");
-const dir = mkdtempSync(join(tmpdir(), "slipway-docker-secrets-"));
-const home = join(dir, "home");
-const file = join(dir, "slipway.yaml");
 const PASSWORD = `pw-${Math.random().toString(36).slice(2)}-secret`;
 const TOKEN = `tok-${Math.random().toString(36).slice(2)}`;
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, "bin", "slipway.js"), "-f", file, ...args, "--in-process"],
-      {
-        cwd: dir,
-        env: { ...process.env, SLIPWAY_HOME: home, NO_COLOR: "1", DB_PASSWORD: PASSWORD },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("exit", (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const stack = dockerStack("secrets", { env: { DB_PASSWORD: PASSWORD } });
+const { project, dir, cli } = stack;
 
 const container = (svc: string) => `${project}-staging-${svc}-r1-stable-0`;
 async function containerOf(svc: string): Promise<string> {
@@ -60,12 +37,8 @@ const inContainer = async (id: string, cmd: string) =>
 beforeAll(async () => {
   await ensureTestImages();
   writeFileSync(join(dir, "api.env"), `API_TOKEN=${TOKEN}\n`);
-  writeFileSync(
-    file,
-    `project: ${project}
-environments:
-  staging: { target: docker }
-services:
+  stack.writeSpec(
+    `services:
   db:
     image: slipway-test/busybox:latest
     command: ["sleep", "3600"]
@@ -88,17 +61,7 @@ services:
   expect(d.stdout + d.stderr).not.toContain(PASSWORD);
 }, 300_000);
 
-afterAll(async () => {
-  const pidFile = join(home, "proxy", "proxy.pid");
-  if (existsSync(pidFile))
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGTERM");
-    } catch {
-      /* gone */
-    }
-  await removeProject(project);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stack.teardown());
 
 describe("secrets as files on the docker target", () => {
   it("docker inspect holds NAME_FILE, never the value; the file in the container holds it", async () => {
