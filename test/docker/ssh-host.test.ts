@@ -3,8 +3,8 @@
  * temp dir, root login by key only). The remote "host" is this same Docker Engine reached through
  * SSH (`docker system dial-stdio` on the far side), as Kamal and the Docker CLI do.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,67 +12,27 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerDriver } from "../../src/drivers/docker/docker-driver.js";
 import { knownHostTrusts, parseHost } from "../../src/drivers/docker/hosts.js";
 import { ensureTestImages, removeProject } from "../support/docker.js";
-import { freePort, waitFor } from "../support/ports.js";
+import { waitFor } from "../support/ports.js";
+import { startSshHosts, type SshHosts } from "../support/sshd.js";
 import { request, service, uniqueProject } from "./helpers.js";
-import { connect } from "node:net";
 
 const exec = promisify(execFile);
 const project = uniqueProject("ssh");
 let dir: string;
-let sshd: ChildProcess | undefined;
+let ssh: SshHosts | undefined;
 let port: number;
 let hostPub: string;
-
-function sshAnswers(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(p, "127.0.0.1");
-    s.once("data", (d) => {
-      s.destroy();
-      resolve(d.toString().startsWith("SSH-"));
-    });
-    s.on("error", () => resolve(false));
-  });
-}
 
 beforeAll(async () => {
   await ensureTestImages();
   dir = mkdtempSync(join(tmpdir(), "slipway-sshd-"));
-  port = await freePort();
-  await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "host_key")]);
-  await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "client_key")]);
-  writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_key.pub")));
-  hostPub = readFileSync(join(dir, "host_key.pub"), "utf8").trim();
-  writeFileSync(
-    join(dir, "known_hosts"),
-    `[127.0.0.1]:${port} ${hostPub.split(" ").slice(0, 2).join(" ")}\n`,
-  );
-  writeFileSync(
-    join(dir, "sshd_config"),
-    [
-      `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      `HostKey ${join(dir, "host_key")}`,
-      `PidFile ${join(dir, "sshd.pid")}`,
-      `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "StrictModes no",
-      "",
-    ].join("\n"),
-  );
-  mkdirSync("/run/sshd", { recursive: true });
-  sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: "ignore" });
-  await waitFor(() => sshAnswers(port), { what: "sshd to answer" });
+  ssh = await startSshHosts(dir, 1);
+  port = ssh.ports[0] as number;
+  hostPub = ssh.hostPublicKey;
 }, 300_000);
 
 afterAll(async () => {
-  if (sshd && sshd.exitCode === null) {
-    const exited = new Promise((r) => sshd?.once("exit", r));
-    sshd.kill("SIGTERM");
-    await exited;
-  }
+  await ssh?.stop();
   await removeProject(project);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -16,6 +16,8 @@ export interface SshHosts {
   ports: number[];
   clientKey: string;
   knownHosts: string;
+  /** The hosts' public key as known_hosts holds it: "ssh-ed25519 AAAA…". */
+  hostPublicKey: string;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startSshHosts(dir: string, count: number): Promise<SshHost
     ports,
     clientKey,
     knownHosts,
+    hostPublicKey: pub,
     async stop() {
       await Promise.all(
         children.map((c) => {
