@@ -1,5 +1,7 @@
 /** Real upstreams and a real proxy process (spawned through ProxyClient) for the proxy suites. */
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { Agent, createServer, request } from "node:http";
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
@@ -7,8 +9,8 @@ import { join } from "node:path";
 import { ProxyClient } from "../../src/proxy/client.js";
 import type { Route, RouteTarget } from "../../src/proxy/contract.js";
 import { proxyPaths } from "../../src/proxy/paths.js";
+import { afterAll, beforeAll } from "vitest";
 import { freePort } from "../support/ports.js";
-import { readFileSync } from "node:fs";
 
 export interface Upstream {
   name: string;
@@ -88,13 +90,16 @@ export interface TestProxy {
   cleanup(): Promise<void>;
 }
 
-/** A temp SLIPWAY_HOME with a proxy process running in it. */
-export async function startTestProxy(): Promise<TestProxy> {
-  const home = await mkdtemp(join(tmpdir(), "slipway-proxy-test-"));
+/**
+ * One proxy process for a suite file: a temp SLIPWAY_HOME and its client now, the process started
+ * before the file's tests and stopped after them, then the upstreams the tests started with `up`.
+ */
+export function proxySuite(): { px: TestProxy; up(name: string): Promise<Upstream> } {
+  const home = mkdtempSync(join(tmpdir(), "slipway-proxy-test-"));
   const client = new ProxyClient({ home });
-  await client.ensureRunning();
   const pid = () => Number(readFileSync(proxyPaths(home).pid, "utf8").trim());
-  return {
+  const ups: Upstream[] = [];
+  const px: TestProxy = {
     home,
     client,
     port: freePort,
@@ -109,7 +114,24 @@ export async function startTestProxy(): Promise<TestProxy> {
       await rm(home, { recursive: true, force: true });
     },
   };
+  beforeAll(() => client.ensureRunning());
+  afterAll(async () => {
+    await px.cleanup();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+  return {
+    px,
+    up: async (name) => {
+      const u = await startUpstream(name);
+      ups.push(u);
+      return u;
+    },
+  };
 }
+
+/** The sticky cookie's name for a route, as documented in docs/proxy.md. */
+export const stickyCookie = (key: string) =>
+  `slipway_slot_${createHash("sha256").update(key).digest("hex").slice(0, 10)}`;
 
 export interface Reply {
   status: number;

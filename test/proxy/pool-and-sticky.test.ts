@@ -2,32 +2,12 @@
  * Through the real proxy process: upstream keep-alive pools reuse connections, and sticky-cookie
  * assignment of new clients follows the candidate weight.
  */
-import { createHash } from "node:crypto";
 import { Agent } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../support/ports.js";
-import {
-  get,
-  route,
-  startTestProxy,
-  startUpstream,
-  target,
-  type TestProxy,
-  type Upstream,
-} from "./helpers.js";
+import { get, proxySuite, route, stickyCookie, target } from "./helpers.js";
 
-const cookieName = (key: string) =>
-  `slipway_slot_${createHash("sha256").update(key).digest("hex").slice(0, 10)}`;
-
-let px: TestProxy;
-const ups: Upstream[] = [];
-beforeAll(async () => {
-  px = await startTestProxy();
-});
-afterAll(async () => {
-  await px?.cleanup();
-  await Promise.all(ups.map((u) => u.close()));
-});
+const { px, up } = proxySuite();
 
 /** `n` requests, `concurrency` at a time. */
 async function burst(n: number, concurrency: number, one: (i: number) => Promise<void>): Promise<void> {
@@ -41,8 +21,7 @@ async function burst(n: number, concurrency: number, one: (i: number) => Promise
 
 describe("proxy pools and sticky weights", () => {
   it("reuses upstream connections: 500 requests over far fewer connections", async () => {
-    const u = await startUpstream("pooled");
-    ups.push(u);
+    const u = await up("pooled");
     let connections = 0;
     u.server.on("connection", () => connections++);
     const port = await freePort();
@@ -59,9 +38,8 @@ describe("proxy pools and sticky weights", () => {
   });
 
   it("assigns ≈ 10 % of 1,000 cookie-less clients to the candidate at weight 10, and they stay", async () => {
-    const s = await startUpstream("stable");
-    const c = await startUpstream("candidate");
-    ups.push(s, c);
+    const s = await up("stable");
+    const c = await up("candidate");
     const key = "t/dev/sticky-weight";
     const port = await freePort();
     await px.client.setRoute(
@@ -76,9 +54,9 @@ describe("proxy pools and sticky weights", () => {
     await burst(1_000, 10, async () => {
       const r = await get(`http://127.0.0.1:${port}/`, { agent });
       const set = ([] as string[]).concat(r.headers["set-cookie"] ?? []);
-      const cookie = set.find((h) => h.startsWith(`${cookieName(key)}=`))?.split(";")[0];
+      const cookie = set.find((h) => h.startsWith(`${stickyCookie(key)}=`))?.split(";")[0];
       expect(cookie, "every new client gets the slot cookie").toBeDefined();
-      if (cookie !== `${cookieName(key)}=${r.body}`) mismatched++;
+      if (cookie !== `${stickyCookie(key)}=${r.body}`) mismatched++;
       cookies.push(cookie!);
     });
     expect(mismatched).toBe(0);
@@ -91,7 +69,7 @@ describe("proxy pools and sticky weights", () => {
     const sample = [...cookies.filter((k) => k.endsWith("=candidate")).slice(0, 20), ...cookies.slice(0, 20)];
     for (const cookie of sample) {
       const r = await get(`http://127.0.0.1:${port}/`, { agent, headers: { cookie } });
-      expect(cookie).toBe(`${cookieName(key)}=${r.body}`);
+      expect(cookie).toBe(`${stickyCookie(key)}=${r.body}`);
     }
     agent.destroy();
   });

@@ -1,28 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ProxyClient } from "../../src/proxy/client.js";
 import { proxyPaths } from "../../src/proxy/paths.js";
 import { freePort, waitFor } from "../support/ports.js";
-import {
-  get,
-  route,
-  startTestProxy,
-  startUpstream,
-  target,
-  type TestProxy,
-  type Upstream,
-} from "./helpers.js";
+import { get, proxySuite, route, target } from "./helpers.js";
 
-let px: TestProxy;
-const ups: Upstream[] = [];
-
-beforeAll(async () => {
-  px = await startTestProxy();
-});
-afterAll(async () => {
-  await px?.cleanup();
-  await Promise.all(ups.map((u) => u.close()));
-});
+const { px, up } = proxySuite();
 
 const alive = (pid: number) => {
   try {
@@ -35,9 +18,8 @@ const alive = (pid: number) => {
 
 describe("proxy process", () => {
   it("restores the routing table from its snapshot after kill -9", async () => {
-    const a = await startUpstream("a");
-    const b = await startUpstream("b");
-    ups.push(a, b);
+    const a = await up("a");
+    const b = await up("b");
     const p1 = await freePort();
     const p2 = await freePort();
     await px.client.setRoute(route("t/dev/one", p1, [target("a-1", a)]));
@@ -78,8 +60,7 @@ describe("proxy process", () => {
   });
 
   it("on SIGTERM finishes requests in flight, then exits", async () => {
-    const slow = await startUpstream("slow");
-    ups.push(slow);
+    const slow = await up("slow");
     const port = await freePort();
     await px.client.setRoute(route("t/dev/term", port, [target("slow-1", slow)]));
     const pending = get(`http://127.0.0.1:${port}/slow?ms=1000`);

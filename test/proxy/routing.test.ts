@@ -1,38 +1,11 @@
-import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { Agent } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { proxyPaths } from "../../src/proxy/paths.js";
 import { freePort } from "../support/ports.js";
-import {
-  get,
-  route,
-  startTestProxy,
-  startUpstream,
-  target,
-  type TestProxy,
-  type Upstream,
-} from "./helpers.js";
+import { get, proxySuite, route, stickyCookie, target } from "./helpers.js";
 
-/** The sticky cookie's name, as documented in docs/proxy.md. */
-const cookieName = (key: string) =>
-  `slipway_slot_${createHash("sha256").update(key).digest("hex").slice(0, 10)}`;
-
-let px: TestProxy;
-const ups: Upstream[] = [];
-const up = async (name: string) => {
-  const u = await startUpstream(name);
-  ups.push(u);
-  return u;
-};
-
-beforeAll(async () => {
-  px = await startTestProxy();
-});
-afterAll(async () => {
-  await px?.cleanup();
-  await Promise.all(ups.map((u) => u.close()));
-});
+const { px, up } = proxySuite();
 
 describe("proxy routing", () => {
   it("keeps its control socket private (0600)", async () => {
@@ -124,7 +97,7 @@ describe("proxy routing", () => {
         Array.from({ length: 10 }, () =>
           get(`http://127.0.0.1:${port}/`, {
             agent,
-            headers: { cookie: `${cookieName("t/dev/zero")}=candidate` },
+            headers: { cookie: `${stickyCookie("t/dev/zero")}=candidate` },
           }),
         ),
       );
@@ -145,7 +118,7 @@ describe("proxy routing", () => {
     );
     const first = await get(`http://127.0.0.1:${port}/`);
     const setCookie = first.headers["set-cookie"]?.[0] ?? "";
-    expect(setCookie).toMatch(new RegExp(`^${cookieName("t/dev/sticky")}=(stable|candidate);`));
+    expect(setCookie).toMatch(new RegExp(`^${stickyCookie("t/dev/sticky")}=(stable|candidate);`));
     const cookie = setCookie.split(";")[0];
     const seen = new Set<string>();
     for (let i = 0; i < 20; i++)

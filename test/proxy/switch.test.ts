@@ -1,32 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../support/ports.js";
-import {
-  get,
-  load,
-  route,
-  startTestProxy,
-  startUpstream,
-  target,
-  type TestProxy,
-  type Upstream,
-} from "./helpers.js";
+import { get, load, proxySuite, route, target } from "./helpers.js";
 
-let px: TestProxy;
-const ups: Upstream[] = [];
-const up = async (name: string) => {
-  const u = await startUpstream(name);
-  ups.push(u);
-  return u;
-};
+const { px, up } = proxySuite();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-beforeAll(async () => {
-  px = await startTestProxy();
-});
-afterAll(async () => {
-  await px?.cleanup();
-  await Promise.all(ups.map((u) => u.close()));
-});
 
 describe("switching targets", () => {
   it("switches stable → new → back under continuous load with zero failed requests", async () => {

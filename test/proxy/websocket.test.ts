@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { freePort, waitFor } from "../support/ports.js";
-import { route, startTestProxy, startUpstream, target, type TestProxy, type Upstream } from "./helpers.js";
+import { proxySuite, route, target } from "./helpers.js";
 
-let px: TestProxy;
-const ups: Upstream[] = [];
+const { px, up } = proxySuite();
 const wss: WebSocketServer[] = [];
 
 /** An upstream with an echo WebSocket server that remembers the close codes it received. */
 async function wsUpstream(name: string) {
-  const u = await startUpstream(name);
-  ups.push(u);
+  const u = await up(name);
   const closes: number[] = [];
   const server = new WebSocketServer({ server: u.server });
   wss.push(server);
@@ -40,13 +38,8 @@ async function roundTrip(c: { ws: WebSocket; messages: string[] }, text: string)
   return c.messages[n];
 }
 
-beforeAll(async () => {
-  px = await startTestProxy();
-});
-afterAll(async () => {
-  await px?.cleanup();
+afterAll(() => {
   for (const s of wss) s.close();
-  await Promise.all(ups.map((u) => u.close()));
 });
 
 describe("WebSocket pass-through", () => {
