@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { recordDeployed } from "../../test/support/deployed-env.js";
 import { waitFor } from "../../test/support/ports.js";
 import { listBackups } from "../engine/data.js";
 import type { EngineDeps } from "../engine/context.js";
@@ -61,31 +62,7 @@ async function setup(spec = SPEC): Promise<{ res: Resolution; home: string }> {
   const res = resolveSpec(loadSpecFile(join(dir, "slipway.yaml")), { env: "dev", version: "v1" });
   store = await openStore({ home });
   // A deployed environment: a revision with status deployed and an instance record.
-  await store.createRevision({
-    project: "sched",
-    env: "dev",
-    version: "v1",
-    status: "deployed",
-    snapshot: res.snapshot,
-    services: ["notes", "broken"],
-    actor: "test",
-    description: "deploy v1",
-    skipChecks: false,
-    facts: {},
-  });
-  await store.putInstance({
-    id: "notes-1",
-    project: "sched",
-    env: "dev",
-    service: "notes",
-    revision: 1,
-    version: "v1",
-    slot: "stable",
-    index: 0,
-    state: "running",
-    startedAt: new Date().toISOString(),
-    restarts: 0,
-  });
+  await recordDeployed(store, res, ["notes", "broken"], "notes");
   return { res, home };
 }
 

@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startHttpReceiver, type HttpReceiver } from "../notify/receivers.js";
+import { webhookAlerts } from "../support/deployed-env.js";
 import { APP, makeProject, waitFor, type Project } from "./harness.js";
 
 let project: Project | undefined;
@@ -32,14 +33,7 @@ const SICK_APP = APP.replace(
 
 const EXTRA = `schedules:
   - { name: sweep, cron: "*/2 * * * * *", run: health, heal: restart }
-alerts:
-  channels:
-    hooks: { type: webhook, url: "\${ALERT_WEBHOOK_URL}" }
-  routes:
-    - { match: {}, receivers: [hooks] }
-  groupWait: 100ms
-  groupInterval: 200ms
-`;
+${webhookAlerts("ALERT_WEBHOOK_URL")}`;
 
 interface StatusJson {
   result: { services: { name: string; status: string; instances: { id: string; pid?: number }[] }[] };
