@@ -39,7 +39,13 @@ describe("self-heal", () => {
       },
       { what: "a replacement api instance", timeoutMs: 30_000, intervalMs: 500 },
     );
-    expect((await p.get("api")).body).toBe("v1");
+    // Status shows the replacement once it passes its probe; the route to it follows that gate
+    // (with one instance, requests between the kill and the re-route cannot be served).
+    await waitFor(async () => (await p.get("api")).body === "v1", {
+      what: "the proxy routing api to the replacement",
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
     // The old app process did not survive its supervisor; exactly one per service runs.
     await waitFor(() => appProcesses(p.dir).length === 3, { what: "3 app processes", timeoutMs: 15_000 });
   });
