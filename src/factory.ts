@@ -3,7 +3,9 @@
  * environment and the resolved spec's target (DESIGN §3: nothing else imports them).
  */
 import { join } from "node:path";
+import type { PreflightTarget } from "./checks/types.js";
 import type { Driver } from "./drivers/driver.js";
+import type { DockerDriver } from "./drivers/docker/docker-driver.js";
 import { DriverError } from "./errors.js";
 import type { EngineDeps } from "./engine/context.js";
 import type { EngineEvent } from "./engine/events.js";
@@ -148,9 +150,19 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       }),
     };
   };
+  // Pre-flight checks measure the machines of a Docker target (over the driver's SSH settings)
+  // and ask its engines for the NVIDIA runtime; the driver is loaded only when a check asks.
+  const dockerPreflight = (target: Target): PreflightTarget => {
+    const docker = async () => (await driverFor(target)) as DockerDriver;
+    return {
+      hosts: async () => (await docker()).hostShells(),
+      gpuSupport: async () => (await docker()).gpuSupport(),
+    };
+  };
   const deps = (target: Target): EngineDeps => {
     const driver = lazyDriver(target);
     return {
+      ...(target.kind === "docker" ? { preflight: dockerPreflight(target) } : {}),
       home: opts.home,
       store,
       driver,

@@ -139,8 +139,10 @@ export class Slipway {
       confirmed: confirm ?? [],
       prompted: who.prompted ?? [],
       confirmedBy: who.actor ?? this.deps.actor,
+      ...(this.deps.preflight ? { target: this.deps.preflight } : {}),
     });
-    return (spec, emit, signal) => run({ dir: spec.dir, checks: spec.checks as CheckSpec[] }, emit, signal);
+    return (spec, emit, signal) =>
+      run({ dir: spec.dir, checks: spec.checks as CheckSpec[], services: spec.services }, emit, signal);
   }
 
   /**

@@ -4,6 +4,7 @@
  * parameter is typed structurally so this module does not depend on the engine.
  */
 import { formatCheckResult } from "./format.js";
+import { gpuRuntimeChecks, type GpuService } from "./gpu-runtime.js";
 import { runChecks, summarizeChecks } from "./runner.js";
 import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
 
@@ -11,10 +12,9 @@ export type CheckEmit = (e: { type: "log"; level: "info" | "warn" | "error"; mes
 
 export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult">;
 
-export function createCheckRunner(
-  opts: CheckRunnerOptions,
-): (
-  spec: { dir: string; checks: CheckSpec[] },
+export function createCheckRunner(opts: CheckRunnerOptions): (
+  /** `services`: those requesting GPUs get an automatic GPU-runtime item per host (opts.target). */
+  spec: { dir: string; checks: CheckSpec[]; services?: Record<string, GpuService> },
   emit: CheckEmit,
   signal?: AbortSignal,
 ) => Promise<{ ok: boolean; summary: string; results: CheckResult[] }> {
@@ -25,6 +25,7 @@ export function createCheckRunner(
       ...opts,
       ...(secrets ? { secrets } : {}),
       cwd: spec.dir,
+      automatic: gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
       ...(signal ? { signal } : {}),
       onResult: (r) =>
         emit({

@@ -1,10 +1,12 @@
 /**
  * `gpu`: NVIDIA GPUs present and free memory, read from
- * `nvidia-smi --query-gpu=index,name,memory.total,memory.free --format=csv,noheader,nounits`.
+ * `nvidia-smi --query-gpu=index,name,memory.total,memory.free --format=csv,noheader,nounits`, on
+ * this machine or, for a Docker target with SSH hosts, on each host.
  */
 import { execFile } from "node:child_process";
 import type { GpuCheckSpec } from "../spec/schema-checks.js";
-import { failed, passed, type CheckOutcome, type CheckRun } from "./types.js";
+import { onEveryHost } from "./on-hosts.js";
+import { failed, passed, type CheckOutcome, type CheckRun, type HostShell } from "./types.js";
 
 export interface GpuInfo {
   index: number;
@@ -31,12 +33,14 @@ export function parseNvidiaSmi(csv: string): GpuInfo[] {
   return out;
 }
 
+const QUERY = ["--query-gpu=index,name,memory.total,memory.free", "--format=csv,noheader,nounits"];
+
 function nvidiaSmi(run: CheckRun): Promise<{ missing: true } | { missing: false; stdout: string }> {
   const env = { ...(run.ctx.env ?? process.env) };
   return new Promise((resolve, reject) => {
     execFile(
       "nvidia-smi",
-      ["--query-gpu=index,name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+      QUERY,
       { env, signal: run.signal, timeout: run.timeoutMs, encoding: "utf8" },
       (err, stdout, stderr) => {
         if (err && (err as NodeJS.ErrnoException).code === "ENOENT") return resolve({ missing: true });
@@ -50,15 +54,46 @@ function nvidiaSmi(run: CheckRun): Promise<{ missing: true } | { missing: false;
   });
 }
 
+/** nvidia-smi on a remote host: exit 127 is the shell's "command not found". */
+async function nvidiaSmiOn(
+  host: HostShell,
+  run: CheckRun,
+): Promise<{ missing: true } | { missing: false; stdout: string }> {
+  const r = await host.run(["nvidia-smi", ...QUERY].join(" "), {
+    signal: run.signal,
+    timeoutMs: run.timeoutMs,
+  });
+  if (r.code === 127) return { missing: true };
+  if (r.code !== 0) {
+    const why = r.stderr.trim().split("\n").pop() || r.stdout.trim().split("\n").pop() || `exit ${r.code}`;
+    throw new Error(`nvidia-smi failed: ${why}`);
+  }
+  return { missing: false, stdout: r.stdout };
+}
+
 export async function gpuCheck(spec: GpuCheckSpec, run: CheckRun): Promise<CheckOutcome> {
+  // A target on other machines (Docker hosts over SSH): nvidia-smi runs on each host.
+  const hosts = (await run.ctx.target?.hosts()) ?? [];
+  if (hosts.length)
+    return onEveryHost(hosts, run, async (h, r) =>
+      judgeGpus(spec, await nvidiaSmiOn(h, r), "on the host (no NVIDIA driver there)"),
+    );
   let r: Awaited<ReturnType<typeof nvidiaSmi>>;
   try {
     r = await nvidiaSmi(run);
   } catch (e) {
     return failed((e as Error).message);
   }
+  return judgeGpus(spec, r, "on PATH (no NVIDIA driver on this machine)");
+}
+
+function judgeGpus(
+  spec: GpuCheckSpec,
+  r: { missing: true } | { missing: false; stdout: string },
+  where: string,
+): CheckOutcome {
   if (r.missing) {
-    const evidence = "nvidia-smi not found on PATH (no NVIDIA driver on this machine)";
+    const evidence = `nvidia-smi not found ${where}`;
     return spec.ifMissing === "skip" ? { status: "skipped", evidence } : failed(evidence);
   }
   let gpus: GpuInfo[];

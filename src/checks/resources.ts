@@ -1,11 +1,14 @@
 /**
  * `resources`: disk used on a path's file system, memory used, CPU load per core, each below
- * its threshold. Measured on the machine running Slipway (the target for process deploys).
+ * its threshold. Measured on the machine running Slipway (the target for process deploys and a local
+ * Docker engine), or on every host of a Docker target reached over SSH (host-resources.ts).
  */
 import { readFile, statfs } from "node:fs/promises";
 import { availableParallelism, freemem, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import type { ResourcesCheckSpec } from "../spec/schema-checks.js";
+import { measureOnHost } from "./host-resources.js";
+import { onEveryHost } from "./on-hosts.js";
 import { failed, passed, type CheckOutcome, type CheckRun } from "./types.js";
 
 const pct = (r: number) => `${(r * 100).toFixed(r < 0.1 ? 1 : 0)}%`;
@@ -46,7 +49,30 @@ export function cpuLoad(): { perCore: number; load1: number; cores: number } {
   return { perCore: load1 / cores, load1, cores };
 }
 
-export async function resourcesCheck(spec: ResourcesCheckSpec, run: CheckRun): Promise<CheckOutcome> {
+/** What was measured on one machine, for the parts the check asks about. */
+export interface ResourceMeasurement {
+  disk?: { path: string; used: number; freeBytes: number } | { path: string; error: string };
+  memory?: { used: number; availableBytes: number };
+  cpu?: { load1: number; cores: number };
+}
+
+async function measureHere(spec: ResourcesCheckSpec, run: CheckRun): Promise<ResourceMeasurement> {
+  const m: ResourceMeasurement = {};
+  if (spec.disk) {
+    const path = resolve(run.ctx.cwd, spec.disk.path);
+    try {
+      m.disk = { path, ...(await diskUsed(path)) };
+    } catch (e) {
+      m.disk = { path, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+    }
+  }
+  if (spec.memory) m.memory = await memoryUsed();
+  if (spec.cpu) m.cpu = cpuLoad();
+  return m;
+}
+
+/** Each measurement against its maximum, on one line (the checklist shows only the first line of a pass). */
+export function judgeResources(spec: ResourcesCheckSpec, m: ResourceMeasurement): CheckOutcome {
   const lines: string[] = [];
   const details: Record<string, unknown> = {};
   let ok = true;
@@ -56,32 +82,38 @@ export async function resourcesCheck(spec: ResourcesCheckSpec, run: CheckRun): P
     lines.push(`${over ? "✖" : "✔"} ${what} ${pct(value)}${extra} (max ${pct(max)})`);
     return { value, max, ok: !over };
   };
-  if (spec.disk) {
-    const path = resolve(run.ctx.cwd, spec.disk.path);
-    try {
-      const d = await diskUsed(path);
-      const gib = (d.freeBytes / 1024 ** 3).toFixed(1);
-      details.disk = { path, ...judge("disk used", d.used, spec.disk.max, ` on ${path}, ${gib}Gi free`) };
-    } catch (e) {
+  if (spec.disk && m.disk) {
+    const d = m.disk;
+    if ("error" in d) {
       ok = false;
-      lines.push(
-        `✖ disk: cannot measure ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
+      lines.push(`✖ disk: cannot measure ${d.path}: ${d.error}`);
+    } else {
+      const gib = (d.freeBytes / 1024 ** 3).toFixed(1);
+      details.disk = {
+        path: d.path,
+        ...judge("disk used", d.used, spec.disk.max, ` on ${d.path}, ${gib}Gi free`),
+      };
     }
   }
-  if (spec.memory) {
-    const m = await memoryUsed();
-    const gib = (m.availableBytes / 1024 ** 3).toFixed(1);
-    details.memory = judge("memory used", m.used, spec.memory.max, `, ${gib}Gi available`);
+  if (spec.memory && m.memory) {
+    const gib = (m.memory.availableBytes / 1024 ** 3).toFixed(1);
+    details.memory = judge("memory used", m.memory.used, spec.memory.max, `, ${gib}Gi available`);
   }
-  if (spec.cpu) {
-    const c = cpuLoad();
+  if (spec.cpu && m.cpu) {
+    const { load1, cores } = m.cpu;
     details.cpu = {
-      load1: c.load1,
-      cores: c.cores,
-      ...judge("cpu load", c.perCore, spec.cpu.max, ` (load ${c.load1.toFixed(2)} on ${c.cores} cores)`),
+      load1,
+      cores,
+      ...judge("cpu load", load1 / cores, spec.cpu.max, ` (load ${load1.toFixed(2)} on ${cores} cores)`),
     };
   }
-  // One line: the checklist shows only the first line of a passed check.
   return ok ? passed(lines.join("; "), details) : failed(lines.join("; "), details);
+}
+
+export async function resourcesCheck(spec: ResourcesCheckSpec, run: CheckRun): Promise<CheckOutcome> {
+  // A target on other machines (Docker hosts over SSH) is measured there, each host on its own line.
+  const hosts = (await run.ctx.target?.hosts()) ?? [];
+  if (hosts.length)
+    return onEveryHost(hosts, run, async (h, r) => judgeResources(spec, await measureOnHost(spec, h, r)));
+  return judgeResources(spec, await measureHere(spec, run));
 }

@@ -110,8 +110,11 @@ function redactDetails(details: Record<string, unknown>, secrets: string[]): Rec
   ) as Record<string, unknown>;
 }
 
-async function runOne(c: CheckSpec, ctx: CheckContext): Promise<CheckOutcome> {
-  const timeoutMs = c.timeoutMs ?? DEFAULT_TIMEOUTS[c.kind];
+async function runOne(
+  body: (run: CheckRun) => Promise<CheckOutcome>,
+  timeoutMs: number | undefined,
+  ctx: CheckContext,
+): Promise<CheckOutcome> {
   const controller = new AbortController();
   const signals = [controller.signal, ...(ctx.signal ? [ctx.signal] : [])];
   let timer: NodeJS.Timeout | undefined;
@@ -136,7 +139,7 @@ async function runOne(c: CheckSpec, ctx: CheckContext): Promise<CheckOutcome> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
-    return await Promise.race([dispatch(c, { ctx, signal, timeoutMs: timeoutMs ?? 24 * 3_600_000 }), guard]);
+    return await Promise.race([body({ ctx, signal, timeoutMs: timeoutMs ?? 24 * 3_600_000 }), guard]);
   } catch (e) {
     return { status: "failed", evidence: (e as Error).message };
   } finally {
@@ -147,14 +150,25 @@ async function runOne(c: CheckSpec, ctx: CheckContext): Promise<CheckOutcome> {
 export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise<CheckResult[]> {
   const secrets = secretValues(checks, ctx);
   const results: CheckResult[] = [];
-  for (const [i, c] of checks.entries()) {
-    const name = redact(checkName(c), secrets);
+  // The spec's checks first, so result i is check i; then the ones the runner adds by itself.
+  const items = [
+    ...checks.map((c) => ({
+      name: checkName(c),
+      kind: c.kind,
+      warnOnly: c.severity === "warning",
+      timeoutMs: c.timeoutMs ?? DEFAULT_TIMEOUTS[c.kind],
+      body: (run: CheckRun) => dispatch(c, run),
+    })),
+    ...(ctx.automatic ?? []).map((a) => ({ ...a, warnOnly: false, body: (run: CheckRun) => a.run(run) })),
+  ];
+  for (const [i, c] of items.entries()) {
+    const name = redact(c.name, secrets);
     ctx.onStart?.({ name, kind: c.kind }, i);
     const started = performance.now();
     const outcome: CheckOutcome = ctx.signal?.aborted
       ? { status: "skipped", evidence: "cancelled before it ran" }
-      : await runOne(c, ctx);
-    const status = outcome.status === "failed" && c.severity === "warning" ? "warning" : outcome.status;
+      : await runOne(c.body, c.timeoutMs, ctx);
+    const status = outcome.status === "failed" && c.warnOnly ? "warning" : outcome.status;
     const result: CheckResult = {
       name,
       kind: c.kind,
@@ -162,6 +176,7 @@ export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise
       evidence: redact(outcome.evidence, secrets),
       durationMs: Math.round(performance.now() - started),
       ...(outcome.details ? { details: redactDetails(outcome.details, secrets) } : {}),
+      ...(outcome.summaryLines ? { summaryLines: outcome.summaryLines } : {}),
     };
     results.push(result);
     ctx.onResult?.(result, i);

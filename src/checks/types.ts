@@ -13,6 +13,43 @@ export interface CheckResult {
   evidence: string;
   durationMs: number;
   details?: Record<string, unknown>;
+  /** Evidence lines the checklist shows for a pass (default 1; a check run on several hosts shows one per host). */
+  summaryLines?: number;
+}
+
+/**
+ * A machine a check runs commands on: a remote Docker host (over SSH, with the driver's settings).
+ * The real implementation is injected (factory.ts); this module knows no SSH library.
+ */
+export interface HostShell {
+  /** How the host is named in evidence (user@host:port as the spec writes it). */
+  readonly name: string;
+  /**
+   * Runs a /bin/sh command line on the host. Resolves with its exit status and output; rejects
+   * with a message saying what went wrong (no stack) when the host cannot be reached.
+   */
+  run(
+    command: string,
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The Docker root dir of the host's engine (a relative disk path means it); undefined when unknown. */
+  dockerRootDir?(): Promise<string | undefined>;
+}
+
+/** What a deploy target offers pre-flight checks beyond this machine. */
+export interface PreflightTarget {
+  /** The target's remote machines: `resources` and `gpu` run on each. [] → they measure this machine. */
+  hosts(): Promise<HostShell[]>;
+  /** Per engine host ("local" or user@host:port): is the NVIDIA runtime registered (docker info)? */
+  gpuSupport?(): Promise<Array<{ host: string; nvidia: boolean; runtimes: string[] }>>;
+}
+
+/** A check the runner adds by itself (not written in `checks:`), e.g. the GPU runtime a service needs. */
+export interface AutomaticCheck {
+  name: string;
+  kind: CheckKind;
+  timeoutMs: number;
+  run(run: CheckRun): Promise<CheckOutcome>;
 }
 
 export interface CheckContext {
@@ -30,6 +67,10 @@ export interface CheckContext {
    * …PASSWORD, …TOKEN, …KEY) and of every variable an `env` check names are redacted too.
    */
   secrets?: Iterable<string>;
+  /** The deploy target's machines when they are not this one (Docker hosts over SSH). */
+  target?: PreflightTarget;
+  /** Items the runner runs after the spec's checks (their results follow the spec's, in order). */
+  automatic?: AutomaticCheck[];
   /** Items confirmed up front (`--confirm ITEM`). */
   confirmed?: string[];
   /** Items of `confirmed` that were answered at an interactive prompt (recorded `via: "prompt"`). */
@@ -49,6 +90,7 @@ export interface CheckOutcome {
   status: "passed" | "failed" | "skipped";
   evidence: string;
   details?: Record<string, unknown>;
+  summaryLines?: number;
 }
 
 /** Everything a check implementation gets besides its spec. */

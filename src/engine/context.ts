@@ -1,4 +1,5 @@
 /** What the engine needs from the world, built once by the factory (engine/factory.ts). */
+import type { PreflightTarget } from "../checks/types.js";
 import type { Driver, Instance } from "../drivers/driver.js";
 import type { Logger } from "../logger.js";
 import type { TrafficRouter } from "../proxy/contract.js";
@@ -32,4 +33,6 @@ export interface EngineDeps {
   actor: string;
   /** Every event of every operation, for subscribers (store timeline, notifier, SSE). */
   publish?: (project: string, env: string, e: EngineEvent) => void;
+  /** What the target offers pre-flight checks beyond this machine (Docker SSH hosts, GPU runtimes). */
+  preflight?: PreflightTarget;
 }

@@ -32,8 +32,15 @@ function sshAnswers(p: number): Promise<boolean> {
   });
 }
 
-/** Start `count` sshd daemons in `dir` (keys and configs are written there). */
-export async function startSshHosts(dir: string, count: number): Promise<SshHosts> {
+/**
+ * Start `count` sshd daemons in `dir` (keys and configs are written there). `config(i)`: extra
+ * sshd_config lines for host i (e.g. `SetEnv PATH=…` to give one host programs the other lacks).
+ */
+export async function startSshHosts(
+  dir: string,
+  count: number,
+  opts: { config?: (i: number) => string[] } = {},
+): Promise<SshHosts> {
   const hostKey = join(dir, "host_key");
   const clientKey = join(dir, "client_key");
   await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
@@ -59,6 +66,7 @@ export async function startSshHosts(dir: string, count: number): Promise<SshHost
         "KbdInteractiveAuthentication no",
         "UsePAM no",
         "StrictModes no",
+        ...(opts.config?.(i) ?? []),
         "",
       ].join("\n"),
     );

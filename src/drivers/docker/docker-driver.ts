@@ -35,6 +35,7 @@ import { secretsTar } from "./secret-files.js";
 import { Demuxer, demuxAll } from "./demux.js";
 import { engineError, localHost, sshHost, type EngineHost, type SshOptions } from "./hosts.js";
 import { LABELS, imageRef, imageRepository, networkName } from "./names.js";
+import { runOnHost, type HostCommandResult } from "./ssh-command.js";
 import type { DockerHostSpec } from "../../spec/placement.js";
 
 export interface DockerDriverOptions {
@@ -51,6 +52,12 @@ export interface DockerDriverOptions {
   ssh?: SshOptions;
   /** Host address published ports bind to on every engine (default 127.0.0.1). */
   publishAddress?: string;
+}
+
+/** The slice of `docker info` the driver reads. */
+interface EngineInfo {
+  Runtimes?: Record<string, unknown>;
+  DockerRootDir?: string;
 }
 
 interface HttpError {
@@ -72,7 +79,7 @@ export class DockerDriver implements Driver {
   private readonly logger: Logger;
   private readonly publishAddress: string;
   private readonly networks = new Map<string, Promise<void>>();
-  private readonly runtimes = new Map<string, Promise<string[]>>();
+  private readonly infos = new Map<string, Promise<EngineInfo>>();
 
   constructor(opts: DockerDriverOptions) {
     this.logger = opts.logger ?? silentLogger;
@@ -333,15 +340,38 @@ export class DockerDriver implements Driver {
     return p;
   }
 
-  /** The runtimes the engine of a host offers (`docker info` Runtimes). */
-  runtimesOf(h: EngineHost): Promise<string[]> {
-    let p = this.runtimes.get(h.key);
+  /** What `docker info` says of a host's engine, asked once (a failure is asked again next time). */
+  private infoOf(h: EngineHost): Promise<EngineInfo> {
+    let p = this.infos.get(h.key);
     if (!p) {
-      p = this.on(h, async (d) => Object.keys(((await d.info()) as { Runtimes?: object }).Runtimes ?? {}));
-      p.catch(() => this.runtimes.delete(h.key));
-      this.runtimes.set(h.key, p);
+      p = this.on(h, async (d) => (await d.info()) as EngineInfo);
+      p.catch(() => this.infos.delete(h.key));
+      this.infos.set(h.key, p);
     }
     return p;
+  }
+
+  /** The runtimes the engine of a host offers (`docker info` Runtimes). */
+  async runtimesOf(h: EngineHost): Promise<string[]> {
+    return Object.keys((await this.infoOf(h)).Runtimes ?? {});
+  }
+
+  /**
+   * The remote machines of this target, for pre-flight checks that measure a host (resources, gpu):
+   * commands run over SSH with the engine connection's settings. [] for the local engine.
+   */
+  hostShells(): Array<{
+    name: string;
+    run: (command: string, o: { signal: AbortSignal; timeoutMs: number }) => Promise<HostCommandResult>;
+    dockerRootDir: () => Promise<string | undefined>;
+  }> {
+    return this.hosts
+      .filter((h) => h.remote)
+      .map((h) => ({
+        name: h.key,
+        run: (command, o) => runOnHost(h, command, o),
+        dockerRootDir: async () => (await this.infoOf(h)).DockerRootDir,
+      }));
   }
 
   /** Per host: can it run GPU containers (NVIDIA runtime registered)? For pre-flight checks. */
@@ -705,7 +735,7 @@ export class DockerDriver implements Driver {
 
   async close(): Promise<void> {
     this.networks.clear();
-    this.runtimes.clear();
+    this.infos.clear();
   }
 }
 

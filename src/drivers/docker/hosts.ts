@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
+import type { ConnectConfig } from "ssh2";
 import { DriverError } from "../../errors.js";
 
 export interface SshOptions {
@@ -26,6 +27,8 @@ export interface EngineHost {
   address: string;
   /** Address published ports bind to on this machine (default: the driver's, 127.0.0.1). */
   publish?: string;
+  /** Remote hosts: the SSH settings of the engine connection (pre-flight commands reuse them). */
+  ssh?: ConnectConfig;
 }
 
 export interface ParsedHost {
@@ -79,7 +82,11 @@ export function localHost(socketPath: string | undefined): EngineHost {
   };
 }
 
-export function sshHost(spec: string, opts: SshOptions = {}, publish?: string): EngineHost {
+/**
+ * ssh2 connection settings for a host: the key (or agent) and the known_hosts verification the
+ * engine connection uses; pre-flight commands on the host connect with the same ones.
+ */
+export function sshConnectConfig(spec: string, opts: SshOptions = {}): ConnectConfig {
   const { user, host, port } = parseHost(spec);
   const knownHostsPath = opts.knownHostsPath ?? join(homedir(), ".ssh", "known_hosts");
   const privateKey = opts.privateKeyPath ? readFileSync(opts.privateKeyPath) : undefined;
@@ -90,7 +97,10 @@ export function sshHost(spec: string, opts: SshOptions = {}, publish?: string): 
       "docker",
       `no SSH key for ${spec}: set SSH_AUTH_SOCK or create ~/.ssh/id_ed25519 (or give ssh.privateKeyPath)`,
     );
-  const sshOptions = {
+  return {
+    host,
+    port,
+    username: user,
     ...(key ? { privateKey: key } : { agent }),
     readyTimeout: 15_000,
     hostVerifier: (hostKey: Buffer) => {
@@ -98,32 +108,38 @@ export function sshHost(spec: string, opts: SshOptions = {}, publish?: string): 
       return knownHostTrusts(known, host, port, hostKey.toString("base64"));
     },
   };
+}
+
+export function sshHost(spec: string, opts: SshOptions = {}, publish?: string): EngineHost {
+  const ssh = sshConnectConfig(spec, opts);
+  const { host, port, username, ...sshOptions } = ssh;
   const docker = new Docker({
     protocol: "ssh",
     host,
     port,
-    username: user,
+    username,
     sshOptions,
   } as Docker.DockerOptions);
-  return { key: spec, docker, remote: true, address: host, ...(publish ? { publish } : {}) };
+  return { key: spec, docker, remote: true, address: host as string, ssh, ...(publish ? { publish } : {}) };
+}
+
+/** What went wrong reaching a host over SSH, said for a person (undefined: some other failure). */
+export function sshProblem(msg: string): string | undefined {
+  if (/verification failed/i.test(msg))
+    return "its SSH host key is not in known_hosts; verify it and add it (ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts)";
+  if (/All configured authentication methods failed/i.test(msg))
+    return "SSH authentication failed (key not accepted)";
+  if (/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Timed out/i.test(msg)) return `cannot connect (${msg})`;
+  return undefined;
 }
 
 /** Turn SSH/socket failures into messages that say which host and what to do. */
 export function engineError(h: EngineHost, e: unknown): DriverError {
   const msg = e instanceof Error ? e.message : String(e);
-  if (/verification failed/i.test(msg))
-    return new DriverError(
-      "docker",
-      `host ${h.key}: its SSH host key is not in known_hosts; verify it and add it (ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts)`,
-    );
-  if (/All configured authentication methods failed/i.test(msg))
-    return new DriverError("docker", `host ${h.key}: SSH authentication failed (key not accepted)`);
   if (/ENOENT|ECONNREFUSED/.test(msg) && !h.remote)
     return new DriverError(
       "docker",
       `cannot reach the Docker Engine on this host (${msg}); is dockerd running?`,
     );
-  if (/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|Timed out/i.test(msg))
-    return new DriverError("docker", `host ${h.key}: cannot connect (${msg})`);
-  return new DriverError("docker", `host ${h.key}: ${msg}`);
+  return new DriverError("docker", `host ${h.key}: ${sshProblem(msg) ?? msg}`);
 }
