@@ -36,6 +36,8 @@ export interface Engine {
   /** The latest resolution an operation brought for an environment (kept in memory only). */
   remember(resolution: Resolution): void;
   latest(project: string, env: string): Resolution | undefined;
+  /** What pre-flight checks of a target measure beyond this machine (Docker hosts); undefined: this machine. */
+  preflight(target: Target): PreflightTarget | undefined;
   /** Periodic housekeeping (the daemon calls it every few seconds): warm reaping, self-heal, proxy supervision. */
   tick(log?: (msg: string) => void): Promise<void>;
   /** The proxy's Prometheus text, or undefined when no proxy runs (a scrape never starts one). */
@@ -211,6 +213,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
     latest(project, env) {
       return latestByEnv.get(`${project}\u0000${env}`);
     },
+    preflight: (target) => (target.kind === "docker" ? dockerPreflight(target) : undefined),
     subscribe(fn) {
       subscribers.add(fn);
       return () => subscribers.delete(fn);

@@ -82,6 +82,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         logger: opts.logger,
         publish: schedulerPublish,
         latest: (p, e) => opts.engine.latest(p, e),
+        preflight: (s) => opts.engine.preflight(s.target),
       },
       spec,
       { schedule: entry.name, kinds: entry.checks },

@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { createCheckRunner } from "../checks/index.js";
-import type { CheckResult, CheckSpec } from "../checks/index.js";
+import type { CheckResult, CheckSpec, PreflightTarget } from "../checks/index.js";
 import type { EngineEvent } from "../engine/events.js";
 import { OpenAlerts } from "../engine/open-alerts.js";
 import type { Logger } from "../logger.js";
@@ -31,6 +31,8 @@ export interface ScheduledChecksDeps {
   logger: Logger;
   publish: (spec: ResolvedSpec, e: EngineEvent) => void;
   latest: (project: string, env: string) => Resolution | undefined;
+  /** The target's machines, when not this one (Docker SSH hosts): resources and gpu measure them. */
+  preflight?: (spec: ResolvedSpec) => PreflightTarget | undefined;
 }
 
 export interface ScheduledChecksRun {
@@ -53,9 +55,11 @@ export async function runScheduledChecks(
       (!run.kinds || run.kinds.includes(c.kind)),
   );
   if (!checks.length) return [];
+  const target = deps.preflight?.(spec);
   const runner = createCheckRunner({
     vars: latest?.vars ?? process.env,
     secrets: latest?.secrets.values(),
+    ...(target ? { target } : {}),
   });
   const r = await runner({ dir: spec.dir, checks }, (e) =>
     deps.logger[e.level](`${spec.project}/${spec.env} ${run.schedule}: ${e.message}`),

@@ -103,20 +103,24 @@ const resourcesCheckSchema = z
         path: z
           .string()
           .default(".")
-          .describe("A path on the file system measured (default: the spec's directory)."),
+          .describe(
+            "A path on the file system measured (default: the spec's directory). On Docker SSH hosts an absolute path is measured on each host; a relative one means the engine's Docker root dir.",
+          ),
         max: percent("Highest acceptable used share of the file system, e.g. 90%."),
       })
       .optional()
       .describe("Disk space used on the file system holding `path`."),
     memory: thresholdSchema("memory used (MemAvailable counts as free)")
       .optional()
-      .describe("Memory used on this machine."),
+      .describe("Memory used on the machine (each host of a Docker target with SSH hosts)."),
     cpu: thresholdSchema("1-minute load average per core")
       .optional()
       .describe("CPU load: the 1-minute load average divided by the number of cores."),
   })
   .refine((r) => r.disk || r.memory || r.cpu, { message: "give at least one of disk, memory, cpu" })
-  .describe("Resources on the machine running Slipway: disk, memory and CPU load below thresholds.");
+  .describe(
+    "Disk, memory and CPU load below thresholds: on the machine running Slipway, or on every host of a Docker target with SSH hosts.",
+  );
 
 const gpuCheckSchema = z
   .strictObject({
@@ -136,7 +140,9 @@ const gpuCheckSchema = z
       .default("fail")
       .describe("When nvidia-smi is not installed: fail the check, or skip it (machines without GPUs)."),
   })
-  .describe("NVIDIA GPUs (via nvidia-smi): count and free memory.");
+  .describe(
+    "NVIDIA GPUs (via nvidia-smi): count and free memory, on this machine or on every host of a Docker target with SSH hosts.",
+  );
 
 const tlsCheckSchema = z
   .union([

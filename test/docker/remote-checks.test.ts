@@ -14,6 +14,11 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEngine } from "../../src/factory.js";
+import { silentLogger } from "../../src/logger.js";
+import { runScheduledChecks } from "../../src/server/scheduled-checks.js";
+import { loadSpecFile } from "../../src/spec/load.js";
+import { resolveSpec } from "../../src/spec/resolve.js";
 import { freePort } from "../support/ports.js";
 import { startSshHosts, type SshHosts } from "../support/sshd.js";
 import { uniqueProject } from "./helpers.js";
@@ -240,6 +245,42 @@ checks:
     expect(runtime.name).toBe("gpu runtime on local");
     expect(runtime.status).toBe("failed");
     expect(runtime.evidence).toContain("service llm requests GPUs, but local has no NVIDIA runtime");
+  });
+
+  it("scheduled checks (the daemon's handler) measure the SSH hosts too", async () => {
+    const file = spec(
+      "scheduled",
+      [hostA, hostC],
+      `services:
+  web: { image: slipway-test/app:latest }
+checks:
+  - resources: { memory: { max: 0% } }
+`,
+    );
+    const { spec: resolved } = resolveSpec(loadSpecFile(file), { env: "production" });
+    const engine = await createEngine({ home });
+    try {
+      const alerts: string[] = [];
+      const [res] = await runScheduledChecks(
+        {
+          home,
+          logger: silentLogger,
+          publish: (_s, e) => alerts.push(e.type === "alert" ? e.message : ""),
+          latest: () => undefined,
+          // As src/server/daemon.ts wires it.
+          preflight: (sp) => engine.preflight(sp.target),
+        },
+        resolved,
+        { schedule: "checklist" },
+      );
+      expect(res?.status).toBe("failed");
+      expect(res?.evidence).toMatch(new RegExp(`^✖ ${hostA}: ✖ memory used .*\\n✖ ${hostC}: ✖ memory used `));
+      expect(alerts).toEqual([
+        expect.stringContaining(`scheduled check "resources memory" failed (checklist): ✖ ${hostA}:`),
+      ]);
+    } finally {
+      await engine.close();
+    }
   });
 
   it("an unreachable host fails the check with a clear message, the reachable one is still measured", async () => {
