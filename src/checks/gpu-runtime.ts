@@ -40,6 +40,7 @@ export function gpuRuntimeChecks(
       const all = await lookup();
       const h = all.find((x) => x.host === host);
       if (!h) return failed(`${needs}, but ${host} is not a host of this target`);
+      if (h.error) return failed(`${needs}, but cannot ask the engine on ${host}: ${h.error}`);
       const details = { host, services: names, runtimes: h.runtimes };
       const seen = `docker info runtimes: ${h.runtimes.join(", ") || "none"}`;
       return h.nvidia

@@ -41,7 +41,7 @@ export interface PreflightTarget {
   /** The target's remote machines: `resources` and `gpu` run on each. [] → they measure this machine. */
   hosts(): Promise<HostShell[]>;
   /** Per engine host ("local" or user@host:port): is the NVIDIA runtime registered (docker info)? */
-  gpuSupport?(): Promise<Array<{ host: string; nvidia: boolean; runtimes: string[] }>>;
+  gpuSupport?(): Promise<Array<{ host: string; nvidia: boolean; runtimes: string[]; error?: string }>>;
 }
 
 /** A check the runner adds by itself (not written in `checks:`), e.g. the GPU runtime a service needs. */

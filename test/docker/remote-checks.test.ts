@@ -291,11 +291,24 @@ checks:
       [hostA, closed, unknown],
       `services:
   web: { image: slipway-test/app:latest }
+  llm: { image: slipway-test/app:latest, placement: { hosts: ["${hostA}"] }, resources: { gpus: { count: 1 } } }
+  ocr: { image: slipway-test/app:latest, placement: { hosts: ["${closed}"] }, resources: { gpus: { count: 1 } } }
 checks:
   - resources: { disk: { path: /, max: 100% }, memory: { max: 100% } }
 `,
     );
     const r = await run(file, ["check", "production"]);
+    // The GPU-runtime item of each host stands alone: the unreachable host does not hide host A's answer.
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `✖ gpu runtime on ${hostA} .*\\n\\s+service llm requests GPUs, but ${hostA} has no NVIDIA runtime`,
+      ),
+    );
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `✖ gpu runtime on ${closed} .*\\n\\s+service ocr requests GPUs, but cannot ask the engine on ${closed}: cannot connect \\(connect ECONNREFUSED`,
+      ),
+    );
     expect(r.code, r.stderr).toBe(1);
     const out = r.stdout + r.stderr;
     expect(out).toMatch(new RegExp(`✔ ${hostA}: ✔ disk used [\\d.]+% on /, `));

@@ -374,12 +374,23 @@ export class DockerDriver implements Driver {
       }));
   }
 
-  /** Per host: can it run GPU containers (NVIDIA runtime registered)? For pre-flight checks. */
-  async gpuSupport(): Promise<Array<{ host: string; nvidia: boolean; runtimes: string[] }>> {
+  /**
+   * Per host: can it run GPU containers (NVIDIA runtime registered)? For pre-flight checks, so asked
+   * afresh (a daemon outlives the installation of the NVIDIA toolkit); a host that does not answer
+   * says why without hiding the others.
+   */
+  async gpuSupport(): Promise<Array<{ host: string; nvidia: boolean; runtimes: string[]; error?: string }>> {
     return Promise.all(
       this.hosts.map(async (h) => {
-        const runtimes = await this.runtimesOf(h);
-        return { host: h.key, nvidia: runtimes.includes("nvidia"), runtimes };
+        this.infos.delete(h.key);
+        try {
+          const runtimes = await this.runtimesOf(h);
+          return { host: h.key, nvidia: runtimes.includes("nvidia"), runtimes };
+        } catch (e) {
+          // The caller names the host already.
+          const error = (e as Error).message.replace(`docker: host ${h.key}: `, "");
+          return { host: h.key, nvidia: false, runtimes: [], error };
+        }
       }),
     );
   }
