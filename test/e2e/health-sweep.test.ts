@@ -71,7 +71,12 @@ describe("scheduled health sweep", () => {
         { what: `api restarted after ${trigger}`, timeoutMs: 30_000, intervalMs: 500 },
       );
       expect(now.pid).not.toBe(old.pid);
-      expect((await p.get("api", "/health")).status).toBe(200);
+      // Status probes the replacement itself; the route follows the sweep's own health gate.
+      await waitFor(async () => (await p.get("api", "/health")).status === 200, {
+        what: `the proxy routing api to the replacement after ${trigger}`,
+        timeoutMs: 5_000,
+        intervalMs: 100,
+      });
     }
     expect((await p.get("api")).body).toBe("v1");
     const events = () =>
