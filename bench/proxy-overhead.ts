@@ -3,7 +3,10 @@
  * nginx (Debian package, 1 worker, keep-alive upstream pool), with wrk, in one run.
  * Goal: Slipway ≥ 60 % of nginx's throughput and ≤ 2 ms added p99.
  *
- *   npx tsx bench/proxy-overhead.ts [--duration 10] [--connections 32]
+ *   npm run build && npx tsx bench/proxy-overhead.ts [--duration 10] [--connections 32]
+ *
+ * The proxy runs from dist/, as `slipway` runs it: started from the sources it would run under
+ * tsx's loader, which costs about half as much CPU again per request on this machine.
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -11,7 +14,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ProxyClient } from "../src/proxy/client.js";
+import type * as ProxyClientModule from "../src/proxy/client.js";
 import { freePort, waitFor } from "../test/support/ports.js";
 
 const { values } = parseArgs({
@@ -82,7 +85,10 @@ async function wrk(name: string, url: string, pids: number[] = [], conns = conne
 
 const children: ChildProcess[] = [];
 const dir = await mkdtemp(join(tmpdir(), "slipway-bench-proxy-"));
-let proxy: ProxyClient | undefined;
+const { ProxyClient } = (await import(
+  new URL("../dist/proxy/client.js", import.meta.url).href
+)) as typeof ProxyClientModule;
+let proxy: InstanceType<typeof ProxyClient> | undefined;
 try {
   // Upstream: its own process, so it does not share an event loop with anything measured.
   const upPort = await freePort();
