@@ -100,6 +100,31 @@ describe("waitHealthy", () => {
     expect(graced.attempts).toBeGreaterThan(2);
   });
 
+  it("until the first success probes sooner than interval, without counting failures sooner", async () => {
+    hits = 0;
+    readyAfter = 2;
+    // One probe per interval would give up here: the second would come after startTimeout.
+    const quick = await waitHealthy(
+      new HttpProbe("/ready"),
+      target(),
+      timings({ interval: 10_000, startTimeout: 5_000 }),
+    );
+    expect(quick.reason).toBe("healthy");
+    expect(quick.attempts).toBe(3);
+    // failFast still needs unhealthyThreshold failures one interval apart: the quicker probes
+    // between them do not count.
+    hits = 0;
+    readyAfter = Infinity;
+    const slow = await waitHealthy(
+      new HttpProbe("/ready"),
+      target(),
+      timings({ interval: 300, unhealthyThreshold: 2 }),
+      { failFast: true },
+    );
+    expect(slow.reason).toBe("unhealthy");
+    expect(slow.attempts).toBeGreaterThan(2);
+  });
+
   it("stops when the instance is gone or the caller aborts", async () => {
     hits = 0;
     readyAfter = Infinity;
