@@ -135,6 +135,8 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       stats: call("stats") as Driver["stats"],
       // Only containers have a live state beyond their pids (exited, Docker's health status).
       live: kind === "docker" ? (call("live") as NonNullable<Driver["live"]>) : undefined,
+      // Only containers are kept after they stop (retired, for their logs).
+      retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
       prune: call("prune") as Driver["prune"],
       // Only containers run exec probes inside the instance; process instances run them on the host.
       exec:

@@ -152,6 +152,7 @@ export async function runOp(
         sinceMs: num(a.sinceMs),
         follow: bool(a.follow),
         signal: ctx.signal,
+        revision: num(a.revision),
       })) {
         ctx.line?.(l);
         n++;

@@ -563,14 +563,31 @@ export class Slipway {
     }));
   }
 
-  async *logs(spec: ResolvedSpec, service: string | undefined, opts: LogOptions): AsyncIterable<LogLine> {
+  /** With `revision`: that revision's instances, live or retired (stopped, kept by the Docker target). */
+  async *logs(
+    spec: ResolvedSpec,
+    service: string | undefined,
+    opts: LogOptions & { revision?: number },
+  ): AsyncIterable<LogLine> {
     if (service && !spec.services[service])
       throw new UsageError(`no service "${service}" (services: ${Object.keys(spec.services).join(", ")})`);
+    const { revision, ...logOpts } = opts;
     const records = await this.deps.store.listInstances(spec.project, spec.env);
-    const insts = records.filter((r) => !service || r.service === service);
+    const retired =
+      revision !== undefined ? ((await this.deps.driver.retired?.(spec.project, spec.env)) ?? []) : [];
+    const insts = [...records, ...retired].filter(
+      (r) => (!service || r.service === service) && (revision === undefined || r.revision === revision),
+    );
     if (!insts.length)
-      throw new OperationFailed(`no running instance${service ? ` of ${service}` : ""} in ${spec.env}`);
-    yield* this.deps.driver.logs(insts, opts);
+      throw new OperationFailed(
+        revision === undefined
+          ? `no running instance${service ? ` of ${service}` : ""} in ${spec.env}`
+          : `no instance of revision ${revision}${service ? ` of ${service}` : ""} in ${spec.env}, running or kept stopped` +
+              (this.deps.driver.retired
+                ? " (pruned, or it never started one)"
+                : ` (the ${this.deps.driver.name} target keeps none stopped)`),
+      );
+    yield* this.deps.driver.logs(insts, logOpts);
   }
 
   /** `slipway exec ENV SVC -- CMD`: a command inside a running instance (engine/instance-ops.ts). */

@@ -93,6 +93,25 @@ export interface DriverCapabilities {
   adopt: boolean;
 }
 
+/** Why a retired instance is kept: replaced by a newer revision, or its revision failed. */
+export type RetireReason = "superseded" | "failed";
+
+export interface StopOptions {
+  signal: string;
+  graceMs: number;
+  /**
+   * Keep the stopped instance instead of removing it (Docker: the stopped container, for its
+   * `docker logs` and for debugging), marked so that inspect() never reports it as live. Drivers
+   * that keep nothing of a stopped instance ignore it.
+   */
+  retire?: RetireReason;
+}
+
+export interface PruneOptions {
+  /** Keep the retired instances of this many most recent revisions (default 0: remove all). */
+  retired?: number;
+}
+
 export interface PrepareOptions {
   /**
    * Only reuse the revision's existing artifact (rollbacks): never build or copy a new one from
@@ -116,8 +135,11 @@ export interface Driver {
   inspect(project: string, env: string): Promise<Instance[]>;
   /** Start one instance and return once it is running (not necessarily healthy). */
   start(req: InstanceRequest): Promise<Instance>;
-  /** Stop and remove one instance: signal, wait `graceMs`, then kill. */
-  stop(instance: Instance, opts: { signal: string; graceMs: number }): Promise<void>;
+  /**
+   * Stop one instance: signal, wait `graceMs`, then kill; remove it, unless `retire` asks to keep it.
+   * Returns the name a kept instance goes by from now on (what `docker logs` takes).
+   */
+  stop(instance: Instance, opts: StopOptions): Promise<{ keptAs?: string } | void>;
   /** Run a one-off command in the release of a service (migrations, exec probes). */
   runOnce(
     req: InstanceRequest,
@@ -137,7 +159,12 @@ export interface Driver {
    * container that exited or that the engine reports unhealthy. Absent: the gate uses pids.
    */
   live?(instance: Instance): Promise<Instance | undefined>;
-  /** Remove artifacts of revisions not in `keep`. */
-  prune(project: string, env: string, service: string, keep: number[]): Promise<void>;
+  /**
+   * Instances stopped and kept by `stop({ retire })`, newest first; `meta.retired` says why. Not
+   * live: never routed, probed or adopted. Absent: the driver keeps none.
+   */
+  retired?(project: string, env: string): Promise<Instance[]>;
+  /** Remove artifacts of revisions not in `keep`, and retired instances beyond `opts.retired` revisions. */
+  prune(project: string, env: string, service: string, keep: number[], opts?: PruneOptions): Promise<void>;
   close?(): Promise<void>;
 }

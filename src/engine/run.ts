@@ -436,7 +436,7 @@ export async function finalize(deps: EngineDeps, spec: ResolvedSpec, states: Rol
       const fresh = new Set(st.fresh.map((i) => i.id));
       const records = await deps.store.listInstances(spec.project, spec.env);
       const staleWarm = records.filter((i) => i.service === st.service && isWarm(i) && !fresh.has(i.id));
-      if (staleWarm.length) await stopInstances(deps, svc, staleWarm);
+      if (staleWarm.length) await stopInstances(deps, svc, staleWarm, "superseded");
       if (st.oldStopped || !st.old.length) return;
       if (proxied(svc) && svc.rollout.keepWarm > 0) {
         const until = new Date(Date.now() + svc.rollout.keepWarm).toISOString();
@@ -451,7 +451,7 @@ export async function finalize(deps: EngineDeps, spec: ResolvedSpec, states: Rol
           svc.rollout.drainTimeout,
         );
       }
-      await stopInstances(deps, svc, st.old);
+      await stopInstances(deps, svc, st.old, "superseded");
     }),
   );
 }
@@ -478,10 +478,14 @@ export async function undo(
       if (!st.oldStopped && st.old.length) {
         // The old slot is still running: send traffic back to it, drop the candidates.
         await routeTo(stubReq(deps, spec, svc), st.old);
-        await stopInstances(deps, svc, st.fresh);
-        out.push({ service: st.service, ok: true, message: "traffic back on the previous instances" });
+        const kept = await stopInstances(deps, svc, st.fresh, "failed");
+        out.push({
+          service: st.service,
+          ok: true,
+          message: `traffic back on the previous instances${keptNote(spec, st, kept)}`,
+        });
       } else if (st.oldStopped && prevSpec?.services[st.service] && previous) {
-        await stopInstances(deps, svc, st.fresh);
+        const kept = await stopInstances(deps, svc, st.fresh, "failed");
         const prevSvc = { ...prevSpec.services[st.service], path: prevSpec.services[st.service].path };
         const artRev = artifactRevision(previous, st.service) ?? previous.number;
         const artifact = await deps.driver.prepare(spec.project, spec.env, prevSvc, artRev, {
@@ -495,12 +499,20 @@ export async function undo(
         const restored = await startSlot(req, "stable", previous.number);
         await gateHealthy(req, restored);
         await routeTo(req, restored);
-        out.push({ service: st.service, ok: true, message: `restarted revision ${previous.number}` });
+        out.push({
+          service: st.service,
+          ok: true,
+          message: `restarted revision ${previous.number}${keptNote(spec, st, kept)}`,
+        });
       } else {
         // A first deploy: nothing to go back to.
         if (proxied(svc)) await (await deps.router()).removeRoute(routeKey(spec, svc.name));
-        await stopInstances(deps, svc, st.fresh);
-        out.push({ service: st.service, ok: true, message: "new instances stopped (no previous revision)" });
+        const kept = await stopInstances(deps, svc, st.fresh, "failed");
+        out.push({
+          service: st.service,
+          ok: true,
+          message: `new instances stopped (no previous revision)${keptNote(spec, st, kept)}`,
+        });
       }
       emit({
         type: "log",
@@ -519,6 +531,16 @@ export async function undo(
     }
   }
   return out;
+}
+
+/** Where the logs of the failed instances are still to be read (the driver kept them stopped). */
+function keptNote(spec: ResolvedSpec, st: RolloutState, kept: string[]): string {
+  if (!kept.length) return "";
+  const rev = st.fresh[0]?.revision;
+  return (
+    `; failed instance(s) kept stopped: ${kept.join(", ")}` +
+    ` (slipway logs ${spec.env} ${st.service} --revision ${rev}, or docker logs ${kept[0]})`
+  );
 }
 
 function stubReq(deps: EngineDeps, spec: ResolvedSpec, svc: ResolvedService): RolloutRequest {
@@ -558,7 +580,8 @@ export async function pruneArtifacts(
         if (a !== undefined) keep.add(a);
       }
     }
-    await deps.driver.prune(spec.project, spec.env, svc.name, [...keep]);
+    // Retired instances (Docker's stopped containers) of as many revisions as artifacts are kept.
+    await deps.driver.prune(spec.project, spec.env, svc.name, [...keep], { retired: retain });
   }
 }
 

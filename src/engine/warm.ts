@@ -26,6 +26,7 @@ export async function reapWarm(
     await deps.driver.stop(inst, {
       signal: svc?.stop.signal ?? "SIGTERM",
       graceMs: svc?.stop.grace ?? 10_000,
+      retire: "superseded",
     });
     await deps.store.removeInstance(project, env, inst.id);
     stopped.push(inst.id);

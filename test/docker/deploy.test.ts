@@ -23,9 +23,13 @@ async function get(path = "/"): Promise<{ status: number; body: string }> {
   return { status: r.status, body: await r.text() };
 }
 
+// A replaced or failed release's containers are kept stopped (retain.test.ts): "(superseded)", "(failed)".
 const containers = async () =>
   (await stack.containers({ all: true }))
-    .map((c) => `${c.Labels["slipway.service"]} r${c.Labels["slipway.revision"]} ${c.State}`)
+    .map((c) => {
+      const kept = /\.(superseded|failed)\.[0-9a-z]+$/.exec(c.Names[0] ?? "")?.[1];
+      return `${c.Labels["slipway.service"]} r${c.Labels["slipway.revision"]} ${c.State}${kept ? ` (${kept})` : ""}`;
+    })
     .sort();
 
 beforeAll(async () => {
@@ -88,7 +92,14 @@ describe("slipway deploy on the docker target", () => {
     expect(ok).toBeGreaterThan(0);
     expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
     expect((await get("/redis?cmd=GET%20k")).body).toBe("kept");
-    expect(await containers()).toEqual(["redis r2 running", "web r2 running", "web r2 running"]);
+    expect(await containers()).toEqual([
+      "redis r1 exited (superseded)",
+      "redis r2 running",
+      "web r1 exited (superseded)",
+      "web r1 exited (superseded)",
+      "web r2 running",
+      "web r2 running",
+    ]);
   });
 
   it("rolls back a release whose health fails; the old containers keep serving", async () => {
@@ -97,9 +108,11 @@ describe("slipway deploy on the docker target", () => {
     expect(d.stderr).toMatch(/did not become healthy/);
     expect(d.stderr).toMatch(/rolled back/);
     expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
-    expect((await containers()).filter((c) => c.startsWith("web"))).toEqual([
+    expect((await containers()).filter((c) => c.startsWith("web") && !c.includes("superseded"))).toEqual([
       "web r2 running",
       "web r2 running",
+      "web r3 exited (failed)",
+      "web r3 exited (failed)",
     ]);
   });
 

@@ -11,12 +11,16 @@ export function register(cli: Cli): void {
     .option("-F, --follow", "keep printing new lines")
     .option("--since <duration>", "only lines newer than this, e.g. 10m")
     .option("--tail <n>", "last N lines per instance", "100")
+    .option(
+      "--revision <n>",
+      "instances of this revision, also the stopped ones the Docker target keeps (replaced or failed)",
+    )
     .action(
       cli.action(
         async (
           env: string,
           service: string | undefined,
-          o: { follow?: boolean; since?: string; tail: string },
+          o: { follow?: boolean; since?: string; tail: string; revision?: string },
         ) => {
           const since = o.since === undefined ? undefined : parseDuration(o.since);
           if (o.since !== undefined && since === undefined)
@@ -25,7 +29,13 @@ export function register(cli: Cli): void {
           const r = await cli.op(
             "logs",
             await cli.light(env),
-            { service, follow: o.follow, sinceMs: since, tail: parseIntArg("--tail", o.tail) },
+            {
+              service,
+              follow: o.follow,
+              sinceMs: since,
+              tail: parseIntArg("--tail", o.tail),
+              revision: parseIntArg("--revision", o.revision),
+            },
             { line: (l) => renderLogLine(out, l) },
           );
           if (out.json) return void process.exit(0);

@@ -17,7 +17,9 @@ import type {
   InstanceStats,
   LogLine,
   LogOptions,
+  PruneOptions,
   Slot,
+  StopOptions,
 } from "../driver.js";
 import { DriverError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../logger.js";
@@ -34,7 +36,7 @@ import {
 import { secretsTar } from "./secret-files.js";
 import { Demuxer, demuxAll } from "./demux.js";
 import { engineError, localHost, sshHost, type EngineHost, type SshOptions } from "./hosts.js";
-import { LABELS, imageRef, imageRepository, networkName } from "./names.js";
+import { LABELS, imageRef, imageRepository, networkName, retiredName, retiredReason } from "./names.js";
 import { runOnHost, type HostCommandResult } from "./ssh-command.js";
 import type { DockerHostSpec } from "../../spec/placement.js";
 
@@ -254,7 +256,13 @@ export class DockerDriver implements Driver {
     }
   }
 
-  async prune(project: string, env: string, service: string, keep: number[]): Promise<void> {
+  async prune(
+    project: string,
+    env: string,
+    service: string,
+    keep: number[],
+    opts: PruneOptions = {},
+  ): Promise<void> {
     const kept = new Set(keep);
     const repo = imageRepository(project, env, service);
     await Promise.all(
@@ -267,21 +275,36 @@ export class DockerDriver implements Driver {
             },
           }),
         );
+        const revOf = (c: Docker.ContainerInfo) => Number(c.Labels[LABELS.revision]);
+        const oneoff = (c: Docker.ContainerInfo) => c.Labels[LABELS.oneoff] === "true";
+        const retired = containers.filter((c) => !oneoff(c) && retiredReason(nameOf(c)));
+        // Retired containers of the most recent revisions stay, whatever keep says (the current
+        // revision's artifact is always kept; a stopped container of it is an earlier attempt).
+        const retiredRevs = [...new Set(retired.map(revOf))].sort((a, b) => b - a);
+        const keptRetired = new Set(retiredRevs.slice(0, opts.retired ?? 0));
+        // Image tags a container that stays was created from are kept, so that rollback needs no pull.
+        const inUse = new Set<string>();
         for (const c of containers) {
-          const rev = Number(c.Labels[LABELS.revision]);
-          const oneoff = c.Labels[LABELS.oneoff] === "true";
-          if (c.State === "running" && !oneoff) continue;
-          if (kept.has(rev) && !oneoff) continue;
+          const stays = oneoff(c)
+            ? false
+            : retiredReason(nameOf(c))
+              ? keptRetired.has(revOf(c))
+              : c.State === "running" || kept.has(revOf(c));
+          if (stays) {
+            inUse.add(c.Image);
+            continue;
+          }
           await h.docker
             .getContainer(c.Id)
             .remove({ force: true, v: false })
+            .then(() => this.logger.debug(`pruned container ${nameOf(c)} on ${h.key}`))
             .catch((e: unknown) => this.logger.debug(`prune: cannot remove container ${c.Id}: ${String(e)}`));
         }
         const images = await this.on(h, (d) => d.listImages({ filters: { reference: [repo] } }));
         for (const img of images)
           for (const t of img.RepoTags ?? []) {
             const m = /:r(\d+)$/.exec(t);
-            if (!t.startsWith(`${repo}:`) || !m || kept.has(Number(m[1]))) continue;
+            if (!t.startsWith(`${repo}:`) || !m || kept.has(Number(m[1])) || inUse.has(t)) continue;
             // Removing a tag deletes the image only when nothing else (a user's tag, a container) uses it.
             await h.docker
               .getImage(t)
@@ -479,6 +502,8 @@ export class DockerDriver implements Driver {
         const infos = await Promise.all(
           list
             .filter((c) => c.Labels[LABELS.oneoff] !== "true" && c.Labels[LABELS.service] !== undefined)
+            // Stopped containers kept for their logs (stop with `retire`) are not instances.
+            .filter((c) => !retiredReason(nameOf(c)))
             // Containers started on another host entry that reaches the same engine are that entry's.
             .filter((c) => (c.Labels[LABELS.host] ?? h.key) === h.key)
             .map((c) =>
@@ -494,25 +519,57 @@ export class DockerDriver implements Driver {
     return all.flat().sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  async stop(instance: Instance, opts: { signal: string; graceMs: number }): Promise<void> {
+  /** Retired containers of an environment (stopped, kept by `stop({ retire })`), newest first. */
+  async retired(project: string, env: string): Promise<Instance[]> {
+    const all = await Promise.all(
+      this.hosts.map(async (h) => {
+        const list = await this.on(h, (d) =>
+          d.listContainers({
+            all: true,
+            filters: { label: [`${LABELS.project}=${project}`, `${LABELS.env}=${env}`] },
+          }),
+        );
+        const infos = await Promise.all(
+          list
+            .filter((c) => retiredReason(nameOf(c)) && (c.Labels[LABELS.host] ?? h.key) === h.key)
+            .map((c) =>
+              h.docker
+                .getContainer(c.Id)
+                .inspect()
+                .catch(() => undefined),
+            ),
+        );
+        return infos.flatMap((i) => (i ? [toInstance(i, h)].filter((x): x is Instance => !!x) : []));
+      }),
+    );
+    const finished = (i: Instance) => i.lastExit?.at ?? i.startedAt;
+    return all.flat().sort((a, b) => b.revision - a.revision || finished(b).localeCompare(finished(a)));
+  }
+
+  async stop(instance: Instance, opts: StopOptions): Promise<{ keptAs?: string } | void> {
     const candidates = this.hostOf(instance) ? [this.hostOf(instance) as EngineHost] : this.hosts;
     for (const h of candidates) {
       const c = h.docker.getContainer((instance.meta?.containerId as string | undefined) ?? instance.id);
-      const gone = await this.stopContainer(h, c, opts).then(
-        () => false,
+      const r = await this.stopContainer(h, c, opts).then(
+        (keptAs) => ({ gone: false, keptAs }),
         (e: unknown) => {
-          if (status(e) === 404) return true;
+          if (status(e) === 404) return { gone: true, keptAs: undefined };
           throw engineError(h, e);
         },
       );
-      if (!gone) {
-        this.logger.info(`stopped ${instance.id} on ${h.key}`);
-        return;
+      if (!r.gone) {
+        this.logger.info(`stopped ${instance.id} on ${h.key}${r.keptAs ? `, kept as ${r.keptAs}` : ""}`);
+        return r.keptAs ? { keptAs: r.keptAs } : undefined;
       }
     }
   }
 
-  private async stopContainer(h: EngineHost, c: Docker.Container, opts: { signal: string; graceMs: number }) {
+  /** Stop a container; remove it, or with `retire` rename it and return the new name. */
+  private async stopContainer(
+    h: EngineHost,
+    c: Docker.Container,
+    opts: StopOptions,
+  ): Promise<string | undefined> {
     // Stop the engine from restarting what Slipway is stopping.
     await c.update({ RestartPolicy: { Name: "no" } }).catch((e: unknown) => {
       if (status(e) === 404) throw e;
@@ -531,8 +588,24 @@ export class DockerDriver implements Driver {
         await c.kill({ signal: "SIGKILL" }).catch(() => undefined);
       }
     }
+    if (opts.retire) {
+      const name = retiredName(info.Name.slice(1), opts.retire);
+      const renamed = await c.rename({ name }).then(
+        () => true,
+        (e: unknown) => {
+          if (status(e) === 404) throw e;
+          // Under its old name it would pass for a live instance that exited: remove it instead.
+          this.logger.warn(
+            `cannot keep ${info.Name.slice(1)} on ${h.key} (${(e as Error).message}); removing it`,
+          );
+          return false;
+        },
+      );
+      if (renamed) return name;
+    }
     // Named volumes are kept (v: false); only the container goes.
     await c.remove({ force: true, v: false });
+    return undefined;
   }
 
   async runOnce(
@@ -792,12 +865,18 @@ export function toInstance(info: ContainerInspectInfo, h: EngineHost): Instance 
     meta: {
       containerId: info.Id,
       host: h.key,
+      ...(retiredReason(info.Name) ? { retired: retiredReason(info.Name) } : {}),
       image: info.Config.Image,
       ...(info.State.Health ? { dockerHealth: info.State.Health.Status } : {}),
       ...(info.State.Health?.Status === "unhealthy" ? { dockerHealthOutput: lastHealthOutput(info) } : {}),
       ...(port ? { containerPort: Number(port) } : {}),
     },
   };
+}
+
+/** A listed container's name without the leading slash. */
+function nameOf(c: Docker.ContainerInfo): string {
+  return (c.Names[0] ?? "").replace(/^\//, "");
 }
 
 /** The last line of Docker's last health check output (why it says unhealthy). */

@@ -1,5 +1,5 @@
 /** Names and labels of the Docker objects Slipway creates; inspect() rebuilds state from these. */
-import type { Slot } from "../driver.js";
+import type { RetireReason, Slot } from "../driver.js";
 
 export const LABELS = {
   project: "slipway.project",
@@ -35,6 +35,22 @@ export function containerName(
   index: number,
 ): string {
   return `${sanitize(project)}-${sanitize(env)}-${sanitize(service)}-r${revision}-${slot}-${index}`;
+}
+
+/**
+ * The name a stopped container is kept under. Labels cannot change after a container is created, so
+ * the name carries the mark: inspect() skips these, and the original name is free for a new
+ * container (an undo restarts the same revision and slot); the stamp keeps two retirements of the
+ * same instance apart.
+ */
+export function retiredName(name: string, reason: RetireReason, now = Date.now()): string {
+  return `${name}.${reason}.${now.toString(36)}`;
+}
+
+/** Why a container was kept, from its name ("/x-…-r3-stable-0.failed.lq2…"); undefined: not retired. */
+export function retiredReason(name: string): RetireReason | undefined {
+  const m = /-\d+\.(superseded|failed)\.[0-9a-z]+$/.exec(name);
+  return m ? (m[1] as RetireReason) : undefined;
 }
 
 /** One network per project and environment; services reach each other by service name. */

@@ -1,5 +1,5 @@
 /** Building blocks the strategies share: start a slot, gate on health, route traffic, stop. */
-import type { Artifact, Instance, Slot } from "../../drivers/driver.js";
+import type { Artifact, Instance, RetireReason, Slot } from "../../drivers/driver.js";
 import { OperationFailed } from "../../errors.js";
 import type { Route, RouteTarget } from "../../proxy/contract.js";
 import { proxied } from "../../spec/defaults.js";
@@ -170,17 +170,28 @@ export async function routeTo(
   await router.setRoute(buildRoute(req.spec, req.svc, stable, candidate, weight));
 }
 
+/**
+ * Stop instances and drop their records. With `retire` the driver keeps what it can of them (Docker:
+ * the stopped container, for `docker logs` and `slipway logs --revision`); returns the kept names.
+ */
 export async function stopInstances(
   deps: EngineDeps,
   svc: ResolvedService,
   instances: Instance[],
-): Promise<void> {
-  await Promise.all(
+  retire?: RetireReason,
+): Promise<string[]> {
+  const kept = await Promise.all(
     instances.map(async (inst) => {
-      await deps.driver.stop(inst, { signal: svc.stop.signal, graceMs: svc.stop.grace });
+      const r = await deps.driver.stop(inst, {
+        signal: svc.stop.signal,
+        graceMs: svc.stop.grace,
+        ...(retire ? { retire } : {}),
+      });
       await deps.store.removeInstance(inst.project, inst.env, inst.id);
+      return r?.keptAs;
     }),
   );
+  return kept.filter((k): k is string => k !== undefined);
 }
 
 /** Smoke requests through the public port after the switch. */

@@ -30,7 +30,7 @@ async function releaseOldRoute(req: RolloutRequest): Promise<void> {
 export function recreate(req: RolloutRequest): Promise<RolloutState> {
   return rollout(req, async (state, phase) => {
     await phase("stopping-old");
-    await stopInstances(req.deps, req.svc, req.old);
+    await stopInstances(req.deps, req.svc, req.old, "superseded");
     state.oldStopped = true;
     await releaseOldRoute(req);
     state.fresh = await startSlot(req, "candidate");
