@@ -28,6 +28,7 @@ export const OPS = [
   "silence",
   "exec",
   "stats",
+  "smoke",
   ...DATA_OPS,
 ] as const;
 export type OpName = (typeof OPS)[number];
@@ -167,6 +168,8 @@ export async function runOp(
       });
     case "stats":
       return slipway.stats(spec, str(a.service));
+    case "smoke":
+      return slipway.smoke(spec, str(a.service));
     case "stop":
       return slipway.stop(resolution, { service: str(a.service), emit: ctx.emit });
     case "destroy":

@@ -24,9 +24,11 @@ import { sweepHealth, type SweepOptions, type SweepReport } from "./engine/healt
 import {
   execInInstance,
   instanceStats,
+  smokeTest,
   type ExecResult,
   type InstanceStatsRow,
 } from "./engine/instance-ops.js";
+import type { SmokeResult } from "./engine/strategies/common.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { pruneArtifacts, runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
@@ -603,6 +605,16 @@ export class Slipway {
   /** `slipway stats ENV [SVC]`: CPU and memory per instance. */
   stats(spec: ResolvedSpec, service?: string): Promise<{ instances: InstanceStatsRow[] }> {
     return instanceStats(this.deps, spec, service);
+  }
+
+  /** `slipway smoke ENV [SVC]`: the deployed revision's smoke requests, now. */
+  async smoke(
+    spec: ResolvedSpec,
+    service?: string,
+  ): Promise<{ revision: number; results: SmokeResult[]; skipped: string[] }> {
+    const current = await this.deps.store.currentRevision(spec.project, spec.env);
+    if (!current) throw new OperationFailed(`nothing is deployed to ${spec.env}`);
+    return { revision: current.number, ...(await smokeTest(spec, service)) };
   }
 
   async health(spec: ResolvedSpec): Promise<EnvStatus> {

@@ -24,6 +24,7 @@ import { register as restore } from "./commands/restore.js";
 import { register as migrate } from "./commands/migrate.js";
 import { register as exec } from "./commands/exec.js";
 import { register as stats } from "./commands/stats.js";
+import { register as smoke } from "./commands/smoke.js";
 
 const program = new Command("slipway")
   .description(
@@ -54,6 +55,7 @@ const commands = [
   logs,
   exec,
   stats,
+  smoke,
   stop,
   lock,
   prune,

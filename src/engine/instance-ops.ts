@@ -1,6 +1,7 @@
 /**
- * `slipway exec` and `slipway stats`: one command inside a running instance, and per-instance
- * CPU and memory, both through the driver (the engine API for containers, /proc for processes).
+ * `slipway exec`, `slipway stats` and `slipway smoke`: one command inside a running instance,
+ * per-instance CPU and memory, both through the driver (the engine API for containers, /proc for
+ * processes), and the smoke requests against the public ports.
  */
 import type { Instance, InstanceStats } from "../drivers/driver.js";
 import { OperationFailed, UsageError } from "../errors.js";
@@ -8,6 +9,7 @@ import { redact } from "../health/redact.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { EngineDeps } from "./context.js";
+import { smokeRequest, type SmokeResult } from "./strategies/common.js";
 
 export interface ExecResult {
   instance: string;
@@ -130,4 +132,32 @@ export async function instanceStats(
     }),
   );
   return { instances };
+}
+
+/**
+ * `slipway smoke ENV [SVC]`: the deployed revision's smoke requests, run now against the public
+ * ports — the runbooks' "smoke test after deploy", on demand (seed 002).
+ */
+export async function smokeTest(
+  spec: ResolvedSpec,
+  service: string | undefined,
+): Promise<{ results: SmokeResult[]; skipped: string[] }> {
+  checkService(spec, service);
+  const results: SmokeResult[] = [];
+  const skipped: string[] = [];
+  for (const svc of Object.values(spec.services)) {
+    if (service && svc.name !== service) continue;
+    if (!svc.port || !svc.smoke.length) {
+      skipped.push(svc.name);
+      continue;
+    }
+    for (const s of svc.smoke) results.push(await smokeRequest(spec, svc, s));
+  }
+  if (!results.length)
+    throw new UsageError(
+      service
+        ? `${service} has no smoke requests to run (it needs \`smoke:\` and a port)`
+        : `no service of ${spec.env} has smoke requests to run (\`smoke:\` and a port)`,
+    );
+  return { results, skipped };
 }

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../support/ports.js";
 import { appProcesses, BIN, daemonPid, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
 
 interface StatusJson {
@@ -267,6 +268,45 @@ describe("plan, dry run, health, degraded and stop on one deployed environment",
 });
 
 describe("locks and protection", () => {
+  it("smoke runs the deployed release's smoke requests on demand; a failing one exits 1", async () => {
+    const site = await freePort();
+    const p = (project = await makeProject(`  site:
+    run: node app.js
+    path: ./app
+    port: ${site}
+    health: { http: /health, interval: 200ms }
+    smoke:
+      - { http: /health }
+      - { http: /, expectBody: v1 }
+`));
+    expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+    const ok = p.cli(["smoke", "development", "--json"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const r = ok.json<{
+      result: {
+        revision: number;
+        results: { service: string; path: string; ok: boolean; status: number }[];
+        skipped: string[];
+      };
+    }>().result;
+    expect(r.revision).toBe(1);
+    expect(r.results.map((x) => [x.service, x.path, x.ok, x.status])).toEqual([
+      ["site", "/health", true, 200],
+      ["site", "/", true, 200],
+    ]);
+    expect([...r.skipped].sort()).toEqual(["api", "web", "worker"]);
+    // The same requests fail once nothing serves the port: exit 1, the failure named.
+    expect(p.cli(["stop", "development", "site"]).code).toBe(0);
+    const bad = p.cli(["smoke", "development", "site"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/✖ site: smoke GET \/health (returned 50\d, expected 200|failed: )/);
+    expect(bad.stdout).toContain("2 of 2 smoke request(s) failed (revision 1)");
+    // A service without smoke requests is a usage error (exit 2), not a pass.
+    const none = p.cli(["smoke", "development", "api"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("api has no smoke requests to run");
+  });
+
   it("of concurrent deploys exactly one runs; the others exit 3 naming the holder", async () => {
     const p = (project = await makeProject());
     expect(p.cli(["status", "development"]).code).toBe(0); // starts the daemon

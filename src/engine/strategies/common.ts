@@ -194,28 +194,53 @@ export async function stopInstances(
   return kept.filter((k): k is string => k !== undefined);
 }
 
+/** One smoke request's outcome (`slipway smoke` prints them; a rollout fails on the first bad one). */
+export interface SmokeResult {
+  service: string;
+  method: string;
+  path: string;
+  ok: boolean;
+  status?: number;
+  message: string;
+  durationMs: number;
+}
+
+/** One of a service's `smoke:` requests, through its public port (where users reach it). */
+export async function smokeRequest(
+  spec: ResolvedSpec,
+  svc: ResolvedService,
+  s: ResolvedService["smoke"][number],
+): Promise<SmokeResult> {
+  const host = spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost;
+  const url = `http://${host}:${svc.port}${s.http}`;
+  const t0 = performance.now();
+  const base = { service: svc.name, method: s.method, path: s.http };
+  const took = () => Math.round(performance.now() - t0);
+  let status = 0;
+  let body = "";
+  try {
+    const res = await fetch(url, { method: s.method, signal: AbortSignal.timeout(10_000) });
+    status = res.status;
+    body = await res.text();
+  } catch (e) {
+    const message = `${svc.name}: smoke ${s.method} ${s.http} failed: ${(e as Error).message}`;
+    return { ...base, ok: false, message, durationMs: took() };
+  }
+  const fail = (message: string) => ({ ...base, ok: false, status, message, durationMs: took() });
+  if (status !== s.expectStatus)
+    return fail(`${svc.name}: smoke ${s.method} ${s.http} returned ${status}, expected ${s.expectStatus}`);
+  if (s.expectBody && !body.includes(s.expectBody))
+    return fail(`${svc.name}: smoke ${s.method} ${s.http}: body does not contain "${s.expectBody}"`);
+  const message = `${svc.name}: smoke ${s.method} ${s.http} → ${status}`;
+  return { ...base, ok: true, status, message, durationMs: took() };
+}
+
 /** Smoke requests through the public port after the switch. */
 export async function smoke(req: RolloutRequest): Promise<void> {
   const { svc, spec } = req;
   if (!svc.port || !svc.smoke.length) return;
   for (const s of svc.smoke) {
-    const url = `http://${spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost}:${svc.port}${s.http}`;
-    let status = 0;
-    let body = "";
-    try {
-      const res = await fetch(url, { method: s.method, signal: AbortSignal.timeout(10_000) });
-      status = res.status;
-      body = await res.text();
-    } catch (e) {
-      throw new OperationFailed(`${svc.name}: smoke ${s.method} ${s.http} failed: ${(e as Error).message}`);
-    }
-    if (status !== s.expectStatus)
-      throw new OperationFailed(
-        `${svc.name}: smoke ${s.method} ${s.http} returned ${status}, expected ${s.expectStatus}`,
-      );
-    if (s.expectBody && !body.includes(s.expectBody))
-      throw new OperationFailed(
-        `${svc.name}: smoke ${s.method} ${s.http}: body does not contain "${s.expectBody}"`,
-      );
+    const r = await smokeRequest(spec, svc, s);
+    if (!r.ok) throw new OperationFailed(r.message);
   }
 }
