@@ -102,18 +102,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     revision,
     message: `${spec.project} ${spec.env}: ${opts.rollbackOf ? `rollback to revision ${opts.rollbackOf.number}` : `deploy of ${spec.version}`} started as revision ${revision} by ${deps.actor}`,
   });
-  for (const s of p.steps) {
-    await store.journalAppend({
-      project: spec.project,
-      env: spec.env,
-      revision,
-      seq: s.seq,
-      kind: s.kind,
-      service: s.service,
-      description: s.description,
-      status: "pending",
-    });
-  }
+  await journalPending(deps, spec, revision, p.steps);
   const artifacts = new Map<string, Artifact>();
   const artifactRevs: Record<string, number> = {};
   const states: RolloutState[] = [];
@@ -348,17 +337,7 @@ async function undoJournaled(
     description: `undo ${st.service}`,
     state: st,
   }));
-  for (const s of steps)
-    await deps.store.journalAppend({
-      project: spec.project,
-      env: spec.env,
-      revision,
-      seq: s.seq,
-      kind: s.kind,
-      service: s.service,
-      description: s.description,
-      status: "pending",
-    });
+  await journalPending(deps, spec, revision, steps);
   const out: { service: string; ok: boolean; message: string }[] = [];
   for (const s of steps) {
     await runStep(deps, spec, revision, s, emit, async () => {
@@ -586,3 +565,23 @@ export async function pruneArtifacts(
 }
 
 export type { Instance };
+
+/** Journal steps as pending before any runs: a crash then shows what was planned and not done. */
+async function journalPending(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  revision: number,
+  steps: readonly { seq: number; kind: string; service?: string; description: string }[],
+): Promise<void> {
+  for (const s of steps)
+    await deps.store.journalAppend({
+      project: spec.project,
+      env: spec.env,
+      revision,
+      seq: s.seq,
+      kind: s.kind,
+      service: s.service,
+      description: s.description,
+      status: "pending",
+    });
+}

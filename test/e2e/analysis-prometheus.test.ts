@@ -112,9 +112,12 @@ function startLoad(port: number, perSecond: number): { bodies: string[]; stop():
       res.on("end", () => bodies.push(body));
     });
     req.on("timeout", () => req.destroy());
-    req.on("error", () => bodies.push(""));
+    // A failed request counts as an empty answer, but not the ones stop() itself cuts off.
+    req.on("error", () => stopped || bodies.push(""));
   }, 1000 / perSecond);
+  let stopped = false;
   const stop = () => {
+    stopped = true;
     clearInterval(timer);
     agent.destroy();
   };

@@ -491,36 +491,34 @@ export class DockerDriver implements Driver {
   }
 
   async inspect(project: string, env: string): Promise<Instance[]> {
-    const all = await Promise.all(
-      this.hosts.map(async (h) => {
-        const list = await this.on(h, (d) =>
-          d.listContainers({
-            all: true,
-            filters: { label: [`${LABELS.project}=${project}`, `${LABELS.env}=${env}`] },
-          }),
-        );
-        const infos = await Promise.all(
-          list
-            .filter((c) => c.Labels[LABELS.oneoff] !== "true" && c.Labels[LABELS.service] !== undefined)
-            // Stopped containers kept for their logs (stop with `retire`) are not instances.
-            .filter((c) => !retiredReason(nameOf(c)))
-            // Containers started on another host entry that reaches the same engine are that entry's.
-            .filter((c) => (c.Labels[LABELS.host] ?? h.key) === h.key)
-            .map((c) =>
-              h.docker
-                .getContainer(c.Id)
-                .inspect()
-                .catch(() => undefined),
-            ),
-        );
-        return infos.flatMap((i) => (i ? [toInstance(i, h)].filter((x): x is Instance => !!x) : []));
-      }),
+    const live = await this.containersOf(
+      project,
+      env,
+      (c) =>
+        c.Labels[LABELS.oneoff] !== "true" &&
+        c.Labels[LABELS.service] !== undefined &&
+        // Stopped containers kept for their logs (stop with `retire`) are not instances.
+        !retiredReason(nameOf(c)),
     );
-    return all.flat().sort((a, b) => a.id.localeCompare(b.id));
+    return live.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** Retired containers of an environment (stopped, kept by `stop({ retire })`), newest first. */
   async retired(project: string, env: string): Promise<Instance[]> {
+    const kept = await this.containersOf(project, env, (c) => !!retiredReason(nameOf(c)));
+    const finished = (i: Instance) => i.lastExit?.at ?? i.startedAt;
+    return kept.sort((a, b) => b.revision - a.revision || finished(b).localeCompare(finished(a)));
+  }
+
+  /**
+   * The environment's containers on every host that pass `keep`, inspected. A container started
+   * through another host entry that reaches the same engine is that entry's, not this one's.
+   */
+  private async containersOf(
+    project: string,
+    env: string,
+    keep: (c: Docker.ContainerInfo) => boolean,
+  ): Promise<Instance[]> {
     const all = await Promise.all(
       this.hosts.map(async (h) => {
         const list = await this.on(h, (d) =>
@@ -531,7 +529,7 @@ export class DockerDriver implements Driver {
         );
         const infos = await Promise.all(
           list
-            .filter((c) => retiredReason(nameOf(c)) && (c.Labels[LABELS.host] ?? h.key) === h.key)
+            .filter((c) => keep(c) && (c.Labels[LABELS.host] ?? h.key) === h.key)
             .map((c) =>
               h.docker
                 .getContainer(c.Id)
@@ -542,8 +540,7 @@ export class DockerDriver implements Driver {
         return infos.flatMap((i) => (i ? [toInstance(i, h)].filter((x): x is Instance => !!x) : []));
       }),
     );
-    const finished = (i: Instance) => i.lastExit?.at ?? i.startedAt;
-    return all.flat().sort((a, b) => b.revision - a.revision || finished(b).localeCompare(finished(a)));
+    return all.flat();
   }
 
   async stop(instance: Instance, opts: StopOptions): Promise<{ keptAs?: string } | void> {
