@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeProject, type Project } from "./harness.js";
+import { apiOnlySpec, makeProject, type Project } from "./harness.js";
 
 const APP = `
 import { createServer } from "node:http";
@@ -56,20 +56,10 @@ describe("driver metrics (process target) in the bake", () => {
     const share = `${((LIMIT / totalmem()) * 100).toFixed(4)}%`;
     writeFileSync(
       p.file,
-      `project: e2e
-environments:
-  development:
-    target: process
-services:
-  api:
-    run: node app.js
-    path: ./app
-    port: ${p.ports.api}
-    env: { ALLOC_MB: "\${ALLOC_MB:-0}" }
-    health: { http: /health, interval: 200ms, timeout: 1s }
-    stop: { grace: 2s }
-    rollout: { drainTimeout: 1s }
-analysis:
+      apiOnlySpec(p.ports.api, {
+        env: 'ALLOC_MB: "${ALLOC_MB:-0}"',
+        rollout: "drainTimeout: 1s",
+        rest: `analysis:
   interval: 1s
   bake: 3s
   metrics:
@@ -77,6 +67,7 @@ analysis:
     - { name: rss, provider: driver, query: memoryBytes, max: 250Mi }
   watch: { autoRollbackWindow: 0s }
 `,
+      }),
     );
 
     const v1 = await p.cliAsync(["deploy", "development", "--version", "v1"]);

@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startPrometheus, type PrometheusServer } from "../support/prometheus.js";
-import { makeProject, waitFor, type Project } from "./harness.js";
+import { apiOnlySpec, makeProject, waitFor, type Project } from "./harness.js";
 
 const APP = `
 import { createServer } from "node:http";
@@ -76,26 +76,17 @@ async function promProject(metric: (promUrl: string) => string): Promise<Project
   writeFileSync(join(p.dir, "app", "app.js"), APP);
   writeFileSync(
     p.file,
-    `project: e2e
-environments:
-  development:
-    target: process
-services:
-  api:
-    run: node app.js
-    path: ./app
-    port: ${p.ports.api}
-    env: { ERROR_RATE: "\${ERROR_RATE:-0}" }
-    health: { http: /health, interval: 200ms, timeout: 1s }
-    stop: { grace: 2s }
-    rollout: { drainTimeout: 2s }
-analysis:
+    apiOnlySpec(p.ports.api, {
+      env: 'ERROR_RATE: "${ERROR_RATE:-0}"',
+      rollout: "drainTimeout: 2s",
+      rest: `analysis:
   interval: 1s
   bake: 6s
   metrics:
     - ${metric(server.url)}
   watch: { autoRollbackWindow: 0s }
 `,
+    }),
   );
   return p;
 }

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { startPrometheus, type PrometheusServer } from "../support/prometheus.js";
 import { freePort } from "../support/ports.js";
-import { makeProject, waitFor, type Project } from "./harness.js";
+import { apiOnlySpec, makeProject, waitFor, type Project } from "./harness.js";
 
 const APP = `
 import { createServer } from "node:http";
@@ -52,23 +52,11 @@ async function analysisProject(analysis: string, rollout = ""): Promise<Project>
   writeFileSync(join(p.dir, "app", "app.js"), APP);
   writeFileSync(
     p.file,
-    `project: e2e
-environments:
-  development:
-    target: process
-services:
-  api:
-    run: node app.js
-    path: ./app
-    port: ${p.ports.api}
-    env:
-      ERROR_RATE: "\${ERROR_RATE:-0}"
-      ERROR_FLAG: "\${ERROR_FLAG:-}"
-      SLOW_FIRST: "\${SLOW_FIRST:-0}"
-    health: { http: /health, interval: 200ms, timeout: 1s }
-    stop: { grace: 2s }
-    rollout: { drainTimeout: 2s, keepWarm: "\${KEEP_WARM:-0s}"${rollout} }
-${analysis}`,
+    apiOnlySpec(p.ports.api, {
+      env: 'ERROR_RATE: "${ERROR_RATE:-0}", ERROR_FLAG: "${ERROR_FLAG:-}", SLOW_FIRST: "${SLOW_FIRST:-0}"',
+      rollout: `drainTimeout: 2s, keepWarm: "\${KEEP_WARM:-0s}"${rollout}`,
+      rest: analysis,
+    }),
   );
   return p;
 }

@@ -80,6 +80,27 @@ function result(code: number | null, stdout: string, stderr: string): CliResult 
   };
 }
 
+/**
+ * A spec with one service, `api` behind the proxy on `port`, small and fast timings: what the
+ * analysis tests deploy. `env` and `rollout` are flow-map bodies; `rest` follows the services.
+ */
+export function apiOnlySpec(port: number, o: { env: string; rollout: string; rest: string }): string {
+  return `project: e2e
+environments:
+  development:
+    target: process
+services:
+  api:
+    run: node app.js
+    path: ./app
+    port: ${port}
+    env: { ${o.env} }
+    health: { http: /health, interval: 200ms, timeout: 1s }
+    stop: { grace: 2s }
+    rollout: { ${o.rollout} }
+${o.rest}`;
+}
+
 export function specYaml(ports: { web: number; api: number }, extra = ""): string {
   return `project: e2e
 environments:
