@@ -13,8 +13,10 @@ import { silentLogger } from "../../logger.js";
 import { JOURNAL_PATCH, REVISION_PATCH, patchPairs } from "../columns.js";
 import type { RevisionPatch } from "../columns.js";
 import { StoreError } from "../errors.js";
-import { loadMigrations, newerSchemaError } from "../migrate.js";
+import { migrate } from "./migrate.js";
+import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
+import { SqliteRecords } from "./records.js";
 
 export interface SqliteStoreOptions {
   /** Directory of the store (SLIPWAY_HOME); created with mode 0700 when missing. */
@@ -77,6 +79,7 @@ export class SqliteStore implements Store {
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly records = new SqliteRecords((sql) => this.q(sql));
 
   /** Prepared statements are cached: preparing is most of the cost of a small query. */
   private q(sql: string): Database.Statement {
@@ -343,6 +346,19 @@ export class SqliteStore implements Store {
     ).run(key, value);
   }
 
+  // ── the backup catalog and silences (records.ts) ──────────────────────────────────────────
+  readonly putBackup: RecordStore["putBackup"] = (r) => this.records.putBackup(r);
+  readonly getBackup: RecordStore["getBackup"] = (id) => this.records.getBackup(id);
+  readonly listBackups: RecordStore["listBackups"] = (p, e, s) => this.records.listBackups(p, e, s);
+  readonly runningBackups: RecordStore["runningBackups"] = () => this.records.runningBackups();
+  readonly deleteBackup: RecordStore["deleteBackup"] = (id) => this.records.deleteBackup(id);
+  readonly addSilence: RecordStore["addSilence"] = (s) => this.records.addSilence(s);
+  readonly getSilence: RecordStore["getSilence"] = (p, e, id) => this.records.getSilence(p, e, id);
+  readonly listSilences: RecordStore["listSilences"] = (p, e, o) => this.records.listSilences(p, e, o);
+  readonly setSilenceEnd: RecordStore["setSilenceEnd"] = (p, e, id, t) =>
+    this.records.setSilenceEnd(p, e, id, t);
+  readonly pruneSilences: RecordStore["pruneSilences"] = (t) => this.records.pruneSilences(t);
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -353,33 +369,6 @@ const INSTANCE_ORDER = `ORDER BY project, env, service, slot, idx, id`;
 /** SQLite's LIMIT -1 means "no limit". */
 function limitOf(limit: number | undefined): number {
   return limit === undefined ? -1 : Math.max(0, Math.floor(limit));
-}
-
-function migrate(db: Database.Database, file: string, log: Logger): void {
-  const migrations = loadMigrations("sqlite");
-  const latest = migrations.length;
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  const current = (): number =>
-    (db.prepare(`SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations`).get() as { v: number }).v;
-  if (current() > latest) throw newerSchemaError(file, current(), latest);
-  for (const m of migrations) {
-    // IMMEDIATE: take the write lock first, then re-check, so two processes opening a fresh
-    // store at once apply each migration exactly once.
-    const applied = db
-      .transaction(() => {
-        if (db.prepare(`SELECT 1 FROM schema_migrations WHERE version = ?`).get(m.version)) return false;
-        db.exec(m.sql);
-        db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(
-          m.version,
-          m.name,
-          new Date().toISOString(),
-        );
-        return true;
-      })
-      .immediate();
-    if (applied) log.info("store migration applied", { file, version: m.version, name: m.name });
-  }
 }
 
 function toRevision(r: Row): Revision {
