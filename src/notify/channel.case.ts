@@ -155,37 +155,42 @@ export function runChannelConformance(type: ChannelType, make: () => Promise<Cha
       }
     });
 
-    it("keeps the delivery id as idempotency key across attempts", async (ctx) => {
-      if (!f.keyOf) return ctx.skip();
-      await f.setMode("ok");
-      const before = f.received().length;
-      const n = conformanceNotification();
-      await f.channel.send(n, deliveryContext(77_001, 1));
-      await f.channel.send(n, deliveryContext(77_001, 2));
-      await f.channel.send(n, deliveryContext(77_002, 1));
-      const keys = f
-        .received()
-        .slice(before)
-        .map((r) => f.keyOf?.(r));
-      expect(keys[0]).toBeTruthy();
-      expect(keys[1]).toBe(keys[0]);
-      expect(keys[2]).not.toBe(keys[0]);
-    });
+    describeCapabilities(() => f);
+  });
+}
 
-    it("skips recipients an earlier attempt reached and records each one it reaches", async (ctx) => {
-      const rcpt = f.recipients;
-      if (!rcpt || rcpt.all.length < 2) return ctx.skip();
-      await f.setMode("ok");
-      const before = f.received().length;
-      const c = deliveryContext(nextId++, 2, [rcpt.all[0]]);
-      await f.channel.send(conformanceNotification(), c);
-      const reached = f
-        .received()
-        .slice(before)
-        .map((r) => rcpt.of(r));
-      expect(reached).not.toContain(rcpt.all[0]);
-      expect(reached.sort()).toEqual(rcpt.all.slice(1).sort());
-      expect(c.marked.sort()).toEqual(rcpt.all.slice(1).sort());
-    });
+/** What only some channels have: an idempotency key, several recipients. */
+function describeCapabilities(fx: () => ChannelFixture): void {
+  it("keeps the delivery id as idempotency key across attempts", async (ctx) => {
+    if (!fx().keyOf) return ctx.skip();
+    await fx().setMode("ok");
+    const before = fx().received().length;
+    const n = conformanceNotification();
+    await fx().channel.send(n, deliveryContext(77_001, 1));
+    await fx().channel.send(n, deliveryContext(77_001, 2));
+    await fx().channel.send(n, deliveryContext(77_002, 1));
+    const keys = fx()
+      .received()
+      .slice(before)
+      .map((r) => fx().keyOf?.(r));
+    expect(keys[0]).toBeTruthy();
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
+  });
+
+  it("skips recipients an earlier attempt reached and records each one it reaches", async (ctx) => {
+    const rcpt = fx().recipients;
+    if (!rcpt || rcpt.all.length < 2) return ctx.skip();
+    await fx().setMode("ok");
+    const before = fx().received().length;
+    const c = deliveryContext(nextId++, 2, [rcpt.all[0]]);
+    await fx().channel.send(conformanceNotification(), c);
+    const reached = fx()
+      .received()
+      .slice(before)
+      .map((r) => rcpt.of(r));
+    expect(reached).not.toContain(rcpt.all[0]);
+    expect(reached.sort()).toEqual(rcpt.all.slice(1).sort());
+    expect(c.marked.sort()).toEqual(rcpt.all.slice(1).sort());
   });
 }
