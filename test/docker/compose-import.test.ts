@@ -95,7 +95,7 @@ describe("importCompose", () => {
       "version: obsolete in Compose, not needed",
       "volumes.models: options (external) not mapped",
       "networks: Slipway uses one network per project and environment",
-      "secrets: no equivalent",
+      "secrets.hf_token: used by no service, not mapped",
       "services.api-server.build.cache_from: no equivalent",
       'services.api-server.ports[1]: "9229:9229": Slipway routes one port per service',
       "services.api-server.deploy.update_config",
