@@ -26,15 +26,40 @@ export function healthProbe(
   return { exec: cmd };
 }
 
+/**
+ * Compose interpolates `$VAR` in a healthcheck before the shell sees it; Slipway never pastes a
+ * variable into shell text (validate refuses it): the variable goes to the service's env instead
+ * and the command reads it as "$VAR".
+ */
+export function viaEnv(cmd: string, out: Obj, skip: (key: string, why: string) => void): string {
+  return cmd.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)((?::?[-?])[^}]*)?\}/g,
+    (whole, name: string, mod?: string) => {
+      if (name === "VERSION") return whole;
+      const env = ((out.env as Obj | undefined) ?? {}) as Obj;
+      const wanted = `\${${name}${mod ?? ""}}`;
+      if (env[name] === undefined) env[name] = wanted;
+      else if (env[name] !== wanted)
+        skip(
+          "healthcheck.test",
+          `$${name}: Compose reads it from your shell, the container has its own ${name}`,
+        );
+      out.env = env;
+      return `"$${name}"`;
+    },
+  );
+}
+
 /** The whole `healthcheck` block (undefined when disabled or without a test). */
 export function mapHealthcheck(
   healthcheck: unknown,
-  port: number | undefined,
+  out: Obj,
   skip: (key: string, why: string) => void,
 ): Obj | undefined {
   if (!isObj(healthcheck) || healthcheck.disable === true) return undefined;
-  const probe = healthProbe(healthcheck.test, port);
+  const probe = healthProbe(healthcheck.test, out.containerPort as number | undefined);
   if (!probe) return undefined;
+  if (probe.exec) probe.exec = viaEnv(probe.exec, out, skip);
   const h: Obj = { ...probe };
   const iv = composeDuration(healthcheck.interval);
   const to = composeDuration(healthcheck.timeout);

@@ -64,12 +64,13 @@ export function mapService(name: string, s: Obj, ctx: Ctx): Obj {
   };
   mapLegacyLimits(legacy, out.env as Obj | undefined, resources, skip);
   if (Object.keys(resources).length) out.resources = resources;
-  const health = mapHealthcheck(take("healthcheck"), out.containerPort as number | undefined, skip);
+  const health = mapHealthcheck(take("healthcheck"), out, skip);
   if (health) out.health = health;
   mapRestart(take("restart"), out, skip);
   const labels = take("labels");
   if (labels !== undefined) out.labels = { ...(out.labels as Obj), ...labelsOf(labels) };
   mapStop(take("stop_signal"), take("stop_grace_period"), out, skip);
+  secretOwner(out, skip);
   if (typeof out.image === "string" && STATEFUL_IMAGE.test(out.image.split(":")[0] as string))
     out.stateful = true;
   for (const k of Object.keys(s)) {
@@ -179,4 +180,21 @@ function mapStop(stopSignal: unknown, stopGrace: unknown, out: Obj, skip: Skip):
   const g = composeDuration(stopGrace);
   if (g) st.grace = g;
   if (Object.keys(st).length) out.stop = st;
+}
+
+/**
+ * Compose bind-mounts secret files as they are on the host; Slipway writes them 0400, owned by
+ * root unless told: a service that runs as another user gets the files owned by that uid/gid.
+ */
+function secretOwner(out: Obj, skip: Skip): void {
+  const secrets = out.secrets as Obj | undefined;
+  if (!secrets || typeof out.user !== "string") return;
+  const m = /^(\d+)(?::(\d+))?$/.exec(out.user);
+  if (!m) {
+    if (secrets.uid === undefined)
+      skip("user", `secret files are owned by root (mode 0400): set secrets.uid to the uid of "${out.user}"`);
+    return;
+  }
+  secrets.uid ??= Number(m[1]);
+  if (m[2] !== undefined) secrets.gid ??= Number(m[2]);
 }
