@@ -76,7 +76,7 @@ services:
       `${join(dir, "slipway.yaml")}:7:10: services.web.run: \${DB_PASSWORD} would be pasted`,
     );
     expect(r.stderr).toContain(
-      'env: { DB_PASSWORD: "\${DB_PASSWORD}" }) and write "$DB_PASSWORD" in the command',
+      'env: { DB_PASSWORD: "${DB_PASSWORD}" }) and write "$DB_PASSWORD" in the command',
     );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const bad = run(dir, "plan", "development", "--version", "v1;touch /tmp/x", "--in-process");
