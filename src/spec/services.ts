@@ -222,7 +222,8 @@ function checkTargetFields(
   if (s.secrets?.as === "files" && kind !== "docker")
     at(["services", name, "secrets", "as"], `secrets as files need the docker target (this is ${kind})`);
   for (const k of s.secrets?.names ?? [])
-    if (!(k in svcEnv)) at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
+    if (!(k in svcEnv) && !(k in (s.secrets?.fromFile ?? {})))
+      at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
 }
 
 /** Ports must be unique within the environment. */
