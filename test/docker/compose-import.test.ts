@@ -261,12 +261,6 @@ describe("an imported Compose stack deploys on Docker", () => {
   afterAll(async () => {
     await stack.teardown();
     // The revision tags Slipway gave the test image (slipway/<project>-<env>-<service>:rN).
-    const { stdout } = await run("docker", [
-      "images",
-      "-q",
-      "--filter",
-      `reference=slipway/${stack.project}-*`,
-    ]);
     const tags = (
       await run("docker", [
         "images",
@@ -278,7 +272,7 @@ describe("an imported Compose stack deploys on Docker", () => {
     ).stdout
       .split("\n")
       .filter(Boolean);
-    if (stdout.trim() && tags.length) await run("docker", ["rmi", ...tags]).catch(() => undefined);
+    if (tags.length) await run("docker", ["rmi", ...tags]).catch(() => undefined);
   });
 
   it("the database reads its password file as its user, and the app starts after it is healthy", async () => {
