@@ -92,7 +92,7 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  /** The better-sqlite3 handle, for modules that keep their own tables (notify, backup). */
+  /** The better-sqlite3 handle, for tests that look at (or tamper with) the file itself. */
   raw(): Database.Database {
     return this.db;
   }
