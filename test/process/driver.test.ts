@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessDriver } from "../../src/drivers/process/process-driver.js";
-import { groupMembers, isAlive, readStat } from "../../src/drivers/process/procfs.js";
+import { groupMembers, readStat } from "../../src/drivers/process/procfs.js";
+import { pidAlive as isAlive } from "../../src/util/pid.js";
 import { waitFor } from "../support/ports.js";
 import { SERVER_JS, filesUnder, request, sandbox, service, type Sandbox } from "./helpers.js";
 
