@@ -19,6 +19,7 @@ import { RouteState } from "./route-state.js";
 import { loadSnapshot, parseRoute, saveSnapshot } from "./routes.js";
 import { Target } from "./target.js";
 import { forwardUpgrade } from "./websocket.js";
+import { sleep } from "../util/sleep.js";
 
 export interface ProxyServerOptions {
   home: string;
@@ -42,7 +43,6 @@ export interface ProxyServer {
 }
 
 const addrOf = (r: Route) => `${r.listen.host}:${r.listen.port}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class Listener {
   closing = false;

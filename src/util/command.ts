@@ -25,8 +25,10 @@ export interface CommandOptions {
   termGraceMs?: number;
   /** Kill what is left of the group once the command exits (background children). */
   killGroupOnExit?: boolean;
-  /** How much of the output to keep (the end is kept); default 1 MiB. */
+  /** How much of the output (and of stderr) to keep (the end is kept); default 1 MiB. */
   maxOutput?: number;
+  /** How much of stdout alone to keep (default: maxOutput); Infinity for tools whose answer is stdout. */
+  maxStdout?: number;
   /** Piped into stdin (a file path or a stream); otherwise stdin is closed. */
   stdin?: string | Readable;
   /** stdout is piped here (ended when the command is done) instead of being collected. */
@@ -76,8 +78,9 @@ export async function runCommand(
   });
   const r = { output: "", stdout: "", stderr: "" };
   const keep = (k: keyof typeof r) => (d: string) => {
+    const max = k === "stdout" ? (opts.maxStdout ?? limit) : limit;
     r[k] += d;
-    if (r[k].length > limit * 2) r[k] = r[k].slice(-limit);
+    if (r[k].length > max * 2) r[k] = r[k].slice(-max);
   };
   const [out, err] = [child.stdout as Readable, child.stderr as Readable];
   err.setEncoding("utf8").on("data", (d: string) => (keep("stderr")(d), keep("output")(d)));
