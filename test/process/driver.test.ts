@@ -68,24 +68,6 @@ describe("ProcessDriver lifecycle", () => {
     expect(existsSync(join(home, "logs", "hello", "dev", "web", inst.id, "app.log"))).toBe(true);
   });
 
-  it("a new driver (daemon restart) adopts the live instances: same pids, none doubled", async () => {
-    sb = sandbox({ "server.mjs": SERVER_JS });
-    const svc = service(sb.app);
-    const a = await Promise.all(
-      [0, 1].map(async (index) => sb!.driver.start(await request(sb!.driver, svc, { index }))),
-    );
-    const fresh = new ProcessDriver({ home: sb.home });
-    const adopted = await fresh.inspect("hello", "dev");
-    expect(adopted.map((i) => [i.id, i.pid, i.appPid, i.port]).sort()).toEqual(
-      a.map((i) => [i.id, i.pid, i.appPid, i.port]).sort(),
-    );
-    expect(adopted.every((i) => i.state === "running")).toBe(true);
-    expect(await fresh.inspect("hello", "dev")).toHaveLength(2);
-    for (const i of adopted) await fresh.stop(i, { signal: "SIGTERM", graceMs: 2000 });
-    expect(await sb.driver.inspect("hello", "dev")).toEqual([]);
-    for (const i of a) expect(groupMembers(i.appPid as number)).toEqual([]);
-  });
-
   it("kill -9 of the shim: inspect() drops the instance and the app does not survive as an orphan", async () => {
     sb = sandbox({ "server.mjs": SERVER_JS });
     const inst = await sb.driver.start(await request(sb.driver, service(sb.app)));
