@@ -1,6 +1,6 @@
 /**
- * DockerDriver specifics (the Driver contract itself: driver-conformance.test.ts) against the real Docker Engine (dockerd started by ensureDocker when needed) and
- * the offline test images of scripts/build-test-images.sh. There is no GPU on this machine:
+ * DockerDriver specifics (the Driver contract itself: driver-conformance.test.ts) against the
+ * real Docker Engine (dockerd started by ensureDocker when needed) and the offline test images of scripts/build-test-images.sh. There is no GPU on this machine:
  * the GPU case checks the clear error and the DeviceRequests of a created (never started) container.
  */
 import { execFile } from "node:child_process";
