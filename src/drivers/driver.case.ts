@@ -62,141 +62,161 @@ async function collect(driver: Driver, instances: Instance[], tail: number): Pro
   return lines;
 }
 
-export function runDriverConformance(name: string, factory: () => Promise<DriverFixture>): void {
-  describe(`Driver conformance: ${name}`, () => {
-    let fx: DriverFixture;
-    let artifact: Artifact;
-    let candidate: Instance;
-    const request = (over: Partial<InstanceRequest> = {}): InstanceRequest => ({
-      project: fx.project,
-      env: fx.env,
-      service: fx.service,
+/** What the tests of one run share: the fixture and the instance they walk through its life. */
+class Suite {
+  fx!: DriverFixture;
+  artifact!: Artifact;
+  candidate!: Instance;
+
+  request(over: Partial<InstanceRequest> = {}): InstanceRequest {
+    return {
+      project: this.fx.project,
+      env: this.fx.env,
+      service: this.fx.service,
       revision: 1,
       version: "v-conformance",
       slot: "candidate",
       index: 0,
       env_vars: { CONFORMANCE: "yes" },
-      artifact,
+      artifact: this.artifact,
       ...over,
-    });
-    const url = (i: Instance) => fx.url?.(i) ?? `http://${i.host}:${i.port}/`;
+    };
+  }
 
+  url(i: Instance): string {
+    return this.fx.url?.(i) ?? `http://${i.host}:${i.port}/`;
+  }
+}
+
+export function runDriverConformance(name: string, factory: () => Promise<DriverFixture>): void {
+  describe(`Driver conformance: ${name}`, () => {
+    const c = new Suite();
     beforeAll(async () => {
-      fx = await factory();
+      c.fx = await factory();
     }, 300_000);
     afterAll(async () => {
-      await fx?.dispose();
+      await c.fx?.dispose();
     }, 120_000);
+    startAndRoute(c);
+    observe(c);
+    restartAndRetire(c);
+  });
+}
 
-    it("prepares the revision's artifact, and again without a new copy (existingOnly)", async () => {
-      artifact = await fx.driver.prepare(fx.project, fx.env, fx.service, 1);
-      expect(artifact).toMatchObject({ service: fx.service.name, revision: 1 });
-      expect(artifact.ref).toBeTruthy();
-      const again = await fx.driver.prepare(fx.project, fx.env, fx.service, 1, { existingOnly: true });
-      expect(again).toEqual(artifact);
-      await expect(
-        fx.driver.prepare(fx.project, fx.env, fx.service, 99, { existingOnly: true }),
-      ).rejects.toThrow(/r99/);
-    });
+/** Artifacts, a candidate started and listed, traffic reaching it. */
+function startAndRoute(c: Suite): void {
+  it("prepares the revision's artifact, and again without a new copy (existingOnly)", async () => {
+    c.artifact = await c.fx.driver.prepare(c.fx.project, c.fx.env, c.fx.service, 1);
+    expect(c.artifact).toMatchObject({ service: c.fx.service.name, revision: 1 });
+    expect(c.artifact.ref).toBeTruthy();
+    const again = await c.fx.driver.prepare(c.fx.project, c.fx.env, c.fx.service, 1, { existingOnly: true });
+    expect(again).toEqual(c.artifact);
+    await expect(
+      c.fx.driver.prepare(c.fx.project, c.fx.env, c.fx.service, 99, { existingOnly: true }),
+    ).rejects.toThrow(/r99/);
+  });
 
-    it("starts a candidate that inspect() lists with its identity and an address", async () => {
-      candidate = await fx.driver.start(request());
-      expect(candidate).toMatchObject({
-        project: fx.project,
-        env: fx.env,
-        service: fx.service.name,
-        revision: 1,
-        version: "v-conformance",
-        slot: "candidate",
-        index: 0,
-      });
-      expect(["starting", "running"]).toContain(candidate.state);
-      expect(candidate.host).toBeTruthy();
-      expect(candidate.port).toBeGreaterThan(0);
-      const listed = await fx.driver.inspect(fx.project, fx.env);
-      expect(listed.map(keyOf)).toEqual([keyOf(candidate)]);
-      expect(await fx.driver.inspect(fx.project, `${fx.env}-other`)).toEqual([]);
+  it("starts a candidate that inspect() lists with its identity and an address", async () => {
+    c.candidate = await c.fx.driver.start(c.request());
+    expect(c.candidate).toMatchObject({
+      project: c.fx.project,
+      env: c.fx.env,
+      service: c.fx.service.name,
+      revision: 1,
+      version: "v-conformance",
+      slot: "candidate",
+      index: 0,
     });
+    expect(["starting", "running"]).toContain(c.candidate.state);
+    expect(c.candidate.host).toBeTruthy();
+    expect(c.candidate.port).toBeGreaterThan(0);
+    const listed = await c.fx.driver.inspect(c.fx.project, c.fx.env);
+    expect(listed.map(keyOf)).toEqual([keyOf(c.candidate)]);
+    expect(await c.fx.driver.inspect(c.fx.project, `${c.fx.env}-other`)).toEqual([]);
+  });
 
-    it("routes: the instance answers at the address the proxy routes to", async () => {
-      const status = await until("the candidate to answer", async () => {
-        const r = await fetch(url(candidate), { signal: AbortSignal.timeout(3000) });
-        await r.text();
-        return r.status;
-      });
-      expect(status).toBe(200);
-      const [live] = await fx.driver.inspect(fx.project, fx.env);
-      expect(live?.state).toBe("running");
+  it("routes: the instance answers at the address the proxy routes to", async () => {
+    const status = await until("the c.candidate to answer", async () => {
+      const r = await fetch(c.url(c.candidate), { signal: AbortSignal.timeout(3000) });
+      await r.text();
+      return r.status;
     });
+    expect(status).toBe(200);
+    const [live] = await c.fx.driver.inspect(c.fx.project, c.fx.env);
+    expect(live?.state).toBe("running");
+  });
+}
 
-    it("logs: the instance's output, with its id and stream", async () => {
-      const lines = await until("the start line in the logs", async () => {
-        const got: { instance: string; stream: string; line: string }[] = [];
-        for await (const l of fx.driver.logs([candidate], { tail: 50 })) got.push(l);
-        return got.some((l) => fx.startLine.test(l.line)) ? got : undefined;
-      });
-      const start = lines.find((l) => fx.startLine.test(l.line));
-      expect(start).toMatchObject({ instance: candidate.id, stream: "stdout" });
+/** What the engine reads of a running instance: logs, stats, commands. */
+function observe(c: Suite): void {
+  it("logs: the instance's output, with its id and stream", async () => {
+    const lines = await until("the start line in the logs", async () => {
+      const got: { instance: string; stream: string; line: string }[] = [];
+      for await (const l of c.fx.driver.logs([c.candidate], { tail: 50 })) got.push(l);
+      return got.some((l) => c.fx.startLine.test(l.line)) ? got : undefined;
     });
+    const start = lines.find((l) => c.fx.startLine.test(l.line));
+    expect(start).toMatchObject({ instance: c.candidate.id, stream: "stdout" });
+  });
 
-    it("stats: memory and CPU of a running instance", async () => {
-      if (!fx.driver.capabilities.stats) return;
-      const s = await fx.driver.stats(candidate);
-      expect(s?.memory).toBeGreaterThan(0);
-      expect(s?.cpu).toBeGreaterThanOrEqual(0);
-    });
+  it("stats: memory and CPU of a running instance", async () => {
+    if (!c.fx.driver.capabilities.stats) return;
+    const s = await c.fx.driver.stats(c.candidate);
+    expect(s?.memory).toBeGreaterThan(0);
+    expect(s?.cpu).toBeGreaterThanOrEqual(0);
+  });
 
-    it("exec: a command in the instance (or, without exec, a one-off in its release) with its exit code", async () => {
-      if (fx.driver.exec) {
-        const r = await fx.driver.exec(candidate, "echo in-$CONFORMANCE; exit 3", { timeoutMs: 30_000 });
-        expect(r).toMatchObject({ exitCode: 3 });
-        expect(r.output).toContain("in-yes");
-      }
-      const once = await fx.driver.runOnce(
-        request({ slot: "stable" }),
-        "echo once-$CONFORMANCE >&2; exit 4",
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      expect(once.exitCode).toBe(4);
-      expect(once.output).toContain("once-yes");
-      // A one-off is not an instance.
-      expect((await fx.driver.inspect(fx.project, fx.env)).map((i) => i.id)).toEqual([candidate.id]);
-    });
+  it("exec: a command in the instance (or, without exec, a one-off in its release) with its exit code", async () => {
+    if (c.fx.driver.exec) {
+      const r = await c.fx.driver.exec(c.candidate, "echo in-$CONFORMANCE; exit 3", { timeoutMs: 30_000 });
+      expect(r).toMatchObject({ exitCode: 3 });
+      expect(r.output).toContain("in-yes");
+    }
+    const once = await c.fx.driver.runOnce(
+      c.request({ slot: "stable" }),
+      "echo once-$CONFORMANCE >&2; exit 4",
+      { timeoutMs: 30_000 },
+    );
+    expect(once.exitCode).toBe(4);
+    expect(once.output).toContain("once-yes");
+    // A one-off is not an instance.
+    expect((await c.fx.driver.inspect(c.fx.project, c.fx.env)).map((i) => i.id)).toEqual([c.candidate.id]);
+  });
+}
 
-    it("adopts after a restart: a new driver over the same state finds the running instance, once", async () => {
-      const stable = await fx.driver.start(request({ slot: "stable" }));
-      const fresh = fx.reopen();
-      const adopted = await fresh.inspect(fx.project, fx.env);
-      const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
-      expect(adopted.map(keyOf).sort(byId)).toEqual([candidate, stable].map(keyOf).sort(byId));
-      expect(adopted.every((i) => i.state === "running")).toBe(true);
-      expect(await fresh.inspect(fx.project, fx.env)).toHaveLength(2);
-      // The new driver drives what it adopted.
-      const theirs = adopted.find((i) => i.id === stable.id) as Instance;
-      await fresh.stop(theirs, { signal: "SIGTERM", graceMs: 5000 });
-      expect((await fx.driver.inspect(fx.project, fx.env)).map((i) => i.id)).toEqual([candidate.id]);
-      await fresh.close?.();
-    });
+/** A daemon restart, the end of an instance, and of its artifacts. */
+function restartAndRetire(c: Suite): void {
+  it("adopts after a restart: a new driver over the same state finds the running instance, once", async () => {
+    const stable = await c.fx.driver.start(c.request({ slot: "stable" }));
+    const fresh = c.fx.reopen();
+    const adopted = await fresh.inspect(c.fx.project, c.fx.env);
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    expect(adopted.map(keyOf).sort(byId)).toEqual([c.candidate, stable].map(keyOf).sort(byId));
+    expect(adopted.every((i) => i.state === "running")).toBe(true);
+    expect(await fresh.inspect(c.fx.project, c.fx.env)).toHaveLength(2);
+    // The new driver drives what it adopted.
+    const theirs = adopted.find((i) => i.id === stable.id) as Instance;
+    await fresh.stop(theirs, { signal: "SIGTERM", graceMs: 5000 });
+    expect((await c.fx.driver.inspect(c.fx.project, c.fx.env)).map((i) => i.id)).toEqual([c.candidate.id]);
+    await fresh.close?.();
+  });
 
-    it("retires: a stopped instance is no longer live or routed, and its logs stay readable", async () => {
-      const r = await fx.driver.stop(candidate, { signal: "SIGTERM", graceMs: 5000, retire: "superseded" });
-      expect(await fx.driver.inspect(fx.project, fx.env)).toEqual([]);
-      await expect(fetch(url(candidate), { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
-      expect((await collect(fx.driver, [candidate], 50)).some((l) => fx.startLine.test(l))).toBe(true);
-      if (fx.driver.retired) {
-        const kept = await fx.driver.retired(fx.project, fx.env);
-        expect(kept.map((i) => [i.revision, i.meta?.retired])).toEqual([[1, "superseded"]]);
-        expect(r && r.keptAs).toBe(kept[0]?.id);
-      }
-    });
+  it("retires: a stopped instance is no longer live or routed, and its logs stay readable", async () => {
+    const r = await c.fx.driver.stop(c.candidate, { signal: "SIGTERM", graceMs: 5000, retire: "superseded" });
+    expect(await c.fx.driver.inspect(c.fx.project, c.fx.env)).toEqual([]);
+    await expect(fetch(c.url(c.candidate), { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect((await collect(c.fx.driver, [c.candidate], 50)).some((l) => c.fx.startLine.test(l))).toBe(true);
+    if (c.fx.driver.retired) {
+      const kept = await c.fx.driver.retired(c.fx.project, c.fx.env);
+      expect(kept.map((i) => [i.revision, i.meta?.retired])).toEqual([[1, "superseded"]]);
+      expect(r && r.keptAs).toBe(kept[0]?.id);
+    }
+  });
 
-    it("prunes the artifacts of revisions not kept", async () => {
-      await fx.driver.prune(fx.project, fx.env, fx.service.name, []);
-      await expect(
-        fx.driver.prepare(fx.project, fx.env, fx.service, 1, { existingOnly: true }),
-      ).rejects.toThrow(/r1/);
-    });
+  it("prunes the artifacts of revisions not kept", async () => {
+    await c.fx.driver.prune(c.fx.project, c.fx.env, c.fx.service.name, []);
+    await expect(
+      c.fx.driver.prepare(c.fx.project, c.fx.env, c.fx.service, 1, { existingOnly: true }),
+    ).rejects.toThrow(/r1/);
   });
 }
