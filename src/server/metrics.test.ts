@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseExposition } from "../analysis/prom-text.js";
-import type { Instance } from "../store/store.js";
+import type { Instance } from "../drivers/driver.js";
 import { daemonMetrics } from "./metrics.js";
 
 const inst = (project: string, service: string, slot: string, warmUntil?: string) =>
@@ -23,12 +23,14 @@ describe("daemon metrics text", () => {
     });
     expect(text).toContain("# TYPE slipway_instances gauge\n");
     expect(text).toMatch(/^slipway_daemon_info\{version="1\.2\.3"\} 1$/m);
-    expect(text).toContain('slipway_instances{project="q\\"t\\\\x",env="prod",service="web",slot="candidate"} 1');
+    expect(text).toContain(
+      'slipway_instances{project="q\\"t\\\\x",env="prod",service="web",slot="candidate"} 1',
+    );
     const samples = parseExposition(text).map((s) => [s.name, s.labels, s.value]);
     expect(samples).toEqual([
       ["slipway_daemon_info", { version: "1.2.3" }, 1],
       ["slipway_daemon_start_time_seconds", {}, 1767225600],
-      ["slipway_instances", { project: "q\"t\\x", env: "prod", service: "web", slot: "candidate" }, 1],
+      ["slipway_instances", { project: 'q"t\\x', env: "prod", service: "web", slot: "candidate" }, 1],
       ["slipway_instances", { project: "shop", env: "prod", service: "api", slot: "stable" }, 2],
       ["slipway_instances", { project: "shop", env: "prod", service: "api", slot: "warm" }, 1],
       ["slipway_proxy_up", {}, 1],

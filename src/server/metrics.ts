@@ -35,7 +35,10 @@ export async function daemonMetrics(deps: MetricsDeps): Promise<string> {
   );
   const sorted = (await deps.store.allInstances())
     .map((i) => ({ project: i.project, env: i.env, service: i.service, slot: i.warmUntil ? "warm" : i.slot }))
-    .sort((a, b) => INSTANCE_LABELS.map((k) => (a[k] < b[k] ? -1 : a[k] > b[k] ? 1 : 0)).find((c) => c !== 0) ?? 0);
+    .sort(
+      (a, b) =>
+        INSTANCE_LABELS.map((k) => (a[k] < b[k] ? -1 : a[k] > b[k] ? 1 : 0)).find((c) => c !== 0) ?? 0,
+    );
   for (const labels of sorted) instances.inc(labels);
 
   let proxy: string | undefined;

@@ -19,11 +19,13 @@ describe("secretsTar", () => {
   it("holds run/secrets/ and one read-only file per secret, owned as asked", async () => {
     const long = "x".repeat(1500);
     const got = await entries({ DB_PASSWORD: "pw ü", TOKEN: long }, { uid: 1000, gid: 1001 });
-    expect(got.map((e) => [e.header.name, e.header.type, e.header.mode, e.header.uid, e.header.gid])).toEqual([
-      ["run/secrets/", "directory", 0o755, 1000, 1001],
-      ["run/secrets/DB_PASSWORD", "file", 0o400, 1000, 1001],
-      ["run/secrets/TOKEN", "file", 0o400, 1000, 1001],
-    ]);
+    expect(got.map((e) => [e.header.name, e.header.type, e.header.mode, e.header.uid, e.header.gid])).toEqual(
+      [
+        ["run/secrets/", "directory", 0o755, 1000, 1001],
+        ["run/secrets/DB_PASSWORD", "file", 0o400, 1000, 1001],
+        ["run/secrets/TOKEN", "file", 0o400, 1000, 1001],
+      ],
+    );
     expect(got[1].body).toBe("pw ü");
     expect(got[2].body).toBe(long);
   });

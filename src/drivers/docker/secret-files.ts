@@ -31,7 +31,10 @@ export function secretsTar(
   // No entry for run/ itself: the engine creates it when missing and leaves an existing one alone.
   tar.entry({ ...common, name: "run/secrets/", type: "directory", mode: 0o755 });
   for (const [name, value] of Object.entries(files)) {
-    tar.entry({ ...common, name: `run/secrets/${name}`, type: "file", mode: MODE }, Buffer.from(value, "utf8"));
+    tar.entry(
+      { ...common, name: `run/secrets/${name}`, type: "file", mode: MODE },
+      Buffer.from(value, "utf8"),
+    );
   }
   tar.finalize();
   return Readable.from(tar, { objectMode: false });
