@@ -6,30 +6,32 @@ import type { DeployResult } from "../engine/run.js";
 import type { EnvStatus, HistoryEntry } from "../slipway.js";
 import type { LogLine } from "../drivers/driver.js";
 import { formatDuration } from "../util/units.js";
+import { colourWanted, palette, type Palette } from "./colours.js";
 
 export interface Out {
   json: boolean;
   color: boolean;
+  paint: Palette;
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
 
 export function makeOut(json: boolean, noColor: boolean): Out {
-  const color = !noColor && !process.env.NO_COLOR && !!process.stderr.isTTY;
+  const color = colourWanted(noColor);
   return {
     json,
     color,
+    paint: palette(color),
     stdout: (s) => process.stdout.write(s + "\n"),
     stderr: (s) => process.stderr.write(s + "\n"),
   };
 }
 
-const paint = (out: Out, code: number, s: string) => (out.color ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const green = (o: Out, s: string) => paint(o, 32, s);
-export const red = (o: Out, s: string) => paint(o, 31, s);
-export const yellow = (o: Out, s: string) => paint(o, 33, s);
-export const dim = (o: Out, s: string) => paint(o, 2, s);
-export const bold = (o: Out, s: string) => paint(o, 1, s);
+export const green = (o: Out, s: string) => o.paint.green(s);
+export const red = (o: Out, s: string) => o.paint.red(s);
+export const yellow = (o: Out, s: string) => o.paint.yellow(s);
+export const dim = (o: Out, s: string) => o.paint.dim(s);
+export const bold = (o: Out, s: string) => o.paint.bold(s);
 
 export function renderEvent(out: Out, e: EngineEvent): void {
   if (out.json) {
@@ -88,14 +90,10 @@ export function renderStatus(out: Out, s: EnvStatus): void {
   if (s.lock)
     out.stdout(yellow(out, `  locked by ${s.lock.holder} (${s.lock.operation}) since ${s.lock.acquiredAt}`));
   for (const svc of s.services) {
-    const st =
-      svc.status === "running"
-        ? green(out, svc.status)
-        : svc.status === "stopped"
-          ? dim(out, svc.status)
-          : red(out, svc.status);
+    const paintStatus = svc.status === "running" ? green : svc.status === "stopped" ? dim : red;
+    const st = paintStatus(out, svc.status.padEnd(9));
     out.stdout(
-      `  ${svc.name.padEnd(12)} ${st.padEnd(out.color ? 18 : 9)} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
+      `  ${svc.name.padEnd(12)} ${st} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
     );
     for (const i of svc.instances) {
       const h = i.health
