@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), "slipway-version-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(args: string[], env: NodeJS.ProcessEnv = { NO_COLOR: "1" }) {
-  const base = { ...process.env, SLIPWAY_HOME: join(dir, "home") };
+  const base: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_HOME: join(dir, "home") };
   delete base.NO_COLOR;
   delete base.FORCE_COLOR;
   const r = spawnSync(process.execPath, [BIN, ...args], {
