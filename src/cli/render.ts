@@ -7,6 +7,7 @@ import type { EnvStatus, HistoryEntry } from "../slipway.js";
 import type { LogLine } from "../drivers/driver.js";
 import { formatDuration } from "../util/units.js";
 import { colourWanted, palette, type Palette } from "./colours.js";
+import { checkLines } from "./render-check.js";
 
 export interface Out {
   json: boolean;
@@ -46,8 +47,17 @@ export function renderEvent(out: Out, e: EngineEvent): void {
     else if (e.status === "failed") out.stderr(`  ${red(out, "✖")} ${e.description}${d}`);
     else if (e.status === "skipped")
       out.stderr(`  ${dim(out, "-")} ${dim(out, e.description + " (skipped)")}`);
+  } else if (e.type === "check") {
+    const [head, ...evidence] = checkLines(e);
+    const colour =
+      e.status === "failed" ? red : e.status === "warning" ? yellow : e.status === "skipped" ? dim : green;
+    out.stderr(
+      [`  ${colour(out, head.slice(0, 1))}${head.slice(1)}`, ...evidence.map((l) => `  ${dim(out, l)}`)].join(
+        "\n",
+      ),
+    );
   } else if (e.type === "log") {
-    // Messages that carry their own mark (check results) are printed as they are.
+    // Messages that still carry their own mark (engine/data.ts's) are printed as they are.
     if (/^[✔✖!⚠-] /.test(e.message)) {
       const [first, ...rest] = e.message.split("\n");
       const colour = e.level === "error" ? red : e.level === "warn" ? yellow : green;

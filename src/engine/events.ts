@@ -13,6 +13,7 @@ export type EngineEvent =
       message?: string;
     }
   | { type: "log"; level: "info" | "warn" | "error"; message: string; service?: string }
+  | CheckEvent
   | {
       type: "alert";
       kind: string;
@@ -22,6 +23,20 @@ export type EngineEvent =
       revision?: number;
       data?: Record<string, unknown>;
     };
+
+/**
+ * One pre-flight check's result: status and evidence as data (the CLI draws the ✔/✖ and picks
+ * the colour; a dashboard draws its own). `summaryLines`: how many evidence lines say it all.
+ */
+export interface CheckEvent {
+  type: "check";
+  name: string;
+  kind: string;
+  status: "passed" | "failed" | "warning" | "skipped";
+  evidence: string;
+  durationMs: number;
+  summaryLines?: number;
+}
 
 export type EventSink = (e: EngineEvent) => void;
 export const noopSink: EventSink = () => {};
