@@ -1,5 +1,5 @@
 /** Human and JSON renderers. Progress goes to stderr; the result (or the JSON document) to stdout. */
-import type { describeEvidence, evidenceOf } from "../engine/analysis-gate.js";
+import type { evidenceOf } from "../engine/analysis-gate.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Plan } from "../engine/plan.js";
 import type { DeployResult } from "../engine/run.js";
@@ -8,6 +8,7 @@ import type { LogLine } from "../drivers/driver.js";
 import { formatDuration } from "../util/units.js";
 import { colourWanted, palette, type Palette } from "./colours.js";
 import { checkLines } from "./render-check.js";
+import { brief, type describeEvidence } from "./render-analysis.js";
 
 export interface Out {
   json: boolean;
@@ -56,6 +57,9 @@ export function renderEvent(out: Out, e: EngineEvent): void {
         "\n",
       ),
     );
+  } else if (e.type === "measurements") {
+    const mark = e.level === "warn" ? yellow(out, "!") : "▸";
+    out.stderr(`${mark} ${e.label}: ${e.measurements.map(brief).join(", ")}`);
   } else if (e.type === "log") {
     // Messages that still carry their own mark (engine/data.ts's) are printed as they are.
     if (/^[✔✖!⚠-] /.test(e.message)) {

@@ -1,4 +1,5 @@
 /** Events the engine emits while it works: rendered by the CLI, streamed by the daemon, routed to alerts. */
+import type { MeasurementRecord } from "../analysis/evaluate.js";
 import type { StepStatus } from "../store/store.js";
 
 export type EngineEvent =
@@ -14,6 +15,13 @@ export type EngineEvent =
     }
   | { type: "log"; level: "info" | "warn" | "error"; message: string; service?: string }
   | CheckEvent
+  | {
+      /** One round of analysis measurements (canary gate, bake); warn when one failed. */
+      type: "measurements";
+      level: "info" | "warn";
+      label: string;
+      measurements: MeasurementRecord[];
+    }
   | {
       type: "alert";
       kind: string;
