@@ -9,8 +9,18 @@ import type { Revision } from "../store/store.js";
 import { bakeStep } from "./analysis-gate.js";
 import { dependencyLayers } from "./layers.js";
 
-export type StepKind =
-  "checks" | "backup" | "prepare" | "migrate" | "rollout" | "bake" | "remove" | "finalize";
+/** Every kind of step; each has its runner in steps/ (registered in steps/registry.ts). */
+export const StepKinds = [
+  "checks",
+  "backup",
+  "prepare",
+  "migrate",
+  "rollout",
+  "bake",
+  "remove",
+  "finalize",
+] as const;
+export type StepKind = (typeof StepKinds)[number];
 
 export interface PlanStep {
   seq: number;
