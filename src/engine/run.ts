@@ -7,7 +7,8 @@ import { CheckFailed, errorMessage, Interrupted, OperationFailed } from "../erro
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import { DeployAnalysis } from "./analysis-gate.js";
-import { pruneArtifacts } from "./artifacts.js";
+import { artifactRevision, pruneArtifacts } from "./artifacts.js";
+import { servingRevision, type CarryFacts } from "./carry.js";
 import type { EngineDeps } from "./context.js";
 import type { PlanStep } from "./plan.js";
 import { StepExecutor, stepRedactor } from "./steps/executor.js";
@@ -77,7 +78,11 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
 async function stepContext(deps: EngineDeps, opts: RunOptions, revision: number): Promise<StepContext> {
   const spec = opts.resolution.spec;
   const { emit, signal } = opts;
-  const facts: Record<string, unknown> = { previous: opts.current?.number };
+  // A rollback re-applies the target's code: its fingerprints hold again.
+  const fingerprints = opts.fingerprints ?? (opts.rollbackOf?.facts as CarryFacts | undefined)?.fingerprints;
+  const facts: Record<string, unknown> = { previous: opts.current?.number, fingerprints };
+  const artifactRevs: Record<string, number> = {};
+  if (!opts.rollbackOf) untouched(opts, facts, artifactRevs);
   const artifacts = new Map<string, Artifact>();
   const live = await deps.store.listInstances(spec.project, spec.env);
   return {
@@ -89,7 +94,7 @@ async function stepContext(deps: EngineDeps, opts: RunOptions, revision: number)
     signal,
     facts,
     artifacts,
-    artifactRevs: {},
+    artifactRevs,
     states: [],
     live,
     // Canary gates and the bake; their evidence goes to facts.analysis.
@@ -107,6 +112,28 @@ async function stepContext(deps: EngineDeps, opts: RunOptions, revision: number)
       record: (data) => deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, { data }),
     }),
   };
+}
+
+/**
+ * Services a deploy leaves out (--only) keep running as they are: recorded like kept ones
+ * (their fingerprint, instances and artifact stay the deployed revision's).
+ */
+function untouched(opts: RunOptions, facts: Record<string, unknown>, artifactRevs: Record<string, number>) {
+  const { current, plan } = opts;
+  if (!current || !facts.fingerprints) return;
+  const before = current.facts as CarryFacts;
+  const fps = { ...(facts.fingerprints as Record<string, string>) };
+  const carried: Record<string, number> = {};
+  for (const n of Object.keys(opts.resolution.spec.services)) {
+    if (plan.services.includes(n)) continue;
+    if (before.fingerprints?.[n]) fps[n] = before.fingerprints[n];
+    else delete fps[n];
+    if (!current.services.includes(n) && !before.carried?.[n]) continue;
+    carried[n] = servingRevision(current, n);
+    artifactRevs[n] = artifactRevision(current, n) ?? carried[n];
+  }
+  facts.fingerprints = fps;
+  if (Object.keys(carried).length) facts.carried = carried;
 }
 
 /** Steps sharing a group run in parallel, groups in order; the first failure stops the run. */

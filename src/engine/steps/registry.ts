@@ -5,6 +5,7 @@
 import type { StepKind } from "../plan.js";
 import { backupStep } from "./backup.js";
 import { bakeStep } from "./bake.js";
+import { carryStep } from "./carry.js";
 import { checksStep } from "./checks.js";
 import { finalizeStep } from "./finalize.js";
 import { migrateStep } from "./migrate.js";
@@ -22,4 +23,5 @@ export const STEP_RUNNERS: Readonly<Record<StepKind, StepRunner>> = {
   bake: bakeStep,
   remove: removeStep,
   finalize: finalizeStep,
+  carry: carryStep,
 };

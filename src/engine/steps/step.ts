@@ -36,6 +36,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   checks?: CheckRunner;
   canaryGate?: StepGate;
+  /** Fingerprints of the services (engine/carry.ts), recorded so the next deploy can keep unchanged ones. */
+  fingerprints?: Record<string, string>;
 }
 
 /** What the steps of one run share: the revision being made and what earlier steps produced. */
