@@ -15,7 +15,10 @@ import { isWarm } from "./warm.js";
 export interface CarryFacts {
   /** Service → fingerprint of its resolved spec and source (absent: unknown, always redeployed). */
   fingerprints?: Record<string, string>;
-  /** Service → the earlier revision whose instances it kept running. */
+  /**
+   * Service → the earlier revision whose instances it runs: kept unchanged (a `carry` step), or
+   * a warm slot a rollback switched back to.
+   */
   carried?: Record<string, number>;
 }
 

@@ -24,6 +24,10 @@ export const rolloutStep: StepRunner = {
       throw e;
     }
     ctx.states.push(state);
+    // A rollback that switched back to a warm slot serves with that slot's (older) instances.
+    const from = state.fresh[0]?.revision;
+    if (from !== undefined && from !== ctx.revision)
+      ctx.facts.carried = { ...(ctx.facts.carried as Record<string, number> | undefined), [s.name]: from };
     return `${state.fresh.length} instance(s) healthy${state.routed && s.port ? `, serving :${s.port}` : ""}`;
   },
 };
