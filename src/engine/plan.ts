@@ -99,21 +99,11 @@ export function plan(input: PlanInput): Plan {
     for (const n of migrating) add({ kind: "migrate", service: n, group, description: `migrate ${n} up` });
     if (migrating.length) group++;
     for (const n of layer) {
-      if (kept.has(n)) {
-        add(carryStep(n, group, live));
-        continue;
+      if (kept.has(n)) add(carryStep(n, group, live));
+      else {
+        const change = input.rollbackOf !== undefined ? "restore" : liveServices.has(n) ? "update" : "create";
+        add(rolloutStep(spec, n, group, change, current?.number));
       }
-      const svc = spec.services[n];
-      const change = input.rollbackOf !== undefined ? "restore" : liveServices.has(n) ? "update" : "create";
-      add({
-        kind: "rollout",
-        service: n,
-        group,
-        strategy: svc.rollout.strategy,
-        change,
-        fromRevision: current?.number,
-        description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}${proxied(svc) ? "" : " direct, not proxied"}` : ""})`,
-      });
     }
     group++;
   }
@@ -157,5 +147,24 @@ function carryStep(service: string, group: number, live: Instance[]): Omit<PlanS
     change: "unchanged",
     fromRevision: from,
     description: `${service} unchanged: keep its ${running.length} instance${running.length === 1 ? "" : "s"} of revision ${from} running`,
+  };
+}
+
+function rolloutStep(
+  spec: ResolvedSpec,
+  n: string,
+  group: number,
+  change: "create" | "update" | "restore",
+  fromRevision: number | undefined,
+): Omit<PlanStep, "seq"> {
+  const svc = spec.services[n];
+  return {
+    kind: "rollout",
+    service: n,
+    group,
+    strategy: svc.rollout.strategy,
+    change,
+    fromRevision,
+    description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}${proxied(svc) ? "" : " direct, not proxied"}` : ""})`,
   };
 }
