@@ -45,6 +45,8 @@ export function serviceUrls(spec: ResolvedSpec, services = Object.keys(spec.serv
 export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<DeployResult> {
   const { resolution, plan: p, emit } = opts;
   const spec = resolution.spec;
+  // Recorded from the start: a deploy completed by crash recovery still knows what it kept.
+  const start = startFacts(opts);
   const rev = await deps.store.createRevision({
     project: spec.project,
     env: spec.env,
@@ -56,7 +58,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     description: opts.description,
     rollbackOf: opts.rollbackOf?.number,
     skipChecks: opts.skipChecks,
-    facts: { previous: opts.current?.number },
+    facts: start.facts,
   });
   const revision = rev.number;
   emit({
@@ -69,20 +71,20 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
   const redact = stepRedactor(resolution);
   const executor = new StepExecutor(deps, spec, revision, emit, redact);
   await executor.pending(p.steps);
-  const ctx = await stepContext(deps, opts, revision);
+  const ctx = await stepContext(deps, opts, revision, start);
   const failure = await runGroups(executor, p.steps, ctx);
   if (!failure) return succeeded(ctx);
   return failed(ctx, executor, failure, redact);
 }
 
-async function stepContext(deps: EngineDeps, opts: RunOptions, revision: number): Promise<StepContext> {
+async function stepContext(
+  deps: EngineDeps,
+  opts: RunOptions,
+  revision: number,
+  { facts, artifactRevs }: ReturnType<typeof startFacts>,
+): Promise<StepContext> {
   const spec = opts.resolution.spec;
   const { emit, signal } = opts;
-  // A rollback re-applies the target's code: its fingerprints hold again.
-  const fingerprints = opts.fingerprints ?? (opts.rollbackOf?.facts as CarryFacts | undefined)?.fingerprints;
-  const facts: Record<string, unknown> = { previous: opts.current?.number, fingerprints };
-  const artifactRevs: Record<string, number> = {};
-  if (!opts.rollbackOf) untouched(opts, facts, artifactRevs);
   const artifacts = new Map<string, Artifact>();
   const live = await deps.store.listInstances(spec.project, spec.env);
   return {
@@ -112,6 +114,22 @@ async function stepContext(deps: EngineDeps, opts: RunOptions, revision: number)
       record: (data) => deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, { data }),
     }),
   };
+}
+
+function startFacts(opts: RunOptions) {
+  // A rollback re-applies the target's code: its fingerprints hold again.
+  const fingerprints = opts.fingerprints ?? (opts.rollbackOf?.facts as CarryFacts | undefined)?.fingerprints;
+  const facts: Record<string, unknown> = { previous: opts.current?.number };
+  if (fingerprints) facts.fingerprints = fingerprints;
+  const artifactRevs: Record<string, number> = {};
+  if (!opts.rollbackOf) untouched(opts, facts, artifactRevs);
+  const kept = opts.plan.steps.filter((s) => s.kind === "carry" && s.service && s.fromRevision);
+  if (kept.length)
+    facts.carried = {
+      ...(facts.carried as Record<string, number> | undefined),
+      ...Object.fromEntries(kept.map((s) => [s.service as string, s.fromRevision as number])),
+    };
+  return { facts, artifactRevs };
 }
 
 /**
