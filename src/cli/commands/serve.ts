@@ -1,5 +1,6 @@
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
+import { slipwayVersion } from "../version.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -21,7 +22,7 @@ export function register(cli: Cli): void {
           port: parseIntArg("--port", o.port) ?? 7437,
           engine,
           logger,
-          version: process.env.npm_package_version ?? "0.1.0",
+          version: slipwayVersion(),
         });
         const shutdown = async () => {
           logger.info("shutting down (instances and the proxy keep running)");
