@@ -12,7 +12,7 @@ export function register(cli: Cli): void {
       cli.action(async (o: { host: string; port: string }) => {
         const { createEngine } = await import("../../factory.js");
         const { startDaemon } = await import("../../server/daemon.js");
-        const { fileLogger } = await import("../../util/file-logger.js");
+        const { fileLogger } = await import("../../logger.js");
         const home = cli.home;
         const logger = fileLogger(process.stderr);
         const engine = await createEngine({ home, logger });
