@@ -178,7 +178,7 @@ describe("slipway deploy on the docker target", () => {
     expect(f.code, f.stderr).toBe(0);
     expect(await redisId()).not.toBe(before);
     expect((await get("/redis?cmd=GET%20k")).body).toBe("kept");
-  });
+  }, 180_000);
 
   it("destroy removes the containers and keeps the named volume", async () => {
     const d = await cli(["destroy", "staging", "--yes"]);
