@@ -6,11 +6,11 @@ import type { Artifact, Instance } from "../drivers/driver.js";
 import { CheckFailed, errorMessage, Interrupted, OperationFailed } from "../errors.js";
 import { proxied } from "../spec/defaults.js";
 import type { Resolution } from "../spec/resolve.js";
-import { rehydrate } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import { DeployAnalysis } from "./analysis-gate.js";
 import type { EngineDeps } from "./context.js";
+import { deployedSpec, snapshotOf } from "./deployed.js";
 import { backupBeforeDeploy, backupCurrentRelease } from "./data.js";
 import type { EventSink } from "./events.js";
 import type { Plan, PlanStep } from "./plan.js";
@@ -73,7 +73,7 @@ export function serviceUrls(spec: ResolvedSpec, services = Object.keys(spec.serv
 /** Which revision's artifact a service uses in a revision (rollbacks reuse the original one). */
 export function artifactRevision(rev: Revision | undefined, service: string): number | undefined {
   if (!rev) return undefined;
-  const a = (rev.facts.artifacts as Record<string, number> | undefined)?.[service];
+  const a = rev.facts.artifacts?.[service];
   return a ?? rev.number;
 }
 
@@ -200,7 +200,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
       case "remove": {
         const name = step.service as string;
         const insts = live.filter((i) => i.service === name);
-        const prevSvc = (opts.current?.snapshot as ResolvedSpec | undefined)?.services?.[name];
+        const prevSvc = snapshotOf(opts.current)?.services?.[name];
         // By port, not proxied(): a snapshot from before `proxy` existed may have routed a stateful one.
         if (prevSvc?.port !== undefined) await (await deps.router()).removeRoute(routeKey(spec, name));
         for (const i of insts) {
@@ -445,12 +445,7 @@ export async function undo(
   emit: EventSink,
 ): Promise<{ service: string; ok: boolean; message: string }[]> {
   const out: { service: string; ok: boolean; message: string }[] = [];
-  const prevSpec = previous
-    ? rehydrate(previous.snapshot as ResolvedSpec, {
-        ...process.env,
-        ...Object.fromEntries(resolution.secrets),
-      })
-    : undefined;
+  const prevSpec = previous ? deployedSpec(previous, resolution.secrets) : undefined;
   for (const st of [...states].reverse()) {
     const svc = spec.services[st.service];
     try {
