@@ -8,7 +8,7 @@ import { CheckFailed, OperationFailed, UsageError } from "./errors.js";
 import type { LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
 import { checkRunner, deploy, planDeploy, type Confirmer, type DeployOptions } from "./engine/deploy.js";
-import { runDataOp } from "./engine/data.js";
+import { runDataOp } from "./engine/data/index.js";
 import { deployedSpec, snapshotOf } from "./engine/deployed.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { maintain, sweepHealthUnlocked } from "./engine/housekeeping.js";

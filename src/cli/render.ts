@@ -45,6 +45,12 @@ export function renderEvent(out: Out, e: EngineEvent): void {
     else if (e.status === "skipped")
       out.stderr(`  ${dim(out, "-")} ${dim(out, e.description + " (skipped)")}`);
   } else if (e.type === "log") {
+    if (e.status) {
+      const mark = e.status === "ok" ? green(out, "✔") : red(out, "✖");
+      const [first, ...rest] = e.message.split("\n");
+      out.stderr([`  ${mark} ${first}`, ...rest.map((l) => `  ${dim(out, l)}`)].join("\n"));
+      return;
+    }
     // Messages that carry their own mark (check results) are printed as they are.
     if (/^[✔✖!⚠-] /.test(e.message)) {
       const [first, ...rest] = e.message.split("\n");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Revision } from "../store/store.js";
-import { backupsInUse, planDataRollback } from "./data.js";
+import { backupsInUse, planDataRollback } from "./data/index.js";
 
 /** A revision whose snapshot declares `down` for the services named in it. */
 function rev(

@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
-import { dataRollbackAdvice, planDataRollback, recordDataRollback, rollbackData } from "./data.js";
+import { dataRollbackAdvice, planDataRollback, recordDataRollback, rollbackData } from "./data/index.js";
 import { revisionResolution } from "./deployed.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";

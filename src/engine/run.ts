@@ -11,7 +11,7 @@ import type { JournalStep, Revision } from "../store/store.js";
 import { DeployAnalysis } from "./analysis-gate.js";
 import type { EngineDeps } from "./context.js";
 import { deployedSpec, snapshotOf } from "./deployed.js";
-import { backupBeforeDeploy, backupCurrentRelease } from "./data.js";
+import { backupBeforeDeploy, backupCurrentRelease } from "./data/index.js";
 import type { EventSink } from "./events.js";
 import type { Plan, PlanStep } from "./plan.js";
 import { blueGreen } from "./strategies/blue-green.js";

@@ -24,7 +24,7 @@ import {
   configFor,
   retentionOf,
   withBackups,
-} from "../engine/data.js";
+} from "../engine/data/index.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
