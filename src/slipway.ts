@@ -7,7 +7,14 @@ import { localActor } from "./actor.js";
 import { CheckFailed, OperationFailed, UsageError } from "./errors.js";
 import type { LogLine, LogOptions } from "./drivers/driver.js";
 import type { EngineDeps } from "./engine/context.js";
-import { checkRunner, deploy, planDeploy, type Confirmer, type DeployOptions } from "./engine/deploy.js";
+import {
+  checkRunner,
+  deploy,
+  planDeploy,
+  type Confirmer,
+  type DeployOptions,
+  type PlanOptions,
+} from "./engine/deploy.js";
 import { runDataOp } from "./engine/data/index.js";
 import { deployedSpec, snapshotOf } from "./engine/deployed.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
@@ -110,8 +117,8 @@ export class Slipway {
     return localActor();
   }
 
-  plan(resolution: Resolution, opts: { only?: string[]; skipChecks?: boolean } = {}): Promise<Plan> {
-    return planDeploy(this.deps, resolution, opts);
+  async plan(resolution: Resolution, opts: PlanOptions = {}): Promise<Plan> {
+    return (await planDeploy(this.deps, resolution, opts)).plan;
   }
 
   /** `slipway deploy`: plan, pre-flight checks, run (engine/deploy.ts). */

@@ -3,6 +3,7 @@ import { createCheckRunner, type CheckSpec } from "../checks/index.js";
 import { UsageError } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
+import { fingerprints as fingerprintServices, unchangedServices } from "./carry.js";
 import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
@@ -12,6 +13,8 @@ import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
 export interface DeployOptions {
   only?: string[];
+  /** Recreate these services even when unchanged (`true`: every service). */
+  forceRecreate?: string[] | true;
   /** Confirmed `confirm` checklist items. */
   confirm?: string[];
   /** Who runs the deploy and which items were confirmed at a prompt. */
@@ -49,34 +52,53 @@ export function checkRunner(
     run({ dir: spec.dir, checks: spec.checks as CheckSpec[], services: spec.services }, emit, signal);
 }
 
-function checkOnly(spec: ResolvedSpec, only?: string[]): void {
+function checkOnly(spec: ResolvedSpec, only?: string[], flag = "--only"): void {
   for (const s of only ?? [])
     if (!spec.services[s])
       throw new UsageError(
-        `--only ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`,
+        `${flag} ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`,
       );
 }
 
+export interface PlanOptions {
+  only?: string[];
+  skipChecks?: boolean;
+  forceRecreate?: string[] | true;
+}
+
+/** The plan, and the fingerprints that tell the next deploy which services are unchanged. */
 export async function planDeploy(
   deps: EngineDeps,
   resolution: Resolution,
-  opts: { only?: string[]; skipChecks?: boolean } = {},
-): Promise<Plan> {
+  opts: PlanOptions = {},
+): Promise<{ plan: Plan; fingerprints: Record<string, string> }> {
   const spec = resolution.spec;
   checkOnly(spec, opts.only);
+  if (Array.isArray(opts.forceRecreate)) checkOnly(spec, opts.forceRecreate, "--force-recreate");
   const [current, revs, live] = await Promise.all([
     deps.store.currentRevision(spec.project, spec.env),
     deps.store.listRevisions(spec.project, spec.env, { limit: 1 }),
     deps.store.listInstances(spec.project, spec.env),
   ]);
-  return makePlan({
+  const names = opts.only?.length ? opts.only : Object.keys(spec.services);
+  const fingerprints = await fingerprintServices(deps, spec, names);
+  const unchanged = unchangedServices({
+    current,
+    fingerprints,
+    live,
+    spec,
+    forceRecreate: opts.forceRecreate,
+  });
+  const plan = makePlan({
     spec,
     current,
     nextRevision: (revs[0]?.number ?? 0) + 1,
     live,
     only: opts.only,
     skipChecks: opts.skipChecks,
+    unchanged,
   });
+  return { plan, fingerprints };
 }
 
 export async function deploy(
@@ -86,10 +108,10 @@ export async function deploy(
 ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
   const spec = resolution.spec;
   const emit = opts.emit ?? noopSink;
-  if (opts.dryRun) return { dryRun: true, plan: await planDeploy(deps, resolution, opts) };
+  if (opts.dryRun) return { dryRun: true, plan: (await planDeploy(deps, resolution, opts)).plan };
   protect(spec, "deploy", opts.yes);
   return locked(deps, spec, "deploy", emit, async () => {
-    const p = await planDeploy(deps, resolution, opts);
+    const { plan: p, fingerprints } = await planDeploy(deps, resolution, opts);
     const current = await deps.store.currentRevision(spec.project, spec.env);
     emit({
       type: "log",
@@ -105,6 +127,7 @@ export async function deploy(
       emit,
       signal: opts.signal,
       checks: checkRunner(deps, resolution, opts.confirm, opts.confirmer),
+      fingerprints,
     });
   });
 }

@@ -23,6 +23,7 @@ import { effectiveHealth } from "./health-gate.js";
 import { liveSpec } from "./deployed.js";
 import { replaceInstance } from "./heal.js";
 import { OpenAlerts } from "./open-alerts.js";
+import { servesIn } from "./carry.js";
 import { isWarm } from "./warm.js";
 
 export interface SweepOptions {
@@ -62,7 +63,7 @@ export async function sweepHealth(
   if (!current) return { probed: 0, findings: [] };
   const spec = liveSpec(current, opts.latest);
   const records = (await store.listInstances(project, env)).filter(
-    (r) => r.slot === "stable" && !isWarm(r) && r.revision === current.number,
+    (r) => r.slot === "stable" && !isWarm(r) && servesIn(current, r),
   );
   const live = new Map((await driver.inspect(project, env)).map((i) => [i.id, i]));
   const state = new OpenAlerts(join(deps.home, "health-sweep.json"), project, env);

@@ -37,6 +37,10 @@ export interface RevisionFacts {
   analysis?: unknown[];
   /** What a failed deploy undid. */
   undo?: unknown;
+  /** Service → fingerprint of its resolved spec and source (engine/carry.ts). */
+  fingerprints?: Record<string, string>;
+  /** Service → the earlier revision whose instances it kept running. */
+  carried?: Record<string, number>;
   /** What made an automatic rollback (the watch's breach). */
   trigger?: Record<string, unknown>;
   [key: string]: unknown;

@@ -24,6 +24,7 @@ import type {
 import { DriverError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../logger.js";
 import type { ResolvedService } from "../../spec/resolved.js";
+import { treeDigest } from "../tree-digest.js";
 import { contextDir, contextFiles } from "./build-context.js";
 import {
   containerPort,
@@ -142,6 +143,31 @@ export class DockerDriver implements Driver {
   }
 
   // ---- artifacts -------------------------------------------------------------------------------
+
+  /**
+   * Built: the build context (after .dockerignore) and the build settings in the spec. Pulled:
+   * the id of the local image the tag names on every host (a re-tagged image is a change).
+   */
+  async sourceDigest(_project: string, _env: string, svc: ResolvedService): Promise<string | undefined> {
+    if (svc.build) {
+      const context = contextDir(svc.path, svc.build.context);
+      return treeDigest(context, contextFiles(context));
+    }
+    if (!svc.image) return undefined;
+    const image = svc.image;
+    const ids = await Promise.all(
+      this.hostsOf(svc).map((h) =>
+        h.docker
+          .getImage(image)
+          .inspect()
+          .then(
+            (i) => `${h.key}=${i.Id}`,
+            () => undefined,
+          ),
+      ),
+    );
+    return ids.every((x) => x !== undefined) ? ids.join(",") : undefined;
+  }
 
   async prepare(
     project: string,

@@ -37,6 +37,7 @@ import { silentLogger, type Logger } from "../../logger.js";
 import { sleep } from "../../util/sleep.js";
 import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService } from "../../spec/resolved.js";
+import { treeDigest } from "../tree-digest.js";
 import type {
   Artifact,
   PrepareOptions,
@@ -151,6 +152,15 @@ export class ProcessDriver implements Driver {
   }
 
   // ---- artifacts ----------------------------------------------------------------------------
+
+  /** The release is a copy of `path`: its files are the code (prepare copies the same set). */
+  async sourceDigest(_project: string, _env: string, service: ResolvedService): Promise<string | undefined> {
+    try {
+      return statSync(service.path).isDirectory() ? treeDigest(service.path) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   async prepare(
     project: string,
