@@ -4,9 +4,9 @@
  */
 import { UsageError } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
-import type { Revision } from "../store/store.js";
+import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
-import { dataRollbackAdvice, planDataRollback, recordDataRollback, rollbackData } from "./data/index.js";
+import { dataRollbackAdvice, dataSteps, planDataRollback, refuseImpossible } from "./data/index.js";
 import { revisionResolution } from "./deployed.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
@@ -55,6 +55,19 @@ export function rollbackTarget(
   return target;
 }
 
+/** A rollback whose data steps ran and whose code then failed: say what the data now is. */
+function warnDataReturned(e: unknown, target: Revision, emit: EventSink): void {
+  const steps = ((e as { details?: { steps?: JournalStep[] } }).details?.steps ?? []).filter(
+    (s) => (s.kind === "migrate-down" || s.kind === "restore") && s.status === "ok",
+  );
+  if (steps.length)
+    emit({
+      type: "log",
+      level: "error",
+      message: `the data was already returned to revision ${target.number} (${steps.map((x) => `${x.service}: ${x.message}`).join("; ")}) but the code rollback failed`,
+    });
+}
+
 export async function rollback(
   deps: EngineDeps,
   resolution: Resolution,
@@ -70,6 +83,7 @@ export async function rollback(
     const target = rollbackTarget(cur.env, revs, current, opts.revision);
     const res = revisionResolution(target, resolution);
     const live = await store.listInstances(cur.project, cur.env);
+    const dataPlan = planDataRollback(revs, target);
     const p = makePlan({
       spec: res.spec,
       current,
@@ -77,15 +91,21 @@ export async function rollback(
       live,
       rollbackOf: target.number,
       skipChecks: true,
+      // --with-db: the data goes back first (down-migrations or backups), each a step of the plan.
+      data: opts.withDb ? dataSteps(dataPlan) : undefined,
     });
     if (opts.dryRun) return { dryRun: true as const, plan: p };
-    const dataPlan = planDataRollback(revs, target);
     if (dataPlan.steps.length && !opts.withDb)
       emit({ type: "log", level: "warn", message: dataRollbackAdvice(cur.env, dataPlan) });
-    // --with-db: the data goes back first (down-migrations or backups); a failure stops here.
-    const data = opts.withDb
-      ? await rollbackData(deps, resolution, revs, dataPlan, { emit, signal: opts.signal })
-      : undefined;
+    if (opts.withDb) {
+      refuseImpossible(dataPlan);
+      if (!p.steps.some((s) => s.data))
+        emit({
+          type: "log",
+          level: "info",
+          message: `no migration recorded after revision ${dataPlan.target} and no backup recorded by the deploy that replaced it: the data stays as it is`,
+        });
+    }
     emit({
       type: "log",
       level: "info",
@@ -100,16 +120,11 @@ export async function rollback(
       skipChecks: true,
       emit,
       signal: opts.signal,
+      ...(opts.withDb ? { dataRollback: { from: resolution, revisions: revs } } : {}),
     }).catch((e: unknown) => {
-      if (data?.steps.length)
-        emit({
-          type: "log",
-          level: "error",
-          message: `the data was already returned to revision ${target.number} (${data.steps.map((x) => `${x.service}: ${x.result}`).join("; ")}) but the code rollback failed`,
-        });
+      warnDataReturned(e, target, emit);
       throw e;
     });
-    if (data?.steps.length) await recordDataRollback(deps, cur, result.revision, data);
     if (current) await store.updateRevision(cur.project, cur.env, current.number, { status: "rolled-back" });
     emit({
       type: "alert",

@@ -4,27 +4,17 @@
  */
 import { errorMessage, OperationFailed } from "../../errors.js";
 import type { Resolution } from "../../spec/resolve.js";
-import type { ResolvedSpec } from "../../spec/resolved.js";
-import type { Revision } from "../../store/store.js";
+import type { DataRollbackFacts, Revision } from "../../store/store.js";
 import type { EngineDeps } from "../context.js";
 import { snapshotOf } from "../deployed.js";
 import type { EventSink } from "../events.js";
 import { noopSink } from "../events.js";
+import type { DataStep } from "../plan.js";
 import { runMigration, specOf, tail } from "./migrations.js";
 import { configFor, withBackups } from "./catalog.js";
 
-export interface DataRollbackStep {
-  /** The revision whose data change is undone (newest first). */
-  revision: number;
-  version: string;
-  service: string;
-  action: "down" | "restore";
-  /** restore: the backup taken before `revision` deployed. */
-  backupId?: string;
-  backupService?: string;
-  /** Set when the step cannot be done (no down command and no backup recorded). */
-  problem?: string;
-}
+/** One data step of a rollback --with-db (newest revision first). */
+export type DataRollbackStep = DataStep;
 
 export interface DataRollbackPlan {
   target: number;
@@ -129,106 +119,103 @@ export function dataRollbackAdvice(env: string, plan: DataRollbackPlan): string 
   return lines.join("\n");
 }
 
-/**
- * Return the data before the code of a rollback: down-migrations (from the newer release) or
- * restores, newest revision first. Anything impossible is reported before anything runs; a
- * failure stops here, before the code moves.
- */
-export async function rollbackData(
-  deps: EngineDeps,
-  resolution: Resolution,
-  revisions: Revision[],
-  plan: DataRollbackPlan,
-  opts: { emit?: EventSink; signal?: AbortSignal } = {},
-): Promise<{ revisions: number[]; steps: (DataRollbackStep & { result: string })[] }> {
-  const emit = opts.emit ?? noopSink;
-  const cur = resolution.spec;
+/** A rollback --with-db refuses before anything runs when part of the data cannot go back. */
+export function refuseImpossible(plan: DataRollbackPlan): void {
   const impossible = plan.steps.filter((s) => s.problem);
   if (impossible.length)
     throw new OperationFailed(
       `cannot return the data to revision ${plan.target}: ${impossible.map((s) => s.problem).join("; ")} (nothing was changed; roll back without --with-db to move the code only)`,
     );
-  const all = [...plan.steps, ...plan.restores];
-  if (!all.length) {
+}
+
+/** The data steps in the order they run: down-migrations and restores, each backup restored once. */
+export function dataSteps(plan: DataRollbackPlan): DataRollbackStep[] {
+  const seen = new Set<string>();
+  return [...plan.steps, ...plan.restores].filter((s) => {
+    if (!s.backupId) return true;
+    if (seen.has(s.backupId)) return false;
+    seen.add(s.backupId);
+    return true;
+  });
+}
+
+/** What a data step of the plan needs beyond the run: the operation's resolution, the revisions. */
+export interface DataRollbackContext {
+  /** The resolution the rollback was asked with (its secrets; its spec's backup credentials). */
+  from: Resolution;
+  revisions: Revision[];
+}
+
+function revisionOf(ctx: DataRollbackContext, n: number): Revision {
+  const rev = ctx.revisions.find((r) => r.number === n);
+  if (!rev) throw new OperationFailed(`revision ${n} is no longer recorded`);
+  return rev;
+}
+
+/** A step `migrate-down`: revision `n`'s `migrate.down` of `service`, from that revision's release. */
+export async function undoMigration(
+  deps: EngineDeps,
+  ctx: DataRollbackContext,
+  n: number,
+  service: string,
+  opts: { emit?: EventSink; signal?: AbortSignal } = {},
+): Promise<string> {
+  const emit = opts.emit ?? noopSink;
+  const rev = revisionOf(ctx, n);
+  const svc = specOf(rev, ctx.from).services[service];
+  emit({
+    type: "log",
+    level: "info",
+    service,
+    message: `${service}: migrate down (revision ${rev.number}, ${rev.version})`,
+  });
+  const r = await runMigration(deps, ctx.from, rev, svc, "down", { signal: opts.signal });
+  if (r.exitCode !== 0)
+    throw new OperationFailed(
+      `${service}: the down-migration of revision ${rev.number} failed (exit ${r.exitCode}); the code was not rolled back${r.output.trim() ? `\n${tail(r.output)}` : ""}`,
+    );
+  return `down-migration of revision ${rev.number} applied`;
+}
+
+/** A step `restore`: the backup `id`, recorded by revision `n`, back into its service. */
+export async function restoreRecorded(
+  deps: EngineDeps,
+  ctx: DataRollbackContext,
+  n: number,
+  id: string,
+  emit: EventSink = noopSink,
+): Promise<string> {
+  const rev = revisionOf(ctx, n);
+  await withBackups(deps, async (b) => {
+    const rec = b.get(id);
+    if (!rec)
+      throw new OperationFailed(
+        `backup ${id} recorded for revision ${rev.number} no longer exists (pruned?)`,
+      );
+    const config = configFor(ctx.from.spec, rec) ?? configFor(specOf(rev, ctx.from), rec);
     emit({
       type: "log",
       level: "info",
-      message: `no migration recorded after revision ${plan.target} and no backup recorded by the deploy that replaced it: the data stays as it is`,
+      service: rec.service,
+      message: `${rec.service}: restoring ${id}, taken before revision ${rev.number} deployed`,
     });
-    return { revisions: [], steps: [] };
-  }
-  const byNumber = new Map(revisions.map((r) => [r.number, r]));
-  const done: (DataRollbackStep & { result: string })[] = [];
-  const restored = new Set<string>();
-  await withBackups(deps, async (b) => {
-    for (const s of all) {
-      const rev = byNumber.get(s.revision) as Revision;
-      if (s.action === "down") {
-        const svc = specOf(rev, resolution).services[s.service];
-        emit({
-          type: "log",
-          level: "info",
-          service: s.service,
-          message: `${s.service}: migrate down (revision ${rev.number}, ${rev.version})`,
-        });
-        const r = await runMigration(deps, resolution, rev, svc, "down", { signal: opts.signal });
-        if (r.exitCode !== 0)
-          throw new OperationFailed(
-            `${s.service}: the down-migration of revision ${rev.number} failed (exit ${r.exitCode}); the code was not rolled back${r.output.trim() ? `\n${tail(r.output)}` : ""}`,
-          );
-        done.push({ ...s, result: "down-migration applied" });
-        emit({
-          type: "log",
-          level: "info",
-          service: s.service,
-          status: "ok",
-          message: `${s.service}: down-migration of revision ${rev.number} applied`,
-        });
-        continue;
-      }
-      const id = s.backupId as string;
-      if (restored.has(id)) continue;
-      const rec = b.get(id);
-      if (!rec)
-        throw new OperationFailed(
-          `backup ${id} recorded for revision ${rev.number} no longer exists (pruned?)`,
-        );
-      const config = configFor(cur, rec) ?? configFor(specOf(rev, resolution), rec);
-      emit({
-        type: "log",
-        level: "info",
-        service: rec.service,
-        message: `${rec.service}: restoring ${id}, taken before revision ${rev.number} deployed`,
-      });
-      try {
-        await b.restore(id, config ? { config } : {});
-      } catch (e) {
-        throw new OperationFailed(`${errorMessage(e)}; the code was not rolled back`);
-      }
-      restored.add(id);
-      done.push({ ...s, result: `restored ${id}` });
-      emit({
-        type: "log",
-        level: "info",
-        status: "ok",
-        service: rec.service,
-        message: `${rec.service}: restored ${id}`,
-      });
+    try {
+      await b.restore(id, config ? { config } : {});
+    } catch (e) {
+      throw new OperationFailed(`${errorMessage(e)}; the code was not rolled back`);
     }
   });
-  return { revisions: [...new Set(all.map((s) => s.revision))], steps: done };
+  return `restored ${id}`;
 }
 
-/** Keep in the rollback revision what the data rollback did (a later rollback skips it). */
-export async function recordDataRollback(
-  deps: EngineDeps,
-  spec: ResolvedSpec,
-  revision: number,
-  data: { revisions: number[]; steps: unknown[] },
-): Promise<void> {
-  const rev = await deps.store.getRevision(spec.project, spec.env, revision);
-  if (!rev) return;
-  await deps.store.updateRevision(spec.project, spec.env, revision, {
-    facts: { ...rev.facts, dataRollback: data },
-  });
+/** Keep in the run's facts what the data rollback did (a later rollback skips those revisions). */
+export function recordDataStep(
+  facts: { dataRollback?: DataRollbackFacts },
+  plan: { revision?: number; service?: string; action: string },
+  result: string,
+): void {
+  const d = facts.dataRollback ?? { revisions: [], steps: [] };
+  const revisions = new Set(d.revisions ?? []);
+  if (plan.revision !== undefined) revisions.add(plan.revision);
+  facts.dataRollback = { revisions: [...revisions], steps: [...(d.steps ?? []), { ...plan, result }] };
 }
