@@ -70,3 +70,20 @@ export interface TrafficRouter {
   /** Resolves when the given targets have no request in flight, or after timeoutMs. */
   waitDrained(targetIds: string[], timeoutMs: number): Promise<{ drained: boolean; inFlight: number }>;
 }
+
+/** The proxy process as its control channel drives it (implemented in server.ts). */
+export interface ProxyServer {
+  readonly socketPath: string;
+  /** Validate and apply a route atomically; resolves once its listener is bound and the snapshot written. */
+  setRoute(route: Route): Promise<void>;
+  removeRoute(key: string): Promise<void>;
+  getRoutes(): Route[];
+  stats(): TargetStats[];
+  waitDrained(targetIds: string[], timeoutMs: number): Promise<{ drained: boolean; inFlight: number }>;
+  metrics(): string;
+  /**
+   * Stop. Graceful: stop accepting, let in-flight requests finish (up to the longest route
+   * drain timeout, or `timeoutMs`), close WebSockets with 1001, then close everything.
+   */
+  close(opts?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
+}

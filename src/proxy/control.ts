@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Logger } from "../logger.js";
 import { ProxyControlError } from "./paths.js";
-import type { ProxyServer } from "./server.js";
+import type { ProxyServer } from "./contract.js";
 
 const MAX_BODY = 1 << 20;
 

@@ -9,7 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
-import type { Route, TargetStats } from "./contract.js";
+import type { ProxyServer, Route, TargetStats } from "./contract.js";
 import { assertNoLiveProxy, startControl } from "./control.js";
 import { forwardHttp } from "./forward.js";
 import { prometheusText } from "./metrics.js";
@@ -20,25 +20,11 @@ import { loadSnapshot, parseRoute, saveSnapshot } from "./routes.js";
 import { Target } from "./target.js";
 import { forwardUpgrade } from "./websocket.js";
 
+export type { ProxyServer } from "./contract.js";
+
 export interface ProxyServerOptions {
   home: string;
   logger?: Logger;
-}
-
-export interface ProxyServer {
-  readonly socketPath: string;
-  /** Validate and apply a route atomically; resolves once its listener is bound and the snapshot written. */
-  setRoute(route: Route): Promise<void>;
-  removeRoute(key: string): Promise<void>;
-  getRoutes(): Route[];
-  stats(): TargetStats[];
-  waitDrained(targetIds: string[], timeoutMs: number): Promise<{ drained: boolean; inFlight: number }>;
-  metrics(): string;
-  /**
-   * Stop. Graceful: stop accepting, let in-flight requests finish (up to the longest route
-   * drain timeout, or `timeoutMs`), close WebSockets with 1001, then close everything.
-   */
-  close(opts?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
 }
 
 const addrOf = (r: Route) => `${r.listen.host}:${r.listen.port}`;

@@ -1,7 +1,7 @@
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DumpRowCounter } from "../../src/backup/mysql.js";
+import { DumpRowCounter, optionFileValue } from "../../src/backup/mysql.js";
 import { startMariaDb } from "../support/mariadb.js";
 import type { MariaDbServer } from "../support/mariadb.js";
 import { corrupt, harness } from "./helpers.js";
@@ -99,6 +99,27 @@ describe("mariadb backups (real MariaDB server)", () => {
       .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/Access denied/);
     expect(err.message).not.toContain("not-the-pw-123");
+  });
+
+  test("a password with a newline, quotes, backslashes and # reaches the server intact (escaped option file)", async () => {
+    // Written raw, the newline would end the option line and `host=…` would become an option.
+    const password = `a"b\\c\n#host=192.0.2.1 'd'\te\rf\bg `;
+    const sqlString = password.replace(
+      /[\\'\n\r\t\b]/g,
+      (c) => ({ "\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b" })[c] as string,
+    );
+    server.sql(`CREATE USER 'tricky'@'%' IDENTIFIED BY '${sqlString}'; GRANT ALL ON shop.* TO 'tricky'@'%'`);
+    const tricky = `mysql://tricky:${encodeURIComponent(password)}@127.0.0.1:${server.port}/shop`;
+    const rec = await h.manager.backup({
+      project: "shop",
+      env: "prod",
+      service: "db",
+      config: { type: "mysql", url: tricky },
+    });
+    expect(rec.status).toBe("ok");
+    expect(rec.facts.tables).toMatchObject({ customers: 3 });
+    expect(optionFileValue(password)).toBe(`"a\\"b\\\\c\\n#host=192.0.2.1 'd'\\te\\rf\\bg "`);
+    expect(optionFileValue(password)).not.toContain("\n");
   });
 });
 
