@@ -1,6 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BackupNotFound } from "../../src/backup/index.js";
+import { postgresProvider } from "../../src/backup/postgres.js";
+import { runBackupProviderConformance } from "../../src/backup/provider.case.js";
 import { Refused } from "../../src/errors.js";
 import { startPostgres } from "../support/postgres.js";
 import type { PgServer } from "../support/postgres.js";
@@ -104,7 +106,7 @@ describe("postgres backups (real PostgreSQL 15)", () => {
     expect(checked.error).toMatch(/checksum mismatch/);
     await expect(h.manager.restore(rec.id)).rejects.toBeInstanceOf(Refused);
     // the newest verified one is still the good one
-    expect(h.manager.list("shop", "staging", "db").find((r) => r.status === "verified")?.id).toBe(id);
+    expect((await h.manager.list("shop", "staging", "db")).find((r) => r.status === "verified")?.id).toBe(id);
   });
 
   test("row counts that do not match mark the backup corrupt", async () => {
@@ -141,8 +143,21 @@ describe("postgres backups (real PostgreSQL 15)", () => {
     expect(err.message).toMatch(
       /failed: cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/shop/,
     );
-    const failed = h.manager.list("shop", "staging", "db").find((r) => r.status === "failed")!;
+    const failed = (await h.manager.list("shop", "staging", "db")).find((r) => r.status === "failed")!;
     expect(JSON.stringify(failed)).not.toContain("s3cretpw");
     expect(h.logged.join("\n")).not.toContain("s3cretpw");
   });
 });
+
+runBackupProviderConformance("postgres", () => ({
+  provider: postgresProvider,
+  config: { type: "postgres", url },
+  snapshot,
+  mutate: async () => {
+    await sql(`
+      UPDATE accounts SET name = 'renamed' WHERE id <= 10;
+      DELETE FROM app.events WHERE id % 3 = 0;
+      INSERT INTO accounts VALUES (7777, 'newcomer', 2);
+    `);
+  },
+}));

@@ -159,7 +159,7 @@ export async function takeBackups(
         });
         emit(backupAlert(spec, svc.name, { ok: true, id: rec.id, how: "manual" }));
       } catch (e) {
-        const failed = b.list(spec.project, spec.env, svc.name)[0];
+        const failed = (await b.list(spec.project, spec.env, svc.name))[0];
         if (failed) out.push(failed);
         failures.push(`${svc.name}: ${errorMessage(e)}`);
         emit({
@@ -186,7 +186,7 @@ export async function listBackups(
   spec: ResolvedSpec,
   service?: string,
 ): Promise<{ backups: BackupRecord[] }> {
-  return withBackups(deps, async (b) => ({ backups: b.list(spec.project, spec.env, service) }));
+  return withBackups(deps, async (b) => ({ backups: await b.list(spec.project, spec.env, service) }));
 }
 
 export async function verifyBackup(
@@ -195,7 +195,7 @@ export async function verifyBackup(
   id: string,
 ): Promise<{ backup: BackupRecord }> {
   return withBackups(deps, async (b) => {
-    const rec = requireBackup(b, spec, id);
+    const rec = await requireBackup(b, spec, id);
     const config = configFor(spec, rec);
     const checked = await b.verify(id, config ? { config } : {});
     if (checked.status !== "verified") {
@@ -230,7 +230,7 @@ export async function pruneBackups(
         });
     }
     // Release snapshots (deploys record the release they replace): the default retention.
-    if (b.list(spec.project, spec.env, RELEASE_SERVICE).length) {
+    if ((await b.list(spec.project, spec.env, RELEASE_SERVICE)).length) {
       const gone = await b.prune(spec.project, spec.env, RELEASE_SERVICE, { protect: inUse });
       removed.push({ service: RELEASE_SERVICE, ids: gone.map((r) => r.id) });
     }

@@ -2,16 +2,15 @@
  * The backup catalog of a SLIPWAY_HOME and what the engine asks of it: which services back up,
  * with which config and retention, which backups a rollback may still need.
  *
- * The catalog lives in its own SQLite file (`${home}/backups/catalog.db`), so it works whatever
- * the main store is (SQLite or PostgreSQL).
+ * The catalog is part of the store (store/records.ts), SQLite or PostgreSQL alike.
  */
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import type { BackupConfig, BackupManager, BackupRecord, Retention } from "../../backup/index.js";
 import { UsageError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
-import type { Revision } from "../../store/store.js";
+import type { Revision, Store } from "../../store/store.js";
 import { formatBytes } from "../../util/units.js";
 import type { EngineDeps } from "../context.js";
 import { acquireLock } from "../lock.js";
@@ -19,37 +18,18 @@ import { acquireLock } from "../lock.js";
 export type { BackupRecord };
 export { formatBytes };
 
-/** Where the backup catalog of a SLIPWAY_HOME lives. */
-export function catalogPath(home: string): string {
-  return join(home, "backups", "catalog.db");
-}
-
 /**
- * Run `fn` with a BackupManager on the home's catalog, closed afterwards. Every caller opens its
- * own connection (WAL + busy timeout): the daemon's scheduler and a deploy may back up at once.
+ * Run `fn` with a BackupManager whose catalog is the store's (SQLite or PostgreSQL alike: the
+ * daemon's scheduler and a deploy may back up at once).
  */
 export async function withBackups<T>(
-  deps: { home: string; logger: Logger },
+  deps: { home: string; logger: Logger; store: Store },
   fn: (backups: BackupManager) => Promise<T>,
 ): Promise<T> {
-  const dir = join(deps.home, "backups");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = catalogPath(deps.home);
-  const fresh = !existsSync(file);
-  // Loaded on first use: a deploy without backups does not pay for the native module.
-  const [{ default: Database }, { BackupManager }] = await Promise.all([
-    import("better-sqlite3"),
-    import("../../backup/index.js"),
-  ]);
-  const db = new Database(file);
-  try {
-    if (fresh) chmodSync(file, 0o600);
-    db.pragma("journal_mode = WAL");
-    db.pragma("busy_timeout = 10000");
-    return await fn(new BackupManager({ db, home: deps.home, logger: deps.logger }));
-  } finally {
-    db.close();
-  }
+  mkdirSync(join(deps.home, "backups"), { recursive: true, mode: 0o700 });
+  // Loaded on first use: a deploy without backups does not pay for the providers.
+  const { BackupManager } = await import("../../backup/index.js");
+  return fn(new BackupManager({ store: deps.store, home: deps.home, logger: deps.logger }));
 }
 
 /** The resolved `backup:` block as the library's config (the URL keeps its password: never logged). */
@@ -140,8 +120,8 @@ export function configFor(spec: ResolvedSpec | undefined, rec: BackupRecord): Ba
   return config;
 }
 
-export function requireBackup(b: BackupManager, spec: ResolvedSpec, id: string): BackupRecord {
-  const rec = b.get(id);
+export async function requireBackup(b: BackupManager, spec: ResolvedSpec, id: string): Promise<BackupRecord> {
+  const rec = await b.get(id);
   if (!rec) throw new UsageError(`no backup with id "${id}" (slipway backups ${spec.env} lists them)`);
   if (rec.project !== spec.project || rec.env !== spec.env)
     throw new UsageError(

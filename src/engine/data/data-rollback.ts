@@ -187,7 +187,7 @@ export async function restoreRecorded(
 ): Promise<string> {
   const rev = revisionOf(ctx, n);
   await withBackups(deps, async (b) => {
-    const rec = b.get(id);
+    const rec = await b.get(id);
     if (!rec)
       throw new OperationFailed(
         `backup ${id} recorded for revision ${rev.number} no longer exists (pruned?)`,

@@ -24,7 +24,7 @@ export async function restoreBackup(
   // A protected environment refuses before anything is looked up.
   if (!opts.yes && spec.protect?.confirm) throw new Refused(restoreRefusal(spec, id));
   return withBackups(deps, async (b) => {
-    const rec = requireBackup(b, spec, id);
+    const rec = await requireBackup(b, spec, id);
     if (rec.type === "release")
       throw new UsageError(`backup ${id} is a release snapshot; roll back to its revision instead`);
     if (!opts.yes) throw new Refused(restoreRefusal(spec, id, rec.service));
