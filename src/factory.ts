@@ -14,8 +14,8 @@ import { silentLogger, type Logger } from "./logger.js";
 import type { TrafficRouter } from "./proxy/contract.js";
 import { Slipway } from "./slipway.js";
 import { NotifierHub } from "./notify/hub.js";
-import { HealthWatch } from "./engine/health-watch.js";
-import { Watcher } from "./engine/watch.js";
+import { CrashLoopWatch } from "./engine/crash-loop-watch.js";
+import { AnalysisWatcher } from "./engine/analysis-watch.js";
 import { autoRollback } from "./engine/auto-rollback.js";
 import type { Target } from "./spec/schema.js";
 import type { Resolution } from "./spec/resolve.js";
@@ -24,7 +24,7 @@ import type { Store } from "./store/store.js";
 
 export type EventSubscriber = (project: string, env: string, e: EngineEvent) => void;
 
-export interface Engine {
+export interface Runtime {
   store: Store;
   home: string;
   /** Receive every event of every operation (alerts, steps, logs). */
@@ -47,7 +47,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export async function createEngine(opts: { home: string; logger?: Logger }): Promise<Engine> {
+export async function createRuntime(opts: { home: string; logger?: Logger }): Promise<Runtime> {
   const logger = opts.logger ?? silentLogger;
   const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
   const drivers = new Map<string, Driver>();
@@ -178,7 +178,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       publish,
     };
   };
-  const healthWatch = new HealthWatch({
+  const healthWatch = new CrashLoopWatch({
     store,
     inspect: (target, project, env) => lazyDriver(target).inspect(project, env),
     publish,
@@ -192,14 +192,14 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
     },
   });
   // The post-deploy analysis watch: started by tick(), so only the daemon watches.
-  const watcher = new Watcher({
+  const watcher = new AnalysisWatcher({
     store,
     deps,
     publish,
     latest: (project, env) => engine.latest(project, env),
     logger,
   });
-  const engine: Engine = {
+  const engine: Runtime = {
     store,
     notify,
     home: opts.home,

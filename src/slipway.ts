@@ -26,7 +26,7 @@ import {
   smokeTest,
   type ExecResult,
   type InstanceStatsRow,
-} from "./engine/instance-ops.js";
+} from "./engine/instance-commands.js";
 import { locked, recover, releaseLock } from "./engine/locked.js";
 import type { Plan } from "./engine/plan.js";
 import { protect } from "./engine/protect.js";
@@ -202,7 +202,7 @@ export class Slipway {
     yield* this.deps.driver.logs(insts, logOpts);
   }
 
-  /** `slipway exec ENV SVC -- CMD`: a command inside a running instance (engine/instance-ops.ts). */
+  /** `slipway exec ENV SVC -- CMD`: a command inside a running instance (engine/instance-commands.ts). */
   exec(
     resolution: Resolution,
     service: string,

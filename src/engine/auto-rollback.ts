@@ -1,6 +1,6 @@
 /**
- * The rollbacks nobody typed: the analysis watch's (engine/watch.ts) after a breach and the
- * crash-loop handler's (engine/health-watch.ts). One way to find what to run and with which
+ * The rollbacks nobody typed: the analysis watch's (engine/analysis-watch.ts) after a breach and the
+ * crash-loop handler's (engine/crash-loop-watch.ts). One way to find what to run and with which
  * secrets, the same `rollback()` a person runs.
  */
 import type { Resolution } from "../spec/resolve.js";

@@ -7,7 +7,7 @@
  * `health.degraded` alert; with `heal: restart` they are stopped and started again in place,
  * and once every instance answers again one `health.recovered` resolves the alert.
  *
- * Crash-looping instances are left to the crash-loop watch (engine/health-watch.ts), which
+ * Crash-looping instances are left to the crash-loop watch (engine/crash-loop-watch.ts), which
  * alerts on them and rolls the release back; restarting them here would only reset its clock.
  * The set of degraded services is kept in a small file so a daemon restart neither repeats nor
  * forgets an open alert.
@@ -21,7 +21,7 @@ import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
 import { effectiveHealth } from "./health-gate.js";
 import { liveSpec } from "./deployed.js";
-import { replaceInstance } from "./heal.js";
+import { replaceInstance } from "./replace-lost.js";
 import { OpenAlerts } from "./open-alerts.js";
 import { servesIn } from "./carry.js";
 import { isWarm } from "./warm.js";

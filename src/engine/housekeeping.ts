@@ -6,7 +6,7 @@ import type { Resolution } from "../spec/resolve.js";
 import type { EngineDeps } from "./context.js";
 import { snapshotOf } from "./deployed.js";
 import type { EventSink } from "./events.js";
-import { heal } from "./heal.js";
+import { replaceLostInstances } from "./replace-lost.js";
 import { sweepHealth, type SweepOptions, type SweepReport } from "./health-sweep.js";
 import { unlessLocked } from "./locked.js";
 import { reapWarm } from "./warm.js";
@@ -23,7 +23,7 @@ export async function maintain(
     const touched = await unlessLocked(deps, project, env, "maintain", async () => {
       const current = await deps.store.currentRevision(project, env);
       const reaped = await reapWarm(deps, project, env, { spec: snapshotOf(current) });
-      const replaced = await heal(deps, project, env, latest, emit);
+      const replaced = await replaceLostInstances(deps, project, env, latest, emit);
       return [...reaped, ...replaced];
     });
     return touched ?? [];

@@ -36,7 +36,7 @@ export interface SchedulerOptions {
   home: string;
   store: Store;
   logger: Logger;
-  /** The latest resolution an operation brought for an environment (Engine.latest). */
+  /** The latest resolution an operation brought for an environment (Runtime.latest). */
   latest: (project: string, env: string) => Resolution | undefined;
   /** Raise an event through the engine: alerts reach the store timeline and the notifier. */
   publish: (spec: ResolvedSpec, e: EngineEvent) => void;
@@ -44,7 +44,7 @@ export interface SchedulerOptions {
   vars?: Record<string, string | undefined>;
   /** How often the deployed environments are re-read (default 15 s). */
   syncEveryMs?: number;
-  /** The engine's event bus (Engine.subscribe): a deploy or rollback re-reads the environments at once. */
+  /** The engine's event bus (Runtime.subscribe): a deploy or rollback re-reads the environments at once. */
   subscribe?: (fn: (project: string, env: string, e: EngineEvent) => void) => () => void;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Data-aware operations (issue 7): backups (catalog.ts, backups.ts), restores (restores.ts),
  * migrations (migrations.ts) and the data half of `rollback --with-db` (data-rollback.ts); this
- * file hands the operations over as data (src/ops.ts).
+ * file hands the operations over as data (src/operations.ts).
  */
 import { UsageError } from "../../errors.js";
 import type { Resolution } from "../../spec/resolve.js";
@@ -16,7 +16,7 @@ export * from "./backups.js";
 export * from "./restores.js";
 export * from "./migrations.js";
 export * from "./data-rollback.js";
-export { DATA_OPS } from "../data-ops.js";
+export { DATA_OPS } from "./operation-names.js";
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);

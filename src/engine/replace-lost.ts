@@ -60,7 +60,7 @@ export async function replaceInstance(
   return { rec, health };
 }
 
-export async function heal(
+export async function replaceLostInstances(
   deps: EngineDeps,
   project: string,
   env: string,

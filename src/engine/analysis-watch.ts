@@ -8,7 +8,7 @@
  * `analysis.breach` that says it was not rolled back, and ends the watch. The evidence goes to
  * the watched revision's `facts.analysis`.
  *
- * The watch lives in the daemon: Engine.tick() discovers the revisions to watch, each watch
+ * The watch lives in the daemon: Runtime.tick() discovers the revisions to watch, each watch
  * runs on its own (unref'd) timer. An in-process CLI run never ticks, so it has no watch.
  */
 import {
@@ -64,7 +64,7 @@ export interface WatchInfo {
 /** Measurements kept in the record of a long watch (the newest ones). */
 const KEEP_MEASUREMENTS = 200;
 
-export class Watcher {
+export class AnalysisWatcher {
   private readonly watches = new Map<string, Watch>();
   private closed = false;
 

@@ -1,5 +1,5 @@
 /**
- * The `alerts` and `silence` operations (ops.ts hands them here): argument checks and the
+ * The `alerts` and `silence` operations (operations.ts hands them here): argument checks and the
  * calls into the hub, the same for the daemon and --in-process.
  */
 import { UsageError } from "../errors.js";
