@@ -4,13 +4,16 @@
  * anything else is undone. Live instances the store does not know are stopped (no orphans),
  * store records of dead instances are dropped (no ghosts).
  */
+import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
+import type { ResolvedSpec } from "../spec/resolved.js";
 import { deployedSpec, snapshotOf } from "./deployed.js";
-import type { Revision } from "../store/store.js";
+import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
 import { finalize, undo } from "./run.js";
-import type { RolloutState } from "./strategies/common.js";
+import { stopInstances, type RolloutState } from "./strategies/common.js";
+import { isWarm } from "./warm.js";
 
 export interface RecoveryReport {
   revisions: { number: number; outcome: "completed" | "rolled-back"; message: string }[];
@@ -18,104 +21,181 @@ export interface RecoveryReport {
   ghostsRemoved: string[];
 }
 
+type Outcome = RecoveryReport["revisions"][number];
+
 export async function recoverEnvironment(
   deps: EngineDeps,
   project: string,
   env: string,
   emit: EventSink = () => {},
 ): Promise<RecoveryReport> {
-  const { store, driver } = deps;
   const report: RecoveryReport = { revisions: [], orphansStopped: [], ghostsRemoved: [] };
-  const revisions = await store.listRevisions(project, env, { limit: 20 });
+  const revisions = await deps.store.listRevisions(project, env, { limit: 20 });
   const interrupted = revisions.filter((r) => r.status === "in-progress");
   const current = revisions.find((r) => r.status === "deployed");
-  const vars = { ...process.env };
-
-  for (const rev of interrupted.reverse()) {
-    const spec = deployedSpec(rev, [], vars);
-    const journal = await store.journal(project, env, rev.number);
-    const records = await store.listInstances(project, env);
-    const alive = new Set((await driver.inspect(project, env)).map((i) => i.id));
-    const byId = new Map(records.map((i) => [i.id, i]));
-    const states: RolloutState[] = [];
-    let allRolledOut = true;
-    for (const step of journal.filter((s) => s.kind === "rollout")) {
-      if (step.status !== "ok") allRolledOut = false;
-      const data = (step.data ?? {}) as { fresh?: string[]; old?: string[]; phase?: string };
-      if (!step.service || (!data.fresh && !data.old)) continue;
-      const fresh = (data.fresh ?? []).map((id) => byId.get(id)).filter((i) => i !== undefined);
-      const old = (data.old ?? []).map((id) => byId.get(id)).filter((i) => i !== undefined);
-      states.push({
-        service: step.service,
-        fresh,
-        old: old.filter((i) => alive.has(i.id)),
-        oldStopped: data.phase === "stopping-old" || old.some((i) => !alive.has(i.id)),
-        routed: data.phase === "routed",
-      });
-    }
-    const finalizeStep = journal.find((s) => s.kind === "finalize");
-    try {
-      // A bake that did not pass never promotes: its verdict was lost with the process, so undo.
-      const bakeUnfinished = journal.some((s) => s.kind === "bake" && s.status !== "ok");
-      if (allRolledOut && !bakeUnfinished && journal.some((s) => s.kind === "rollout") && finalizeStep) {
-        await finalize(deps, spec, states);
-        await store.updateRevision(project, env, rev.number, {
-          status: "deployed",
-          finishedAt: new Date().toISOString(),
-          reason: "completed by recovery after an interruption",
-        });
-        if (current && current.number !== rev.number)
-          await store.updateRevision(project, env, current.number, { status: "superseded" });
-        report.revisions.push({
-          number: rev.number,
-          outcome: "completed",
-          message: "every service was rolled out",
-        });
-      } else {
-        const undone = await undo(
-          deps,
-          spec,
-          states,
-          current,
-          { spec, snapshot: spec, secrets: new Map(), vars: {} },
-          emit,
-        );
-        await store.updateRevision(project, env, rev.number, {
-          status: "failed",
-          finishedAt: new Date().toISOString(),
-          reason: "interrupted; rolled back by recovery",
-          facts: { ...rev.facts, undo: undone },
-        });
-        report.revisions.push({
-          number: rev.number,
-          outcome: "rolled-back",
-          message: undone.map((u) => `${u.service}: ${u.message}`).join("; ") || "nothing had changed",
-        });
-      }
-      for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
-        await store.journalUpdate(project, env, rev.number, s.seq, {
-          status: s.status === "running" ? "failed" : "skipped",
-          message: "interrupted",
-        });
-    } catch (e) {
-      // Never leave a revision in progress: record the failure; reconcile() below makes the
-      // instances agree with the store.
-      await store
-        .updateRevision(project, env, rev.number, {
-          status: "failed",
-          finishedAt: new Date().toISOString(),
-          reason: `interrupted; recovery error: ${errorMessage(e)}`,
-        })
-        .catch(() => {});
-      report.revisions.push({
-        number: rev.number,
-        outcome: "rolled-back",
-        message: `recovery error: ${errorMessage(e)}`,
-      });
-    }
-  }
+  for (const rev of interrupted.reverse())
+    report.revisions.push(await recoverRevision(deps, rev, current, emit));
   await reconcile(deps, project, env, report, current);
   return report;
+}
+
+/** Finish or undo one interrupted revision; it never stays in progress. */
+async function recoverRevision(
+  deps: EngineDeps,
+  rev: Revision,
+  current: Revision | undefined,
+  emit: EventSink,
+): Promise<Outcome> {
+  const { store } = deps;
+  const { project, env } = rev;
+  try {
+    const spec = deployedSpec(rev, [], { ...process.env });
+    const journal = await store.journal(project, env, rev.number);
+    const outcome = completable(journal)
+      ? await complete(deps, spec, rev, current, await journaledStates(deps, rev, journal))
+      : await rollBack(deps, spec, rev, current, await statesToUndo(deps, spec, rev, journal), emit);
+    for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
+      await store.journalUpdate(project, env, rev.number, s.seq, {
+        status: s.status === "running" ? "failed" : "skipped",
+        message: "interrupted",
+      });
+    return outcome;
+  } catch (e) {
+    // Never leave a revision in progress: record the failure; reconcile() makes the instances
+    // agree with the store.
+    await store
+      .updateRevision(project, env, rev.number, {
+        status: "failed",
+        finishedAt: new Date().toISOString(),
+        reason: `interrupted; recovery error: ${errorMessage(e)}`,
+      })
+      .catch(() => {});
+    return { number: rev.number, outcome: "rolled-back", message: `recovery error: ${errorMessage(e)}` };
+  }
+}
+
+/** Every rollout finished and a bake (if any) passed: a bake's lost verdict never promotes. */
+function completable(journal: JournalStep[]): boolean {
+  const rollouts = journal.filter((s) => s.kind === "rollout");
+  return (
+    rollouts.length > 0 &&
+    rollouts.every((s) => s.status === "ok") &&
+    !journal.some((s) => s.kind === "bake" && s.status !== "ok") &&
+    journal.some((s) => s.kind === "finalize")
+  );
+}
+
+async function complete(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  rev: Revision,
+  current: Revision | undefined,
+  states: RolloutState[],
+): Promise<Outcome> {
+  await finalize(deps, spec, states);
+  await deps.store.updateRevision(rev.project, rev.env, rev.number, {
+    status: "deployed",
+    finishedAt: new Date().toISOString(),
+    reason: "completed by recovery after an interruption",
+  });
+  if (current && current.number !== rev.number)
+    await deps.store.updateRevision(rev.project, rev.env, current.number, { status: "superseded" });
+  return { number: rev.number, outcome: "completed", message: "every service was rolled out" };
+}
+
+async function rollBack(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  rev: Revision,
+  current: Revision | undefined,
+  states: RolloutState[],
+  emit: EventSink,
+): Promise<Outcome> {
+  const resolution = { spec, snapshot: spec, secrets: new Map<string, string>(), vars: {} };
+  const undone = await undo(deps, spec, states, current, resolution, emit);
+  await deps.store.updateRevision(rev.project, rev.env, rev.number, {
+    status: "failed",
+    finishedAt: new Date().toISOString(),
+    reason: "interrupted; rolled back by recovery",
+    facts: { ...rev.facts, undo: undone },
+  });
+  return {
+    number: rev.number,
+    outcome: "rolled-back",
+    message: undone.map((u) => `${u.service}: ${u.message}`).join("; ") || "nothing had changed",
+  };
+}
+
+interface World {
+  byId: Map<string, Instance>;
+  alive: Map<string, Instance>;
+}
+
+async function world(deps: EngineDeps, rev: Revision): Promise<World> {
+  const records = await deps.store.listInstances(rev.project, rev.env);
+  const live = await deps.driver.inspect(rev.project, rev.env);
+  return { byId: new Map(records.map((i) => [i.id, i])), alive: new Map(live.map((i) => [i.id, i])) };
+}
+
+/**
+ * The rollouts as the journal recorded them. The old instances count as stopped once any of
+ * them is gone: recreate removes their records as it stops them, so only the live world tells.
+ */
+async function journaledStates(
+  deps: EngineDeps,
+  rev: Revision,
+  journal: JournalStep[],
+): Promise<RolloutState[]> {
+  const { byId, alive } = await world(deps, rev);
+  const states: RolloutState[] = [];
+  for (const step of journal.filter((s) => s.kind === "rollout")) {
+    const data = (step.data ?? {}) as { fresh?: string[]; old?: string[]; phase?: string };
+    if (!step.service || (!data.fresh && !data.old)) continue;
+    const oldIds = data.old ?? [];
+    states.push({
+      service: step.service,
+      fresh: (data.fresh ?? []).map((id) => byId.get(id)).filter((i) => i !== undefined),
+      old: oldIds.map((id) => byId.get(id)).filter((i) => i !== undefined && alive.has(i.id)) as Instance[],
+      oldStopped: data.phase === "stopping-old" || oldIds.some((id) => !alive.has(id)),
+      routed: data.phase === "routed",
+    });
+  }
+  return states;
+}
+
+/**
+ * What an undo must take back: the journaled rollouts, plus every instance of the interrupted
+ * revision the journal never named (stored or started just before the crash): none of them is
+ * promoted, so each is stopped before the previous release starts again (never two instances
+ * of a stateful service). An old slot only partly stopped is stopped entirely and restarted.
+ */
+async function statesToUndo(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  rev: Revision,
+  journal: JournalStep[],
+): Promise<RolloutState[]> {
+  const states = await journaledStates(deps, rev, journal);
+  const { byId, alive } = await world(deps, rev);
+  const ofRevision = [...new Map([...byId, ...alive]).values()].filter((i) => i.revision === rev.number);
+  for (const inst of ofRevision) {
+    let st = states.find((s) => s.service === inst.service);
+    if (!st) {
+      const old = [...byId.values()].filter(
+        (i) => i.service === inst.service && i.revision !== rev.number && !isWarm(i),
+      );
+      st = { service: inst.service, fresh: [], old, oldStopped: false, routed: false };
+      states.push(st);
+    }
+    if (!st.fresh.some((i) => i.id === inst.id)) st.fresh.push(inst);
+  }
+  for (const st of states) {
+    const svc = spec.services[st.service];
+    if (!st.oldStopped || !st.old.length || !svc) continue;
+    await stopInstances(deps, svc, st.old);
+    st.old = [];
+  }
+  return states;
 }
 
 /** Make the store and the world agree: stop unknown live instances, drop records of dead ones. */
