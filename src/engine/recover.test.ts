@@ -1,0 +1,104 @@
+/**
+ * Recovery with real processes (process driver, SQLite store), the crash staged by hand: the
+ * new instance of a stateful `recreate` rollout was stored but its id never reached the journal
+ * (issue 11 item 8). Recovery must stop it before it starts the previous revision again: never
+ * two instances of a stateful service on one volume.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { APP } from "../../test/e2e/harness.js";
+import { freePort } from "../../test/support/ports.js";
+import { createRuntime, type Runtime } from "../factory.js";
+import { loadSpecFile } from "../spec/load.js";
+import { resolveSpec } from "../spec/resolve.js";
+import type { EngineDeps } from "./context.js";
+import { instanceEnv, stopInstances } from "./strategies/common.js";
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => {});
+  cleanup = [];
+});
+
+async function setUp(): Promise<{ dir: string; runtime: Runtime; deps: EngineDeps; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-recover-"));
+  mkdirSync(join(dir, "app"));
+  writeFileSync(join(dir, "app", "app.js"), APP);
+  writeFileSync(join(dir, "app", "package.json"), '{ "type": "module" }');
+  const file = join(dir, "slipway.yaml");
+  writeFileSync(
+    file,
+    `project: rec
+environments:
+  development:
+    target: process
+services:
+  db:
+    run: node app.js
+    path: ./app
+    port: ${await freePort()}
+    stateful: true
+    env: { RELEASE: "\${VERSION}" }
+    health: { http: /health, interval: 100ms, timeout: 1s, startTimeout: 20s }
+    stop: { grace: 2s }
+`,
+  );
+  const home = join(dir, "home");
+  const runtime = await createRuntime({ home });
+  // The engine's own dependencies, to stage the crash exactly where the journal is behind.
+  const deps = (runtime.slipway("process") as unknown as { deps: EngineDeps }).deps;
+  cleanup.push(async () => {
+    for (const i of await deps.driver.inspect("rec", "development"))
+      await deps.driver.stop(i, { signal: "SIGKILL", graceMs: 0 });
+    const proxyPid = join(home, "proxy", "proxy.pid");
+    if (existsSync(proxyPid)) process.kill(Number(readFileSync(proxyPid, "utf8").trim()), "SIGKILL");
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, runtime, deps, file };
+}
+
+describe("recovery of an instance stored before the journal named it", () => {
+  it("stops the interrupted revision's unjournaled instance, then restarts the previous one alone", async () => {
+    const { runtime, deps, file } = await setUp();
+    const resolve = (version: string) => resolveSpec(loadSpecFile(file), { env: "development", version });
+    const sw = runtime.slipway("process");
+    const r1 = resolve("v1");
+    await sw.deploy(r1);
+    const [old] = await deps.store.listInstances("rec", "development");
+    expect(old).toMatchObject({ revision: 1, service: "db" });
+
+    // Revision 2 as a crash leaves it: old stopped (journaled), new started and stored, not journaled.
+    const r2 = resolve("v2");
+    const svc = r2.spec.services.db;
+    await deps.store.createRevision({
+      ...{ project: "rec", env: "development", version: "v2", status: "in-progress" },
+      ...{ snapshot: r2.snapshot, services: ["db"], actor: "test", description: "deploy v2" },
+      ...{ skipChecks: true, facts: { previous: 1 } },
+    });
+    await deps.store.journalAppend({
+      ...{ project: "rec", env: "development", revision: 2, seq: 1, kind: "rollout", service: "db" },
+      ...{ description: "recreate db", status: "running" },
+    });
+    await deps.store.journalUpdate("rec", "development", 2, 1, {
+      data: { fresh: [], old: [old.id], phase: "stopping-old" },
+    });
+    await stopInstances(deps, r1.spec.services.db, [old], "superseded");
+    const artifact = await deps.driver.prepare("rec", "development", svc, 2);
+    const orphan = await deps.driver.start({
+      ...{ project: "rec", env: "development", service: svc, revision: 2, version: "v2" },
+      ...{ slot: "candidate", index: 0, env_vars: instanceEnv(r2.spec, svc, 2), artifact },
+    });
+    await deps.store.putInstance({ ...orphan, artifact: artifact.ref });
+
+    const report = await sw.recover("rec", "development");
+    expect(report?.revisions).toMatchObject([{ number: 2, outcome: "rolled-back" }]);
+    const live = await deps.driver.inspect("rec", "development");
+    expect(live.map((i) => [i.service, i.revision])).toEqual([["db", 1]]);
+    const stored = await deps.store.listInstances("rec", "development");
+    expect(stored.map((i) => i.id)).toEqual(live.map((i) => i.id));
+    expect((await deps.store.getRevision("rec", "development", 2))?.status).toBe("failed");
+  }, 60_000);
+});
