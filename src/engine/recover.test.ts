@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { APP } from "../../test/e2e/harness.js";
+import { APP, waitFor } from "../../test/e2e/harness.js";
 import { freePort } from "../../test/support/ports.js";
 import { createRuntime, type Runtime } from "../factory.js";
 import { loadSpecFile } from "../spec/load.js";
@@ -22,15 +22,7 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setUp(): Promise<{ dir: string; runtime: Runtime; deps: EngineDeps; file: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "slipway-recover-"));
-  mkdirSync(join(dir, "app"));
-  writeFileSync(join(dir, "app", "app.js"), APP);
-  writeFileSync(join(dir, "app", "package.json"), '{ "type": "module" }');
-  const file = join(dir, "slipway.yaml");
-  writeFileSync(
-    file,
-    `project: rec
+const STATEFUL_DB = (port: number) => `project: rec
 environments:
   development:
     target: process
@@ -38,13 +30,22 @@ services:
   db:
     run: node app.js
     path: ./app
-    port: ${await freePort()}
+    port: ${port}
     stateful: true
     env: { RELEASE: "\${VERSION}" }
     health: { http: /health, interval: 100ms, timeout: 1s, startTimeout: 20s }
     stop: { grace: 2s }
-`,
-  );
+`;
+
+async function setUp(
+  spec = STATEFUL_DB,
+): Promise<{ dir: string; runtime: Runtime; deps: EngineDeps; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-recover-"));
+  mkdirSync(join(dir, "app"));
+  writeFileSync(join(dir, "app", "app.js"), APP);
+  writeFileSync(join(dir, "app", "package.json"), '{ "type": "module" }');
+  const file = join(dir, "slipway.yaml");
+  writeFileSync(file, spec(await freePort()));
   const home = join(dir, "home");
   const runtime = await createRuntime({ home });
   // The engine's own dependencies, to stage the crash exactly where the journal is behind.
@@ -100,5 +101,47 @@ describe("recovery of an instance stored before the journal named it", () => {
     const stored = await deps.store.listInstances("rec", "development");
     expect(stored.map((i) => i.id)).toEqual(live.map((i) => i.id));
     expect((await deps.store.getRevision("rec", "development", 2))?.status).toBe("failed");
+  }, 60_000);
+});
+
+describe("a revision's facts", () => {
+  it("are in the store as each step finishes, not only when the deploy ends", async () => {
+    const { runtime, deps, file } = await setUp(
+      (port) => `project: rec
+environments:
+  development:
+    target: process
+services:
+  api:
+    run: node app.js
+    path: ./app
+    port: ${port}
+    env: { RELEASE: "\${VERSION}", START_DELAY_MS: "\${START_DELAY_MS:-0}" }
+    migrate: { up: "true" }
+    health: { http: /health, interval: 100ms, timeout: 1s, startTimeout: 20s }
+    stop: { grace: 2s }
+`,
+    );
+    const resolve = (version: string, vars: Record<string, string> = {}) =>
+      resolveSpec(loadSpecFile(file), { env: "development", version, vars });
+    const sw = runtime.slipway("process");
+    await sw.deploy(resolve("v1"));
+    const deploying = sw.deploy(resolve("v2", { START_DELAY_MS: "2000" }));
+    // While api's new release starts, the migration already ran: a crash now keeps the fact.
+    let facts: Record<string, unknown> | undefined;
+    await waitFor(
+      async () => {
+        const steps = await deps.store.journal("rec", "development", 2).catch(() => []);
+        if (!steps.some((s) => s.kind === "rollout" && s.status === "running")) return false;
+        facts = (await deps.store.getRevision("rec", "development", 2))?.facts;
+        return true;
+      },
+      { what: "the rollout of revision 2", intervalMs: 50, timeoutMs: 20_000 },
+    );
+    expect(facts).toMatchObject({ previous: 1, migrations: { api: true }, artifacts: { api: 2 } });
+    await deploying;
+    expect((await deps.store.getRevision("rec", "development", 2))?.facts).toMatchObject({
+      migrations: { api: true },
+    });
   }, 60_000);
 });

@@ -161,13 +161,38 @@ async function runGroups(executor: StepExecutor, steps: PlanStep[], ctx: StepCon
     if (ctx.signal?.aborted) return new Interrupted("interrupted");
     const inGroup = steps.filter((s) => s.group === g);
     const results = await Promise.allSettled(
-      inGroup.map((s) => executor.run(s, (step) => STEP_RUNNERS[step.kind].run(step, ctx))),
+      inGroup.map((s) =>
+        executor.run(s, async (step) => {
+          try {
+            return await STEP_RUNNERS[step.kind].run(step, ctx);
+          } finally {
+            await recordFacts(ctx);
+          }
+        }),
+      ),
     );
     const bad = results.find((r) => r.status === "rejected");
     if (bad) return (bad as PromiseRejectedResult).reason;
   }
   return undefined;
 }
+
+/**
+ * The revision's facts as they stand, written as each step finishes: a deploy that recovery
+ * completes or fails after a crash keeps its backups, migrations and artifacts (a later
+ * `rollback --with-db` needs them). Writes are chained so parallel steps never reorder them.
+ */
+function recordFacts(ctx: StepContext): Promise<void> {
+  const { deps, spec, revision } = ctx;
+  const write = () =>
+    deps.store.updateRevision(spec.project, spec.env, revision, {
+      facts: { ...ctx.facts, artifacts: ctx.artifactRevs },
+    });
+  const next = (factWrites.get(ctx) ?? Promise.resolve()).then(write, write);
+  factWrites.set(ctx, next);
+  return next;
+}
+const factWrites = new WeakMap<StepContext, Promise<void>>();
 
 async function succeeded(ctx: StepContext): Promise<DeployResult> {
   const { deps, spec, revision, opts, emit } = ctx;
