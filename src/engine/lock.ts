@@ -38,10 +38,19 @@ export async function acquireLock(
     if (r.ok) return lock;
     const h = r.holder;
     const sameHost = h.holder.endsWith(`@${hostname()}`);
-    if (sameHost && !pidAlive(h.pid) && onStale && (await onStale(h))) {
-      await store.releaseLock(project, env, h.holder);
-      continue;
+    if (!sameHost || pidAlive(h.pid) || !onStale)
+      throw new LockHeld(env, h.holder, h.acquiredAt, h.operation);
+    // Take the stale lock over in one statement before recovering: of two callers racing on
+    // it, only the winner recovers; the other then meets a live holder.
+    if (!(await store.takeOverLock(lock, h.holder))) continue;
+    let agreed = false;
+    try {
+      agreed = await onStale(h);
+    } finally {
+      // A recovery that failed or was declined leaves the stale lock as it was: the next caller recovers.
+      if (!agreed) await store.takeOverLock(h, lock.holder);
     }
+    if (agreed) return lock;
     throw new LockHeld(env, h.holder, h.acquiredAt, h.operation);
   }
   const h = await store.getLock(project, env);

@@ -344,6 +344,21 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreFi
         expect(await other.acquireLock(lock())).toEqual({ ok: true });
       });
 
+      it("hands a stale lock to exactly one of the callers taking it over", async () => {
+        const s = await open();
+        await s.acquireLock(lock({ holder: "daemon:host:999", pid: 999 }));
+        const stores = [await open(), await open(), await open()];
+        const won = await Promise.all(
+          stores.map((o, i) => o.takeOverLock(lock({ holder: `cli:host:${i}`, pid: i }), "daemon:host:999")),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const winner = won.indexOf(true);
+        expect(await s.getLock("shop", "staging")).toEqual(
+          lock({ holder: `cli:host:${winner}`, pid: winner }),
+        );
+        expect(await s.takeOverLock(lock({ holder: "late" }), "daemon:host:999")).toBe(false);
+      });
+
       it("lets exactly one of several concurrent acquirers win", async () => {
         const stores = [await open(), await open(), await open()];
         const results = await Promise.all(

@@ -157,6 +157,11 @@ export interface Store extends RecordStore {
    */
   releaseLock(project: string, env: string, holder?: string): Promise<boolean>;
   getLock(project: string, env: string): Promise<LockInfo | undefined>;
+  /**
+   * Replace the lock of `staleHolder` by `lock` in one statement; false when another caller took
+   * it over (or released it) first: of two callers racing on a stale lock, one wins.
+   */
+  takeOverLock(lock: LockInfo, staleHolder: string): Promise<boolean>;
 
   /** Returns the new event's id; ids increase. */
   addEvent(e: EventRecord): Promise<number>;

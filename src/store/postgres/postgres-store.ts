@@ -251,6 +251,15 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
+  async takeOverLock(lock: LockInfo, staleHolder: string): Promise<boolean> {
+    const rows = await this.q(
+      `UPDATE locks SET holder = $1, operation = $2, pid = $3, acquired_at = $4
+       WHERE project = $5 AND env = $6 AND holder = $7 RETURNING 1`,
+      [lock.holder, lock.operation, lock.pid, lock.acquiredAt, lock.project, lock.env, staleHolder],
+    );
+    return rows.length === 1;
+  }
+
   async getLock(project: string, env: string): Promise<LockInfo | undefined> {
     const [row] = await this.q(`SELECT * FROM locks WHERE project = $1 AND env = $2`, [project, env]);
     return (

@@ -278,6 +278,14 @@ export class SqliteStore implements Store {
     return r.changes > 0;
   }
 
+  async takeOverLock(lock: LockInfo, staleHolder: string): Promise<boolean> {
+    const r = this.q(
+      `UPDATE locks SET holder = ?, operation = ?, pid = ?, acquired_at = ?
+       WHERE project = ? AND env = ? AND holder = ?`,
+    ).run(lock.holder, lock.operation, lock.pid, lock.acquiredAt, lock.project, lock.env, staleHolder);
+    return r.changes === 1;
+  }
+
   async getLock(project: string, env: string): Promise<LockInfo | undefined> {
     const row = this.q(`SELECT * FROM locks WHERE project = ? AND env = ?`).get(project, env) as
       Row | undefined;
