@@ -151,8 +151,9 @@ export class Slipway {
   }
 
   /** Recover an interrupted operation (a stale lock, a revision left in progress). */
-  recover(project: string, env: string, emit: EventSink = noopSink): Promise<RecoveryReport | undefined> {
-    return recover(this.deps, project, env, emit);
+  recover(project: string, env: string, emit?: EventSink): Promise<RecoveryReport | undefined> {
+    // With no operation to report to (the daemon's start), the outcome still reaches the alerts.
+    return recover(this.deps, project, env, emit ?? ((e) => this.publish(project, env, e)));
   }
 
   status(spec: ResolvedSpec, opts: { probe?: boolean } = {}): Promise<EnvStatus> {

@@ -94,6 +94,10 @@ describe("recovery of an instance stored before the journal named it", () => {
     });
     await deps.store.putInstance({ ...orphan, artifact: artifact.ref });
 
+    const alerts: string[] = [];
+    runtime.subscribe((_p, _e, ev) => {
+      if (ev.type === "alert") alerts.push(ev.message);
+    });
     const report = await sw.recover("rec", "development");
     expect(report?.revisions).toMatchObject([{ number: 2, outcome: "rolled-back" }]);
     const live = await deps.driver.inspect("rec", "development");
@@ -101,6 +105,9 @@ describe("recovery of an instance stored before the journal named it", () => {
     const stored = await deps.store.listInstances("rec", "development");
     expect(stored.map((i) => i.id)).toEqual(live.map((i) => i.id));
     expect((await deps.store.getRevision("rec", "development", 2))?.status).toBe("failed");
+    expect(alerts.filter((a) => a.includes("interrupted"))).toEqual([
+      expect.stringContaining("rec development: deploy of r2 interrupted; rolled back to r1"),
+    ]);
   }, 60_000);
 });
 

@@ -10,7 +10,7 @@ import type { ResolvedSpec } from "../spec/resolved.js";
 import { deployedSpec, snapshotOf } from "./deployed.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
-import type { EventSink } from "./events.js";
+import type { EngineEvent, EventSink } from "./events.js";
 import { finalize, undo } from "./run.js";
 import { stopInstances, type RolloutState } from "./strategies/common.js";
 import { isWarm } from "./warm.js";
@@ -33,10 +33,31 @@ export async function recoverEnvironment(
   const revisions = await deps.store.listRevisions(project, env, { limit: 20 });
   const interrupted = revisions.filter((r) => r.status === "in-progress");
   const current = revisions.find((r) => r.status === "deployed");
-  for (const rev of interrupted.reverse())
-    report.revisions.push(await recoverRevision(deps, rev, current, emit));
+  for (const rev of interrupted.reverse()) {
+    const outcome = await recoverRevision(deps, rev, current, emit);
+    report.revisions.push(outcome);
+    emit(outcomeAlert(rev, outcome, current));
+  }
   await reconcile(deps, project, env, report, current);
   return report;
+}
+
+/** The operator hears what a crash interrupted and where recovery left the environment. */
+function outcomeAlert(rev: Revision, outcome: Outcome, current: Revision | undefined): EngineEvent {
+  const what = `${rev.rollbackOf ? "rollback" : "deploy"} of r${rev.number} interrupted`;
+  const where =
+    outcome.outcome === "completed"
+      ? "completed by recovery"
+      : current
+        ? `rolled back to r${current.number}`
+        : "its changes undone (no previous revision)";
+  return {
+    type: "alert",
+    kind: "deploy.recovered",
+    severity: outcome.outcome === "completed" ? "warning" : "critical",
+    revision: rev.number,
+    message: `${rev.project} ${rev.env}: ${what}; ${where} (${outcome.message})`,
+  };
 }
 
 /** Finish or undo one interrupted revision; it never stays in progress. */
