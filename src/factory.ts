@@ -227,6 +227,8 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
     async recoverAll(log) {
       const seen = new Set<string>();
       for (const i of await store.allInstances()) seen.add(`${i.project}\u0000${i.env}`);
+      // A first deploy killed before any instance was stored still needs its revision closed.
+      for (const u of await store.unfinishedEnvironments()) seen.add(`${u.project}\u0000${u.env}`);
       for (const key of seen) {
         const [project, env] = key.split("\u0000");
         const [latest] = await store.listRevisions(project, env, { limit: 1 });

@@ -152,3 +152,26 @@ services:
     });
   }, 60_000);
 });
+
+describe("recovery at the daemon's start", () => {
+  it("closes an interrupted first deploy that never stored an instance", async () => {
+    const { runtime, deps, file } = await setUp();
+    const r1 = resolveSpec(loadSpecFile(file), { env: "development", version: "v1" });
+    await deps.store.createRevision({
+      ...{ project: "rec", env: "development", version: "v1", status: "in-progress" },
+      ...{ snapshot: r1.snapshot, services: ["db"], actor: "test", description: "deploy v1" },
+      ...{ skipChecks: true, facts: {} },
+    });
+    await deps.store.journalAppend({
+      ...{ project: "rec", env: "development", revision: 1, seq: 1, kind: "prepare", service: "db" },
+      ...{ description: "prepare db", status: "running" },
+    });
+    const alerts: string[] = [];
+    runtime.subscribe((_p, _e, ev) => {
+      if (ev.type === "alert") alerts.push(ev.message);
+    });
+    await runtime.recoverAll();
+    expect((await deps.store.getRevision("rec", "development", 1))?.status).toBe("failed");
+    expect(alerts).toEqual([expect.stringContaining("deploy of r1 interrupted; its changes undone")]);
+  }, 60_000);
+});

@@ -344,6 +344,22 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreFi
         expect(await other.acquireLock(lock())).toEqual({ ok: true });
       });
 
+      it("names the environments with a revision in progress or a lock", async () => {
+        const s = await open();
+        expect(await s.unfinishedEnvironments()).toEqual([]);
+        await s.acquireLock(lock());
+        const rev = await s.createRevision(newRevision({ env: "production", status: "in-progress" }));
+        const sorted = async () =>
+          (await s.unfinishedEnvironments()).sort((a, b) => a.env.localeCompare(b.env));
+        expect(await sorted()).toEqual([
+          { project: "shop", env: "production" },
+          { project: "shop", env: "staging" },
+        ]);
+        await s.updateRevision("shop", "production", rev.number, { status: "failed" });
+        await s.releaseLock("shop", "staging");
+        expect(await s.unfinishedEnvironments()).toEqual([]);
+      });
+
       it("hands a stale lock to exactly one of the callers taking it over", async () => {
         const s = await open();
         await s.acquireLock(lock({ holder: "daemon:host:999", pid: 999 }));

@@ -148,6 +148,8 @@ export interface Store extends RecordStore {
   listInstances(project: string, env?: string): Promise<Instance[]>;
   /** Every instance of every project (the daemon adopts them at start). */
   allInstances(): Promise<Instance[]>;
+  /** Environments an interrupted operation may have left half done: a revision in progress or a lock. */
+  unfinishedEnvironments(): Promise<{ project: string; env: string }[]>;
 
   /** Take the environment lock or return the current holder (also when the holder is the caller). */
   acquireLock(lock: LockInfo): Promise<{ ok: true } | { ok: false; holder: LockInfo }>;

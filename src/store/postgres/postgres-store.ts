@@ -225,6 +225,13 @@ export class PostgresStore implements Store {
     return (await this.q(`SELECT data FROM instances ${INSTANCE_ORDER}`)).map((r) => r.data as Instance);
   }
 
+  async unfinishedEnvironments(): Promise<{ project: string; env: string }[]> {
+    const rows = await this.q(
+      `SELECT project, env FROM revisions WHERE status = 'in-progress' UNION SELECT project, env FROM locks`,
+    );
+    return rows.map((r) => ({ project: r.project as string, env: r.env as string }));
+  }
+
   async acquireLock(lock: LockInfo): Promise<{ ok: true } | { ok: false; holder: LockInfo }> {
     for (;;) {
       const inserted = await this.q(

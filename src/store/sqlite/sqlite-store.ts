@@ -256,6 +256,12 @@ export class SqliteStore implements Store {
     return rows.map((r) => parse<Instance>(r.data, {} as Instance));
   }
 
+  async unfinishedEnvironments(): Promise<{ project: string; env: string }[]> {
+    return this.q(
+      `SELECT project, env FROM revisions WHERE status = 'in-progress' UNION SELECT project, env FROM locks`,
+    ).all() as { project: string; env: string }[];
+  }
+
   async acquireLock(lock: LockInfo): Promise<{ ok: true } | { ok: false; holder: LockInfo }> {
     const insert = this.q(
       `INSERT INTO locks (project, env, holder, operation, pid, acquired_at) VALUES (?, ?, ?, ?, ?, ?)
