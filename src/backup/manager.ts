@@ -3,16 +3,15 @@
  * backup, streams the provider's output through a SHA-256 into a work file, hands the file to
  * the storage, and keeps the catalog; restore and verify check the checksum first.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { PassThrough, Transform } from "node:stream";
-import type { TransformCallback, Writable } from "node:stream";
+import { PassThrough } from "node:stream";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { OperationFailed, Refused, UsageError, errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { RecordStore } from "../store/records.js";
 import { silentLogger } from "../logger.js";
 import { BackupCatalog } from "./catalog.js";
 import type { BackupRecord } from "./catalog.js";
@@ -27,122 +26,28 @@ import type { Retention } from "./retention.js";
 import { LocalStorage } from "./storage.js";
 import type { BackupStorage } from "./storage.js";
 import { volumeProvider } from "./volume.js";
+import {
+  Digest,
+  normalizeType,
+  recordable,
+  RELEASE_SERVICE,
+  secretsOf,
+  sha256File,
+  stamp,
+} from "./artifact.js";
+import {
+  BackupNotFound,
+  type BackupManagerOptions,
+  type BackupRequest,
+  type ReleaseBackupRequest,
+  type ReleaseSnapshot,
+  type RestoreOptions,
+} from "./requests.js";
+
+export { BackupNotFound, sha256File };
+export type { BackupManagerOptions, BackupRequest, ReleaseBackupRequest, ReleaseSnapshot, RestoreOptions };
 
 /** No backup has this id. A usage error (exit 2). */
-export class BackupNotFound extends UsageError {
-  override name = "BackupNotFound";
-  constructor(readonly id: string) {
-    super(`no backup with id "${id}" (slipway backups ENV lists them)`);
-    this.details = { id };
-  }
-}
-
-export interface BackupManagerOptions {
-  /** The store: the catalog is one of its parts (SQLite or PostgreSQL alike). */
-  store: RecordStore;
-  /** SLIPWAY_HOME; artifacts go to `${home}/backups/<project>/<env>/<service>/` by default. */
-  home: string;
-  logger?: Logger;
-  storage?: BackupStorage;
-  /** Override or add providers (tests, an engine-specific volume locator). */
-  providers?: Partial<Record<BackupType, BackupProvider>>;
-}
-
-export interface BackupRequest {
-  project: string;
-  env: string;
-  service: string;
-  revision?: number;
-  /** The service's resolved `backup:` block (secrets in the URL are used, never stored). */
-  config: BackupConfig;
-  /** Relative `paths` are resolved against this directory (the directory of slipway.yaml). */
-  baseDir?: string;
-}
-
-export interface ReleaseBackupRequest {
-  project: string;
-  env: string;
-  revision?: number;
-  /** The resolved spec snapshot, with secrets already replaced by ${VAR} templates. */
-  spec: unknown;
-  /** The images (or artifact references) of the release, by service. */
-  images: Record<string, string> | string[];
-}
-
-export interface ReleaseSnapshot {
-  format: "slipway-release/1";
-  project: string;
-  env: string;
-  revision?: number;
-  createdAt: string;
-  spec: unknown;
-  images: Record<string, string> | string[];
-}
-
-export interface RestoreOptions {
-  /** The current `backup:` config (supplies credentials); default: the one recorded, without password. */
-  config?: BackupConfig;
-  /** Restore a backup marked corrupt (its checksum must still match). */
-  force?: boolean;
-}
-
-const RELEASE_SERVICE = "_release";
-
-/** Counts bytes and computes SHA-256 of what passes through. */
-class Digest extends Transform {
-  readonly hash = createHash("sha256");
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), h);
-  return h.digest("hex");
-}
-
-function stamp(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-}
-
-function normalizeType(t: BackupConfig["type"]): BackupType {
-  return t === "mariadb" ? "mysql" : t;
-}
-
-/** The config as recorded: the URL's password removed, nothing else secret in it. */
-function recordable(config: BackupConfig): BackupConfig {
-  const out: BackupConfig = { type: config.type };
-  if (config.url) {
-    try {
-      const u = new URL(config.url);
-      u.password = "";
-      out.url = u.toString();
-    } catch {
-      out.url = scrub(config.url, []);
-    }
-  }
-  if (config.paths) out.paths = [...config.paths];
-  if (config.volumes) out.volumes = [...config.volumes];
-  return out;
-}
-
-function secretsOf(config: BackupConfig): string[] {
-  if (!config.url) return [];
-  try {
-    const p = new URL(config.url).password;
-    return p ? [p, decodeURIComponent(p)] : [];
-  } catch {
-    return [];
-  }
-}
-
 export class BackupManager {
   private readonly catalog: BackupCatalog;
   private readonly storage: BackupStorage;
