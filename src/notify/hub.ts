@@ -30,6 +30,7 @@ import type { Db } from "./outbox.js";
 import { makeRedactor } from "./redact.js";
 import type { Redactor } from "./redact.js";
 import { labelsOf, matches } from "./routing.js";
+import { StoredSilences } from "./silences.js";
 import type { Silence, SilenceInput, SilenceStore } from "./silences.js";
 import type { Severity } from "./types.js";
 
@@ -270,14 +271,17 @@ export class NotifierHub {
     return e.notifier.addSilence(input);
   }
 
+  /** Read from the store, also for an environment with no outbox on this machine (a shared store). */
   async listSilences(project: string, env: string, opts: { all?: boolean } = {}): Promise<Silence[]> {
-    return (await this.existing(project, env)?.notifier.listSilences(opts)) ?? [];
+    const e = this.existing(project, env);
+    if (e) return e.notifier.listSilences(opts);
+    return new StoredSilences(this.opts.store, project, env).list(Date.now(), opts);
   }
 
   async expireSilence(project: string, env: string, id: string): Promise<Silence> {
     const e = this.existing(project, env);
-    if (!e) throw new UsageError(`no silence "${id}" in environment "${env}" (it has none)`);
-    return e.notifier.expireSilence(id);
+    if (e) return e.notifier.expireSilence(id);
+    return (await new StoredSilences(this.opts.store, project, env).expire(id, Date.now())).silence;
   }
 
   /**

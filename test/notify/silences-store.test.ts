@@ -96,6 +96,30 @@ describe("silences in the store", () => {
     await other.close();
   });
 
+  it("lists and expires an environment's silences from the store on a machine without its outbox", async () => {
+    const home = mkdtempSync(join(tmpdir(), "slipway-silences-"));
+    cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+    const store = await storeIn(home);
+    const now = Date.now();
+    await store.addSilence({
+      id: "sil-elsewhere0001",
+      project: "shop",
+      env: "staging",
+      matchers: { service: ["api"] },
+      startsAt: new Date(now - HOUR).toISOString(),
+      endsAt: new Date(now + HOUR).toISOString(),
+      author: "kim",
+      comment: "added on another machine",
+      createdAt: new Date(now - HOUR).toISOString(),
+    });
+    const hub = new NotifierHub({ home, store });
+    expect((await hub.listSilences("shop", "staging")).map((s) => s.id)).toEqual(["sil-elsewhere0001"]);
+    expect((await hub.expireSilence("shop", "staging", "sil-elsewhere0001")).state).toBe("expired");
+    expect(await hub.listSilences("shop", "staging")).toEqual([]);
+    await expect(hub.expireSilence("shop", "staging", "sil-nope")).rejects.toThrow(/no silence "sil-nope"/);
+    await hub.close();
+  });
+
   it("while the store cannot be read, grouping uses the silences it read last", async () => {
     const recv = await startHttpReceiver();
     cleanups.push(() => recv.close());
