@@ -16,9 +16,9 @@ import { Slipway } from "./slipway.js";
 import { NotifierHub } from "./notify/hub.js";
 import { HealthWatch } from "./engine/health-watch.js";
 import { Watcher } from "./engine/watch.js";
+import { autoRollback } from "./engine/auto-rollback.js";
 import type { Target } from "./spec/schema.js";
-import { rehydrate, type Resolution } from "./spec/resolve.js";
-import type { ResolvedSpec } from "./spec/resolved.js";
+import type { Resolution } from "./spec/resolve.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
@@ -184,25 +184,18 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
     publish,
     file: join(opts.home, "health-watch.json"),
     rollback: async (project, env, reason) => {
-      const current = await store.currentRevision(project, env);
-      if (!current) throw new Error("nothing deployed");
-      const snap = current.snapshot as ResolvedSpec;
-      const latest = engine.latest(project, env);
-      const vars = { ...process.env, ...Object.fromEntries(latest?.secrets ?? []) };
-      const spec = rehydrate(snap, vars);
-      const resolution: Resolution = latest ?? { spec, snapshot: snap, secrets: new Map(), vars: {} };
-      const r = await engine.slipway(spec.target).rollback(resolution, {
-        yes: true,
+      const r = await autoRollback({ store, deps }, project, env, {
+        latest: engine.latest(project, env),
         description: `automatic rollback: ${reason}`,
       });
-      return "revision" in r ? `rolled back as revision ${r.revision} (${r.version})` : "rollback planned";
+      return `rolled back as revision ${r.revision} (${r.version})`;
     },
   });
   // The post-deploy analysis watch: started by tick(), so only the daemon watches.
   const watcher = new Watcher({
     store,
     deps,
-    slipway: (t) => engine.slipway(t),
+    publish,
     latest: (project, env) => engine.latest(project, env),
     logger,
   });

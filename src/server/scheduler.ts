@@ -24,11 +24,11 @@ import {
   configFor,
   retentionOf,
   withBackups,
-} from "../engine/data.js";
+} from "../engine/data/index.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
-import { rehydrate } from "../spec/resolve.js";
+import { deployedSpec } from "../engine/deployed.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Store } from "../store/store.js";
 
@@ -198,7 +198,7 @@ export class Scheduler {
     if (!current) return undefined;
     const latest = this.opts.latest(project, env);
     if (latest) return latest.spec;
-    return rehydrate(current.snapshot as ResolvedSpec, this.opts.vars ?? process.env);
+    return deployedSpec(current, [], this.opts.vars ?? process.env);
   }
 
   private alert(
