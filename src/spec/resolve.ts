@@ -14,6 +14,7 @@ import { proxied, serviceDefaults } from "./defaults.js";
 import { placeService, withSshPaths } from "./placement.js";
 import { specSchema, type ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
+import { kubernetesFields } from "./schema-kubernetes.js";
 
 export interface ResolveOptions {
   env: string;
@@ -457,6 +458,7 @@ function buildResolved(
       migrate: s.migrate,
       backup: s.backup,
       labels: s.labels ?? {},
+      ...kubernetesFields(s),
     };
     if (stateful && (s.replicas ?? 1) > 1)
       at(["services", name, "replicas"], "a stateful service runs one instance");

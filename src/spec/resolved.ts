@@ -18,6 +18,7 @@ import type { checkSchema } from "./schema-checks.js";
 import type { analysisSchema } from "./schema-analysis.js";
 import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
+import type { Autoscale } from "./schema-kubernetes.js";
 
 export type Strategy = "recreate" | "blue-green" | "canary";
 
@@ -71,6 +72,10 @@ export interface ResolvedService {
   migrate?: z.output<typeof migrateSchema>;
   backup?: z.output<typeof backupSchema>;
   labels: Record<string, string>;
+  /** Kubernetes: a HorizontalPodAutoscaler; host names (an Ingress) and their TLS Secret. */
+  autoscale?: Autoscale;
+  domains?: string[];
+  tls?: { secretName: string };
 }
 
 export interface ResolvedSpec {
