@@ -1,9 +1,8 @@
 /** Running the dump/restore tools: passwords in the environment only, stderr kept (redacted) for errors. */
-import { spawn } from "node:child_process";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import type { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { OperationFailed } from "../errors.js";
+import { runCommand } from "../util/command.js";
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -48,58 +47,32 @@ export function redactUrl(url: string): string {
  * of its stderr when it exits non-zero. argv never carries a secret (callers use env).
  */
 export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const child = spawn(cmd, args, {
-    env: { ...process.env, ...opts.env },
-    cwd: opts.cwd,
-    stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
-  });
-  const out = child.stdout!;
-  const err = child.stderr!;
-  let stderr = "";
-  let stdout = "";
-  err.setEncoding("utf8");
-  err.on("data", (d: string) => {
-    stderr = (stderr + d).slice(-TAIL);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal }));
-  });
-  const tasks: Promise<unknown>[] = [];
-  if (opts.stdout) tasks.push(pipeline(out, opts.stdout));
-  else {
-    out.setEncoding("utf8");
-    out.on("data", (d: string) => {
-      stdout += d;
-    });
-  }
-  if (opts.stdin !== undefined && child.stdin) {
-    const src = typeof opts.stdin === "string" ? createReadStream(opts.stdin) : opts.stdin;
-    tasks.push(
-      pipeline(src, child.stdin).catch((e: NodeJS.ErrnoException) => {
-        // The tool may exit early (an error); its exit status tells the story, not EPIPE.
-        if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_PREMATURE_CLOSE") throw e;
-      }),
-    );
-  }
-  let result: { code: number | null; signal: NodeJS.Signals | null };
+  let r;
   try {
-    const [r] = await Promise.all([exited, ...tasks]);
-    result = r as typeof result;
+    r = await runCommand(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdin: opts.stdin,
+      stdout: opts.stdout,
+      uid: opts.uid,
+      gid: opts.gid,
+      maxOutput: TAIL,
+      maxStdout: Infinity,
+    });
   } catch (e) {
-    child.kill("SIGKILL");
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENOENT" && err.syscall?.startsWith("spawn"))
-      throw new OperationFailed(`${cmd} not found: install it or put it on PATH`);
-    throw new OperationFailed(`${cmd}: ${scrub(err.message, opts.secrets ?? [])}`);
+    throw new OperationFailed(`${cmd}: ${scrub((e as Error).message, opts.secrets ?? [])}`);
   }
-  if (result.code !== 0) {
-    const why = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.code}`;
-    const tail = scrub(stderr.trim(), opts.secrets ?? []);
+  if (r.error) {
+    if (r.error.code === "ENOENT")
+      throw new OperationFailed(`${cmd} not found: install it or put it on PATH`);
+    throw new OperationFailed(`${cmd}: ${scrub(r.error.message, opts.secrets ?? [])}`);
+  }
+  if (r.code !== 0) {
+    const why = r.signal ? `was killed by ${r.signal}` : `exited with status ${r.code}`;
+    const tail = scrub(r.stderr.slice(-TAIL).trim(), opts.secrets ?? []);
     throw new OperationFailed(`${cmd.split("/").pop()} ${why}${tail ? `: ${tail}` : ""}`);
   }
-  return { stdout, stderr };
+  return { stdout: r.stdout, stderr: r.stderr.slice(-TAIL) };
 }
 
 /** A write stream to a file, created 0600 (backups hold data). */

@@ -54,12 +54,31 @@ function target(config: BackupConfig): MyTarget {
   };
 }
 
+const OPTION_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  '"': '\\"',
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\b": "\\b",
+};
+
+/**
+ * A value of a MySQL/MariaDB option file, double-quoted with the escapes the option-file reader
+ * undoes (\\ \" \n \r \t \b): a newline in a password must not end the line, or the rest of the
+ * value would be read as another option (host=…, a plugin-dir …).
+ */
+export function optionFileValue(s: string): string {
+  if (s.includes("\0"))
+    throw new OperationFailed("mysql backup: a NUL character cannot be given in an option file");
+  return `"${s.replace(/[\\"\n\r\t\b]/g, (c) => OPTION_ESCAPES[c] as string)}"`;
+}
+
 /** Writes the 0600 option file the tools read credentials from; returns the first argv item. */
 function credentials(t: MyTarget, ctx: ProviderContext): string {
   const file = join(ctx.workDir, "client.cnf");
-  const quote = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-  const lines = ["[client]", `user=${quote(t.user)}`];
-  if (t.password !== undefined) lines.push(`password=${quote(t.password)}`);
+  const lines = ["[client]", `user=${optionFileValue(t.user)}`];
+  if (t.password !== undefined) lines.push(`password=${optionFileValue(t.password)}`);
   writeFileSync(file, lines.join("\n") + "\n", { mode: 0o600 });
   return `--defaults-extra-file=${file}`;
 }

@@ -1,14 +1,22 @@
 /**
  * The pre-flight step as the engine calls it (engine/run.ts CheckRunner): run the spec's
- * checks, emit one log event per result, and say whether the deploy may go on. The emit
- * parameter is typed structurally so this module does not depend on the engine.
+ * checks, emit one `check` event per result (status and evidence as data, no glyphs), and say
+ * whether the deploy may go on. The emit parameter is typed structurally so this module does not
+ * depend on the engine.
  */
-import { formatCheckResult } from "./format.js";
 import { gpuRuntimeChecks, type GpuService } from "./gpu-runtime.js";
 import { runChecks, summarizeChecks } from "./runner.js";
 import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
 
-export type CheckEmit = (e: { type: "log"; level: "info" | "warn" | "error"; message: string }) => void;
+export type CheckEmit = (e: {
+  type: "check";
+  name: string;
+  kind: string;
+  status: CheckResult["status"];
+  evidence: string;
+  durationMs: number;
+  summaryLines?: number;
+}) => void;
 
 export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult">;
 
@@ -29,9 +37,13 @@ export function createCheckRunner(opts: CheckRunnerOptions): (
       ...(signal ? { signal } : {}),
       onResult: (r) =>
         emit({
-          type: "log",
-          level: r.status === "failed" ? "error" : r.status === "warning" ? "warn" : "info",
-          message: formatCheckResult(r),
+          type: "check",
+          name: r.name,
+          kind: r.kind,
+          status: r.status,
+          evidence: r.evidence,
+          durationMs: r.durationMs,
+          ...(r.summaryLines !== undefined ? { summaryLines: r.summaryLines } : {}),
         }),
     });
     return { results, ...summarizeChecks(results) };

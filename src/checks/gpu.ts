@@ -3,8 +3,8 @@
  * `nvidia-smi --query-gpu=index,name,memory.total,memory.free --format=csv,noheader,nounits`, on
  * this machine or, for a Docker target with SSH hosts, on each host.
  */
-import { execFile } from "node:child_process";
 import type { GpuCheckSpec } from "../spec/schema-checks.js";
+import { runCommand } from "../util/command.js";
 import { onEveryHost } from "./on-hosts.js";
 import { failed, passed, type CheckOutcome, type CheckRun, type HostShell } from "./types.js";
 
@@ -35,23 +35,18 @@ export function parseNvidiaSmi(csv: string): GpuInfo[] {
 
 const QUERY = ["--query-gpu=index,name,memory.total,memory.free", "--format=csv,noheader,nounits"];
 
-function nvidiaSmi(run: CheckRun): Promise<{ missing: true } | { missing: false; stdout: string }> {
+async function nvidiaSmi(run: CheckRun): Promise<{ missing: true } | { missing: false; stdout: string }> {
   const env = { ...(run.ctx.env ?? process.env) };
-  return new Promise((resolve, reject) => {
-    execFile(
-      "nvidia-smi",
-      QUERY,
-      { env, signal: run.signal, timeout: run.timeoutMs, encoding: "utf8" },
-      (err, stdout, stderr) => {
-        if (err && (err as NodeJS.ErrnoException).code === "ENOENT") return resolve({ missing: true });
-        if (err) {
-          const why = run.signal.aborted ? "timed out" : (stderr.trim().split("\n").pop() ?? err.message);
-          return reject(new Error(`nvidia-smi failed: ${why}`));
-        }
-        resolve({ missing: false, stdout });
-      },
-    );
-  });
+  const r = await runCommand("nvidia-smi", QUERY, { env, signal: run.signal, timeoutMs: run.timeoutMs });
+  if (r.error?.code === "ENOENT") return { missing: true };
+  if (r.error || r.ended || r.code !== 0) {
+    const why =
+      r.ended || run.signal.aborted
+        ? "timed out"
+        : (r.stderr.trim().split("\n").pop() ?? r.error?.message ?? `exit ${r.code}`);
+    throw new Error(`nvidia-smi failed: ${why}`);
+  }
+  return { missing: false, stdout: r.stdout };
 }
 
 /** nvidia-smi on a remote host: exit 127 is the shell's "command not found". */

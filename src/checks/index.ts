@@ -12,5 +12,4 @@ export type {
 export { DEFAULT_PLACEHOLDERS } from "./env.js";
 export { parseNvidiaSmi, type GpuInfo } from "./gpu.js";
 export { certificateFromFile } from "./tls.js";
-export { formatCheckResult } from "./format.js";
 export { createCheckRunner, type CheckRunnerOptions, type CheckEmit } from "./engine-adapter.js";

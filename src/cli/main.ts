@@ -26,6 +26,7 @@ import { register as exec } from "./commands/exec.js";
 import { register as stats } from "./commands/stats.js";
 import { register as smoke } from "./commands/smoke.js";
 import { register as render } from "./commands/render.js";
+import { slipwayVersion } from "./version.js";
 
 const program = new Command("slipway")
   .description(
@@ -37,9 +38,17 @@ const program = new Command("slipway")
   .option("--token <token>", "the daemon's API token (default: read from SLIPWAY_HOME)")
   .option("--in-process", "run the engine in this process, without a daemon")
   .option("--home <dir>", "state directory (default: $SLIPWAY_HOME or ~/.slipway)")
-  .option("--no-color", "no colours (also NO_COLOR)")
+  .option("--no-color", "no colours (also NO_COLOR; FORCE_COLOR=1 forces them)")
+  .addHelpText("after", "\nslipway --version (as the first argument) prints the version of slipway.")
   .showHelpAfterError("(run `slipway --help` for the commands)")
   .exitOverride();
+
+// Only as the first argument: after a command, `--version V` is that command's release label
+// (`deploy ENV --version V`), and commander would hand a root option the whole command line.
+if (process.argv[2] === "--version" || process.argv[2] === "-V") {
+  process.stdout.write(slipwayVersion() + "\n");
+  process.exit(0);
+}
 
 const cli = new Cli(program);
 const commands = [

@@ -1,35 +1,39 @@
 /** Human and JSON renderers. Progress goes to stderr; the result (or the JSON document) to stdout. */
-import type { describeEvidence, evidenceOf } from "../engine/analysis-gate.js";
+import type { evidenceOf } from "../engine/analysis-gate.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Plan } from "../engine/plan.js";
 import type { DeployResult } from "../engine/run.js";
 import type { EnvStatus, HistoryEntry } from "../slipway.js";
 import type { LogLine } from "../drivers/driver.js";
 import { formatDuration } from "../util/units.js";
+import { colourWanted, palette, type Palette } from "./colours.js";
+import { checkLines } from "./render-check.js";
+import { brief, type describeEvidence } from "./render-analysis.js";
 
 export interface Out {
   json: boolean;
   color: boolean;
+  paint: Palette;
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
 
 export function makeOut(json: boolean, noColor: boolean): Out {
-  const color = !noColor && !process.env.NO_COLOR && !!process.stderr.isTTY;
+  const color = colourWanted(noColor);
   return {
     json,
     color,
+    paint: palette(color),
     stdout: (s) => process.stdout.write(s + "\n"),
     stderr: (s) => process.stderr.write(s + "\n"),
   };
 }
 
-const paint = (out: Out, code: number, s: string) => (out.color ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const green = (o: Out, s: string) => paint(o, 32, s);
-export const red = (o: Out, s: string) => paint(o, 31, s);
-export const yellow = (o: Out, s: string) => paint(o, 33, s);
-export const dim = (o: Out, s: string) => paint(o, 2, s);
-export const bold = (o: Out, s: string) => paint(o, 1, s);
+export const green = (o: Out, s: string) => o.paint.green(s);
+export const red = (o: Out, s: string) => o.paint.red(s);
+export const yellow = (o: Out, s: string) => o.paint.yellow(s);
+export const dim = (o: Out, s: string) => o.paint.dim(s);
+export const bold = (o: Out, s: string) => o.paint.bold(s);
 
 export function renderEvent(out: Out, e: EngineEvent): void {
   if (out.json) {
@@ -44,8 +48,20 @@ export function renderEvent(out: Out, e: EngineEvent): void {
     else if (e.status === "failed") out.stderr(`  ${red(out, "✖")} ${e.description}${d}`);
     else if (e.status === "skipped")
       out.stderr(`  ${dim(out, "-")} ${dim(out, e.description + " (skipped)")}`);
+  } else if (e.type === "check") {
+    const [head, ...evidence] = checkLines(e);
+    const colour =
+      e.status === "failed" ? red : e.status === "warning" ? yellow : e.status === "skipped" ? dim : green;
+    out.stderr(
+      [`  ${colour(out, head.slice(0, 1))}${head.slice(1)}`, ...evidence.map((l) => `  ${dim(out, l)}`)].join(
+        "\n",
+      ),
+    );
+  } else if (e.type === "measurements") {
+    const mark = e.level === "warn" ? yellow(out, "!") : "▸";
+    out.stderr(`${mark} ${e.label}: ${e.measurements.map(brief).join(", ")}`);
   } else if (e.type === "log") {
-    // Messages that carry their own mark (check results) are printed as they are.
+    // Messages that still carry their own mark (engine/data.ts's) are printed as they are.
     if (/^[✔✖!⚠-] /.test(e.message)) {
       const [first, ...rest] = e.message.split("\n");
       const colour = e.level === "error" ? red : e.level === "warn" ? yellow : green;
@@ -88,14 +104,10 @@ export function renderStatus(out: Out, s: EnvStatus): void {
   if (s.lock)
     out.stdout(yellow(out, `  locked by ${s.lock.holder} (${s.lock.operation}) since ${s.lock.acquiredAt}`));
   for (const svc of s.services) {
-    const st =
-      svc.status === "running"
-        ? green(out, svc.status)
-        : svc.status === "stopped"
-          ? dim(out, svc.status)
-          : red(out, svc.status);
+    const paintStatus = svc.status === "running" ? green : svc.status === "stopped" ? dim : red;
+    const st = paintStatus(out, svc.status.padEnd(9));
     out.stdout(
-      `  ${svc.name.padEnd(12)} ${st.padEnd(out.color ? 18 : 9)} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
+      `  ${svc.name.padEnd(12)} ${st} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
     );
     for (const i of svc.instances) {
       const h = i.health

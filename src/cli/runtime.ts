@@ -55,7 +55,7 @@ export class Cli {
    * the daemon answers from the deployed revision.
    */
   async light(env: string): Promise<Resolution> {
-    const { lightRef, lightSpec } = await import("../spec/light.js");
+    const { lightRef, lightSpec } = await import("../spec/env-reference.js");
     const spec = lightSpec(lightRef(this.opts.file, env), this.opts.file);
     return { spec, snapshot: spec, secrets: new Map(), vars: {}, light: true } as Resolution;
   }

@@ -1,4 +1,5 @@
 /** Events the engine emits while it works: rendered by the CLI, streamed by the daemon, routed to alerts. */
+import type { MeasurementRecord } from "../analysis/evaluate.js";
 import type { StepStatus } from "../store/store.js";
 
 export type EngineEvent =
@@ -13,6 +14,14 @@ export type EngineEvent =
       message?: string;
     }
   | { type: "log"; level: "info" | "warn" | "error"; message: string; service?: string }
+  | CheckEvent
+  | {
+      /** One round of analysis measurements (canary gate, bake); warn when one failed. */
+      type: "measurements";
+      level: "info" | "warn";
+      label: string;
+      measurements: MeasurementRecord[];
+    }
   | {
       type: "alert";
       kind: string;
@@ -22,6 +31,20 @@ export type EngineEvent =
       revision?: number;
       data?: Record<string, unknown>;
     };
+
+/**
+ * One pre-flight check's result: status and evidence as data (the CLI draws the ✔/✖ and picks
+ * the colour; a dashboard draws its own). `summaryLines`: how many evidence lines say it all.
+ */
+export interface CheckEvent {
+  type: "check";
+  name: string;
+  kind: string;
+  status: "passed" | "failed" | "warning" | "skipped";
+  evidence: string;
+  durationMs: number;
+  summaryLines?: number;
+}
 
 export type EventSink = (e: EngineEvent) => void;
 export const noopSink: EventSink = () => {};

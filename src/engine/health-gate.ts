@@ -10,7 +10,7 @@ import type { ResolvedService } from "../spec/resolved.js";
 import { formatMs } from "../health/signal.js";
 import { sleep } from "../util/sleep.js";
 import type { HealthGate } from "./context.js";
-import { pidAlive } from "./lock.js";
+import { pidAlive } from "../util/pid.js";
 
 /** What the gate asks of the driver: exec probes inside the instance, and its live state. */
 type GateDriver = Pick<Driver, "exec" | "live">;

@@ -1,23 +1,8 @@
 /** The per-environment deploy lock: one operation at a time, stale holders detected by pid. */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { LockHeld } from "../errors.js";
 import type { LockInfo, Store } from "../store/store.js";
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-  // A killed process whose parent has not reaped it yet (a zombie) still answers signal 0.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true; // no procfs: trust the signal
-  }
-}
+import { pidAlive } from "../util/pid.js";
 
 /** A holder on this host whose process still runs: its operation is live, never take its lock. */
 export function holderAlive(h: LockInfo): boolean {

@@ -1,25 +1,24 @@
 /**
- * Redis probe: PING → PONG over the real protocol (RESP), with AUTH when the URL carries a
- * password and SELECT when it names a database. A tiny client of our own: a probe needs one
- * round trip and exact control of the deadline, not a reconnecting client.
+ * Redis probe: PING → PONG over the real protocol, with AUTH when the URL carries a password and
+ * SELECT when it names a database. The client is ioredis, held on a short leash: one connection,
+ * no retries, no offline queue, no ready check, and the caller's deadline wins over everything.
+ * Each command is sent on its own so a refusal names the command that was refused.
  */
-import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import type { Redis as RedisClient } from "ioredis";
 import type { Probe, ProbeResult, ProbeTarget } from "./probe.js";
 import { describeUrl } from "./redact.js";
 import { abortReason, deadline } from "./signal.js";
 
-function encode(args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+interface Target {
+  host: string;
+  port: number;
+  tls: boolean;
+  user: string;
+  password: string;
+  db: string;
 }
 
-/** Sends each command in turn and collects the one-line replies (+OK, +PONG, -ERR …). */
-export async function pingRedis(
-  url: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<{ reply: string; durationMs: number }> {
-  const started = performance.now();
+function parseRedisUrl(url: string): Target {
   if (!url) throw new Error("no Redis URL (empty: is the ${VAR} it comes from set?)");
   let u: URL;
   try {
@@ -30,58 +29,86 @@ export async function pingRedis(
   if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
     throw new Error(`not a Redis URL (redis:// or rediss://): ${describeUrl(url)}`);
   }
-  const host = u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
-  const port = Number(u.port || 6379);
-  const user = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
-  const db = u.pathname.replace(/^\//, "");
-  const commands: { args: string[]; what: string }[] = [];
-  if (password) commands.push({ args: user ? ["AUTH", user, password] : ["AUTH", password], what: "AUTH" });
-  if (db && db !== "0") commands.push({ args: ["SELECT", db], what: `SELECT ${db}` });
-  commands.push({ args: ["PING"], what: "PING" });
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1",
+    port: Number(u.port || 6379),
+    tls: u.protocol === "rediss:",
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    db: u.pathname.replace(/^\//, ""),
+  };
+}
 
+/** A reply error from the server (`-ERR …`), as opposed to a transport failure. */
+const isReplyError = (e: unknown): e is Error => e instanceof Error && e.name === "ReplyError";
+
+async function converse(client: RedisClient, t: Target, where: string): Promise<string> {
+  await client.connect();
+  const commands: { args: [string, ...string[]]; what: string }[] = [];
+  if (t.password)
+    commands.push({ args: t.user ? ["AUTH", t.user, t.password] : ["AUTH", t.password], what: "AUTH" });
+  if (t.db && t.db !== "0") commands.push({ args: ["SELECT", t.db], what: `SELECT ${t.db}` });
+  commands.push({ args: ["PING"], what: "PING" });
+  let reply: unknown;
+  for (const c of commands) {
+    try {
+      reply = await client.call(...c.args);
+    } catch (e) {
+      if (isReplyError(e)) throw new Error(`${where}: ${c.what} refused: ${e.message}`);
+      throw e;
+    }
+  }
+  if (reply !== "PONG")
+    throw new Error(`${where}: PING answered ${JSON.stringify(String(reply).slice(0, 80))}, not PONG`);
+  return "PONG";
+}
+
+export async function pingRedis(
+  url: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ reply: string; durationMs: number }> {
+  const started = performance.now();
+  const t = parseRedisUrl(url);
   const where = `redis ${describeUrl(url)}`;
+  // Loaded here, before the clock starts: the CLI must start without the client
+  // (test/e2e/startup.test.ts), and loading it is not the server's time.
+  const { Redis } = await import("ioredis");
   const sig = deadline(timeoutMs, signal);
-  return new Promise((resolve, reject) => {
-    if (sig.aborted) return reject(new Error(`${where}: ${abortReason(sig, timeoutMs)}`));
-    const socket: Socket =
-      u.protocol === "rediss:"
-        ? tlsConnect({ host, port, servername: host.includes(":") ? undefined : host })
-        : netConnect({ host, port });
-    let buf = "";
-    let i = 0;
-    let settled = false;
-    const settle = (err?: Error, reply?: string) => {
-      if (settled) return;
-      settled = true;
-      sig.removeEventListener("abort", onAbort);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve({ reply: reply ?? "", durationMs: performance.now() - started });
-    };
-    const onAbort = () => settle(new Error(`${where}: ${abortReason(sig, timeoutMs)}`));
-    sig.addEventListener("abort", onAbort, { once: true });
-    socket.once(u.protocol === "rediss:" ? "secureConnect" : "connect", () => {
-      socket.write(commands.map((c) => encode(c.args)).join(""));
-    });
-    socket.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      let nl: number;
-      while ((nl = buf.indexOf("\r\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 2);
-        const cmd = commands[i++];
-        if (!cmd) return;
-        if (line.startsWith("-")) return settle(new Error(`${where}: ${cmd.what} refused: ${line.slice(1)}`));
-        if (cmd.what === "PING") {
-          if (line === "+PONG") return settle(undefined, "PONG");
-          return settle(new Error(`${where}: PING answered ${JSON.stringify(line.slice(0, 80))}, not PONG`));
-        }
-      }
-    });
-    socket.once("error", (e: NodeJS.ErrnoException) => settle(new Error(`${where}: ${e.code ?? e.message}`)));
-    socket.once("close", () => settle(new Error(`${where}: connection closed before PONG`)));
+  if (sig.aborted) throw new Error(`${where}: ${abortReason(sig, timeoutMs)}`);
+  const client = new Redis({
+    host: t.host,
+    port: t.port,
+    tls: t.tls ? { servername: t.host.includes(":") ? undefined : t.host } : undefined,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    reconnectOnError: () => false,
   });
+  let transportError: NodeJS.ErrnoException | undefined;
+  client.on("error", (e: NodeJS.ErrnoException) => (transportError ??= e));
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error(`${where}: ${abortReason(sig, timeoutMs)}`));
+    sig.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const reply = await Promise.race([converse(client, t, where), aborted]);
+    return { reply, durationMs: performance.now() - started };
+  } catch (e) {
+    if ((e as Error).message.startsWith(`${where}: `)) throw e;
+    const cause = transportError ?? (e as NodeJS.ErrnoException);
+    if (cause.code) throw new Error(`${where}: ${cause.code}`);
+    if (cause.message.startsWith("Protocol error"))
+      throw new Error(`${where}: the answer is not the Redis protocol`);
+    throw new Error(`${where}: connection closed before PONG (${cause.message})`);
+  } finally {
+    if (onAbort) sig.removeEventListener("abort", onAbort);
+    client.disconnect();
+  }
 }
 
 export class RedisProbe implements Probe {

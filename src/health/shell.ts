@@ -1,5 +1,5 @@
-/** Running a shell command with a deadline, killing its whole process group when it is over. */
-import { spawn } from "node:child_process";
+/** A probe or check command with a deadline (util/command.ts runs it), worded as evidence. */
+import { runShellCommand } from "../util/command.js";
 import { abortReason, deadline } from "./signal.js";
 
 export interface ShellResult {
@@ -13,7 +13,7 @@ export interface ShellResult {
   durationMs: number;
 }
 
-export function runShell(
+export async function runShell(
   command: string,
   opts: {
     cwd: string;
@@ -23,51 +23,25 @@ export function runShell(
     tailBytes?: number;
   },
 ): Promise<ShellResult> {
-  const started = performance.now();
   const limit = opts.tailBytes ?? 4096;
   const sig = deadline(opts.timeoutMs, opts.signal);
-  return new Promise((resolve) => {
-    let tail = "";
-    let aborted: string | undefined;
-    const child = spawn("/bin/sh", ["-c", command], {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group, so a timeout kills `npm test` and everything it started.
-      detached: true,
-    });
-    const take = (d: Buffer) => {
-      tail += d.toString("utf8");
-      if (tail.length > limit * 2) tail = tail.slice(-limit);
-    };
-    child.stdout.on("data", take);
-    child.stderr.on("data", take);
-    const kill = () => {
-      aborted = abortReason(sig, opts.timeoutMs);
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    };
-    if (sig.aborted) kill();
-    else sig.addEventListener("abort", kill, { once: true });
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-      sig.removeEventListener("abort", kill);
-      resolve({
-        code,
-        signal,
-        ...(aborted ? { aborted } : {}),
-        tail: tail.slice(-limit),
-        durationMs: performance.now() - started,
-      });
-    };
-    child.once("error", (e: NodeJS.ErrnoException) => {
-      tail += `${e.code === "ENOENT" ? `working directory not found: ${opts.cwd}` : e.message}\n`;
-      finish(127, null);
-    });
-    child.once("close", finish);
+  const r = await runShellCommand(command, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    signal: sig,
+    maxOutput: limit,
   });
+  if (r.error) {
+    const why = r.error.code === "ENOENT" ? `working directory not found: ${opts.cwd}` : r.error.message;
+    return { code: 127, signal: null, tail: `${r.output}${why}\n`.slice(-limit), durationMs: r.durationMs };
+  }
+  return {
+    code: r.code,
+    signal: r.signal,
+    ...(r.ended ? { aborted: abortReason(sig, opts.timeoutMs) } : {}),
+    tail: r.output.slice(-limit),
+    durationMs: r.durationMs,
+  };
 }
 
 /** The last `n` non-empty lines of a command's output. */

@@ -15,6 +15,7 @@ import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { Route, TargetStats, TrafficRouter } from "./contract.js";
 import { proxyPaths } from "./paths.js";
+import { sleep } from "../util/sleep.js";
 
 export interface ProxyClientOptions {
   home: string;
@@ -30,7 +31,6 @@ export interface ProxyHealth {
   uptimeSeconds: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A spawn lock older than this is left over by a crashed spawner. */
 const STALE_LOCK_MS = 30_000;
 

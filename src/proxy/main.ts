@@ -8,7 +8,7 @@ import { chmod, mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Logger } from "../logger.js";
+import { fileLogger } from "../logger.js";
 import { proxyPaths } from "./paths.js";
 import { startProxy } from "./server.js";
 
@@ -30,12 +30,7 @@ await mkdir(paths.dir, { recursive: true, mode: 0o700 });
 await chmod(paths.dir, 0o700);
 
 const out = createWriteStream(paths.log, { flags: "a", mode: 0o600 });
-const write = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
-  out.write(
-    JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields }) + "\n",
-  );
-};
-const logger: Logger = { debug() {}, info: write("info"), warn: write("warn"), error: write("error") };
+const logger = fileLogger(out, "info", { pid: process.pid });
 
 process.on("uncaughtException", (e: NodeJS.ErrnoException) => {
   // A socket error without a listener must not take every route down with it.

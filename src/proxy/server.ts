@@ -19,6 +19,7 @@ import { RouteState } from "./route-state.js";
 import { loadSnapshot, parseRoute, saveSnapshot } from "./routes.js";
 import { Target } from "./target.js";
 import { forwardUpgrade } from "./websocket.js";
+import { sleep } from "../util/sleep.js";
 
 export type { ProxyServer } from "./contract.js";
 
@@ -28,7 +29,6 @@ export interface ProxyServerOptions {
 }
 
 const addrOf = (r: Route) => `${r.listen.host}:${r.listen.port}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class Listener {
   closing = false;

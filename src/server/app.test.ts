@@ -10,7 +10,7 @@ import type { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../factory.js";
 import type { OpPayload } from "../ops.js";
-import { lightSpec } from "../spec/light.js";
+import { lightSpec } from "../spec/env-reference.js";
 import { createApp } from "./app.js";
 
 const TOKEN = "t".repeat(43);

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { SlipwayError } from "../errors.js";
-import { pidAlive } from "../engine/lock.js";
+import { pidAlive } from "../util/pid.js";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Logger } from "../logger.js";

@@ -1,8 +1,10 @@
 /**
  * GET /metrics of the daemon: a few daemon gauges from the store, then the proxy's per-target
  * series relayed from its control socket, so one Prometheus job (with the API token as bearer
- * token) sees the whole data plane.
+ * token) sees the whole data plane. The daemon's own series are written by prom-client; the
+ * proxy's text is relayed as it comes (its writer sits on the request hot path).
  */
+import { Gauge, Registry } from "prom-client";
 import type { Store } from "../store/store.js";
 
 export interface MetricsDeps {
@@ -13,29 +15,31 @@ export interface MetricsDeps {
   proxy: () => Promise<string | undefined>;
 }
 
-const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+const INSTANCE_LABELS = ["project", "env", "service", "slot"] as const;
 
 export async function daemonMetrics(deps: MetricsDeps): Promise<string> {
-  const out: string[] = [];
-  out.push("# HELP slipway_daemon_info The daemon's version.", "# TYPE slipway_daemon_info gauge");
-  out.push(`slipway_daemon_info{version="${esc(deps.version)}"} 1`);
-  out.push(
-    "# HELP slipway_daemon_start_time_seconds When the daemon started (Unix time).",
-    "# TYPE slipway_daemon_start_time_seconds gauge",
-  );
-  out.push(`slipway_daemon_start_time_seconds ${Math.round(Date.parse(deps.startedAt) / 1000)}`);
+  // A registry per scrape: every value is read fresh, and a series that went away is gone.
+  const registry = new Registry();
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
 
-  const counts = new Map<string, number>();
-  for (const i of await deps.store.allInstances()) {
-    const slot = i.warmUntil ? "warm" : i.slot;
-    const k = `project="${esc(i.project)}",env="${esc(i.env)}",service="${esc(i.service)}",slot="${slot}"`;
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
-  out.push(
-    "# HELP slipway_instances Instances the daemon manages, by service and slot (warm = kept for rollback).",
-    "# TYPE slipway_instances gauge",
+  gauge("slipway_daemon_info", "The daemon's version.", ["version"]).set({ version: deps.version }, 1);
+  gauge("slipway_daemon_start_time_seconds", "When the daemon started (Unix time).").set(
+    Math.round(Date.parse(deps.startedAt) / 1000),
   );
-  for (const [k, n] of [...counts].sort()) out.push(`slipway_instances{${k}} ${n}`);
+
+  const instances = gauge(
+    "slipway_instances",
+    "Instances the daemon manages, by service and slot (warm = kept for rollback).",
+    INSTANCE_LABELS,
+  );
+  const sorted = (await deps.store.allInstances())
+    .map((i) => ({ project: i.project, env: i.env, service: i.service, slot: i.warmUntil ? "warm" : i.slot }))
+    .sort(
+      (a, b) =>
+        INSTANCE_LABELS.map((k) => (a[k] < b[k] ? -1 : a[k] > b[k] ? 1 : 0)).find((c) => c !== 0) ?? 0,
+    );
+  for (const labels of sorted) instances.inc(labels);
 
   let proxy: string | undefined;
   let proxyError = false;
@@ -44,10 +48,9 @@ export async function daemonMetrics(deps: MetricsDeps): Promise<string> {
   } catch {
     proxyError = true;
   }
-  out.push(
-    "# HELP slipway_proxy_up 1 when the proxy answered on its control socket for this scrape.",
-    "# TYPE slipway_proxy_up gauge",
+  gauge("slipway_proxy_up", "1 when the proxy answered on its control socket for this scrape.").set(
+    proxy !== undefined && !proxyError ? 1 : 0,
   );
-  out.push(`slipway_proxy_up ${proxy !== undefined && !proxyError ? 1 : 0}`);
-  return out.join("\n") + "\n" + (proxy ?? "");
+  const own = await registry.metrics();
+  return (own.endsWith("\n") ? own : own + "\n") + (proxy ?? "");
 }

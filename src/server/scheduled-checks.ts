@@ -16,6 +16,7 @@
  */
 import { join } from "node:path";
 import { createCheckRunner } from "../checks/index.js";
+import { formatMs } from "../health/signal.js";
 import type { CheckResult, CheckSpec, PreflightTarget } from "../checks/index.js";
 import type { EngineEvent } from "../engine/events.js";
 import { OpenAlerts } from "../engine/open-alerts.js";
@@ -61,9 +62,12 @@ export async function runScheduledChecks(
     secrets: latest?.secrets.values(),
     ...(target ? { target } : {}),
   });
-  const r = await runner({ dir: spec.dir, checks }, (e) =>
-    deps.logger[e.level](`${spec.project}/${spec.env} ${run.schedule}: ${e.message}`),
-  );
+  const r = await runner({ dir: spec.dir, checks }, (e) => {
+    const level = e.status === "failed" ? "error" : e.status === "warning" ? "warn" : "info";
+    deps.logger[level](
+      `${spec.project}/${spec.env} ${run.schedule}: check "${e.name}" ${e.status} (${formatMs(e.durationMs)})\n    ${e.evidence.split("\n").join("\n    ")}`,
+    );
+  });
   const open = new OpenAlerts(join(deps.home, "check-alerts.json"), spec.project, spec.env);
   const emit = (e: Extract<EngineEvent, { type: "alert" }>) => deps.publish(spec, e);
   const where = `${spec.project} ${spec.env}`;

@@ -30,6 +30,8 @@ export interface ResolvedService {
   image?: string;
   build?: z.output<typeof buildSchema>;
   command?: string | string[];
+  /** Docker: the user the container's process runs as (Docker's User). */
+  user?: string;
   port?: number;
   /**
    * The public port goes through Slipway's proxy. resolve() always sets it; a hand-built service
@@ -41,7 +43,14 @@ export interface ResolvedService {
   /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */
   env: Record<string, string>;
   /** How secret env values reach the instances; absent: as environment variables. */
-  secrets?: { as: "env" | "files"; names?: string[]; uid?: number; gid?: number };
+  secrets?: {
+    as: "env" | "files";
+    names?: string[];
+    uid?: number;
+    gid?: number;
+    /** Env key → the file its value is read from (relative to the spec's directory). */
+    fromFile?: Record<string, string>;
+  };
   /**
    * The env keys resolve() treats as secret (a ${VAR} or an env file gave their value): the ones
    * `secrets.as: files` writes as files. Key names only, never values.
@@ -51,7 +60,7 @@ export interface ResolvedService {
    * Stored snapshots only: for each `${REF}` an env file gave, the file (absolute path) and key
    * it came from, so a daemon can re-read the value after a restart. Paths only, never values.
    */
-  envFileRefs?: Record<string, { file: string; key: string }>;
+  envFileRefs?: Record<string, EnvFileRef>;
   /**
    * Multi-host Docker targets: the host keys (ssh strings) the instances run on, instance i on
    * placement[i % length]; `replicas` is then the total (per-host replicas × hosts).
@@ -76,6 +85,14 @@ export interface ResolvedService {
   autoscale?: Autoscale;
   domains?: string[];
   tls?: { secretName: string };
+}
+
+/** Where a stored `${REF}` is read again: a key of an env file, or (whole) a secret file's content. */
+export interface EnvFileRef {
+  file: string;
+  key: string;
+  /** The value is the whole file (secrets.fromFile), not a key of a dotenv file. */
+  whole?: boolean;
 }
 
 export interface ResolvedSpec {

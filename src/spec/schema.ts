@@ -173,6 +173,17 @@ const secretsSchema = z
       .optional()
       .describe("Owner of the files (default 0, root); set it when the image runs as another user."),
     gid: z.number().int().min(0).optional().describe("Group of the files (default 0)."),
+    fromFile: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"),
+        z.string(),
+      )
+      .optional()
+      .describe(
+        "Env keys whose value is the content of a file (path relative to slipway.yaml; trailing newlines " +
+          "dropped), read at every deploy and never stored: the revision keeps the path and reads the " +
+          "file again when it is re-applied. Compose's file-based secrets import as these, with `as: files`.",
+      ),
   })
   .describe("How secret env values reach the instances (Docker: environment or files).");
 
@@ -188,6 +199,14 @@ const serviceFields = {
     .union([z.string(), z.array(z.string())])
     .optional()
     .describe("Docker/Kubernetes targets: overrides the image's command."),
+  user: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Docker target: the user the container's process runs as — a name or uid, optionally :group or :gid " +
+        "(Docker's User, Compose's user:). Default: the image's.",
+    ),
   port: z
     .number()
     .int()

@@ -8,6 +8,8 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { volumeProvider } from "../../src/backup/index.js";
+import { runBackupProviderConformance } from "../../src/backup/provider.case.js";
 import { ensureTestImages } from "../support/docker.js";
 import { harness } from "./helpers.js";
 import type { Harness } from "./helpers.js";
@@ -120,3 +122,15 @@ describe("volume backups on the real Docker Engine", () => {
     expect(h.manager.list("p", "dev", "gone")[0]).toMatchObject({ status: "failed" });
   }, 60_000);
 });
+
+runBackupProviderConformance("volume (real Docker volumes)", () => ({
+  provider: volumeProvider(),
+  config: { type: "volume", volumes: [DATA, MEDIA] },
+  snapshot: () => inContainer(LISTING),
+  mutate: async () => {
+    await inContainer(`set -e
+      echo changed > /media/uploads/cat.jpg
+      rm /data/current.conf
+      mkdir -p /data/extra && echo x > /data/extra/f`);
+  },
+}));

@@ -1,6 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BackupNotFound } from "../../src/backup/index.js";
+import { postgresProvider } from "../../src/backup/postgres.js";
+import { runBackupProviderConformance } from "../../src/backup/provider.case.js";
 import { Refused } from "../../src/errors.js";
 import { startPostgres } from "../support/postgres.js";
 import type { PgServer } from "../support/postgres.js";
@@ -146,3 +148,16 @@ describe("postgres backups (real PostgreSQL 15)", () => {
     expect(h.logged.join("\n")).not.toContain("s3cretpw");
   });
 });
+
+runBackupProviderConformance("postgres", () => ({
+  provider: postgresProvider,
+  config: { type: "postgres", url },
+  snapshot,
+  mutate: async () => {
+    await sql(`
+      UPDATE accounts SET name = 'renamed' WHERE id <= 10;
+      DELETE FROM app.events WHERE id % 3 = 0;
+      INSERT INTO accounts VALUES (7777, 'newcomer', 2);
+    `);
+  },
+}));

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { runChecks } from "../../src/checks/runner.js";
+import { parseDotenv } from "../../src/spec/dotenv.js";
 import { checkSchema } from "../../src/spec/schema-checks.js";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-envcheck-"));
@@ -87,5 +88,50 @@ describe("env check (real files, real modes)", () => {
     const [r] = await runChecks(parse([{ env: { files: ".env.nope" } }]), { cwd: dir, vars: {} });
     expect(r.status).toBe("failed");
     expect(r.evidence).toContain(".env.nope: file not found");
+  });
+});
+
+describe(".env parsing", () => {
+  it("ends a quoted value at its closing quote, so a comment holding quotes is not part of it", () => {
+    expect(parseDotenv('A="x" # "y"\n')).toEqual({ A: "x" });
+    expect(parseDotenv("B='x' # 'y'\n")).toEqual({ B: "x" });
+  });
+
+  it("reads quotes, export, comments, escapes and multi-line values as Node's --env-file does", () => {
+    const text = [
+      "# a comment line",
+      "export EXPORTED=yes",
+      "PLAIN=value # trailing comment",
+      "SPACED =   padded   ",
+      'DOUBLE="two words"',
+      "SINGLE='no $EXPANSION here'",
+      'ESCAPED="line1\\nline2"',
+      'HASH_IN_QUOTES="a # b"',
+      "EMPTY=",
+      'MULTI="first',
+      "second",
+      'third"',
+      "CRLF=ok\r",
+      "URL=postgres://u:p@db:5432/app?sslmode=require",
+      "",
+    ].join("\n");
+    expect(parseDotenv(text)).toEqual({
+      EXPORTED: "yes",
+      PLAIN: "value",
+      SPACED: "padded",
+      DOUBLE: "two words",
+      SINGLE: "no $EXPANSION here",
+      ESCAPED: "line1\nline2",
+      HASH_IN_QUOTES: "a # b",
+      EMPTY: "",
+      MULTI: "first\nsecond\nthird",
+      CRLF: "ok",
+      URL: "postgres://u:p@db:5432/app?sslmode=require",
+    });
+  });
+
+  it("refuses a line that is not KEY=value instead of dropping it", () => {
+    expect(() => parseDotenv("GOOD=1\nnot an assignment\n")).toThrow("line 2: expected KEY=value");
+    expect(() => parseDotenv('M="open\nstill open"\nAFTER=1\n')).not.toThrow();
   });
 });

@@ -6,7 +6,8 @@ import { z } from "zod";
 import { runChecks, summarizeChecks } from "../../src/checks/runner.js";
 import type { CheckResult } from "../../src/checks/types.js";
 import { createCheckRunner } from "../../src/checks/engine-adapter.js";
-import { formatCheckResult } from "../../src/checks/format.js";
+import { formatCheckResult } from "../../src/cli/render-check.js";
+import type { CheckEvent } from "../../src/engine/events.js";
 import type { CheckRunner } from "../../src/engine/run.js";
 import type { ResolvedSpec } from "../../src/spec/resolved.js";
 import { checkSchema } from "../../src/spec/schema-checks.js";
@@ -234,20 +235,27 @@ describe("runner", () => {
 });
 
 describe("engine adapter and formatting", () => {
-  it("fits the engine's CheckRunner, emits one log event per check and stops on failure", async () => {
+  it("fits the engine's CheckRunner, emits one check event per check (data, no glyphs) and stops on failure", async () => {
     const runner: CheckRunner = createCheckRunner({ vars: {}, confirmedBy: "ci@runner" });
-    const events: { level: string; message: string }[] = [];
+    const events: CheckEvent[] = [];
     const spec = {
       dir,
       checks: parse([{ command: "echo fine" }, { command: "echo broken; exit 2", name: "lint" }]),
     };
     const r = await runner(spec as unknown as ResolvedSpec, (e) => {
-      if (e.type === "log") events.push({ level: e.level, message: e.message });
+      if (e.type === "check") events.push(e);
     });
     expect(r.ok).toBe(false);
     expect(r.summary).toBe("1 passed, 1 failed: lint");
-    expect(events.map((e) => e.level)).toEqual(["info", "error"]);
-    expect(events[1].message).toMatch(/^✖ lint {2}\(\d+ms\)\n {4}exit 2 in \d+ms\n {4}broken$/);
+    expect(events.map((e) => [e.type, e.kind, e.status])).toEqual([
+      ["check", "command", "passed"],
+      ["check", "command", "failed"],
+    ]);
+    expect(events[1].name).toBe("lint");
+    expect(events[1].evidence).toMatch(/^exit 2 in \d+ms\nbroken$/);
+    expect(JSON.stringify(events)).not.toMatch(/[✔✖]/);
+    // What the terminal shows for it (src/cli/render-check.ts).
+    expect(formatCheckResult(events[1])).toMatch(/^✖ lint {2}\(\d+ms\)\n {4}exit 2 in \d+ms\n {4}broken$/);
   });
 
   it("keeps the head and the tail of long evidence", () => {

@@ -1,16 +1,30 @@
-/** Compose import of a Compose file shaped like the GPU stack of seed 000 (no engine needed). */
-import { readFileSync } from "node:fs";
+/**
+ * Compose import: a Compose file shaped like the GPU stack of seed 000 (no engine needed), Compose
+ * files as people write them, and one imported stack deployed on the real engine.
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
   composeDuration,
   composeSize,
   convertInterpolation,
   importCompose,
+  projectName,
 } from "../../src/compose/import.js";
 import { SpecError } from "../../src/errors.js";
+import { parseSpecText } from "../../src/spec/load.js";
+import { rehydrate, resolveSpec, validateAll } from "../../src/spec/resolve.js";
 import { specSchema } from "../../src/spec/schema.js";
+import { ensureTestImages } from "../support/docker.js";
+import { dockerStack } from "./stack.js";
+
+const run = promisify(execFile);
 
 const file = fileURLToPath(new URL("./fixtures/gpu-stack.compose.yml", import.meta.url));
 
@@ -95,7 +109,7 @@ describe("importCompose", () => {
       "version: obsolete in Compose, not needed",
       "volumes.models: options (external) not mapped",
       "networks: Slipway uses one network per project and environment",
-      "secrets: no equivalent",
+      "secrets.hf_token: used by no service, not mapped",
       "services.api-server.build.cache_from: no equivalent",
       'services.api-server.ports[1]: "9229:9229": Slipway routes one port per service',
       "services.api-server.deploy.update_config",
@@ -129,4 +143,192 @@ describe("importCompose", () => {
     expect(composeDuration("1500ms")).toBe("1500ms");
     expect(convertInterpolation("$HOME/$${x} $$5 ${A:-b}")).toBe("${HOME}/$${x} $5 ${A:-b}");
   });
+});
+
+/**
+ * Compose files as people write them (issue 13 §9): a Postgres whose password is a file-based
+ * secret read through POSTGRES_PASSWORD_FILE, a user:, a named project, depends_on
+ * service_healthy, and a healthcheck that reads a variable.
+ */
+const SHOP = `name: Shop Stack
+services:
+  db:
+    image: postgres:16-alpine
+    user: "999:999"
+    environment:
+      POSTGRES_USER: shop
+      POSTGRES_PASSWORD_FILE: /run/secrets/db-password
+    secrets: [db-password]
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U $POSTGRES_USER"]
+      interval: 5s
+    volumes: [dbdata:/var/lib/postgresql/data]
+  api:
+    image: shop/api:1.0
+    ports: ["8080:8080"]
+    user: node
+    environment:
+      DATABASE_HOST: db
+    secrets:
+      - source: api-key
+        target: api_key
+        uid: "1000"
+      - db-password
+    depends_on:
+      db: { condition: service_healthy }
+secrets:
+  db-password: { file: ./secrets/db_password.txt }
+  api-key: { environment: API_KEY }
+volumes:
+  dbdata:
+`;
+
+describe("importCompose: secrets, user, project name, depends_on", () => {
+  const { yaml, unmapped } = importCompose(SHOP, "/srv/shop/compose.yaml");
+  const spec = specSchema.parse(parse(yaml));
+
+  it("names the project after the Compose project (name:, else the directory, never 'service')", () => {
+    expect(spec.project).toBe("shop-stack");
+    const noName = SHOP.replace("name: Shop Stack\n", "");
+    expect(specSchema.parse(parse(importCompose(noName, "/srv/My Shop/compose.yaml").yaml)).project).toBe(
+      "my-shop",
+    );
+    expect(projectName(undefined, "compose.yml")).toBe(
+      projectName(undefined, join(process.cwd(), "compose.yml")),
+    );
+    expect(projectName(undefined, "compose.yml")).not.toBe("service");
+  });
+
+  it("maps file-based secrets onto secrets as files, keyed by the X_FILE variable that reads them", () => {
+    expect(spec.services.db?.secrets).toEqual({
+      as: "files",
+      names: ["POSTGRES_PASSWORD"],
+      fromFile: { POSTGRES_PASSWORD: "./secrets/db_password.txt" },
+      uid: 999,
+      gid: 999,
+    });
+    // Slipway sets POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD itself.
+    expect(spec.services.db?.env).toEqual({ POSTGRES_USER: "shop" });
+    expect(spec.services.api?.secrets).toEqual({
+      as: "files",
+      names: ["api_key", "DB_PASSWORD"],
+      fromFile: { DB_PASSWORD: "./secrets/db_password.txt" },
+      uid: 1000,
+    });
+    expect(spec.services.api?.env).toEqual({ DATABASE_HOST: "db", api_key: "${API_KEY}" });
+    expect(unmapped).toContainEqual(
+      expect.stringMatching(/^services\.api\.secrets\[1\]: "db-password" is at \/run\/secrets\/DB_PASSWORD/),
+    );
+  });
+
+  it("maps user:, depends_on service_healthy, and a healthcheck's variable through the env", () => {
+    expect(spec.services.db?.user).toBe("999:999");
+    expect(spec.services.api?.user).toBe("node");
+    expect(spec.services.api?.dependsOn).toEqual(["db"]);
+    expect(spec.services.db?.health?.exec).toBe('pg_isready -U "$POSTGRES_USER"');
+    // Compose would have read $POSTGRES_USER from the shell; the container's own is what was meant.
+    expect(unmapped).toEqual([
+      "services.db.healthcheck.test: $POSTGRES_USER: Compose reads it from your shell, the container has its own POSTGRES_USER",
+      expect.stringMatching(/^services\.api\.secrets\[1\]: "db-password"/),
+    ]);
+  });
+
+  it("validates and resolves: the secret is read from the file at deploy time and never stored", () => {
+    const dir = mkdtempSync(join(tmpdir(), "slipway-compose-"));
+    const file = join(dir, "slipway.yaml");
+    writeFileSync(file, yaml);
+    const loaded = parseSpecText(yaml, file);
+    expect(validateAll(loaded, {})).toEqual(["development"]); // the file need not exist to validate
+    expect(() => resolveSpec(loaded, { env: "development", vars: { API_KEY: "k" } })).toThrow(
+      /secrets\.fromFile\.POSTGRES_PASSWORD: secret file not found or unreadable/,
+    );
+    mkdirSync(join(dir, "secrets"));
+    writeFileSync(join(dir, "secrets", "db_password.txt"), "s3cret-first-value\n");
+    const r = resolveSpec(loaded, { env: "development", vars: { API_KEY: "k" } });
+    expect(r.spec.services.db?.env.POSTGRES_PASSWORD).toBe("s3cret-first-value");
+    expect(r.spec.services.db?.secretEnv).toEqual(["POSTGRES_PASSWORD"]);
+    expect(JSON.stringify(r.snapshot)).not.toContain("s3cret-first-value");
+    // A re-applied revision reads the file as it is then.
+    writeFileSync(join(dir, "secrets", "db_password.txt"), "s3cret-rotated\n");
+    expect(rehydrate(r.snapshot, {}).services.db?.env.POSTGRES_PASSWORD).toBe("s3cret-rotated");
+  });
+});
+
+/** One imported stack deployed for real: the secret file, the user and the healthy dependency. */
+describe("an imported Compose stack deploys on Docker", () => {
+  const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
+  const stack = dockerStack("compose");
+  afterAll(async () => {
+    await stack.teardown();
+    // The revision tags Slipway gave the test image (slipway/<project>-<env>-<service>:rN).
+    const tags = (
+      await run("docker", [
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "--filter",
+        `reference=slipway/${stack.project}-*`,
+      ])
+    ).stdout
+      .split("\n")
+      .filter(Boolean);
+    if (tags.length) await run("docker", ["rmi", ...tags]).catch(() => undefined);
+  });
+
+  it("the database reads its password file as its user, and the app starts after it is healthy", async () => {
+    await ensureTestImages();
+    mkdirSync(join(stack.dir, "secrets"));
+    writeFileSync(join(stack.dir, "secrets", "db_password.txt"), `${PASSWORD}\n`);
+    writeFileSync(
+      join(stack.dir, "compose.yaml"),
+      `name: shop
+services:
+  db:
+    image: slipway-test/busybox:latest
+    user: "1000:1000"
+    command: ["sh", "-c", "sleep 3; cat \\"$$POSTGRES_PASSWORD_FILE\\" > /tmp/seen && sleep 3600"]
+    environment:
+      POSTGRES_PASSWORD_FILE: /run/secrets/db-password
+    secrets: [db-password]
+    healthcheck:
+      test: ["CMD-SHELL", "test -s /tmp/seen"]
+      interval: 1s
+  app:
+    image: slipway-test/busybox:latest
+    command: ["sleep", "3600"]
+    depends_on:
+      db: { condition: service_healthy }
+secrets:
+  db-password: { file: ./secrets/db_password.txt }
+`,
+    );
+    const init = await stack.cli(["init", "--from-compose", join(stack.dir, "compose.yaml")]);
+    expect(init.code, init.stderr).toBe(0);
+    const imported = readFileSync(stack.file, "utf8");
+    expect(imported).toMatch(/^project: shop$/m);
+    writeFileSync(stack.file, imported.replace(/^project: shop$/m, `project: ${stack.project}`));
+    const d = await stack.cli(["deploy", "development", "--version", "v1", "--json"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout + d.stderr).not.toContain(PASSWORD);
+
+    const running = await stack.containers();
+    const db = running.find((c) => c.Labels["slipway.service"] === "db");
+    const app = running.find((c) => c.Labels["slipway.service"] === "app");
+    expect(db && app).toBeTruthy();
+    const inDb = async (cmd: string) =>
+      (await run("docker", ["exec", db!.Id, "sh", "-c", cmd])).stdout.trim();
+    expect(await inDb("id -u; id -g")).toBe("1000\n1000");
+    expect(await inDb("cat /tmp/seen")).toBe(PASSWORD);
+    expect(await inDb("stat -c '%a %u:%g' /run/secrets/POSTGRES_PASSWORD")).toBe("400 1000:1000");
+    const { stdout: inspect } = await run("docker", ["inspect", db!.Id]);
+    expect(inspect).not.toContain(PASSWORD);
+    // The app waited for the database's health (its file appears 3 s after it starts).
+    const time = async (id: string, field: string) =>
+      Date.parse((await run("docker", ["inspect", "-f", `{{${field}}}`, id])).stdout.trim());
+    expect(
+      (await time(app!.Id, ".Created")) - (await time(db!.Id, ".State.StartedAt")),
+    ).toBeGreaterThanOrEqual(3000);
+    const history = await stack.cli(["history", "development", "--json"]);
+    expect(history.stdout + history.stderr).not.toContain(PASSWORD);
+  }, 300_000);
 });

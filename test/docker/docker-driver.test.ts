@@ -1,6 +1,6 @@
 /**
- * DockerDriver against the real Docker Engine (dockerd started by ensureDocker when needed) and
- * the offline test images of scripts/build-test-images.sh. There is no GPU on this machine:
+ * DockerDriver specifics (the Driver contract itself: driver-conformance.test.ts) against the
+ * real Docker Engine (dockerd started by ensureDocker when needed) and the offline test images of scripts/build-test-images.sh. There is no GPU on this machine:
  * the GPU case checks the clear error and the DeviceRequests of a created (never started) container.
  */
 import { execFile } from "node:child_process";
@@ -105,22 +105,6 @@ describe("DockerDriver", () => {
     expect(info.Config.Env).toContain("PORT=3000");
     // Secrets: Slipway's own log never carries env values.
     expect(logged.join("\n")).not.toContain(SECRET);
-  });
-
-  it("a NEW driver instance adopts the running containers from labels alone", async () => {
-    const fresh = new DockerDriver({ home, logger });
-    const found = await fresh.inspect(project, "test");
-    expect(found.map((i) => i.id)).toEqual([web.id]);
-    expect(found[0]).toMatchObject({
-      service: "web",
-      revision: 1,
-      version: "1.0.0",
-      slot: "stable",
-      index: 0,
-      state: "running",
-      host: "127.0.0.1",
-      port: web.port,
-    });
   });
 
   it("services reach each other by name on the project network; runOnce captures output", async () => {

@@ -44,6 +44,9 @@ describe("DockerDriver over SSH", () => {
     const key = hostPub.split(" ")[1] as string;
     expect(knownHostTrusts(`[127.0.0.1]:${port} ssh-ed25519 ${key}`, "127.0.0.1", port, key)).toBe(true);
     expect(knownHostTrusts(`127.0.0.1 ssh-ed25519 ${key}`, "127.0.0.1", port, key)).toBe(false);
+    // A revoked key is refused even though another line trusts it.
+    const revoked = `[127.0.0.1]:${port} ssh-ed25519 ${key}\n@revoked * ssh-ed25519 ${key}`;
+    expect(knownHostTrusts(revoked, "127.0.0.1", port, key)).toBe(false);
     // ssh-keygen -H hashes the names; the check must still find them.
     const hashedFile = join(dir, "known_hosts_hashed");
     writeFileSync(hashedFile, readFileSync(join(dir, "known_hosts")));

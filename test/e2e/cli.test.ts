@@ -57,6 +57,33 @@ describe("cli without services", () => {
     expect(readFileSync(join(ROOT, "docs/reference.md"), "utf8")).toBe(docs);
   });
 
+  it("validate refuses a ${VAR} in a shell field with a located message that shows the fix", () => {
+    const dir = mkdtempSync(join(tmpdir(), "slipway-cli-"));
+    writeFileSync(
+      join(dir, "slipway.yaml"),
+      `project: shop
+environments:
+  development: { target: process }
+services:
+  web:
+    path: .
+    run: "node server.js --password '\${DB_PASSWORD}'"
+`,
+    );
+    const r = run(dir, "validate");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `${join(dir, "slipway.yaml")}:7:10: services.web.run: \${DB_PASSWORD} would be pasted`,
+    );
+    expect(r.stderr).toContain(
+      'env: { DB_PASSWORD: "${DB_PASSWORD}" }) and write "$DB_PASSWORD" in the command',
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const bad = run(dir, "plan", "development", "--version", "v1;touch /tmp/x", "--in-process");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--version "v1;touch /tmp/x": a release label is 1–128 letters');
+  });
+
   it("a missing spec file says what to do", () => {
     const dir = mkdtempSync(join(tmpdir(), "slipway-cli-"));
     writeFileSync(join(dir, "other.yaml"), "project: x\n");

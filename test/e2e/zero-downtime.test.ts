@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { sleep } from "../../src/util/sleep.js";
 import { freePort } from "../support/ports.js";
 import {
   appProcesses,
@@ -84,7 +85,6 @@ const appPids = (p: Project) =>
   appProcesses(p.dir)
     .map((x) => x.pid)
     .sort(byNumber);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Lets the load run until `n` more requests were answered. */
 async function settle(l: Load, n = 100): Promise<void> {

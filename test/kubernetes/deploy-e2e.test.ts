@@ -20,7 +20,7 @@ services:
     port: 3000
     replicas: 2
     env: { API_KEY: "\${API_KEY}", MODE: live }
-    health: { http: /health, startTimeout: 10s }
+    health: { http: /health, startTimeout: 60s }
     rollout: { keepWarm: 10m }
 `;
 
@@ -120,7 +120,7 @@ describe("Kubernetes target end to end (against the API server double)", () => {
     const r = await cli(["deploy", "production", "--version", "3.0", "--yes"]);
     expect(r.code).toBe(1);
     expect(r.stderr + r.stdout).toContain("CrashLoopBackOff");
-    expect(Date.now() - t0).toBeLessThan(9000); // not the 10 s startTimeout
+    expect(Date.now() - t0).toBeLessThan(30_000); // at once, not after the 60 s startTimeout
     expect(serviceRevision().selector["slipway.dev/revision"]).toBe(before);
   });
 });

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessDriver } from "../../src/drivers/process/process-driver.js";
-import { groupMembers, isAlive, readStat } from "../../src/drivers/process/procfs.js";
+import { groupMembers, readStat } from "../../src/drivers/process/procfs.js";
+import { pidAlive as isAlive } from "../../src/util/pid.js";
 import { waitFor } from "../support/ports.js";
 import { SERVER_JS, filesUnder, request, sandbox, service, type Sandbox } from "./helpers.js";
 
@@ -65,24 +66,6 @@ describe("ProcessDriver lifecycle", () => {
     const last = await driver.lastLogLines(inst, 5);
     expect(last.join("\n")).toContain("got SIGTERM");
     expect(existsSync(join(home, "logs", "hello", "dev", "web", inst.id, "app.log"))).toBe(true);
-  });
-
-  it("a new driver (daemon restart) adopts the live instances: same pids, none doubled", async () => {
-    sb = sandbox({ "server.mjs": SERVER_JS });
-    const svc = service(sb.app);
-    const a = await Promise.all(
-      [0, 1].map(async (index) => sb!.driver.start(await request(sb!.driver, svc, { index }))),
-    );
-    const fresh = new ProcessDriver({ home: sb.home });
-    const adopted = await fresh.inspect("hello", "dev");
-    expect(adopted.map((i) => [i.id, i.pid, i.appPid, i.port]).sort()).toEqual(
-      a.map((i) => [i.id, i.pid, i.appPid, i.port]).sort(),
-    );
-    expect(adopted.every((i) => i.state === "running")).toBe(true);
-    expect(await fresh.inspect("hello", "dev")).toHaveLength(2);
-    for (const i of adopted) await fresh.stop(i, { signal: "SIGTERM", graceMs: 2000 });
-    expect(await sb.driver.inspect("hello", "dev")).toEqual([]);
-    for (const i of a) expect(groupMembers(i.appPid as number)).toEqual([]);
   });
 
   it("kill -9 of the shim: inspect() drops the instance and the app does not survive as an orphan", async () => {

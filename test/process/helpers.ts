@@ -6,6 +6,7 @@ import { groupMembers, isSameProcess, signal } from "../../src/drivers/process/p
 import { readState } from "../../src/drivers/process/state.js";
 import type { InstanceRequest, Slot } from "../../src/drivers/driver.js";
 import { resolvedService } from "../../src/spec/defaults.js";
+import { instanceRequest } from "../support/instances.js";
 import type { ResolvedService } from "../../src/spec/resolved.js";
 
 export const NODE = JSON.stringify(process.execPath);
@@ -104,19 +105,15 @@ export async function request(
   svc: ResolvedService,
   opts: { revision?: number; slot?: Slot; index?: number; env?: Record<string, string> } = {},
 ): Promise<InstanceRequest> {
-  const revision = opts.revision ?? 1;
-  const artifact = await d.prepare("hello", "dev", svc, revision);
-  return {
+  const artifact = await d.prepare("hello", "dev", svc, opts.revision ?? 1);
+  return instanceRequest(svc, artifact, {
     project: "hello",
     env: "dev",
-    service: svc,
-    revision,
     version: "v1.2.3",
-    slot: opts.slot ?? "stable",
-    index: opts.index ?? 0,
+    ...(opts.slot ? { slot: opts.slot } : {}),
+    ...(opts.index !== undefined ? { index: opts.index } : {}),
     env_vars: opts.env ?? {},
-    artifact,
-  };
+  });
 }
 
 /** All files below a directory (recursively). */
@@ -132,5 +129,3 @@ export function filesUnder(dir: string): string[] {
   walk(dir);
   return out;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

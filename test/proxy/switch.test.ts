@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { sleep } from "../../src/util/sleep.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { get, load, proxySuite, route, target } from "./helpers.js";
 
 const { px, up } = proxySuite();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("switching targets", () => {
   it("switches stable → new → back under continuous load with zero failed requests", async () => {

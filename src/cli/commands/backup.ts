@@ -4,10 +4,11 @@ import type { BackupRecord } from "../../engine/data.js";
 import { formatBytes } from "../../util/units.js";
 import { bold, dim, green, red, yellow, type Out } from "../render.js";
 
-function statusText(out: Out, s: BackupRecord["status"]): string {
-  if (s === "verified" || s === "ok") return green(out, s);
-  if (s === "running") return yellow(out, s);
-  return red(out, s);
+function statusText(out: Out, s: BackupRecord["status"], width = 0): string {
+  const text = s.padEnd(width);
+  if (s === "verified" || s === "ok") return green(out, text);
+  if (s === "running") return yellow(out, text);
+  return red(out, text);
 }
 
 /** "2025-06-30T02:00:00.123Z" → "2025-06-30 02:00:00Z" */
@@ -27,9 +28,8 @@ export function renderBackups(out: Out, env: string, list: BackupRecord[]): void
     ),
   );
   for (const r of list) {
-    const pad = r.error ? (out.color ? 19 : 10) : 0;
     out.stdout(
-      `${r.id.padEnd(idW)}  ${r.service.padEnd(svcW)}  ${(r.revision !== undefined ? String(r.revision) : "-").padEnd(4)}  ${when(r.startedAt).padEnd(21)}  ${formatBytes(r.size).padStart(10)}  ${statusText(out, r.status).padEnd(pad)}${r.error ? dim(out, `  ${r.error.split("\n")[0].slice(0, 100)}`) : ""}`,
+      `${r.id.padEnd(idW)}  ${r.service.padEnd(svcW)}  ${(r.revision !== undefined ? String(r.revision) : "-").padEnd(4)}  ${when(r.startedAt).padEnd(21)}  ${formatBytes(r.size).padStart(10)}  ${statusText(out, r.status, r.error ? 10 : 0)}${r.error ? dim(out, `  ${r.error.split("\n")[0].slice(0, 100)}`) : ""}`,
     );
   }
 }

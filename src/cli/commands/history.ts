@@ -18,7 +18,10 @@ export function register(cli: Cli): void {
           // The analysis formatters are only loaded when there is analysis evidence to show.
           const evidence =
             h.length === 1 && h[0].steps && h[0].revision.facts?.analysis
-              ? await import("../../engine/analysis-gate.js")
+              ? {
+                  describeEvidence: (await import("../render-analysis.js")).describeEvidence,
+                  evidenceOf: (await import("../../engine/analysis-gate.js")).evidenceOf,
+                }
               : undefined;
           cli.finish(h, (out) => renderHistory(out, h, evidence));
         },

@@ -1,5 +1,6 @@
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
+import { slipwayVersion } from "../version.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -11,7 +12,7 @@ export function register(cli: Cli): void {
       cli.action(async (o: { host: string; port: string }) => {
         const { createEngine } = await import("../../factory.js");
         const { startDaemon } = await import("../../server/daemon.js");
-        const { fileLogger } = await import("../../util/file-logger.js");
+        const { fileLogger } = await import("../../logger.js");
         const home = cli.home;
         const logger = fileLogger(process.stderr);
         const engine = await createEngine({ home, logger });
@@ -21,7 +22,7 @@ export function register(cli: Cli): void {
           port: parseIntArg("--port", o.port) ?? 7437,
           engine,
           logger,
-          version: process.env.npm_package_version ?? "0.1.0",
+          version: slipwayVersion(),
         });
         const shutdown = async () => {
           logger.info("shutting down (instances and the proxy keep running)");

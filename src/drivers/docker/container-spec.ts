@@ -190,6 +190,7 @@ export function createOptions(req: InstanceRequest, ctx: CreateContext): Contain
     name: instanceName(req),
     Image: req.artifact.ref,
     ...(command ? { Cmd: command } : {}),
+    ...(svc.user !== undefined ? { User: svc.user } : {}),
     Env: instanceEnv(req),
     Labels: instanceLabels(req),
     StopSignal: svc.stop.signal,

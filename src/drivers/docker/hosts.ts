@@ -44,25 +44,34 @@ export function parseHost(spec: string): ParsedHost {
   return { user: m[1] ?? "root", host, port: m[3] ? Number(m[3]) : 22 };
 }
 
-/** Does the known_hosts file trust this key for host:port? Supports plain and hashed (|1|) names. */
+/**
+ * Does the known_hosts file trust this key for host:port? Supports plain and hashed (|1|) names.
+ * A key on a `@revoked` line is never trusted, whatever that line's host patterns and whatever
+ * other line lists it (as OpenSSH does); a `@cert-authority` line signs certificates and does not
+ * vouch for a host presenting the CA's own key.
+ */
 export function knownHostTrusts(knownHosts: string, host: string, port: number, keyBase64: string): boolean {
   const name = port === 22 ? host : `[${host}]:${port}`;
+  let trusted = false;
   for (const raw of knownHosts.split("\n")) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const fields = line.split(/\s+/);
-    const [hosts, , key] = fields[0]?.startsWith("@") ? fields.slice(1) : fields;
+    const marker = fields[0]?.startsWith("@") ? fields[0] : undefined;
+    const [hosts, , key] = marker ? fields.slice(1) : fields;
     if (!hosts || !key || key !== keyBase64) continue;
-    for (const h of hosts.split(",")) {
-      if (h.startsWith("|1|")) {
-        const [, , salt, hash] = h.split("|");
-        if (!salt || !hash) continue;
-        const mac = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
-        if (mac === hash) return true;
-      } else if (h === name) return true;
-    }
+    if (marker === "@revoked") return false;
+    if (marker) continue;
+    if (hosts.split(",").some((h) => hostMatches(h, name))) trusted = true;
   }
-  return false;
+  return trusted;
+}
+
+function hostMatches(h: string, name: string): boolean {
+  if (!h.startsWith("|1|")) return h === name;
+  const [, , salt, hash] = h.split("|");
+  if (!salt || !hash) return false;
+  return createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64") === hash;
 }
 
 function defaultKey(): Buffer | undefined {

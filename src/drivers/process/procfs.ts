@@ -55,12 +55,6 @@ export function parseStat(raw: string): ProcStat | undefined {
   };
 }
 
-/** Alive and not a zombie. */
-export function isAlive(pid: number): boolean {
-  const s = readStat(pid);
-  return s !== undefined && s.state !== "Z" && s.state !== "X";
-}
-
 /** The process `pid` is alive and is the very process that was recorded (same start time). */
 export function isSameProcess(pid: number | undefined, startTime: number | undefined): boolean {
   if (!pid || pid <= 0) return false;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { execCommand } from "../exec-command.js";
 import { RotatingLog } from "../log-writer.js";
 import { groupMembers, readStat, signal } from "../procfs.js";
+import { sleep } from "../../../util/sleep.js";
 import {
   LOG_DIR,
   LOG_FILE,
@@ -187,8 +188,4 @@ export class Supervisor {
   private save(): void {
     writeJsonAtomic(join(this.cfg.instanceDir, STATE_FILE), this.state);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

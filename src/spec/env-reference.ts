@@ -1,5 +1,5 @@
 /**
- * The light reading of slipway.yaml for read-only commands (status, history, logs, lock):
+ * The environment reference read lightly from slipway.yaml for read-only commands (status, history, logs, lock):
  * project, environment and target only — no schema, no interpolation — so those commands start
  * fast. The daemon answers them from the deployed revision's snapshot.
  */

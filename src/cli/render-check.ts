@@ -1,0 +1,31 @@
+/** A check result for the terminal: one ✔/✖ line with name and time, its evidence indented. */
+import { formatMs } from "../health/signal.js";
+import type { CheckEvent } from "../engine/events.js";
+
+export const CHECK_MARK: Record<CheckEvent["status"], string> = {
+  passed: "✔",
+  failed: "✖",
+  warning: "!",
+  skipped: "-",
+};
+
+type CheckLike = Pick<CheckEvent, "name" | "status" | "evidence" | "durationMs" | "summaryLines"> & {
+  kind?: string;
+};
+
+/** The head line and the evidence lines (indented); `evidenceLines` overrides how many are kept. */
+export function checkLines(r: CheckLike, opts: { evidenceLines?: number } = {}): string[] {
+  const lines = r.evidence.split("\n");
+  const max = Math.max(
+    1,
+    opts.evidenceLines ?? (r.status === "passed" ? (r.summaryLines ?? 1) : Math.max(12, r.summaryLines ?? 0)),
+  );
+  // The first line says what happened; the last lines of a command's output say why.
+  const body =
+    lines.length <= max ? lines : max === 1 ? [lines[0]] : [lines[0], "…", ...lines.slice(-(max - 1))];
+  return [`${CHECK_MARK[r.status]} ${r.name}  (${formatMs(r.durationMs)})`, ...body.map((l) => `    ${l}`)];
+}
+
+export function formatCheckResult(r: CheckLike, opts: { evidenceLines?: number } = {}): string {
+  return checkLines(r, opts).join("\n");
+}

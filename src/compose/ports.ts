@@ -1,0 +1,64 @@
+/** Compose `ports` and `expose` entries to a service's port and container port. */
+import { isObj, type Obj } from "./values.js";
+
+export interface ComposePort {
+  published?: number;
+  target: number;
+  host?: string;
+  protocol: string;
+}
+
+/** One `ports` entry (short "h:p:t/proto" or long form); a string says why it is not understood. */
+export function parsePort(p: unknown): ComposePort | string | undefined {
+  if (typeof p === "number") return { target: p, protocol: "tcp" };
+  if (isObj(p)) {
+    const target = Number(p.target);
+    if (!Number.isInteger(target)) return "no target";
+    const published = p.published !== undefined ? Number(p.published) : undefined;
+    if (published !== undefined && !Number.isInteger(published))
+      return "published port ranges are not supported";
+    return {
+      target,
+      ...(published !== undefined ? { published } : {}),
+      ...(typeof p.host_ip === "string" ? { host: p.host_ip } : {}),
+      protocol: String(p.protocol ?? "tcp"),
+    };
+  }
+  if (typeof p !== "string") return "not understood";
+  const [spec, protocol = "tcp"] = p.split("/") as [string, string?];
+  const parts = spec.split(":");
+  if (parts.some((x) => x.includes("-"))) return "port ranges are not supported";
+  const target = Number(parts[parts.length - 1]);
+  if (!Number.isInteger(target)) return "not understood";
+  const published =
+    parts.length >= 2 && parts[parts.length - 2] !== "" ? Number(parts[parts.length - 2]) : undefined;
+  const host = parts.length === 3 ? parts[0] : undefined;
+  return { target, ...(published ? { published } : {}), ...(host ? { host } : {}), protocol };
+}
+
+/** `ports` (the first TCP one is routed) and, failing that, `expose`, into `out`. */
+export function mapPorts(
+  ports: unknown,
+  expose: unknown,
+  out: Obj,
+  skip: (key: string, why: string) => void,
+): void {
+  if (Array.isArray(ports)) {
+    ports.forEach((p, i) => {
+      const parsed = parsePort(p);
+      if (typeof parsed === "string" || parsed === undefined)
+        return skip(`ports[${i}]`, `"${String(p)}": ${parsed}`);
+      if (parsed.protocol !== "tcp") return skip(`ports[${i}]`, `"${String(p)}": only TCP ports are proxied`);
+      if (out.containerPort !== undefined)
+        return skip(`ports[${i}]`, `"${String(p)}": Slipway routes one port per service`);
+      out.containerPort = parsed.target;
+      if (parsed.published !== undefined) out.port = parsed.published;
+      if (parsed.host && !/^(127\.0\.0\.1|localhost)$/.test(parsed.host))
+        skip(`ports[${i}]`, `host address ${parsed.host}: set environments.<env>.proxy.host instead`);
+    });
+  }
+  if (Array.isArray(expose) && out.containerPort === undefined && expose.length) {
+    const n = Number(String(expose[0]).split("/")[0]);
+    if (Number.isInteger(n)) out.containerPort = n;
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The parsed spec of one environment → its ResolvedSpec: per service, the env (environment env,
+ * env files, the service's own env), strategy, placement and defaults, and the rules no schema
+ * can say (a stateful service recreates, ports are unique, dependencies exist and have no cycle).
+ */
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve as resolvePath } from "node:path";
+import type { SpecIssue } from "../errors.js";
+import { readDotenv } from "./dotenv.js";
+import { readSecretFile } from "./secret-file.js";
+import type { LoadedSpec, PathSegment } from "./load.js";
+import type { ResolvedService, ResolvedSpec, Strategy } from "./resolved.js";
+import { proxied, serviceDefaults } from "./defaults.js";
+import { placeService, withSshPaths } from "./placement.js";
+import type { ParsedService, ParsedSpec } from "./schema.js";
+import { didYouMean } from "./suggest.js";
+import { SERVICE_NAME } from "./names.js";
+import { kubernetesFields } from "./schema-kubernetes.js";
+
+type Environment = ParsedSpec["environments"][string];
+/** The file an env value was read from; `whole`: the file's content is the value. */
+export interface FileSource {
+  file: string;
+  whole?: boolean;
+}
+type At = (path: PathSegment[], message: string) => void;
+
+export interface BuildContext {
+  loaded: LoadedSpec;
+  envName: string;
+  version: string;
+  issues: SpecIssue[];
+  /** Where a path of the merged spec lives in the file (an environment override, or itself). */
+  mapPath: (p: PathSegment[]) => PathSegment[];
+  /** validate: env files and directories may exist only where the deploy runs. */
+  lenient: boolean;
+  /** Out: per service, the env keys whose value came from a file (an env file, secrets.fromFile). */
+  fromFiles: Map<string, Map<string, FileSource>>;
+}
+
+export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
+  const env = p.environments[ctx.envName] as Environment;
+  const at: At = (path, message) => {
+    const fp = ctx.mapPath(path);
+    ctx.issues.push({ file: ctx.loaded.file, ...ctx.loaded.locate(fp), path: fp.join("."), message });
+  };
+  const services: Record<string, ResolvedService> = {};
+  for (const [name, s] of Object.entries(p.services))
+    services[name] = resolveService(name, s, p, env, ctx, at);
+  checkPorts(services, at);
+  const cycle = findCycle(services);
+  if (cycle) at(["services", cycle[0] as string, "dependsOn"], `dependency cycle: ${cycle.join(" → ")}`);
+  return {
+    project: p.project,
+    env: ctx.envName,
+    file: ctx.loaded.file,
+    dir: ctx.loaded.dir,
+    version: ctx.version,
+    target: withSshPaths(env.target, ctx.loaded.dir),
+    protect: env.protect,
+    proxyHost: env.proxy?.host ?? "127.0.0.1",
+    services,
+    checks: p.checks ?? [],
+    analysis: p.analysis,
+    alerts: p.alerts,
+    schedules: p.schedules ?? [],
+  };
+}
+
+function resolveService(
+  name: string,
+  s: ParsedService,
+  p: ParsedSpec,
+  env: Environment,
+  ctx: BuildContext,
+  at: At,
+): ResolvedService {
+  if (!SERVICE_NAME.test(name))
+    at(["services", name], "service names are lower-case letters, digits, - or _");
+  const svcEnv = serviceEnv(name, s, env, ctx, at);
+  checkDependencies(name, s, p, at);
+  const stateful = s.stateful ?? false;
+  const proxy = proxied({ port: s.port, proxy: s.proxy, stateful });
+  const strategy = strategyOf(name, s, stateful, proxy, at);
+  const path = resolvePath(ctx.loaded.dir, s.path ?? ".");
+  checkTargetFields(name, s, env, path, svcEnv, at);
+  const placed = placeService(env.target, { stateful, placement: s.placement });
+  if (placed && "error" in placed)
+    at(["services", name, "placement", ...(placed.at === "hosts" ? ["hosts"] : [])], placed.error);
+  const onHosts = placed && "hosts" in placed ? placed.hosts : undefined;
+  if (stateful && (s.replicas ?? 1) > 1)
+    at(["services", name, "replicas"], "a stateful service runs one instance");
+  const d = serviceDefaults(name, path);
+  return {
+    name,
+    run: s.run,
+    path,
+    image: s.image,
+    build: s.build,
+    command: s.command,
+    ...(s.user !== undefined ? { user: s.user } : {}),
+    port: s.port,
+    proxy,
+    containerPort: s.containerPort,
+    replicas: (stateful ? Math.min(s.replicas ?? 1, 1) : (s.replicas ?? 1)) * (onHosts?.length ?? 1),
+    ...(onHosts ? { placement: onHosts } : {}),
+    env: svcEnv,
+    ...(s.secrets ? { secrets: { ...s.secrets, as: s.secrets.as ?? "env" } } : {}),
+    health: s.health,
+    smoke: s.smoke ?? [],
+    dependsOn: s.dependsOn ?? [],
+    stop: s.stop ?? d.stop,
+    restart: s.restart ?? d.restart,
+    stateful,
+    rollout: { ...d.rollout, ...(s.rollout ?? {}), strategy },
+    resources: s.resources,
+    volumes: s.volumes ?? d.volumes,
+    retain: s.retain ?? d.retain,
+    logs: s.logs ?? d.logs,
+    migrate: s.migrate,
+    backup: s.backup,
+    labels: s.labels ?? {},
+    ...kubernetesFields(s),
+  };
+}
+
+/** Environment env, then the service's env files, then its own env (which wins). */
+function serviceEnv(
+  name: string,
+  s: ParsedService,
+  env: Environment,
+  ctx: BuildContext,
+  at: At,
+): Record<string, string> {
+  const svcEnv: Record<string, string> = { ...(env.env ?? {}) };
+  const fileKeys = new Map<string, FileSource>();
+  (s.envFile ?? []).forEach((f, i) => {
+    const file = resolvePath(ctx.loaded.dir, f);
+    const where =
+      s.envFile && s.envFile.length > 1 ? ["services", name, "envFile", i] : ["services", name, "envFile"];
+    // validate (lenient) accepts env files that only exist where the deploy runs.
+    if (!existsSync(file)) return ctx.lenient ? undefined : at(where, `env file not found: ${file}`);
+    try {
+      const vals = readDotenv(file);
+      Object.assign(svcEnv, vals);
+      for (const k of Object.keys(vals)) fileKeys.set(k, { file });
+    } catch (e) {
+      at(where, `cannot parse ${f}: ${(e as Error).message}`);
+    }
+  });
+  Object.assign(svcEnv, s.env ?? {});
+  for (const k of Object.keys(s.env ?? {})) fileKeys.delete(k); // the spec's own env wins
+  for (const [k, f] of Object.entries(s.secrets?.fromFile ?? {})) {
+    const where = ["services", name, "secrets", "fromFile", k];
+    if (s.env?.[k] !== undefined) at(where, `"${k}" is also set in env; keep one`);
+    const file = resolvePath(ctx.loaded.dir, f);
+    const value = readSecretFile(file);
+    if (value === undefined) {
+      if (!ctx.lenient) at(where, `secret file not found or unreadable: ${file}`);
+      continue;
+    }
+    svcEnv[k] = value;
+    fileKeys.set(k, { file, whole: true });
+  }
+  ctx.fromFiles.set(name, fileKeys);
+  return svcEnv;
+}
+
+function checkDependencies(name: string, s: ParsedService, p: ParsedSpec, at: At): void {
+  const names = Object.keys(p.services);
+  for (const dep of s.dependsOn ?? []) {
+    if (!p.services[dep]) at(["services", name, "dependsOn"], `no service "${dep}"${didYouMean(dep, names)}`);
+    if (dep === name) at(["services", name, "dependsOn"], "a service cannot depend on itself");
+  }
+}
+
+function strategyOf(name: string, s: ParsedService, stateful: boolean, proxy: boolean, at: At): Strategy {
+  if (s.proxy === true && s.port === undefined)
+    at(["services", name, "proxy"], "proxy: true needs a port (the public port the proxy listens on)");
+  // Unproxied, the one instance holds the public port itself: the old one must go first.
+  const direct = s.port !== undefined && !proxy;
+  let strategy: Strategy = s.rollout?.strategy ?? (stateful || direct ? "recreate" : "blue-green");
+  if (stateful && strategy !== "recreate") {
+    at(["services", name, "rollout", "strategy"], `a stateful service only supports "recreate"`);
+    strategy = "recreate";
+  } else if (direct && strategy !== "recreate") {
+    at(
+      ["services", name, "rollout", "strategy"],
+      `${strategy} needs the proxy (proxy: false binds the port directly); use "recreate" or remove proxy: false`,
+    );
+    strategy = "recreate";
+  }
+  if (strategy === "canary" && !(s.rollout?.steps ?? []).length)
+    at(
+      ["services", name, "rollout", "steps"],
+      "canary needs at least one step, e.g. [{ weight: 10, pause: 30s }]",
+    );
+  if (strategy === "canary" && s.port === undefined)
+    at(["services", name, "rollout", "strategy"], "canary needs a port (traffic is split by the proxy)");
+  return strategy;
+}
+
+/** What each target needs of a service: a command or an image, a directory, secrets it can write. */
+function checkTargetFields(
+  name: string,
+  s: ParsedService,
+  env: Environment,
+  path: string,
+  svcEnv: Record<string, string>,
+  at: At,
+): void {
+  const kind = env.target.kind;
+  if (kind === "process" && !s.run)
+    at(["services", name], `the process target needs "run" (the command that starts an instance)`);
+  if (kind !== "process" && !s.image && !s.build)
+    at(["services", name], `the ${kind} target needs "image" or "build"`);
+  if (kind === "process" && s.run && !existsSync(path))
+    at(
+      ["services", name, "path"],
+      `directory not found: ${isAbsolute(s.path ?? ".") ? path : `${s.path} (${path})`}`,
+    );
+  if (s.user !== undefined && kind !== "docker")
+    at(["services", name, "user"], `user needs the docker target (this is ${kind})`);
+  if (s.secrets?.as === "files" && kind !== "docker")
+    at(["services", name, "secrets", "as"], `secrets as files need the docker target (this is ${kind})`);
+  for (const k of s.secrets?.names ?? [])
+    if (!(k in svcEnv) && !(k in (s.secrets?.fromFile ?? {})))
+      at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
+}
+
+/** Ports must be unique within the environment. */
+function checkPorts(services: Record<string, ResolvedService>, at: At): void {
+  const ports = new Map<number, string>();
+  for (const s of Object.values(services)) {
+    if (s.port === undefined) continue;
+    const other = ports.get(s.port);
+    if (other) at(["services", s.name, "port"], `port ${s.port} is already used by service "${other}"`);
+    ports.set(s.port, s.name);
+  }
+}
+
+function findCycle(services: Record<string, ResolvedService>): string[] | undefined {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 2) return undefined;
+    if (state.get(n) === 1) return [...stack.slice(stack.indexOf(n)), n];
+    state.set(n, 1);
+    stack.push(n);
+    for (const d of services[n]?.dependsOn ?? []) {
+      if (!services[d]) continue;
+      const c = visit(d);
+      if (c) return c;
+    }
+    stack.pop();
+    state.set(n, 2);
+    return undefined;
+  };
+  for (const n of Object.keys(services)) {
+    const c = visit(n);
+    if (c) return c;
+  }
+  return undefined;
+}

@@ -1,0 +1,73 @@
+/**
+ * The variables of one environment (its env files, then the caller's environment) and the
+ * interpolation of the whole spec tree with them, remembering which variables were used.
+ */
+import { existsSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import type { SpecIssue } from "../errors.js";
+import { readDotenv } from "./dotenv.js";
+import { interpolate, InterpolationError } from "./interpolate.js";
+import type { LoadedSpec, PathSegment } from "./load.js";
+import { shellSecretProblem } from "./shell-fields.js";
+import { coerce, walk } from "./tree.js";
+
+type At = (path: PathSegment[], message: string) => SpecIssue;
+
+/** The values of an environment's `envFile`s (later files win). */
+export function environmentFileVars(
+  loaded: LoadedSpec,
+  env: string,
+  envRaw: Record<string, unknown>,
+  lenient: boolean,
+  issues: SpecIssue[],
+  at: At,
+): Record<string, string> {
+  const fileVars: Record<string, string> = {};
+  const envFiles = envRaw.envFile === undefined ? [] : ([] as unknown[]).concat(envRaw.envFile);
+  envFiles.forEach((f, i) => {
+    if (typeof f !== "string") return;
+    const p = resolvePath(loaded.dir, f);
+    const where: PathSegment[] = Array.isArray(envRaw.envFile)
+      ? ["environments", env, "envFile", i]
+      : ["environments", env, "envFile"];
+    if (!existsSync(p)) {
+      if (!lenient) issues.push(at(where, `env file not found: ${p}`));
+      return;
+    }
+    try {
+      Object.assign(fileVars, readDotenv(p));
+    } catch (e) {
+      issues.push(at(where, `cannot parse ${f}: ${(e as Error).message}`));
+    }
+  });
+  return fileVars;
+}
+
+/**
+ * Interpolate every string of `tree`. Issues are reported at the file position of the path
+ * (`at` maps it); a ${VAR} in a field run by a shell is one of them.
+ */
+export function interpolateTree(
+  tree: unknown,
+  vars: Record<string, string | undefined>,
+  lenient: boolean,
+  at: At,
+  issues: SpecIssue[],
+): { value: unknown; used: Set<string> } {
+  const used = new Set<string>();
+  const value = walk(tree, [], (text, path) => {
+    try {
+      const r = interpolate(text, vars, { strict: !lenient });
+      for (const v of r.vars) used.add(v);
+      const unsafe = shellSecretProblem(path, r.vars);
+      if (unsafe) issues.push(at(path, unsafe));
+      if (r.vars.length && r.value !== text) return coerce(r.value);
+      return r.value;
+    } catch (e) {
+      if (!(e instanceof InterpolationError)) throw e;
+      issues.push(at(path, e.message));
+      return "";
+    }
+  });
+  return { value, used };
+}
