@@ -122,5 +122,11 @@ describe("Kubernetes target end to end (against the API server double)", () => {
     expect(r.stderr + r.stdout).toContain("CrashLoopBackOff");
     expect(Date.now() - t0).toBeLessThan(30_000); // at once, not after the 60 s startTimeout
     expect(serviceRevision().selector["slipway.dev/revision"]).toBe(before);
+    // The failed revision's Deployment is gone; the serving one is untouched.
+    const versions = double
+      .objects("deployments", "shop")
+      .map((d) => d.metadata?.annotations?.["slipway.dev/version"]);
+    expect(versions).not.toContain("3.0");
+    expect(versions).toContain("1.0");
   });
 });
