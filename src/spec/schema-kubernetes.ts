@@ -47,8 +47,27 @@ export const kubernetesTlsSchema = z
   })
   .describe("Kubernetes: TLS for the service's `domains`, terminated by the Ingress.");
 
+export const chartSchema = z
+  .union([
+    z.string().describe("A chart directory or packaged chart (relative to slipway.yaml)."),
+    z.strictObject({
+      repo: z.string().describe("Chart repository URL."),
+      name: z.string().describe("Chart name in the repository."),
+      version: z.string().optional().describe("Chart version (default: the latest)."),
+    }),
+  ])
+  .describe(
+    "Kubernetes: a Helm chart rendered by the real `helm template` (on PATH or $SLIPWAY_HELM); its objects keep the chart's names.",
+  );
+
 /** Service fields spread into the service schema (schema.ts). */
 export const kubernetesServiceFields = {
+  chart: chartSchema.optional(),
+  values: z.record(z.string(), z.unknown()).optional().describe("Kubernetes: values given to the chart."),
+  valuesFiles: z
+    .array(z.string())
+    .optional()
+    .describe("Kubernetes: values files given to the chart (relative to slipway.yaml), before `values`."),
   autoscale: autoscaleSchema.optional(),
   domains: z
     .array(z.string())
@@ -78,12 +97,21 @@ export type Autoscale = z.output<typeof autoscaleSchema>;
 export type ResourceRequests = z.output<typeof resourceRequestsSchema>;
 
 /** The Kubernetes fields of a parsed service, as resolve() copies them into the resolved service. */
-export function kubernetesFields(s: {
+export type Chart = z.output<typeof chartSchema>;
+export interface KubernetesServiceFields {
   autoscale?: Autoscale;
   domains?: string[];
   tls?: { secretName: string };
-}): { autoscale?: Autoscale; domains?: string[]; tls?: { secretName: string } } {
+  chart?: Chart;
+  values?: Record<string, unknown>;
+  valuesFiles?: string[];
+}
+
+export function kubernetesFields(s: KubernetesServiceFields): KubernetesServiceFields {
   return {
+    ...(s.chart ? { chart: s.chart } : {}),
+    ...(s.values ? { values: s.values } : {}),
+    ...(s.valuesFiles?.length ? { valuesFiles: s.valuesFiles } : {}),
     ...(s.autoscale ? { autoscale: s.autoscale } : {}),
     ...(s.domains?.length ? { domains: s.domains } : {}),
     ...(s.tls ? { tls: s.tls } : {}),

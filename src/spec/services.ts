@@ -212,7 +212,7 @@ function checkTargetFields(
   const kind = env.target.kind;
   if (kind === "process" && !s.run)
     at(["services", name], `the process target needs "run" (the command that starts an instance)`);
-  if (kind !== "process" && !s.image && !s.build)
+  if (kind !== "process" && !s.image && !s.build && !(kind === "kubernetes" && s.chart))
     at(["services", name], `the ${kind} target needs "image" or "build"`);
   if (kind === "process" && s.run && !existsSync(path))
     at(

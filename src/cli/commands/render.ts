@@ -25,6 +25,7 @@ export function register(cli: Cli): void {
             strategies,
             yaml,
             errors,
+            helm,
           ] = await Promise.all([
             import("../../spec/load.js"),
             import("../../spec/resolve.js"),
@@ -34,6 +35,7 @@ export function register(cli: Cli): void {
             import("../../engine/strategies/common.js"),
             import("yaml"),
             import("../../errors.js"),
+            import("../../drivers/kubernetes/helm.js"),
           ]);
           const loaded = loadSpecFile(cli.opts.file);
           // A render needs no secret values: unset ones get a stand-in, which the snapshot then
@@ -53,12 +55,23 @@ export function register(cli: Cli): void {
               `no service "${service}" (services: ${Object.keys(snapshot.services).join(", ")})`,
             );
           const revision = parseIntArg("--revision", o.revision) ?? 1;
-          const releases = Object.values(snapshot.services)
-            .filter((s) => !service || s.name === service)
+          const chosen = Object.values(snapshot.services).filter((s) => !service || s.name === service);
+          const releases = chosen
+            .filter((s) => !s.chart)
             .map((s) =>
               release.releaseOf(snapshot, s, revision, strategies.instanceEnv(snapshot, s, revision)),
             );
           const { manifests, notes } = render.renderEnvironment(releases);
+          // Charts keep their own names and objects, rendered by the real helm.
+          for (const s of chosen.filter((x) => x.chart))
+            manifests.push(
+              ...(await helm.helmTemplate({
+                release: s.name,
+                namespace: snapshot.target.kind === "kubernetes" ? snapshot.target.namespace : "default",
+                service: s,
+                dir: snapshot.dir,
+              })),
+            );
           cli.finish({ manifests, notes }, (out) => {
             out.stdout(
               manifests

@@ -73,6 +73,11 @@ export class KubernetesDriver implements Driver {
 
   async prepare(_p: string, _e: string, service: ResolvedService, revision: number): Promise<Artifact> {
     this.cluster();
+    if (service.chart)
+      throw new DriverError(
+        this.name,
+        `${service.name} is a chart: \`slipway render\` prints its objects, deploying charts is not built yet`,
+      );
     if (!service.image)
       throw new DriverError(
         this.name,
