@@ -10,10 +10,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import pg from "pg";
 import { BackupManager } from "../src/backup/index.js";
 import { pgTool } from "../src/backup/postgres.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { startPostgres } from "../test/support/postgres.js";
 
 const arg = (name: string, def: number) => {
@@ -72,8 +72,8 @@ try {
   console.log(`generated benchdb: ${mb.toFixed(0)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (mb < targetMb) console.log(`warning: database is smaller than the ${targetMb} MB asked for`);
 
-  const db = new Database(join(work, "state.db"));
-  const manager = new BackupManager({ db, home: work });
+  const store = SqliteStore.open({ home: join(work, "state") });
+  const manager = new BackupManager({ store, home: work });
   const raw = { dump: [] as number[], restore: [] as number[] };
   const slip = { dump: [] as number[], restore: [] as number[] };
   let dumpBytes = 0;
@@ -121,7 +121,7 @@ try {
         `restore raw ${raw.restore[i].toFixed(2)} s / slipway ${slip.restore[i].toFixed(2)} s`,
     );
   }
-  db.close();
+  await store.close();
 
   const row = (what: string, r: number, s: number) => {
     const over = ((s - r) / r) * 100;

@@ -148,6 +148,7 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       // Only containers are kept after they stop (retired, for their logs).
       retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
       prune: call("prune") as Driver["prune"],
+      sourceDigest: async (project, env, svc) => (await driverFor(target)).sourceDigest?.(project, env, svc),
       // Only containers run exec probes inside the instance; process instances run them on the host.
       exec:
         kind === "docker"

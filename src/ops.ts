@@ -118,10 +118,15 @@ export async function runOp(
         signal: ctx.signal,
       });
     case "plan":
-      return slipway.plan(resolution, { only: strs(a.only), skipChecks: bool(a.skipChecks) });
+      return slipway.plan(resolution, {
+        only: strs(a.only),
+        skipChecks: bool(a.skipChecks),
+        forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
+      });
     case "deploy":
       return slipway.deploy(resolution, {
         only: strs(a.only),
+        forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
         yes: bool(a.yes),
         dryRun: bool(a.dryRun),
         skipChecks: bool(a.skipChecks),

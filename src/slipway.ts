@@ -29,6 +29,7 @@ import {
   type InstanceStatsRow,
 } from "./engine/instance-ops.js";
 import type { SmokeResult } from "./engine/strategies/common.js";
+import { fingerprints as fingerprintServices, unchangedServices } from "./engine/carry.js";
 import { plan as makePlan, type Plan } from "./engine/plan.js";
 import { recoverEnvironment, type RecoveryReport } from "./engine/recover.js";
 import { pruneArtifacts, runPlan, serviceUrls, type CheckRunner, type DeployResult } from "./engine/run.js";
@@ -42,6 +43,8 @@ import type { JournalStep, LockInfo, Revision } from "./store/store.js";
 
 export interface DeployOptions {
   only?: string[];
+  /** Recreate these services even when unchanged (`true`: every service). */
+  forceRecreate?: string[] | true;
   /** Confirmed `confirm` checklist items. */
   confirm?: string[];
   /** Who runs the deploy and which items were confirmed at a prompt. */
@@ -210,29 +213,52 @@ export class Slipway {
       throw new Refused(`environment "${spec.env}" is protected: ${what} needs --yes (nothing was changed)`);
   }
 
-  async plan(resolution: Resolution, opts: { only?: string[]; skipChecks?: boolean } = {}): Promise<Plan> {
+  async plan(
+    resolution: Resolution,
+    opts: { only?: string[]; skipChecks?: boolean; forceRecreate?: string[] | true } = {},
+  ): Promise<Plan> {
+    return (await this.planDeploy(resolution, opts)).plan;
+  }
+
+  /** The plan, and the fingerprints that tell the next deploy which services are unchanged. */
+  private async planDeploy(
+    resolution: Resolution,
+    opts: { only?: string[]; skipChecks?: boolean; forceRecreate?: string[] | true },
+  ): Promise<{ plan: Plan; fingerprints: Record<string, string> }> {
     const spec = resolution.spec;
     this.checkOnly(spec, opts.only);
+    if (Array.isArray(opts.forceRecreate)) this.checkOnly(spec, opts.forceRecreate, "--force-recreate");
     const [current, revs, live] = await Promise.all([
       this.deps.store.currentRevision(spec.project, spec.env),
       this.deps.store.listRevisions(spec.project, spec.env, { limit: 1 }),
       this.deps.store.listInstances(spec.project, spec.env),
     ]);
-    return makePlan({
+    const names = opts.only?.length ? opts.only : Object.keys(spec.services);
+    const fingerprints = await fingerprintServices(this.deps, spec, names);
+    const unchanged = unchangedServices({
+      current,
+      fingerprints,
+      live,
+      spec,
+      forceRecreate: opts.forceRecreate,
+    });
+    const plan = makePlan({
       spec,
       current,
       nextRevision: (revs[0]?.number ?? 0) + 1,
       live,
       only: opts.only,
       skipChecks: opts.skipChecks,
+      unchanged,
     });
+    return { plan, fingerprints };
   }
 
-  private checkOnly(spec: ResolvedSpec, only?: string[]) {
+  private checkOnly(spec: ResolvedSpec, only?: string[], flag = "--only") {
     for (const s of only ?? [])
       if (!spec.services[s])
         throw new UsageError(
-          `--only ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`,
+          `${flag} ${s}: no such service (services: ${Object.keys(spec.services).join(", ")})`,
         );
   }
 
@@ -245,7 +271,7 @@ export class Slipway {
     if (opts.dryRun) return { dryRun: true, plan: await this.plan(resolution, opts) };
     this.protect(spec, "deploy", opts.yes);
     return this.locked(spec, "deploy", emit, async () => {
-      const p = await this.plan(resolution, opts);
+      const { plan: p, fingerprints } = await this.planDeploy(resolution, opts);
       const current = await this.deps.store.currentRevision(spec.project, spec.env);
       emit({
         type: "log",
@@ -261,6 +287,7 @@ export class Slipway {
         emit,
         signal: opts.signal,
         checks: this.checkRunner(resolution, opts.confirm, opts.confirmer),
+        fingerprints,
       });
     });
   }

@@ -3,14 +3,13 @@
  * backup, streams the provider's output through a SHA-256 into a work file, hands the file to
  * the storage, and keeps the catalog; restore and verify check the checksum first.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { PassThrough, Transform } from "node:stream";
-import type { TransformCallback, Writable } from "node:stream";
+import { PassThrough } from "node:stream";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type Database from "better-sqlite3";
 import { OperationFailed, Refused, UsageError, errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
@@ -27,122 +26,28 @@ import type { Retention } from "./retention.js";
 import { LocalStorage } from "./storage.js";
 import type { BackupStorage } from "./storage.js";
 import { volumeProvider } from "./volume.js";
+import {
+  Digest,
+  normalizeType,
+  recordable,
+  RELEASE_SERVICE,
+  secretsOf,
+  sha256File,
+  stamp,
+} from "./artifact.js";
+import {
+  BackupNotFound,
+  type BackupManagerOptions,
+  type BackupRequest,
+  type ReleaseBackupRequest,
+  type ReleaseSnapshot,
+  type RestoreOptions,
+} from "./requests.js";
+
+export { BackupNotFound, sha256File };
+export type { BackupManagerOptions, BackupRequest, ReleaseBackupRequest, ReleaseSnapshot, RestoreOptions };
 
 /** No backup has this id. A usage error (exit 2). */
-export class BackupNotFound extends UsageError {
-  override name = "BackupNotFound";
-  constructor(readonly id: string) {
-    super(`no backup with id "${id}" (slipway backups ENV lists them)`);
-    this.details = { id };
-  }
-}
-
-export interface BackupManagerOptions {
-  /** The store's better-sqlite3 handle (SqliteStore.raw()); the catalog keeps its own tables. */
-  db: Database.Database;
-  /** SLIPWAY_HOME; artifacts go to `${home}/backups/<project>/<env>/<service>/` by default. */
-  home: string;
-  logger?: Logger;
-  storage?: BackupStorage;
-  /** Override or add providers (tests, an engine-specific volume locator). */
-  providers?: Partial<Record<BackupType, BackupProvider>>;
-}
-
-export interface BackupRequest {
-  project: string;
-  env: string;
-  service: string;
-  revision?: number;
-  /** The service's resolved `backup:` block (secrets in the URL are used, never stored). */
-  config: BackupConfig;
-  /** Relative `paths` are resolved against this directory (the directory of slipway.yaml). */
-  baseDir?: string;
-}
-
-export interface ReleaseBackupRequest {
-  project: string;
-  env: string;
-  revision?: number;
-  /** The resolved spec snapshot, with secrets already replaced by ${VAR} templates. */
-  spec: unknown;
-  /** The images (or artifact references) of the release, by service. */
-  images: Record<string, string> | string[];
-}
-
-export interface ReleaseSnapshot {
-  format: "slipway-release/1";
-  project: string;
-  env: string;
-  revision?: number;
-  createdAt: string;
-  spec: unknown;
-  images: Record<string, string> | string[];
-}
-
-export interface RestoreOptions {
-  /** The current `backup:` config (supplies credentials); default: the one recorded, without password. */
-  config?: BackupConfig;
-  /** Restore a backup marked corrupt (its checksum must still match). */
-  force?: boolean;
-}
-
-const RELEASE_SERVICE = "_release";
-
-/** Counts bytes and computes SHA-256 of what passes through. */
-class Digest extends Transform {
-  readonly hash = createHash("sha256");
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), h);
-  return h.digest("hex");
-}
-
-function stamp(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-}
-
-function normalizeType(t: BackupConfig["type"]): BackupType {
-  return t === "mariadb" ? "mysql" : t;
-}
-
-/** The config as recorded: the URL's password removed, nothing else secret in it. */
-function recordable(config: BackupConfig): BackupConfig {
-  const out: BackupConfig = { type: config.type };
-  if (config.url) {
-    try {
-      const u = new URL(config.url);
-      u.password = "";
-      out.url = u.toString();
-    } catch {
-      out.url = scrub(config.url, []);
-    }
-  }
-  if (config.paths) out.paths = [...config.paths];
-  if (config.volumes) out.volumes = [...config.volumes];
-  return out;
-}
-
-function secretsOf(config: BackupConfig): string[] {
-  if (!config.url) return [];
-  try {
-    const p = new URL(config.url).password;
-    return p ? [p, decodeURIComponent(p)] : [];
-  } catch {
-    return [];
-  }
-}
-
 export class BackupManager {
   private readonly catalog: BackupCatalog;
   private readonly storage: BackupStorage;
@@ -150,7 +55,7 @@ export class BackupManager {
   private readonly providers: Partial<Record<BackupType, BackupProvider>>;
 
   constructor(opts: BackupManagerOptions) {
-    this.catalog = new BackupCatalog(opts.db);
+    this.catalog = new BackupCatalog(opts.store);
     this.storage = opts.storage ?? new LocalStorage(join(opts.home, "backups"));
     this.logger = opts.logger ?? silentLogger;
     this.providers = {
@@ -258,7 +163,7 @@ export class BackupManager {
 
   /** The release snapshot of a release backup (checksum verified). */
   async readRelease(id: string): Promise<ReleaseSnapshot> {
-    const rec = this.require(id);
+    const rec = await this.require(id);
     if (rec.type !== "release")
       throw new UsageError(`backup ${id} is a ${rec.type} backup, not a release backup`);
     const file = await this.storage.fetch(rec.key);
@@ -296,7 +201,7 @@ export class BackupManager {
       facts: {},
       config: recordable(config),
     };
-    this.catalog.insert(rec);
+    await this.catalog.insert(rec);
     this.logger.info("backup started", { id, service, type: rec.type, source: rec.source });
     const { ctx, cleanup } = this.context(id);
     const partial = join(this.storage.workDir(), `${id}.partial`);
@@ -313,7 +218,7 @@ export class BackupManager {
       rec.location = await this.storage.put(rec.key, partial);
       rec.status = "ok";
       rec.finishedAt = new Date().toISOString();
-      this.catalog.update(rec);
+      await this.catalog.update(rec);
       this.logger.info("backup finished", { id, bytes: rec.size });
       return rec;
     } catch (e) {
@@ -321,7 +226,7 @@ export class BackupManager {
       rec.status = "failed";
       rec.finishedAt = new Date().toISOString();
       rec.error = scrub(errorMessage(e), secretsOf(config));
-      this.catalog.update(rec);
+      await this.catalog.update(rec);
       this.logger.error("backup failed", { id, error: rec.error });
       throw new OperationFailed(`backup ${id} of ${service} failed: ${rec.error}`);
     } finally {
@@ -329,8 +234,8 @@ export class BackupManager {
     }
   }
 
-  private require(id: string): BackupRecord {
-    const rec = this.catalog.get(id);
+  private async require(id: string): Promise<BackupRecord> {
+    const rec = await this.catalog.get(id);
     if (!rec) throw new BackupNotFound(id);
     return rec;
   }
@@ -341,7 +246,7 @@ export class BackupManager {
     if (actual !== rec.sha256) {
       rec.status = "corrupt";
       rec.error = `checksum mismatch: recorded sha256 ${rec.sha256}, file has ${actual}`;
-      this.catalog.update(rec);
+      await this.catalog.update(rec);
       throw new OperationFailed(`backup ${rec.id} is corrupt: ${rec.error}`);
     }
   }
@@ -355,7 +260,7 @@ export class BackupManager {
 
   /** Replace the live data with backup `id`. Checks the checksum first; refuses failed/corrupt ones. */
   async restore(id: string, opts: RestoreOptions = {}): Promise<BackupRecord> {
-    const rec = this.require(id);
+    const rec = await this.require(id);
     if (rec.status === "running" || rec.status === "failed")
       throw new OperationFailed(
         `backup ${id} ${rec.status === "running" ? "is still running" : "failed"}; nothing to restore`,
@@ -392,19 +297,19 @@ export class BackupManager {
    * throws OperationFailed only when the check itself cannot run (no scratch database allowed …).
    */
   async verify(id: string, opts: { config?: BackupConfig } = {}): Promise<BackupRecord> {
-    const rec = this.require(id);
+    const rec = await this.require(id);
     if (rec.status === "running" || rec.status === "failed")
       throw new OperationFailed(
         `backup ${id} ${rec.status === "running" ? "is still running" : "failed"}; nothing to verify`,
       );
     const config = this.configFor(rec, opts.config);
-    const mark = (ok: boolean, detail: string) => {
+    const mark = async (ok: boolean, detail: string) => {
       rec.status = ok ? "verified" : "corrupt";
       rec.verifiedAt = new Date().toISOString();
       rec.verifyDetail = detail;
       if (ok) delete rec.error;
       else rec.error = detail;
-      this.catalog.update(rec);
+      await this.catalog.update(rec);
       this.logger[ok ? "info" : "error"](ok ? "backup verified" : "backup is corrupt", { id, detail });
       return rec;
     };
@@ -412,42 +317,43 @@ export class BackupManager {
     try {
       file = await this.storage.fetch(rec.key);
     } catch (e) {
-      return mark(false, errorMessage(e));
+      return await mark(false, errorMessage(e));
     }
     const { ctx, cleanup } = this.context(id);
     try {
       const actual = await sha256File(file.path);
       if (actual !== rec.sha256)
-        return mark(false, `checksum mismatch: recorded sha256 ${rec.sha256}, file has ${actual}`);
+        return await mark(false, `checksum mismatch: recorded sha256 ${rec.sha256}, file has ${actual}`);
       if (rec.type === "release") {
         const { readFile } = await import("node:fs/promises");
         try {
           JSON.parse(await readFile(file.path, "utf8"));
         } catch (e) {
-          return mark(false, `release snapshot is not JSON: ${errorMessage(e)}`);
+          return await mark(false, `release snapshot is not JSON: ${errorMessage(e)}`);
         }
-        return mark(true, "checksum and JSON ok");
+        return await mark(true, "checksum and JSON ok");
       }
       const result = await this.provider(config.type).check(config, file.path, rec.facts, ctx);
-      return mark(result.ok, scrub(result.detail, secretsOf(config)));
+      return await mark(result.ok, scrub(result.detail, secretsOf(config)));
     } finally {
       cleanup();
       await file.release();
     }
   }
 
-  get(id: string): BackupRecord | undefined {
+  get(id: string): Promise<BackupRecord | undefined> {
     return this.catalog.get(id);
   }
 
   /** Newest first; every service (and release snapshots) unless `service` is given. */
-  list(project: string, env: string, service?: string): BackupRecord[] {
+  list(project: string, env: string, service?: string): Promise<BackupRecord[]> {
     return this.catalog.list(project, env, service);
   }
 
   /** The newest ok or verified backup of a service, e.g. the one recorded for a revision. */
-  latest(project: string, env: string, service: string): BackupRecord | undefined {
-    return this.catalog.list(project, env, service).find((r) => r.status === "ok" || r.status === "verified");
+  async latest(project: string, env: string, service: string): Promise<BackupRecord | undefined> {
+    const all = await this.catalog.list(project, env, service);
+    return all.find((r) => r.status === "ok" || r.status === "verified");
   }
 
   /** Delete what the retention policy selects (see retention.ts); returns the removed records. */
@@ -458,18 +364,18 @@ export class BackupManager {
     retention: Retention,
     now = new Date(),
   ): Promise<BackupRecord[]> {
-    const doomed = selectForPruning(this.catalog.list(project, env, service), retention, now);
+    const doomed = selectForPruning(await this.catalog.list(project, env, service), retention, now);
     for (const r of doomed) {
       await this.storage.remove(r.key);
-      this.catalog.delete(r.id);
+      await this.catalog.delete(r.id);
       this.logger.info("backup pruned", { id: r.id, startedAt: r.startedAt, status: r.status });
     }
     return doomed;
   }
 
   /** At daemon start: backups left running by a process that died are marked failed. */
-  markInterrupted(): BackupRecord[] {
-    const out = this.catalog.running();
+  async markInterrupted(): Promise<BackupRecord[]> {
+    const out = await this.catalog.running();
     const work = this.storage.workDir();
     for (const r of out) {
       for (const name of readdirSync(work))
@@ -478,7 +384,7 @@ export class BackupManager {
       r.status = "failed";
       r.error = "interrupted: the process stopped during the backup";
       r.finishedAt ??= new Date().toISOString();
-      this.catalog.update(r);
+      await this.catalog.update(r);
     }
     return out;
   }

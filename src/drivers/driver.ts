@@ -131,6 +131,12 @@ export interface Driver {
     revision: number,
     opts?: PrepareOptions,
   ): Promise<Artifact>;
+  /**
+   * A digest of what prepare() would make a new artifact from (the release files, the local
+   * image's id, the build context): equal digests mean the same code. Undefined or absent: not
+   * known, so the service is always redeployed.
+   */
+  sourceDigest?(project: string, env: string, service: ResolvedService): Promise<string | undefined>;
   /** Live instances of an environment, rebuilt from the world (pids, engine labels). */
   inspect(project: string, env: string): Promise<Instance[]>;
   /** Start one instance and return once it is running (not necessarily healthy). */

@@ -4,10 +4,9 @@
  * does the work; this file decides what to back up, restore or migrate, with which credentials,
  * and records it in the revisions.
  *
- * The catalog lives in its own SQLite file (`${home}/backups/catalog.db`), so it works whatever
- * the main store is (SQLite or PostgreSQL).
+ * The catalog is part of the store (store/records.ts), SQLite or PostgreSQL alike.
  */
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import type { BackupConfig, BackupManager, BackupRecord, Retention } from "../backup/index.js";
 import { errorMessage, OperationFailed, Refused, UsageError } from "../errors.js";
@@ -16,7 +15,7 @@ import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
 import { rehydrate } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
-import type { Revision } from "../store/store.js";
+import type { Revision, Store } from "../store/store.js";
 import type { Instance } from "../drivers/driver.js";
 import type { EngineDeps } from "./context.js";
 import { acquireLock } from "./lock.js";
@@ -26,37 +25,18 @@ import { noopSink } from "./events.js";
 
 export type { BackupRecord };
 
-/** Where the backup catalog of a SLIPWAY_HOME lives. */
-export function catalogPath(home: string): string {
-  return join(home, "backups", "catalog.db");
-}
-
 /**
- * Run `fn` with a BackupManager on the home's catalog, closed afterwards. Every caller opens its
- * own connection (WAL + busy timeout): the daemon's scheduler and a deploy may back up at once.
+ * Run `fn` with a BackupManager whose catalog is the store's (SQLite or PostgreSQL alike: the
+ * daemon's scheduler and a deploy may back up at once).
  */
 export async function withBackups<T>(
-  deps: { home: string; logger: Logger },
+  deps: { home: string; logger: Logger; store: Store },
   fn: (backups: BackupManager) => Promise<T>,
 ): Promise<T> {
-  const dir = join(deps.home, "backups");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = catalogPath(deps.home);
-  const fresh = !existsSync(file);
-  // Loaded on first use: a deploy without backups does not pay for the native module.
-  const [{ default: Database }, { BackupManager }] = await Promise.all([
-    import("better-sqlite3"),
-    import("../backup/index.js"),
-  ]);
-  const db = new Database(file);
-  try {
-    if (fresh) chmodSync(file, 0o600);
-    db.pragma("journal_mode = WAL");
-    db.pragma("busy_timeout = 10000");
-    return await fn(new BackupManager({ db, home: deps.home, logger: deps.logger }));
-  } finally {
-    db.close();
-  }
+  mkdirSync(join(deps.home, "backups"), { recursive: true, mode: 0o700 });
+  // Loaded on first use: a deploy without backups does not pay for the providers.
+  const { BackupManager } = await import("../backup/index.js");
+  return fn(new BackupManager({ store: deps.store, home: deps.home, logger: deps.logger }));
 }
 
 /** The resolved `backup:` block as the library's config (the URL keeps its password: never logged). */
@@ -253,8 +233,8 @@ export function configFor(spec: ResolvedSpec | undefined, rec: BackupRecord): Ba
   return config;
 }
 
-function requireBackup(b: BackupManager, spec: ResolvedSpec, id: string): BackupRecord {
-  const rec = b.get(id);
+async function requireBackup(b: BackupManager, spec: ResolvedSpec, id: string): Promise<BackupRecord> {
+  const rec = await b.get(id);
   if (!rec) throw new UsageError(`no backup with id "${id}" (slipway backups ${spec.env} lists them)`);
   if (rec.project !== spec.project || rec.env !== spec.env)
     throw new UsageError(
@@ -306,7 +286,7 @@ export async function takeBackups(
         });
         emit(backupAlert(spec, svc.name, { ok: true, id: rec.id, how: "manual" }));
       } catch (e) {
-        const failed = b.list(spec.project, spec.env, svc.name)[0];
+        const failed = (await b.list(spec.project, spec.env, svc.name))[0];
         if (failed) out.push(failed);
         failures.push(`${svc.name}: ${errorMessage(e)}`);
         emit({
@@ -332,7 +312,7 @@ export async function listBackups(
   spec: ResolvedSpec,
   service?: string,
 ): Promise<{ backups: BackupRecord[] }> {
-  return withBackups(deps, async (b) => ({ backups: b.list(spec.project, spec.env, service) }));
+  return withBackups(deps, async (b) => ({ backups: await b.list(spec.project, spec.env, service) }));
 }
 
 export async function verifyBackup(
@@ -341,7 +321,7 @@ export async function verifyBackup(
   id: string,
 ): Promise<{ backup: BackupRecord }> {
   return withBackups(deps, async (b) => {
-    const rec = requireBackup(b, spec, id);
+    const rec = await requireBackup(b, spec, id);
     const config = configFor(spec, rec);
     const checked = await b.verify(id, config ? { config } : {});
     if (checked.status !== "verified") {
@@ -376,7 +356,7 @@ export async function pruneBackups(
         });
     }
     // Release snapshots (deploys record the release they replace): the default retention.
-    if (b.list(spec.project, spec.env, RELEASE_SERVICE).length) {
+    if ((await b.list(spec.project, spec.env, RELEASE_SERVICE)).length) {
       const gone = await b.prune(spec.project, spec.env, RELEASE_SERVICE, { protect: inUse });
       removed.push({ service: RELEASE_SERVICE, ids: gone.map((r) => r.id) });
     }
@@ -401,7 +381,7 @@ export async function restoreBackup(
   // A protected environment refuses before anything is looked up.
   if (!opts.yes && spec.protect?.confirm) throw new Refused(restoreRefusal(spec, id));
   return withBackups(deps, async (b) => {
-    const rec = requireBackup(b, spec, id);
+    const rec = await requireBackup(b, spec, id);
     if (rec.type === "release")
       throw new UsageError(`backup ${id} is a release snapshot; roll back to its revision instead`);
     if (!opts.yes) throw new Refused(restoreRefusal(spec, id, rec.service));
@@ -769,7 +749,7 @@ export async function rollbackData(
       }
       const id = s.backupId as string;
       if (restored.has(id)) continue;
-      const rec = b.get(id);
+      const rec = await b.get(id);
       if (!rec)
         throw new OperationFailed(
           `backup ${id} recorded for revision ${rev.number} no longer exists (pruned?)`,

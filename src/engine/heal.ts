@@ -13,6 +13,7 @@ import type { EngineDeps, HealthOutcome } from "./context.js";
 import type { EventSink } from "./events.js";
 import { artifactRevision } from "./run.js";
 import { buildRoute, instanceEnv } from "./strategies/common.js";
+import { servesIn } from "./carry.js";
 import { isWarm } from "./warm.js";
 
 /**
@@ -25,7 +26,7 @@ export async function replaceInstance(
   spec: ResolvedSpec,
   current: Revision,
   svc: ResolvedService,
-  old: Pick<Instance, "revision" | "index" | "artifact">,
+  old: Pick<Instance, "revision" | "version" | "index" | "artifact">,
   live: ReadonlySet<string>,
 ): Promise<{ rec: Instance; health: HealthOutcome }> {
   const { store, driver } = deps;
@@ -39,10 +40,11 @@ export async function replaceInstance(
     env,
     service: svc,
     revision: old.revision,
-    version: spec.version,
+    // A kept (unchanged) service's instance belongs to an older release: its label stays.
+    version: old.version,
     slot: "stable",
     index: old.index,
-    env_vars: instanceEnv(spec, svc, old.revision),
+    env_vars: instanceEnv({ ...spec, version: old.version }, svc, old.revision),
     artifact,
   });
   const rec: Instance = { ...inst, slot: "stable", artifact: artifact.ref };
@@ -95,7 +97,7 @@ export async function heal(
   for (const ghost of ghosts) {
     await store.removeInstance(project, env, ghost.id);
     const svc = spec.services[ghost.service];
-    if (isWarm(ghost) || !svc || ghost.revision !== current.number) continue;
+    if (isWarm(ghost) || !svc || !servesIn(current, ghost)) continue;
     try {
       const { rec, health: h } = await replaceInstance(deps, spec, current, svc, ghost, live);
       replaced.push(ghost.id);

@@ -22,6 +22,7 @@ import type { EventSink } from "./events.js";
 import { effectiveHealth } from "./health-gate.js";
 import { deployedSpec, replaceInstance } from "./heal.js";
 import { OpenAlerts } from "./open-alerts.js";
+import { servesIn } from "./carry.js";
 import { isWarm } from "./warm.js";
 
 export interface SweepOptions {
@@ -61,7 +62,7 @@ export async function sweepHealth(
   if (!current) return { probed: 0, findings: [] };
   const spec = deployedSpec(current, opts.latest);
   const records = (await store.listInstances(project, env)).filter(
-    (r) => r.slot === "stable" && !isWarm(r) && r.revision === current.number,
+    (r) => r.slot === "stable" && !isWarm(r) && servesIn(current, r),
   );
   const live = new Map((await driver.inspect(project, env)).map((i) => [i.id, i]));
   const state = new OpenAlerts(join(deps.home, "health-sweep.json"), project, env);

@@ -9,8 +9,19 @@ import type { Revision } from "../store/store.js";
 import { bakeStep } from "./analysis-gate.js";
 import { dependencyLayers } from "./layers.js";
 
-export type StepKind =
-  "checks" | "backup" | "prepare" | "migrate" | "rollout" | "bake" | "remove" | "finalize";
+/** Every kind of step; each has its runner in steps/ (registered in steps/registry.ts). */
+export const StepKinds = [
+  "checks",
+  "backup",
+  "prepare",
+  "migrate",
+  "rollout",
+  "bake",
+  "remove",
+  "finalize",
+  "carry",
+] as const;
+export type StepKind = (typeof StepKinds)[number];
 
 export interface PlanStep {
   seq: number;
@@ -20,8 +31,8 @@ export interface PlanStep {
   group: number;
   description: string;
   strategy?: Strategy;
-  /** What changes for this service: create (not running), update, restore (rollback). */
-  change?: "create" | "update" | "restore" | "remove";
+  /** What changes for this service: create (not running), update, restore (rollback), unchanged (kept). */
+  change?: "create" | "update" | "restore" | "remove" | "unchanged";
   fromRevision?: number;
 }
 
@@ -49,6 +60,8 @@ export interface PlanInput {
   skipChecks?: boolean;
   /** Planning a rollback: the revision being re-applied. */
   rollbackOf?: number;
+  /** Services unchanged since the deployed revision: kept running as they are (engine/carry.ts). */
+  unchanged?: readonly string[];
 }
 
 export function plan(input: PlanInput): Plan {
@@ -75,25 +88,22 @@ export function plan(input: PlanInput): Plan {
       add({ kind: "backup", group, description: `record release r${current.number} (spec and images)` });
     group++;
   }
-  for (const n of services)
+  const kept = new Set(input.rollbackOf === undefined ? (input.unchanged ?? []) : []);
+  for (const n of services.filter((x) => !kept.has(x)))
     add({ kind: "prepare", service: n, group, description: `prepare release of ${n}` });
   group++;
   for (const layer of layers) {
-    const migrating = layer.filter((n) => spec.services[n].migrate?.up && input.rollbackOf === undefined);
+    const migrating = layer.filter(
+      (n) => spec.services[n].migrate?.up && input.rollbackOf === undefined && !kept.has(n),
+    );
     for (const n of migrating) add({ kind: "migrate", service: n, group, description: `migrate ${n} up` });
     if (migrating.length) group++;
     for (const n of layer) {
-      const svc = spec.services[n];
-      const change = input.rollbackOf !== undefined ? "restore" : liveServices.has(n) ? "update" : "create";
-      add({
-        kind: "rollout",
-        service: n,
-        group,
-        strategy: svc.rollout.strategy,
-        change,
-        fromRevision: current?.number,
-        description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}${proxied(svc) ? "" : " direct, not proxied"}` : ""})`,
-      });
+      if (kept.has(n)) add(carryStep(n, group, live));
+      else {
+        const change = input.rollbackOf !== undefined ? "restore" : liveServices.has(n) ? "update" : "create";
+        add(rolloutStep(spec, n, group, change, current?.number));
+      }
     }
     group++;
   }
@@ -123,5 +133,38 @@ export function plan(input: PlanInput): Plan {
     services,
     layers,
     steps,
+  };
+}
+
+/** An unchanged service keeps its instances (and their revision and SLIPWAY_VERSION). */
+function carryStep(service: string, group: number, live: Instance[]): Omit<PlanStep, "seq"> {
+  const running = live.filter((i) => i.service === service && i.warmUntil === undefined);
+  const from = Math.max(...running.map((i) => i.revision));
+  return {
+    kind: "carry",
+    service,
+    group,
+    change: "unchanged",
+    fromRevision: from,
+    description: `${service} unchanged: keep its ${running.length} instance${running.length === 1 ? "" : "s"} of revision ${from} running`,
+  };
+}
+
+function rolloutStep(
+  spec: ResolvedSpec,
+  n: string,
+  group: number,
+  change: "create" | "update" | "restore",
+  fromRevision: number | undefined,
+): Omit<PlanStep, "seq"> {
+  const svc = spec.services[n];
+  return {
+    kind: "rollout",
+    service: n,
+    group,
+    strategy: svc.rollout.strategy,
+    change,
+    fromRevision,
+    description: `${change === "create" ? "start" : change === "restore" ? "restore" : "roll out"} ${n} (${svc.rollout.strategy}, ${svc.replicas} instance${svc.replicas === 1 ? "" : "s"}${svc.port ? `, :${svc.port}${proxied(svc) ? "" : " direct, not proxied"}` : ""})`,
   };
 }

@@ -36,6 +36,7 @@ import {
 } from "./analysis-gate.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent } from "./events.js";
+import { servesIn } from "./carry.js";
 
 /** What the watcher needs from the engine (factory.ts builds it). */
 export interface WatchHost {
@@ -125,11 +126,14 @@ class Watch {
   private skipped: string[] = [];
   private startedAt = Date.now();
   private readonly warned = new Set<string>();
+  /** The watched revision: its own instances and the kept ones of unchanged services. */
+  private readonly rev: Revision;
 
   constructor(
     private readonly host: WatchHost,
     rev: Revision,
   ) {
+    this.rev = rev;
     this.project = rev.project;
     this.env = rev.env;
     this.revision = rev.number;
@@ -179,7 +183,7 @@ class Watch {
     const records = await this.host.store.listInstances(this.project, this.env);
     const out = new Map<string, Instance[]>();
     for (const i of records) {
-      if (i.revision !== this.revision || i.warmUntil !== undefined) continue;
+      if (!servesIn(this.rev, i) || i.warmUntil !== undefined) continue;
       out.set(i.service, [...(out.get(i.service) ?? []), i]);
     }
     return out;

@@ -20,9 +20,9 @@ import type { EngineEvent } from "../engine/events.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
-import { rehydrate } from "../spec/resolve.js";
 import { alertsSchema } from "../spec/schema-alerts.js";
-import type { AlertsConfig, ChannelConfig } from "../spec/schema-alerts.js";
+import type { AlertsConfig } from "../spec/schema-alerts.js";
+import { MIN_SCRUB, persistable, readHubConfig, rehydrated, writeHubConfig } from "./hub-config.js";
 import { Notifier } from "./notifier.js";
 import type { DeliveryRecord, DeliveryStatus, RetryPolicy } from "./notifier.js";
 import { openNotifyDb } from "./outbox.js";
@@ -95,26 +95,7 @@ interface EnvNotify {
   dirty: boolean;
 }
 
-interface HubRow {
-  project: string;
-  env: string;
-  alerts: string | null;
-  held: string | null;
-}
-
-const HUB_SCHEMA = `CREATE TABLE IF NOT EXISTS hub_config (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  project TEXT NOT NULL,
-  env TEXT NOT NULL,
-  alerts TEXT,
-  held TEXT,
-  updated_at INTEGER NOT NULL
-)`;
-
 const EMPTY: AlertsConfig = alertsSchema.parse({});
-const TEMPLATE = /(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-/** Secret values shorter than this are not scrubbed from free text (they would mangle it). */
-const MIN_SCRUB = 6;
 
 export class NotifierHub {
   private readonly envs = new Map<string, EnvNotify>();
@@ -140,14 +121,12 @@ export class NotifierHub {
       let db: Db | undefined;
       try {
         db = openNotifyDb(join(this.dir, f));
-        db.exec(HUB_SCHEMA);
-        const row = db.prepare("SELECT project, env, alerts, held FROM hub_config WHERE id = 1").get() as
-          HubRow | undefined;
+        const row = readHubConfig(db);
         if (!row?.alerts || this.envs.has(keyOf(row.project, row.env))) {
           db.close();
           continue;
         }
-        const config = this.rehydrated(row);
+        const config = rehydrated(row, this.opts.vars ?? process.env, this.log);
         this.adopt(row.project, row.env, db, config, row.alerts);
         db = undefined;
       } catch (e) {
@@ -188,13 +167,7 @@ export class NotifierHub {
     e.notifier.setConfig(e.config);
     const { text, held } = persistable(resolution);
     if (text !== e.persisted) {
-      e.db
-        .prepare(
-          `INSERT INTO hub_config (id, project, env, alerts, held, updated_at) VALUES (1, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET alerts = excluded.alerts, held = excluded.held,
-             updated_at = excluded.updated_at`,
-        )
-        .run(project, env, text, held.length ? JSON.stringify(held) : null, Date.now());
+      writeHubConfig(e.db, project, env, text, held);
       e.persisted = text ?? undefined;
     }
   }
@@ -352,10 +325,8 @@ export class NotifierHub {
   private open(project: string, env: string): EnvNotify {
     const db = openNotifyDb(this.fileOf(project, env));
     try {
-      db.exec(HUB_SCHEMA);
-      const row = db.prepare("SELECT project, env, alerts, held FROM hub_config WHERE id = 1").get() as
-        HubRow | undefined;
-      const config = row?.alerts ? this.rehydrated(row) : EMPTY;
+      const row = readHubConfig(db);
+      const config = row?.alerts ? rehydrated(row, this.opts.vars ?? process.env, this.log) : EMPTY;
       return this.adopt(project, env, db, config, row?.alerts ?? undefined);
     } catch (e) {
       db.close();
@@ -369,33 +340,6 @@ export class NotifierHub {
     const e: EnvNotify = { project, env, db, notifier, config, persisted, redact: (s) => s, dirty: false };
     this.envs.set(keyOf(project, env), e);
     return e;
-  }
-
-  /** The persisted configuration with the daemon's variables; channels that cannot be filled wait. */
-  private rehydrated(row: HubRow): AlertsConfig {
-    const vars = this.opts.vars ?? process.env;
-    const stored = JSON.parse(row.alerts as string) as AlertsConfig;
-    const channels: Record<string, ChannelConfig> = {};
-    for (const [name, ch] of Object.entries(stored.channels)) {
-      const missing = [...JSON.stringify(ch).matchAll(TEMPLATE)]
-        .map((m) => m[1])
-        .filter((n) => vars[n] === undefined || vars[n] === "");
-      if (missing.length) {
-        this.log.warn(
-          `alerts: channel "${name}" of ${row.project}/${row.env} waits for the next operation: ` +
-            `${[...new Set(missing)].join(", ")} not set in the daemon's environment`,
-        );
-        continue;
-      }
-      channels[name] = rehydrate(ch, vars);
-    }
-    const held = row.held ? (JSON.parse(row.held) as string[]) : [];
-    for (const name of held)
-      this.log.warn(
-        `alerts: channel "${name}" of ${row.project}/${row.env} has a secret written in slipway.yaml, ` +
-          "which is never stored; it waits for the next operation",
-      );
-    return { ...stored, channels };
   }
 }
 
@@ -419,52 +363,4 @@ function view(d: DeliveryRecord, redact: Redactor): DeliveryView {
   };
 }
 
-/** The credentials of a channel: what must never be written to disk. */
-export function credentialsOf(ch: ChannelConfig): string[] {
-  switch (ch.type) {
-    case "slack":
-      return [ch.url];
-    case "webhook":
-      return [ch.secret ?? "", ...Object.values(ch.headers ?? {})];
-    case "email": {
-      try {
-        const u = new URL(ch.smtp);
-        return u.password ? [u.password, decodeURIComponent(u.password)] : [];
-      } catch {
-        return [ch.smtp];
-      }
-    }
-    case "sms":
-    case "voice":
-      return [ch.token];
-    case "pagerduty":
-      return [ch.routingKey];
-  }
-}
-
-/**
- * The alerts block as it may be stored: the snapshot (secret values as ${VAR} templates),
- * minus any channel in which a credential or secret value is still visible (written
- * literally in the spec); those are listed in `held`.
- */
-export function persistable(resolution: Resolution): { text: string | null; held: string[] } {
-  const real = resolution.spec.alerts;
-  const snap = resolution.snapshot.alerts;
-  if (!real || !snap) return { text: null, held: [] };
-  const secrets = [...resolution.secrets.values()].filter((v) => v.length >= MIN_SCRUB);
-  const out = structuredClone(snap) as AlertsConfig;
-  const held: string[] = [];
-  const visible = (text: string, values: string[]) =>
-    values.some((v) => v.length >= 4 && (text.includes(v) || text.includes(JSON.stringify(v).slice(1, -1))));
-  for (const [name, ch] of Object.entries(real.channels)) {
-    const stored = out.channels[name];
-    if (!stored) continue;
-    if (visible(JSON.stringify(stored), [...credentialsOf(ch), ...secrets])) {
-      delete out.channels[name];
-      held.push(name);
-    }
-  }
-  let text = JSON.stringify(out);
-  for (const s of secrets) if (text.includes(s)) text = text.split(s).join("***");
-  return { text, held };
-}
+export { credentialsOf, persistable } from "./hub-config.js";

@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import { parseDuration } from "../util/units.js";
 import type { SilenceRow } from "./outbox.js";
 import type { Matchers } from "./routing.js";
+import type { NotifySql } from "./sql.js";
 
 export interface SilenceInput {
   /** label → value (or list of values; "!x" excludes x). At least one matcher. */
@@ -80,4 +81,44 @@ export function silenceOf(r: SilenceRow, now: number): Silence {
     createdAt: new Date(r.created_at).toISOString(),
     state: r.starts_at > now ? "pending" : r.ends_at <= now ? "expired" : "active",
   };
+}
+
+// ── the notify_silences table ─────────────────────────────────────────────────────────────
+
+export function insertSilence(sql: NotifySql, row: SilenceRow): void {
+  sql
+    .q(
+      `INSERT INTO notify_silences (id, matchers, starts_at, ends_at, author, comment, created_at)
+         VALUES (@id, @matchers, @starts_at, @ends_at, @author, @comment, @created_at)`,
+    )
+    .run(row);
+}
+
+/** Active and pending silences (and expired ones with `all`), newest first. */
+export function listSilences(sql: NotifySql, now: number, opts: { all?: boolean } = {}): Silence[] {
+  const rows = (
+    opts.all
+      ? sql.q("SELECT * FROM notify_silences ORDER BY created_at DESC").all()
+      : sql.q("SELECT * FROM notify_silences WHERE ends_at > ? ORDER BY created_at DESC").all(now)
+  ) as SilenceRow[];
+  return rows.map((r) => silenceOf(r, now));
+}
+
+/** Ends a silence now (a pending one at its start); `expired` tells whether it changed. */
+export function expireSilence(
+  sql: NotifySql,
+  id: string,
+  now: number,
+): { silence: Silence; expired: boolean } {
+  const row = sql.q("SELECT * FROM notify_silences WHERE id = ?").get(id) as SilenceRow | undefined;
+  if (!row) {
+    const ids = listSilences(sql, now).map((s) => s.id);
+    throw new UsageError(`no silence "${id}"${ids.length ? ` (active: ${ids.join(", ")})` : ""}`);
+  }
+  const expired = row.ends_at > now;
+  if (expired) {
+    row.ends_at = Math.max(now, row.starts_at);
+    sql.q("UPDATE notify_silences SET ends_at = ? WHERE id = ?").run(row.ends_at, id);
+  }
+  return { silence: silenceOf(row, now), expired };
 }

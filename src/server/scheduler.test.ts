@@ -108,7 +108,7 @@ describe("Scheduler", () => {
       "nightly",
     ]);
 
-    const deps = { home, logger: silentLogger } as EngineDeps;
+    const deps = { home, logger: silentLogger, store } as EngineDeps;
     const list = async () => (await listBackups(deps, res.spec, "notes")).backups;
     await waitFor(async () => (await list()).some((b) => b.status === "verified"), {
       what: "a scheduled backup verified by the verify schedule",

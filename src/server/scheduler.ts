@@ -294,7 +294,7 @@ export class Scheduler {
           continue;
         }
         // backup-verify: the newest successful backup of the service.
-        const newest = b.latest(spec.project, spec.env, svc.name);
+        const newest = await b.latest(spec.project, spec.env, svc.name);
         if (!newest && this.backupScheduled(spec, svc)) {
           // Its backup job has not fired yet (a fresh deploy), or its failures already raised
           // backup.failed: an alert here would say the same thing twice.

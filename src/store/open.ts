@@ -4,6 +4,7 @@
  */
 import type { Logger } from "../logger.js";
 import { slipwayHome } from "../util/home.js";
+import { importLegacyCatalog } from "./legacy.js";
 import type { Store } from "./store.js";
 
 export interface OpenStoreOptions {
@@ -15,6 +16,17 @@ export interface OpenStoreOptions {
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  const store = await openImplementation(opts);
+  try {
+    await importLegacyCatalog(store, opts.home, opts.logger);
+  } catch (e) {
+    // The old file stays where it is; the next open tries again.
+    opts.logger?.warn("could not import the old backup catalog", { error: (e as Error).message });
+  }
+  return store;
+}
+
+async function openImplementation(opts: OpenStoreOptions): Promise<Store> {
   // Loaded on demand: `pg` and the native SQLite binding are not free at start-up.
   if (opts.databaseUrl) {
     const { PostgresStore } = await import("./postgres/postgres-store.js");

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Instance } from "../drivers/driver.js";
 import { StoreError } from "./errors.js";
+import { describeRecords } from "./records.case.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "./store.js";
 
 export interface StoreFixture {
@@ -420,6 +421,8 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreFi
         expect(await (await open()).getMeta("daemon.facts")).toBe('{"pid":1}');
       });
     });
+
+    describeRecords(open);
 
     describe("migrations", () => {
       it("re-opens an existing store without re-applying migrations or losing data", async () => {

@@ -1,9 +1,11 @@
 /**
- * The store contract: revisions, the deployment journal, instances, locks and events.
+ * The store contract: revisions, the deployment journal, instances, locks, events, and (in
+ * records.ts) the backup catalog and alert silences.
  * SQLite by default (store/sqlite/), PostgreSQL when SLIPWAY_DATABASE_URL is set; one
  * conformance suite (store/store.case.ts) runs against every implementation.
  */
 import type { Instance } from "../drivers/driver.js";
+import type { RecordStore } from "./records.js";
 
 export type RevisionStatus = "in-progress" | "deployed" | "superseded" | "failed" | "rolled-back";
 
@@ -72,7 +74,7 @@ export interface EventRecord {
   data?: Record<string, unknown>;
 }
 
-export interface Store {
+export interface Store extends RecordStore {
   /** Next revision number for an environment (1, 2, …), reserved atomically across connections. */
   createRevision(rev: Omit<Revision, "number" | "createdAt">): Promise<Revision>;
   /** Changes only the given fields (facts is replaced, not merged); throws StoreError if missing. */

@@ -119,7 +119,7 @@ describe("volume backups on the real Docker Engine", () => {
         config: { type: "volume", volumes: [missing] },
       }),
     ).rejects.toThrow(new RegExp(`docker volume "${missing}": .*no such volume`, "i"));
-    expect(h.manager.list("p", "dev", "gone")[0]).toMatchObject({ status: "failed" });
+    expect((await h.manager.list("p", "dev", "gone"))[0]).toMatchObject({ status: "failed" });
   }, 60_000);
 });
 

@@ -214,7 +214,7 @@ describe("prune against real files", () => {
       const removed = await hp.manager.prune("p", "dev", "s", { keepLast: 1 });
       expect(removed.map((r) => r.id)).toEqual([b.id]);
       expect(existsSync(b.location!)).toBe(false);
-      expect(hp.manager.list("p", "dev", "s").map((r) => r.id)).toEqual([c.id, a.id]);
+      expect((await hp.manager.list("p", "dev", "s")).map((r) => r.id)).toEqual([c.id, a.id]);
       expect(existsSync(a.location!) && existsSync(c.location!)).toBe(true);
     } finally {
       hp.close();
@@ -230,7 +230,7 @@ describe("prune against real files", () => {
       const c = await hp.manager.backup({ project: "p", env: "dev", service: "s", config: cfg });
       const removed = await hp.manager.prune("p", "dev", "s", { keepLast: 1, protect: new Set([a.id]) });
       expect(removed.map((r) => r.id)).toEqual([b.id]);
-      expect(hp.manager.list("p", "dev", "s").map((r) => r.id)).toEqual([c.id, a.id]);
+      expect((await hp.manager.list("p", "dev", "s")).map((r) => r.id)).toEqual([c.id, a.id]);
       expect(existsSync(a.location!)).toBe(true);
       expect(existsSync(b.location!)).toBe(false);
       // Still restorable: the file and its checksum are intact.
@@ -256,9 +256,9 @@ describe("crash recovery", () => {
         .prepare("UPDATE backup_records SET status = 'running', finished_at = NULL WHERE id = ?")
         .run(rec.id);
       writeFileSync(join(hc.home, "backups/.work", `${rec.id}.partial`), "half");
-      const fixed = hc.manager.markInterrupted();
+      const fixed = await hc.manager.markInterrupted();
       expect(fixed.map((r) => [r.id, r.status])).toEqual([[rec.id, "failed"]]);
-      expect(hc.manager.get(rec.id)?.error).toMatch(/interrupted/);
+      expect((await hc.manager.get(rec.id))?.error).toMatch(/interrupted/);
       expect(readdirSync(join(hc.home, "backups/.work"))).toEqual([]);
     } finally {
       hc.close();

@@ -1,14 +1,16 @@
-/** A BackupManager on a real SQLite file and a temp SLIPWAY_HOME, plus a logger that records. */
+/** A BackupManager on a real SQLite store in a temp SLIPWAY_HOME, plus a logger that records. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { Logger } from "../../src/logger.js";
 import { BackupManager } from "../../src/backup/index.js";
 import type { BackupManagerOptions } from "../../src/backup/index.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 
 export interface Harness {
   home: string;
+  /** The store's SQLite handle (tests tamper with backup_records through it). */
   db: Database.Database;
   manager: BackupManager;
   /** Everything logged, as JSON lines (to assert secrets never appear). */
@@ -18,7 +20,8 @@ export interface Harness {
 
 export function harness(extra: Partial<BackupManagerOptions> = {}): Harness {
   const home = mkdtempSync(join(tmpdir(), "slipway-backup-home-"));
-  const db = new Database(join(home, "state.db"));
+  const store = SqliteStore.open({ home: join(home, "state") });
+  const db = store.raw();
   const logged: string[] = [];
   const rec =
     (level: string) =>
@@ -26,7 +29,7 @@ export function harness(extra: Partial<BackupManagerOptions> = {}): Harness {
       logged.push(JSON.stringify({ level, msg, ...fields }));
     };
   const logger: Logger = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
-  const manager = new BackupManager({ db, home, logger, ...extra });
+  const manager = new BackupManager({ store, home, logger, ...extra });
   return {
     home,
     db,

@@ -66,7 +66,7 @@ describe("mariadb backups (real MariaDB server)", () => {
   });
 
   test("the password never reaches the records or the logs", async () => {
-    const rec = h.manager.get(id)!;
+    const rec = (await h.manager.get(id))!;
     expect(JSON.stringify(rec)).not.toContain(server.password);
     expect(rec.source).toContain("mysql://root:***@127.0.0.1");
     expect(rec.config.url).toBe(`mysql://root@127.0.0.1:${server.port}/shop`);

@@ -106,7 +106,7 @@ describe("postgres backups (real PostgreSQL 15)", () => {
     expect(checked.error).toMatch(/checksum mismatch/);
     await expect(h.manager.restore(rec.id)).rejects.toBeInstanceOf(Refused);
     // the newest verified one is still the good one
-    expect(h.manager.list("shop", "staging", "db").find((r) => r.status === "verified")?.id).toBe(id);
+    expect((await h.manager.list("shop", "staging", "db")).find((r) => r.status === "verified")?.id).toBe(id);
   });
 
   test("row counts that do not match mark the backup corrupt", async () => {
@@ -143,7 +143,7 @@ describe("postgres backups (real PostgreSQL 15)", () => {
     expect(err.message).toMatch(
       /failed: cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/shop/,
     );
-    const failed = h.manager.list("shop", "staging", "db").find((r) => r.status === "failed")!;
+    const failed = (await h.manager.list("shop", "staging", "db")).find((r) => r.status === "failed")!;
     expect(JSON.stringify(failed)).not.toContain("s3cretpw");
     expect(h.logged.join("\n")).not.toContain("s3cretpw");
   });

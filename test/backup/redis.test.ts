@@ -79,8 +79,8 @@ describe("redis backups (real redis-server with a password)", () => {
     expect(await snapshot()).toBe(before);
   });
 
-  test("the password is neither recorded nor logged", () => {
-    expect(JSON.stringify(h.manager.list("p", "dev"))).not.toContain(PASSWORD);
+  test("the password is neither recorded nor logged", async () => {
+    expect(JSON.stringify(await h.manager.list("p", "dev"))).not.toContain(PASSWORD);
     expect(h.logged.join("\n")).not.toContain(PASSWORD);
   });
 

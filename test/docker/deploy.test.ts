@@ -84,7 +84,8 @@ describe("slipway deploy on the docker target", () => {
       }
     };
     const load = Promise.all([worker(), worker(), worker(), worker()]);
-    const d = await cli(["deploy", "staging", "--version", "v2", "--yes"]);
+    // Redis is unchanged (it would be kept running): recreate it to show its volume keeps the data.
+    const d = await cli(["deploy", "staging", "--version", "v2", "--yes", "--force-recreate", "redis"]);
     stop = true;
     await load;
     expect(d.code, d.stderr).toBe(0);
@@ -108,6 +109,11 @@ describe("slipway deploy on the docker target", () => {
     expect(d.stderr).toMatch(/did not become healthy/);
     expect(d.stderr).toMatch(/rolled back/);
     expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
+    // Redis was unchanged: not touched by the failed release.
+    expect((await containers()).filter((c) => c.startsWith("redis"))).toEqual([
+      "redis r1 exited (superseded)",
+      "redis r2 running",
+    ]);
     expect((await containers()).filter((c) => c.startsWith("web") && !c.includes("superseded"))).toEqual([
       "web r2 running",
       "web r2 running",
@@ -143,6 +149,36 @@ describe("slipway deploy on the docker target", () => {
     expect(JSON.parse((await get()).body)).toMatchObject({ version: "v2" });
     process.kill(second.pid, "SIGTERM");
   });
+
+  it("a deploy that changes only web keeps the unchanged Redis container; --force-recreate redis replaces it", async () => {
+    const redisId = async () =>
+      (await stack.containers({ all: false })).find((c) => c.Labels["slipway.service"] === "redis")?.Id;
+    const before = await redisId();
+    const plan = await cli(["plan", "staging", "--version", "v4", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const steps = (
+      JSON.parse(plan.stdout) as { result: { steps: { kind: string; service?: string; change?: string }[] } }
+    ).result.steps;
+    expect(steps.find((s) => s.service === "redis" && s.kind === "carry")).toMatchObject({
+      change: "unchanged",
+    });
+    // web's image tag is the same, but its env uses \${VERSION}: a new web.
+    expect(steps.find((s) => s.service === "web" && s.kind === "rollout")).toBeDefined();
+    const d = await cli(["deploy", "staging", "--version", "v4", "--yes"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse((await get()).body)).toMatchObject({ version: "v4" });
+    expect(await redisId()).toBe(before);
+    expect((await get("/redis?cmd=GET%20k")).body).toBe("kept");
+    const h = await cli(["history", "staging", "--json"]);
+    const last = (
+      JSON.parse(h.stdout) as { result: { revision: { facts: { carried?: Record<string, number> } } }[] }
+    ).result[0];
+    expect(last.revision.facts.carried).toEqual({ redis: 2 });
+    const f = await cli(["deploy", "staging", "--version", "v4", "--yes", "--force-recreate", "redis"]);
+    expect(f.code, f.stderr).toBe(0);
+    expect(await redisId()).not.toBe(before);
+    expect((await get("/redis?cmd=GET%20k")).body).toBe("kept");
+  }, 180_000);
 
   it("destroy removes the containers and keeps the named volume", async () => {
     const d = await cli(["destroy", "staging", "--yes"]);

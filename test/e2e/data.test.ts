@@ -36,6 +36,7 @@ const DATA_SERVICE = `  data:
     run: node worker.js
     path: ./app
     env:
+      RELEASE: "\${VERSION}"
       DATABASE_URL: "\${DATABASE_URL}"
       MIGRATE_FAIL: "\${MIGRATE_FAIL:-0}"
     stop: { grace: 2s }
@@ -246,7 +247,7 @@ describe("backups and migrations in deploys and rollbacks", () => {
 const STORE_SERVICE = `  store:
     run: node worker.js
     path: ./app
-    env: { DATABASE_URL: "\${STORE_URL}" }
+    env: { RELEASE: "\${VERSION}", DATABASE_URL: "\${STORE_URL}" }
     stop: { grace: 2s }
     backup: { type: postgres, url: "\${STORE_URL}", before: deploy, retention: { keepLast: 1 } }
 `;
@@ -256,6 +257,7 @@ const JOBS_SERVICE = `  jobs:
     run: node worker.js
     path: ./app
     dependsOn: [api]
+    env: { RELEASE: "\${VERSION}" }
     stop: { grace: 2s }
     migrate:
       up: echo "jobs migration refused"; exit 3

@@ -94,13 +94,17 @@ services:
     run: node app.js
     path: ./app
     port: ${port}
-    env: { ${o.env} }
+    env: { RELEASE: "\${VERSION}", ${o.env} }
     health: { http: /health, interval: 200ms, timeout: 1s }
     stop: { grace: 2s }
     rollout: { ${o.rollout} }
 ${o.rest}`;
 }
 
+/**
+ * The services' env holds RELEASE: \${VERSION}, so every release label is a new release of each
+ * service, as the tests mean it (a service whose spec and files did not change is otherwise kept).
+ */
 export function specYaml(ports: { web: number; api: number }, extra = ""): string {
   return `project: e2e
 environments:
@@ -115,6 +119,7 @@ services:
     path: ./app
     port: ${ports.api}
     env:
+      RELEASE: "\${VERSION}"
       FAIL_HEALTH: "\${FAIL_HEALTH:-0}"
       CRASH_AT_START: "\${CRASH_AT_START:-0}"
       START_DELAY_MS: "\${START_DELAY_MS:-0}"
@@ -128,6 +133,7 @@ services:
     path: ./app
     port: ${ports.web}
     env:
+      RELEASE: "\${VERSION}"
       FAIL_HEALTH: "\${WEB_FAIL_HEALTH:-0}"
     health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: "\${WEB_START_TIMEOUT:-60s}" }
     dependsOn: [api]
@@ -136,6 +142,7 @@ services:
   worker:
     run: node worker.js
     path: ./app
+    env: { RELEASE: "\${VERSION}" }
     dependsOn: [api]
     stop: { grace: 2s }
 ${extra}`;

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startHttpReceiver, type HttpReceiver } from "../notify/receivers.js";
+import { startHttpReceiver, type HttpReceiver } from "../support/receivers.js";
 import { webhookAlerts } from "../support/deployed-env.js";
 import { APP, makeProject, waitFor, type Project } from "./harness.js";
 

@@ -61,8 +61,18 @@ describe("stateful services bind their port directly", () => {
     const cache = st.services.find((s) => s.name === "cache")!;
     expect(cache.instances.map((i) => i.address)).toEqual([`127.0.0.1:${port}`]);
 
-    // recreate on the fixed port: the old instance goes, the new one binds the same port.
-    const d2 = p.cli(["deploy", "development", "--version", "v2", "--only", "cache"]);
+    // recreate on the fixed port: the old instance goes, the new one binds the same port (the
+    // cache is unchanged, so only --force-recreate replaces it).
+    const d2 = p.cli([
+      "deploy",
+      "development",
+      "--version",
+      "v2",
+      "--only",
+      "cache",
+      "--force-recreate",
+      "cache",
+    ]);
     expect(d2.code, d2.stderr).toBe(0);
     expect(await redis(port, "PING")).toBe("+PONG");
     const st2 = p.cli(["status", "development", "--json"]).json<StatusJson>().result;

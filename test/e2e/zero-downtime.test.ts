@@ -228,6 +228,7 @@ describe("WebSockets", () => {
     run: node app.js
     path: ./app
     port: ${chatPort}
+    env: { RELEASE: "\${VERSION}" }
     health: { http: /health, interval: 200ms, timeout: 1s }
     stop: { grace: 3s }
     rollout: { drainTimeout: 5s, keepWarm: 0s }

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/ports.js";
 import { ev, harness } from "./helpers.js";
 import type { Harness } from "./helpers.js";
-import { startHttpReceiver, startSmtp } from "./receivers.js";
-import type { HttpReceiver, SmtpReceiver } from "./receivers.js";
+import { startHttpReceiver, startSmtp } from "../support/receivers.js";
+import type { HttpReceiver, SmtpReceiver } from "../support/receivers.js";
 
 const HOOK_SECRET = "whsec-0123456789abcdef";
 const TWILIO_TOKEN = "twilio-token-s3cr3t";

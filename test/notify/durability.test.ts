@@ -12,8 +12,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openNotifyDb } from "../../src/notify/outbox.js";
 import { waitFor } from "../support/ports.js";
 import { ev, harness } from "./helpers.js";
-import { startHttpReceiver } from "./receivers.js";
-import type { HttpReceiver } from "./receivers.js";
+import { startHttpReceiver } from "../support/receivers.js";
+import type { HttpReceiver } from "../support/receivers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 let cleanups: (() => Promise<void> | void)[] = [];

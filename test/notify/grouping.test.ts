@@ -5,8 +5,8 @@ import type { AlertsInput } from "../../src/spec/schema-alerts.js";
 import { waitFor } from "../support/ports.js";
 import { ev, harness } from "./helpers.js";
 import type { Harness } from "./helpers.js";
-import { startHttpReceiver } from "./receivers.js";
-import type { HttpReceiver } from "./receivers.js";
+import { startHttpReceiver } from "../support/receivers.js";
+import type { HttpReceiver } from "../support/receivers.js";
 
 interface Payload {
   status: string;

@@ -1,20 +1,21 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../../src/logger.js";
 import { Notifier } from "../../src/notify/index.js";
 import type { AlertEvent, NotifierOptions } from "../../src/notify/index.js";
 import { openNotifyDb } from "../../src/notify/outbox.js";
 import type { Db } from "../../src/notify/outbox.js";
 import { alertsSchema } from "../../src/spec/schema-alerts.js";
 import type { AlertsInput } from "../../src/spec/schema-alerts.js";
+import { recordingLogger } from "../support/logger.js";
+import type { LogLine } from "../support/logger.js";
 
 export interface Harness {
   notifier: Notifier;
   db: Db;
   dir: string;
   file: string;
-  logs: { level: string; msg: string; fields?: Record<string, unknown> }[];
+  logs: LogLine[];
   close(): Promise<void>;
 }
 
@@ -23,13 +24,8 @@ export function harness(config: AlertsInput, opts: Partial<NotifierOptions> = {}
   const dir = mkdtempSync(join(tmpdir(), "slipway-notify-"));
   const file = join(dir, "notify.db");
   const db = openNotifyDb(file);
-  const logs: Harness["logs"] = [];
-  const rec =
-    (level: string) =>
-    (msg: string, fields?: Record<string, unknown>): void => {
-      logs.push({ level, msg, fields });
-    };
-  const logger: Logger = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+  const logger = recordingLogger();
+  const logs = logger.lines;
   const notifier = new Notifier({
     db,
     config: alertsSchema.parse(config),

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres } from "../support/postgres.js";
@@ -7,6 +10,8 @@ import { StoreError } from "../../src/store/errors.js";
 import { openStore } from "../../src/store/open.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { newRevision, runStoreConformance } from "../../src/store/store.case.js";
+import { importLegacyCatalog } from "../../src/store/legacy.js";
+import { LEGACY_IDS, writeLegacyCatalog } from "./legacy-catalog.js";
 
 // One real PostgreSQL server for the whole file; every test gets its own schema.
 let server: PgServer;
@@ -107,6 +112,25 @@ describe("PostgresStore", () => {
     } finally {
       await store.close();
       await dropSchema("slipway");
+    }
+  });
+
+  it("imports an old backups/catalog.db of this machine into the shared store", async () => {
+    const schema = newSchema();
+    const home = mkdtempSync(join(tmpdir(), "slipway-legacy-pg-"));
+    const store = await PostgresStore.open({ url: server.url, schema });
+    try {
+      writeLegacyCatalog(home);
+      expect(await importLegacyCatalog(store, home)).toBe(2);
+      expect((await store.listBackups("shop", "production")).map((r) => r.id)).toEqual(
+        [...LEGACY_IDS].reverse(),
+      );
+      expect((await store.getBackup(LEGACY_IDS[0]))?.size).toBe(2048);
+      expect(await importLegacyCatalog(store, home)).toBe(0);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

@@ -14,7 +14,7 @@ import { Scheduler } from "../../src/server/scheduler.js";
 import { loadSpecFile } from "../../src/spec/load.js";
 import { resolveSpec, type Resolution } from "../../src/spec/resolve.js";
 import type { ResolvedSpec } from "../../src/spec/resolved.js";
-import { startHttpReceiver, type HttpReceiver } from "../notify/receivers.js";
+import { startHttpReceiver, type HttpReceiver } from "./receivers.js";
 import { recordDeployed } from "./deployed-env.js";
 
 export type Alert = Extract<EngineEvent, { type: "alert" }>;

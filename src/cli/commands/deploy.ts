@@ -10,6 +10,10 @@ export function register(cli: Cli): void {
     .description("run the checklist, roll out every service with health gates, roll back on failure")
     .option("--version <v>", "release label (default: git sha of the spec's directory, else a timestamp)")
     .option("--only <services...>", "only these services")
+    .option(
+      "--force-recreate [services...]",
+      "recreate these services (all when none are named) even if unchanged since the deployed revision",
+    )
     .option("-y, --yes", "confirm a deploy to a protected environment")
     .option("--dry-run", "print the plan and stop")
     .option("--skip-checks", "skip the pre-flight checks (recorded in the revision)")
@@ -22,6 +26,7 @@ export function register(cli: Cli): void {
           o: {
             version?: string;
             only?: string[];
+            forceRecreate?: string[] | true;
             yes?: boolean;
             dryRun?: boolean;
             skipChecks?: boolean;
@@ -38,6 +43,7 @@ export function register(cli: Cli): void {
             confirm,
             prompted,
             only: o.only,
+            forceRecreate: o.forceRecreate,
             yes: o.yes,
             dryRun: o.dryRun,
             skipChecks: o.skipChecks,

@@ -35,6 +35,7 @@ import { mergedLogs } from "./log-merge.js";
 import { LABELS, retiredReason } from "./names.js";
 import { Networks } from "./networks.js";
 import { pruneService } from "./prune.js";
+import { sourceDigest } from "./source-digest.js";
 import { containerStats } from "./stats.js";
 
 export interface DockerDriverOptions {
@@ -90,6 +91,11 @@ export class DockerDriver implements Driver {
   /** Engine hosts as configured ("local" or user@host:port). */
   get hostKeys(): string[] {
     return this.engines.hosts.map((h) => h.key);
+  }
+
+  /** The build context or the local image id (source-digest.ts). */
+  sourceDigest(_project: string, _env: string, service: ResolvedService): Promise<string | undefined> {
+    return sourceDigest(this.engines, service);
   }
 
   prepare(

@@ -36,6 +36,7 @@ import { lastLogLines, processLogs } from "./process-logs.js";
 import { groupStats } from "./process-stats.js";
 import { groupMembers, isSameProcess, killAppGroup, signal } from "./procfs.js";
 import { prepareRelease, pruneReleases, removeTree } from "./releases.js";
+import { treeDigest } from "../tree-digest.js";
 import { spawnShim, waitStarted } from "./shim-launch.js";
 import { STOP_FILE, readState, writeJsonAtomic, type ShimConfig, type StopRequest } from "./state.js";
 
@@ -111,6 +112,15 @@ export class ProcessDriver implements Driver {
   /** Where an instance's log files are: its live directory, else the logs kept after its stop. */
   logDir(instance: Pick<Instance, "project" | "env" | "service" | "id">): string {
     return this.layout.logDir(instance);
+  }
+
+  /** The release is a copy of `path`: its files are the code (prepare copies the same set). */
+  async sourceDigest(_project: string, _env: string, service: ResolvedService): Promise<string | undefined> {
+    try {
+      return statSync(service.path).isDirectory() ? treeDigest(service.path) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async prepare(

@@ -10,8 +10,11 @@ import { silentLogger } from "../../logger.js";
 import { JOURNAL_PATCH, REVISION_PATCH, patchPairs } from "../columns.js";
 import type { RevisionPatch } from "../columns.js";
 import { StoreError, redactUrl } from "../errors.js";
-import { loadMigrations, newerSchemaError } from "../migrate.js";
+import { migrate } from "./migrate.js";
+import { toEvent, toRevision, toStep } from "./rows.js";
+import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
+import { PostgresRecords } from "./records.js";
 
 export interface PostgresStoreOptions {
   url: string;
@@ -59,6 +62,11 @@ export class PostgresStore implements Store {
     }
     return new PostgresStore(pool, schema);
   }
+
+  private readonly records = new PostgresRecords(
+    (sql, params) => this.q(sql, params),
+    async (sql, params) => (await this.pool.query(sql, params)).rowCount ?? 0,
+  );
 
   private async q(sql: string, params: unknown[] = []): Promise<Row[]> {
     return (await this.pool.query(sql, params)).rows as Row[];
@@ -315,6 +323,19 @@ export class PostgresStore implements Store {
     );
   }
 
+  // ── the backup catalog and silences (records.ts) ──────────────────────────────────────────
+  readonly putBackup: RecordStore["putBackup"] = (r) => this.records.putBackup(r);
+  readonly getBackup: RecordStore["getBackup"] = (id) => this.records.getBackup(id);
+  readonly listBackups: RecordStore["listBackups"] = (p, e, s) => this.records.listBackups(p, e, s);
+  readonly runningBackups: RecordStore["runningBackups"] = () => this.records.runningBackups();
+  readonly deleteBackup: RecordStore["deleteBackup"] = (id) => this.records.deleteBackup(id);
+  readonly addSilence: RecordStore["addSilence"] = (s) => this.records.addSilence(s);
+  readonly getSilence: RecordStore["getSilence"] = (p, e, id) => this.records.getSilence(p, e, id);
+  readonly listSilences: RecordStore["listSilences"] = (p, e, o) => this.records.listSilences(p, e, o);
+  readonly setSilenceEnd: RecordStore["setSilenceEnd"] = (p, e, id, t) =>
+    this.records.setSilenceEnd(p, e, id, t);
+  readonly pruneSilences: RecordStore["pruneSilences"] = (t) => this.records.pruneSilences(t);
+
   async close(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
   }
@@ -325,102 +346,4 @@ const INSTANCE_ORDER = `ORDER BY project, env, service, slot, idx, id`;
 /** LIMIT NULL means "no limit" in PostgreSQL. */
 function limitOf(limit: number | undefined): number | null {
   return limit === undefined ? null : Math.max(0, Math.floor(limit));
-}
-
-async function migrate(pool: pg.Pool, schema: string, where: string, log: Logger): Promise<void> {
-  const migrations = loadMigrations("postgres");
-  const latest = migrations.length;
-  const client = await pool.connect();
-  // A session advisory lock: two daemons starting at once migrate one after the other.
-  const key = `slipway-migrate:${schema}`;
-  try {
-    await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [key]);
-    try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { rows } = await client.query<{ v: number }>(
-        `SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations`,
-      );
-      const current = rows[0].v;
-      if (current > latest) throw newerSchemaError(`${where} (schema ${schema})`, current, latest);
-      for (const m of migrations.filter((x) => x.version > current)) {
-        await client.query("BEGIN");
-        try {
-          await client.query(m.sql);
-          await client.query(`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, [
-            m.version,
-            m.name,
-          ]);
-          await client.query("COMMIT");
-        } catch (e) {
-          await client.query("ROLLBACK").catch(() => {});
-          throw new StoreError(
-            `store migration ${m.version}_${m.name} failed on ${where}: ${(e as Error).message}`,
-          );
-        }
-        log.info("store migration applied", { database: where, schema, version: m.version, name: m.name });
-      }
-    } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [key]).catch(() => {});
-    }
-  } finally {
-    client.release();
-  }
-}
-
-function toRevision(r: Row): Revision {
-  const rev: Revision = {
-    project: r.project as string,
-    env: r.env as string,
-    number: r.number as number,
-    version: r.version as string,
-    status: r.status as Revision["status"],
-    snapshot: r.snapshot,
-    services: r.services as string[],
-    actor: r.actor as string,
-    description: r.description as string,
-    skipChecks: r.skip_checks === true,
-    createdAt: iso(r.created_at),
-    facts: (r.facts ?? {}) as Record<string, unknown>,
-  };
-  if (r.rollback_of !== null) rev.rollbackOf = r.rollback_of as number;
-  if (r.finished_at !== null) rev.finishedAt = iso(r.finished_at);
-  if (r.reason !== null) rev.reason = r.reason as string;
-  return rev;
-}
-
-function toStep(r: Row): JournalStep {
-  const s: JournalStep = {
-    project: r.project as string,
-    env: r.env as string,
-    revision: r.revision as number,
-    seq: r.seq as number,
-    kind: r.kind as string,
-    description: r.description as string,
-    status: r.status as JournalStep["status"],
-  };
-  if (r.service !== null) s.service = r.service as string;
-  if (r.started_at !== null) s.startedAt = iso(r.started_at);
-  if (r.finished_at !== null) s.finishedAt = iso(r.finished_at);
-  if (r.duration_ms !== null) s.durationMs = r.duration_ms as number;
-  if (r.message !== null) s.message = r.message as string;
-  if (r.data !== null) s.data = r.data as Record<string, unknown>;
-  return s;
-}
-
-function toEvent(r: Row): EventRecord {
-  const e: EventRecord = {
-    id: Number(r.id),
-    project: r.project as string,
-    env: r.env as string,
-    time: iso(r.time),
-    kind: r.kind as string,
-    severity: r.severity as EventRecord["severity"],
-    message: r.message as string,
-  };
-  if (r.service !== null) e.service = r.service as string;
-  if (r.revision !== null) e.revision = r.revision as number;
-  if (r.data !== null) e.data = r.data as Record<string, unknown>;
-  return e;
 }

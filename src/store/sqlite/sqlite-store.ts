@@ -13,8 +13,11 @@ import { silentLogger } from "../../logger.js";
 import { JOURNAL_PATCH, REVISION_PATCH, patchPairs } from "../columns.js";
 import type { RevisionPatch } from "../columns.js";
 import { StoreError } from "../errors.js";
-import { loadMigrations, newerSchemaError } from "../migrate.js";
+import { migrate } from "./migrate.js";
+import { toEvent, toRevision, toStep } from "./rows.js";
+import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
+import { SqliteRecords } from "./records.js";
 
 export interface SqliteStoreOptions {
   /** Directory of the store (SLIPWAY_HOME); created with mode 0700 when missing. */
@@ -77,6 +80,7 @@ export class SqliteStore implements Store {
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly records = new SqliteRecords((sql) => this.q(sql));
 
   /** Prepared statements are cached: preparing is most of the cost of a small query. */
   private q(sql: string): Database.Statement {
@@ -88,7 +92,7 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  /** The better-sqlite3 handle, for modules that keep their own tables (notify, backup). */
+  /** The better-sqlite3 handle, for tests that look at (or tamper with) the file itself. */
   raw(): Database.Database {
     return this.db;
   }
@@ -343,6 +347,19 @@ export class SqliteStore implements Store {
     ).run(key, value);
   }
 
+  // ── the backup catalog and silences (records.ts) ──────────────────────────────────────────
+  readonly putBackup: RecordStore["putBackup"] = (r) => this.records.putBackup(r);
+  readonly getBackup: RecordStore["getBackup"] = (id) => this.records.getBackup(id);
+  readonly listBackups: RecordStore["listBackups"] = (p, e, s) => this.records.listBackups(p, e, s);
+  readonly runningBackups: RecordStore["runningBackups"] = () => this.records.runningBackups();
+  readonly deleteBackup: RecordStore["deleteBackup"] = (id) => this.records.deleteBackup(id);
+  readonly addSilence: RecordStore["addSilence"] = (s) => this.records.addSilence(s);
+  readonly getSilence: RecordStore["getSilence"] = (p, e, id) => this.records.getSilence(p, e, id);
+  readonly listSilences: RecordStore["listSilences"] = (p, e, o) => this.records.listSilences(p, e, o);
+  readonly setSilenceEnd: RecordStore["setSilenceEnd"] = (p, e, id, t) =>
+    this.records.setSilenceEnd(p, e, id, t);
+  readonly pruneSilences: RecordStore["pruneSilences"] = (t) => this.records.pruneSilences(t);
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -353,87 +370,4 @@ const INSTANCE_ORDER = `ORDER BY project, env, service, slot, idx, id`;
 /** SQLite's LIMIT -1 means "no limit". */
 function limitOf(limit: number | undefined): number {
   return limit === undefined ? -1 : Math.max(0, Math.floor(limit));
-}
-
-function migrate(db: Database.Database, file: string, log: Logger): void {
-  const migrations = loadMigrations("sqlite");
-  const latest = migrations.length;
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  const current = (): number =>
-    (db.prepare(`SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations`).get() as { v: number }).v;
-  if (current() > latest) throw newerSchemaError(file, current(), latest);
-  for (const m of migrations) {
-    // IMMEDIATE: take the write lock first, then re-check, so two processes opening a fresh
-    // store at once apply each migration exactly once.
-    const applied = db
-      .transaction(() => {
-        if (db.prepare(`SELECT 1 FROM schema_migrations WHERE version = ?`).get(m.version)) return false;
-        db.exec(m.sql);
-        db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(
-          m.version,
-          m.name,
-          new Date().toISOString(),
-        );
-        return true;
-      })
-      .immediate();
-    if (applied) log.info("store migration applied", { file, version: m.version, name: m.name });
-  }
-}
-
-function toRevision(r: Row): Revision {
-  const rev: Revision = {
-    project: r.project as string,
-    env: r.env as string,
-    number: r.number as number,
-    version: r.version as string,
-    status: r.status as Revision["status"],
-    snapshot: parse<unknown>(r.snapshot, null),
-    services: parse<string[]>(r.services, []),
-    actor: r.actor as string,
-    description: r.description as string,
-    skipChecks: r.skip_checks === 1,
-    createdAt: r.created_at as string,
-    facts: parse<Record<string, unknown>>(r.facts, {}),
-  };
-  if (r.rollback_of !== null) rev.rollbackOf = r.rollback_of as number;
-  if (r.finished_at !== null) rev.finishedAt = r.finished_at as string;
-  if (r.reason !== null) rev.reason = r.reason as string;
-  return rev;
-}
-
-function toStep(r: Row): JournalStep {
-  const s: JournalStep = {
-    project: r.project as string,
-    env: r.env as string,
-    revision: r.revision as number,
-    seq: r.seq as number,
-    kind: r.kind as string,
-    description: r.description as string,
-    status: r.status as JournalStep["status"],
-  };
-  if (r.service !== null) s.service = r.service as string;
-  if (r.started_at !== null) s.startedAt = r.started_at as string;
-  if (r.finished_at !== null) s.finishedAt = r.finished_at as string;
-  if (r.duration_ms !== null) s.durationMs = r.duration_ms as number;
-  if (r.message !== null) s.message = r.message as string;
-  if (r.data !== null) s.data = parse<Record<string, unknown>>(r.data, {});
-  return s;
-}
-
-function toEvent(r: Row): EventRecord {
-  const e: EventRecord = {
-    id: r.id as number,
-    project: r.project as string,
-    env: r.env as string,
-    time: r.time as string,
-    kind: r.kind as string,
-    severity: r.severity as EventRecord["severity"],
-    message: r.message as string,
-  };
-  if (r.service !== null) e.service = r.service as string;
-  if (r.revision !== null) e.revision = r.revision as number;
-  if (r.data !== null) e.data = parse<Record<string, unknown>>(r.data, {});
-  return e;
 }

@@ -6,7 +6,7 @@
 import { createServer } from "node:http";
 import type { IncomingHttpHeaders, Server } from "node:http";
 import { SMTPServer } from "smtp-server";
-import { freePort } from "../support/ports.js";
+import { freePort } from "./ports.js";
 
 export interface ReceivedRequest {
   method: string;
@@ -92,14 +92,47 @@ export interface SmtpReceiver {
   port: number;
   url: string;
   mails: ReceivedMail[];
+  /** Refuse each message at the end of DATA with this SMTP reply code (e.g. 451, 554); 0 accepts. */
+  rejectCode: number;
+  /** Stop listening: connections are refused until up(). */
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** An SMTP server on loopback that offers STARTTLS and refuses AUTH before it. */
 export async function startSmtp(user: string, pass: string): Promise<SmtpReceiver> {
   const port = await freePort();
-  const mails: ReceivedMail[] = [];
-  const server = new SMTPServer({
+  let server: SMTPServer | undefined;
+  const r: SmtpReceiver = {
+    port,
+    url: `smtp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}`,
+    mails: [],
+    rejectCode: 0,
+    async down() {
+      const s = server;
+      server = undefined;
+      if (s) await new Promise<void>((res) => s.close(() => res()));
+    },
+    async up() {
+      if (server) return;
+      const s = smtpServer(user, pass, r);
+      await new Promise<void>((res, rej) => {
+        s.once("error", rej);
+        s.listen(port, "127.0.0.1", () => res());
+      });
+      server = s;
+    },
+    close() {
+      return r.down();
+    },
+  };
+  await r.up();
+  return r;
+}
+
+function smtpServer(user: string, pass: string, r: SmtpReceiver): SMTPServer {
+  return new SMTPServer({
     authMethods: ["PLAIN", "LOGIN"],
     allowInsecureAuth: false,
     logger: false,
@@ -111,7 +144,11 @@ export async function startSmtp(user: string, pass: string): Promise<SmtpReceive
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => {
-        mails.push({
+        if (r.rejectCode) {
+          cb(Object.assign(new Error("message refused"), { responseCode: r.rejectCode }));
+          return;
+        }
+        r.mails.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((a) => a.address),
           raw: Buffer.concat(chunks).toString("utf8"),
@@ -122,14 +159,4 @@ export async function startSmtp(user: string, pass: string): Promise<SmtpReceive
       });
     },
   });
-  await new Promise<void>((res, rej) => {
-    server.once("error", rej);
-    server.listen(port, "127.0.0.1", () => res());
-  });
-  return {
-    port,
-    url: `smtp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}`,
-    mails,
-    close: () => new Promise<void>((res) => server.close(() => res())),
-  };
 }

@@ -1,0 +1,63 @@
+/** What callers hand the BackupManager, and the error for an unknown backup id. */
+import { UsageError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { RecordStore } from "../store/records.js";
+import type { BackupConfig, BackupProvider, BackupType } from "./provider.js";
+import type { BackupStorage } from "./storage.js";
+
+export class BackupNotFound extends UsageError {
+  override name = "BackupNotFound";
+  constructor(readonly id: string) {
+    super(`no backup with id "${id}" (slipway backups ENV lists them)`);
+    this.details = { id };
+  }
+}
+
+export interface BackupManagerOptions {
+  /** The store: the catalog is one of its parts (SQLite or PostgreSQL alike). */
+  store: RecordStore;
+  /** SLIPWAY_HOME; artifacts go to `${home}/backups/<project>/<env>/<service>/` by default. */
+  home: string;
+  logger?: Logger;
+  storage?: BackupStorage;
+  /** Override or add providers (tests, an engine-specific volume locator). */
+  providers?: Partial<Record<BackupType, BackupProvider>>;
+}
+
+export interface BackupRequest {
+  project: string;
+  env: string;
+  service: string;
+  revision?: number;
+  /** The service's resolved `backup:` block (secrets in the URL are used, never stored). */
+  config: BackupConfig;
+  /** Relative `paths` are resolved against this directory (the directory of slipway.yaml). */
+  baseDir?: string;
+}
+
+export interface ReleaseBackupRequest {
+  project: string;
+  env: string;
+  revision?: number;
+  /** The resolved spec snapshot, with secrets already replaced by ${VAR} templates. */
+  spec: unknown;
+  /** The images (or artifact references) of the release, by service. */
+  images: Record<string, string> | string[];
+}
+
+export interface ReleaseSnapshot {
+  format: "slipway-release/1";
+  project: string;
+  env: string;
+  revision?: number;
+  createdAt: string;
+  spec: unknown;
+  images: Record<string, string> | string[];
+}
+
+export interface RestoreOptions {
+  /** The current `backup:` config (supplies credentials); default: the one recorded, without password. */
+  config?: BackupConfig;
+  /** Restore a backup marked corrupt (its checksum must still match). */
+  force?: boolean;
+}

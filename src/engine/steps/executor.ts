@@ -1,0 +1,78 @@
+/**
+ * The one place a step is journaled, timed, redacted and emitted: pending before anything runs
+ * (a crash then shows what was planned and not done), running, then ok or failed with its message.
+ */
+import { errorMessage } from "../../errors.js";
+import { makeRedactor, type Redactor } from "../../notify/redact.js";
+import type { Resolution } from "../../spec/resolve.js";
+import type { ResolvedSpec } from "../../spec/resolved.js";
+import type { EngineDeps } from "../context.js";
+import type { EventSink } from "../events.js";
+
+/** The journal's view of a step: plan steps and the undo steps added after a failure. */
+export interface JournaledStep {
+  seq: number;
+  kind: string;
+  service?: string;
+  description: string;
+}
+
+/** Secret values (6 characters or more: shorter ones would rewrite ordinary words) never reach the journal. */
+export function stepRedactor(resolution: Pick<Resolution, "secrets">): Redactor {
+  return makeRedactor([...resolution.secrets.values()].filter((v) => v.length >= 6));
+}
+
+export class StepExecutor {
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly spec: ResolvedSpec,
+    private readonly revision: number,
+    private readonly emit: EventSink,
+    private readonly redact: Redactor,
+  ) {}
+
+  async pending(steps: readonly JournaledStep[]): Promise<void> {
+    for (const s of steps)
+      await this.deps.store.journalAppend({
+        project: this.spec.project,
+        env: this.spec.env,
+        revision: this.revision,
+        seq: s.seq,
+        kind: s.kind,
+        service: s.service,
+        description: s.description,
+        status: "pending",
+      });
+  }
+
+  /** Run one step's work; its failure is journaled and emitted, then rethrown. */
+  async run<S extends JournaledStep>(step: S, work: (s: S) => Promise<string | undefined>): Promise<void> {
+    const t0 = Date.now();
+    const base = {
+      type: "step" as const,
+      seq: step.seq,
+      kind: step.kind,
+      service: step.service,
+      description: step.description,
+    };
+    await this.update(step.seq, { status: "running", startedAt: new Date().toISOString() });
+    this.emit({ ...base, status: "running" });
+    let status: "ok" | "failed" = "ok";
+    let message: string | undefined;
+    let failure: unknown;
+    try {
+      message = await work(step);
+    } catch (e) {
+      [status, message, failure] = ["failed", errorMessage(e), e];
+    }
+    const durationMs = Date.now() - t0;
+    if (message !== undefined) message = this.redact(message);
+    await this.update(step.seq, { status, finishedAt: new Date().toISOString(), durationMs, message });
+    this.emit({ ...base, status, durationMs, message });
+    if (status === "failed") throw failure;
+  }
+
+  private update(seq: number, patch: Parameters<EngineDeps["store"]["journalUpdate"]>[4]): Promise<void> {
+    return this.deps.store.journalUpdate(this.spec.project, this.spec.env, this.revision, seq, patch);
+  }
+}

@@ -1,0 +1,17 @@
+/** `prepare`: make a service's artifact available (a rollback reuses the original revision's). */
+import { artifactRevision } from "../artifacts.js";
+import { serviceOf, type StepRunner } from "./step.js";
+
+export const prepareStep: StepRunner = {
+  async run(step, ctx) {
+    const { deps, spec, opts, revision } = ctx;
+    const s = serviceOf(step, ctx);
+    const artRev = opts.rollbackOf ? (artifactRevision(opts.rollbackOf, s.name) ?? revision) : revision;
+    const a = await deps.driver.prepare(spec.project, spec.env, s, artRev, {
+      existingOnly: opts.rollbackOf !== undefined,
+    });
+    ctx.artifacts.set(s.name, a);
+    ctx.artifactRevs[s.name] = artRev;
+    return a.ref;
+  },
+};

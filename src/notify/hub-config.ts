@@ -1,0 +1,127 @@
+/**
+ * The alerts configuration a hub persists per environment (table hub_config): the snapshot's
+ * redacted copy, never a secret value, re-hydrated from the daemon's environment at start.
+ */
+import type { Logger } from "../logger.js";
+import type { Resolution } from "../spec/resolve.js";
+import { rehydrate } from "../spec/resolve.js";
+import type { AlertsConfig, ChannelConfig } from "../spec/schema-alerts.js";
+import type { Db } from "./outbox.js";
+
+/** Secret values shorter than this are not scrubbed from free text (they would mangle it). */
+export const MIN_SCRUB = 6;
+
+const TEMPLATE = /(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export interface HubRow {
+  project: string;
+  env: string;
+  alerts: string | null;
+  held: string | null;
+}
+
+const HUB_SCHEMA = `CREATE TABLE IF NOT EXISTS hub_config (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  project TEXT NOT NULL,
+  env TEXT NOT NULL,
+  alerts TEXT,
+  held TEXT,
+  updated_at INTEGER NOT NULL
+)`;
+
+/** The persisted configuration of an outbox (creating its table when missing). */
+export function readHubConfig(db: Db): HubRow | undefined {
+  db.exec(HUB_SCHEMA);
+  return db.prepare("SELECT project, env, alerts, held FROM hub_config WHERE id = 1").get() as
+    HubRow | undefined;
+}
+
+export function writeHubConfig(
+  db: Db,
+  project: string,
+  env: string,
+  text: string | null,
+  held: string[],
+): void {
+  db.prepare(
+    `INSERT INTO hub_config (id, project, env, alerts, held, updated_at) VALUES (1, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET alerts = excluded.alerts, held = excluded.held,
+       updated_at = excluded.updated_at`,
+  ).run(project, env, text, held.length ? JSON.stringify(held) : null, Date.now());
+}
+
+/** The persisted configuration with the daemon's variables; channels that cannot be filled wait. */
+export function rehydrated(row: HubRow, vars: Record<string, string | undefined>, log: Logger): AlertsConfig {
+  const stored = JSON.parse(row.alerts as string) as AlertsConfig;
+  const channels: Record<string, ChannelConfig> = {};
+  for (const [name, ch] of Object.entries(stored.channels)) {
+    const missing = [...JSON.stringify(ch).matchAll(TEMPLATE)]
+      .map((m) => m[1])
+      .filter((n) => vars[n] === undefined || vars[n] === "");
+    if (missing.length) {
+      log.warn(
+        `alerts: channel "${name}" of ${row.project}/${row.env} waits for the next operation: ` +
+          `${[...new Set(missing)].join(", ")} not set in the daemon's environment`,
+      );
+      continue;
+    }
+    channels[name] = rehydrate(ch, vars);
+  }
+  const held = row.held ? (JSON.parse(row.held) as string[]) : [];
+  for (const name of held)
+    log.warn(
+      `alerts: channel "${name}" of ${row.project}/${row.env} has a secret written in slipway.yaml, ` +
+        "which is never stored; it waits for the next operation",
+    );
+  return { ...stored, channels };
+}
+
+/** The credentials of a channel: what must never be written to disk. */
+export function credentialsOf(ch: ChannelConfig): string[] {
+  switch (ch.type) {
+    case "slack":
+      return [ch.url];
+    case "webhook":
+      return [ch.secret ?? "", ...Object.values(ch.headers ?? {})];
+    case "email": {
+      try {
+        const u = new URL(ch.smtp);
+        return u.password ? [u.password, decodeURIComponent(u.password)] : [];
+      } catch {
+        return [ch.smtp];
+      }
+    }
+    case "sms":
+    case "voice":
+      return [ch.token];
+    case "pagerduty":
+      return [ch.routingKey];
+  }
+}
+
+/**
+ * The alerts block as it may be stored: the snapshot (secret values as ${VAR} templates),
+ * minus any channel in which a credential or secret value is still visible (written
+ * literally in the spec); those are listed in `held`.
+ */
+export function persistable(resolution: Resolution): { text: string | null; held: string[] } {
+  const real = resolution.spec.alerts;
+  const snap = resolution.snapshot.alerts;
+  if (!real || !snap) return { text: null, held: [] };
+  const secrets = [...resolution.secrets.values()].filter((v) => v.length >= MIN_SCRUB);
+  const out = structuredClone(snap) as AlertsConfig;
+  const held: string[] = [];
+  const visible = (text: string, values: string[]) =>
+    values.some((v) => v.length >= 4 && (text.includes(v) || text.includes(JSON.stringify(v).slice(1, -1))));
+  for (const [name, ch] of Object.entries(real.channels)) {
+    const stored = out.channels[name];
+    if (!stored) continue;
+    if (visible(JSON.stringify(stored), [...credentialsOf(ch), ...secrets])) {
+      delete out.channels[name];
+      held.push(name);
+    }
+  }
+  let text = JSON.stringify(out);
+  for (const s of secrets) if (text.includes(s)) text = text.split(s).join("***");
+  return { text, held };
+}
