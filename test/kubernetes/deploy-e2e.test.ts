@@ -113,6 +113,15 @@ describe("Kubernetes target end to end (against the API server double)", () => {
     expect(dep?.metadata?.annotations?.["slipway.dev/version"]).toBe("1.0");
   });
 
+  it("logs and history work on the cluster as on other targets", async () => {
+    const logs = await cli(["logs", "production", "api", "--tail", "5"]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("started registry.example.com/shop-api:1.0 (double)");
+    const history = await cli(["--json", "history", "production"]);
+    expect(history.code, history.stderr).toBe(0);
+    for (const v of ["1.0", "2.0"]) expect(history.stdout).toContain(`"${v}"`);
+  });
+
   it("a crash-looping release fails at once with CrashLoopBackOff and traffic stays on the old one", async () => {
     double.behave("shop-api:3.0", { crash: true });
     const before = serviceRevision().selector["slipway.dev/revision"];
