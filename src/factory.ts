@@ -18,17 +18,17 @@ import { silentLogger, type Logger } from "./logger.js";
 import type { TrafficRouter } from "./proxy/contract.js";
 import { Slipway } from "./slipway.js";
 import { NotifierHub } from "./notify/hub.js";
-import { HealthWatch } from "./engine/health-watch.js";
-import { Watcher } from "./engine/watch.js";
+import { CrashLoopWatch } from "./engine/crash-loop-watch.js";
+import { AnalysisWatcher } from "./engine/analysis-watch.js";
+import { autoRollback } from "./engine/auto-rollback.js";
 import type { Target } from "./spec/schema.js";
-import { rehydrate, type Resolution } from "./spec/resolve.js";
-import type { ResolvedSpec } from "./spec/resolved.js";
+import type { Resolution } from "./spec/resolve.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
 export type EventSubscriber = (project: string, env: string, e: EngineEvent) => void;
 
-export interface Engine {
+export interface Runtime {
   store: Store;
   home: string;
   /** Receive every event of every operation (alerts, steps, logs). */
@@ -51,13 +51,13 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export async function createEngine(opts: { home: string; logger?: Logger }): Promise<Engine> {
+export async function createRuntime(opts: { home: string; logger?: Logger }): Promise<Runtime> {
   const logger = opts.logger ?? silentLogger;
   const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
   const drivers = new Map<string, Driver>();
   const slipways = new Map<string, Slipway>();
   const subscribers = new Set<EventSubscriber>();
-  const notify = new NotifierHub({ home: opts.home, logger });
+  const notify = new NotifierHub({ home: opts.home, store, logger });
   subscribers.add(notify.onEvent);
   const latestByEnv = new Map<string, Resolution>();
   const publish = (project: string, env: string, e: EngineEvent) => {
@@ -193,35 +193,28 @@ export async function createEngine(opts: { home: string; logger?: Logger }): Pro
       publish,
     };
   };
-  const healthWatch = new HealthWatch({
+  const healthWatch = new CrashLoopWatch({
     store,
     inspect: (target, project, env) => lazyDriver(target).inspect(project, env),
     publish,
     file: join(opts.home, "health-watch.json"),
     rollback: async (project, env, reason) => {
-      const current = await store.currentRevision(project, env);
-      if (!current) throw new Error("nothing deployed");
-      const snap = current.snapshot as ResolvedSpec;
-      const latest = engine.latest(project, env);
-      const vars = { ...process.env, ...Object.fromEntries(latest?.secrets ?? []) };
-      const spec = rehydrate(snap, vars);
-      const resolution: Resolution = latest ?? { spec, snapshot: snap, secrets: new Map(), vars: {} };
-      const r = await engine.slipway(spec.target).rollback(resolution, {
-        yes: true,
+      const r = await autoRollback({ store, deps }, project, env, {
+        latest: engine.latest(project, env),
         description: `automatic rollback: ${reason}`,
       });
-      return "revision" in r ? `rolled back as revision ${r.revision} (${r.version})` : "rollback planned";
+      return `rolled back as revision ${r.revision} (${r.version})`;
     },
   });
   // The post-deploy analysis watch: started by tick(), so only the daemon watches.
-  const watcher = new Watcher({
+  const watcher = new AnalysisWatcher({
     store,
     deps,
-    slipway: (t) => engine.slipway(t),
+    publish,
     latest: (project, env) => engine.latest(project, env),
     logger,
   });
-  const engine: Engine = {
+  const engine: Runtime = {
     store,
     notify,
     home: opts.home,

@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SlipwayError } from "../errors.js";
-import type { OpContext, OpPayload, WireError } from "../ops.js";
+import type { OpContext, OpPayload, WireError } from "../operations.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { LogLine } from "../drivers/driver.js";
 

@@ -61,7 +61,13 @@ export function renderEvent(out: Out, e: EngineEvent): void {
     const mark = e.level === "warn" ? yellow(out, "!") : "▸";
     out.stderr(`${mark} ${e.label}: ${e.measurements.map(brief).join(", ")}`);
   } else if (e.type === "log") {
-    // Messages that still carry their own mark (engine/data.ts's) are printed as they are.
+    if (e.status) {
+      const mark = e.status === "ok" ? green(out, "✔") : red(out, "✖");
+      const [first, ...rest] = e.message.split("\n");
+      out.stderr([`  ${mark} ${first}`, ...rest.map((l) => `  ${dim(out, l)}`)].join("\n"));
+      return;
+    }
+    // Messages that still carry their own mark are printed as they are.
     if (/^[✔✖!⚠-] /.test(e.message)) {
       const [first, ...rest] = e.message.split("\n");
       const colour = e.level === "error" ? red : e.level === "warn" ? yellow : green;

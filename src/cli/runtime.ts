@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import type { Command } from "commander";
 import { SpecError, UsageError, errorMessage } from "../errors.js";
 import { exitCodeFor } from "../exit-codes.js";
-import { toWire, toWireError, type OpContext } from "../ops.js";
+import { toWire, toWireError, type OpContext } from "../operations.js";
 import type { Resolution, resolveSpec as ResolveSpec } from "../spec/resolve.js";
 import type { loadSpecFile as LoadSpecFile } from "../spec/load.js";
 import { localActor } from "../actor.js";
@@ -85,10 +85,10 @@ export class Cli {
     try {
       const payload = { resolution: toWire(resolution), args, actor: localActor() };
       if (this.opts.inProcess) {
-        const { createEngine } = await import("../factory.js");
-        const engine = await createEngine({ home: this.home });
+        const { createRuntime } = await import("../factory.js");
+        const engine = await createRuntime({ home: this.home });
         try {
-          const { runOp } = await import("../ops.js");
+          const { runOp } = await import("../operations.js");
           return await runOp(engine.slipway(resolution.spec.target), op, payload, context);
         } finally {
           await engine.close();

@@ -6,7 +6,7 @@ import type { EngineDeps } from "./context.js";
 /** Which revision's artifact a service uses in a revision (rollbacks reuse the original one). */
 export function artifactRevision(rev: Revision | undefined, service: string): number | undefined {
   if (!rev) return undefined;
-  const a = (rev.facts.artifacts as Record<string, number> | undefined)?.[service];
+  const a = rev.facts.artifacts?.[service];
   return a ?? rev.number;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Revision } from "../store/store.js";
-import { backupsInUse, planDataRollback } from "./data.js";
+import type { Revision, RevisionFacts } from "../store/store.js";
+import { backupsInUse, dataSteps, planDataRollback, recordDataStep } from "./data/index.js";
 
 /** A revision whose snapshot declares `down` for the services named in it. */
 function rev(
@@ -100,5 +100,17 @@ describe("backupsInUse", () => {
     expect([...backupsInUse(revs, 10)].sort()).toEqual(["cache-3", "db-2", "db-3", "db-4", "db-5"]);
     const withRelease = [...revs, rev(6, { releaseBackup: "release-6" }, { status: "deployed" })];
     expect(backupsInUse(withRelease, 1)).toEqual(new Set(["release-6"]));
+  });
+
+  it("dataSteps restores a backup once; recordDataStep keeps what ran for a later rollback", () => {
+    const revs = [rev(1, {}), rev(2, { migrations: { api: true, worker: true }, backups: { db: "db-2" } })];
+    const steps = dataSteps(planDataRollback(revs, revs[0]));
+    expect(steps.map((s) => [s.action, s.backupId, s.revision])).toEqual([["restore", "db-2", 2]]);
+    const facts: RevisionFacts = {};
+    recordDataStep(facts, steps[0], "restored db-2");
+    expect(facts.dataRollback).toEqual({ revisions: [2], steps: [{ ...steps[0], result: "restored db-2" }] });
+    // A later rollback to 1 skips revision 2: its data was returned.
+    const later = [...revs, rev(3, facts)];
+    expect(dataSteps(planDataRollback(later, revs[0]))).toEqual([]);
   });
 });

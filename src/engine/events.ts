@@ -13,7 +13,14 @@ export type EngineEvent =
       durationMs?: number;
       message?: string;
     }
-  | { type: "log"; level: "info" | "warn" | "error"; message: string; service?: string }
+  | {
+      type: "log";
+      level: "info" | "warn" | "error";
+      message: string;
+      service?: string;
+      /** The outcome of one piece of work the message reports (a backup taken, a restore done). */
+      status?: "ok" | "failed";
+    }
   | CheckEvent
   | {
       /** One round of analysis measurements (canary gate, bake); warn when one failed. */

@@ -7,7 +7,7 @@
  * `health.degraded` alert; with `heal: restart` they are stopped and started again in place,
  * and once every instance answers again one `health.recovered` resolves the alert.
  *
- * Crash-looping instances are left to the crash-loop watch (engine/health-watch.ts), which
+ * Crash-looping instances are left to the crash-loop watch (engine/crash-loop-watch.ts), which
  * alerts on them and rolls the release back; restarting them here would only reset its clock.
  * The set of degraded services is kept in a small file so a daemon restart neither repeats nor
  * forgets an open alert.
@@ -20,7 +20,8 @@ import type { ResolvedService } from "../spec/resolved.js";
 import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
 import { effectiveHealth } from "./health-gate.js";
-import { deployedSpec, replaceInstance } from "./heal.js";
+import { liveSpec } from "./deployed.js";
+import { replaceInstance } from "./replace-lost.js";
 import { OpenAlerts } from "./open-alerts.js";
 import { servesIn } from "./carry.js";
 import { isWarm } from "./warm.js";
@@ -60,7 +61,7 @@ export async function sweepHealth(
   const { store, driver } = deps;
   const current = await store.currentRevision(project, env);
   if (!current) return { probed: 0, findings: [] };
-  const spec = deployedSpec(current, opts.latest);
+  const spec = liveSpec(current, opts.latest);
   const records = (await store.listInstances(project, env)).filter(
     (r) => r.slot === "stable" && !isWarm(r) && servesIn(current, r),
   );

@@ -137,4 +137,36 @@ describe("plan", () => {
     const plain = plan({ spec: spec([svc("api")]), nextRevision: 5, live: [inst("api")], current });
     expect(plain.steps.some((x) => x.kind === "backup")).toBe(false);
   });
+
+  it("a rollback --with-db runs its data steps first, one at a time, before the code", () => {
+    const current = { number: 3, version: "v3" } as Revision;
+    const p = plan({
+      spec: spec([svc("db"), svc("api")]),
+      nextRevision: 4,
+      live: [inst("db"), inst("api")],
+      current,
+      rollbackOf: 1,
+      skipChecks: true,
+      data: [
+        { revision: 3, version: "v3", service: "api", action: "down" },
+        {
+          revision: 2,
+          version: "v2",
+          service: "api",
+          action: "restore",
+          backupId: "db-1",
+          backupService: "db",
+        },
+      ],
+    });
+    expect(p.steps.slice(0, 2).map((x) => [x.seq, x.kind, x.service, x.group, x.description])).toEqual([
+      [1, "migrate-down", "api", 0, "migrate api down (undo revision 3, v3)"],
+      [2, "restore", "db", 1, "restore db from db-1 (taken before revision 2 deployed)"],
+    ]);
+    expect(p.steps.slice(2).every((x) => x.group > 1 && x.kind !== "restore")).toBe(true);
+    expect(p.steps[1].data).toMatchObject({ backupId: "db-1", revision: 2 });
+    // Without data steps a rollback plan starts with the code.
+    const codeOnly = plan({ spec: spec([svc("api")]), nextRevision: 4, live: [], current, rollbackOf: 1 });
+    expect(codeOnly.steps[0].kind).toBe("prepare");
+  });
 });

@@ -20,6 +20,9 @@ export const StepKinds = [
   "remove",
   "finalize",
   "carry",
+  // The data half of a rollback --with-db (engine/data/data-rollback.ts), before the code moves.
+  "migrate-down",
+  "restore",
 ] as const;
 export type StepKind = (typeof StepKinds)[number];
 
@@ -34,6 +37,22 @@ export interface PlanStep {
   /** What changes for this service: create (not running), update, restore (rollback), unchanged (kept). */
   change?: "create" | "update" | "restore" | "remove" | "unchanged";
   fromRevision?: number;
+  /** A data step of a rollback --with-db: which revision's change it undoes, and how. */
+  data?: DataStep;
+}
+
+/** What a data step undoes: a revision's migrations (`down`) or data (`restore` a backup). */
+export interface DataStep {
+  /** The revision whose data change is undone. */
+  revision: number;
+  version: string;
+  service: string;
+  action: "down" | "restore";
+  /** restore: the backup taken before `revision` deployed, of `backupService`. */
+  backupId?: string;
+  backupService?: string;
+  /** Set when the step cannot be done (no down command and no backup recorded). */
+  problem?: string;
 }
 
 export interface Plan {
@@ -62,6 +81,25 @@ export interface PlanInput {
   rollbackOf?: number;
   /** Services unchanged since the deployed revision: kept running as they are (engine/carry.ts). */
   unchanged?: readonly string[];
+  /** A rollback --with-db: the data steps, in order (they run one at a time, before the code). */
+  data?: readonly DataStep[];
+}
+
+/** A data step of a rollback --with-db, alone in its group (they run one at a time). */
+function dataPlanStep(d: DataStep, group: number): Omit<PlanStep, "seq"> {
+  return {
+    kind: d.action === "down" ? "migrate-down" : "restore",
+    service: d.backupService ?? d.service,
+    group,
+    description: dataStepDescription(d),
+    data: d,
+  };
+}
+
+function dataStepDescription(d: DataStep): string {
+  if (d.problem) return `cannot return the data of ${d.service}: ${d.problem}`;
+  if (d.action === "down") return `migrate ${d.service} down (undo revision ${d.revision}, ${d.version})`;
+  return `restore ${d.backupService ?? d.service} from ${d.backupId} (taken before revision ${d.revision} deployed)`;
 }
 
 export function plan(input: PlanInput): Plan {
@@ -72,6 +110,7 @@ export function plan(input: PlanInput): Plan {
   let group = 0;
   const add = (s: Omit<PlanStep, "seq">) => steps.push({ ...s, seq: steps.length + 1 });
   const liveServices = new Set(live.map((i) => i.service));
+  for (const d of input.data ?? []) add(dataPlanStep(d, group++));
 
   if (!input.skipChecks && spec.checks.length && input.rollbackOf === undefined) {
     add({ kind: "checks", group: group++, description: `run ${spec.checks.length} pre-flight check(s)` });
@@ -111,14 +150,7 @@ export function plan(input: PlanInput): Plan {
   if (bake) add({ kind: "bake", group: group++, description: bake });
   if (!only) {
     const gone = [...liveServices].filter((n) => !spec.services[n]).sort();
-    for (const n of gone)
-      add({
-        kind: "remove",
-        service: n,
-        group,
-        change: "remove",
-        description: `remove ${n} (no longer in the spec)`,
-      });
+    for (const n of gone) add(removeStep(n, group));
     if (gone.length) group++;
   }
   add({ kind: "finalize", group, description: "promote, retire previous instances, record the revision" });
@@ -133,6 +165,16 @@ export function plan(input: PlanInput): Plan {
     services,
     layers,
     steps,
+  };
+}
+
+function removeStep(service: string, group: number): Omit<PlanStep, "seq"> {
+  return {
+    kind: "remove",
+    service,
+    group,
+    change: "remove",
+    description: `remove ${service} (no longer in the spec)`,
   };
 }
 

@@ -5,8 +5,7 @@
  * store records of dead instances are dropped (no ghosts).
  */
 import { errorMessage } from "../errors.js";
-import { rehydrate } from "../spec/resolve.js";
-import type { ResolvedSpec } from "../spec/resolved.js";
+import { deployedSpec, snapshotOf } from "./deployed.js";
 import type { Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
@@ -33,7 +32,7 @@ export async function recoverEnvironment(
   const vars = { ...process.env };
 
   for (const rev of interrupted.reverse()) {
-    const spec = rehydrate(rev.snapshot as ResolvedSpec, vars);
+    const spec = deployedSpec(rev, [], vars);
     const journal = await store.journal(project, env, rev.number);
     const records = await store.listInstances(project, env);
     const alive = new Set((await driver.inspect(project, env)).map((i) => i.id));
@@ -131,7 +130,7 @@ export async function reconcile(
   const records = await deps.store.listInstances(project, env);
   const known = new Set(records.map((i) => i.id));
   const liveIds = new Set(live.map((i) => i.id));
-  const spec = current?.snapshot as ResolvedSpec | undefined;
+  const spec = snapshotOf(current);
   for (const inst of live) {
     if (known.has(inst.id)) continue;
     const svc = spec?.services?.[inst.service];

@@ -2,7 +2,7 @@
 import { errorMessage, OperationFailed } from "../errors.js";
 import { proxied } from "../spec/defaults.js";
 import type { Resolution } from "../spec/resolve.js";
-import { rehydrate } from "../spec/resolve.js";
+import { deployedSpec } from "./deployed.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import { artifactRevision } from "./artifacts.js";
@@ -69,12 +69,7 @@ export async function undo(
   emit: EventSink,
 ): Promise<UndoResult[]> {
   const out: UndoResult[] = [];
-  const prevSpec = previous
-    ? rehydrate(previous.snapshot as ResolvedSpec, {
-        ...process.env,
-        ...Object.fromEntries(resolution.secrets),
-      })
-    : undefined;
+  const prevSpec = previous ? deployedSpec(previous, resolution.secrets) : undefined;
   for (const st of [...states].reverse()) {
     const svc = spec.services[st.service];
     try {

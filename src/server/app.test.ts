@@ -8,14 +8,14 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type Engine } from "../factory.js";
-import type { OpPayload } from "../ops.js";
+import { createRuntime, type Runtime } from "../factory.js";
+import type { OpPayload } from "../operations.js";
 import { lightSpec } from "../spec/env-reference.js";
 import { createApp } from "./app.js";
 
 const TOKEN = "t".repeat(43);
 let home: string;
-let engine: Engine;
+let engine: Runtime;
 let app: Hono;
 
 const spec = lightSpec(
@@ -52,7 +52,7 @@ async function plantStaleLock(): Promise<void> {
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), "slipway-app-"));
-  engine = await createEngine({ home });
+  engine = await createRuntime({ home });
   app = createApp({
     token: TOKEN,
     slipway: (t) => engine.slipway(t),

@@ -3,7 +3,7 @@
  * operations stream NDJSON: {type:"event"} / {type:"line"} … then {type:"result"} or {type:"error"}.
  */
 import { Hono } from "hono";
-import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../ops.js";
+import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../operations.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { Slipway } from "../slipway.js";
 import type { Target } from "../spec/schema.js";

@@ -8,7 +8,7 @@ import { pidAlive } from "../util/pid.js";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Logger } from "../logger.js";
-import type { Engine } from "../factory.js";
+import type { Runtime } from "../factory.js";
 import { createApp } from "./app.js";
 import { ensureToken } from "./auth.js";
 import { daemonMetrics } from "./metrics.js";
@@ -21,7 +21,7 @@ export interface DaemonOptions {
   home: string;
   host: string;
   port: number;
-  engine: Engine;
+  engine: Runtime;
   logger: Logger;
   version: string;
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { recordDeployed } from "../../test/support/deployed-env.js";
 import { waitFor } from "../../test/support/ports.js";
-import { listBackups } from "../engine/data.js";
+import { listBackups } from "../engine/data/index.js";
 import type { EngineDeps } from "../engine/context.js";
 import type { EngineEvent } from "../engine/events.js";
 import { silentLogger } from "../logger.js";

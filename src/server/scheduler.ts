@@ -24,11 +24,11 @@ import {
   configFor,
   retentionOf,
   withBackups,
-} from "../engine/data.js";
+} from "../engine/data/index.js";
 import type { EngineEvent } from "../engine/events.js";
 import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
-import { rehydrate } from "../spec/resolve.js";
+import { deployedSpec } from "../engine/deployed.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Store } from "../store/store.js";
 
@@ -36,7 +36,7 @@ export interface SchedulerOptions {
   home: string;
   store: Store;
   logger: Logger;
-  /** The latest resolution an operation brought for an environment (Engine.latest). */
+  /** The latest resolution an operation brought for an environment (Runtime.latest). */
   latest: (project: string, env: string) => Resolution | undefined;
   /** Raise an event through the engine: alerts reach the store timeline and the notifier. */
   publish: (spec: ResolvedSpec, e: EngineEvent) => void;
@@ -44,7 +44,7 @@ export interface SchedulerOptions {
   vars?: Record<string, string | undefined>;
   /** How often the deployed environments are re-read (default 15 s). */
   syncEveryMs?: number;
-  /** The engine's event bus (Engine.subscribe): a deploy or rollback re-reads the environments at once. */
+  /** The engine's event bus (Runtime.subscribe): a deploy or rollback re-reads the environments at once. */
   subscribe?: (fn: (project: string, env: string, e: EngineEvent) => void) => () => void;
 }
 
@@ -198,7 +198,7 @@ export class Scheduler {
     if (!current) return undefined;
     const latest = this.opts.latest(project, env);
     if (latest) return latest.spec;
-    return rehydrate(current.snapshot as ResolvedSpec, this.opts.vars ?? process.env);
+    return deployedSpec(current, [], this.opts.vars ?? process.env);
   }
 
   private alert(

@@ -9,6 +9,45 @@ import type { RecordStore } from "./records.js";
 
 export type RevisionStatus = "in-progress" | "deployed" | "superseded" | "failed" | "rolled-back";
 
+/** The data half of a `rollback --with-db`, kept in the rollback revision (a later one skips it). */
+export interface DataRollbackFacts {
+  /** The revisions whose data change was undone. */
+  revisions?: number[];
+  steps?: unknown[];
+}
+
+/**
+ * What a deploy records in its revision. Known keys are typed; components may add their own
+ * (the index signature), read back as unknown.
+ */
+export interface RevisionFacts {
+  /** The revision deployed before this one. */
+  previous?: number;
+  /** Per service: the revision whose artifact it runs (a rollback reuses the original one). */
+  artifacts?: Record<string, number>;
+  /** Per service: the id of the backup taken before this revision deployed. */
+  backups?: Record<string, string>;
+  /** The id of the snapshot of the release this revision replaced. */
+  releaseBackup?: string;
+  /** Services whose `migrate.up` ran. */
+  migrations?: Record<string, boolean>;
+  /** A `rollback --with-db`: what its data half returned. */
+  dataRollback?: DataRollbackFacts;
+  /** Pre-flight check results. */
+  checks?: unknown[];
+  /** Analysis evidence (engine/analysis-gate.ts evidenceOf reads it). */
+  analysis?: unknown[];
+  /** What a failed deploy undid. */
+  undo?: unknown;
+  /** Service → fingerprint of its resolved spec and source (engine/carry.ts). */
+  fingerprints?: Record<string, string>;
+  /** Service → the earlier revision whose instances it kept running. */
+  carried?: Record<string, number>;
+  /** What made an automatic rollback (the watch's breach). */
+  trigger?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
 export interface Revision {
   project: string;
   env: string;
@@ -28,8 +67,8 @@ export interface Revision {
   finishedAt?: string;
   /** Why it failed / was rolled back. */
   reason?: string;
-  /** Free-form facts recorded during the deploy (backup ids, check results …). */
-  facts: Record<string, unknown>;
+  /** What the deploy recorded (backup ids, migrations, artifacts, check results …). */
+  facts: RevisionFacts;
 }
 
 export type StepStatus = "pending" | "running" | "ok" | "failed" | "skipped";

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine } from "../../src/factory.js";
+import { createRuntime } from "../../src/factory.js";
 import { silentLogger } from "../../src/logger.js";
 import { runScheduledChecks } from "../../src/server/scheduled-checks.js";
 import { loadSpecFile } from "../../src/spec/load.js";
@@ -258,7 +258,7 @@ checks:
 `,
     );
     const { spec: resolved } = resolveSpec(loadSpecFile(file), { env: "production" });
-    const engine = await createEngine({ home });
+    const engine = await createRuntime({ home });
     try {
       const alerts: string[] = [];
       const [res] = await runScheduledChecks(

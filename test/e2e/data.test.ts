@@ -157,9 +157,41 @@ describe("backups and migrations in deploys and rollbacks", () => {
     expect(await notes()).toEqual(["a+v1+v2", "b+v1+v2"]);
     expect(revision(3).status).toBe("failed");
 
+    // The dry run is the whole plan: the data step first, alone in its group, then the code.
+    type PlanJson = {
+      result: {
+        plan: { steps: { seq: number; kind: string; service?: string; group: number; data?: object }[] };
+      };
+    };
+    const dry = pr.cli(["rollback", "development", "1", "--with-db", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = dry.json<PlanJson>().result.plan.steps;
+    expect(planned[0]).toMatchObject({
+      seq: 1,
+      kind: "migrate-down",
+      service: "data",
+      data: { revision: 2, version: "v2", action: "down" },
+    });
+    expect(planned.filter((x) => x.group === planned[0].group)).toHaveLength(1);
+    expect(planned.filter((x) => x.kind === "migrate-down" || x.kind === "restore")).toHaveLength(1);
+    expect(planned.map((x) => x.kind)).toContain("rollout");
+    const human = pr.cli(["rollback", "development", "1", "--with-db", "--dry-run"]);
+    expect(human.stdout).toContain("migrate data down (undo revision 2, v2)");
+    // Without --with-db the plan moves the code only.
+    const codeOnly = pr.cli(["rollback", "development", "1", "--dry-run", "--json"]).json<PlanJson>();
+    expect(codeOnly.result.plan.steps.map((x) => x.kind)).not.toContain("migrate-down");
+    expect(await versions()).toEqual(["v1", "v2"]);
+
     // Back to revision 1 with its data: the down-migration of v2 (from v2's release), then the code.
     const rb = pr.cli(["rollback", "development", "1", "--with-db", "--json"]);
     expect(rb.code, rb.stderr).toBe(0);
+    const journal = rb.json<{ result: { steps: { kind: string; status: string; message?: string }[] } }>()
+      .result.steps;
+    expect(journal[0]).toMatchObject({
+      kind: "migrate-down",
+      status: "ok",
+      message: "down-migration of revision 2 applied",
+    });
     expect(rb.stderr).toMatch(/data: migrate down \(revision 2, v2\)/);
     expect((await pr.get("api")).body).toBe("v1");
     expect(await versions()).toEqual(["v1"]);
@@ -300,6 +332,20 @@ describe("rollback --with-db restores the backup recorded by the replacing deplo
 
     await store!.query("UPDATE items SET name = 'changed' WHERE id = 1; DELETE FROM items WHERE id = 2");
     await store!.query("INSERT INTO items VALUES (3, 'three')");
+
+    const dry = pr.cli(["rollback", "development", "1", "--with-db", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = dry.json<{ result: { plan: { steps: { kind: string; data?: object }[] } } }>().result.plan
+      .steps;
+    expect(planned[0]).toMatchObject({
+      kind: "restore",
+      data: { revision: 2, action: "restore", backupId, backupService: "store" },
+    });
+    // A dry run changed nothing.
+    expect(await items()).toEqual([
+      { id: 1, name: "changed" },
+      { id: 3, name: "three" },
+    ]);
 
     const rb = pr.cli(["rollback", "development", "1", "--with-db", "--yes", "--json"]);
     expect(rb.code, rb.stderr).toBe(0);

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach } from "vitest";
 import type { EngineEvent } from "../../src/engine/events.js";
-import { createEngine, type Engine } from "../../src/factory.js";
+import { createRuntime, type Runtime } from "../../src/factory.js";
 import { silentLogger } from "../../src/logger.js";
 import { Scheduler } from "../../src/server/scheduler.js";
 import { loadSpecFile } from "../../src/spec/load.js";
@@ -30,7 +30,7 @@ export interface DeliveredAlert {
 export interface AlertingEnv {
   dir: string;
   res: Resolution;
-  engine: Engine;
+  engine: Runtime;
   /** Every alert event the engine raised, in order. */
   alerts: Alert[];
   /** Every alert the webhook received, in order. */
@@ -75,7 +75,7 @@ export function alertingEnvs(): (opts: AlertingEnvOptions) => Promise<AlertingEn
       version: "v1",
       vars: { HOOK_URL: `${hooks.url}/hook` },
     });
-    const engine = await createEngine({ home: join(dir, "home") });
+    const engine = await createRuntime({ home: join(dir, "home") });
     undo.push(() => engine.close());
     await recordDeployed(engine.store, res, opts.services, opts.running);
     engine.remember(res);

@@ -1,6 +1,6 @@
 /** `slipway backup ENV [SVC]`, `slipway backup verify ENV ID`, `slipway backups ENV`, `slipway backups prune ENV`. */
 import type { Cli } from "../runtime.js";
-import type { BackupRecord } from "../../engine/data.js";
+import type { BackupRecord } from "../../engine/data/index.js";
 import { formatBytes } from "../../util/units.js";
 import { bold, dim, green, red, yellow, type Out } from "../render.js";
 

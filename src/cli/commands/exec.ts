@@ -1,7 +1,7 @@
 /** `slipway exec ENV SVC [--instance ID] -- CMD …`: a command inside a running instance. */
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import type { ExecResult } from "../../engine/instance-ops.js";
+import type { ExecResult } from "../../engine/instance-commands.js";
 import { UsageError } from "../../errors.js";
 
 export function register(cli: Cli): void {

@@ -1,7 +1,7 @@
 /** `slipway migrate ENV up|down|status [SVC] [--to N] [--revision N]`: a one-off of the deployed release. */
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import type { MigrationResult } from "../../engine/data.js";
+import type { MigrationResult } from "../../engine/data/index.js";
 import { UsageError } from "../../errors.js";
 import { bold, dim } from "../render.js";
 

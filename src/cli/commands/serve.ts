@@ -10,12 +10,12 @@ export function register(cli: Cli): void {
     .option("--port <port>", "port (0: any free port)", "7437")
     .action(
       cli.action(async (o: { host: string; port: string }) => {
-        const { createEngine } = await import("../../factory.js");
+        const { createRuntime } = await import("../../factory.js");
         const { startDaemon } = await import("../../server/daemon.js");
         const { fileLogger } = await import("../../logger.js");
         const home = cli.home;
         const logger = fileLogger(process.stderr);
-        const engine = await createEngine({ home, logger });
+        const engine = await createRuntime({ home, logger });
         const d = await startDaemon({
           home,
           host: o.host,

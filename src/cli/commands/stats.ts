@@ -1,6 +1,6 @@
 /** `slipway stats ENV [SVC]`: CPU and memory of every instance, from the driver. */
 import type { Cli } from "../runtime.js";
-import type { InstanceStatsRow } from "../../engine/instance-ops.js";
+import type { InstanceStatsRow } from "../../engine/instance-commands.js";
 import { formatBytes } from "../../util/units.js";
 import { bold, dim } from "../render.js";
 

@@ -1,5 +1,5 @@
 /** `backup`: a service's `backup.before: deploy`, or (no service) the record of the release replaced. */
-import { backupBeforeDeploy, backupCurrentRelease } from "../data.js";
+import { backupBeforeDeploy, backupCurrentRelease } from "../data/index.js";
 import { serviceOf, type StepRunner } from "./step.js";
 
 export const backupStep: StepRunner = {

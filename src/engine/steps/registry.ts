@@ -7,6 +7,7 @@ import { backupStep } from "./backup.js";
 import { bakeStep } from "./bake.js";
 import { carryStep } from "./carry.js";
 import { checksStep } from "./checks.js";
+import { migrateDownStep, restoreStep } from "./data-steps.js";
 import { finalizeStep } from "./finalize.js";
 import { migrateStep } from "./migrate.js";
 import { prepareStep } from "./prepare.js";
@@ -24,4 +25,6 @@ export const STEP_RUNNERS: Readonly<Record<StepKind, StepRunner>> = {
   remove: removeStep,
   finalize: finalizeStep,
   carry: carryStep,
+  "migrate-down": migrateDownStep,
+  restore: restoreStep,
 };

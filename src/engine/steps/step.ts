@@ -9,6 +9,7 @@ import type { Resolution } from "../../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
 import type { Revision } from "../../store/store.js";
 import type { DeployAnalysis } from "../analysis-gate.js";
+import type { DataRollbackContext } from "../data/data-rollback.js";
 import type { EngineDeps } from "../context.js";
 import type { EventSink } from "../events.js";
 import type { Plan, PlanStep } from "../plan.js";
@@ -36,6 +37,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   checks?: CheckRunner;
   canaryGate?: StepGate;
+  /** A rollback --with-db: what its data steps (migrate-down, restore) need. */
+  dataRollback?: DataRollbackContext;
   /** Fingerprints of the services (engine/carry.ts), recorded so the next deploy can keep unchanged ones. */
   fingerprints?: Record<string, string>;
 }

@@ -6,10 +6,11 @@
 import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
 import { proxied } from "../spec/defaults.js";
-import { rehydrate, type Resolution } from "../spec/resolve.js";
+import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import type { EngineDeps, HealthOutcome } from "./context.js";
+import { liveSpec } from "./deployed.js";
 import type { EventSink } from "./events.js";
 import { artifactRevision } from "./run.js";
 import { buildRoute, instanceEnv } from "./strategies/common.js";
@@ -59,26 +60,7 @@ export async function replaceInstance(
   return { rec, health };
 }
 
-/**
- * The spec of the deployed revision: the values (secrets) of the last operation when it deployed
- * this version, else the stored snapshot re-hydrated from the daemon's own environment.
- */
-export function deployedSpec(current: Revision, latest: Resolution | undefined): ResolvedSpec {
-  const spec = latest?.spec;
-  if (
-    spec &&
-    spec.project === current.project &&
-    spec.env === current.env &&
-    spec.version === current.version
-  )
-    return spec;
-  return rehydrate(current.snapshot as ResolvedSpec, {
-    ...process.env,
-    ...Object.fromEntries(latest?.secrets ?? []),
-  });
-}
-
-export async function heal(
+export async function replaceLostInstances(
   deps: EngineDeps,
   project: string,
   env: string,
@@ -92,7 +74,7 @@ export async function heal(
   const live = new Set((await driver.inspect(project, env)).map((i) => i.id));
   const ghosts = records.filter((r) => !live.has(r.id));
   if (!ghosts.length) return [];
-  const spec = deployedSpec(current, latest);
+  const spec = liveSpec(current, latest);
   const replaced: string[] = [];
   for (const ghost of ghosts) {
     await store.removeInstance(project, env, ghost.id);

@@ -8,7 +8,7 @@
  * `analysis.breach` that says it was not rolled back, and ends the watch. The evidence goes to
  * the watched revision's `facts.analysis`.
  *
- * The watch lives in the daemon: Engine.tick() discovers the revisions to watch, each watch
+ * The watch lives in the daemon: Runtime.tick() discovers the revisions to watch, each watch
  * runs on its own (unref'd) timer. An in-process CLI run never ticks, so it has no watch.
  */
 import {
@@ -20,7 +20,6 @@ import {
 import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { Slipway } from "../slipway.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { Target } from "../spec/schema.js";
@@ -34,6 +33,7 @@ import {
   warningAlert,
   type AnalysisEvidence,
 } from "./analysis-gate.js";
+import { autoRollback } from "./auto-rollback.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent } from "./events.js";
 import { servesIn } from "./carry.js";
@@ -43,7 +43,8 @@ export interface WatchHost {
   store: Store;
   /** Engine dependencies (driver, proxy) for a revision's target. */
   deps(target: Target): EngineDeps;
-  slipway(target: Target): Slipway;
+  /** Hand an event to the engine's subscribers (alerts, timeline). */
+  publish(project: string, env: string, e: EngineEvent): void;
   /** The latest resolution an operation brought for the environment (its secret values). */
   latest(project: string, env: string): Resolution | undefined;
   logger: Logger;
@@ -63,7 +64,7 @@ export interface WatchInfo {
 /** Measurements kept in the record of a long watch (the newest ones). */
 const KEEP_MEASUREMENTS = 200;
 
-export class Watcher {
+export class AnalysisWatcher {
   private readonly watches = new Map<string, Watch>();
   private closed = false;
 
@@ -256,7 +257,7 @@ class Watch {
   }
 
   private publish(e: EngineEvent): void {
-    this.host.slipway(this.spec.target).publish(this.project, this.env, e);
+    this.host.publish(this.project, this.env, e);
   }
 
   private evidence(result: AnalysisResult): AnalysisEvidence {
@@ -347,28 +348,18 @@ class Watch {
   /** Roll back, retrying while housekeeping briefly holds the lock; stop if another operation replaced the release. */
   private async rollback(resolution: Resolution, previous: number, result: AnalysisResult): Promise<boolean> {
     const { store, logger } = this.host;
-    const slipway = this.host.slipway(this.spec.target);
     const emit = (e: EngineEvent) => this.publish(e);
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        const r = await slipway.rollback(resolution, {
+        await autoRollback(this.host, this.project, this.env, {
+          latest: resolution,
           revision: previous,
-          yes: true,
           emit,
           description: `automatic rollback to revision ${previous}: ${result.summary}`,
+          trigger: { kind: "analysis.breach", revision: this.revision, decidedBy: result.decidedBy },
         });
-        if ("revision" in r) {
-          const made = await store.getRevision(this.project, this.env, r.revision);
-          if (made)
-            await store.updateRevision(this.project, this.env, r.revision, {
-              facts: {
-                ...made.facts,
-                trigger: { kind: "analysis.breach", revision: this.revision, decidedBy: result.decidedBy },
-              },
-            });
-          logger.warn(`${this.project}/${this.env}: rolled back to revision ${previous} (${result.summary})`);
-        }
+        logger.warn(`${this.project}/${this.env}: rolled back to revision ${previous} (${result.summary})`);
         return true;
       } catch (e) {
         const cur = await store.currentRevision(this.project, this.env).catch(() => undefined);

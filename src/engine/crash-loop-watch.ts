@@ -1,5 +1,5 @@
 /**
- * Crash-loop watch, run by the daemon's housekeeping (Engine.tick): a service whose serving
+ * Crash-loop watch, run by the daemon's housekeeping (Runtime.tick): a service whose serving
  * instances are crash-looping (the driver's inspect() says "crashloop") raises one
  * `health.degraded` alert; when none is crash-looping any more (or the service is gone) one
  * `health.recovered` closes it. Only transitions are published; the set of degraded services
@@ -34,7 +34,7 @@ interface Degraded {
   rolledBack?: boolean;
 }
 
-export class HealthWatch {
+export class CrashLoopWatch {
   private degraded?: Map<string, Degraded>;
 
   constructor(private readonly deps: HealthWatchDeps) {}

@@ -4,7 +4,7 @@
  */
 import { SlipwayError, UsageError } from "./errors.js";
 import { exitCodeOf } from "./exit-codes.js";
-import { DATA_OPS } from "./engine/data-ops.js";
+import { DATA_OPS } from "./engine/data/operation-names.js";
 import type { EventSink } from "./engine/events.js";
 import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
@@ -185,9 +185,9 @@ export async function runOp(
       if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env, ctx.emit);
       return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
     case "alerts":
-      return (await import("./notify/hub-ops.js")).alertsOp(slipway.notify, resolution, a);
+      return (await import("./notify/alert-commands.js")).alertsOp(slipway.notify, resolution, a);
     case "silence":
-      return (await import("./notify/hub-ops.js")).silenceOp(slipway.notify, resolution, a);
+      return (await import("./notify/alert-commands.js")).silenceOp(slipway.notify, resolution, a);
     case "backup":
     case "backups":
     case "backup-verify":
