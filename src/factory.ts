@@ -53,7 +53,7 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   const drivers = new Map<string, Driver>();
   const slipways = new Map<string, Slipway>();
   const subscribers = new Set<EventSubscriber>();
-  const notify = new NotifierHub({ home: opts.home, logger });
+  const notify = new NotifierHub({ home: opts.home, store, logger });
   subscribers.add(notify.onEvent);
   const latestByEnv = new Map<string, Resolution>();
   const publish = (project: string, env: string, e: EngineEvent) => {
