@@ -14,7 +14,8 @@ import { createRuntime, type Runtime } from "../factory.js";
 import { loadSpecFile } from "../spec/load.js";
 import { resolveSpec } from "../spec/resolve.js";
 import type { EngineDeps } from "./context.js";
-import { instanceEnv, stopInstances } from "./strategies/common.js";
+import { instanceEnv } from "../spec/instance-env.js";
+import { stopInstances } from "./strategies/common.js";
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
