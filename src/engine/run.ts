@@ -119,7 +119,7 @@ async function stepContext(
 function startFacts(opts: RunOptions) {
   // A rollback re-applies the target's code: its fingerprints hold again.
   const fingerprints = opts.fingerprints ?? (opts.rollbackOf?.facts as CarryFacts | undefined)?.fingerprints;
-  const facts: Record<string, unknown> = { previous: opts.current?.number };
+  const facts: Record<string, unknown> = { ...opts.facts, previous: opts.current?.number };
   if (fingerprints) facts.fingerprints = fingerprints;
   const artifactRevs: Record<string, number> = {};
   if (!opts.rollbackOf) untouched(opts, facts, artifactRevs);
