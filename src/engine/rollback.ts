@@ -46,7 +46,10 @@ const restorable = (r: Revision) => r.status !== "failed" && r.status !== "in-pr
 
 /** A label no restorable revision carries: say which labels there are (exit 2). */
 function noSuchLabel(env: string, label: string, revs: Revision[]): UsageError {
-  const labels = [...new Set(revs.filter(restorable).map((r) => `${r.version} (revision ${r.number})`))];
+  // One per label, the newest (the one a rollback to it would choose).
+  const newest = new Map<string, number>();
+  for (const r of revs.filter(restorable)) if (!newest.has(r.version)) newest.set(r.version, r.number);
+  const labels = [...newest].map(([v, n]) => `${v} (revision ${n})`);
   const list = labels.length ? labels.slice(0, 20).join(", ") : "none";
   return Object.assign(
     new UsageError(`no revision of ${env} has the label "${label}"; candidates: ${list}`),
