@@ -16,6 +16,7 @@ export const OPS = [
   "plan",
   "deploy",
   "rollback",
+  "restart",
   "status",
   "history",
   "health",
@@ -151,6 +152,13 @@ export async function runOp(
         yes: bool(a.yes),
         protection: protection(a),
         withDb: bool(a.withDb),
+        dryRun: bool(a.dryRun),
+        emit: ctx.emit,
+        signal: ctx.signal,
+      });
+    case "restart":
+      return slipway.restart(resolution, {
+        service: str(a.service),
         dryRun: bool(a.dryRun),
         emit: ctx.emit,
         signal: ctx.signal,

@@ -31,6 +31,7 @@ import { locked, recover, releaseLock } from "./engine/locked.js";
 import type { Plan } from "./engine/plan.js";
 import { protect, protectionEvent, type Confirmation } from "./engine/protect.js";
 import type { RecoveryReport } from "./engine/recover.js";
+import { restart, type RestartOptions } from "./engine/restart.js";
 import { rollback, type RollbackOptions } from "./engine/rollback.js";
 import { pruneArtifacts, type DeployResult } from "./engine/run.js";
 import { envStatus, type EnvStatus } from "./engine/status.js";
@@ -135,6 +136,14 @@ export class Slipway {
     opts: RollbackOptions = {},
   ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
     return rollback(this.deps, resolution, opts);
+  }
+
+  /** `slipway restart`: a rolling restart of the current revision (engine/restart.ts). */
+  restart(
+    resolution: Resolution,
+    opts: RestartOptions = {},
+  ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
+    return restart(this.deps, resolution, opts);
   }
 
   /**

@@ -41,6 +41,8 @@ export interface RunOptions {
   dataRollback?: DataRollbackContext;
   /** Fingerprints of the services (engine/carry.ts), recorded so the next deploy can keep unchanged ones. */
   fingerprints?: Record<string, string>;
+  /** `slipway restart`: rollbackOf is the current revision, re-applied to fresh instances. */
+  restart?: boolean;
   /** Recorded with the revision from the start (who confirmed a protected operation, a freeze override). */
   facts?: Record<string, unknown>;
 }
