@@ -1,8 +1,8 @@
 /** The CLI half of `protect: { confirm: name }`: the typed name, asked at a terminal. */
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { confirmationName } from "../engine/protect.js";
-import type { Resolution } from "../spec/resolve.js";
+import { confirmationName } from "../core.js";
+import type { Resolution } from "../index.js";
 
 export interface ProtectFlags {
   confirmName?: string;

@@ -2,7 +2,10 @@
 import { Refused } from "../errors.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { EngineEvent } from "./events.js";
+import { confirmationName } from "../spec/confirmation-name.js";
 import { activeFreeze } from "../spec/freeze.js";
+
+export { confirmationName };
 
 /** How the person running a changing command confirmed it (the CLI's flags and prompt). */
 export interface Confirmation {
@@ -24,12 +27,6 @@ export interface ProtectionRecord {
   via?: "yes" | "name" | "prompt";
   /** A freeze the deploy ran inside of, and the reason given to override it. */
   freeze?: { window: string; reason: string };
-}
-
-/** The name a `confirm: name` environment must be confirmed with: the cluster's when the target names one. */
-export function confirmationName(spec: ResolvedSpec): string {
-  const t = spec.target as { kind: string; context?: string };
-  return (t.kind === "kubernetes" && t.context) || spec.env;
 }
 
 function checkContext(spec: ResolvedSpec): void {
