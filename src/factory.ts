@@ -300,3 +300,6 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   };
   return engine;
 }
+
+/** `slipway render`: the Kubernetes driver renders an environment's manifests. */
+export { renderManifests } from "./drivers/kubernetes/render-environment.js";

@@ -4,6 +4,7 @@
  */
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
+import { loadSpecTools } from "../../core.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -16,27 +17,13 @@ export function register(cli: Cli): void {
     .action(
       cli.action(
         async (env: string, service: string | undefined, o: { version?: string; revision?: string }) => {
-          const [
-            { loadSpecFile },
-            { resolveSpec },
-            { defaultVersion },
-            render,
-            release,
-            strategies,
-            yaml,
-            errors,
-            helm,
-          ] = await Promise.all([
-            import("../../spec/load.js"),
-            import("../../spec/resolve.js"),
-            import("../runtime.js"),
-            import("../../drivers/kubernetes/manifests/render.js"),
-            import("../../drivers/kubernetes/manifests/release.js"),
-            import("../../engine/strategies/common.js"),
-            import("yaml"),
-            import("../../errors.js"),
-            import("../../drivers/kubernetes/helm.js"),
-          ]);
+          const [{ loadSpecFile, resolveSpec }, { defaultVersion }, { renderManifests }, yaml] =
+            await Promise.all([
+              loadSpecTools(),
+              import("../runtime.js"),
+              import("../../index.js"),
+              import("yaml"),
+            ]);
           const loaded = loadSpecFile(cli.opts.file);
           // A render needs no secret values: unset ones get a stand-in, which the snapshot then
           // prints as its ${NAME} reference like every secret.
@@ -46,32 +33,8 @@ export function register(cli: Cli): void {
             lenient: true,
             vars: withStandIns(loaded.text, process.env),
           });
-          if (snapshot.target.kind !== "kubernetes")
-            throw new errors.UsageError(
-              `${env} runs on the ${snapshot.target.kind} target; render prints Kubernetes manifests`,
-            );
-          if (service && !snapshot.services[service])
-            throw new errors.UsageError(
-              `no service "${service}" (services: ${Object.keys(snapshot.services).join(", ")})`,
-            );
           const revision = parseIntArg("--revision", o.revision) ?? 1;
-          const chosen = Object.values(snapshot.services).filter((s) => !service || s.name === service);
-          const releases = chosen
-            .filter((s) => !s.chart)
-            .map((s) =>
-              release.releaseOf(snapshot, s, revision, strategies.instanceEnv(snapshot, s, revision)),
-            );
-          const { manifests, notes } = render.renderEnvironment(releases);
-          // Charts keep their own names and objects, rendered by the real helm.
-          for (const s of chosen.filter((x) => x.chart))
-            manifests.push(
-              ...(await helm.helmTemplate({
-                release: s.name,
-                namespace: snapshot.target.kind === "kubernetes" ? snapshot.target.namespace : "default",
-                service: s,
-                dir: snapshot.dir,
-              })),
-            );
+          const { manifests, notes } = await renderManifests(snapshot, { env, service, revision });
           cli.finish({ manifests, notes }, (out) => {
             out.stdout(
               manifests
