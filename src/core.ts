@@ -33,6 +33,7 @@ export {
   type OpPayload,
   type WireError,
 } from "./operations.js";
+export { confirmationName } from "./spec/confirmation-name.js";
 export { lightRef, lightSpec } from "./spec/env-reference.js";
 export { slipwayHome } from "./util/home.js";
 export { formatBytes, formatDuration, parseDuration } from "./util/units.js";

@@ -16,6 +16,7 @@ export const OPS = [
   "plan",
   "deploy",
   "rollback",
+  "restart",
   "status",
   "history",
   "health",
@@ -85,6 +86,12 @@ const bool = (v: unknown) => v === true;
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 const strs = (v: unknown) =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
+/** A protected operation's typed name and freeze override (engine/protect.ts). */
+const protection = (a: Record<string, unknown>) => ({
+  confirmName: str(a.confirmName),
+  prompted: bool(a.namePrompted),
+  overrideFreeze: str(a.overrideFreeze),
+});
 
 export async function runOp(
   slipway: Slipway,
@@ -128,6 +135,7 @@ export async function runOp(
         only: strs(a.only),
         forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
         yes: bool(a.yes),
+        protection: protection(a),
         dryRun: bool(a.dryRun),
         skipChecks: bool(a.skipChecks),
         confirm: strs(a.confirm),
@@ -139,8 +147,18 @@ export async function runOp(
     case "rollback":
       return slipway.rollback(resolution, {
         revision: num(a.revision),
+        ref: str(a.ref),
+        label: str(a.label),
         yes: bool(a.yes),
+        protection: protection(a),
         withDb: bool(a.withDb),
+        dryRun: bool(a.dryRun),
+        emit: ctx.emit,
+        signal: ctx.signal,
+      });
+    case "restart":
+      return slipway.restart(resolution, {
+        service: str(a.service),
         dryRun: bool(a.dryRun),
         emit: ctx.emit,
         signal: ctx.signal,
@@ -178,7 +196,7 @@ export async function runOp(
     case "stop":
       return slipway.stop(resolution, { service: str(a.service), emit: ctx.emit });
     case "destroy":
-      return slipway.destroy(resolution, { yes: bool(a.yes), emit: ctx.emit });
+      return slipway.destroy(resolution, { yes: bool(a.yes), protection: protection(a), emit: ctx.emit });
     case "prune":
       return slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit });
     case "lock":

@@ -29,8 +29,9 @@ import {
 } from "./engine/instance-commands.js";
 import { locked, recover, releaseLock } from "./engine/locked.js";
 import type { Plan } from "./engine/plan.js";
-import { protect } from "./engine/protect.js";
+import { protect, protectionEvent, type Confirmation } from "./engine/protect.js";
 import type { RecoveryReport } from "./engine/recover.js";
+import { restart, type RestartOptions } from "./engine/restart.js";
 import { rollback, type RollbackOptions } from "./engine/rollback.js";
 import { pruneArtifacts, type DeployResult } from "./engine/run.js";
 import { envStatus, type EnvStatus } from "./engine/status.js";
@@ -135,6 +136,14 @@ export class Slipway {
     opts: RollbackOptions = {},
   ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
     return rollback(this.deps, resolution, opts);
+  }
+
+  /** `slipway restart`: a rolling restart of the current revision (engine/restart.ts). */
+  restart(
+    resolution: Resolution,
+    opts: RestartOptions = {},
+  ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
+    return restart(this.deps, resolution, opts);
   }
 
   /**
@@ -247,12 +256,16 @@ export class Slipway {
 
   async destroy(
     resolution: Resolution,
-    opts: { yes?: boolean; emit?: EventSink } = {},
+    opts: { yes?: boolean; protection?: Omit<Confirmation, "yes" | "overrideFreeze">; emit?: EventSink } = {},
   ): Promise<{ stopped: string[] }> {
     const spec = resolution.spec;
     const emit = opts.emit ?? noopSink;
-    protect(spec, "destroy", opts.yes);
-    return locked(this.deps, spec, "destroy", emit, () => destroyEnvironment(this.deps, spec, emit));
+    const guard = protect(spec, "destroy", { ...opts.protection, yes: opts.yes }, this.deps.actor);
+    return locked(this.deps, spec, "destroy", emit, () => {
+      const recorded = protectionEvent(spec, guard, false);
+      if (recorded) emit(recorded);
+      return destroyEnvironment(this.deps, spec, emit);
+    });
   }
 
   /** `slipway prune ENV`: drop release artifacts beyond `retain` (or `keep`) earlier releases. */

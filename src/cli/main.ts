@@ -6,6 +6,7 @@ import { register as schema } from "./commands/schema.js";
 import { register as plan } from "./commands/plan.js";
 import { register as deploy } from "./commands/deploy.js";
 import { register as rollback } from "./commands/rollback.js";
+import { register as restart } from "./commands/restart.js";
 import { register as status } from "./commands/status.js";
 import { register as history } from "./commands/history.js";
 import { register as logs } from "./commands/logs.js";
@@ -61,6 +62,7 @@ const commands = [
   render,
   deploy,
   rollback,
+  restart,
   status,
   history,
   logs,

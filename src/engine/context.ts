@@ -35,4 +35,6 @@ export interface EngineDeps {
   publish?: (project: string, env: string, e: EngineEvent) => void;
   /** What the target offers pre-flight checks beyond this machine (Docker SSH hosts, GPU runtimes). */
   preflight?: PreflightTarget;
+  /** The clock deploy freezes are judged by (tests inject one). */
+  now?: () => Date;
 }

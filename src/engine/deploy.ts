@@ -8,7 +8,7 @@ import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
-import { protect } from "./protect.js";
+import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
 export interface DeployOptions {
@@ -20,6 +20,8 @@ export interface DeployOptions {
   /** Who runs the deploy and which items were confirmed at a prompt. */
   confirmer?: Confirmer;
   yes?: boolean;
+  /** A `confirm: name` environment's typed name, and a freeze override (engine/protect.ts). */
+  protection?: Omit<Confirmation, "yes">;
   dryRun?: boolean;
   skipChecks?: boolean;
   description?: string;
@@ -109,8 +111,10 @@ export async function deploy(
   const spec = resolution.spec;
   const emit = opts.emit ?? noopSink;
   if (opts.dryRun) return { dryRun: true, plan: (await planDeploy(deps, resolution, opts)).plan };
-  protect(spec, "deploy", opts.yes);
+  const guard = protect(spec, "deploy", { ...opts.protection, yes: opts.yes }, deps.actor, deps.now?.());
   return locked(deps, spec, "deploy", emit, async () => {
+    const recorded = protectionEvent(spec, guard, true);
+    if (recorded) emit(recorded);
     const { plan: p, fingerprints } = await planDeploy(deps, resolution, opts);
     const current = await deps.store.currentRevision(spec.project, spec.env);
     emit({
@@ -128,6 +132,7 @@ export async function deploy(
       signal: opts.signal,
       checks: checkRunner(deps, resolution, opts.confirm, opts.confirmer),
       fingerprints,
+      facts: protectionFacts(guard),
     });
   });
 }

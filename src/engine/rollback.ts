@@ -11,13 +11,22 @@ import { revisionResolution } from "./deployed.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
-import { protect } from "./protect.js";
+import { protect, protectionFacts, type Confirmation } from "./protect.js";
 import { runPlan, type DeployResult } from "./run.js";
 
 export interface RollbackOptions {
   /** Revision to return to (default: the one before the current). */
   revision?: number;
+  /**
+   * `rollback ENV REF`: an existing revision number means that revision, anything else a release
+   * label (the newest deployable revision carrying it).
+   */
+  ref?: string;
+  /** `--label X`: REF is a label even when it looks like a revision number. */
+  label?: string;
   yes?: boolean;
+  /** A `confirm: name` environment's typed name (engine/protect.ts). */
+  protection?: Omit<Confirmation, "yes" | "overrideFreeze">;
   withDb?: boolean;
   dryRun?: boolean;
   /** Recorded with the revision (default "rollback to revision N"); the watch says why it rolled back. */
@@ -26,18 +35,57 @@ export interface RollbackOptions {
   signal?: AbortSignal;
 }
 
+/** Which revision a rollback was asked for: a number, a reference or a label (or none). */
+export interface RollbackWanted {
+  revision?: number;
+  ref?: string;
+  label?: string;
+}
+
+const restorable = (r: Revision) => r.status !== "failed" && r.status !== "in-progress";
+
+/** A label no restorable revision carries: say which labels there are (exit 2). */
+function noSuchLabel(env: string, label: string, revs: Revision[]): UsageError {
+  // One per label, the newest (the one a rollback to it would choose).
+  const newest = new Map<string, number>();
+  for (const r of revs.filter(restorable)) if (!newest.has(r.version)) newest.set(r.version, r.number);
+  const labels = [...newest].map(([v, n]) => `${v} (revision ${n})`);
+  const list = labels.length ? labels.slice(0, 20).join(", ") : "none";
+  return Object.assign(
+    new UsageError(`no revision of ${env} has the label "${label}"; candidates: ${list}`),
+    {
+      details: {
+        candidates: revs.filter(restorable).map((r) => ({ revision: r.number, version: r.version })),
+      },
+    },
+  );
+}
+
+/** Resolve a reference to a revision number: an existing number, else the newest revision with that label. */
+function wantedNumber(env: string, revs: Revision[], w: RollbackWanted): number | undefined {
+  if (w.label !== undefined || (w.ref !== undefined && !revs.some((r) => String(r.number) === w.ref))) {
+    const label = (w.label ?? w.ref) as string;
+    // Newest first: the newest revision deployed with that label (a failed one never ran it).
+    const hit = revs.find((r) => r.version === label && restorable(r));
+    if (!hit) throw noSuchLabel(env, label, revs);
+    return hit.number;
+  }
+  return w.ref !== undefined ? Number(w.ref) : w.revision;
+}
+
 /** The revision a rollback returns to: the one asked for, else the last deployed before the current. */
 export function rollbackTarget(
   env: string,
   revs: Revision[],
   current: Revision | undefined,
-  wanted: number | undefined,
+  asked: number | RollbackWanted | undefined,
 ): Revision {
   let target: Revision | undefined;
+  const wanted = wantedNumber(env, revs, typeof asked === "object" ? asked : { revision: asked });
   if (wanted !== undefined) {
     target = revs.find((r) => r.number === wanted);
     if (!target) throw new UsageError(`revision ${wanted} not found in ${env} (see: slipway history ${env})`);
-    if (target.status === "failed" || target.status === "in-progress")
+    if (!restorable(target))
       throw new UsageError(
         `revision ${wanted} is ${target.status}; only a revision that was deployed can be restored`,
       );
@@ -75,12 +123,16 @@ export async function rollback(
 ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
   const cur = resolution.spec;
   const emit = opts.emit ?? noopSink;
-  protect(cur, "rollback", opts.yes || opts.dryRun);
+  // A dry run changes nothing, so it needs no confirmation.
+  const guard = opts.dryRun
+    ? undefined
+    : protect(cur, "rollback", { ...opts.protection, yes: opts.yes }, deps.actor);
   const run = async () => {
     const { store } = deps;
     const current = await store.currentRevision(cur.project, cur.env);
-    const revs = await store.listRevisions(cur.project, cur.env, { limit: 200 });
-    const target = rollbackTarget(cur.env, revs, current, opts.revision);
+    // Every revision: a label or number may be years old (and the data plan needs all newer ones).
+    const revs = await store.listRevisions(cur.project, cur.env);
+    const target = rollbackTarget(cur.env, revs, current, opts);
     const res = revisionResolution(target, resolution);
     const live = await store.listInstances(cur.project, cur.env);
     const dataPlan = planDataRollback(revs, target);
@@ -120,6 +172,7 @@ export async function rollback(
       skipChecks: true,
       emit,
       signal: opts.signal,
+      facts: protectionFacts(guard),
       ...(opts.withDb ? { dataRollback: { from: resolution, revisions: revs } } : {}),
     }).catch((e: unknown) => {
       warnDataReturned(e, target, emit);

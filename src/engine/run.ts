@@ -66,7 +66,7 @@ export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<Deplo
     kind: "deploy.started",
     severity: "info",
     revision,
-    message: `${spec.project} ${spec.env}: ${opts.rollbackOf ? `rollback to revision ${opts.rollbackOf.number}` : `deploy of ${spec.version}`} started as revision ${revision} by ${deps.actor}`,
+    message: `${spec.project} ${spec.env}: ${opts.restart ? `restart of revision ${opts.current?.number}` : opts.rollbackOf ? `rollback to revision ${opts.rollbackOf.number}` : `deploy of ${spec.version}`} started as revision ${revision} by ${deps.actor}`,
   });
   const redact = stepRedactor(resolution);
   const executor = new StepExecutor(deps, spec, revision, emit, redact);
@@ -119,10 +119,11 @@ async function stepContext(
 function startFacts(opts: RunOptions) {
   // A rollback re-applies the target's code: its fingerprints hold again.
   const fingerprints = opts.fingerprints ?? (opts.rollbackOf?.facts as CarryFacts | undefined)?.fingerprints;
-  const facts: Record<string, unknown> = { previous: opts.current?.number };
+  const facts: Record<string, unknown> = { ...opts.facts, previous: opts.current?.number };
   if (fingerprints) facts.fingerprints = fingerprints;
   const artifactRevs: Record<string, number> = {};
-  if (!opts.rollbackOf) untouched(opts, facts, artifactRevs);
+  // A restart of some services leaves the others running as a deploy --only does.
+  if (!opts.rollbackOf || opts.restart) untouched(opts, facts, artifactRevs);
   const kept = opts.plan.steps.filter((s) => s.kind === "carry" && s.service && s.fromRevision);
   if (kept.length)
     facts.carried = {

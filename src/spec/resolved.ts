@@ -108,7 +108,7 @@ export interface ResolvedSpec {
   dir: string;
   version: string;
   target: Target;
-  protect?: { confirm: boolean; context?: string };
+  protect?: { confirm: boolean | "name"; context?: string; freeze?: string[] };
   proxyHost: string;
   /** Services in the order they appear in the file. */
   services: Record<string, ResolvedService>;

@@ -8,6 +8,7 @@ import { checkSchema } from "./schema-checks.js";
 import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
+import { protectSchema } from "./schema-protect.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 
 export const healthSchema = z
@@ -318,22 +319,6 @@ export const targetSchema = z
     z.discriminatedUnion("kind", [processTarget, dockerTarget, kubernetesTarget]),
   ])
   .describe("Where the environment runs: process (local processes), docker or kubernetes.");
-
-export const protectSchema = z
-  .union([
-    z.boolean().transform((b) => ({ confirm: b, context: undefined as string | undefined })),
-    z.strictObject({
-      confirm: z
-        .boolean()
-        .default(true)
-        .describe("deploy/rollback/destroy need --yes or a typed confirmation."),
-      context: z
-        .string()
-        .optional()
-        .describe("The Kubernetes context (or Docker host) name must contain this text."),
-    }),
-  ])
-  .describe("Protection rules for the environment.");
 
 export const environmentSchema = z
   .strictObject({

@@ -1,5 +1,6 @@
 import type { Cli } from "../runtime.js";
 import { green } from "../render.js";
+import { protectOptions, protectionArgs } from "../protect-prompt.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -11,18 +12,20 @@ export function register(cli: Cli): void {
         cli.finish(r, (out) => out.stdout(green(out, `✔ stopped ${r.stopped.length} instance(s)`)));
       }),
     );
-  cli.program
+  const destroy = cli.program
     .command("destroy <env>")
     .description("stop everything and remove the environment's releases (history is kept)")
-    .option("-y, --yes", "confirm destroying a protected environment")
-    .action(
-      cli.action(async (env: string, o: { yes?: boolean }) => {
-        const r = (await cli.op("destroy", cli.resolve(env, "destroy"), { yes: o.yes })) as {
-          stopped: string[];
-        };
-        cli.finish(r, (out) =>
-          out.stdout(green(out, `✔ destroyed ${env}: stopped ${r.stopped.length} instance(s)`)),
-        );
-      }),
-    );
+    .option("-y, --yes", "confirm destroying a protected environment");
+  protectOptions(destroy).action(
+    cli.action(async (env: string, o: { yes?: boolean; confirmName?: string }) => {
+      const res = cli.resolve(env, "destroy");
+      const guard = await protectionArgs(res, "destroy", o, cli.opts.json);
+      const r = (await cli.op("destroy", res, { ...guard, yes: o.yes })) as {
+        stopped: string[];
+      };
+      cli.finish(r, (out) =>
+        out.stdout(green(out, `✔ destroyed ${env}: stopped ${r.stopped.length} instance(s)`)),
+      );
+    }),
+  );
 }

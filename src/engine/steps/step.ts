@@ -41,6 +41,10 @@ export interface RunOptions {
   dataRollback?: DataRollbackContext;
   /** Fingerprints of the services (engine/carry.ts), recorded so the next deploy can keep unchanged ones. */
   fingerprints?: Record<string, string>;
+  /** `slipway restart`: rollbackOf is the current revision, re-applied to fresh instances. */
+  restart?: boolean;
+  /** Recorded with the revision from the start (who confirmed a protected operation, a freeze override). */
+  facts?: Record<string, unknown>;
 }
 
 /** What the steps of one run share: the revision being made and what earlier steps produced. */
