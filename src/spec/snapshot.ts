@@ -8,6 +8,7 @@ import type { EnvFileRef, ResolvedService, ResolvedSpec } from "./resolved.js";
 import { readSecretFile } from "./secret-file.js";
 import type { FileSource } from "./services.js";
 import { walk } from "./tree.js";
+import { MIN_ANYWHERE, shortValuePattern } from "../util/redact.js";
 
 /** Replace secret values by their ${NAME} template, so a snapshot can be stored and re-hydrated. */
 export function redact(value: unknown, secrets: Map<string, string>): unknown {
@@ -16,7 +17,13 @@ export function redact(value: unknown, secrets: Map<string, string>): unknown {
     let out = s.replace(/\$\{/g, () => "$${");
     for (const [name, v] of entries) {
       if (out === v) return `\${${name}}`;
-      if (v.length >= 6 && out.includes(v)) out = out.split(v).join(`\${${name}}`);
+      if (v.length >= MIN_ANYWHERE) {
+        if (out.includes(v)) out = out.split(v).join(`\${${name}}`);
+      } else {
+        // A short value only where a secret sits (a URL's password, NAME=value): the same rule
+        // as the redactor's, so a snapshot never holds what the redactor would hide.
+        out = out.replace(shortValuePattern([v]), (_m, before: string) => `${before}\${${name}}`);
+      }
     }
     return out;
   });
