@@ -28,7 +28,7 @@ import {
 import type { EngineEvent } from "../engine/events.js";
 import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
-import { deployedSpec } from "../engine/deployed.js";
+import { deployedSpec, MissingVariables, readableSpec } from "../engine/deployed.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Store } from "../store/store.js";
 
@@ -40,8 +40,6 @@ export interface SchedulerOptions {
   latest: (project: string, env: string) => Resolution | undefined;
   /** Raise an event through the engine: alerts reach the store timeline and the notifier. */
   publish: (spec: ResolvedSpec, e: EngineEvent) => void;
-  /** Variables a stored snapshot is rehydrated with when no operation brought one (default process.env). */
-  vars?: Record<string, string | undefined>;
   /** How often the deployed environments are re-read (default 15 s). */
   syncEveryMs?: number;
   /** The engine's event bus (Runtime.subscribe): a deploy or rollback re-reads the environments at once. */
@@ -86,6 +84,8 @@ export class Scheduler {
   private readonly jobsByKey = new Map<string, Job>();
   private readonly handlers = new Map<string, JobHandler>();
   private readonly queues = new Map<string, Promise<void>>();
+  /** Environments whose deployed revision lacks values here (no operation brought them since start). */
+  private readonly missing = new Map<string, MissingVariables>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
   private stopped = false;
@@ -192,13 +192,28 @@ export class Scheduler {
     }
   }
 
-  /** The latest operation's spec, else the deployed revision's snapshot with the daemon's variables. */
+  /**
+   * The latest operation's spec, else the deployed revision's snapshot with its env files (never
+   * the daemon's own environment). A revision whose values are not all available still has its
+   * jobs listed; running one refuses, alerting with the missing names (run()).
+   */
   private async specFor(project: string, env: string): Promise<ResolvedSpec | undefined> {
     const current = await this.opts.store.currentRevision(project, env);
     if (!current) return undefined;
     const latest = this.opts.latest(project, env);
-    if (latest) return latest.spec;
-    return deployedSpec(current, [], this.opts.vars ?? process.env);
+    if (latest) {
+      this.missing.delete(envKey(project, env));
+      return latest.spec;
+    }
+    try {
+      const spec = deployedSpec(current);
+      this.missing.delete(envKey(project, env));
+      return spec;
+    } catch (e) {
+      if (!(e instanceof MissingVariables)) throw e;
+      this.missing.set(envKey(project, env), e);
+      return readableSpec(current);
+    }
   }
 
   private alert(
@@ -244,6 +259,12 @@ export class Scheduler {
     const spec = job.spec;
     // Only while the environment is still deployed.
     if (!(await this.opts.store.currentRevision(job.project, job.env))) return;
+    const missing = this.missing.get(envKey(job.project, job.env));
+    if (missing) {
+      const message = `${spec.project} ${spec.env}: scheduled ${job.run} "${job.name}" refused: ${missing.message}`;
+      this.alert(spec, undefined, message, { job: job.name, missing: missing.variables });
+      return;
+    }
     if (job.run === "health" || job.run === "check") {
       const h = this.handlers.get(job.run);
       if (h && job.entry) await h(spec, job.entry);

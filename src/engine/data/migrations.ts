@@ -22,7 +22,7 @@ export interface MigrationResult {
   output: string;
 }
 
-/** A revision's spec with the secrets of the current resolution (and the process environment). */
+/** A revision's spec with the secrets of the current resolution and its recorded env files. */
 export function specOf(rev: Revision, resolution: Resolution): ResolvedSpec {
   return deployedSpec(rev, resolution.secrets);
 }
