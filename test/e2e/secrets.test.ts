@@ -46,7 +46,7 @@ services:
     run: node canary.js
     path: ./app
     port: ${port}
-    envFile: ./app/service.env
+    envFile: ./service.env
     env:
       RELEASE: "\${VERSION}"
       ENV_CANARY: "\${ENV_CANARY}"
@@ -97,7 +97,7 @@ beforeAll(async () => {
   writeFileSync(join(p.dir, "app", "migrate.sh"), MIGRATE);
   chmodSync(join(p.dir, "app", "migrate.sh"), 0o755);
   writeFileSync(join(p.dir, ".env.dev"), `ENV_CANARY=${CANARIES.envLevel}\n`);
-  writeFileSync(join(p.dir, "app", "service.env"), `FILE_CANARY=${CANARIES.serviceFile}\n`);
+  writeFileSync(join(p.dir, "service.env"), `FILE_CANARY=${CANARIES.serviceFile}\n`);
   writeFileSync(p.file, spec(p.ports.api));
 }, 60_000);
 
