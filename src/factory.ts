@@ -6,6 +6,10 @@ import { join } from "node:path";
 import type { PreflightTarget } from "./checks/types.js";
 import type { Driver } from "./drivers/driver.js";
 import type { DockerDriver } from "./drivers/docker/docker-driver.js";
+import { checkKubeContext } from "./drivers/kubernetes/context-check.js";
+import { podReadinessGate } from "./drivers/kubernetes/health.js";
+import type { KubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.js";
+import type { KubernetesTarget } from "./spec/schema-kubernetes.js";
 import { DriverError } from "./errors.js";
 import type { EngineDeps } from "./engine/context.js";
 import type { EngineEvent } from "./engine/events.js";
@@ -53,7 +57,7 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   const drivers = new Map<string, Driver>();
   const slipways = new Map<string, Slipway>();
   const subscribers = new Set<EventSubscriber>();
-  const notify = new NotifierHub({ home: opts.home, logger });
+  const notify = new NotifierHub({ home: opts.home, store, logger });
   subscribers.add(notify.onEvent);
   const latestByEnv = new Map<string, Resolution>();
   const publish = (project: string, env: string, e: EngineEvent) => {
@@ -111,6 +115,9 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
         hosts: t.hosts,
         ssh: { privateKeyPath: t.ssh?.key, knownHostsPath: t.ssh?.knownHosts },
       });
+    } else if (kind === "kubernetes") {
+      const { KubernetesDriver } = await import("./drivers/kubernetes/kubernetes-driver.js");
+      d = new KubernetesDriver({ target: target as KubernetesTarget, logger });
     } else {
       throw new DriverError(kind, `the ${kind} target is not available in this build`);
     }
@@ -134,7 +141,10 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
       runOnce: call("runOnce") as Driver["runOnce"],
       stats: call("stats") as Driver["stats"],
       // Only containers have a live state beyond their pids (exited, Docker's health status).
-      live: kind === "docker" ? (call("live") as NonNullable<Driver["live"]>) : undefined,
+      live:
+        kind === "docker" || kind === "kubernetes"
+          ? (call("live") as NonNullable<Driver["live"]>)
+          : undefined,
       // Only containers are kept after they stop (retired, for their logs).
       retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
       prune: call("prune") as Driver["prune"],
@@ -164,6 +174,8 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
       gpuSupport: async () => (await docker()).gpuSupport(),
     };
   };
+  // Kubernetes: traffic is the Service selector, and the kubelet's readiness is the health gate.
+  const kubeRouter = (target: Target) => async () => ((await driverFor(target)) as KubernetesDriver).router();
   const deps = (target: Target): EngineDeps => {
     const driver = lazyDriver(target);
     return {
@@ -171,8 +183,11 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
       home: opts.home,
       store,
       driver,
-      router: getRouter,
-      health: makeHealthGate(driver),
+      router: target.kind === "kubernetes" ? kubeRouter(target) : getRouter,
+      health:
+        target.kind === "kubernetes"
+          ? podReadinessGate(driver.live as NonNullable<Driver["live"]>)
+          : makeHealthGate(driver),
       logger,
       actor: Slipway.actor(),
       publish,
@@ -216,6 +231,8 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
     },
     slipway(t: Target | string) {
       const target = (typeof t === "string" ? { kind: t } : t) as Target;
+      // A wrong cluster is refused before any operation starts (exit 4).
+      if (target.kind === "kubernetes") checkKubeContext(target as KubernetesTarget);
       const key = JSON.stringify(target);
       let s = slipways.get(key);
       if (!s) {
@@ -283,3 +300,6 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   };
   return engine;
 }
+
+/** `slipway render`: the Kubernetes driver renders an environment's manifests. */
+export { renderManifests } from "./drivers/kubernetes/render-environment.js";

@@ -15,7 +15,7 @@
  * after (`tls-expiry`, DAILY_TLS_CRON): a certificate must not expire because nobody deployed.
  */
 import { Cron } from "croner";
-import { errorMessage } from "../errors.js";
+import { errorMessage } from "../core.js";
 import {
   backedUpServices,
   backupAlert,
@@ -24,13 +24,16 @@ import {
   configFor,
   retentionOf,
   withBackups,
-} from "../engine/data/index.js";
-import type { EngineEvent } from "../engine/events.js";
-import type { Logger } from "../logger.js";
-import type { Resolution } from "../spec/resolve.js";
-import { deployedSpec, MissingVariables, readableSpec } from "../engine/deployed.js";
-import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
-import type { Store } from "../store/store.js";
+  deployedSpec,
+  MissingVariables,
+  readableSpec,
+  type EngineEvent,
+  type Logger,
+  type Resolution,
+  type ResolvedService,
+  type ResolvedSpec,
+  type Store,
+} from "../index.js";
 
 export interface SchedulerOptions {
   home: string;
