@@ -53,6 +53,16 @@ export function readableSpec(rev: Revision, secrets?: Iterable<readonly [string,
   return rehydrate(snapshotOf(rev), Object.fromEntries(secrets ?? []));
 }
 
+/** deployedSpec(), or when values are missing the readable spec and why it cannot run. */
+export function specOrMissing(rev: Revision): { spec: ResolvedSpec; missing?: MissingVariables } {
+  try {
+    return { spec: deployedSpec(rev) };
+  } catch (e) {
+    if (!(e instanceof MissingVariables)) throw e;
+    return { spec: readableSpec(rev), missing: e };
+  }
+}
+
 /**
  * The spec of the deployed revision: the latest operation's spec when it deployed this very
  * version, else the snapshot with the latest operation's secrets (MissingVariables if short).

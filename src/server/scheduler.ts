@@ -24,9 +24,8 @@ import {
   configFor,
   retentionOf,
   withBackups,
-  deployedSpec,
-  MissingVariables,
-  readableSpec,
+  specOrMissing,
+  type MissingVariables,
   type EngineEvent,
   type Logger,
   type Resolution,
@@ -87,7 +86,7 @@ export class Scheduler {
   private readonly jobsByKey = new Map<string, Job>();
   private readonly handlers = new Map<string, JobHandler>();
   private readonly queues = new Map<string, Promise<void>>();
-  /** Environments whose deployed revision lacks values here (no operation brought them since start). */
+  /** Environments whose deployed revision lacks values (none brought by an operation since start). */
   private readonly missing = new Map<string, MissingVariables>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
@@ -195,28 +194,16 @@ export class Scheduler {
     }
   }
 
-  /**
-   * The latest operation's spec, else the deployed revision's snapshot with its env files (never
-   * the daemon's own environment). A revision whose values are not all available still has its
-   * jobs listed; running one refuses, alerting with the missing names (run()).
-   */
+  /** The latest operation's spec, else the deployed snapshot and its env files (never process.env). */
   private async specFor(project: string, env: string): Promise<ResolvedSpec | undefined> {
     const current = await this.opts.store.currentRevision(project, env);
     if (!current) return undefined;
+    this.missing.delete(envKey(project, env));
     const latest = this.opts.latest(project, env);
-    if (latest) {
-      this.missing.delete(envKey(project, env));
-      return latest.spec;
-    }
-    try {
-      const spec = deployedSpec(current);
-      this.missing.delete(envKey(project, env));
-      return spec;
-    } catch (e) {
-      if (!(e instanceof MissingVariables)) throw e;
-      this.missing.set(envKey(project, env), e);
-      return readableSpec(current);
-    }
+    if (latest) return latest.spec;
+    const { spec, missing } = specOrMissing(current);
+    if (missing) this.missing.set(envKey(project, env), missing); // jobs stay listed; runJob refuses
+    return spec;
   }
 
   private alert(
@@ -263,11 +250,9 @@ export class Scheduler {
     // Only while the environment is still deployed.
     if (!(await this.opts.store.currentRevision(job.project, job.env))) return;
     const missing = this.missing.get(envKey(job.project, job.env));
-    if (missing) {
-      const message = `${spec.project} ${spec.env}: scheduled ${job.run} "${job.name}" refused: ${missing.message}`;
-      this.alert(spec, undefined, message, { job: job.name, missing: missing.variables });
-      return;
-    }
+    const refused =
+      missing && `${spec.project} ${spec.env}: scheduled ${job.name} refused: ${missing.message}`;
+    if (refused) return this.alert(spec, undefined, refused, { job: job.name, missing: missing.variables });
     if (job.run === "health" || job.run === "check") {
       const h = this.handlers.get(job.run);
       if (h && job.entry) await h(spec, job.entry);
