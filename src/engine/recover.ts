@@ -5,7 +5,7 @@
  * store records of dead instances are dropped (no ghosts).
  */
 import { errorMessage } from "../errors.js";
-import { deployedSpec, snapshotOf } from "./deployed.js";
+import { readableSpec, snapshotOf } from "./deployed.js";
 import type { Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
@@ -29,10 +29,11 @@ export async function recoverEnvironment(
   const revisions = await store.listRevisions(project, env, { limit: 20 });
   const interrupted = revisions.filter((r) => r.status === "in-progress");
   const current = revisions.find((r) => r.status === "deployed");
-  const vars = { ...process.env };
 
   for (const rev of interrupted.reverse()) {
-    const spec = deployedSpec(rev, [], vars);
+    // Stopping and finalizing what the journal names needs no secret; restarting the previous
+    // revision does, and undo() re-hydrates it strictly (never from this process's environment).
+    const spec = readableSpec(rev);
     const journal = await store.journal(project, env, rev.number);
     const records = await store.listInstances(project, env);
     const alive = new Set((await driver.inspect(project, env)).map((i) => i.id));
