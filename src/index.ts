@@ -54,6 +54,6 @@ export {
   type BackupRecord,
   type MigrationResult,
 } from "./engine/data/index.js";
-export { deployedSpec } from "./engine/deployed.js";
+export { deployedSpec, MissingVariables, readableSpec, specOrMissing } from "./engine/deployed.js";
 export { OpenAlerts } from "./engine/open-alerts.js";
 export { pidAlive } from "./util/pid.js";

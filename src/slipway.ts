@@ -16,7 +16,7 @@ import {
   type PlanOptions,
 } from "./engine/deploy.js";
 import { runDataOp } from "./engine/data/index.js";
-import { deployedSpec, snapshotOf } from "./engine/deployed.js";
+import { readableSpec, snapshotOf } from "./engine/deployed.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { maintain, sweepHealthUnlocked } from "./engine/housekeeping.js";
 import type { SweepOptions, SweepReport } from "./engine/health-sweep.js";
@@ -69,14 +69,14 @@ export class Slipway {
   }
 
   /**
-   * The spec of what is deployed (current revision's snapshot, re-hydrated from the daemon's
-   * environment), for read-only operations that sent only a light reference.
+   * The spec of what is deployed (current revision's snapshot, re-hydrated from its env files
+   * only), for read-only operations that sent only a light reference.
    */
   async deployedResolution(ref: ResolvedSpec): Promise<Resolution> {
     const current = await this.deps.store.currentRevision(ref.project, ref.env);
     const latest = (await this.deps.store.listRevisions(ref.project, ref.env, { limit: 1 }))[0];
     const rev = current ?? latest;
-    const spec = rev ? { ...deployedSpec(rev), target: ref.target } : ref;
+    const spec = rev ? { ...readableSpec(rev), target: ref.target } : ref;
     return { spec, snapshot: snapshotOf(rev) ?? ref, secrets: new Map(), vars: {} };
   }
 
@@ -277,7 +277,7 @@ export class Slipway {
     return locked(this.deps, spec, "prune", opts.emit ?? noopSink, async () => {
       const current = await this.deps.store.currentRevision(spec.project, spec.env);
       if (!current) return {};
-      const deployed = deployedSpec(current);
+      const deployed = readableSpec(current);
       await pruneArtifacts(this.deps, deployed, current.number, opts.keep);
       return { revision: current.number };
     });

@@ -1,4 +1,5 @@
 /** Running the dump/restore tools: passwords in the environment only, stderr kept (redacted) for errors. */
+import { makeRedactor, MASK, redactUrl as redactUrlText } from "../util/redact.js";
 import { createWriteStream } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { OperationFailed } from "../errors.js";
@@ -24,21 +25,19 @@ export interface RunResult {
 
 const TAIL = 4000;
 
-/** Remove secrets from a text (a password, a URL's password part). */
+/** Remove secrets from a text (a password, a URL's password part): the one redactor's rules. */
 export function scrub(text: string, secrets: (string | undefined)[]): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join("***");
-  return out.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]+@/g, "$1***@");
+  return makeRedactor(secrets)(text);
 }
 
 /** A URL with its password replaced by *** (for messages and records). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
+    if (u.password) u.password = MASK;
+    return redactUrlText(u.toString());
   } catch {
-    return scrub(url, []);
+    return redactUrlText(url);
   }
 }
 

@@ -1,6 +1,6 @@
 /** `http`: a URL answers with expectStatus (default any 2xx/3xx). */
 import { httpGet, statusOk } from "../health/http.js";
-import { describeUrl } from "../health/redact.js";
+import { describeUrl } from "../util/redact.js";
 import type { HttpCheckSpec } from "../spec/schema-checks.js";
 import { attempt } from "./attempt.js";
 import type { CheckOutcome, CheckRun } from "./types.js";

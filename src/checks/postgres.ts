@@ -1,6 +1,6 @@
 /** `postgres`: a real connection (startup, authentication) and `select 1`. */
 import { pingPostgres } from "../health/postgres.js";
-import { describeUrl } from "../health/redact.js";
+import { describeUrl } from "../util/redact.js";
 import type { PostgresCheckSpec } from "../spec/schema-checks.js";
 import { attempt } from "./attempt.js";
 import type { CheckOutcome, CheckRun } from "./types.js";

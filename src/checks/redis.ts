@@ -1,5 +1,5 @@
 /** `redis`: AUTH (when the URL has a password), then PING must answer PONG. */
-import { describeUrl } from "../health/redact.js";
+import { describeUrl } from "../util/redact.js";
 import { pingRedis } from "../health/redis.js";
 import type { RedisCheckSpec } from "../spec/schema-checks.js";
 import { attempt } from "./attempt.js";

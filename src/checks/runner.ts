@@ -4,7 +4,7 @@
  * A failure of a `severity: warning` check is reported as "warning". Evidence and details are
  * redacted before anyone sees them.
  */
-import { describeUrl, redact } from "../health/redact.js";
+import { describeUrl, makeRedactor, redactDeep, type Redactor } from "../util/redact.js";
 import { formatMs } from "../health/signal.js";
 import type { CheckKind, CheckSpec } from "../spec/schema-checks.js";
 import { commandCheck } from "./command.js";
@@ -87,27 +87,20 @@ function dispatch(c: CheckSpec, run: CheckRun): Promise<CheckOutcome> {
 
 const SECRET_NAME = /(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|_KEY$|^KEY$|DSN|AUTH)/i;
 
-/** Values that must never appear in evidence. */
-function secretValues(checks: CheckSpec[], ctx: CheckContext): string[] {
+/** What hides every value that must never appear in evidence. */
+function evidenceRedactor(checks: CheckSpec[], ctx: CheckContext): Redactor {
   const out = new Set<string>(ctx.secrets ?? []);
+  const anywhere = new Set<string>();
   const named = new Set<string>();
   for (const c of checks) {
     if (c.kind === "env") for (const n of [...c.required, ...Object.keys(c.minLength ?? {})]) named.add(n);
   }
   for (const [k, v] of Object.entries(ctx.vars)) {
     // Guessed by name: short values (true, prod) would blank out ordinary words in the evidence.
-    if (v && (named.has(k) || (SECRET_NAME.test(k) && v.length >= 6))) out.add(v);
+    if (v && named.has(k)) anywhere.add(v);
+    else if (v && SECRET_NAME.test(k)) out.add(v);
   }
-  return [...out];
-}
-
-function redactDetails(details: Record<string, unknown>, secrets: string[]): Record<string, unknown> {
-  return JSON.parse(
-    redact(
-      JSON.stringify(details),
-      secrets.map((s) => JSON.stringify(s).slice(1, -1)),
-    ),
-  ) as Record<string, unknown>;
+  return makeRedactor(out, { anywhere });
 }
 
 async function runOne(
@@ -148,7 +141,7 @@ async function runOne(
 }
 
 export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise<CheckResult[]> {
-  const secrets = secretValues(checks, ctx);
+  const redact = evidenceRedactor(checks, ctx);
   const results: CheckResult[] = [];
   // The spec's checks first, so result i is check i; then the ones the runner adds by itself.
   const items = [
@@ -162,7 +155,7 @@ export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise
     ...(ctx.automatic ?? []).map((a) => ({ ...a, warnOnly: false, body: (run: CheckRun) => a.run(run) })),
   ];
   for (const [i, c] of items.entries()) {
-    const name = redact(c.name, secrets);
+    const name = redact(c.name);
     ctx.onStart?.({ name, kind: c.kind }, i);
     const started = performance.now();
     const outcome: CheckOutcome = ctx.signal?.aborted
@@ -173,9 +166,9 @@ export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise
       name,
       kind: c.kind,
       status,
-      evidence: redact(outcome.evidence, secrets),
+      evidence: redact(outcome.evidence),
       durationMs: Math.round(performance.now() - started),
-      ...(outcome.details ? { details: redactDetails(outcome.details, secrets) } : {}),
+      ...(outcome.details ? { details: redactDeep(outcome.details, redact) } : {}),
       ...(outcome.summaryLines ? { summaryLines: outcome.summaryLines } : {}),
     };
     results.push(result);

@@ -7,7 +7,7 @@ import type { Resolution } from "../spec/resolve.js";
 import type { Target } from "../spec/schema.js";
 import type { RevisionFacts, Store } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
-import { deployedSpec, snapshotOf } from "./deployed.js";
+import { readableSpec, snapshotOf } from "./deployed.js";
 import { noopSink, type EventSink } from "./events.js";
 import { rollback } from "./rollback.js";
 import type { DeployResult } from "./run.js";
@@ -40,7 +40,8 @@ export async function autoRollback(
 ): Promise<DeployResult> {
   const current = await host.store.currentRevision(project, env);
   if (!current) throw new Error("nothing deployed");
-  const spec = deployedSpec(current, opts.latest?.secrets);
+  // Only its target and name are read here; the rollback target's values are checked by rollback().
+  const spec = readableSpec(current, opts.latest?.secrets);
   const resolution: Resolution = opts.latest ?? {
     spec,
     snapshot: snapshotOf(current),

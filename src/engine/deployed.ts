@@ -1,11 +1,32 @@
 /**
  * The one way back from a stored revision to a spec that can run. A revision keeps its spec as
  * a snapshot with secrets as `${VAR}` templates; running it again needs values, which come from
- * the secrets an operation brought (when it has them) over the daemon's own environment.
+ * the secrets an operation brought and from the env files the snapshot recorded (read again).
+ * Never from the daemon's own environment: that is whatever shell first started the daemon,
+ * possibly another environment's. A value found nowhere refuses the action (MissingVariables).
  */
+import { OperationFailed } from "../errors.js";
 import { rehydrate, type Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
+import { rehydrateChecked } from "../spec/snapshot.js";
 import type { Revision } from "../store/store.js";
+
+/** A stored revision cannot run again: some of its variables have no value here. */
+export class MissingVariables extends OperationFailed {
+  override name = "MissingVariables";
+  constructor(
+    readonly revision: Revision,
+    readonly variables: string[],
+  ) {
+    super(
+      `revision ${revision.number} (${revision.version}) of ${revision.project}/${revision.env} cannot run ` +
+        `again: no value for ${variables.join(", ")} (not in its env files, and not brought by an operation; ` +
+        `the daemon's own environment is never used). Run a deploy or rollback from a shell that has ` +
+        `${variables.length > 1 ? "them" : "it"}.`,
+    );
+    this.details = { revision: revision.number, missing: variables };
+  }
+}
 
 /** The stored snapshot as it is: secrets still templates. For reading, never for running. */
 export function snapshotOf(rev: Revision): ResolvedSpec;
@@ -15,20 +36,36 @@ export function snapshotOf(rev: Revision | undefined): ResolvedSpec | undefined 
 }
 
 /**
- * A revision's spec with values: `secrets` (an operation's, by name) over `vars` (default the
- * process environment).
+ * A revision's spec with values, to run: `secrets` (an operation's, by name) and the env files
+ * the snapshot recorded. Throws MissingVariables, naming them, when a reference has no value.
  */
-export function deployedSpec(
-  rev: Revision,
-  secrets?: Iterable<readonly [string, string]>,
-  vars: Record<string, string | undefined> = process.env,
-): ResolvedSpec {
-  return rehydrate(snapshotOf(rev), { ...vars, ...Object.fromEntries(secrets ?? []) });
+export function deployedSpec(rev: Revision, secrets?: Iterable<readonly [string, string]>): ResolvedSpec {
+  const { value, missing } = rehydrateChecked(snapshotOf(rev), Object.fromEntries(secrets ?? []));
+  if (missing.length) throw new MissingVariables(rev, missing);
+  return value;
+}
+
+/**
+ * A revision's spec for reading and for what needs no secret (pruning artifacts, listing
+ * schedules, stopping instances): references without a value are left empty.
+ */
+export function readableSpec(rev: Revision, secrets?: Iterable<readonly [string, string]>): ResolvedSpec {
+  return rehydrate(snapshotOf(rev), Object.fromEntries(secrets ?? []));
+}
+
+/** deployedSpec(), or when values are missing the readable spec and why it cannot run. */
+export function specOrMissing(rev: Revision): { spec: ResolvedSpec; missing?: MissingVariables } {
+  try {
+    return { spec: deployedSpec(rev) };
+  } catch (e) {
+    if (!(e instanceof MissingVariables)) throw e;
+    return { spec: readableSpec(rev), missing: e };
+  }
 }
 
 /**
  * The spec of the deployed revision: the latest operation's spec when it deployed this very
- * version, else the snapshot with the latest operation's secrets over the process environment.
+ * version, else the snapshot with the latest operation's secrets (MissingVariables if short).
  */
 export function liveSpec(current: Revision, latest: Resolution | undefined): ResolvedSpec {
   const spec = latest?.spec;

@@ -5,7 +5,7 @@
  */
 import type { Instance, InstanceStats } from "../drivers/driver.js";
 import { OperationFailed, UsageError } from "../errors.js";
-import { redact } from "../health/redact.js";
+import { redactorOf } from "../util/redact.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { EngineDeps } from "./context.js";
@@ -66,7 +66,7 @@ export async function execInInstance(
     throw new OperationFailed(`no running instance of ${service} in ${spec.env}`);
   const inst = { ...target, ...live.get(target.id), artifact: target.artifact } as Instance;
   const timeoutMs = opts.timeoutMs ?? 600_000;
-  const secrets = [...resolution.secrets.values()];
+  const redact = redactorOf(resolution);
   // Containers: inside the running container, without a shell (as `docker exec`). Processes have
   // no inside: a one-off of the instance's release with the service's environment (as migrations).
   const r = deps.driver.exec
@@ -99,7 +99,7 @@ export async function execInInstance(
         command.map(shellQuote).join(" "),
         { timeoutMs, signal: opts.signal },
       );
-  return { instance: inst.id, service, command, exitCode: r.exitCode, output: redact(r.output, secrets) };
+  return { instance: inst.id, service, command, exitCode: r.exitCode, output: redact(r.output) };
 }
 
 export async function instanceStats(

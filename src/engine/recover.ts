@@ -7,7 +7,7 @@
 import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
-import { deployedSpec, snapshotOf } from "./deployed.js";
+import { readableSpec, snapshotOf } from "./deployed.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent, EventSink } from "./events.js";
@@ -70,7 +70,9 @@ async function recoverRevision(
   const { store } = deps;
   const { project, env } = rev;
   try {
-    const spec = deployedSpec(rev, [], { ...process.env });
+    // Stopping and finalizing what the journal names needs no secret; restarting the previous
+    // revision does, and undo() re-hydrates it strictly (never from this process's environment).
+    const spec = readableSpec(rev);
     const journal = await store.journal(project, env, rev.number);
     const outcome = completable(journal)
       ? await complete(deps, spec, rev, current, await journaledStates(deps, rev, journal))

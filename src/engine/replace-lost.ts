@@ -10,7 +10,7 @@ import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import type { EngineDeps, HealthOutcome } from "./context.js";
-import { liveSpec } from "./deployed.js";
+import { liveSpec, MissingVariables } from "./deployed.js";
 import type { EventSink } from "./events.js";
 import { artifactRevision } from "./run.js";
 import { buildRoute, instanceEnv } from "./strategies/common.js";
@@ -74,7 +74,21 @@ export async function replaceLostInstances(
   const live = new Set((await driver.inspect(project, env)).map((i) => i.id));
   const ghosts = records.filter((r) => !live.has(r.id));
   if (!ghosts.length) return [];
-  const spec = liveSpec(current, latest);
+  let spec;
+  try {
+    spec = liveSpec(current, latest);
+  } catch (e) {
+    if (!(e instanceof MissingVariables)) throw e;
+    // Never start a replacement with empty values or the daemon's own: refuse, and say why.
+    emit({
+      type: "alert",
+      kind: "heal.refused",
+      severity: "critical",
+      message: `${project} ${env}: ${ghosts.length} lost instance(s) not replaced: ${e.message}`,
+      data: { missing: e.variables, revision: current.number },
+    });
+    return [];
+  }
   const replaced: string[] = [];
   for (const ghost of ghosts) {
     await store.removeInstance(project, env, ghost.id);

@@ -2,6 +2,7 @@
  * runPlan(): executes a plan step by step (each kind a runner in steps/, journaled by the one
  * executor), and on failure undoes every service it changed, in reverse order (the compensating plan).
  */
+import { redactError } from "../util/redact.js";
 import type { Artifact, Instance } from "../drivers/driver.js";
 import { CheckFailed, errorMessage, Interrupted, OperationFailed } from "../errors.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
@@ -269,7 +270,7 @@ async function failed(
   });
   const err =
     failure instanceof Interrupted || failure instanceof CheckFailed
-      ? failure
+      ? redactError(failure, redact)
       : new OperationFailed(`deploy of revision ${revision} failed and was rolled back: ${reason}`);
   err.details = {
     ...(err.details ?? {}),

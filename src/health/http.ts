@@ -2,7 +2,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Probe, ProbeResult, ProbeTarget } from "./probe.js";
-import { describeUrl } from "./redact.js";
+import { describeUrl } from "../util/redact.js";
 import { abortReason, deadline } from "./signal.js";
 
 export interface HttpAnswer {

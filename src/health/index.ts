@@ -7,4 +7,4 @@ export { TcpProbe, tcpConnect, parseHostPort } from "./tcp.js";
 export { ExecProbe } from "./exec.js";
 export { PostgresProbe, pingPostgres } from "./postgres.js";
 export { RedisProbe, pingRedis } from "./redis.js";
-export { redact, redactUrl, describeUrl } from "./redact.js";
+export { makeRedactor, redactUrl, describeUrl } from "../util/redact.js";

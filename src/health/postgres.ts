@@ -1,7 +1,7 @@
 /** PostgreSQL probe: a real protocol handshake with `pg`, then `select 1`. */
 import pg from "pg";
 import type { Probe, ProbeResult, ProbeTarget } from "./probe.js";
-import { describeUrl, redactUrl } from "./redact.js";
+import { describeUrl, redactUrl } from "../util/redact.js";
 import { abortReason, deadline } from "./signal.js";
 
 /** Connects, runs `select 1` and `show server_version`; resolves with the server version. */

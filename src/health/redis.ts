@@ -6,7 +6,7 @@
  */
 import type { Redis as RedisClient } from "ioredis";
 import type { Probe, ProbeResult, ProbeTarget } from "./probe.js";
-import { describeUrl } from "./redact.js";
+import { describeUrl } from "../util/redact.js";
 import { abortReason, deadline } from "./signal.js";
 
 interface Target {

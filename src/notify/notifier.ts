@@ -35,8 +35,8 @@ import type {
 } from "./notifier-types.js";
 import { migrateNotify } from "./outbox.js";
 import * as queries from "./queries.js";
-import { makeRedactor } from "./redact.js";
-import type { Redactor } from "./redact.js";
+import { makeRedactor } from "../util/redact.js";
+import type { Redactor } from "../util/redact.js";
 import { labelsOf, resolvesKind, selectRoutes } from "./routing.js";
 import { MemorySilences } from "./silence-memory.js";
 import { StoredSilences, silenceOf, silenceRow } from "./silences.js";

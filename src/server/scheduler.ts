@@ -24,7 +24,8 @@ import {
   configFor,
   retentionOf,
   withBackups,
-  deployedSpec,
+  specOrMissing,
+  type MissingVariables,
   type EngineEvent,
   type Logger,
   type Resolution,
@@ -41,8 +42,6 @@ export interface SchedulerOptions {
   latest: (project: string, env: string) => Resolution | undefined;
   /** Raise an event through the engine: alerts reach the store timeline and the notifier. */
   publish: (spec: ResolvedSpec, e: EngineEvent) => void;
-  /** Variables a stored snapshot is rehydrated with when no operation brought one (default process.env). */
-  vars?: Record<string, string | undefined>;
   /** How often the deployed environments are re-read (default 15 s). */
   syncEveryMs?: number;
   /** The engine's event bus (Runtime.subscribe): a deploy or rollback re-reads the environments at once. */
@@ -87,6 +86,8 @@ export class Scheduler {
   private readonly jobsByKey = new Map<string, Job>();
   private readonly handlers = new Map<string, JobHandler>();
   private readonly queues = new Map<string, Promise<void>>();
+  /** Environments whose deployed revision lacks values (none brought by an operation since start). */
+  private readonly missing = new Map<string, MissingVariables>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
   private stopped = false;
@@ -193,13 +194,16 @@ export class Scheduler {
     }
   }
 
-  /** The latest operation's spec, else the deployed revision's snapshot with the daemon's variables. */
+  /** The latest operation's spec, else the deployed snapshot and its env files (never process.env). */
   private async specFor(project: string, env: string): Promise<ResolvedSpec | undefined> {
     const current = await this.opts.store.currentRevision(project, env);
     if (!current) return undefined;
+    this.missing.delete(envKey(project, env));
     const latest = this.opts.latest(project, env);
     if (latest) return latest.spec;
-    return deployedSpec(current, [], this.opts.vars ?? process.env);
+    const { spec, missing } = specOrMissing(current);
+    if (missing) this.missing.set(envKey(project, env), missing); // jobs stay listed; runJob refuses
+    return spec;
   }
 
   private alert(
@@ -245,6 +249,10 @@ export class Scheduler {
     const spec = job.spec;
     // Only while the environment is still deployed.
     if (!(await this.opts.store.currentRevision(job.project, job.env))) return;
+    const missing = this.missing.get(envKey(job.project, job.env));
+    const refused =
+      missing && `${spec.project} ${spec.env}: scheduled ${job.name} refused: ${missing.message}`;
+    if (refused) return this.alert(spec, undefined, refused, { job: job.name, missing: missing.variables });
     if (job.run === "health" || job.run === "check") {
       const h = this.handlers.get(job.run);
       if (h && job.entry) await h(spec, job.entry);

@@ -7,7 +7,7 @@
 import { SpecError, type SpecIssue } from "../errors.js";
 import { zodIssuesToSpecIssues } from "./issues.js";
 import type { LoadedSpec, PathSegment } from "./load.js";
-import type { ResolvedSpec } from "./resolved.js";
+import type { EnvFileRef, ResolvedSpec } from "./resolved.js";
 import { specSchema } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { checkVersionLabel, environmentNameProblem } from "./names.js";
@@ -58,7 +58,8 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const envRaw = selectEnvironment(loaded, opts.env, at);
   const raw = loaded.raw as Record<string, unknown>;
   const lenient = !!opts.lenient;
-  const fileVars = environmentFileVars(loaded, opts.env, envRaw, lenient, issues, at);
+  const origins = new Map<string, string>();
+  const fileVars = environmentFileVars(loaded, opts.env, envRaw, lenient, issues, at, origins);
   const version = opts.version ?? "dev";
   const vars = { ...fileVars, ...(opts.vars ?? process.env), VERSION: version };
   const merged = overlay(raw, envRaw, opts.env, issues, at);
@@ -92,9 +93,15 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
 
   const secretNames = [...used].filter((n) => !NON_SECRET_VARS.has(n));
   const secrets = secretValues(secretNames, vars, spec);
-  const snapshot = snapshotOf(spec, secrets, fromFiles);
-  const wanted = new Set([...secretNames, ...requiredByChecks(spec.checks)]);
   const callerVars = opts.vars ?? process.env;
+  // A secret the caller did not override came from an environment env file: re-read from there.
+  const envRefs = new Map<string, EnvFileRef>();
+  for (const n of secrets.keys()) {
+    const file = origins.get(n);
+    if (file && callerVars[n] === undefined) envRefs.set(n, { file, key: n });
+  }
+  const snapshot = snapshotOf(spec, secrets, fromFiles, envRefs);
+  const wanted = new Set([...secretNames, ...requiredByChecks(spec.checks)]);
   const checkVars: Record<string, string> = { ...fileVars };
   for (const n of wanted) {
     const v = callerVars[n];

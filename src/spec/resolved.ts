@@ -116,4 +116,9 @@ export interface ResolvedSpec {
   analysis?: z.output<typeof analysisSchema>;
   alerts?: z.output<typeof alertsSchema>;
   schedules: z.output<typeof scheduleSchema>[];
+  /**
+   * Snapshots only: where each `${REF}` whose value came from an environment's `envFile` is read
+   * again (service env files keep theirs on the service).
+   */
+  envFileRefs?: Record<string, EnvFileRef>;
 }

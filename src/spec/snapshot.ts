@@ -8,6 +8,7 @@ import type { EnvFileRef, ResolvedService, ResolvedSpec } from "./resolved.js";
 import { readSecretFile } from "./secret-file.js";
 import type { FileSource } from "./services.js";
 import { walk } from "./tree.js";
+import { MIN_ANYWHERE, shortValuePattern } from "../util/redact.js";
 
 /** Replace secret values by their ${NAME} template, so a snapshot can be stored and re-hydrated. */
 export function redact(value: unknown, secrets: Map<string, string>): unknown {
@@ -16,7 +17,13 @@ export function redact(value: unknown, secrets: Map<string, string>): unknown {
     let out = s.replace(/\$\{/g, () => "$${");
     for (const [name, v] of entries) {
       if (out === v) return `\${${name}}`;
-      if (v.length >= 6 && out.includes(v)) out = out.split(v).join(`\${${name}}`);
+      if (v.length >= MIN_ANYWHERE) {
+        if (out.includes(v)) out = out.split(v).join(`\${${name}}`);
+      } else {
+        // A short value only where a secret sits (a URL's password, NAME=value): the same rule
+        // as the redactor's, so a snapshot never holds what the redactor would hide.
+        out = out.replace(shortValuePattern([v]), (_m, before: string) => `${before}\${${name}}`);
+      }
     }
     return out;
   });
@@ -24,9 +31,26 @@ export function redact(value: unknown, secrets: Map<string, string>): unknown {
 
 /** Inverse of redact(): fill ${NAME} templates of a stored snapshot from current variables. */
 export function rehydrate<T>(snapshot: T, vars: Record<string, string | undefined>): T {
+  return rehydrateChecked(snapshot, vars).value;
+}
+
+/**
+ * rehydrate(), saying which references had no value (neither in `vars` nor in the env files the
+ * snapshot recorded): a caller that runs the result refuses rather than start with empty values.
+ */
+export function rehydrateChecked<T>(
+  snapshot: T,
+  vars: Record<string, string | undefined>,
+): { value: T; missing: string[] } {
   const fromFiles = envFileValues(snapshot);
-  const all = fromFiles ? { ...vars, ...fromFiles } : vars;
-  return walk(snapshot, [], (s) => interpolate(s, all, { strict: false }).value) as T;
+  const all: Record<string, string | undefined> = { ...fromFiles.env, ...vars, ...fromFiles.services };
+  const missing = new Set<string>();
+  const value = walk(snapshot, [], (s) => {
+    const r = interpolate(s, all, { strict: false });
+    for (const n of r.vars) if (all[n] === undefined) missing.add(n);
+    return r.value;
+  }) as T;
+  return { value, missing: [...missing].sort() };
 }
 
 /**
@@ -38,8 +62,11 @@ export function snapshotOf(
   spec: ResolvedSpec,
   secrets: Map<string, string>,
   fromFiles: Map<string, Map<string, FileSource>>,
+  envRefs: Map<string, EnvFileRef> = new Map(),
 ): ResolvedSpec {
   const snapshot = redact(spec, secrets) as ResolvedSpec;
+  // Environment env files, recorded like service ones: a daemon re-reads them, never guesses.
+  if (envRefs.size) snapshot.envFileRefs = Object.fromEntries(envRefs);
   for (const [name, keys] of fromFiles) templateEnvFileValues(spec, snapshot, name, keys, secrets);
   // The keys whose values the snapshot had to template are the secret ones (secrets.as: files).
   for (const [name, svc] of Object.entries(spec.services)) {
@@ -82,20 +109,38 @@ function templateEnvFileValues(
 
 /**
  * The values of a stored snapshot's env-file references, read again from the files (as they are
- * now). They win over the caller's variables: a reference is named after the file's key, which
- * may well also be set, to something else, in the daemon's own environment (HOME, PORT, …).
- * A file that is gone or unreadable leaves its references to the caller's variables.
+ * now). A service's refs win over the caller's variables: a reference is named after the file's
+ * key, which may well also be set, to something else, in the caller's environment (HOME, PORT, …).
+ * The environment's refs only fill what the caller did not give (its resolution read the same
+ * files). A file that is gone or unreadable leaves its references to the caller's variables.
  */
-function envFileValues(snapshot: unknown): Record<string, string> | undefined {
-  const services = (snapshot as { services?: Record<string, Partial<ResolvedService>> } | null)?.services;
-  if (!services || typeof services !== "object") return undefined;
-  let out: Record<string, string> | undefined;
+function envFileValues(snapshot: unknown): { env: Record<string, string>; services: Record<string, string> } {
+  const spec = snapshot as { services?: Record<string, Partial<ResolvedService>> } & Pick<
+    ResolvedSpec,
+    "envFileRefs"
+  >;
+  const services = spec?.services;
   const files = new Map<string, Record<string, string> | undefined>();
-  for (const svc of Object.values(services)) {
-    for (const [ref, { file, key, whole }] of Object.entries(svc?.envFileRefs ?? {})) {
+  if (!services || typeof services !== "object") return { env: {}, services: {} };
+  return {
+    env: readRefs([spec.envFileRefs], files),
+    services: readRefs(
+      Object.values(services).map((s) => s?.envFileRefs),
+      files,
+    ),
+  };
+}
+
+function readRefs(
+  list: (Record<string, EnvFileRef> | undefined)[],
+  files: Map<string, Record<string, string> | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const refs of list) {
+    for (const [ref, { file, key, whole }] of Object.entries(refs ?? {})) {
       if (whole) {
         const v = readSecretFile(file);
-        if (v !== undefined) (out ??= {})[ref] = v;
+        if (v !== undefined) out[ref] = v;
         continue;
       }
       if (!files.has(file)) {
@@ -106,7 +151,7 @@ function envFileValues(snapshot: unknown): Record<string, string> | undefined {
         }
       }
       const v = files.get(file)?.[key];
-      if (v !== undefined) (out ??= {})[ref] = v;
+      if (v !== undefined) out[ref] = v;
     }
   }
   return out;

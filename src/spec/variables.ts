@@ -21,6 +21,8 @@ export function environmentFileVars(
   lenient: boolean,
   issues: SpecIssue[],
   at: At,
+  /** Filled with variable → the file that gave it (the last one, as later files win). */
+  origins?: Map<string, string>,
 ): Record<string, string> {
   const fileVars: Record<string, string> = {};
   const envFiles = envRaw.envFile === undefined ? [] : ([] as unknown[]).concat(envRaw.envFile);
@@ -35,7 +37,9 @@ export function environmentFileVars(
       return;
     }
     try {
-      Object.assign(fileVars, readDotenv(p));
+      const values = readDotenv(p);
+      Object.assign(fileVars, values);
+      for (const k of Object.keys(values)) origins?.set(k, p);
     } catch (e) {
       issues.push(at(where, `cannot parse ${f}: ${(e as Error).message}`));
     }

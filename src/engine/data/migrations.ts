@@ -1,6 +1,6 @@
 /** `slipway migrate ENV up|down|status`: a migration command as a one-off of a revision's release. */
 import { OperationFailed, Refused, UsageError } from "../../errors.js";
-import { redact } from "../../health/redact.js";
+import { redactorOf } from "../../util/redact.js";
 import type { Resolution } from "../../spec/resolve.js";
 import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
 import type { Revision } from "../../store/store.js";
@@ -22,11 +22,7 @@ export interface MigrationResult {
   output: string;
 }
 
-function secretValues(resolution: Resolution): string[] {
-  return [...resolution.secrets.values()];
-}
-
-/** A revision's spec with the secrets of the current resolution (and the process environment). */
+/** A revision's spec with the secrets of the current resolution and its recorded env files. */
 export function specOf(rev: Revision, resolution: Resolution): ResolvedSpec {
   return deployedSpec(rev, resolution.secrets);
 }
@@ -72,7 +68,7 @@ export async function runMigration(
     version: rev.version,
     command,
     exitCode: r.exitCode,
-    output: redact(r.output, secretValues(resolution)),
+    output: redactorOf(resolution)(r.output),
   };
 }
 

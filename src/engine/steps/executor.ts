@@ -3,7 +3,7 @@
  * (a crash then shows what was planned and not done), running, then ok or failed with its message.
  */
 import { errorMessage } from "../../errors.js";
-import { makeRedactor, type Redactor } from "../../notify/redact.js";
+import { redactError, redactorOf, type Redactor } from "../../util/redact.js";
 import type { Resolution } from "../../spec/resolve.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
 import type { EngineDeps } from "../context.js";
@@ -17,9 +17,9 @@ export interface JournaledStep {
   description: string;
 }
 
-/** Secret values (6 characters or more: shorter ones would rewrite ordinary words) never reach the journal. */
+/** Secret values never reach the journal (util/redact.ts says how short ones are found). */
 export function stepRedactor(resolution: Pick<Resolution, "secrets">): Redactor {
-  return makeRedactor([...resolution.secrets.values()].filter((v) => v.length >= 6));
+  return redactorOf(resolution);
 }
 
 export class StepExecutor {
@@ -69,7 +69,8 @@ export class StepExecutor {
     if (message !== undefined) message = this.redact(message);
     await this.update(step.seq, { status, finishedAt: new Date().toISOString(), durationMs, message });
     this.emit({ ...base, status, durationMs, message });
-    if (status === "failed") throw failure;
+    // The error goes on to the CLI, the API and the revision's reason: redacted once, here.
+    if (status === "failed") throw redactError(failure, this.redact);
   }
 
   private update(seq: number, patch: Parameters<EngineDeps["store"]["journalUpdate"]>[4]): Promise<void> {

@@ -1,0 +1,146 @@
+/**
+ * Secret canaries (issue 11): a value in an environment env file, one in a service env file, one
+ * in the caller's environment and a short URL password. An app prints them all and fails its
+ * health check; a migration prints them and fails. No canary may reach any CLI output (human and
+ * --json, stdout and stderr), `history --json`, or any file under SLIPWAY_HOME but the app's logs.
+ */
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeProject, type CliResult, type Project } from "./harness.js";
+
+const CANARIES = {
+  envLevel: "cnry-envlevel-4417",
+  serviceFile: "cnry-svcfile-7731",
+  caller: "cnry-caller-5510",
+  // Short: hidden because it is a URL's password, not because it is long.
+  urlPassword: "k9Zq",
+};
+
+const APP = `
+import { createServer } from "node:http";
+console.log("env-level " + process.env.ENV_CANARY);
+console.log("service file " + process.env.FILE_CANARY);
+console.log("caller " + process.env.CALLER_CANARY);
+console.log("url " + process.env.DATABASE_URL);
+const srv = createServer((req, res) => { res.writeHead(500); res.end("unhealthy"); });
+srv.listen(Number(process.env.PORT), "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+const MIGRATE = `#!/bin/sh
+echo "migrating with $ENV_CANARY $FILE_CANARY $CALLER_CANARY $DATABASE_URL"
+[ "$MIGRATE_FAIL" = "1" ] || exit 0
+echo "failed: $DATABASE_URL password=$CALLER_CANARY" >&2
+exit 1
+`;
+
+function spec(port: number): string {
+  return `project: canary
+environments:
+  development:
+    target: process
+    envFile: .env.dev
+services:
+  api:
+    run: node canary.js
+    path: ./app
+    port: ${port}
+    envFile: ./service.env
+    env:
+      RELEASE: "\${VERSION}"
+      ENV_CANARY: "\${ENV_CANARY}"
+      CALLER_CANARY: "\${CALLER_CANARY}"
+      DATABASE_URL: "postgres://app:\${URL_PW}@127.0.0.1:9/db"
+      MIGRATE_FAIL: "\${MIGRATE_FAIL:-0}"
+    migrate: { up: sh migrate.sh }
+    health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: 3s }
+    stop: { grace: 1s }
+`;
+}
+
+let p: Project | undefined;
+const outputs: { what: string; r: CliResult }[] = [];
+const callerEnv = { CALLER_CANARY: CANARIES.caller, URL_PW: CANARIES.urlPassword };
+
+function cli(what: string, args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = p!.cli(args, { env: { ...callerEnv, ...env } });
+  outputs.push({ what, r });
+  return r;
+}
+
+function leaks(text: string): string[] {
+  return Object.entries(CANARIES)
+    .filter(([, v]) => text.includes(v))
+    .map(([k]) => k);
+}
+
+/** Every file under `dir`, but the app's own logs (the app printed the canaries itself). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(path));
+    else if (e.isFile()) out.push(path);
+  }
+  return out;
+}
+
+function isAppLog(home: string, path: string): boolean {
+  const rel = relative(home, path);
+  return /(^|\/)logs\//.test(rel) && /\.log(\.\d+)?$/.test(rel) && !rel.startsWith("daemon");
+}
+
+beforeAll(async () => {
+  p = await makeProject();
+  writeFileSync(join(p.dir, "app", "canary.js"), APP);
+  writeFileSync(join(p.dir, "app", "migrate.sh"), MIGRATE);
+  chmodSync(join(p.dir, "app", "migrate.sh"), 0o755);
+  writeFileSync(join(p.dir, ".env.dev"), `ENV_CANARY=${CANARIES.envLevel}\n`);
+  writeFileSync(join(p.dir, "service.env"), `FILE_CANARY=${CANARIES.serviceFile}\n`);
+  writeFileSync(p.file, spec(p.ports.api));
+}, 60_000);
+
+afterAll(async () => {
+  p?.cli(["daemon", "stop"]);
+  await p?.cleanup();
+});
+
+describe("secret canaries", () => {
+  it("a failed health check and a failed migration print no secret, anywhere", async () => {
+    const d1 = cli("deploy --json (health fails)", ["deploy", "development", "--version", "v1", "--json"]);
+    expect(d1.code, d1.stdout + d1.stderr).toBe(1);
+    expect(d1.stdout + d1.stderr).toContain("did not become healthy");
+    const d2 = cli("deploy (health fails, human)", ["deploy", "development", "--version", "v2"]);
+    expect(d2.code).toBe(1);
+    const up = { MIGRATE_FAIL: "1" };
+    const m1 = cli(
+      "deploy --json (migration fails)",
+      ["deploy", "development", "--version", "v3", "--json"],
+      up,
+    );
+    expect(m1.code).toBe(1);
+    const m2 = cli("deploy (migration fails, human)", ["deploy", "development", "--version", "v4"], up);
+    expect(m2.code).toBe(1);
+    cli("history --json", ["history", "development", "--json"]);
+    cli("history", ["history", "development"]);
+    cli("status --json", ["status", "development", "--json"]);
+
+    const found: string[] = [];
+    for (const { what, r } of outputs) {
+      for (const [stream, text] of [
+        ["stdout", r.stdout],
+        ["stderr", r.stderr],
+      ] as const) {
+        const l = leaks(text);
+        if (l.length) found.push(`${what} ${stream}: ${l.join(", ")}\n${text.slice(0, 2000)}`);
+      }
+    }
+    for (const f of filesUnder(p!.home)) {
+      if (isAppLog(p!.home, f) || statSync(f).size > 50_000_000) continue;
+      const l = leaks(readFileSync(f).toString("latin1"));
+      if (l.length) found.push(`${relative(p!.home, f)}: ${l.join(", ")}`);
+    }
+    expect(found).toEqual([]);
+  }, 240_000);
+});
