@@ -15,6 +15,7 @@
  * after (`tls-expiry`, DAILY_TLS_CRON): a certificate must not expire because nobody deployed.
  */
 import { Cron } from "croner";
+import type { BackupManager } from "../backup/index.js";
 import { errorMessage } from "../errors.js";
 import {
   backedUpServices,
@@ -254,90 +255,100 @@ export class Scheduler {
       .filter((s): s is ResolvedService => !!s?.backup);
     await withBackups(this.opts, async (b) => {
       for (const svc of services) {
-        if (job.run === "backup") {
-          try {
-            const rec = await b.backup({
-              project: spec.project,
-              env: spec.env,
-              service: svc.name,
-              config: backupConfigOf(svc),
-              baseDir: spec.dir,
-            });
-            this.opts.logger.info(`scheduled backup ${rec.id} of ${spec.project}/${spec.env}/${svc.name}`, {
-              job: job.name,
-              bytes: rec.size,
-            });
-            this.opts.publish(
-              spec,
-              backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `scheduled (${job.name})` }),
-            );
-          } catch (e) {
-            this.alert(
-              spec,
-              svc.name,
-              `${spec.project} ${spec.env}: scheduled backup of ${svc.name} failed (${job.name}): ${errorMessage(e)}`,
-              { job: job.name, cron: job.cron },
-            );
-            continue;
-          }
-          try {
-            // Backups a rollback --with-db may still restore are kept whatever the retention.
-            const inUse = await backupsInUseBy(this.opts, spec);
-            const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc, inUse));
-            if (gone.length)
-              this.opts.logger.info(`pruned ${gone.length} backup(s) of ${svc.name}`, {
-                ids: gone.map((r) => r.id),
-              });
-          } catch (e) {
-            this.opts.logger.warn(`prune of ${svc.name} failed: ${errorMessage(e)}`);
-          }
-          continue;
-        }
-        // backup-verify: the newest successful backup of the service.
-        const newest = await b.latest(spec.project, spec.env, svc.name);
-        if (!newest && this.backupScheduled(spec, svc)) {
-          // Its backup job has not fired yet (a fresh deploy), or its failures already raised
-          // backup.failed: an alert here would say the same thing twice.
-          this.opts.logger.info(`no backup of ${svc.name} to verify yet (${job.name})`);
-          continue;
-        }
-        if (!newest) {
-          this.alert(
-            spec,
-            svc.name,
-            `${spec.project} ${spec.env}: no backup of ${svc.name} to verify (${job.name})`,
-            { job: job.name },
-          );
-          continue;
-        }
-        try {
-          const config = configFor(spec, newest);
-          const rec = await b.verify(newest.id, config ? { config } : {});
-          if (rec.status !== "verified")
-            this.alert(
-              spec,
-              svc.name,
-              `${spec.project} ${spec.env}: backup ${rec.id} of ${svc.name} failed verification: ${rec.verifyDetail ?? rec.error}`,
-              { job: job.name, id: rec.id },
-            );
-          else {
-            this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
-            // A verified backup of the service ends an open backup.failed (its verify failure included).
-            this.opts.publish(
-              spec,
-              backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `verified (${job.name})` }),
-            );
-          }
-        } catch (e) {
-          this.alert(
-            spec,
-            svc.name,
-            `${spec.project} ${spec.env}: verify of ${newest.id} (${svc.name}) could not run: ${errorMessage(e)}`,
-            { job: job.name, id: newest.id },
-          );
-        }
+        if (job.run === "backup") await this.backupService(b, job, svc);
+        else await this.verifyService(b, job, svc);
       }
     });
+  }
+
+  /** A scheduled backup of one service, then its retention. */
+  private async backupService(b: BackupManager, job: Job, svc: ResolvedService): Promise<void> {
+    const spec = job.spec;
+    try {
+      const rec = await b.backup({
+        project: spec.project,
+        env: spec.env,
+        service: svc.name,
+        config: backupConfigOf(svc),
+        baseDir: spec.dir,
+      });
+      this.opts.logger.info(`scheduled backup ${rec.id} of ${spec.project}/${spec.env}/${svc.name}`, {
+        job: job.name,
+        bytes: rec.size,
+      });
+      this.opts.publish(
+        spec,
+        backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `scheduled (${job.name})` }),
+      );
+    } catch (e) {
+      this.alert(
+        spec,
+        svc.name,
+        `${spec.project} ${spec.env}: scheduled backup of ${svc.name} failed (${job.name}): ${errorMessage(e)}`,
+        { job: job.name, cron: job.cron },
+      );
+      return;
+    }
+    try {
+      // Backups a rollback --with-db may still restore are kept whatever the retention.
+      const inUse = await backupsInUseBy(this.opts, spec);
+      const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc, inUse));
+      if (gone.length)
+        this.opts.logger.info(`pruned ${gone.length} backup(s) of ${svc.name}`, {
+          ids: gone.map((r) => r.id),
+        });
+    } catch (e) {
+      this.opts.logger.warn(`prune of ${svc.name} failed: ${errorMessage(e)}`);
+    }
+  }
+
+  /** backup-verify: the newest successful backup of the service. */
+  private async verifyService(b: BackupManager, job: Job, svc: ResolvedService): Promise<void> {
+    const spec = job.spec;
+    const newest = await b.latest(spec.project, spec.env, svc.name);
+    if (!newest && this.backupScheduled(spec, svc)) {
+      // Its backup job has not fired yet (a fresh deploy), or its failures already raised
+      // backup.failed: an alert here would say the same thing twice.
+      this.opts.logger.info(`no backup of ${svc.name} to verify yet (${job.name})`);
+      return;
+    }
+    if (!newest) {
+      this.alert(
+        spec,
+        svc.name,
+        `${spec.project} ${spec.env}: no backup of ${svc.name} to verify (${job.name})`,
+        {
+          job: job.name,
+        },
+      );
+      return;
+    }
+    try {
+      const config = configFor(spec, newest);
+      const rec = await b.verify(newest.id, config ? { config } : {});
+      if (rec.status !== "verified")
+        this.alert(
+          spec,
+          svc.name,
+          `${spec.project} ${spec.env}: backup ${rec.id} of ${svc.name} failed verification: ${rec.verifyDetail ?? rec.error}`,
+          { job: job.name, id: rec.id },
+        );
+      else {
+        this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
+        // A verified backup of the service ends an open backup.failed (its verify failure included).
+        this.opts.publish(
+          spec,
+          backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `verified (${job.name})` }),
+        );
+      }
+    } catch (e) {
+      this.alert(
+        spec,
+        svc.name,
+        `${spec.project} ${spec.env}: verify of ${newest.id} (${svc.name}) could not run: ${errorMessage(e)}`,
+        { job: job.name, id: newest.id },
+      );
+    }
   }
 }
 
