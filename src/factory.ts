@@ -4,6 +4,11 @@
  */
 import { join } from "node:path";
 import type { PreflightTarget } from "./checks/types.js";
+import type { Driver } from "./drivers/driver.js";
+import { checkKubeContext } from "./drivers/kubernetes/context-check.js";
+import { podReadinessGate } from "./drivers/kubernetes/health.js";
+import type { KubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.js";
+import type { KubernetesTarget } from "./spec/schema-kubernetes.js";
 import type { EngineDeps } from "./engine/context.js";
 import { makeHealthGate } from "./engine/health-gate.js";
 import { silentLogger, type Logger } from "./logger.js";
@@ -50,10 +55,13 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   const logger = opts.logger ?? silentLogger;
   const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
   const drivers = new DriverCache({ home: opts.home, logger });
-  const notify = new NotifierHub({ home: opts.home, logger });
+  const notify = new NotifierHub({ home: opts.home, store, logger });
   const bus = new EventBus(store, logger);
   bus.subscribe(notify.onEvent);
   const getRouter = routerGetter(opts.home, logger);
+  // Kubernetes: traffic is the Service selector, and the kubelet's readiness is the health gate.
+  const kubeRouter = (target: Target) => async () =>
+    ((await drivers.driverFor(target)) as KubernetesDriver).router();
   const deps = (target: Target): EngineDeps => {
     const driver = drivers.lazy(target);
     const preflight = drivers.preflight(target);
@@ -62,8 +70,11 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
       home: opts.home,
       store,
       driver,
-      router: getRouter,
-      health: makeHealthGate(driver),
+      router: target.kind === "kubernetes" ? kubeRouter(target) : getRouter,
+      health:
+        target.kind === "kubernetes"
+          ? podReadinessGate(driver.live as NonNullable<Driver["live"]>)
+          : makeHealthGate(driver),
       logger,
       actor: Slipway.actor(),
       publish: bus.publish,
@@ -126,6 +137,8 @@ function slipwayCache(make: (target: Target) => Slipway): (t: Target | string) =
   const slipways = new Map<string, Slipway>();
   return (t) => {
     const target = (typeof t === "string" ? { kind: t } : t) as Target;
+    // A wrong cluster is refused before any operation starts (exit 4).
+    if (target.kind === "kubernetes") checkKubeContext(target as KubernetesTarget);
     const key = JSON.stringify(target);
     let s = slipways.get(key);
     if (!s) {
@@ -163,3 +176,6 @@ function startWatches(o: {
   const analysis = new AnalysisWatcher({ store, deps, publish, latest, logger: o.logger });
   return { crashLoops, analysis };
 }
+
+/** `slipway render`: the Kubernetes driver renders an environment's manifests. */
+export { renderManifests } from "./drivers/kubernetes/render-environment.js";

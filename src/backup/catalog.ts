@@ -3,12 +3,21 @@
  * PostgreSQL store holds it with everything else. Catalogs written before the store held it
  * (`<SLIPWAY_HOME>/backups/catalog.db`) are imported once by importLegacyCatalog.
  */
-import type { BackupRecord, RecordStore } from "../store/records.js";
+import type { BackupRecord } from "./record.js";
 
-export type { BackupRecord, BackupStatus } from "../store/records.js";
+export type { BackupRecord, BackupStatus } from "./record.js";
+
+/** The slice of the Store the catalog uses (the store implements it; DESIGN §7). */
+export interface CatalogStore {
+  putBackup(rec: BackupRecord): Promise<void>;
+  getBackup(id: string): Promise<BackupRecord | undefined>;
+  listBackups(project: string, env: string, service?: string): Promise<BackupRecord[]>;
+  runningBackups(): Promise<BackupRecord[]>;
+  deleteBackup(id: string): Promise<boolean>;
+}
 
 export class BackupCatalog {
-  constructor(private readonly store: RecordStore) {}
+  constructor(private readonly store: CatalogStore) {}
 
   insert(r: BackupRecord): Promise<void> {
     return this.store.putBackup(r);

@@ -1,7 +1,7 @@
 /** What callers hand the BackupManager, and the error for an unknown backup id. */
 import { UsageError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { RecordStore } from "../store/records.js";
+import type { CatalogStore } from "./catalog.js";
 import type { BackupConfig, BackupProvider, BackupType } from "./provider.js";
 import type { BackupStorage } from "./storage.js";
 
@@ -15,7 +15,7 @@ export class BackupNotFound extends UsageError {
 
 export interface BackupManagerOptions {
   /** The store: the catalog is one of its parts (SQLite or PostgreSQL alike). */
-  store: RecordStore;
+  store: CatalogStore;
   /** SLIPWAY_HOME; artifacts go to `${home}/backups/<project>/<env>/<service>/` by default. */
   home: string;
   logger?: Logger;

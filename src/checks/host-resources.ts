@@ -5,8 +5,7 @@
  */
 import { isAbsolute } from "node:path";
 import type { ResourcesCheckSpec } from "../spec/schema-checks.js";
-import type { ResourceMeasurement } from "./resources.js";
-import type { CheckRun, HostShell } from "./types.js";
+import type { CheckRun, HostShell, ResourceMeasurement } from "./types.js";
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -9,7 +9,9 @@ import { resolve } from "node:path";
 import type { ResourcesCheckSpec } from "../spec/schema-checks.js";
 import { measureOnHost } from "./host-resources.js";
 import { onEveryHost } from "./on-hosts.js";
-import { failed, passed, type CheckOutcome, type CheckRun } from "./types.js";
+import { failed, passed, type CheckOutcome, type CheckRun, type ResourceMeasurement } from "./types.js";
+
+export type { ResourceMeasurement } from "./types.js";
 
 const pct = (r: number) => `${(r * 100).toFixed(r < 0.1 ? 1 : 0)}%`;
 
@@ -47,13 +49,6 @@ export function cpuLoad(): { perCore: number; load1: number; cores: number } {
   const cores = availableParallelism();
   const load1 = loadavg()[0];
   return { perCore: load1 / cores, load1, cores };
-}
-
-/** What was measured on one machine, for the parts the check asks about. */
-export interface ResourceMeasurement {
-  disk?: { path: string; used: number; freeBytes: number } | { path: string; error: string };
-  memory?: { used: number; availableBytes: number };
-  cpu?: { load1: number; cores: number };
 }
 
 async function measureHere(spec: ResourcesCheckSpec, run: CheckRun): Promise<ResourceMeasurement> {

@@ -111,3 +111,10 @@ export const failed = (evidence: string, details?: Record<string, unknown>): Che
   evidence,
   ...(details ? { details } : {}),
 });
+
+/** What was measured on one machine, for the parts the check asks about. */
+export interface ResourceMeasurement {
+  disk?: { path: string; used: number; freeBytes: number } | { path: string; error: string };
+  memory?: { used: number; availableBytes: number };
+  cpu?: { load1: number; cores: number };
+}

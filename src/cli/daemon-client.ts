@@ -4,10 +4,8 @@ import { request as httpRequest } from "node:http";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SlipwayError } from "../errors.js";
-import type { OpContext, OpPayload, WireError } from "../operations.js";
-import type { EngineEvent } from "../engine/events.js";
-import type { LogLine } from "../drivers/driver.js";
+import { SlipwayError, type OpContext, type OpPayload, type WireError } from "../core.js";
+import type { EngineEvent, LogLine } from "../index.js";
 
 export interface DaemonInfo {
   url: string;

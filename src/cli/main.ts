@@ -25,6 +25,7 @@ import { register as migrate } from "./commands/migrate.js";
 import { register as exec } from "./commands/exec.js";
 import { register as stats } from "./commands/stats.js";
 import { register as smoke } from "./commands/smoke.js";
+import { register as render } from "./commands/render.js";
 import { slipwayVersion } from "./version.js";
 
 const program = new Command("slipway")
@@ -57,6 +58,7 @@ const commands = [
   docs,
   check,
   plan,
+  render,
   deploy,
   rollback,
   status,

@@ -1,13 +1,5 @@
-/**
- * Metric analysis for the terminal: a measurement round as the deploy prints it
- * (`bake: error-rate 0.2 % ✔, cpu 3 % ✔`) and a revision's analysis evidence as `slipway history
- * ENV REV` prints it. The engine hands over data (measurements, AnalysisEvidence); the marks are
- * drawn here.
- */
-import { formatThreshold, formatValue } from "../analysis/format.js";
-import type { MeasurementRecord } from "../analysis/evaluate.js";
-import type { AnalysisEvidence } from "../engine/analysis-gate.js";
-import { formatDuration } from "../util/units.js";
+import { formatThreshold, formatValue, formatDuration } from "../core.js";
+import type { MeasurementRecord, AnalysisEvidence } from "../index.js";
 
 const MARK: Record<MeasurementRecord["verdict"], string> = {
   pass: "✔",

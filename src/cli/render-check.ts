@@ -1,6 +1,5 @@
-/** A check result for the terminal: one ✔/✖ line with name and time, its evidence indented. */
-import { formatMs } from "../health/signal.js";
-import type { CheckEvent } from "../engine/events.js";
+import { formatMs } from "../core.js";
+import type { CheckEvent } from "../index.js";
 
 export const CHECK_MARK: Record<CheckEvent["status"], string> = {
   passed: "✔",

@@ -1,11 +1,13 @@
-/** Human and JSON renderers. Progress goes to stderr; the result (or the JSON document) to stdout. */
-import type { evidenceOf } from "../engine/analysis-gate.js";
-import type { EngineEvent } from "../engine/events.js";
-import type { Plan } from "../engine/plan.js";
-import type { DeployResult } from "../engine/run.js";
-import type { EnvStatus, HistoryEntry } from "../slipway.js";
-import type { LogLine } from "../drivers/driver.js";
-import { formatDuration } from "../util/units.js";
+import type {
+  evidenceOf,
+  EngineEvent,
+  Plan,
+  DeployResult,
+  EnvStatus,
+  HistoryEntry,
+  LogLine,
+} from "../index.js";
+import { formatDuration } from "../core.js";
 import { colourWanted, palette, type Palette } from "./colours.js";
 import { checkLines } from "./render-check.js";
 import { brief, type describeEvidence } from "./render-analysis.js";

@@ -1,13 +1,22 @@
 /** What every command needs: global options, spec loading, running an operation, exiting. */
 import { execFileSync } from "node:child_process";
 import type { Command } from "commander";
-import { SpecError, UsageError, errorMessage } from "../errors.js";
-import { exitCodeFor } from "../exit-codes.js";
-import { toWire, toWireError, type OpContext } from "../operations.js";
-import type { Resolution, resolveSpec as ResolveSpec } from "../spec/resolve.js";
-import type { loadSpecFile as LoadSpecFile } from "../spec/load.js";
-import { localActor } from "../actor.js";
-import { slipwayHome } from "../util/home.js";
+import {
+  SpecError,
+  UsageError,
+  errorMessage,
+  exitCodeFor,
+  toWire,
+  toWireError,
+  localActor,
+  slipwayHome,
+  loadSpecTools,
+  lightRef,
+  lightSpec,
+  runOp,
+  type OpContext,
+} from "../core.js";
+import type { Resolution, resolveSpec as ResolveSpec, loadSpecFile as LoadSpecFile } from "../index.js";
 import { DaemonUnreachable, ensureDaemon, knownDaemon, runRemote, TokenRefused } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
 
@@ -55,7 +64,6 @@ export class Cli {
    * the daemon answers from the deployed revision.
    */
   async light(env: string): Promise<Resolution> {
-    const { lightRef, lightSpec } = await import("../spec/env-reference.js");
     const spec = lightSpec(lightRef(this.opts.file, env), this.opts.file);
     return { spec, snapshot: spec, secrets: new Map(), vars: {}, light: true } as Resolution;
   }
@@ -85,10 +93,9 @@ export class Cli {
     try {
       const payload = { resolution: toWire(resolution), args, actor: localActor() };
       if (this.opts.inProcess) {
-        const { createRuntime } = await import("../factory.js");
+        const { createRuntime } = await import("../index.js");
         const engine = await createRuntime({ home: this.home });
         try {
-          const { runOp } = await import("../operations.js");
           return await runOp(engine.slipway(resolution.spec.target), op, payload, context);
         } finally {
           await engine.close();
@@ -174,11 +181,8 @@ export class Cli {
         // The schema (zod) and YAML-with-positions modules cost a noticeable start-up; commands
         // that do not resolve the spec skip them.
         if (!opts.light && !specModules) {
-          const [load, resolve] = await Promise.all([
-            import("../spec/load.js"),
-            import("../spec/resolve.js"),
-          ]);
-          specModules = { loadSpecFile: load.loadSpecFile, resolveSpec: resolve.resolveSpec };
+          const tools = await loadSpecTools();
+          specModules = { loadSpecFile: tools.loadSpecFile, resolveSpec: tools.resolveSpec };
         }
         await fn(...args);
       } catch (e) {

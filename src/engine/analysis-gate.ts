@@ -279,11 +279,3 @@ export function warningAlert(
     data: { metric: m.name, measurement: r },
   };
 }
-
-/** The evidence stored in a revision's facts, if any (tolerates facts written by older builds). */
-export function evidenceOf(facts: Record<string, unknown> | undefined): AnalysisEvidence[] {
-  const a = facts?.analysis;
-  return Array.isArray(a)
-    ? a.filter((x): x is AnalysisEvidence => !!x && typeof x === "object" && "result" in x)
-    : [];
-}

@@ -27,12 +27,12 @@ import type { Revision, Store } from "../store/store.js";
 import { formatDuration } from "../util/units.js";
 import {
   activeAnalysis,
-  evidenceOf,
   metricsFor,
   releaseProviders,
   warningAlert,
   type AnalysisEvidence,
 } from "./analysis-gate.js";
+import { evidenceOf } from "./evidence.js";
 import { autoRollback } from "./auto-rollback.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent } from "./events.js";

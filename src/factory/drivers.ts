@@ -8,6 +8,7 @@ import type { DockerDriver } from "../drivers/docker/docker-driver.js";
 import { DriverError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Target } from "../spec/schema.js";
+import type { KubernetesTarget } from "../spec/schema-kubernetes.js";
 
 export class DriverCache {
   private readonly drivers = new Map<string, Driver>();
@@ -45,6 +46,10 @@ export class DriverCache {
         ssh: { privateKeyPath: t.ssh?.key, knownHostsPath: t.ssh?.knownHosts },
       });
     }
+    if (kind === "kubernetes") {
+      const { KubernetesDriver } = await import("../drivers/kubernetes/kubernetes-driver.js");
+      return new KubernetesDriver({ target: target as KubernetesTarget, logger });
+    }
     throw new DriverError(kind, `the ${kind} target is not available in this build`);
   }
 
@@ -66,7 +71,10 @@ export class DriverCache {
       runOnce: call("runOnce") as Driver["runOnce"],
       stats: call("stats") as Driver["stats"],
       // Only containers have a live state beyond their pids (exited, Docker's health status).
-      live: kind === "docker" ? (call("live") as NonNullable<Driver["live"]>) : undefined,
+      live:
+        kind === "docker" || kind === "kubernetes"
+          ? (call("live") as NonNullable<Driver["live"]>)
+          : undefined,
       // Only containers are kept after they stop (retired, for their logs).
       retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
       prune: call("prune") as Driver["prune"],

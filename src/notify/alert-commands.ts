@@ -43,11 +43,11 @@ export async function alertsOp(
   }
 }
 
-export function silenceOp(
+export async function silenceOp(
   hub: NotifierHub | undefined,
   resolution: Resolution,
   args: Record<string, unknown>,
-): unknown {
+): Promise<unknown> {
   const { project, env } = resolution.spec;
   const h = hubOf(hub);
   switch (args.action) {
@@ -69,7 +69,7 @@ export function silenceOp(
       });
     }
     case "list":
-      return { project, env, silences: h.listSilences(project, env, { all: args.all === true }) };
+      return { project, env, silences: await h.listSilences(project, env, { all: args.all === true }) };
     case "expire": {
       const id = str(args.id);
       if (!id) throw new UsageError("silence expire: give the silence id (see: slipway silence list ENV)");

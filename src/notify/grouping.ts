@@ -25,9 +25,15 @@ interface ActiveSilence {
   m: Matchers;
 }
 
+/** A silence as grouping is given it (read from the store before the flush). */
+export interface SilenceWindow extends ActiveSilence {
+  startsAt: number;
+  endsAt: number;
+}
+
 const BATCH = 200;
 
-export function flushDueGroups(ctx: GroupingContext, now: () => number): void {
+export function flushDueGroups(ctx: GroupingContext, now: () => number, windows: SilenceWindow[]): void {
   for (;;) {
     const at = now();
     let n = 0;
@@ -37,11 +43,7 @@ export function flushDueGroups(ctx: GroupingContext, now: () => number): void {
         .all(at) as GroupRow[];
       n = groups.length;
       if (!n) return;
-      const silences = (
-        ctx.sql
-          .q("SELECT id, matchers FROM notify_silences WHERE starts_at <= ? AND ends_at > ?")
-          .all(at, at) as { id: string; matchers: string }[]
-      ).map((s) => ({ id: s.id, m: JSON.parse(s.matchers) as Matchers }));
+      const silences = windows.filter((s) => s.startsAt <= at && s.endsAt > at);
       for (const g of groups) flushGroup(ctx, g, at, silences);
     });
     if (n < BATCH) return;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadSpecFile } from "../spec/load.js";
 import { resolveSpec } from "../spec/resolve.js";
+import { openStore } from "../store/open.js";
 import { NotifierHub, persistable } from "./hub.js";
 
 const SPEC = `project: shop
@@ -46,7 +47,8 @@ describe("NotifierHub persistence", () => {
   it("a restarted hub re-hydrates from its variables; channels it cannot fill wait", async () => {
     const r = resolution();
     const home = join(dir, "home");
-    const first = new NotifierHub({ home });
+    const store = await openStore({ home });
+    const first = new NotifierHub({ home, store });
     first.start();
     first.configure(r);
     await first.close();
@@ -57,11 +59,12 @@ describe("NotifierHub persistence", () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (m: string) => void warnings.push(m) };
     // The daemon's environment lacks HOOK_SECRET: hooks waits, slack (literal) waits.
-    const second = new NotifierHub({ home, logger, vars: { HOOK_URL: "http://127.0.0.1:9/hook" } });
+    const second = new NotifierHub({ home, store, logger, vars: { HOOK_URL: "http://127.0.0.1:9/hook" } });
     second.start();
     await expect(second.test("shop", "production")).rejects.toThrow(/no alert channels/);
     expect(warnings.join("\n")).toMatch(/"hooks" of shop\/production waits .*HOOK_SECRET not set/);
     expect(warnings.join("\n")).toMatch(/"slack" of shop\/production has a secret written in slipway.yaml/);
     await second.close();
+    await store.close();
   });
 });

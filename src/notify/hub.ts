@@ -30,12 +30,15 @@ import type { Db } from "./outbox.js";
 import { makeRedactor } from "./redact.js";
 import type { Redactor } from "./redact.js";
 import { labelsOf, matches } from "./routing.js";
-import type { Silence, SilenceInput } from "./silences.js";
+import { StoredSilences } from "./silences.js";
+import type { Silence, SilenceInput, SilenceStore } from "./silences.js";
 import type { Severity } from "./types.js";
 
 export interface NotifierHubOptions {
   /** SLIPWAY_HOME: the outboxes live in `<home>/notify/`. */
   home: string;
+  /** The store: silences live there (the outboxes still in `<home>/notify/`). */
+  store: SilenceStore;
   logger?: Logger;
   /** Variables re-hydrating persisted configurations (default: process.env). */
   vars?: Record<string, string | undefined>;
@@ -218,9 +221,9 @@ export class NotifierHub {
       );
     // A test goes through silences like a real alert would (sendTest itself skips grouping).
     const labels = labelsOf({ project, env, kind: "alert.test", severity, message: "" });
-    const silence = e.notifier
-      .listSilences()
-      .find((s) => s.state === "active" && matches(s.matchers, labels));
+    const silence = (await e.notifier.listSilences()).find(
+      (s) => s.state === "active" && matches(s.matchers, labels),
+    );
     if (silence) return { project, env, severity, ok: true, silencedBy: silence, deliveries: [] };
     const sent = e.notifier.sendTest({ project, env, severity });
     if (!sent.receivers.length || sent.notificationId === undefined)
@@ -259,23 +262,26 @@ export class NotifierHub {
     };
   }
 
-  addSilence(project: string, env: string, input: SilenceInput): Silence {
+  async addSilence(project: string, env: string, input: SilenceInput): Promise<Silence> {
     const e = this.envs.get(keyOf(project, env)) ?? this.existing(project, env);
-    if (!e || (!Object.keys(e.config.channels).length && !e.notifier.listSilences().length))
+    if (!e || (!Object.keys(e.config.channels).length && !(await e.notifier.listSilences()).length))
       throw new UsageError(
         `environment "${env}" has no alerts to silence: add an alerts: block to slipway.yaml (see docs/alerts.md)`,
       );
     return e.notifier.addSilence(input);
   }
 
-  listSilences(project: string, env: string, opts: { all?: boolean } = {}): Silence[] {
-    return this.existing(project, env)?.notifier.listSilences(opts) ?? [];
+  /** Read from the store, also for an environment with no outbox on this machine (a shared store). */
+  async listSilences(project: string, env: string, opts: { all?: boolean } = {}): Promise<Silence[]> {
+    const e = this.existing(project, env);
+    if (e) return e.notifier.listSilences(opts);
+    return new StoredSilences(this.opts.store, project, env).list(Date.now(), opts);
   }
 
-  expireSilence(project: string, env: string, id: string): Silence {
+  async expireSilence(project: string, env: string, id: string): Promise<Silence> {
     const e = this.existing(project, env);
-    if (!e) throw new UsageError(`no silence "${id}" in environment "${env}" (it has none)`);
-    return e.notifier.expireSilence(id);
+    if (e) return e.notifier.expireSilence(id);
+    return (await new StoredSilences(this.opts.store, project, env).expire(id, Date.now())).silence;
   }
 
   /**
@@ -335,7 +341,13 @@ export class NotifierHub {
   }
 
   private adopt(project: string, env: string, db: Db, config: AlertsConfig, persisted?: string): EnvNotify {
-    const notifier = new Notifier({ db, config, logger: this.log, retry: this.opts.retry });
+    const notifier = new Notifier({
+      db,
+      config,
+      silences: { store: this.opts.store, project, env },
+      logger: this.log,
+      retry: this.opts.retry,
+    });
     notifier.start();
     const e: EnvNotify = { project, env, db, notifier, config, persisted, redact: (s) => s, dirty: false };
     this.envs.set(keyOf(project, env), e);

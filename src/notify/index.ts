@@ -16,4 +16,4 @@ export type { AlertEvent, AlertView, Labels, Notification, Severity } from "./ty
 export type { Channel, ChannelType, DeliveryContext, SendResult } from "./channel.js";
 export { DeliveryError } from "./channel.js";
 export { RESOLVES, STATEFUL_KINDS } from "./routing.js";
-export { sign as signWebhookBody, WEBHOOK_PAYLOAD_VERSION } from "./webhook.js";
+export { sign as signWebhookBody, WEBHOOK_PAYLOAD_VERSION } from "./webhook-signature.js";

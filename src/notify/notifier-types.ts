@@ -3,6 +3,7 @@ import type { Logger } from "../logger.js";
 import type { AlertsConfig } from "../spec/schema-alerts.js";
 import type { Channel } from "./channel.js";
 import type { Db, DeliveryRow } from "./outbox.js";
+import type { SilenceStore } from "./silences.js";
 
 export interface RetryPolicy {
   /** First delay after a failure (default 1s); doubles per consecutive failure of the receiver. */
@@ -17,6 +18,11 @@ export interface NotifierOptions {
   /** A better-sqlite3 handle; the notifier creates its notify_ tables in it. */
   db: Db;
   config: AlertsConfig;
+  /**
+   * The environment this notifier serves and the store its silences live in. Without it
+   * (a notifier used on its own), silences are kept in memory.
+   */
+  silences?: { store: SilenceStore; project: string; env: string };
   logger?: Logger;
   /** Clock (ms since epoch); timers still run on real time. */
   now?: () => number;

@@ -21,7 +21,7 @@ import type { Channel } from "./channel.js";
 import { createChannel } from "./channels.js";
 import { DeliveryWorker } from "./delivery.js";
 import { flushDueGroups, insertNotification } from "./grouping.js";
-import type { GroupingContext } from "./grouping.js";
+import type { GroupingContext, SilenceWindow } from "./grouping.js";
 import { recordAlert, resolveOpen, testNotification } from "./intake.js";
 import type { TestRequest } from "./intake.js";
 import type {
@@ -38,7 +38,8 @@ import * as queries from "./queries.js";
 import { makeRedactor } from "./redact.js";
 import type { Redactor } from "./redact.js";
 import { labelsOf, resolvesKind, selectRoutes } from "./routing.js";
-import { expireSilence, insertSilence, listSilences, silenceOf, silenceRow } from "./silences.js";
+import { MemorySilences } from "./silence-memory.js";
+import { StoredSilences, silenceOf, silenceRow } from "./silences.js";
 import type { Silence, SilenceInput } from "./silences.js";
 import { NotifySql } from "./sql.js";
 import type { AlertEvent, Notification } from "./types.js";
@@ -75,9 +76,20 @@ export class Notifier {
   private wakeAt = Infinity;
   private pumpQueued = false;
   private lastPrune = 0;
+  private readonly silences: StoredSilences;
+  /** The silences grouping used last; kept when the store cannot be read for a while. */
+  private windows: SilenceWindow[] = [];
+  /** A group flush in progress (it reads the silences from the store first). */
+  private flushing?: Promise<void>;
 
   constructor(opts: NotifierOptions) {
     this.sql = new NotifySql(opts.db);
+    const { store, project, env } = opts.silences ?? {
+      store: new MemorySilences(),
+      project: "local",
+      env: "local",
+    };
+    this.silences = new StoredSilences(store, project, env, opts.db);
     this.config = opts.config;
     this.log = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
@@ -169,10 +181,10 @@ export class Notifier {
 
   // ── silences ──────────────────────────────────────────────────────────────────────────────
 
-  addSilence(input: SilenceInput): Silence {
+  async addSilence(input: SilenceInput): Promise<Silence> {
     const now = this.now();
     const row = silenceRow(input, now);
-    insertSilence(this.sql, row);
+    await this.silences.add(row);
     this.log.info("silence added", {
       id: row.id,
       author: row.author,
@@ -182,13 +194,13 @@ export class Notifier {
   }
 
   /** Active and pending silences (and expired ones with `all`), newest first. */
-  listSilences(opts: { all?: boolean } = {}): Silence[] {
-    return listSilences(this.sql, this.now(), opts);
+  listSilences(opts: { all?: boolean } = {}): Promise<Silence[]> {
+    return this.silences.list(this.now(), opts);
   }
 
   /** Ends a silence now; alerts it held back are notified at their group's next interval. */
-  expireSilence(id: string): Silence {
-    const { silence, expired } = expireSilence(this.sql, id, this.now());
+  async expireSilence(id: string): Promise<Silence> {
+    const { silence, expired } = await this.silences.expire(id, this.now());
     if (expired) this.log.info("silence expired", { id });
     this.kick();
     return silence;
@@ -220,6 +232,9 @@ export class Notifier {
     const now = this.now();
     this.lastPrune = now;
     queries.prune(this.sql, now - this.retentionMs);
+    this.silences.prune(now - this.retentionMs).catch((e: unknown) => {
+      this.log.warn("could not prune old silences", { error: (e as Error).message });
+    });
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
@@ -247,6 +262,7 @@ export class Notifier {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.wakeAt = Infinity;
+    await this.flushing;
     await this.worker.idle();
     this.worker.drainResults();
     await Promise.allSettled([...this.channels.values()].map((c) => c.close?.()));
@@ -305,13 +321,39 @@ export class Notifier {
     this.timer = undefined;
     try {
       this.worker.drainResults();
-      flushDueGroups(this.grouping, this.now);
+      if (queries.dueGroups(this.sql, this.now()) > 0) this.flushGroups();
       this.worker.pump();
       if (this.now() - this.lastPrune > HOUR) this.prune();
     } catch (e) {
       this.log.error("notifier tick failed", { error: this.redact(String(e)) });
     }
     this.wake(this.nextWake());
+  }
+
+  /**
+   * Due groups become notifications once the store has told which silences are active. A
+   * store that cannot be read does not hold alerts back: the silences read last apply.
+   */
+  private flushGroups(): void {
+    if (this.flushing) return;
+    const run = async () => {
+      try {
+        this.windows = await this.silences.active(this.now());
+      } catch (e) {
+        this.log.warn("could not read silences from the store; using the ones read last", {
+          error: this.redact(String(e)),
+        });
+      }
+      if (!this.started || this.stopping) return;
+      flushDueGroups(this.grouping, this.now, this.windows);
+      this.worker.pump();
+    };
+    this.flushing = run()
+      .catch((e: unknown) => this.log.error("notifier group flush failed", { error: this.redact(String(e)) }))
+      .finally(() => {
+        this.flushing = undefined;
+        this.wake(this.nextWake());
+      });
   }
 
   private schedulePump(): void {
@@ -326,7 +368,8 @@ export class Notifier {
   private nextWake(): number {
     const now = this.now();
     let at = now + 5000; // a slow safety poll; precise wake-ups come from below
-    const g = queries.nextGroupFlush(this.sql);
+    // While a flush reads the silences, its end wakes the notifier again.
+    const g = this.flushing ? null : queries.nextGroupFlush(this.sql);
     if (g != null) at = Math.min(at, g);
     return Math.max(this.worker.nextDue(at), now);
   }

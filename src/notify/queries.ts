@@ -111,7 +111,7 @@ export function nextGroupFlush(sql: NotifySql): number | null {
   return (sql.q("SELECT MIN(next_flush_at) AS m FROM notify_groups").get() as { m: number | null }).m;
 }
 
-/** Drops finished alerts, notifications, deliveries and expired silences older than `cutoff`. */
+/** Drops finished alerts, notifications and deliveries older than `cutoff` (silences: the store's). */
 export function prune(sql: NotifySql, cutoff: number): void {
   sql.tx(() => {
     sql.q("DELETE FROM notify_alerts WHERE status IN ('done','silenced') AND received_at < ?").run(cutoff);
@@ -124,6 +124,5 @@ export function prune(sql: NotifySql, cutoff: number): void {
       .run(cutoff);
     sql.q(`DELETE FROM notify_deliveries WHERE notification_id IN (${old})`).run(cutoff);
     sql.q(`DELETE FROM notify_notifications WHERE id IN (${old})`).run(cutoff);
-    sql.q("DELETE FROM notify_silences WHERE ends_at < ?").run(cutoff);
   });
 }

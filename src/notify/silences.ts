@@ -1,10 +1,14 @@
-/** Silences: label matchers with a time window, an author and a comment (Alertmanager's model). */
+/**
+ * Silences: label matchers with a time window, an author and a comment (Alertmanager's model).
+ * They live in the store (store/records.ts), one list per environment, so that a shared
+ * PostgreSQL store holds them for every daemon; grouping reads them from there.
+ */
 import { randomBytes } from "node:crypto";
 import { UsageError } from "../errors.js";
 import { parseDuration } from "../util/units.js";
-import type { SilenceRow } from "./outbox.js";
+import type { RecordStore, SilenceRecord } from "../store/records.js";
+import type { Db, SilenceRow } from "./outbox.js";
 import type { Matchers } from "./routing.js";
-import type { NotifySql } from "./sql.js";
 
 export interface SilenceInput {
   /** label → value (or list of values; "!x" excludes x). At least one matcher. */
@@ -83,42 +87,143 @@ export function silenceOf(r: SilenceRow, now: number): Silence {
   };
 }
 
-// ── the notify_silences table ─────────────────────────────────────────────────────────────
+/** The part of the store a notifier uses for silences. */
+export type SilenceStore = Pick<
+  RecordStore,
+  "addSilence" | "getSilence" | "listSilences" | "setSilenceEnd" | "pruneSilences"
+>;
 
-export function insertSilence(sql: NotifySql, row: SilenceRow): void {
-  sql
-    .q(
-      `INSERT INTO notify_silences (id, matchers, starts_at, ends_at, author, comment, created_at)
-         VALUES (@id, @matchers, @starts_at, @ends_at, @author, @comment, @created_at)`,
-    )
-    .run(row);
+/** The silences of one environment in the store. */
+export class StoredSilences {
+  private imported?: Promise<void>;
+
+  constructor(
+    private readonly store: SilenceStore,
+    readonly project: string,
+    readonly env: string,
+    /** The environment's old outbox file, whose notify_silences rows are imported once. */
+    private readonly legacy?: Db,
+  ) {}
+
+  async add(row: SilenceRow): Promise<void> {
+    await this.ready();
+    await this.store.addSilence(recordOf(row, this.project, this.env));
+  }
+
+  /** Active and pending silences (and expired ones with `all`), newest first. */
+  async list(now: number, opts: { all?: boolean } = {}): Promise<Silence[]> {
+    await this.ready();
+    const recs = await this.store.listSilences(
+      this.project,
+      this.env,
+      opts.all ? {} : { endsAfter: new Date(now).toISOString() },
+    );
+    return recs.map((r) => silenceOf(rowOf(r), now));
+  }
+
+  /** Silences active at `now`, as grouping matches them. */
+  async active(now: number): Promise<{ id: string; m: Matchers; startsAt: number; endsAt: number }[]> {
+    await this.ready();
+    const recs = await this.store.listSilences(this.project, this.env, {
+      endsAfter: new Date(now).toISOString(),
+    });
+    return recs.map((r) => ({
+      id: r.id,
+      m: r.matchers,
+      startsAt: Date.parse(r.startsAt),
+      endsAt: Date.parse(r.endsAt),
+    }));
+  }
+
+  /** Ends a silence now (a pending one at its start); `expired` tells whether it changed. */
+  async expire(id: string, now: number): Promise<{ silence: Silence; expired: boolean }> {
+    await this.ready();
+    const rec = await this.store.getSilence(this.project, this.env, id);
+    if (!rec) {
+      const ids = (await this.list(now)).map((s) => s.id);
+      throw new UsageError(`no silence "${id}"${ids.length ? ` (active: ${ids.join(", ")})` : ""}`);
+    }
+    const row = rowOf(rec);
+    const expired = row.ends_at > now;
+    if (expired) {
+      row.ends_at = Math.max(now, row.starts_at);
+      await this.store.setSilenceEnd(this.project, this.env, id, new Date(row.ends_at).toISOString());
+    }
+    return { silence: silenceOf(row, now), expired };
+  }
+
+  async prune(cutoff: number): Promise<void> {
+    await this.store.pruneSilences(new Date(cutoff).toISOString());
+  }
+
+  /** The old file's silences, copied into the store once (a failed import is tried again). */
+  private ready(): Promise<void> {
+    return (this.imported ??= importLegacySilences(this.store, this.project, this.env, this.legacy).then(
+      () => undefined,
+      (e: unknown) => {
+        this.imported = undefined;
+        throw e;
+      },
+    ));
+  }
 }
 
-/** Active and pending silences (and expired ones with `all`), newest first. */
-export function listSilences(sql: NotifySql, now: number, opts: { all?: boolean } = {}): Silence[] {
-  const rows = (
-    opts.all
-      ? sql.q("SELECT * FROM notify_silences ORDER BY created_at DESC").all()
-      : sql.q("SELECT * FROM notify_silences WHERE ends_at > ? ORDER BY created_at DESC").all(now)
-  ) as SilenceRow[];
-  return rows.map((r) => silenceOf(r, now));
+const IMPORTED_KEY = "silences_imported_at";
+
+/**
+ * An earlier Slipway kept silences in the environment's outbox file (notify_silences). They
+ * are copied into the store (silences already there win) and the file is marked, never
+ * emptied, so the import runs once and the old rows stay readable.
+ */
+export async function importLegacySilences(
+  store: SilenceStore,
+  project: string,
+  env: string,
+  db: Db | undefined,
+): Promise<number> {
+  if (!db) return 0;
+  const has = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notify_silences'")
+    .get();
+  if (!has) return 0;
+  db.exec("CREATE TABLE IF NOT EXISTS notify_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  if (db.prepare("SELECT 1 FROM notify_meta WHERE key = ?").get(IMPORTED_KEY)) return 0;
+  const rows = db.prepare("SELECT * FROM notify_silences ORDER BY created_at").all() as SilenceRow[];
+  let n = 0;
+  for (const row of rows) {
+    if (await store.getSilence(project, env, row.id)) continue;
+    await store.addSilence(recordOf(row, project, env));
+    n++;
+  }
+  db.prepare("INSERT OR REPLACE INTO notify_meta (key, value) VALUES (?, ?)").run(
+    IMPORTED_KEY,
+    new Date().toISOString(),
+  );
+  return n;
 }
 
-/** Ends a silence now (a pending one at its start); `expired` tells whether it changed. */
-export function expireSilence(
-  sql: NotifySql,
-  id: string,
-  now: number,
-): { silence: Silence; expired: boolean } {
-  const row = sql.q("SELECT * FROM notify_silences WHERE id = ?").get(id) as SilenceRow | undefined;
-  if (!row) {
-    const ids = listSilences(sql, now).map((s) => s.id);
-    throw new UsageError(`no silence "${id}"${ids.length ? ` (active: ${ids.join(", ")})` : ""}`);
-  }
-  const expired = row.ends_at > now;
-  if (expired) {
-    row.ends_at = Math.max(now, row.starts_at);
-    sql.q("UPDATE notify_silences SET ends_at = ? WHERE id = ?").run(row.ends_at, id);
-  }
-  return { silence: silenceOf(row, now), expired };
+function recordOf(row: SilenceRow, project: string, env: string): SilenceRecord {
+  return {
+    id: row.id,
+    project,
+    env,
+    matchers: JSON.parse(row.matchers) as Record<string, string[]>,
+    startsAt: new Date(row.starts_at).toISOString(),
+    endsAt: new Date(row.ends_at).toISOString(),
+    author: row.author,
+    comment: row.comment,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+function rowOf(r: SilenceRecord): SilenceRow {
+  return {
+    id: r.id,
+    matchers: JSON.stringify(r.matchers),
+    starts_at: Date.parse(r.startsAt),
+    ends_at: Date.parse(r.endsAt),
+    author: r.author,
+    comment: r.comment,
+    created_at: Date.parse(r.createdAt),
+  };
 }

@@ -4,17 +4,15 @@
  * X-Slipway-Timestamp (also in the body, so it is signed) older than a few minutes, and may
  * dedupe on X-Slipway-Delivery, which stays the same across retries of one delivery.
  */
-import { createHmac } from "node:crypto";
 import type { z } from "zod";
 import type { webhookChannelSchema } from "../spec/schema-alerts.js";
 import type { Channel, DeliveryContext, SendResult } from "./channel.js";
 import { post } from "./http.js";
 import { title } from "./render.js";
+import { sign, WEBHOOK_PAYLOAD_VERSION } from "./webhook-signature.js";
 import type { Notification } from "./types.js";
 
 export type WebhookConfig = z.output<typeof webhookChannelSchema>;
-
-export const WEBHOOK_PAYLOAD_VERSION = 1;
 
 export function webhookPayload(n: Notification, receiver: string, deliveryId: number, timestamp: number) {
   return {
@@ -31,10 +29,6 @@ export function webhookPayload(n: Notification, receiver: string, deliveryId: nu
     commonLabels: n.commonLabels,
     alerts: n.alerts,
   };
-}
-
-export function sign(secret: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
 export class WebhookChannel implements Channel {

@@ -3,10 +3,8 @@
  * operations stream NDJSON: {type:"event"} / {type:"line"} … then {type:"result"} or {type:"error"}.
  */
 import { Hono } from "hono";
-import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../operations.js";
-import type { Resolution } from "../spec/resolve.js";
-import type { Slipway } from "../slipway.js";
-import type { Target } from "../spec/schema.js";
+import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../core.js";
+import type { Resolution, Slipway, Target } from "../index.js";
 import { tokenMatches } from "./auth.js";
 
 export interface AppDeps {

@@ -3,17 +3,13 @@
  * interrupted operations and adopts live instances; then it serves the API on loopback.
  */
 import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
-import { SlipwayError } from "../errors.js";
-import { pidAlive } from "../util/pid.js";
+import { SlipwayError } from "../core.js";
+import { pidAlive, type Logger, type Runtime, type EngineEvent, type ResolvedSpec } from "../index.js";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
-import type { Logger } from "../logger.js";
-import type { Runtime } from "../factory.js";
 import { createApp } from "./app.js";
 import { ensureToken } from "./auth.js";
 import { daemonMetrics } from "./metrics.js";
-import type { EngineEvent } from "../engine/events.js";
-import type { ResolvedSpec } from "../spec/resolved.js";
 import { runScheduledChecks } from "./scheduled-checks.js";
 import { Scheduler } from "./scheduler.js";
 

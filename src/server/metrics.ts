@@ -5,7 +5,7 @@
  * proxy's text is relayed as it comes (its writer sits on the request hot path).
  */
 import { Gauge, Registry } from "prom-client";
-import type { Store } from "../store/store.js";
+import type { Store } from "../index.js";
 
 export interface MetricsDeps {
   store: Pick<Store, "allInstances">;

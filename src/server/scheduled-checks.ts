@@ -15,14 +15,18 @@
  * one brought them since the daemon started.
  */
 import { join } from "node:path";
-import { createCheckRunner } from "../checks/index.js";
-import { formatMs } from "../health/signal.js";
-import type { CheckResult, CheckSpec, PreflightTarget } from "../checks/index.js";
-import type { EngineEvent } from "../engine/events.js";
-import { OpenAlerts } from "../engine/open-alerts.js";
-import type { Logger } from "../logger.js";
-import type { Resolution } from "../spec/resolve.js";
-import type { ResolvedSpec } from "../spec/resolved.js";
+import {
+  createCheckRunner,
+  OpenAlerts,
+  type CheckResult,
+  type CheckSpec,
+  type PreflightTarget,
+  type EngineEvent,
+  type Logger,
+  type Resolution,
+  type ResolvedSpec,
+} from "../index.js";
+import { formatMs } from "../core.js";
 
 /** Days left at or below which an expiring certificate is critical. */
 export const CRITICAL_DAYS = 3;

@@ -15,23 +15,38 @@
  * after (`tls-expiry`, DAILY_TLS_CRON): a certificate must not expire because nobody deployed.
  */
 import { Cron } from "croner";
-import type { BackupManager } from "../backup/index.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage } from "../core.js";
 import {
-  backedUpServices,
   backupAlert,
   backupConfigOf,
   backupsInUseBy,
   configFor,
   retentionOf,
   withBackups,
-} from "../engine/data/index.js";
-import type { EngineEvent } from "../engine/events.js";
-import type { Logger } from "../logger.js";
-import type { Resolution } from "../spec/resolve.js";
-import { deployedSpec } from "../engine/deployed.js";
-import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
-import type { Store } from "../store/store.js";
+  deployedSpec,
+  type EngineEvent,
+  type Logger,
+  type Resolution,
+  type ResolvedService,
+  type ResolvedSpec,
+  type Store,
+} from "../index.js";
+
+import {
+  DAILY_TLS_CRON,
+  TLS_JOB,
+  jobsOf,
+  type JobInfo,
+  type JobKind,
+  type PlannedJob,
+  type ScheduleEntry,
+} from "./scheduled-jobs.js";
+
+// The jobs' definitions live in scheduled-jobs.ts; their users import them from here.
+export { DAILY_TLS_CRON, TLS_JOB, jobsOf, type JobInfo, type JobKind, type ScheduleEntry };
+
+/** The backup manager withBackups lends (the server reaches the engine through index.ts only). */
+type BackupManager = Parameters<Parameters<typeof withBackups>[1]>[0];
 
 export interface SchedulerOptions {
   home: string;
@@ -49,36 +64,12 @@ export interface SchedulerOptions {
   subscribe?: (fn: (project: string, env: string, e: EngineEvent) => void) => () => void;
 }
 
-export type JobKind = "backup" | "backup-verify" | "health" | "check";
-
-export interface JobInfo {
-  project: string;
-  env: string;
-  /** `backup:<service>`, `verify:<service>`, or the name of a `schedules:` entry. */
-  name: string;
-  cron: string;
-  run: JobKind;
-  services: string[];
-  next?: string;
-}
-
-/** A `schedules:` entry, or a default job's equivalent (`checks` narrows a check run to these kinds). */
-export type ScheduleEntry = ResolvedSpec["schedules"][number] & { checks?: readonly string[] };
-
 /** A handler for a `schedules:` kind this file does not run itself (health sweeps, checks). */
 export type JobHandler = (spec: ResolvedSpec, entry: ScheduleEntry) => Promise<void>;
 
-/** The default job for `tls` checks: its name and when it runs (daily, 09:00 daemon time). */
-export const TLS_JOB = "tls-expiry";
-export const DAILY_TLS_CRON = "0 9 * * *";
-
-interface Job extends JobInfo {
-  signature: string;
+interface Job extends PlannedJob {
   cronJob: Cron;
-  spec: ResolvedSpec;
-  entry?: ScheduleEntry;
-  /** Also run once when the job is created (the daily tls job). */
-  runAtStart?: boolean;
+  next?: string;
 }
 
 const envKey = (project: string, env: string) => `${project}\u0000${env}`;
@@ -350,50 +341,4 @@ export class Scheduler {
       );
     }
   }
-}
-
-/** The jobs a spec asks for, each with a signature that changes when its definition does. */
-export function jobsOf(spec: ResolvedSpec): Omit<Job, "cronJob" | "next">[] {
-  const out: Omit<Job, "cronJob" | "next">[] = [];
-  const base = { project: spec.project, env: spec.env, spec };
-  const add = (
-    name: string,
-    cron: string,
-    run: JobKind,
-    services: ResolvedService[],
-    entry?: ScheduleEntry,
-  ) =>
-    out.push({
-      ...base,
-      name,
-      cron,
-      run,
-      services: services.map((s) => s.name),
-      entry,
-      signature: JSON.stringify([cron, run, services.map((s) => [s.name, s.backup]), entry?.checks]),
-    });
-  const backed = backedUpServices(spec);
-  for (const svc of backed) {
-    const b = svc.backup;
-    if (b?.schedule) add(`backup:${svc.name}`, b.schedule, "backup", [svc]);
-    if (typeof b?.verify === "string") add(`verify:${svc.name}`, b.verify, "backup-verify", [svc]);
-  }
-  for (const s of spec.schedules ?? []) {
-    if (s.env !== undefined && s.env !== spec.env) continue;
-    if (s.run === "backup" || s.run === "backup-verify") {
-      if (backed.length) add(s.name, s.cron, s.run, backed, s);
-    } else add(s.name, s.cron, s.run, [], s);
-  }
-  if (spec.checks.some((c) => c.kind === "tls") && !out.some((j) => j.run === "check")) {
-    const entry: ScheduleEntry = {
-      name: TLS_JOB,
-      cron: DAILY_TLS_CRON,
-      run: "check",
-      heal: "none",
-      checks: ["tls"],
-    };
-    add(TLS_JOB, DAILY_TLS_CRON, "check", [], entry);
-    out[out.length - 1].runAtStart = true;
-  }
-  return out;
 }

@@ -18,6 +18,7 @@ import type { checkSchema } from "./schema-checks.js";
 import type { analysisSchema } from "./schema-analysis.js";
 import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
+import type { Autoscale, Chart } from "./schema-kubernetes.js";
 
 export type Strategy = "recreate" | "blue-green" | "canary";
 
@@ -80,6 +81,14 @@ export interface ResolvedService {
   migrate?: z.output<typeof migrateSchema>;
   backup?: z.output<typeof backupSchema>;
   labels: Record<string, string>;
+  /** Kubernetes: a HorizontalPodAutoscaler; host names (an Ingress) and their TLS Secret. */
+  autoscale?: Autoscale;
+  domains?: string[];
+  tls?: { secretName: string };
+  /** Kubernetes: a Helm chart rendered by `helm template`, with its values. */
+  chart?: Chart;
+  values?: Record<string, unknown>;
+  valuesFiles?: string[];
 }
 
 /** Where a stored `${REF}` is read again: a key of an env file, or (whole) a secret file's content. */

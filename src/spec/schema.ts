@@ -8,6 +8,7 @@ import { checkSchema } from "./schema-checks.js";
 import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
+import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 
 export const healthSchema = z
   .strictObject({
@@ -123,6 +124,7 @@ export const resourcesSchema = z
     memory: size("Memory limit.").optional(),
     cpus: z.number().positive().optional().describe("CPU limit in cores."),
     gpus: gpuSchema.optional().describe("GPU devices ({ devices: [0, 1] }) or a count ({ count: 2 })."),
+    requests: resourceRequestsSchema.optional(),
   })
   .describe("Resource limits and reservations.");
 
@@ -260,6 +262,7 @@ const serviceFields = {
   migrate: migrateSchema.optional(),
   backup: backupSchema.optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  ...kubernetesServiceFields,
 };
 
 export const serviceSchema = z.strictObject(serviceFields).describe("One service of the project.");
@@ -307,13 +310,6 @@ const dockerTarget = z.strictObject({
     .optional()
     .describe("SSH settings for `hosts` (paths: absolute, ~/…, or relative to slipway.yaml)."),
 });
-const kubernetesTarget = z.strictObject({
-  kind: z.literal("kubernetes"),
-  context: z.string().optional(),
-  namespace: z.string().default("default"),
-  kubeconfig: z.string().optional(),
-});
-
 export const targetSchema = z
   .union([
     z.literal("process").transform(() => ({ kind: "process" as const })),

@@ -15,6 +15,7 @@ import { placeService, withSshPaths } from "./placement.js";
 import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
+import { kubernetesFields } from "./schema-kubernetes.js";
 
 type Environment = ParsedSpec["environments"][string];
 /** The file an env value was read from; `whole`: the file's content is the value. */
@@ -119,6 +120,7 @@ function resolveService(
     migrate: s.migrate,
     backup: s.backup,
     labels: s.labels ?? {},
+    ...kubernetesFields(s),
   };
 }
 
@@ -210,7 +212,7 @@ function checkTargetFields(
   const kind = env.target.kind;
   if (kind === "process" && !s.run)
     at(["services", name], `the process target needs "run" (the command that starts an instance)`);
-  if (kind !== "process" && !s.image && !s.build)
+  if (kind !== "process" && !s.image && !s.build && !(kind === "kubernetes" && s.chart))
     at(["services", name], `the ${kind} target needs "image" or "build"`);
   if (kind === "process" && s.run && !existsSync(path))
     at(

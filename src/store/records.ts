@@ -3,40 +3,9 @@
  * in the store (not in files of their own) so that a shared PostgreSQL store holds all the
  * durable state and a second daemon can take over.
  */
-import type { BackupConfig, BackupFacts, BackupType } from "../backup/provider.js";
+import type { BackupRecord } from "../backup/record.js";
 
-export type BackupStatus = "running" | "ok" | "failed" | "verified" | "corrupt";
-
-export interface BackupRecord {
-  /** Short and typeable: `<service>-<UTC timestamp>-<4 hex>`. */
-  id: string;
-  project: string;
-  env: string;
-  service: string;
-  revision?: number;
-  type: BackupType;
-  status: BackupStatus;
-  /** What was backed up, without secrets (a redacted URL, the paths …). */
-  source: string;
-  startedAt: string;
-  finishedAt?: string;
-  /** Bytes of the artifact. */
-  size?: number;
-  sha256?: string;
-  /** Where the artifact is (a file path for local storage). */
-  location?: string;
-  /** Storage key of the artifact. */
-  key: string;
-  /** Facts recorded at backup time (row counts, key counts, file manifest). */
-  facts: BackupFacts;
-  /** The provider configuration with the URL's password removed. */
-  config: BackupConfig;
-  /** Why the backup failed, or why it was found corrupt. */
-  error?: string;
-  verifiedAt?: string;
-  /** One line from the last verify. */
-  verifyDetail?: string;
-}
+export type { BackupRecord, BackupStatus } from "../backup/record.js";
 
 /** An alert silence of one environment (Alertmanager's model: label matchers and a window). */
 export interface SilenceRecord {

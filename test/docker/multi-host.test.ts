@@ -96,7 +96,7 @@ describe("docker target on two hosts", () => {
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toContain(hostA);
     expect(st.stdout).toContain(hostB);
-  });
+  }, 150_000); // ~60 Docker API calls, each a new SSH connection + dial-stdio (~0.7 s under load): see docs/docker.md
 
   it("a second deploy while one runs exits 3 (one lock for every host); the first rolls back", async () => {
     // A release that never gets healthy holds the lock for its startTimeout (3 s), then rolls back.

@@ -100,7 +100,7 @@ beforeAll(async () => {
   );
   chmodSync(join(fakeBin, "nvidia-smi"), 0o755);
   ssh = await startSshHosts(dir, 3, {
-    config: (i) => (i === 1 ? [`SetEnv PATH=${fakeBin}:/usr/local/bin:/usr/bin:/bin`] : []),
+    env: (i): Record<string, string> => (i === 1 ? { PATH: `${fakeBin}:/usr/local/bin:/usr/bin:/bin` } : {}),
   });
   hostA = `root@127.0.0.1:${ssh.ports[0]}`;
   hostB = `root@127.0.0.1:${ssh.ports[1]}`;

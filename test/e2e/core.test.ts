@@ -4,7 +4,7 @@
  * recovery after kill -9 of the daemon.
  */
 import { spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../support/ports.js";
@@ -438,13 +438,32 @@ describe("crash recovery", () => {
     },
     {
       name: "after api switched, while web rolls out",
-      until: (s: Step[]) => s.some((x) => x.kind === "rollout" && x.service === "api" && x.status === "ok"),
+      until: (s: Step[]) =>
+        s.some((x) => x.kind === "rollout" && x.service === "api" && x.status === "ok") &&
+        s.some((x) => x.kind === "rollout" && x.service === "web" && x.status === "running"),
     },
   ];
+
+  /**
+   * Web's candidate of release R is healthy only once `web-ready-R` exists in the project dir (on
+   * top of its HTTP probe), so a deploy cannot finish before the kill however loaded the machine.
+   */
+  function gateWebHealth(p: Project): (release: string) => void {
+    const before = readFileSync(p.file, "utf8");
+    const held = before.replace(
+      'startTimeout: "${WEB_START_TIMEOUT:-60s}" }',
+      `startTimeout: "\${WEB_START_TIMEOUT:-60s}", exec: 'test -f ${p.dir}/web-ready-$RELEASE' }`,
+    );
+    if (held === before) throw new Error("web's health line not found in the e2e spec");
+    writeFileSync(p.file, held);
+    return (release) => writeFileSync(join(p.dir, `web-ready-${release}`), "");
+  }
 
   for (const point of points) {
     it(`kill -9 of the daemon ${point.name}: consistent status, no orphan or duplicate`, async () => {
       const p = (project = await makeProject());
+      const webReady = gateWebHealth(p);
+      webReady("v1");
       expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
       const deploying = p.cliAsync(["deploy", "development", "--version", "v2"], {
         env: { START_DELAY_MS: "1200" },
@@ -460,6 +479,8 @@ describe("crash recovery", () => {
       killDaemon(p.home, "SIGKILL");
       const cut = await deploying;
       expect(cut.code).not.toBe(0);
+      // Whether recovery rolls v2 forward or back, web's v2 may now become healthy.
+      webReady("v2");
 
       // The next command starts a new daemon, which recovers the interrupted deploy.
       const st = p.cli(["status", "development", "--json"]);

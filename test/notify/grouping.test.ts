@@ -126,14 +126,14 @@ describe("silences", () => {
 
   it("a silence suppresses matching alerts and its expiry resumes them", async () => {
     ({ h, recv } = await setup(1, (u) => ({ channels: hooks(u), groupWait: "10s" })));
-    const s = h.notifier.addSilence({
+    const s = await h.notifier.addSilence({
       matchers: { service: "api" },
       duration: "1h",
       author: "kim",
       comment: "maintenance of api",
     });
     expect(s).toMatchObject({ state: "active", author: "kim", matchers: { service: ["api"] } });
-    expect(h.notifier.listSilences().map((x) => x.id)).toEqual([s.id]);
+    expect((await h.notifier.listSilences()).map((x) => x.id)).toEqual([s.id]);
 
     h.notifier.emit(ev({ kind: "health.degraded", service: "api", message: "api degraded" }));
     h.notifier.emit(ev({ kind: "deploy.failed", service: "api", message: "api deploy failed" }));
@@ -142,9 +142,9 @@ describe("silences", () => {
     expect(payloads(recv[0]).flatMap((p) => p.alerts.map((a) => a.message))).toEqual(["web deploy failed"]);
 
     // Expiring: the alert still firing is notified; the one-shot event silenced meanwhile is not.
-    expect(h.notifier.expireSilence(s.id).state).toBe("expired");
-    expect(h.notifier.listSilences()).toEqual([]);
-    expect(h.notifier.listSilences({ all: true })).toHaveLength(1);
+    expect((await h.notifier.expireSilence(s.id)).state).toBe("expired");
+    expect(await h.notifier.listSilences()).toEqual([]);
+    expect(await h.notifier.listSilences({ all: true })).toHaveLength(1);
     await h.notifier.flush();
     expect(payloads(recv[0]).flatMap((p) => p.alerts.map((a) => a.message))).toEqual([
       "web deploy failed",
@@ -159,11 +159,11 @@ describe("silences", () => {
   it("rejects silences that are incomplete, with a message naming what is missing", async () => {
     ({ h } = await setup(1, (u) => ({ channels: hooks(u) })));
     const base = { matchers: { service: "api" }, duration: "1h", author: "kim", comment: "why" };
-    expect(() => h.notifier.addSilence({ ...base, matchers: {} })).toThrow(/at least one matcher/);
-    expect(() => h.notifier.addSilence({ ...base, author: "" })).toThrow(/author/);
-    expect(() => h.notifier.addSilence({ ...base, comment: " " })).toThrow(/comment/);
-    expect(() => h.notifier.addSilence({ ...base, duration: "soon" })).toThrow(/duration "soon"/);
-    expect(() => h.notifier.addSilence({ ...base, duration: undefined })).toThrow(UsageError);
-    expect(() => h.notifier.expireSilence("sil-nope")).toThrow(/no silence "sil-nope"/);
+    await expect(h.notifier.addSilence({ ...base, matchers: {} })).rejects.toThrow(/at least one matcher/);
+    await expect(h.notifier.addSilence({ ...base, author: "" })).rejects.toThrow(/author/);
+    await expect(h.notifier.addSilence({ ...base, comment: " " })).rejects.toThrow(/comment/);
+    await expect(h.notifier.addSilence({ ...base, duration: "soon" })).rejects.toThrow(/duration "soon"/);
+    await expect(h.notifier.addSilence({ ...base, duration: undefined })).rejects.toThrow(UsageError);
+    await expect(h.notifier.expireSilence("sil-nope")).rejects.toThrow(/no silence "sil-nope"/);
   });
 });

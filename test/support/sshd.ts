@@ -2,6 +2,11 @@
  * Debian's sshd on loopback ports for the multi-host Docker suites: one host key, one client key,
  * root login by key only, a known_hosts trusting every port. Each "host" reaches this machine's
  * Docker Engine through SSH (`docker system dial-stdio`), as a remote engine would be reached.
+ *
+ * Each host gets its own empty HOME: Debian's bash sources ~/.bashrc for every command sshd runs,
+ * and this machine's root dotfiles are not part of the simulated host. On the CI image root's
+ * .bashrc runs `pyenv init` (1.3–2.5 s per command under load); the Docker driver opens one SSH
+ * session per engine API request, so a deploy took over 60 s and 5 s check budgets ran out.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,14 +37,27 @@ function sshAnswers(p: number): Promise<boolean> {
   });
 }
 
-/**
- * Start `count` sshd daemons in `dir` (keys and configs are written there). `config(i)`: extra
- * sshd_config lines for host i (e.g. `SetEnv PATH=…` to give one host programs the other lacks).
- */
+export interface SshHostOptions {
+  /** Extra sshd_config lines for host i (not SetEnv: sshd honours only its first SetEnv line). */
+  config?: (i: number) => string[];
+  /** Environment of host i's sessions (e.g. a PATH that gives one host programs the other lacks). */
+  env?: (i: number) => Record<string, string>;
+}
+
+/** The one SetEnv line of a host: its own HOME, then `env`. Values are quoted for sshd_config. */
+function setEnvLine(home: string, env: Record<string, string>): string {
+  const vars = Object.entries({ HOME: home, ...env }).map(([k, v]) => {
+    if (/["\\\n]/.test(v)) throw new Error(`sshd SetEnv cannot hold ${k}=${v}`);
+    return `"${k}=${v}"`;
+  });
+  return `SetEnv ${vars.join(" ")}`;
+}
+
+/** Start `count` sshd daemons in `dir` (keys, configs and each host's HOME are written there). */
 export async function startSshHosts(
   dir: string,
   count: number,
-  opts: { config?: (i: number) => string[] } = {},
+  opts: SshHostOptions = {},
 ): Promise<SshHosts> {
   const hostKey = join(dir, "host_key");
   const clientKey = join(dir, "client_key");
@@ -53,6 +71,10 @@ export async function startSshHosts(
   for (let i = 0; i < count; i++) {
     const port = await freePort();
     const config = join(dir, `sshd_config_${i}`);
+    const home = join(dir, `home_${i}`);
+    mkdirSync(home, { recursive: true });
+    const extra = opts.config?.(i) ?? [];
+    if (extra.some((l) => /^\s*SetEnv\b/i.test(l))) throw new Error("give host variables as env, not SetEnv");
     writeFileSync(
       config,
       [
@@ -66,7 +88,8 @@ export async function startSshHosts(
         "KbdInteractiveAuthentication no",
         "UsePAM no",
         "StrictModes no",
-        ...(opts.config?.(i) ?? []),
+        setEnvLine(home, opts.env?.(i) ?? {}),
+        ...extra,
         "",
       ].join("\n"),
     );

@@ -1,7 +1,7 @@
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import { UsageError } from "../../errors.js";
-import type { AlertTestResult, DeliveryView } from "../../notify/hub.js";
+import { UsageError } from "../../core.js";
+import type { AlertTestResult, DeliveryView } from "../../index.js";
 import { dim, green, red, yellow, type Out } from "../render.js";
 
 const SEVERITIES = ["critical", "warning", "info"];

@@ -1,7 +1,7 @@
 /** `slipway backup ENV [SVC]`, `slipway backup verify ENV ID`, `slipway backups ENV`, `slipway backups prune ENV`. */
 import type { Cli } from "../runtime.js";
-import type { BackupRecord } from "../../engine/data/index.js";
-import { formatBytes } from "../../util/units.js";
+import type { BackupRecord } from "../../index.js";
+import { formatBytes } from "../../core.js";
 import { bold, dim, green, red, yellow, type Out } from "../render.js";
 
 function statusText(out: Out, s: BackupRecord["status"], width = 0): string {

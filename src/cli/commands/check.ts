@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Cli } from "../runtime.js";
-import type { Resolution } from "../../spec/resolve.js";
+import type { Resolution } from "../../index.js";
 import { green } from "../render.js";
 
 /**

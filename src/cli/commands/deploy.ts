@@ -1,6 +1,5 @@
 import type { Cli } from "../runtime.js";
-import type { Plan } from "../../engine/plan.js";
-import type { DeployResult } from "../../engine/run.js";
+import type { Plan, DeployResult } from "../../index.js";
 import { renderDeploy, renderPlan } from "../render.js";
 import { promptConfirmations } from "./check.js";
 

@@ -1,8 +1,8 @@
 /** `slipway exec ENV SVC [--instance ID] -- CMD …`: a command inside a running instance. */
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import type { ExecResult } from "../../engine/instance-commands.js";
-import { UsageError } from "../../errors.js";
+import type { ExecResult } from "../../index.js";
+import { UsageError } from "../../core.js";
 
 export function register(cli: Cli): void {
   cli.program

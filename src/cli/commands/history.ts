@@ -1,6 +1,7 @@
 import type { Cli } from "../runtime.js";
+import { evidenceOf } from "../../core.js";
 import { parseIntArg } from "../runtime.js";
-import type { HistoryEntry } from "../../slipway.js";
+import type { HistoryEntry } from "../../index.js";
 import { renderHistory } from "../render.js";
 
 export function register(cli: Cli): void {
@@ -20,7 +21,7 @@ export function register(cli: Cli): void {
             h.length === 1 && h[0].steps && h[0].revision.facts?.analysis
               ? {
                   describeEvidence: (await import("../render-analysis.js")).describeEvidence,
-                  evidenceOf: (await import("../../engine/analysis-gate.js")).evidenceOf,
+                  evidenceOf,
                 }
               : undefined;
           cli.finish(h, (out) => renderHistory(out, h, evidence));

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Cli } from "../runtime.js";
-import { UsageError } from "../../errors.js";
+import { UsageError, loadSpecTools } from "../../core.js";
 import { green, yellow } from "../render.js";
 
 const STARTER = (
@@ -49,7 +49,7 @@ export function register(cli: Cli): void {
               `--from-compose ${o.fromCompose}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
             );
           }
-          const { importCompose } = await import("../../compose/import.js");
+          const { importCompose } = await loadSpecTools();
           ({ yaml: text, unmapped } = importCompose(compose, o.fromCompose));
         } else {
           const name =

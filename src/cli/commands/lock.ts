@@ -1,5 +1,5 @@
 import type { Cli } from "../runtime.js";
-import type { LockInfo } from "../../store/store.js";
+import type { LockInfo } from "../../index.js";
 import { green, yellow } from "../render.js";
 
 export function register(cli: Cli): void {

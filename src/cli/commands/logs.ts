@@ -1,7 +1,6 @@
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import { UsageError } from "../../errors.js";
-import { parseDuration } from "../../util/units.js";
+import { UsageError, parseDuration } from "../../core.js";
 import { renderLogLine } from "../render.js";
 
 export function register(cli: Cli): void {

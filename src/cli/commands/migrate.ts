@@ -1,8 +1,8 @@
 /** `slipway migrate ENV up|down|status [SVC] [--to N] [--revision N]`: a one-off of the deployed release. */
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import type { MigrationResult } from "../../engine/data/index.js";
-import { UsageError } from "../../errors.js";
+import type { MigrationResult } from "../../index.js";
+import { UsageError } from "../../core.js";
 import { bold, dim } from "../render.js";
 
 export function register(cli: Cli): void {

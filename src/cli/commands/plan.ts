@@ -1,5 +1,5 @@
 import type { Cli } from "../runtime.js";
-import type { Plan } from "../../engine/plan.js";
+import type { Plan } from "../../index.js";
 import { renderPlan } from "../render.js";
 
 export function register(cli: Cli): void {

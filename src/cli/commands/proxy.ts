@@ -1,4 +1,5 @@
 import type { Cli } from "../runtime.js";
+import { runProxyProcess } from "../../core.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -8,7 +9,7 @@ export function register(cli: Cli): void {
       cli.action(async () => {
         // The proxy's entry reads its own argv; hand it --home and let it run.
         process.argv = [process.argv[0], "slipway-proxy", "--home", cli.home];
-        await import("../../proxy/main.js");
+        await runProxyProcess();
       }),
     );
 }

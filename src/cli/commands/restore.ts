@@ -1,7 +1,7 @@
 /** `slipway restore ENV BACKUP_ID [--yes]`: asks at a terminal; protected environments need --yes. */
 import { createInterface } from "node:readline/promises";
-import { Refused } from "../../errors.js";
-import type { BackupRecord } from "../../engine/data/index.js";
+import { Refused } from "../../core.js";
+import type { BackupRecord } from "../../index.js";
 import type { Cli } from "../runtime.js";
 import { green } from "../render.js";
 

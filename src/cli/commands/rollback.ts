@@ -1,7 +1,6 @@
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
-import type { Plan } from "../../engine/plan.js";
-import type { DeployResult } from "../../engine/run.js";
+import type { Plan, DeployResult } from "../../index.js";
 import { renderDeploy, renderPlan } from "../render.js";
 
 export function register(cli: Cli): void {

@@ -1,4 +1,5 @@
 import type { Cli } from "../runtime.js";
+import { loadSpecTools } from "../../core.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -6,7 +7,7 @@ export function register(cli: Cli): void {
     .description("print the JSON Schema of slipway.yaml (for editor completion)")
     .action(
       cli.action(async () => {
-        const { jsonSchema } = await import("../../spec/json-schema.js");
+        const { jsonSchema } = await loadSpecTools();
         process.stdout.write(JSON.stringify(jsonSchema(), null, 2) + "\n");
       }),
     );

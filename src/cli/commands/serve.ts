@@ -10,9 +10,8 @@ export function register(cli: Cli): void {
     .option("--port <port>", "port (0: any free port)", "7437")
     .action(
       cli.action(async (o: { host: string; port: string }) => {
-        const { createRuntime } = await import("../../factory.js");
+        const { createRuntime, fileLogger } = await import("../../index.js");
         const { startDaemon } = await import("../../server/daemon.js");
-        const { fileLogger } = await import("../../logger.js");
         const home = cli.home;
         const logger = fileLogger(process.stderr);
         const engine = await createRuntime({ home, logger });

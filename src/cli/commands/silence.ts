@@ -1,8 +1,7 @@
 import { hostname, userInfo } from "node:os";
 import type { Cli } from "../runtime.js";
-import { UsageError } from "../../errors.js";
-import type { Silence } from "../../notify/silences.js";
-import { parseDuration } from "../../util/units.js";
+import { UsageError, parseDuration } from "../../core.js";
+import type { Silence } from "../../index.js";
 import { dim, green, type Out } from "../render.js";
 
 const MATCHER = /^([A-Za-z_][A-Za-z0-9_.-]*)(!?=)(.*)$/;

@@ -1,6 +1,6 @@
 /** `slipway smoke ENV [SVC]`: the deployed release's smoke requests, on demand (exit 1 on a failure). */
 import type { Cli } from "../runtime.js";
-import type { SmokeResult } from "../../engine/strategies/common.js";
+import type { SmokeResult } from "../../index.js";
 import { dim, green, red } from "../render.js";
 
 export function register(cli: Cli): void {

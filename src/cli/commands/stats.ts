@@ -1,7 +1,7 @@
 /** `slipway stats ENV [SVC]`: CPU and memory of every instance, from the driver. */
 import type { Cli } from "../runtime.js";
-import type { InstanceStatsRow } from "../../engine/instance-commands.js";
-import { formatBytes } from "../../util/units.js";
+import type { InstanceStatsRow } from "../../index.js";
+import { formatBytes } from "../../core.js";
 import { bold, dim } from "../render.js";
 
 export function register(cli: Cli): void {

@@ -1,5 +1,5 @@
 import type { Cli } from "../runtime.js";
-import type { EnvStatus } from "../../slipway.js";
+import type { EnvStatus } from "../../index.js";
 import { renderStatus } from "../render.js";
 
 export function register(cli: Cli): void {

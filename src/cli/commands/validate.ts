@@ -1,4 +1,5 @@
 import type { Cli } from "../runtime.js";
+import { loadSpecTools } from "../../core.js";
 import { green } from "../render.js";
 
 export function register(cli: Cli): void {
@@ -7,8 +8,7 @@ export function register(cli: Cli): void {
     .description("check slipway.yaml: exit 2 with file:line:column messages when it is wrong")
     .action(
       cli.action(async () => {
-        const { loadSpecFile } = await import("../../spec/load.js");
-        const { validateAll } = await import("../../spec/resolve.js");
+        const { loadSpecFile, validateAll } = await loadSpecTools();
         const loaded = loadSpecFile(cli.opts.file);
         const envs = validateAll(loaded);
         cli.finish({ file: loaded.file, environments: envs }, (out) =>

@@ -1,0 +1,91 @@
+/**
+ * The connection to a cluster, through @kubernetes/client-node only. Before anything is sent the
+ * kubeconfig is checked against the spec (seed 004's "is this really prod?"): the context must be
+ * the one `target.context` names, and with `target.cluster` the context's cluster entry must carry
+ * that name; otherwise the operation is refused (exit 4) naming both.
+ */
+import { homedir } from "node:os";
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import { Refused } from "../../errors.js";
+import type { KubernetesTarget } from "../../spec/schema-kubernetes.js";
+import { checkKubeContext } from "./context-check.js";
+import { FIELD_MANAGER } from "./manifests/names.js";
+
+export interface Cluster {
+  namespace: string;
+  context: string;
+  cluster: string;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  batch: BatchV1Api;
+  custom: CustomObjectsApi;
+  /** Server-side apply under Slipway's field manager (forced: Slipway owns what it declares). */
+  apply<T extends KubernetesObject>(obj: T): Promise<T>;
+}
+
+/** Load the kubeconfig and check it against the target; throws Refused when they disagree. */
+export function loadKubeConfig(target: KubernetesTarget, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  checkKubeContext(target, env);
+  const kc = new KubeConfig();
+  const file = target.kubeconfig?.replace(/^~(?=\/|$)/, homedir());
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  const current = kc.getCurrentContext();
+  const wanted = target.context ?? current;
+  const ctx = kc.getContextObject(wanted);
+  if (!ctx)
+    throw new Refused(
+      `the spec names kubeconfig context "${wanted}" but the kubeconfig (${file ?? env.KUBECONFIG ?? "~/.kube/config"}) has no such context (current: "${current}")`,
+    );
+  if (target.cluster !== undefined && ctx.cluster !== target.cluster)
+    throw new Refused(
+      `context "${wanted}" points at cluster "${ctx.cluster}", but the spec names cluster "${target.cluster}": refusing to touch the wrong cluster`,
+    );
+  kc.setCurrentContext(wanted);
+  return kc;
+}
+
+export function connect(target: KubernetesTarget): Cluster {
+  const kc = loadKubeConfig(target);
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const ctx = kc.getContextObject(kc.getCurrentContext());
+  return {
+    namespace: target.namespace,
+    context: kc.getCurrentContext(),
+    cluster: ctx?.cluster ?? "",
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    batch: kc.makeApiClient(BatchV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+    apply: <T extends KubernetesObject>(obj: T) =>
+      objects.patch(
+        obj,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      ) as Promise<T>,
+  };
+}
+
+/** The HTTP status of a client-node error (404 for a missing object), if it has one. */
+export const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
+
+export async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (statusOf(e) === 404) return undefined;
+    throw e;
+  }
+}

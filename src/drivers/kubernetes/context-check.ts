@@ -1,0 +1,55 @@
+/**
+ * The safety check of a Kubernetes target, without loading the client: the kubeconfig's context
+ * must be the one the spec names (`target.context`, else the current one) and, with
+ * `target.cluster`, that context's cluster entry must carry that name. The factory runs it before
+ * an operation starts, so a wrong cluster is refused (exit 4) before anything is sent.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import { parse } from "yaml";
+import { Refused } from "../../errors.js";
+
+interface KubeConfigFile {
+  "current-context"?: string;
+  contexts?: { name: string; context?: { cluster?: string } }[];
+}
+
+export interface ContextTarget {
+  context?: string;
+  cluster?: string;
+  kubeconfig?: string;
+}
+
+/** The kubeconfig files in effect: the target's, else $KUBECONFIG's list, else ~/.kube/config. */
+export function kubeconfigFiles(target: ContextTarget, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (target.kubeconfig) return [target.kubeconfig.replace(/^~(?=\/|$)/, homedir())];
+  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean);
+  return [join(homedir(), ".kube", "config")];
+}
+
+/** Throws Refused naming both sides when the kubeconfig does not match the target. */
+export function checkKubeContext(target: ContextTarget, env: NodeJS.ProcessEnv = process.env): void {
+  const files = kubeconfigFiles(target, env).filter((f) => existsSync(f));
+  // No kubeconfig at all: the driver reports that when it connects.
+  if (!files.length || (target.context === undefined && target.cluster === undefined)) return;
+  let current: string | undefined;
+  const contexts = new Map<string, string | undefined>();
+  // As kubectl merges them: the first file to set a value wins.
+  for (const f of files) {
+    const cfg = (parse(readFileSync(f, "utf8")) ?? {}) as KubeConfigFile;
+    current ??= cfg["current-context"];
+    for (const c of cfg.contexts ?? []) if (!contexts.has(c.name)) contexts.set(c.name, c.context?.cluster);
+  }
+  const wanted = target.context ?? current;
+  const where = files.join(delimiter);
+  if (wanted === undefined || !contexts.has(wanted))
+    throw new Refused(
+      `the spec names kubeconfig context "${wanted ?? ""}" but ${where} has no such context (current: "${current ?? ""}")`,
+    );
+  const cluster = contexts.get(wanted);
+  if (target.cluster !== undefined && cluster !== target.cluster)
+    throw new Refused(
+      `kubeconfig context "${wanted}" points at cluster "${cluster ?? ""}", but the spec names cluster "${target.cluster}": refusing to touch the wrong cluster`,
+    );
+}

@@ -1,0 +1,341 @@
+/**
+ * The Kubernetes driver: the engine's slots on a cluster. One Deployment per revision (StatefulSet
+ * when stateful), created by server-side apply under the field manager "slipway"; an instance is
+ * the i-th pod of its revision's workload. Traffic is the Service selector (traffic.ts); the health
+ * gate waits on pod readiness (health.ts). It talks to the cluster only through client-node.
+ */
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+  type V1Deployment,
+} from "@kubernetes/client-node";
+import { DriverError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { ResolvedService } from "../../spec/resolved.js";
+import type { KubernetesTarget } from "../../spec/schema-kubernetes.js";
+import type {
+  Artifact,
+  Driver,
+  DriverCapabilities,
+  Instance,
+  InstanceRequest,
+  InstanceStats,
+  LogLine,
+  LogOptions,
+  StopOptions,
+} from "../driver.js";
+import { connect, orUndefined, type Cluster } from "./cluster.js";
+import { names } from "./manifests/names.js";
+import { namespaceFor } from "./manifests/objects.js";
+import { releaseOf, type ServiceRelease } from "./manifests/release.js";
+import { renderRelease } from "./manifests/render.js";
+import { viewOf } from "./pods.js";
+import { runJob } from "./run-job.js";
+import { ServiceSelectorRouter } from "./traffic.js";
+import { instanceId, listWorkloads, podsOf, routedRevision, type Workload } from "./workloads.js";
+
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export interface KubernetesDriverOptions {
+  target: KubernetesTarget;
+  logger: Logger;
+  /** Injected in tests; default: connect(target) (which checks context and cluster first). */
+  connect?: (target: KubernetesTarget) => Cluster;
+}
+
+export class KubernetesDriver implements Driver {
+  readonly name = "kubernetes";
+  readonly capabilities: DriverCapabilities = {
+    trafficSplit: true,
+    gpus: true,
+    exec: false,
+    stats: true,
+    adopt: true,
+  };
+  private conn?: Cluster;
+  /** One apply per revision however many replicas start at once. */
+  private readonly applying = new Map<string, Promise<void>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private namespaceReady?: Promise<void>;
+
+  constructor(private readonly opts: KubernetesDriverOptions) {}
+
+  /** The cluster, after the kubeconfig check (throws Refused before anything is sent). */
+  cluster(): Cluster {
+    this.conn ??= (this.opts.connect ?? connect)(this.opts.target);
+    return this.conn;
+  }
+
+  router(): ServiceSelectorRouter {
+    return new ServiceSelectorRouter(() => this.cluster());
+  }
+
+  async prepare(_p: string, _e: string, service: ResolvedService, revision: number): Promise<Artifact> {
+    this.cluster();
+    if (service.chart)
+      throw new DriverError(
+        this.name,
+        `${service.name} is a chart: \`slipway render\` prints its objects, deploying charts is not built yet`,
+      );
+    if (!service.image)
+      throw new DriverError(
+        this.name,
+        `${service.name} has no image: on Kubernetes, build and push the image in CI and give its name as "image"`,
+      );
+    return { service: service.name, revision, ref: service.image };
+  }
+
+  private release(req: InstanceRequest): ServiceRelease {
+    const spec = { project: req.project, env: req.env, version: req.version, target: this.opts.target };
+    return { ...releaseOf(spec, req.service, req.revision, req.env_vars), image: req.artifact.ref };
+  }
+
+  private async ensureNamespace(c: Cluster, project: string): Promise<void> {
+    this.namespaceReady ??= (async () => {
+      const ns = await orUndefined(c.core.readNamespace({ name: c.namespace }));
+      if (!ns) await c.apply(namespaceFor(c.namespace, project));
+    })().catch((e: unknown) => {
+      this.namespaceReady = undefined;
+      throw e;
+    });
+    return this.namespaceReady;
+  }
+
+  /** Apply a revision's objects once; replicas are set only when the workload is new or unscaled. */
+  private async applyRelease(req: InstanceRequest): Promise<void> {
+    const c = this.cluster();
+    await this.ensureNamespace(c, req.project);
+    const r = this.release(req);
+    const svc = req.service;
+    const workloadName = svc.stateful ? names.statefulSet(svc.name) : names.workload(svc.name, req.revision);
+    const read: Promise<unknown> = svc.stateful
+      ? c.apps.readNamespacedStatefulSet({ name: workloadName, namespace: c.namespace })
+      : c.apps.readNamespacedDeployment({ name: workloadName, namespace: c.namespace });
+    const existing = (await orUndefined(read)) as V1Deployment | undefined;
+    // With an autoscaler the HPA owns the count: set it only when the Deployment is created.
+    const replicas = svc.autoscale ? (existing ? undefined : svc.autoscale.min) : svc.replicas;
+    const routed = await routedRevision(c, svc.name);
+    const out = renderRelease(r, {
+      replicas,
+      traffic: { revision: routed ?? req.revision },
+    });
+    for (const n of out.notes) this.opts.logger.warn(n);
+    for (const obj of out.workload) await c.apply(obj);
+    // The Service and Ingress exist from the first revision on; later ones move only by setRoute().
+    for (const obj of out.routing) if (routed === undefined || obj.kind === "Ingress") await c.apply(obj);
+  }
+
+  async start(req: InstanceRequest): Promise<Instance> {
+    const key = `${req.project}/${req.env}/${req.service.name}/${req.revision}`;
+    let p = this.applying.get(key);
+    if (!p) {
+      p = this.applyRelease(req).finally(() => setTimeout(() => this.applying.delete(key), 1000).unref());
+      this.applying.set(key, p);
+    }
+    await p;
+    return {
+      id: instanceId(req.service.name, req.revision, req.index),
+      project: req.project,
+      env: req.env,
+      service: req.service.name,
+      revision: req.revision,
+      version: req.version,
+      slot: req.slot,
+      index: req.index,
+      state: "starting",
+      ...(req.service.port !== undefined
+        ? {
+            host: `${names.service(req.service.name)}.${this.opts.target.namespace}.svc`,
+            port: req.service.port,
+          }
+        : {}),
+      startedAt: new Date().toISOString(),
+      restarts: 0,
+      meta: {
+        namespace: this.opts.target.namespace,
+        stateful: req.service.stateful,
+        autoscaled: req.service.autoscale !== undefined,
+      },
+    };
+  }
+
+  async inspect(project: string, env: string): Promise<Instance[]> {
+    const c = this.cluster();
+    const workloads = await listWorkloads(c, project, env);
+    const out: Instance[] = [];
+    for (const w of workloads) out.push(...(await this.instancesOf(c, project, env, w)));
+    return out;
+  }
+
+  private async instancesOf(c: Cluster, project: string, env: string, w: Workload): Promise<Instance[]> {
+    const pods = await podsOf(c, project, env, w.service, w.revision);
+    const routed = await routedRevision(c, w.service);
+    const count = Math.max(w.replicas, 0);
+    return Array.from({ length: count }, (_, index): Instance => {
+      const pod = pods[index];
+      const v = pod ? viewOf(pod) : undefined;
+      return {
+        id: instanceId(w.service, w.revision, index),
+        project,
+        env,
+        service: w.service,
+        revision: w.revision,
+        version: w.version,
+        slot: routed === undefined || routed === w.revision ? "stable" : "candidate",
+        index,
+        state: v?.state ?? "starting",
+        startedAt: v?.startedAt ?? w.createdAt,
+        restarts: v?.restarts ?? 0,
+        meta: {
+          namespace: c.namespace,
+          stateful: w.kind === "StatefulSet",
+          ...(v ? { pod: v.name, ready: v.ready } : {}),
+          ...(v?.problem ? { problem: v.problem } : {}),
+        },
+      };
+    });
+  }
+
+  async live(inst: Instance): Promise<Instance | undefined> {
+    const c = this.cluster();
+    const pods = await podsOf(c, inst.project, inst.env, inst.service, inst.revision);
+    const pod = pods[inst.index];
+    if (!pod) return { ...inst, state: "starting", meta: { ...inst.meta, ready: false } };
+    const v = viewOf(pod);
+    return {
+      ...inst,
+      state: v.state,
+      restarts: v.restarts,
+      meta: { ...inst.meta, pod: v.name, ready: v.ready, ...(v.problem ? { problem: v.problem } : {}) },
+    };
+  }
+
+  /** Serialise read-modify-write of one workload (replicas stop concurrently). */
+  private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.locks.set(
+      key,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  async stop(inst: Instance, _opts: StopOptions): Promise<void> {
+    const c = this.cluster();
+    const stateful = inst.meta?.stateful === true;
+    const name = stateful ? names.statefulSet(inst.service) : names.workload(inst.service, inst.revision);
+    await this.locked(name, async () => {
+      if (stateful) return this.scaleStatefulSet(c, name, inst.revision);
+      const d = await orUndefined(c.apps.readNamespacedDeployment({ name, namespace: c.namespace }));
+      if (!d) return;
+      const left = (d.spec?.replicas ?? 1) - 1;
+      // With an autoscaler the count is the HPA's: the revision goes as a whole.
+      if (left > 0 && !inst.meta?.autoscaled) {
+        const body = { spec: { replicas: left } };
+        await c.apps.patchNamespacedDeploymentScale({ name, namespace: c.namespace, body }, MERGE_PATCH);
+        return;
+      }
+      await this.removeRevision(c, inst.service, inst.revision);
+    });
+  }
+
+  private async scaleStatefulSet(c: Cluster, name: string, revision: number): Promise<void> {
+    const s = await orUndefined(c.apps.readNamespacedStatefulSet({ name, namespace: c.namespace }));
+    // A later revision already took the StatefulSet over: leave it alone.
+    if (!s || Number(s.metadata?.labels?.["slipway.dev/revision"]) !== revision) return;
+    await c.apps.patchNamespacedStatefulSetScale({
+      name,
+      namespace: c.namespace,
+      body: { spec: { replicas: 0 } },
+    });
+  }
+
+  private async removeRevision(c: Cluster, service: string, revision: number): Promise<void> {
+    const name = names.workload(service, revision);
+    const namespace = c.namespace;
+    await orUndefined(
+      c.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: "Background" }),
+    );
+    await orUndefined(
+      c.custom.deleteNamespacedCustomObject({
+        group: "autoscaling",
+        version: "v2",
+        namespace,
+        plural: "horizontalpodautoscalers",
+        name,
+      }),
+    );
+    await orUndefined(c.core.deleteNamespacedSecret({ name: names.secret(service, revision), namespace }));
+  }
+
+  async runOnce(
+    req: InstanceRequest,
+    command: string,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ exitCode: number; output: string }> {
+    const c = this.cluster();
+    await this.ensureNamespace(c, req.project);
+    const r = this.release(req);
+    const secret = renderRelease(r).workload.find((o: KubernetesObject) => o.kind === "Secret");
+    if (secret) await c.apply(secret);
+    return runJob(c, r, command, opts);
+  }
+
+  async *logs(instances: Instance[], opts: LogOptions): AsyncIterable<LogLine> {
+    const c = this.cluster();
+    for (const inst of instances) {
+      const pods = await podsOf(c, inst.project, inst.env, inst.service, inst.revision);
+      const pod = pods[inst.index];
+      if (!pod?.metadata?.name) continue;
+      const text = await orUndefined(
+        c.core.readNamespacedPodLog({
+          name: pod.metadata.name,
+          namespace: c.namespace,
+          ...(opts.tail !== undefined ? { tailLines: opts.tail } : {}),
+          ...(opts.sinceMs !== undefined
+            ? { sinceSeconds: Math.max(1, Math.ceil(opts.sinceMs / 1000)) }
+            : {}),
+        }),
+      );
+      for (const line of String(text ?? "").split("\n"))
+        if (line) yield { instance: inst.id, stream: "stdout", line };
+    }
+  }
+
+  /** CPU and memory from the metrics API (metrics-server), when the cluster has one. */
+  async stats(inst: Instance): Promise<InstanceStats | undefined> {
+    const pod = inst.meta?.pod;
+    if (typeof pod !== "string") return undefined;
+    const c = this.cluster();
+    const m = (await orUndefined(
+      c.custom.getNamespacedCustomObject({
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        namespace: c.namespace,
+        plural: "pods",
+        name: pod,
+      }),
+    )) as { containers?: { usage?: { cpu?: string; memory?: string } }[] } | undefined;
+    const usage = m?.containers?.[0]?.usage;
+    if (!usage) return undefined;
+    return { cpu: parseCpu(usage.cpu ?? "0"), memory: parseMemory(usage.memory ?? "0") };
+  }
+
+  async prune(): Promise<void> {
+    // Revisions are removed when their last instance stops; nothing else accumulates.
+  }
+}
+
+function parseCpu(q: string): number {
+  if (q.endsWith("n")) return Number(q.slice(0, -1)) / 1e9;
+  if (q.endsWith("u")) return Number(q.slice(0, -1)) / 1e6;
+  if (q.endsWith("m")) return Number(q.slice(0, -1)) / 1000;
+  return Number(q);
+}
+function parseMemory(q: string): number {
+  const units: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 };
+  const m = /^(\d+(?:\.\d+)?)([A-Za-z]*)$/.exec(q);
+  return m ? Number(m[1]) * (units[m[2] as string] ?? 1) : 0;
+}

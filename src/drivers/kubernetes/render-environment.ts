@@ -1,0 +1,38 @@
+/**
+ * `slipway render`: an environment's Kubernetes manifests from its resolved snapshot — the
+ * services' own objects, and charts rendered by the real `helm template` under their own names.
+ */
+import { UsageError } from "../../errors.js";
+import { instanceEnv } from "../../engine/strategies/common.js";
+import type { ResolvedSpec } from "../../spec/resolved.js";
+import { helmTemplate } from "./helm.js";
+import { releaseOf } from "./manifests/release.js";
+import { renderEnvironment } from "./manifests/render.js";
+
+export async function renderManifests(
+  snapshot: ResolvedSpec,
+  opts: { env: string; service?: string; revision: number },
+): Promise<{ manifests: unknown[]; notes: string[] }> {
+  const target = snapshot.target;
+  if (target.kind !== "kubernetes")
+    throw new UsageError(`${opts.env} runs on the ${target.kind} target; render prints Kubernetes manifests`);
+  const { service, revision } = opts;
+  if (service && !snapshot.services[service])
+    throw new UsageError(`no service "${service}" (services: ${Object.keys(snapshot.services).join(", ")})`);
+  const chosen = Object.values(snapshot.services).filter((s) => !service || s.name === service);
+  const releases = chosen
+    .filter((s) => !s.chart)
+    .map((s) => releaseOf(snapshot, s, revision, instanceEnv(snapshot, s, revision)));
+  const { manifests, notes } = renderEnvironment(releases);
+  const all: unknown[] = [...manifests];
+  for (const s of chosen.filter((x) => x.chart))
+    all.push(
+      ...(await helmTemplate({
+        release: s.name,
+        namespace: target.namespace,
+        service: s,
+        dir: snapshot.dir,
+      })),
+    );
+  return { manifests: all, notes };
+}

@@ -1,0 +1,141 @@
+/**
+ * deploy → status → deploy v2 → rollback with the real CLI (bin/slipway.js --in-process) against
+ * the Kubernetes API server DOUBLE (test/support/kube-apiserver-double.ts), not a cluster.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN } from "../e2e/harness.js";
+import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
+
+const SPEC = `project: shop
+environments:
+  production:
+    target: { kind: kubernetes, context: prod-ctx, cluster: prod-eu-1, namespace: shop }
+services:
+  api:
+    image: registry.example.com/shop-api:\${VERSION}
+    port: 3000
+    replicas: 2
+    env: { API_KEY: "\${API_KEY}", MODE: live }
+    health: { http: /health, startTimeout: 60s }
+    rollout: { keepWarm: 10m }
+`;
+
+let double: KubeApiServerDouble;
+let dir: string;
+let home: string;
+let kubeconfig: string;
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, "--in-process", "--home", home, ...args], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: kubeconfig, API_KEY: "k-123", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const serviceRevision = () =>
+  double.objects("services", "shop").find((s) => s.metadata?.name === "api")?.spec as {
+    selector: Record<string, string>;
+  };
+
+beforeAll(async () => {
+  double = await startKubeDouble();
+  dir = mkdtempSync(join(tmpdir(), "slipway-k8s-e2e-"));
+  home = join(dir, ".home");
+  writeFileSync(join(dir, "slipway.yaml"), SPEC);
+  kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, double.kubeconfig({ context: "prod-ctx", cluster: "prod-eu-1" }));
+});
+afterAll(() => double.close());
+
+describe("Kubernetes target end to end (against the API server double)", () => {
+  it("refuses (exit 4) when the kubeconfig's cluster is not the one the spec names, before sending anything", async () => {
+    const wrong = join(dir, "wrong-kubeconfig");
+    writeFileSync(wrong, double.kubeconfig({ context: "prod-ctx", cluster: "staging-1" }));
+    const before = double.requests.length;
+    const r = await cli(["deploy", "production", "--version", "0.9", "--yes"], { KUBECONFIG: wrong });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain('"staging-1"');
+    expect(r.stderr).toContain('"prod-eu-1"');
+    expect(double.requests.length).toBe(before);
+  });
+
+  it("deploy creates the namespace, Secret, Deployment and Service; status shows the revision", async () => {
+    const r = await cli(["deploy", "production", "--version", "1.0", "--yes"]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(double.objects("namespaces").map((n) => n.metadata?.name)).toContain("shop");
+    const deps = double.objects("deployments", "shop").map((d) => d.metadata?.name);
+    expect(deps).toEqual(["api-r1"]);
+    expect(serviceRevision().selector["slipway.dev/revision"]).toBe("1");
+    const secret = double.objects("secrets", "shop")[0] as { data: Record<string, string> };
+    expect(Buffer.from(secret.data.API_KEY ?? "", "base64").toString()).toBe("k-123");
+    expect(double.store.managers("apps/deployments", "shop", "api-r1")).toEqual(["slipway"]);
+    const st = await cli(["--json", "status", "production"]);
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toContain("1.0");
+  });
+
+  it("deploy v2 starts a second Deployment and switches the Service selector; v1 stays warm", async () => {
+    const r = await cli(["deploy", "production", "--version", "2.0", "--yes"]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(serviceRevision().selector["slipway.dev/revision"]).toBe("2");
+    const deps = double
+      .objects("deployments", "shop")
+      .map((d) => d.metadata?.name)
+      .sort();
+    expect(deps).toEqual(["api-r1", "api-r2"]);
+    const image = (
+      double.objects("deployments", "shop").find((d) => d.metadata?.name === "api-r2")?.spec as {
+        template: { spec: { containers: { image: string }[] } };
+      }
+    ).template.spec.containers[0]?.image;
+    expect(image).toBe("registry.example.com/shop-api:2.0");
+  });
+
+  it("rollback switches the Service back to the warm v1 pods", async () => {
+    const r = await cli(["rollback", "production", "--yes"]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const sel = serviceRevision().selector["slipway.dev/revision"];
+    const dep = double.objects("deployments", "shop").find((d) => d.metadata?.name === `api-r${sel}`);
+    expect(dep?.metadata?.annotations?.["slipway.dev/version"]).toBe("1.0");
+  });
+
+  it("logs and history work on the cluster as on other targets", async () => {
+    const logs = await cli(["logs", "production", "api", "--tail", "5"]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("started registry.example.com/shop-api:1.0 (double)");
+    const history = await cli(["--json", "history", "production"]);
+    expect(history.code, history.stderr).toBe(0);
+    for (const v of ["1.0", "2.0"]) expect(history.stdout).toContain(`"${v}"`);
+  });
+
+  it("a crash-looping release fails at once with CrashLoopBackOff and traffic stays on the old one", async () => {
+    double.behave("shop-api:3.0", { crash: true });
+    const before = serviceRevision().selector["slipway.dev/revision"];
+    const t0 = Date.now();
+    const r = await cli(["deploy", "production", "--version", "3.0", "--yes"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toContain("CrashLoopBackOff");
+    expect(Date.now() - t0).toBeLessThan(30_000); // at once, not after the 60 s startTimeout
+    expect(serviceRevision().selector["slipway.dev/revision"]).toBe(before);
+    // The failed revision's Deployment is gone; the serving one is untouched.
+    const versions = double
+      .objects("deployments", "shop")
+      .map((d) => d.metadata?.annotations?.["slipway.dev/version"]);
+    expect(versions).not.toContain("3.0");
+    expect(versions).toContain("1.0");
+  });
+});

@@ -1,0 +1,54 @@
+/** The issue's production example as a project on disk, resolved like `slipway deploy` does. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseSpecText } from "../../src/spec/load.js";
+import { resolveSpec, type Resolution } from "../../src/spec/resolve.js";
+
+export const EXAMPLE = `project: runbook
+environments:
+  production:
+    target: { kind: kubernetes, context: prod-cluster, namespace: runbook, cluster: prod-eu-1 }
+    protect: true
+services:
+  api:
+    image: registry.example.com/runbook-api:\${VERSION}
+    port: 3000
+    replicas: 3
+    autoscale: { min: 3, max: 10, cpu: 70% }
+    resources: { cpus: 1, memory: 1Gi, requests: { cpus: "500m", memory: 512Mi } }
+    envFile: .env.production
+    env: { LOG_LEVEL: info, JWT_SECRET: "\${JWT_SECRET}" }
+    health: { http: /health, interval: 5s, timeout: 2s, unhealthyThreshold: 3, startTimeout: 60s }
+    migrate: { up: npm run migrate:up, down: npm run migrate:down }
+    domains: [api.example.com]
+    tls: { secretName: api-tls }
+    command: node dist/server.js --cluster
+  db:
+    image: postgres:16
+    port: 5432
+    stateful: true
+    volumes: [pgdata:/var/lib/postgresql/data, ./init:/docker-entrypoint-initdb.d]
+    health: { tcp: true }
+  worker:
+    image: registry.example.com/runbook-worker:\${VERSION}
+    command: [node, worker.js]
+    health: { exec: "test -f /tmp/ready" }
+`;
+
+export function exampleProject(yaml = EXAMPLE): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-k8s-"));
+  writeFileSync(join(dir, ".env.production"), "DATABASE_URL=postgres://u:hunter2@db:5432/app\n");
+  const file = join(dir, "slipway.yaml");
+  writeFileSync(file, yaml);
+  return { dir, file };
+}
+
+export function resolveExample(yaml = EXAMPLE, version = "1.4.2"): Resolution {
+  const { file } = exampleProject(yaml);
+  return resolveSpec(parseSpecText(yaml, file), {
+    env: "production",
+    version,
+    vars: { JWT_SECRET: "s3cret-jwt" },
+  });
+}
