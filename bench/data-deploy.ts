@@ -69,6 +69,7 @@ services:
   app:
     run: node w.js
     path: ./app
+    env: { RELEASE: "\${VERSION}" }
     stop: { grace: 2s }
 ${backup ? `    backup: { type: postgres, url: "\${DATABASE_URL}", before: deploy }\n` : ""}`,
     );

@@ -89,6 +89,7 @@ services:
     run: node app.cjs
     path: ./app
     port: ${port}
+    env: { RELEASE: "\${VERSION}" } # each label is a new release (an unchanged service is kept)
     health: { http: /health, interval: 100ms, timeout: 1s }
     rollout: { keepWarm: ${keepWarm} }
 `,

@@ -100,7 +100,7 @@ services:
     run: node app.js
     path: ./app
     port: ${port}
-    env: { ERROR_FLAG: "\${ERROR_FLAG:-}" }
+    env: { ERROR_FLAG: "\${ERROR_FLAG:-}", RELEASE: "\${VERSION}" }
     health: { http: /health, interval: 200ms, timeout: 1s }
     stop: { grace: 2s }
     rollout: { drainTimeout: 2s, keepWarm: 10m }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Slot } from "../drivers/driver.js";
+import type { Slot } from "./contract.js";
 import { SlotBalancer } from "./balancer.js";
 import { FrameTracker } from "./websocket.js";
 

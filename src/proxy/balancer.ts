@@ -4,7 +4,7 @@
  * picks the split is exact), round-robin inside a slot, passive health (ejection with a
  * growing cooldown) and stickiness by slot.
  */
-import type { Slot } from "../drivers/driver.js";
+import type { Slot } from "./contract.js";
 
 export interface Pickable {
   readonly slot: Slot;

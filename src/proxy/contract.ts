@@ -3,7 +3,9 @@
  * targets it is the Slipway proxy (a separate process, src/proxy/); a Kubernetes target
  * implements it with Service selectors.
  */
-import type { Slot } from "../drivers/driver.js";
+
+/** Which slot a target serves (the same names as the driver contract's slots). */
+export type Slot = "stable" | "candidate";
 
 export interface RouteTarget {
   /** Instance id. */

@@ -6,7 +6,7 @@
 import { request as httpRequest } from "node:http";
 import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { Slot } from "../drivers/driver.js";
+import type { Slot } from "./contract.js";
 import { sendPage } from "./pages.js";
 import type { RouteState } from "./route-state.js";
 import type { Target } from "./target.js";

@@ -1,6 +1,6 @@
 /** A route as the data plane holds it: the declared route, its live targets and its balancer. */
 import { createHash } from "node:crypto";
-import type { Slot } from "../drivers/driver.js";
+import type { Slot } from "./contract.js";
 import { SlotBalancer } from "./balancer.js";
 import type { Route } from "./contract.js";
 import type { Target } from "./target.js";

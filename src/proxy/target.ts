@@ -1,6 +1,6 @@
 /** One upstream of a route as the data plane sees it: address, pool, passive health, counters. */
 import { Agent } from "node:http";
-import type { Slot } from "../drivers/driver.js";
+import type { Slot } from "./contract.js";
 import type { Pickable } from "./balancer.js";
 import type { RouteTarget, TargetStats } from "./contract.js";
 import { LatencyHistogram } from "./histogram.js";

@@ -2,6 +2,9 @@
  * The container create options of one instance: a pure function of the request, so tests and
  * dry runs can look at exactly what the engine will be asked for.
  */
+import { shellWords } from "../../util/shell-words.js";
+
+export { shellWords };
 import { isAbsolute, resolve } from "node:path";
 import type { ContainerCreateOptions, DeviceRequest, HostConfig } from "dockerode";
 import type { InstanceRequest } from "../driver.js";
@@ -60,38 +63,6 @@ export function parseVolume(spec: string, baseDir: string, project: string, env:
       ? src
       : resolve(baseDir, src);
   return { kind: "bind", source, target, readOnly };
-}
-
-/** Split a command string into words the way a POSIX shell would (quotes, backslashes; no expansion). */
-export function shellWords(cmd: string): string[] {
-  const words: string[] = [];
-  let cur = "";
-  let has = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < cmd.length; i++) {
-    const c = cmd[i] as string;
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      else cur += c;
-    } else if (quote === '"') {
-      if (c === '"') quote = undefined;
-      else if (c === "\\" && i + 1 < cmd.length && '"\\$`'.includes(cmd[i + 1] as string)) cur += cmd[++i];
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      has = true;
-    } else if (c === "\\" && i + 1 < cmd.length) {
-      cur += cmd[++i];
-      has = true;
-    } else if (/\s/.test(c)) {
-      if (has || cur) words.push(cur);
-      cur = "";
-      has = false;
-    } else cur += c;
-  }
-  if (quote) throw new Error(`unterminated ${quote} in command: ${cmd}`);
-  if (has || cur) words.push(cur);
-  return words;
 }
 
 export function gpuRequests(svc: ResolvedService): DeviceRequest[] | undefined {

@@ -3,7 +3,7 @@
  * services' own objects, and charts rendered by the real `helm template` under their own names.
  */
 import { UsageError } from "../../errors.js";
-import { instanceEnv } from "../../engine/strategies/common.js";
+import { instanceEnv } from "../../spec/instance-env.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
 import { helmTemplate } from "./helm.js";
 import { releaseOf } from "./manifests/release.js";

@@ -61,20 +61,9 @@ export async function rollout(
 
 export const routeKey = (spec: ResolvedSpec, service: string) => `${spec.project}/${spec.env}/${service}`;
 
-export function instanceEnv(
-  spec: ResolvedSpec,
-  svc: ResolvedService,
-  revision: number,
-): Record<string, string> {
-  return {
-    ...svc.env,
-    SLIPWAY_VERSION: spec.version,
-    SLIPWAY_ENV: spec.env,
-    SLIPWAY_SERVICE: svc.name,
-    SLIPWAY_REVISION: String(revision),
-    SLIPWAY_PROJECT: spec.project,
-  };
-}
+import { instanceEnv } from "../../spec/instance-env.js";
+
+export { instanceEnv };
 
 export async function startSlot(
   req: RolloutRequest,

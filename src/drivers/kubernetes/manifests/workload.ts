@@ -13,7 +13,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
-import { shellWords } from "../../docker/container-spec.js";
+import { shellWords } from "../../../util/shell-words.js";
 import { ANNOTATION, LABEL, dnsLabel, labelsFor, names } from "./names.js";
 import { probesFor } from "./probes.js";
 import { containerPortOf, ownerOf, releaseLabels, secretKeysOf, type ServiceRelease } from "./release.js";
