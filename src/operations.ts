@@ -93,6 +93,120 @@ const protection = (a: Record<string, unknown>) => ({
   overrideFreeze: str(a.overrideFreeze),
 });
 
+/** What every handler receives: the acting Slipway, the resolved request and its arguments. */
+interface OpCall {
+  slipway: Slipway;
+  op: OpName;
+  resolution: Resolution;
+  spec: ResolvedSpec;
+  /** The command's arguments (untyped on the wire: read them through str/bool/num/strs). */
+  a: Record<string, unknown>;
+  actor: string | undefined;
+  ctx: OpContext;
+}
+type OpHandler = (c: OpCall) => Promise<unknown>;
+
+async function streamLogs({ slipway, spec, a, ctx }: OpCall): Promise<{ lines: number }> {
+  let n = 0;
+  for await (const l of slipway.logs(spec, str(a.service), {
+    tail: num(a.tail),
+    sinceMs: num(a.sinceMs),
+    follow: bool(a.follow),
+    signal: ctx.signal,
+    revision: num(a.revision),
+  })) {
+    ctx.line?.(l);
+    n++;
+  }
+  return { lines: n };
+}
+
+const dataOp: OpHandler = async ({ slipway, op, resolution, a, ctx }) =>
+  slipway.dataOp(op, resolution, a, { emit: ctx.emit, signal: ctx.signal });
+
+/** One handler per operation: adding an op to OPS without an entry here does not compile. */
+const HANDLERS: Record<OpName, OpHandler> = {
+  check: async ({ slipway, resolution, a, actor, ctx }) =>
+    slipway.check(resolution, {
+      confirm: strs(a.confirm),
+      confirmer: { actor, prompted: strs(a.prompted) },
+      emit: ctx.emit,
+      signal: ctx.signal,
+    }),
+  plan: async ({ slipway, resolution, a }) =>
+    slipway.plan(resolution, {
+      only: strs(a.only),
+      skipChecks: bool(a.skipChecks),
+      forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
+    }),
+  deploy: async ({ slipway, resolution, a, actor, ctx }) =>
+    slipway.deploy(resolution, {
+      only: strs(a.only),
+      forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
+      yes: bool(a.yes),
+      protection: protection(a),
+      dryRun: bool(a.dryRun),
+      skipChecks: bool(a.skipChecks),
+      confirm: strs(a.confirm),
+      confirmer: { actor, prompted: strs(a.prompted) },
+      description: str(a.description),
+      emit: ctx.emit,
+      signal: ctx.signal,
+    }),
+  rollback: async ({ slipway, resolution, a, ctx }) =>
+    slipway.rollback(resolution, {
+      revision: num(a.revision),
+      ref: str(a.ref),
+      label: str(a.label),
+      yes: bool(a.yes),
+      protection: protection(a),
+      withDb: bool(a.withDb),
+      dryRun: bool(a.dryRun),
+      emit: ctx.emit,
+      signal: ctx.signal,
+    }),
+  restart: async ({ slipway, resolution, a, ctx }) =>
+    slipway.restart(resolution, {
+      service: str(a.service),
+      dryRun: bool(a.dryRun),
+      emit: ctx.emit,
+      signal: ctx.signal,
+    }),
+  status: async ({ slipway, spec, a }) => slipway.status(spec, { probe: a.probe !== false }),
+  health: async ({ slipway, spec }) => slipway.health(spec),
+  history: async ({ slipway, spec, a }) =>
+    slipway.history(spec.project, spec.env, { revision: num(a.revision), limit: num(a.limit) }),
+  logs: streamLogs,
+  exec: async ({ slipway, resolution, a, ctx }) =>
+    slipway.exec(resolution, str(a.service) ?? "", strs(a.command) ?? [], {
+      instance: str(a.instance),
+      timeoutMs: num(a.timeoutMs),
+      signal: ctx.signal,
+    }),
+  stats: async ({ slipway, spec, a }) => slipway.stats(spec, str(a.service)),
+  smoke: async ({ slipway, spec, a }) => slipway.smoke(spec, str(a.service)),
+  stop: async ({ slipway, resolution, a, ctx }) =>
+    slipway.stop(resolution, { service: str(a.service), emit: ctx.emit }),
+  destroy: async ({ slipway, resolution, a, ctx }) =>
+    slipway.destroy(resolution, { yes: bool(a.yes), protection: protection(a), emit: ctx.emit }),
+  prune: async ({ slipway, resolution, a, ctx }) =>
+    slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit }),
+  lock: async ({ slipway, spec, a, ctx }) => {
+    if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env, ctx.emit);
+    return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
+  },
+  alerts: async ({ slipway, resolution, a }) =>
+    (await import("./notify/alert-commands.js")).alertsOp(slipway.notify, resolution, a),
+  silence: async ({ slipway, resolution, a }) =>
+    (await import("./notify/alert-commands.js")).silenceOp(slipway.notify, resolution, a),
+  backup: dataOp,
+  backups: dataOp,
+  "backup-verify": dataOp,
+  "backups-prune": dataOp,
+  restore: dataOp,
+  migrate: dataOp,
+};
+
 export async function runOp(
   slipway: Slipway,
   op: string,
@@ -104,7 +218,6 @@ export async function runOp(
     ? await slipway.deployedResolution(payload.resolution.spec)
     : fromWire(payload.resolution);
   const spec = resolution.spec;
-  const a = payload.args ?? {};
   // Alerts: the latest configuration (a light reference carries none), and every event to the
   // engine's subscribers (notifier).
   if (!payload.resolution.light) slipway.notify?.configure(resolution);
@@ -116,106 +229,18 @@ export async function runOp(
       slipway.publish(spec.project, spec.env, e);
     },
   };
-  switch (op as OpName) {
-    case "check":
-      return slipway.check(resolution, {
-        confirm: strs(a.confirm),
-        confirmer: { actor: str(payload.actor), prompted: strs(a.prompted) },
-        emit: ctx.emit,
-        signal: ctx.signal,
-      });
-    case "plan":
-      return slipway.plan(resolution, {
-        only: strs(a.only),
-        skipChecks: bool(a.skipChecks),
-        forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
-      });
-    case "deploy":
-      return slipway.deploy(resolution, {
-        only: strs(a.only),
-        forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
-        yes: bool(a.yes),
-        protection: protection(a),
-        dryRun: bool(a.dryRun),
-        skipChecks: bool(a.skipChecks),
-        confirm: strs(a.confirm),
-        confirmer: { actor: str(payload.actor), prompted: strs(a.prompted) },
-        description: str(a.description),
-        emit: ctx.emit,
-        signal: ctx.signal,
-      });
-    case "rollback":
-      return slipway.rollback(resolution, {
-        revision: num(a.revision),
-        ref: str(a.ref),
-        label: str(a.label),
-        yes: bool(a.yes),
-        protection: protection(a),
-        withDb: bool(a.withDb),
-        dryRun: bool(a.dryRun),
-        emit: ctx.emit,
-        signal: ctx.signal,
-      });
-    case "restart":
-      return slipway.restart(resolution, {
-        service: str(a.service),
-        dryRun: bool(a.dryRun),
-        emit: ctx.emit,
-        signal: ctx.signal,
-      });
-    case "status":
-      return slipway.status(spec, { probe: a.probe !== false });
-    case "health":
-      return slipway.health(spec);
-    case "history":
-      return slipway.history(spec.project, spec.env, { revision: num(a.revision), limit: num(a.limit) });
-    case "logs": {
-      let n = 0;
-      for await (const l of slipway.logs(spec, str(a.service), {
-        tail: num(a.tail),
-        sinceMs: num(a.sinceMs),
-        follow: bool(a.follow),
-        signal: ctx.signal,
-        revision: num(a.revision),
-      })) {
-        ctx.line?.(l);
-        n++;
-      }
-      return { lines: n };
-    }
-    case "exec":
-      return slipway.exec(resolution, str(a.service) ?? "", strs(a.command) ?? [], {
-        instance: str(a.instance),
-        timeoutMs: num(a.timeoutMs),
-        signal: ctx.signal,
-      });
-    case "stats":
-      return slipway.stats(spec, str(a.service));
-    case "smoke":
-      return slipway.smoke(spec, str(a.service));
-    case "stop":
-      return slipway.stop(resolution, { service: str(a.service), emit: ctx.emit });
-    case "destroy":
-      return slipway.destroy(resolution, { yes: bool(a.yes), protection: protection(a), emit: ctx.emit });
-    case "prune":
-      return slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit });
-    case "lock":
-      if (bool(a.release)) return slipway.releaseLock(spec.project, spec.env, ctx.emit);
-      return { lock: (await slipway.getLock(spec.project, spec.env)) ?? null };
-    case "alerts":
-      return (await import("./notify/alert-commands.js")).alertsOp(slipway.notify, resolution, a);
-    case "silence":
-      return (await import("./notify/alert-commands.js")).silenceOp(slipway.notify, resolution, a);
-    case "backup":
-    case "backups":
-    case "backup-verify":
-    case "backups-prune":
-    case "restore":
-    case "migrate":
-      return slipway.dataOp(op, resolution, a, { emit: ctx.emit, signal: ctx.signal });
-    default:
-      throw new UsageError(`unknown operation "${op}"`);
-  }
+  // Own keys only: "constructor" and friends are unknown operations, not Object's methods.
+  if (!Object.hasOwn(HANDLERS, op)) throw new UsageError(`unknown operation "${op}"`);
+  const handler = HANDLERS[op as OpName];
+  return handler({
+    slipway,
+    op: op as OpName,
+    resolution,
+    spec,
+    a: payload.args ?? {},
+    actor: str(payload.actor),
+    ctx,
+  });
 }
 
 /** Errors as JSON for the wire and for --json output. */

@@ -41,117 +41,149 @@ export class CrashLoopWatch {
 
   /** One pass over every environment with instances. Environments under an operation's lock are skipped. */
   async sweep(): Promise<void> {
-    const { store } = this.deps;
     const state = this.load();
     const before = JSON.stringify([...state.values()]);
+    for (const { project, env, records } of (await this.environments(state)).values())
+      await this.sweepEnv(state, project, env, records);
+    if (JSON.stringify([...state.values()]) !== before) this.save(state);
+  }
+
+  /** Instances by environment, plus the environments that were degraded and have none left. */
+  private async environments(
+    state: Map<string, Degraded>,
+  ): Promise<Map<string, { project: string; env: string; records: Instance[] }>> {
     const byEnv = new Map<string, { project: string; env: string; records: Instance[] }>();
-    for (const r of await store.allInstances()) {
+    for (const r of await this.deps.store.allInstances()) {
       const k = envKey(r.project, r.env);
       const e = byEnv.get(k) ?? { project: r.project, env: r.env, records: [] };
       e.records.push(r);
       byEnv.set(k, e);
     }
-    // Environments that were degraded and have no instances left.
     for (const d of state.values())
       if (!byEnv.has(envKey(d.project, d.env)))
         byEnv.set(envKey(d.project, d.env), { project: d.project, env: d.env, records: [] });
+    return byEnv;
+  }
 
-    for (const { project, env, records } of byEnv.values()) {
-      if (await store.getLock(project, env)) continue; // a deploy is changing things
-      let live: Instance[] = [];
-      if (records.length) {
-        const current = await store.currentRevision(project, env);
-        const target = ((current?.snapshot as { target?: Target } | undefined)?.target ?? {
-          kind: "process",
-        }) as Target;
-        try {
-          live = await this.deps.inspect(target, project, env);
-        } catch {
-          continue; // the driver cannot tell now; try again next tick
-        }
-      }
-      const stateOf = new Map(live.map((i) => [i.id, i]));
-      const serving = records.filter((r) => r.slot === "stable" && !r.warmUntil);
-      const services = new Set([
-        ...serving.map((r) => r.service),
-        ...[...state.values()].filter((d) => d.project === project && d.env === env).map((d) => d.service),
-      ]);
-      for (const service of services) {
-        const insts = serving.filter((r) => r.service === service);
-        const looping = insts.filter((r) => stateOf.get(r.id)?.state === "crashloop");
-        const k = `${envKey(project, env)}\u0000${service}`;
-        const was = state.get(k);
-        if (looping.length && !was) {
-          state.set(k, { project, env, service, since: new Date().toISOString() });
-          const all = looping.length === insts.length;
-          const last = stateOf.get(looping[0].id)?.lastExit;
-          this.deps.publish(project, env, {
-            type: "alert",
-            kind: "health.degraded",
-            severity: all ? "critical" : "warning",
-            service,
-            revision: looping[0].revision,
-            message:
-              `${project} ${env}: ${service} is crash-looping (${looping.length} of ${insts.length} ` +
-              `instance(s))${last ? `; last exit ${last.signal ? `signal ${last.signal}` : `code ${last.code}`}` : ""}`,
-            data: {
-              instances: looping.map((r) => r.id),
-              restarts: looping.map((r) => stateOf.get(r.id)?.restarts),
-            },
-          });
-        } else if (
-          was &&
-          looping.length &&
-          looping.length === insts.length &&
-          !was.rolledBack &&
-          this.deps.rollback
-        ) {
-          // Every instance has been crash-looping: past the service's limit, go back (seed 001: 5 min).
-          const current = await store.currentRevision(project, env);
-          const svc = (
-            current?.snapshot as {
-              services?: Record<string, { restart?: { crashLoop?: { rollbackAfter?: number } } }>;
-            }
-          )?.services?.[service];
-          const limit = svc?.restart?.crashLoop?.rollbackAfter ?? 300_000;
-          if (limit > 0 && Date.now() - Date.parse(was.since) >= limit) {
-            was.rolledBack = true;
-            this.save(state);
-            const reason = `${service} crash-looped for more than ${Math.round(limit / 1000)} s`;
-            try {
-              const msg = await this.deps.rollback(project, env, reason);
-              this.deps.publish(project, env, {
-                type: "alert",
-                kind: "health.rolled-back",
-                severity: "critical",
-                service,
-                message: `${project} ${env}: ${reason}; ${msg}`,
-              });
-            } catch (e) {
-              this.deps.publish(project, env, {
-                type: "alert",
-                kind: "health.rollback-failed",
-                severity: "critical",
-                service,
-                message: `${project} ${env}: ${reason}; automatic rollback failed: ${(e as Error).message}`,
-              });
-            }
-          }
-        } else if (!looping.length && was) {
-          state.delete(k);
-          this.deps.publish(project, env, {
-            type: "alert",
-            kind: "health.recovered",
-            severity: "info",
-            service,
-            message: insts.length
-              ? `${project} ${env}: ${service} recovered (${insts.length} instance(s) running)`
-              : `${project} ${env}: ${service} is no longer running (the crash loop ended with it)`,
-          });
-        }
+  private async sweepEnv(
+    state: Map<string, Degraded>,
+    project: string,
+    env: string,
+    records: Instance[],
+  ): Promise<void> {
+    const { store } = this.deps;
+    if (await store.getLock(project, env)) return; // a deploy is changing things
+    let live: Instance[] = [];
+    if (records.length) {
+      const current = await store.currentRevision(project, env);
+      const target = ((current?.snapshot as { target?: Target } | undefined)?.target ?? {
+        kind: "process",
+      }) as Target;
+      try {
+        live = await this.deps.inspect(target, project, env);
+      } catch {
+        return; // the driver cannot tell now; try again next tick
       }
     }
-    if (JSON.stringify([...state.values()]) !== before) this.save(state);
+    const stateOf = new Map(live.map((i) => [i.id, i]));
+    const serving = records.filter((r) => r.slot === "stable" && !r.warmUntil);
+    const services = new Set([
+      ...serving.map((r) => r.service),
+      ...[...state.values()].filter((d) => d.project === project && d.env === env).map((d) => d.service),
+    ]);
+    for (const service of services) {
+      const insts = serving.filter((r) => r.service === service);
+      const looping = insts.filter((r) => stateOf.get(r.id)?.state === "crashloop");
+      const k = `${envKey(project, env)}\u0000${service}`;
+      const was = state.get(k);
+      if (looping.length && !was) {
+        state.set(k, { project, env, service, since: new Date().toISOString() });
+        this.degradedAlert(project, env, service, insts, looping, stateOf);
+      } else if (
+        was &&
+        looping.length &&
+        looping.length === insts.length &&
+        !was.rolledBack &&
+        this.deps.rollback
+      ) {
+        await this.rollbackIfDue(state, was, this.deps.rollback);
+      } else if (!looping.length && was) {
+        state.delete(k);
+        this.deps.publish(project, env, {
+          type: "alert",
+          kind: "health.recovered",
+          severity: "info",
+          service,
+          message: insts.length
+            ? `${project} ${env}: ${service} recovered (${insts.length} instance(s) running)`
+            : `${project} ${env}: ${service} is no longer running (the crash loop ended with it)`,
+        });
+      }
+    }
+  }
+
+  private degradedAlert(
+    project: string,
+    env: string,
+    service: string,
+    insts: Instance[],
+    looping: Instance[],
+    stateOf: Map<string, Instance>,
+  ): void {
+    const all = looping.length === insts.length;
+    const last = stateOf.get(looping[0].id)?.lastExit;
+    this.deps.publish(project, env, {
+      type: "alert",
+      kind: "health.degraded",
+      severity: all ? "critical" : "warning",
+      service,
+      revision: looping[0].revision,
+      message:
+        `${project} ${env}: ${service} is crash-looping (${looping.length} of ${insts.length} ` +
+        `instance(s))${last ? `; last exit ${last.signal ? `signal ${last.signal}` : `code ${last.code}`}` : ""}`,
+      data: {
+        instances: looping.map((r) => r.id),
+        restarts: looping.map((r) => stateOf.get(r.id)?.restarts),
+      },
+    });
+  }
+
+  /** Every instance has been crash-looping: past the service's limit, go back (seed 001: 5 min). */
+  private async rollbackIfDue(
+    state: Map<string, Degraded>,
+    was: Degraded,
+    rollback: NonNullable<HealthWatchDeps["rollback"]>,
+  ): Promise<void> {
+    const { project, env, service } = was;
+    const current = await this.deps.store.currentRevision(project, env);
+    const svc = (
+      current?.snapshot as {
+        services?: Record<string, { restart?: { crashLoop?: { rollbackAfter?: number } } }>;
+      }
+    )?.services?.[service];
+    const limit = svc?.restart?.crashLoop?.rollbackAfter ?? 300_000;
+    if (!(limit > 0 && Date.now() - Date.parse(was.since) >= limit)) return;
+    was.rolledBack = true;
+    this.save(state);
+    const reason = `${service} crash-looped for more than ${Math.round(limit / 1000)} s`;
+    try {
+      const msg = await rollback(project, env, reason);
+      this.deps.publish(project, env, {
+        type: "alert",
+        kind: "health.rolled-back",
+        severity: "critical",
+        service,
+        message: `${project} ${env}: ${reason}; ${msg}`,
+      });
+    } catch (e) {
+      this.deps.publish(project, env, {
+        type: "alert",
+        kind: "health.rollback-failed",
+        severity: "critical",
+        service,
+        message: `${project} ${env}: ${reason}; automatic rollback failed: ${(e as Error).message}`,
+      });
+    }
   }
 
   private load(): Map<string, Degraded> {

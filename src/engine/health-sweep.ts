@@ -16,7 +16,8 @@ import { join } from "node:path";
 import type { Instance } from "../drivers/driver.js";
 import { errorMessage } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
-import type { ResolvedService } from "../spec/resolved.js";
+import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
+import type { Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EventSink } from "./events.js";
 import { effectiveHealth } from "./health-gate.js";
@@ -50,6 +51,20 @@ export interface SweepReport {
   findings: SweepFinding[];
 }
 
+/** One sweep's fixed facts, shared by its steps. */
+interface Sweep {
+  deps: EngineDeps;
+  project: string;
+  env: string;
+  spec: ResolvedSpec;
+  current: Revision;
+  live: Map<string, Instance>;
+  opts: SweepOptions;
+  emit: EventSink;
+}
+
+type Bad = { rec: Instance; finding: SweepFinding };
+
 /** Run one sweep of an environment. The caller holds the environment's lock. */
 export async function sweepHealth(
   deps: EngineDeps,
@@ -66,6 +81,7 @@ export async function sweepHealth(
     (r) => r.slot === "stable" && !isWarm(r) && servesIn(current, r),
   );
   const live = new Map((await driver.inspect(project, env)).map((i) => [i.id, i]));
+  const sweep: Sweep = { deps, project, env, spec, current, live, opts, emit };
   const state = new OpenAlerts(join(deps.home, "health-sweep.json"), project, env);
   const findings: SweepFinding[] = [];
   let probed = 0;
@@ -73,24 +89,9 @@ export async function sweepHealth(
   for (const name of services) {
     const svc = spec.services[name];
     const insts = records.filter((r) => r.service === name);
-    const bad: { rec: Instance; finding: SweepFinding }[] = [];
-    for (const rec of insts) {
-      const l = live.get(rec.id);
-      if (l && (l.state === "crashloop" || l.state === "starting" || l.state === "restarting")) continue;
-      if (!l || l.state === "exited") {
-        const message = l ? "the instance has exited" : "the instance is gone";
-        bad.push({ rec, finding: { instance: rec.id, service: name, problem: "dead", message } });
-        continue;
-      }
-      if (!svc) continue;
-      probed++;
-      const failure = await probeFails(deps, svc, l);
-      if (failure)
-        bad.push({
-          rec,
-          finding: { instance: rec.id, service: name, problem: "unhealthy", message: failure },
-        });
-    }
+    const found = await findBad(sweep, name, svc, insts);
+    probed += found.probed;
+    const bad = found.bad;
     const wasDegraded = state.has(name);
     if (bad.length && !wasDegraded) {
       state.set(name, "degraded");
@@ -107,46 +108,7 @@ export async function sweepHealth(
       });
     }
     let healed = bad.length === 0;
-    if (bad.length && opts.heal === "restart" && svc) {
-      healed = true;
-      const stillLive = new Set([...live.keys()].filter((id) => !bad.some((b) => b.rec.id === id)));
-      for (const { rec, finding } of bad) {
-        try {
-          const l = live.get(rec.id);
-          if (l) await driver.stop(l, { signal: svc.stop.signal, graceMs: svc.stop.grace });
-          await store.removeInstance(project, env, rec.id);
-          const r = await replaceInstance(deps, spec, current, svc, rec, stillLive);
-          stillLive.add(r.rec.id);
-          finding.restartedAs = r.rec.id;
-          if (!r.health.healthy) {
-            healed = false;
-            finding.restartError = `not healthy after the restart: ${r.health.message}`;
-          }
-          emit({
-            type: "alert",
-            kind: "instance.restarted",
-            severity: "warning",
-            service: name,
-            revision: current.number,
-            message:
-              `${project} ${env}: ${rec.id} ${finding.message}; restarted as ${r.rec.id}` +
-              (r.health.healthy ? "" : ` (${finding.restartError})`),
-            data: { schedule: opts.schedule, finding },
-          });
-        } catch (e) {
-          healed = false;
-          finding.restartError = errorMessage(e);
-          emit({
-            type: "alert",
-            kind: "instance.lost",
-            severity: "critical",
-            service: name,
-            revision: current.number,
-            message: `${project} ${env}: ${rec.id} ${finding.message} and could not be restarted: ${finding.restartError}`,
-          });
-        }
-      }
-    }
+    if (bad.length && opts.heal === "restart" && svc) healed = await restartBad(sweep, name, svc, bad);
     findings.push(...bad.map((b) => b.finding));
     if (healed && (wasDegraded || bad.length) && state.has(name)) {
       state.delete(name);
@@ -165,6 +127,79 @@ export async function sweepHealth(
   }
   state.save();
   return { probed, findings };
+}
+
+/** The dead and unhealthy instances of one service (crash-looping ones are the crash-loop watch's). */
+async function findBad(
+  sweep: Sweep,
+  name: string,
+  svc: ResolvedService | undefined,
+  insts: Instance[],
+): Promise<{ bad: Bad[]; probed: number }> {
+  const bad: Bad[] = [];
+  let probed = 0;
+  for (const rec of insts) {
+    const l = sweep.live.get(rec.id);
+    if (l && (l.state === "crashloop" || l.state === "starting" || l.state === "restarting")) continue;
+    if (!l || l.state === "exited") {
+      const message = l ? "the instance has exited" : "the instance is gone";
+      bad.push({ rec, finding: { instance: rec.id, service: name, problem: "dead", message } });
+      continue;
+    }
+    if (!svc) continue;
+    probed++;
+    const failure = await probeFails(sweep.deps, svc, l);
+    if (failure)
+      bad.push({
+        rec,
+        finding: { instance: rec.id, service: name, problem: "unhealthy", message: failure },
+      });
+  }
+  return { bad, probed };
+}
+
+/** `heal: restart`: stop and replace each bad instance in place; true when every replacement is healthy. */
+async function restartBad(sweep: Sweep, name: string, svc: ResolvedService, bad: Bad[]): Promise<boolean> {
+  const { deps, project, env, spec, current, live, opts, emit } = sweep;
+  let healed = true;
+  const stillLive = new Set([...live.keys()].filter((id) => !bad.some((b) => b.rec.id === id)));
+  for (const { rec, finding } of bad) {
+    try {
+      const l = live.get(rec.id);
+      if (l) await deps.driver.stop(l, { signal: svc.stop.signal, graceMs: svc.stop.grace });
+      await deps.store.removeInstance(project, env, rec.id);
+      const r = await replaceInstance(deps, spec, current, svc, rec, stillLive);
+      stillLive.add(r.rec.id);
+      finding.restartedAs = r.rec.id;
+      if (!r.health.healthy) {
+        healed = false;
+        finding.restartError = `not healthy after the restart: ${r.health.message}`;
+      }
+      emit({
+        type: "alert",
+        kind: "instance.restarted",
+        severity: "warning",
+        service: name,
+        revision: current.number,
+        message:
+          `${project} ${env}: ${rec.id} ${finding.message}; restarted as ${r.rec.id}` +
+          (r.health.healthy ? "" : ` (${finding.restartError})`),
+        data: { schedule: opts.schedule, finding },
+      });
+    } catch (e) {
+      healed = false;
+      finding.restartError = errorMessage(e);
+      emit({
+        type: "alert",
+        kind: "instance.lost",
+        severity: "critical",
+        service: name,
+        revision: current.number,
+        message: `${project} ${env}: ${rec.id} ${finding.message} and could not be restarted: ${finding.restartError}`,
+      });
+    }
+  }
+  return healed;
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import { chmod, unlink } from "node:fs/promises";
 import { createServer } from "node:http";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Logger } from "../logger.js";
 import { ProxyControlError } from "./paths.js";
@@ -76,20 +76,49 @@ export async function assertNoLiveProxy(path: string): Promise<void> {
     );
 }
 
-export async function startControl(
-  proxy: ProxyServer,
-  path: string,
-  log: Logger,
-): Promise<{ close(): Promise<void> }> {
-  if (await socketAnswers(path))
-    throw new ProxyControlError(
-      409,
-      `a proxy already answers on ${path}; stop it first (its pid is in proxy.pid)`,
-    );
-  await unlink(path).catch(() => {});
-  const started = Date.now();
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+async function waitDrained(proxy: ProxyServer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = (await readJson(req)) as { targets?: unknown; timeoutMs?: unknown } | null;
+  const targets = body?.targets;
+  const timeoutMs = body?.timeoutMs;
+  if (!Array.isArray(targets) || !targets.every((t) => typeof t === "string"))
+    throw new ProxyControlError(400, "wait-drained: targets must be an array of target ids");
+  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0))
+    throw new ProxyControlError(400, "wait-drained: timeoutMs must be a number ≥ 0");
+  return send(res, 200, await proxy.waitDrained(targets, timeoutMs));
+}
+
+/** PUT/DELETE /routes/KEY; false when the method is neither. */
+async function changeRoute(
+  proxy: ProxyServer,
+  key: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
+  const m = req.method ?? "GET";
+  if (m === "PUT") {
+    const body = await readJson(req);
+    const bodyKey = (body as { key?: unknown } | null)?.key;
+    if (bodyKey !== key)
+      throw new ProxyControlError(
+        400,
+        `route key in the body (${JSON.stringify(bodyKey)}) differs from the URL (${key})`,
+      );
+    await proxy.setRoute(body as never);
+    send(res, 200, { ok: true });
+    return true;
+  }
+  if (m === "DELETE") {
+    await proxy.removeRoute(key);
+    send(res, 200, { ok: true });
+    return true;
+  }
+  return false;
+}
+
+function controlHandler(proxy: ProxyServer, started: number): Handler {
+  return async (req, res) => {
     const url = new URL(req.url ?? "/", "http://control");
     const p = url.pathname;
     const m = req.method ?? "GET";
@@ -103,45 +132,17 @@ export async function startControl(
     if (m === "GET" && p === "/routes") return send(res, 200, proxy.getRoutes());
     if (m === "GET" && p === "/stats") return send(res, 200, proxy.stats());
     if (m === "GET" && p === "/metrics") return send(res, 200, proxy.metrics());
-    if (m === "POST" && p === "/wait-drained") {
-      const body = (await readJson(req)) as { targets?: unknown; timeoutMs?: unknown } | null;
-      const targets = body?.targets;
-      const timeoutMs = body?.timeoutMs;
-      if (!Array.isArray(targets) || !targets.every((t) => typeof t === "string"))
-        throw new ProxyControlError(400, "wait-drained: targets must be an array of target ids");
-      if (typeof timeoutMs !== "number" || !(timeoutMs >= 0))
-        throw new ProxyControlError(400, "wait-drained: timeoutMs must be a number ≥ 0");
-      return send(res, 200, await proxy.waitDrained(targets, timeoutMs));
-    }
+    if (m === "POST" && p === "/wait-drained") return waitDrained(proxy, req, res);
     if (p.startsWith("/routes/")) {
       const key = decodeURIComponent(p.slice("/routes/".length));
-      if (m === "PUT") {
-        const body = await readJson(req);
-        const bodyKey = (body as { key?: unknown } | null)?.key;
-        if (bodyKey !== key)
-          throw new ProxyControlError(
-            400,
-            `route key in the body (${JSON.stringify(bodyKey)}) differs from the URL (${key})`,
-          );
-        await proxy.setRoute(body as never);
-        return send(res, 200, { ok: true });
-      }
-      if (m === "DELETE") {
-        await proxy.removeRoute(key);
-        return send(res, 200, { ok: true });
-      }
+      if (await changeRoute(proxy, key, req, res)) return;
     }
     throw new ProxyControlError(404, `no such control endpoint: ${m} ${p}`);
   };
+}
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      const status = e instanceof ProxyControlError ? e.status : 500;
-      if (status === 500) log.error("control request failed", { path: req.url, error: (e as Error).message });
-      if (!res.headersSent) send(res, status, { error: (e as Error).message });
-      else res.destroy();
-    });
-  });
+/** Listen on the socket path with owner-only permissions from the very first moment. */
+async function listenPrivate(server: Server, path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     // The socket file is created by the bind inside listen(), synchronously: under this umask it
@@ -158,6 +159,25 @@ export async function startControl(
   });
   // A filesystem that ignores the umask for sockets still gets 0600 before the first request.
   await chmod(path, 0o600);
+}
+
+export async function startControl(
+  proxy: ProxyServer,
+  path: string,
+  log: Logger,
+): Promise<{ close(): Promise<void> }> {
+  await assertNoLiveProxy(path);
+  await unlink(path).catch(() => {});
+  const handle = controlHandler(proxy, Date.now());
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof ProxyControlError ? e.status : 500;
+      if (status === 500) log.error("control request failed", { path: req.url, error: (e as Error).message });
+      if (!res.headersSent) send(res, status, { error: (e as Error).message });
+      else res.destroy();
+    });
+  });
+  await listenPrivate(server, path);
   return {
     close: () =>
       new Promise<void>((resolve) => {

@@ -57,47 +57,52 @@ export function createApp(deps: AppDeps): Hono {
         400,
       );
     }
-    const enc = new TextEncoder();
-    // Operations that change things go on when the client disconnects (the daemon owns them);
-    // log following stops.
-    const follow = new AbortController();
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        let open = true;
-        const send = (o: unknown) => {
-          if (!open) return;
-          try {
-            controller.enqueue(enc.encode(JSON.stringify(o) + "\n"));
-          } catch {
-            open = false;
-          }
-        };
-        const slipway = deps.slipway(payload.resolution.spec.target);
-        if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
-        runOp(slipway, op, payload, {
-          emit: (event) => send({ type: "event", event }),
-          line: (line) => send({ type: "line", line }),
-          signal: op === "logs" ? follow.signal : undefined,
-        })
-          .then((result) => send({ type: "result", result }))
-          .catch((e) => {
-            const w = toWireError(e);
-            if (w.details?.stack) delete w.details.stack;
-            send({ type: "error", error: w });
-          })
-          .finally(() => {
-            if (open) controller.close();
-            open = false;
-          });
-      },
-      cancel() {
-        follow.abort();
-      },
-    });
-    return new Response(body, {
-      headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
-    });
+    return streamOp(deps, op, payload);
   });
 
   return app;
+}
+
+/** Runs one operation and streams its events, log lines and outcome as NDJSON. */
+function streamOp(deps: AppDeps, op: string, payload: OpPayload): Response {
+  const enc = new TextEncoder();
+  // Operations that change things go on when the client disconnects (the daemon owns them);
+  // log following stops.
+  const follow = new AbortController();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let open = true;
+      const send = (o: unknown) => {
+        if (!open) return;
+        try {
+          controller.enqueue(enc.encode(JSON.stringify(o) + "\n"));
+        } catch {
+          open = false;
+        }
+      };
+      const slipway = deps.slipway(payload.resolution.spec.target);
+      if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
+      runOp(slipway, op, payload, {
+        emit: (event) => send({ type: "event", event }),
+        line: (line) => send({ type: "line", line }),
+        signal: op === "logs" ? follow.signal : undefined,
+      })
+        .then((result) => send({ type: "result", result }))
+        .catch((e) => {
+          const w = toWireError(e);
+          if (w.details?.stack) delete w.details.stack;
+          send({ type: "error", error: w });
+        })
+        .finally(() => {
+          if (open) controller.close();
+          open = false;
+        });
+    },
+    cancel() {
+      follow.abort();
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
+  });
 }

@@ -51,7 +51,42 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
   opts.engine.notify.start();
-  // Backups and verifies on a schedule (backup.schedule / backup.verify / schedules: run: backup).
+  const scheduler = await startScheduler(opts);
+  const app = createApp({
+    token,
+    slipway: (k) => opts.engine.slipway(k),
+    remember: (r) => opts.engine.remember(r),
+    version: opts.version,
+    startedAt,
+    metrics: () =>
+      daemonMetrics({
+        store: opts.engine.store,
+        version: opts.version,
+        startedAt,
+        proxy: () => opts.engine.proxyMetrics(),
+      }),
+  });
+  const { server, url } = await listen(app, opts);
+  const infoFile = join(opts.home, "daemon.json");
+  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, pid: process.pid, startedAt }), { mode: 0o600 });
+  renameSync(infoFile + ".tmp", infoFile);
+  opts.logger.info(`slipway daemon listening on ${url}`, { pid: process.pid });
+  const timer = startTicking(opts);
+  return {
+    url,
+    async close() {
+      scheduler.stop();
+      clearInterval(timer);
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(infoFile, { force: true });
+      await opts.engine.close();
+    },
+  };
+}
+
+/** Backups and verifies on a schedule (backup.schedule / backup.verify / schedules: run: backup),
+ * health sweeps and check runs of `schedules:` (and the daily tls job). */
+async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
   const schedulerPublish = (spec: ResolvedSpec, e: EngineEvent) =>
     opts.engine.slipway(spec.target).publish(spec.project, spec.env, e);
   const scheduler = new Scheduler({
@@ -62,7 +97,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     publish: schedulerPublish,
     subscribe: (fn) => opts.engine.subscribe(fn),
   });
-  // Health sweeps and check runs of `schedules:` (and the daily tls job).
   scheduler.handle("health", async (spec, entry) => {
     const r = await opts.engine.slipway(spec.target).sweepHealth(spec.project, spec.env, {
       heal: entry.heal,
@@ -85,20 +119,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
   });
   await scheduler.start();
-  const app = createApp({
-    token,
-    slipway: (k) => opts.engine.slipway(k),
-    remember: (r) => opts.engine.remember(r),
-    version: opts.version,
-    startedAt,
-    metrics: () =>
-      daemonMetrics({
-        store: opts.engine.store,
-        version: opts.version,
-        startedAt,
-        proxy: () => opts.engine.proxyMetrics(),
-      }),
-  });
+  return scheduler;
+}
+
+async function listen(
+  app: ReturnType<typeof createApp>,
+  opts: DaemonOptions,
+): Promise<{ server: ReturnType<typeof serve>; url: string }> {
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
     s.on("error", reject);
@@ -106,11 +133,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  const infoFile = join(opts.home, "daemon.json");
-  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, pid: process.pid, startedAt }), { mode: 0o600 });
-  renameSync(infoFile + ".tmp", infoFile);
-  opts.logger.info(`slipway daemon listening on ${url}`, { pid: process.pid });
+  return { server, url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}` };
+}
+
+/** Housekeeping every 2 s; a slow tick is never overlapped by the next one. */
+function startTicking(opts: DaemonOptions): NodeJS.Timeout {
   let ticking = false;
   const timer = setInterval(() => {
     if (ticking) return;
@@ -121,14 +148,5 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       .finally(() => (ticking = false));
   }, 2000);
   timer.unref();
-  return {
-    url,
-    async close() {
-      scheduler.stop();
-      clearInterval(timer);
-      await new Promise<void>((r) => server.close(() => r()));
-      rmSync(infoFile, { force: true });
-      await opts.engine.close();
-    },
-  };
+  return timer;
 }

@@ -17,7 +17,6 @@
 import { Cron } from "croner";
 import { errorMessage } from "../core.js";
 import {
-  backedUpServices,
   backupAlert,
   backupConfigOf,
   backupsInUseBy,
@@ -34,6 +33,22 @@ import {
   type Store,
 } from "../index.js";
 
+import {
+  DAILY_TLS_CRON,
+  TLS_JOB,
+  jobsOf,
+  type JobInfo,
+  type JobKind,
+  type PlannedJob,
+  type ScheduleEntry,
+} from "./scheduled-jobs.js";
+
+// The jobs' definitions live in scheduled-jobs.ts; their users import them from here.
+export { DAILY_TLS_CRON, TLS_JOB, jobsOf, type JobInfo, type JobKind, type ScheduleEntry };
+
+/** The backup manager withBackups lends (the server reaches the engine through index.ts only). */
+type BackupManager = Parameters<Parameters<typeof withBackups>[1]>[0];
+
 export interface SchedulerOptions {
   home: string;
   store: Store;
@@ -48,36 +63,12 @@ export interface SchedulerOptions {
   subscribe?: (fn: (project: string, env: string, e: EngineEvent) => void) => () => void;
 }
 
-export type JobKind = "backup" | "backup-verify" | "health" | "check";
-
-export interface JobInfo {
-  project: string;
-  env: string;
-  /** `backup:<service>`, `verify:<service>`, or the name of a `schedules:` entry. */
-  name: string;
-  cron: string;
-  run: JobKind;
-  services: string[];
-  next?: string;
-}
-
-/** A `schedules:` entry, or a default job's equivalent (`checks` narrows a check run to these kinds). */
-export type ScheduleEntry = ResolvedSpec["schedules"][number] & { checks?: readonly string[] };
-
 /** A handler for a `schedules:` kind this file does not run itself (health sweeps, checks). */
 export type JobHandler = (spec: ResolvedSpec, entry: ScheduleEntry) => Promise<void>;
 
-/** The default job for `tls` checks: its name and when it runs (daily, 09:00 daemon time). */
-export const TLS_JOB = "tls-expiry";
-export const DAILY_TLS_CRON = "0 9 * * *";
-
-interface Job extends JobInfo {
-  signature: string;
+interface Job extends PlannedJob {
   cronJob: Cron;
-  spec: ResolvedSpec;
-  entry?: ScheduleEntry;
-  /** Also run once when the job is created (the daily tls job). */
-  runAtStart?: boolean;
+  next?: string;
 }
 
 const envKey = (project: string, env: string) => `${project}\u0000${env}`;
@@ -263,135 +254,99 @@ export class Scheduler {
       .filter((s): s is ResolvedService => !!s?.backup);
     await withBackups(this.opts, async (b) => {
       for (const svc of services) {
-        if (job.run === "backup") {
-          try {
-            const rec = await b.backup({
-              project: spec.project,
-              env: spec.env,
-              service: svc.name,
-              config: backupConfigOf(svc),
-              baseDir: spec.dir,
-            });
-            this.opts.logger.info(`scheduled backup ${rec.id} of ${spec.project}/${spec.env}/${svc.name}`, {
-              job: job.name,
-              bytes: rec.size,
-            });
-            this.opts.publish(
-              spec,
-              backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `scheduled (${job.name})` }),
-            );
-          } catch (e) {
-            this.alert(
-              spec,
-              svc.name,
-              `${spec.project} ${spec.env}: scheduled backup of ${svc.name} failed (${job.name}): ${errorMessage(e)}`,
-              { job: job.name, cron: job.cron },
-            );
-            continue;
-          }
-          try {
-            // Backups a rollback --with-db may still restore are kept whatever the retention.
-            const inUse = await backupsInUseBy(this.opts, spec);
-            const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc, inUse));
-            if (gone.length)
-              this.opts.logger.info(`pruned ${gone.length} backup(s) of ${svc.name}`, {
-                ids: gone.map((r) => r.id),
-              });
-          } catch (e) {
-            this.opts.logger.warn(`prune of ${svc.name} failed: ${errorMessage(e)}`);
-          }
-          continue;
-        }
-        // backup-verify: the newest successful backup of the service.
-        const newest = await b.latest(spec.project, spec.env, svc.name);
-        if (!newest && this.backupScheduled(spec, svc)) {
-          // Its backup job has not fired yet (a fresh deploy), or its failures already raised
-          // backup.failed: an alert here would say the same thing twice.
-          this.opts.logger.info(`no backup of ${svc.name} to verify yet (${job.name})`);
-          continue;
-        }
-        if (!newest) {
-          this.alert(
-            spec,
-            svc.name,
-            `${spec.project} ${spec.env}: no backup of ${svc.name} to verify (${job.name})`,
-            { job: job.name },
-          );
-          continue;
-        }
-        try {
-          const config = configFor(spec, newest);
-          const rec = await b.verify(newest.id, config ? { config } : {});
-          if (rec.status !== "verified")
-            this.alert(
-              spec,
-              svc.name,
-              `${spec.project} ${spec.env}: backup ${rec.id} of ${svc.name} failed verification: ${rec.verifyDetail ?? rec.error}`,
-              { job: job.name, id: rec.id },
-            );
-          else {
-            this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
-            // A verified backup of the service ends an open backup.failed (its verify failure included).
-            this.opts.publish(
-              spec,
-              backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `verified (${job.name})` }),
-            );
-          }
-        } catch (e) {
-          this.alert(
-            spec,
-            svc.name,
-            `${spec.project} ${spec.env}: verify of ${newest.id} (${svc.name}) could not run: ${errorMessage(e)}`,
-            { job: job.name, id: newest.id },
-          );
-        }
+        if (job.run === "backup") await this.backupService(b, job, svc);
+        else await this.verifyService(b, job, svc);
       }
     });
   }
-}
 
-/** The jobs a spec asks for, each with a signature that changes when its definition does. */
-export function jobsOf(spec: ResolvedSpec): Omit<Job, "cronJob" | "next">[] {
-  const out: Omit<Job, "cronJob" | "next">[] = [];
-  const base = { project: spec.project, env: spec.env, spec };
-  const add = (
-    name: string,
-    cron: string,
-    run: JobKind,
-    services: ResolvedService[],
-    entry?: ScheduleEntry,
-  ) =>
-    out.push({
-      ...base,
-      name,
-      cron,
-      run,
-      services: services.map((s) => s.name),
-      entry,
-      signature: JSON.stringify([cron, run, services.map((s) => [s.name, s.backup]), entry?.checks]),
-    });
-  const backed = backedUpServices(spec);
-  for (const svc of backed) {
-    const b = svc.backup;
-    if (b?.schedule) add(`backup:${svc.name}`, b.schedule, "backup", [svc]);
-    if (typeof b?.verify === "string") add(`verify:${svc.name}`, b.verify, "backup-verify", [svc]);
+  /** A scheduled backup of one service, then its retention. */
+  private async backupService(b: BackupManager, job: Job, svc: ResolvedService): Promise<void> {
+    const spec = job.spec;
+    try {
+      const rec = await b.backup({
+        project: spec.project,
+        env: spec.env,
+        service: svc.name,
+        config: backupConfigOf(svc),
+        baseDir: spec.dir,
+      });
+      this.opts.logger.info(`scheduled backup ${rec.id} of ${spec.project}/${spec.env}/${svc.name}`, {
+        job: job.name,
+        bytes: rec.size,
+      });
+      this.opts.publish(
+        spec,
+        backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `scheduled (${job.name})` }),
+      );
+    } catch (e) {
+      this.alert(
+        spec,
+        svc.name,
+        `${spec.project} ${spec.env}: scheduled backup of ${svc.name} failed (${job.name}): ${errorMessage(e)}`,
+        { job: job.name, cron: job.cron },
+      );
+      return;
+    }
+    try {
+      // Backups a rollback --with-db may still restore are kept whatever the retention.
+      const inUse = await backupsInUseBy(this.opts, spec);
+      const gone = await b.prune(spec.project, spec.env, svc.name, retentionOf(svc, inUse));
+      if (gone.length)
+        this.opts.logger.info(`pruned ${gone.length} backup(s) of ${svc.name}`, {
+          ids: gone.map((r) => r.id),
+        });
+    } catch (e) {
+      this.opts.logger.warn(`prune of ${svc.name} failed: ${errorMessage(e)}`);
+    }
   }
-  for (const s of spec.schedules ?? []) {
-    if (s.env !== undefined && s.env !== spec.env) continue;
-    if (s.run === "backup" || s.run === "backup-verify") {
-      if (backed.length) add(s.name, s.cron, s.run, backed, s);
-    } else add(s.name, s.cron, s.run, [], s);
+
+  /** backup-verify: the newest successful backup of the service. */
+  private async verifyService(b: BackupManager, job: Job, svc: ResolvedService): Promise<void> {
+    const spec = job.spec;
+    const newest = await b.latest(spec.project, spec.env, svc.name);
+    if (!newest && this.backupScheduled(spec, svc)) {
+      // Its backup job has not fired yet (a fresh deploy), or its failures already raised
+      // backup.failed: an alert here would say the same thing twice.
+      this.opts.logger.info(`no backup of ${svc.name} to verify yet (${job.name})`);
+      return;
+    }
+    if (!newest) {
+      this.alert(
+        spec,
+        svc.name,
+        `${spec.project} ${spec.env}: no backup of ${svc.name} to verify (${job.name})`,
+        {
+          job: job.name,
+        },
+      );
+      return;
+    }
+    try {
+      const config = configFor(spec, newest);
+      const rec = await b.verify(newest.id, config ? { config } : {});
+      if (rec.status !== "verified")
+        this.alert(
+          spec,
+          svc.name,
+          `${spec.project} ${spec.env}: backup ${rec.id} of ${svc.name} failed verification: ${rec.verifyDetail ?? rec.error}`,
+          { job: job.name, id: rec.id },
+        );
+      else {
+        this.opts.logger.info(`verified backup ${rec.id}`, { detail: rec.verifyDetail });
+        // A verified backup of the service ends an open backup.failed (its verify failure included).
+        this.opts.publish(
+          spec,
+          backupAlert(spec, svc.name, { ok: true, id: rec.id, how: `verified (${job.name})` }),
+        );
+      }
+    } catch (e) {
+      this.alert(
+        spec,
+        svc.name,
+        `${spec.project} ${spec.env}: verify of ${newest.id} (${svc.name}) could not run: ${errorMessage(e)}`,
+        { job: job.name, id: newest.id },
+      );
+    }
   }
-  if (spec.checks.some((c) => c.kind === "tls") && !out.some((j) => j.run === "check")) {
-    const entry: ScheduleEntry = {
-      name: TLS_JOB,
-      cron: DAILY_TLS_CRON,
-      run: "check",
-      heal: "none",
-      checks: ["tls"],
-    };
-    add(TLS_JOB, DAILY_TLS_CRON, "check", [], entry);
-    out[out.length - 1].runAtStart = true;
-  }
-  return out;
 }
