@@ -11,6 +11,7 @@ import { noopSink, type EventSink } from "./events.js";
 import { acquireLock, holderAlive } from "./lock.js";
 import { recoverEnvironment, type RecoveryReport } from "./recover.js";
 import { reapWarm } from "./warm.js";
+import { sleep } from "../util/sleep.js";
 
 /** Run `fn` holding the environment lock; a stale lock (dead holder) is recovered first. */
 export async function locked<T>(
@@ -20,7 +21,49 @@ export async function locked<T>(
   emit: EventSink,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const lock = await acquireLock(deps.store, spec.project, spec.env, deps.actor, operation, async (stale) => {
+  const lock = await waitForHousekeeping(emit, spec.env, () => takeLock(deps, spec, operation, emit));
+  try {
+    await reapWarm(deps, spec.project, spec.env, { spec });
+    return await fn();
+  } finally {
+    await deps.store.releaseLock(spec.project, spec.env, lock.holder);
+  }
+}
+
+/**
+ * The daemon's own periodic work (warm reaping and self-heal, health sweeps) holds the lock for
+ * moments at a time; a user's operation waits for it to end instead of failing with exit 3.
+ */
+const HOUSEKEEPING = new Set(["maintain", "health-sweep"]);
+const HOUSEKEEPING_WAIT_MS = 120_000;
+
+async function waitForHousekeeping<T>(emit: EventSink, env: string, take: () => Promise<T>): Promise<T> {
+  const until = Date.now() + HOUSEKEEPING_WAIT_MS;
+  let said = false;
+  for (;;) {
+    try {
+      return await take();
+    } catch (e) {
+      if (!(e instanceof LockHeld) || !HOUSEKEEPING.has(e.operation) || Date.now() > until) throw e;
+      if (!said)
+        emit({
+          type: "log",
+          level: "info",
+          message: `${env}: waiting for the daemon's ${e.operation} to finish`,
+        });
+      said = true;
+      await sleep(100);
+    }
+  }
+}
+
+function takeLock(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  operation: string,
+  emit: EventSink,
+): Promise<LockInfo> {
+  return acquireLock(deps.store, spec.project, spec.env, deps.actor, operation, async (stale) => {
     emit({
       type: "log",
       level: "warn",
@@ -30,12 +73,6 @@ export async function locked<T>(
     reportRecovery(r, emit);
     return true;
   });
-  try {
-    await reapWarm(deps, spec.project, spec.env, { spec });
-    return await fn();
-  } finally {
-    await deps.store.releaseLock(spec.project, spec.env, lock.holder);
-  }
 }
 
 /**
