@@ -5,6 +5,7 @@
  * keeps failing past the give-up age, or fails for good (a 4xx), is marked failed.
  */
 import { randomBytes } from "node:crypto";
+import { pidAlive } from "../util/pid.js";
 import type { Logger } from "../logger.js";
 import type { Channel, DeliveryContext } from "./channel.js";
 import { DeliveryError } from "./channel.js";
@@ -256,16 +257,5 @@ export class DeliveryWorker {
         "INSERT INTO notify_attempts (delivery_id, attempt, at, duration_ms, ok, detail) VALUES (?,?,?,?,?,?)",
       )
       .run(row.id, row.attempts, startedAt, Math.max(0, now - startedAt), ok ? 1 : 0, detail);
-  }
-}
-
-function pidAlive(pid: number | null): boolean {
-  if (!pid) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
