@@ -265,3 +265,17 @@ describe("resolveSpec", () => {
     );
   });
 });
+
+describe("defaults through re-hydration", () => {
+  it("a ${VAR:-default} given a value at deploy time falls back to its default when re-hydrated without it", () => {
+    const loaded = project(
+      BASE.replace('GREETING: hi, DB_URL: "${DB_URL:?set DB_URL}"', 'DELAY: "${DELAY_MS:-250}"'),
+    );
+    const r = resolveSpec(loaded, { env: "development", version: "v1", vars: { DELAY_MS: "1500" } });
+    expect(r.spec.services.web.env.DELAY).toBe("1500");
+    expect(JSON.stringify(r.snapshot)).not.toContain("1500");
+    // A daemon (or another person's shell) without DELAY_MS: the spec's default, not a refusal.
+    expect(rehydrate(r.snapshot, {}).services.web.env.DELAY).toBe("250");
+    expect(rehydrate(r.snapshot, { DELAY_MS: "900" }).services.web.env.DELAY).toBe("900");
+  });
+});

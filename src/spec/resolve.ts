@@ -101,6 +101,8 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
     if (file && callerVars[n] === undefined) envRefs.set(n, { file, key: n });
   }
   const snapshot = snapshotOf(spec, secrets, fromFiles, envRefs);
+  const defaults = varDefaults(loaded.text, secrets);
+  if (Object.keys(defaults).length) snapshot.varDefaults = defaults;
   const wanted = new Set([...secretNames, ...requiredByChecks(spec.checks)]);
   const checkVars: Record<string, string> = { ...fileVars };
   for (const n of wanted) {
@@ -166,6 +168,20 @@ function overlay(
   const mergedServices: Record<string, unknown> = {};
   for (const [name, svc] of Object.entries(services)) mergedServices[name] = deepMerge(svc, overrides[name]);
   return { ...raw, environments: { [env]: envRaw }, services: mergedServices };
+}
+
+/**
+ * The defaults the spec gives its secret variables (`${NAME:-x}`, `${NAME-x}`): a value the
+ * snapshot templates keeps its default through re-hydration (a daemon missing the variable
+ * then uses the default, as the spec says, instead of refusing).
+ */
+function varDefaults(text: string, secrets: Map<string, string>): NonNullable<ResolvedSpec["varDefaults"]> {
+  const out: NonNullable<ResolvedSpec["varDefaults"]> = {};
+  for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)-([^}]*)\}/g)) {
+    const [, name, colon, value] = m as unknown as [string, string, string, string];
+    if (secrets.has(name) && !(name in out)) out[name] = { empty: colon === ":", value };
+  }
+  return out;
 }
 
 /** Name → value of every secret: the ${VAR}s used, and service env values with secret-like names. */

@@ -121,4 +121,6 @@ export interface ResolvedSpec {
    * again (service env files keep theirs on the service).
    */
   envFileRefs?: Record<string, EnvFileRef>;
+  /** `${VAR:-default}` / `${VAR-default}` defaults of the secret variables, for re-hydration. */
+  varDefaults?: Record<string, { empty: boolean; value: string }>;
 }

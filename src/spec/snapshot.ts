@@ -44,6 +44,9 @@ export function rehydrateChecked<T>(
 ): { value: T; missing: string[] } {
   const fromFiles = envFileValues(snapshot);
   const all: Record<string, string | undefined> = { ...fromFiles.env, ...vars, ...fromFiles.services };
+  const defaults = (snapshot as { varDefaults?: ResolvedSpec["varDefaults"] }).varDefaults ?? {};
+  for (const [n, d] of Object.entries(defaults))
+    if (all[n] === undefined || (d.empty && all[n] === "")) all[n] = d.value;
   const missing = new Set<string>();
   const value = walk(snapshot, [], (s) => {
     const r = interpolate(s, all, { strict: false });
