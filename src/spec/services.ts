@@ -16,6 +16,7 @@ import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
+import { resolveRulesAndRunbooks } from "./rules-resolve.js";
 
 type Environment = ParsedSpec["environments"][string];
 /** The file an env value was read from; `whole`: the file's content is the value. */
@@ -64,6 +65,7 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...resolveRulesAndRunbooks(p, at),
   };
 }
 
