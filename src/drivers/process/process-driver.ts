@@ -39,6 +39,7 @@ import { prepareRelease, pruneReleases, removeTree } from "./releases.js";
 import { treeDigest } from "../tree-digest.js";
 import { spawnShim, waitStarted } from "./shim-launch.js";
 import { STOP_FILE, readState, writeJsonAtomic, type ShimConfig, type StopRequest } from "./state.js";
+import { extraPortVar } from "../../spec/schema-ports.js";
 
 export interface ProcessDriverOptions {
   /** SLIPWAY_HOME: releases, instances and logs live below it. */
@@ -191,7 +192,11 @@ export class ProcessDriver implements Driver {
       instanceDir: at.dir,
       cwd: req.artifact.ref,
       run: svc.run as string,
-      env: { ...this.instanceEnv(req, id), ...(port !== undefined ? { PORT: String(port) } : {}) },
+      env: {
+        ...this.instanceEnv(req, id),
+        ...(port !== undefined ? { PORT: String(port) } : {}),
+        ...Object.fromEntries((svc.ports ?? []).map((p) => [extraPortVar(p.name), String(p.port)])),
+      },
       stopSignal: at.stopSignal,
       graceMs: svc.stop.grace,
       restart: {
