@@ -20,11 +20,18 @@ export const ruleSeverities = ["critical", "warning", "info"] as const;
 
 const ruleFields = {
   name: name.describe("Name of the rule, unique in the list; environments override rules by name."),
-  provider: m.provider,
+  provider: m.provider.describe(
+    "Where the value comes from: proxy (the Slipway proxy's per-target stats of the serving instances), " +
+      "driver (their CPU/memory), prometheus (an instant query on a Prometheus HTTP API), scrape (a " +
+      "Prometheus text-format endpoint), json (a number in a JSON document).",
+  ),
   query: m.query,
   max: m.max.describe("The rule is breached while the value is above this."),
   min: m.min.describe("The rule is breached while the value is below this."),
-  url: m.url,
+  url: m.url.describe(
+    "prometheus: the server's base URL (http://127.0.0.1:9090); scrape and json: the URL to fetch, or " +
+      "a path such as /metrics fetched from each serving instance of `service`.",
+  ),
   service: z
     .string()
     .optional()
@@ -142,8 +149,8 @@ export const runbookStepSchema = z
       .transform((v) => (Array.isArray(v) ? v : [v]))
       .optional()
       .describe(
-        "Items of `checks:` by name: a check's `name`, its kind (tls: every tls check) or the label " +
-          "the checklist shows for it. `confirm` items need a person and are refused here.",
+        "Items of `checks:` by name: a check's `name`, or its kind (tls: every tls check). `confirm` " +
+          "items need a person and are refused here.",
       ),
     health: services(
       "Probe every serving instance of these services (all, a name or a list); fails on one that is down or unhealthy.",
@@ -192,7 +199,7 @@ export const runbookStepSchema = z
 
 export const runbookSchema = z
   .strictObject({
-    description: z.string().optional().describe("What the runbook is for (shown in `slipway runbooks`)."),
+    description: z.string().optional().describe("What the runbook is for."),
     steps: z.array(runbookStepSchema).min(1).describe("The steps, run in order."),
     stopOnFailure: z
       .boolean()
