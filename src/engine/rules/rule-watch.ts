@@ -11,7 +11,7 @@
  * transition and at least every minute, so a restarted daemon (or a second one on a shared
  * store) neither raises a firing rule again nor forgets to resolve it.
  */
-import type { MetricProviders } from "../../analysis/index.js";
+import type { Measurement, MetricProviders } from "../../analysis/index.js";
 import { errorMessage } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
@@ -25,6 +25,8 @@ import { servesIn } from "../carry.js";
 import type { EngineDeps } from "../context.js";
 import type { EngineEvent } from "../events.js";
 import { isWarm } from "../warm.js";
+import { httpGet } from "../../analysis/http.js";
+import { PrometheusBatch } from "./prometheus-batch.js";
 import { carryStatus, evaluateRule, metricOf, type RuleStatus } from "./rule-state.js";
 
 export interface RuleHost {
@@ -125,6 +127,8 @@ class EnvRules {
   private lastSave = 0;
   private instances?: { at: number; list: Promise<Map<string, Instance[]>> };
   private readonly now: () => number;
+  private readonly batch = new PrometheusBatch();
+  private readonly fetched = new Map<string, { at: number; body: Promise<string> }>();
 
   constructor(
     private readonly host: RuleHost,
@@ -181,10 +185,26 @@ class EnvRules {
   private providersNow(): MetricProviders {
     if (!this.providers) {
       const deps = this.host.deps(this.spec.target);
-      this.providers = releaseProviders(deps, () => this.serving(deps));
+      this.providers = releaseProviders(
+        deps,
+        () => this.serving(deps),
+        (url, signal) => this.scrape(url, signal),
+      );
       this.providersFor = JSON.stringify(this.spec.target);
     }
     return this.providers;
+  }
+
+  /** An endpoint's text, fetched once per second at most however many rules read it. */
+  private scrape(url: string, signal: AbortSignal): Promise<string> {
+    const now = this.now();
+    const hit = this.fetched.get(url);
+    if (hit && now - hit.at < 1000) return hit.body;
+    const body = httpGet(url, signal, "text/plain;version=0.0.4, */*").then((r) => r.body);
+    body.catch(() => this.fetched.delete(url));
+    this.fetched.set(url, { at: now, body });
+    if (this.fetched.size > 100) this.fetched.delete(this.fetched.keys().next().value as string);
+    return body;
   }
 
   /** The serving instances by service (not warm, of the current revision), read once per second at most. */
@@ -214,14 +234,38 @@ class EnvRules {
     this.running.add(key);
     try {
       const due = this.rules.filter((r) => intervalMs === undefined || r.interval === intervalMs);
-      let transitions = false;
-      for (let i = 0; i < due.length; i += PARALLEL)
-        for (const t of await Promise.all(due.slice(i, i + PARALLEL).map((r) => this.evaluate(r))))
+      const batched = due.filter((r) => PrometheusBatch.batchable(r));
+      const single = due.filter((r) => !PrometheusBatch.batchable(r));
+      let transitions = await this.evaluateBatch(batched, intervalMs ?? 15_000);
+      for (let i = 0; i < single.length; i += PARALLEL)
+        for (const t of await Promise.all(single.slice(i, i + PARALLEL).map((r) => this.evaluate(r))))
           transitions ||= t;
       await this.save(transitions);
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** The prometheus rules of a round, one query per server (prometheus-batch.ts). */
+  private async evaluateBatch(rules: Rule[], intervalMs: number): Promise<boolean> {
+    if (!rules.length) return false;
+    const started = this.now();
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), Math.min(Math.max(intervalMs, 2000), 30_000));
+    let measured: Map<string, Measurement>;
+    try {
+      measured = await this.batch.measure(rules, ac.signal, this.now);
+    } catch (e) {
+      measured = new Map(rules.map((r) => [r.name, { error: errorMessage(e), at: this.now() }]));
+    } finally {
+      clearTimeout(timer);
+    }
+    const ms = (this.now() - started) / Math.max(1, rules.length);
+    let transitions = false;
+    for (const r of rules)
+      transitions =
+        this.apply(r, measured.get(r.name) ?? { error: "not measured", at: this.now() }, ms) || transitions;
+    return transitions;
   }
 
   private async evaluate(rule: Rule): Promise<boolean> {
@@ -230,7 +274,7 @@ class EnvRules {
     const provider = providers[rule.provider];
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), Math.min(Math.max(rule.interval, 2000), 30_000));
-    let m;
+    let m: Measurement;
     try {
       m = provider
         ? await provider.measure(metricOf(rule), { signal: ac.signal, now: this.now })
@@ -240,9 +284,14 @@ class EnvRules {
     } finally {
       clearTimeout(timer);
     }
-    const prev = this.status.get(rule.name) ?? carryStatus(undefined, rule, started);
-    const { status, transition } = evaluateRule(rule, prev, m, this.now(), this.now() - started);
+    return this.apply(rule, m, this.now() - started);
+  }
+
+  /** A measurement into the rule's state; true when its state or health changed. */
+  private apply(rule: Rule, m: Measurement, ms: number): boolean {
     if (!this.rules.includes(rule)) return false; // replaced meanwhile
+    const prev = this.status.get(rule.name) ?? carryStatus(undefined, rule, this.now());
+    const { status, transition } = evaluateRule(rule, prev, m, this.now(), ms);
     this.status.set(rule.name, status);
     if (transition === "fire") this.fire(rule, status);
     if (transition === "resolve") this.resolve(status, status.reason);
