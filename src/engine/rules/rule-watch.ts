@@ -195,7 +195,7 @@ class EnvRules {
     return this.providers;
   }
 
-  /** An endpoint's text, fetched once per second at most however many rules read it. */
+  /** An endpoint's text, fetched once per round however many rules read it. */
   private scrape(url: string, signal: AbortSignal): Promise<string> {
     const now = this.now();
     const hit = this.fetched.get(url);
@@ -232,6 +232,7 @@ class EnvRules {
     const key = intervalMs ?? 0;
     if (this.running.has(key)) return; // the previous round of this interval is still measuring
     this.running.add(key);
+    this.fetched.clear(); // a round reads fresh values
     try {
       const due = this.rules.filter((r) => intervalMs === undefined || r.interval === intervalMs);
       const batched = due.filter((r) => PrometheusBatch.batchable(r));
