@@ -45,9 +45,13 @@ describe("prometheus rules in one query", () => {
     const batch = new PrometheusBatch();
     const signal = new AbortController().signal;
     const first = await batch.measure(rules, signal, Date.now); // learns the result types
-    expect(batch.queries).toBe(7);
+    expect(batch.queries).toBe(1 + 7); // the batch is refused (a scalar, a parse error): one by one
     const second = await batch.measure(rules, signal, Date.now); // batched
-    expect(batch.queries).toBe(7 + 2); // the six known rules in one query, the bad one alone
+    expect(batch.queries).toBe(8 + 2); // the six known rules in one query, the bad one alone
+    const vectors = new PrometheusBatch();
+    const v = await vectors.measure([rules[0], rules[2], rules[4]], signal, Date.now);
+    expect(vectors.queries).toBe(1); // vectors only: one query from the first round on
+    expect([v.get("worst-lag")?.value, v.get("sum")?.value, v.get("empty")?.noData]).toEqual([40, 57, true]);
     for (const m of [first, second]) {
       expect(m.get("worst-lag")?.value).toBe(40);
       expect(m.get("lowest-lag")?.value).toBe(5);

@@ -5,9 +5,11 @@
  * the union holds every rule's series. One POST to /api/v1/query instead of one per rule is what
  * keeps 200 rules on a 5 s interval cheap (bench/rules.ts).
  *
- * A rule is batched once its result type is known (its first evaluation is a query of its own);
- * a batch that Prometheus refuses is evaluated rule by rule, so one bad expression is an error of
- * that rule only. URLs with credentials are not batched (the rule's own provider handles them).
+ * An expression not seen yet is tried as a vector (most are); when Prometheus refuses the batch
+ * (a scalar, a parse error), the rules it does not know yet are queried one by one, which tells
+ * their result type: scalars are batched through vector() from then on, and an expression that
+ * fails or answers something else stays on its own, so one bad expression is an error of that
+ * rule only. URLs with credentials are not batched (the rule's own provider handles them).
  */
 import { parseResult } from "../../analysis/prometheus.js";
 import type { Measurement } from "../../analysis/index.js";
@@ -47,21 +49,32 @@ export class PrometheusBatch {
       const base = (r.url as string).replace(/\/+$/, "");
       byUrl.set(base, [...(byUrl.get(base) ?? []), r]);
     }
-    await Promise.all(
-      [...byUrl].map(async ([base, list]) => {
-        const types = this.types.get(base) ?? new Map<string, string>();
-        this.types.set(base, types);
-        const known = list.filter((r) => types.has(r.query));
-        const single = list.filter((r) => !types.has(r.query));
-        if (known.length > 1 && !(await this.batch(base, known, types, out, signal, now)))
-          single.push(...known);
-        else if (known.length === 1) single.push(known[0]);
-        await Promise.all(
-          single.map(async (r) => out.set(r.name, await this.one(base, r, types, signal, now))),
-        );
-      }),
-    );
+    await Promise.all([...byUrl].map(([base, list]) => this.server(base, list, out, signal, now)));
     return out;
+  }
+
+  /** The rules of one server: in one query when it can, else one by one. */
+  private async server(
+    base: string,
+    list: Rule[],
+    out: Map<string, Measurement>,
+    signal: AbortSignal,
+    now: () => number,
+  ): Promise<void> {
+    const types = this.types.get(base) ?? new Map<string, string>();
+    this.types.set(base, types);
+    const single = list.filter((r) => !batchableType(types.get(r.query)));
+    const candidates = list.filter((r) => batchableType(types.get(r.query)));
+    // Unknown expressions are tried as vectors (most are): one query from the first round on.
+    if (candidates.length > 1 && (await this.batch(base, candidates, types, out, signal, now))) {
+      for (const r of candidates) if (!types.has(r.query)) types.set(r.query, "vector");
+    } else if (candidates.length > 1) {
+      const known = candidates.filter((r) => types.has(r.query));
+      single.push(...candidates.filter((r) => !types.has(r.query)));
+      if (!(known.length > 1 && (await this.batch(base, known, types, out, signal, now))))
+        single.push(...known);
+    } else single.push(...candidates);
+    await Promise.all(single.map(async (r) => out.set(r.name, await this.one(base, r, types, signal, now))));
   }
 
   private async one(
@@ -78,10 +91,12 @@ export class PrometheusBatch {
     } catch (e) {
       return { error: errorMessage(e), at: now() };
     }
+    // An expression that fails or answers neither a vector nor a scalar is not batched again.
+    if (doc.status !== "success") types.set(rule.query, "error");
     if (doc.status !== "success")
       return { error: `query failed (${doc.errorType ?? "error"}): ${doc.error ?? "no answer"}`, at: now() };
     const type = doc.data?.resultType;
-    if (type === "vector" || type === "scalar") types.set(rule.query, type);
+    types.set(rule.query, type ?? "error");
     return parseResult(rule, type, doc.data?.result, now());
   }
 
@@ -121,6 +136,9 @@ export class PrometheusBatch {
     return true;
   }
 }
+
+/** An expression that may go into a batch: not tried yet, or known to answer a vector or a scalar. */
+const batchableType = (t: string | undefined) => t === undefined || t === "vector" || t === "scalar";
 
 async function query(base: string, expr: string, signal: AbortSignal): Promise<Answer> {
   let res: Response;
