@@ -279,22 +279,7 @@ describe("importCompose: secrets, user, project name, depends_on", () => {
 describe("an imported Compose stack deploys on Docker", () => {
   const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
   const stack = dockerStack("compose");
-  afterAll(async () => {
-    await stack.teardown();
-    // The revision tags Slipway gave the test image (slipway/<project>-<env>-<service>:rN).
-    const tags = (
-      await run("docker", [
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-        "--filter",
-        `reference=slipway/${stack.project}-*`,
-      ])
-    ).stdout
-      .split("\n")
-      .filter(Boolean);
-    if (tags.length) await run("docker", ["rmi", ...tags]).catch(() => undefined);
-  });
+  afterAll(() => stack.teardown());
 
   it("the database reads its password file as its user, and the app starts after it is healthy", async () => {
     await ensureTestImages();
