@@ -279,22 +279,7 @@ describe("importCompose: secrets, user, project name, depends_on", () => {
 describe("an imported Compose stack deploys on Docker", () => {
   const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
   const stack = dockerStack("compose");
-  afterAll(async () => {
-    await stack.teardown();
-    // The revision tags Slipway gave the test image (slipway/<project>-<env>-<service>:rN).
-    const tags = (
-      await run("docker", [
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-        "--filter",
-        `reference=slipway/${stack.project}-*`,
-      ])
-    ).stdout
-      .split("\n")
-      .filter(Boolean);
-    if (tags.length) await run("docker", ["rmi", ...tags]).catch(() => undefined);
-  });
+  afterAll(() => stack.teardown());
 
   it("the database reads its password file as its user, and the app starts after it is healthy", async () => {
     await ensureTestImages();
@@ -362,4 +347,56 @@ secrets:
     );
     expect(appStatus.ports).toEqual([{ name: `p${EXTRA_PORT}`, address: `127.0.0.1:${EXTRA_PORT}` }]);
   }, 300_000);
+});
+
+/**
+ * Compose files shaped like six well-known public examples (test/docker/fixtures/shapes): each
+ * imports into a spec that resolves without edits, keeping what made them fail at start before
+ * (secret files, further ports, user, the project name).
+ */
+describe("Compose files as people write them", () => {
+  const shapes = fileURLToPath(new URL("./fixtures/shapes/", import.meta.url));
+  const imported = (name: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `slipway-shape-${name}-`));
+    const compose = join(dir, "compose.yaml");
+    writeFileSync(compose, readFileSync(join(shapes, `${name}.yml`), "utf8"));
+    for (const d of ["backend", "frontend", "db", "prometheus", "grafana"]) mkdirSync(join(dir, d));
+    for (const f of ["db_password.txt", "db_root_password.txt", "db/password.txt"])
+      writeFileSync(join(dir, f), "pw\n");
+    const { yaml, unmapped } = importCompose(readFileSync(compose, "utf8"), compose);
+    const file = join(dir, "slipway.yaml");
+    writeFileSync(file, yaml);
+    const r = resolveSpec(parseSpecText(yaml, file), { env: "development", vars: { DB_PASSWORD: "pw" } });
+    return { spec: r.spec, unmapped };
+  };
+
+  it("Nextcloud with Redis and MariaDB: secret files, the project's name, stateful databases", () => {
+    const { spec } = imported("nextcloud");
+    expect(spec.project).toBe("nextcloud");
+    expect(spec.services.db?.stateful && spec.services.redis?.stateful).toBe(true);
+    expect(spec.services.db?.secrets?.names).toEqual(["MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD"]);
+    expect(spec.services.app?.port).toBe(8080);
+  });
+
+  it("Elasticsearch, Logstash, Kibana: every published TCP port kept", () => {
+    const { spec, unmapped } = imported("elk");
+    expect(spec.services.elasticsearch?.ports?.map((p) => p.port)).toEqual([9300]);
+    expect(spec.services.logstash?.ports?.map((p) => p.port)).toEqual([50000, 9600]);
+    expect(spec.services.logstash?.rollout.strategy).toBe("recreate");
+    expect(unmapped.find((u) => u.startsWith("services.logstash.ports[2]"))).toMatch(/only TCP/);
+  });
+
+  it("Go + Postgres + RabbitMQ + nginx: AMQP beside the management UI, the user, health-gated order", () => {
+    const { spec } = imported("go-postgres-rabbitmq");
+    expect(spec.services.rabbitmq?.ports).toEqual([{ name: "p5672", port: 5672, containerPort: 5672 }]);
+    expect(spec.services.db?.user).toBe("postgres");
+    expect(spec.services.db?.secrets?.names).toEqual(["POSTGRES_PASSWORD"]);
+    expect(spec.services.api?.dependsOn).toEqual(["db", "rabbitmq"]);
+  });
+
+  it("FastAPI + Ollama, React/Express/MongoDB, Prometheus + Grafana resolve as imported", () => {
+    expect(imported("fastapi-ollama").spec.services.ollama?.resources?.gpus).toEqual({ count: 1 });
+    expect(imported("mern").spec.services.mongo?.stateful).toBe(true);
+    expect(Object.keys(imported("prometheus-grafana").spec.services)).toEqual(["prometheus", "grafana"]);
+  });
 });

@@ -127,7 +127,7 @@ export function instanceEnv(req: InstanceRequest): string[] {
 }
 
 export function instanceName(req: InstanceRequest): string {
-  return containerName(req.project, req.env, req.service.name, req.revision, req.slot, req.index);
+  return containerName(req.project, req.env, req.service.name, req.revision, req.index);
 }
 
 /** The main port (when published) and every further port, each bound on the engine's host. */

@@ -151,7 +151,7 @@ export class ProcessDriver implements Driver {
     if (!existsSync(req.artifact.ref))
       throw new DriverError(NAME, `service "${svc.name}": release directory ${req.artifact.ref} is missing`);
     const stopSignal = checkSignal(svc.stop.signal);
-    const id = `${svc.name}-r${req.revision}-${req.slot}-${req.index}-${randomBytes(3).toString("hex")}`;
+    const id = `${svc.name}-r${req.revision}-${req.index}-${randomBytes(3).toString("hex")}`;
     const dir = this.layout.instanceDir(req.project, req.env, id);
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     // Proxied: an ephemeral port behind the public one. Unproxied: the public port itself.
