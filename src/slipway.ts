@@ -266,6 +266,20 @@ export class Slipway {
     return runRunbook(this.deps, resolution, name, opts);
   }
 
+  /** `slipway runs ENV [RUNBOOK]`: the reports of earlier runbook runs, newest first (from the events). */
+  async runbookRuns(
+    spec: ResolvedSpec,
+    opts: { name?: string; limit?: number } = {},
+  ): Promise<{ runs: RunbookReport[] }> {
+    const events = await this.deps.store.listEvents(spec.project, spec.env, { limit: 2000 });
+    const runs = events
+      .filter((e) => e.kind === "runbook.report")
+      .map((e) => (e.data as { report?: RunbookReport } | undefined)?.report)
+      .filter((r): r is RunbookReport => !!r && (!opts.name || r.runbook === opts.name))
+      .reverse();
+    return { runs: runs.slice(0, opts.limit ?? 20) };
+  }
+
   async health(spec: ResolvedSpec): Promise<EnvStatus> {
     return this.status(spec, { probe: true });
   }
