@@ -22,7 +22,7 @@ export {
   type Principal,
   type PrincipalRole,
   type Role,
-} from "./auth/roles.js";
+} from "./op-roles.js";
 export { formatThreshold, formatValue } from "./analysis/format.js";
 export { evidenceOf } from "./engine/evidence.js";
 export {

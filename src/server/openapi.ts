@@ -1,7 +1,7 @@
 /**
  * GET /v1/openapi.json: the OpenAPI 3.1 description of the daemon's HTTP API, generated from the
  * same zod schemas the handlers validate with (operation-schemas.ts, route-schemas.ts) and the
- * role table (auth/roles.ts OP_ROLES).
+ * role table (op-roles.ts OP_ROLES).
  */
 import { z } from "zod";
 import { OPS, OP_ROLES, ROLE_SUMMARY, opPayloadSchema, type OpName } from "../index.js";

@@ -1,6 +1,6 @@
 /**
  * POST /v1/ops/:op: validate the payload (operation-schemas.ts), check the caller's role in the
- * environment (auth/roles.ts OP_ROLES), record the authenticated caller as the actor, run it and
+ * environment (op-roles.ts OP_ROLES), record the authenticated caller as the actor, run it and
  * stream NDJSON: {type:"event"} / {type:"line"} … then {type:"result"} or {type:"error"}.
  */
 import type { Hono } from "hono";

@@ -1,5 +1,5 @@
 /** Columns and row mapping of users, api_tokens and sessions, shared by both stores. */
-import type { Grants, PrincipalRole, Role } from "../auth/roles.js";
+import type { Grants, PrincipalRole, Role } from "../auth/role-names.js";
 import type { SessionRecord, TokenRecord, UserRecord } from "./users.js";
 
 type Row = Record<string, unknown>;

@@ -4,7 +4,7 @@
  * a credential back: tokens and session ids as SHA-256, passwords as scrypt hashes
  * (auth/secrets.ts).
  */
-import type { Grants, PrincipalRole, Role } from "../auth/roles.js";
+import type { Grants, PrincipalRole, Role } from "../auth/role-names.js";
 
 export interface UserRecord {
   name: string;

@@ -3,14 +3,11 @@
  * operation (operations.ts HANDLERS) to the least role allowed to run it. Pure data and small
  * functions, shared by the daemon (which enforces) and the CLI (which validates `--role`).
  */
-import type { OpName } from "../operations.js";
+import type { OpName } from "./operations.js";
 
-/** Ordered: each role may do everything the ones before it may. `metrics` stands apart. */
-export const ROLES = ["viewer", "operator", "deployer", "admin"] as const;
-export type Role = (typeof ROLES)[number];
-/** A principal's role: one of ROLES, or `metrics` (GET /metrics and nothing else). */
-export type PrincipalRole = Role | "metrics";
-export const PRINCIPAL_ROLES: readonly PrincipalRole[] = [...ROLES, "metrics"];
+import { ROLES, type Grants, type PrincipalRole, type Role } from "./auth/role-names.js";
+
+export { PRINCIPAL_ROLES, ROLES, type Grants, type PrincipalRole, type Role } from "./auth/role-names.js";
 
 export const ROLE_SUMMARY: Record<PrincipalRole, string> = {
   viewer: "reads everything (status, history, logs, alerts, backups) except secret values",
@@ -19,9 +16,6 @@ export const ROLE_SUMMARY: Record<PrincipalRole, string> = {
   admin: "deployer + manage users and tokens, restore data, destroy environments, exec",
   metrics: "GET /metrics only (a Prometheus scrape token)",
 };
-
-/** `deployer` on staging, `viewer` on production: env name, or `project/env`, to a role. */
-export type Grants = Record<string, Role>;
 
 export interface Principal {
   /** The name recorded as the actor of what it does (a user's name, `token:NAME`, or the local user). */
