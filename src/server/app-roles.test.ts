@@ -13,6 +13,7 @@ import { openStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
 import type { Slipway } from "../slipway.js";
 import { createApp } from "./app.js";
+import type { AuditRecord } from "./routes-ops.js";
 
 type Role = "viewer" | "operator" | "deployer" | "admin";
 const ORDER: Role[] = ["viewer", "operator", "deployer", "admin"];
@@ -110,8 +111,15 @@ async function addToken(name: string, role: string, grants: Record<string, strin
   });
 }
 
+const audits: AuditRecord[] = [];
 const app = () =>
-  createApp({ users: store.auth, slipway: () => recordingSlipway(), version: "t", startedAt: "now" });
+  createApp({
+    users: store.auth,
+    slipway: () => recordingSlipway(),
+    audit: (r) => audits.push(r),
+    version: "t",
+    startedAt: "now",
+  });
 const post = (op: string, token: string | undefined, body: unknown, headers: Record<string, string> = {}) =>
   app().request(`/v1/ops/${op}`, {
     method: "POST",
@@ -176,6 +184,34 @@ describe("per-environment grants", () => {
     expect((await r.json()).error.message).toBe(
       "token:stager is viewer on shop/production; to deploy needs deployer or above",
     );
+  });
+});
+
+describe("audit", () => {
+  it("changing operations and refusals over TCP are audited with the authenticated actor; reads are not", async () => {
+    audits.length = 0;
+    await (await post("status", TOKENS.viewer, payload("staging", {}))).text();
+    await (await post("deploy", TOKENS.viewer, payload("staging", {}, { actor: "someone@else" }))).text();
+    await (await post("restart", TOKENS.operator, payload("staging", {}))).text();
+    expect(audits).toEqual([
+      {
+        project: "shop",
+        env: "staging",
+        actor: "token:viewer",
+        op: "deploy",
+        role: "deployer",
+        outcome: "refused",
+        reason: "token:viewer is viewer on shop/staging; to deploy needs deployer or above",
+      },
+      {
+        project: "shop",
+        env: "staging",
+        actor: "token:operator",
+        op: "restart",
+        role: "operator",
+        outcome: "admitted",
+      },
+    ]);
   });
 });
 

@@ -12,7 +12,7 @@ import { eventRoutes } from "./events.js";
 import { authenticate, fail, hostAllowList, limitBody, metricsOnlyThere, type AppEnv } from "./guard.js";
 import { openApiDocument } from "./openapi.js";
 import { accessRoutes, sessionRoutes } from "./routes-access.js";
-import { opRoutes } from "./routes-ops.js";
+import { opRoutes, type AuditRecord } from "./routes-ops.js";
 
 export interface AppDeps {
   /** Users, tokens and sessions (the store's `auth`). */
@@ -20,6 +20,8 @@ export interface AppDeps {
   slipway: (target: Target) => Slipway;
   /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
   remember?: (r: Resolution) => void;
+  /** Changing operations over TCP and refusals (the daemon records them in the store's timeline). */
+  audit?: (r: AuditRecord) => void;
   /** Every engine event (GET /v1/events). */
   subscribe?: (fn: EventSubscriber) => () => void;
   version: string;

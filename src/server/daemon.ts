@@ -7,6 +7,7 @@ import { SlipwayError } from "../core.js";
 import { pidAlive, type Logger, type Runtime, type EngineEvent, type ResolvedSpec } from "../index.js";
 import { join } from "node:path";
 import { createApp } from "./app.js";
+import type { AuditRecord } from "./routes-ops.js";
 import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
 import { daemonMetrics } from "./metrics.js";
 import { runScheduledChecks } from "./scheduled-checks.js";
@@ -59,6 +60,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const app = createApp({
     users: opts.engine.store.auth,
     subscribe: (fn) => opts.engine.subscribe(fn),
+    audit: (r) => audit(opts, r),
     allowedHosts: tcp.allowedHosts,
     secure: !!tcp.tls,
     slipway: (k) => opts.engine.slipway(k),
@@ -137,6 +139,24 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
   });
   await scheduler.start();
   return scheduler;
+}
+
+/** An operation of a TCP caller (or its refusal): the daemon log and the store's timeline. */
+function audit(opts: DaemonOptions, r: AuditRecord): void {
+  const what = `${r.actor} ${r.outcome === "refused" ? "was refused" : "ran"} ${r.op} on ${r.project}/${r.env}`;
+  const message = r.reason ? `${what}: ${r.reason}` : what;
+  opts.logger.info(message);
+  void opts.engine.store
+    .addEvent({
+      project: r.project,
+      env: r.env,
+      time: new Date().toISOString(),
+      kind: r.outcome === "refused" ? "api.refused" : "api.operation",
+      severity: r.outcome === "refused" ? "warning" : "info",
+      message,
+      data: { actor: r.actor, op: r.op, role: r.role },
+    })
+    .catch((e: Error) => opts.logger.warn(`cannot record "${message}": ${e.message}`));
 }
 
 /** Housekeeping every 2 s; a slow tick is never overlapped by the next one. */

@@ -11,6 +11,7 @@ import {
   fromWire,
   opPayloadSchema,
   refusal,
+  requirementOf,
   roleIn,
   runOp,
   toWireError,
@@ -23,7 +24,21 @@ import {
 } from "../index.js";
 import { fail, isLocal, type AppEnv } from "./guard.js";
 
+/** One admitted or refused operation of a TCP caller, for the timeline and the daemon log. */
+export interface AuditRecord {
+  project: string;
+  env: string;
+  actor: string;
+  op: string;
+  /** The least role the operation needed. */
+  role: string;
+  outcome: "admitted" | "refused";
+  reason?: string;
+}
+
 export interface OpsDeps {
+  /** Told about every changing operation run over TCP, and every refusal. */
+  audit?: (r: AuditRecord) => void;
   slipway: (target: Target) => Slipway;
   /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
   remember?: (r: Resolution) => void;
@@ -71,7 +86,23 @@ export function opRoutes(app: Hono<AppEnv>, d: OpsDeps): void {
     const parsed = opPayloadSchema(op as OpName).safeParse(raw);
     if (!parsed.success)
       return fail(c, 400, "UsageError", `bad ${op} payload: ${describeIssues(parsed.error)}`);
-    const admitted = admit(c.get("principal"), isLocal(c), op as OpName, parsed.data as unknown as OpPayload);
+    const p = c.get("principal");
+    const payload = parsed.data as unknown as OpPayload;
+    const admitted = admit(p, isLocal(c), op as OpName, payload);
+    const need = requirementOf(op as OpName, payload.args).role;
+    if (!isLocal(c) && ("refused" in admitted || need !== "viewer")) {
+      const { project, env } = payload.resolution.spec;
+      const refused = "refused" in admitted ? admitted.refused : undefined;
+      d.audit?.({
+        project,
+        env,
+        actor: p.actor,
+        op,
+        role: need,
+        outcome: refused ? "refused" : "admitted",
+        reason: refused,
+      });
+    }
     if ("refused" in admitted) return fail(c, 403, "Forbidden", admitted.refused);
     return streamOp(d, op, admitted);
   });

@@ -59,6 +59,10 @@ describe("users and tokens from the CLI", () => {
       "token:watcher is viewer on e2e/development; to deploy needs deployer or above (403)",
     );
     expect((await p.get("web")).body).toBe("v1");
+    // Audited: the daemon log (and the store's timeline) names who was refused what.
+    expect(readFileSync(join(p.home, "daemon.log"), "utf8")).toContain(
+      "token:watcher was refused deploy on e2e/development: token:watcher is viewer",
+    );
     const rb = p.cli(["rollback", "development", "--token", viewer]);
     expect(rb.code).toBe(4);
 
