@@ -94,6 +94,12 @@ export async function ensureDaemon(home: string): Promise<Endpoint> {
   };
   const found = await running();
   if (found) return found;
+  const old = readInfo(home);
+  if (old && !old.socket && (await answers({ url: old.url }, old.pid)))
+    throw new SlipwayError(
+      `an older Slipway daemon (pid ${old.pid}, ${old.url}) serves ${home} without a unix socket: ` +
+        `stop it (kill ${old.pid}) and run the command again; this version starts its own`,
+    );
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const lockFile = join(home, "daemon.spawn.lock");
   let spawner = false;
