@@ -21,6 +21,7 @@ export {
   type InstanceStatus,
   type HistoryEntry,
 } from "./slipway.js";
+export type { DaemonRun } from "./engine/status.js";
 export { fileLogger, silentLogger, type Logger } from "./logger.js";
 
 // The spec.
@@ -56,4 +57,4 @@ export {
 } from "./engine/data/index.js";
 export { deployedSpec, MissingVariables, readableSpec, specOrMissing } from "./engine/deployed.js";
 export { OpenAlerts } from "./engine/open-alerts.js";
-export { pidAlive } from "./util/pid.js";
+export { identityAlive, pidAlive, selfIdentity } from "./util/pid.js";

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../core.js";
-import type { Resolution, Slipway, Target } from "../index.js";
+import type { DaemonRun, Resolution, Slipway, Target } from "../index.js";
 import { tokenMatches } from "./auth.js";
 
 export interface AppDeps {
@@ -14,6 +14,8 @@ export interface AppDeps {
   remember?: (r: Resolution) => void;
   version: string;
   startedAt: string;
+  /** This daemon's run (started after an unclean stop?): added to `status` and `health` results. */
+  run?: DaemonRun;
   /** Prometheus text for GET /metrics (daemon gauges and the proxy's series). */
   metrics?: () => Promise<string>;
 }
@@ -22,7 +24,13 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
 
   app.get("/v1/health", (c) =>
-    c.json({ ok: true, pid: process.pid, version: deps.version, startedAt: deps.startedAt }),
+    c.json({
+      ok: true,
+      pid: process.pid,
+      version: deps.version,
+      startedAt: deps.startedAt,
+      ...(deps.run ? { afterUncleanStop: deps.run.afterUncleanStop } : {}),
+    }),
   );
 
   // Prometheus' default path, behind the same token (scrape config: authorization.credentials_file).
@@ -63,6 +71,13 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
+/** `status` and `health` also say how long this daemon has run, and whether after an unclean stop. */
+function withDaemon(deps: AppDeps, op: string, result: unknown): unknown {
+  if (!deps.run || (op !== "status" && op !== "health") || !result || typeof result !== "object")
+    return result;
+  return { ...result, daemon: deps.run };
+}
+
 /** Runs one operation and streams its events, log lines and outcome as NDJSON. */
 function streamOp(deps: AppDeps, op: string, payload: OpPayload): Response {
   const enc = new TextEncoder();
@@ -87,7 +102,7 @@ function streamOp(deps: AppDeps, op: string, payload: OpPayload): Response {
         line: (line) => send({ type: "line", line }),
         signal: op === "logs" ? follow.signal : undefined,
       })
-        .then((result) => send({ type: "result", result }))
+        .then((result) => send({ type: "result", result: withDaemon(deps, op, result) }))
         .catch((e) => {
           const w = toWireError(e);
           if (w.details?.stack) delete w.details.stack;
