@@ -1,10 +1,10 @@
 /** Finds (or starts) the local daemon and runs operations on it over its authenticated HTTP API. */
 import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SlipwayError, type OpContext, type OpPayload, type WireError } from "../core.js";
+import { ensurePrivateHome, SlipwayError, type OpContext, type OpPayload, type WireError } from "../core.js";
 import type { EngineEvent, LogLine } from "../index.js";
 
 export interface DaemonInfo {
@@ -74,7 +74,7 @@ export async function ensureDaemon(home: string): Promise<{ url: string; token: 
   };
   const found = await running();
   if (found) return found;
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  ensurePrivateHome(home);
   const lockFile = join(home, "daemon.spawn.lock");
   let spawner = false;
   try {
