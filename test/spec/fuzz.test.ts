@@ -198,7 +198,8 @@ function mutateTree(r: Rand, doc: ReturnType<typeof parseDocument>): string {
   if (kind === 5 && (isMap(node) || isSeq(node))) {
     // Deep nesting under a random key.
     let v: unknown = "leaf";
-    for (let i = 0; i < 500; i++) v = r() < 0.5 ? [v] : { n: v };
+    // Past the 64-level limit (deeper still comes as flow-style text below: cheap to write).
+    for (let i = 60 + Math.floor(r() * 20); i > 0; i--) v = r() < 0.5 ? [v] : { n: v };
     if (isMap(node)) node.set(pick(r, ["services", "env", "health", "x", "rollout"]), doc.createNode(v));
     else node.items.push(doc.createNode(v));
     return "deep nesting";
