@@ -51,7 +51,18 @@ export function checkRunner(
     ...(deps.preflight ? { target: deps.preflight } : {}),
   });
   return (spec, emit, signal) =>
-    run({ dir: spec.dir, checks: spec.checks as CheckSpec[], services: spec.services }, emit, signal);
+    run(
+      {
+        dir: spec.dir,
+        checks: spec.checks as CheckSpec[],
+        services: spec.services,
+        env: spec.env,
+        target: spec.target,
+        protect: spec.protect,
+      },
+      emit,
+      signal,
+    );
 }
 
 function checkOnly(spec: ResolvedSpec, only?: string[], flag = "--only"): void {
