@@ -8,7 +8,9 @@ const INT8 = 20;
 /** bigint (ids, epoch-ms times, COUNT(*)) as numbers, for this handle's queries only. */
 const types = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === INT8
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
@@ -43,6 +45,9 @@ export class PostgresSql extends OnClient {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      // A connection lost while checked out is an 'error' event: recorded, never an uncaught one.
+      const lost = (e: Error) => (broken = e);
+      client.on("error", lost);
       try {
         await client.query("BEGIN");
         const out = await fn(new OnClient(client));
@@ -54,6 +59,7 @@ export class PostgresSql extends OnClient {
         throw e;
       } finally {
         // A client whose connection failed is dropped, not handed back to the pool.
+        client.off("error", lost);
         client.release(broken);
       }
     }
