@@ -82,6 +82,7 @@ export class Notifier {
   /** Emits run one after the other, so a resolution never overtakes what it resolves. */
   private intake: Promise<unknown> = Promise.resolve();
   private booting?: Promise<void>;
+  private storeDown = false;
 
   constructor(private readonly opts: NotifierOptions) {
     this.silences = new StoredSilences(opts.silences ?? opts.store, opts.project, opts.env);
@@ -348,16 +349,22 @@ export class Notifier {
       if ((await queries.dueGroups(sql, this.now())) > 0) await this.flushGroups();
       await this.worker.pump();
       if (this.now() - this.lastPrune > HOUR) await this.prune();
-      return await this.nextWake(sql);
+      const next = await this.nextWake(sql);
+      this.storeDown = false;
+      return next;
     } catch (e) {
       this.storeFailed("notifier turn", e);
       return this.now() + 1000; // the store is back soon, or the next turn says so again
     }
   }
 
+  /** Logged as an error once per outage (then at debug level: a turn retries every second). */
   private storeFailed(what: string, e: unknown): void {
-    this.log.error(`${what} failed`, { error: this.redact(String(e)) });
-    if (isUnreachable(e)) this.opts.onStoreError?.(e);
+    const unreachable = isUnreachable(e);
+    const log = unreachable && this.storeDown ? this.log.debug : this.log.error;
+    log.call(this.log, `${what} failed`, { error: this.redact(String(e)) });
+    this.storeDown = unreachable;
+    if (unreachable) this.opts.onStoreError?.(e);
   }
 
   /**
