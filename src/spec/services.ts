@@ -16,6 +16,7 @@ import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
+import { resolveRulesAndRunbooks } from "./rules-resolve.js";
 import { normaliseExtraPorts } from "./schema-ports.js";
 
 type Environment = ParsedSpec["environments"][string];
@@ -65,6 +66,7 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...resolveRulesAndRunbooks(p, at),
   };
 }
 
