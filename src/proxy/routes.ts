@@ -2,6 +2,7 @@
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { DOMAIN_RE } from "../spec/domains.js";
 import type { Route } from "./contract.js";
 
 const targetSchema = z.object({
@@ -13,10 +14,6 @@ const targetSchema = z.object({
       message: "must be an http:// URL with a host, e.g. http://127.0.0.1:41234",
     }),
 });
-
-/** A DNS name: lower-case labels of letters, digits and hyphens (no wildcard). */
-export const DOMAIN_RE =
-  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 const listenSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 

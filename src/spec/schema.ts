@@ -10,6 +10,7 @@ import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
+import { edgeProxySchema } from "./schema-edge.js";
 
 export const healthSchema = z
   .strictObject({
@@ -327,14 +328,7 @@ export const environmentSchema = z
     envFile: stringOrList.optional().describe("Env files whose variables are used for ${VAR} interpolation."),
     env: envMap.optional().describe("Variables added to every service's instances in this environment."),
     services: z.record(z.string(), serviceOverrideSchema).optional(),
-    proxy: z
-      .strictObject({
-        host: z
-          .string()
-          .default("127.0.0.1")
-          .describe("Address the public ports listen on (loopback unless told otherwise)."),
-      })
-      .optional(),
+    proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");
 
