@@ -151,6 +151,16 @@ class Managed {
   }
 }
 
+/**
+ * acme-client retries a failed HTTP call itself (5 times, 5 s apart and growing) before the
+ * issuance fails; SLIPWAY_ACME_HTTP_RETRIES lowers that (tests).
+ */
+function tuneHttpRetries(): void {
+  const n = process.env.SLIPWAY_ACME_HTTP_RETRIES;
+  const settings = (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number } }).acmeSettings;
+  if (n !== undefined && settings) settings.retryMaxAttempts = Number(n);
+}
+
 export class AcmeManager {
   readonly challenges = new Map<string, string>();
   private readonly managed = new Map<string, { sig: string; m: Managed }>();
@@ -160,7 +170,9 @@ export class AcmeManager {
     readonly dir: string,
     readonly log: Logger,
     private readonly onCert: (route: string, cert: LoadedCert) => void,
-  ) {}
+  ) {
+    tuneHttpRetries();
+  }
 
   challenge(token: string): string | undefined {
     return this.challenges.get(token);
