@@ -47,12 +47,19 @@ export class CertStore {
 
   constructor(private readonly log: Logger) {}
 
-  /** SNICallback of the HTTPS listeners. */
-  readonly sni = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
-    const e = this.byDomain.get(servername.toLowerCase());
-    if (e?.cert) cb(null, e.cert.context);
-    else cb(new Error(`no certificate for ${servername}`));
-  };
+  /**
+   * The SNICallback of one HTTPS listener. A name it has no certificate for (an IP address, a
+   * client without SNI, a typo) gets the certificate of one of the listener's domains, as nginx's
+   * default server does: the client then sees a name mismatch, and the Host header still routes.
+   */
+  sniFor(domains: () => Iterable<string>) {
+    return (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
+      let cert = this.byDomain.get(servername.toLowerCase())?.cert;
+      if (!cert) for (const d of domains()) if ((cert = this.byDomain.get(d)?.cert)) break;
+      if (cert) cb(null, cert.context);
+      else cb(new Error(`no certificate for ${servername}`));
+    };
+  }
 
   has(domain: string): boolean {
     return this.byDomain.get(domain)?.cert !== undefined;

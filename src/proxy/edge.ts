@@ -200,9 +200,13 @@ export class Edge {
     const app =
       kind === "http"
         ? createHttpServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 })
-        : createSecureServer({ allowHTTP1: true, SNICallback: this.deps.certs.sni, minVersion: "TLSv1.2" });
+        : createSecureServer({
+            allowHTTP1: true,
+            SNICallback: this.deps.certs.sniFor(() => s.hosts.keys()),
+            minVersion: "TLSv1.2",
+          });
     const raw = createNetServer({ noDelay: true });
-    const s = new Shared(kind, `${host}:${port}`, proxyProtocol, raw);
+    const s: Shared = new Shared(kind, `${host}:${port}`, proxyProtocol, raw);
     const hand = (sock: Socket) => app.emit("connection", sock);
     raw.on("connection", (sock: Socket) => {
       s.sockets.add(sock);

@@ -144,7 +144,7 @@ describe("domains on shared listeners", () => {
     expect(h2.proto).toBe("h2");
     expect(h2.status).toBe(200);
     expect((JSON.parse(h2.body) as Record<string, string>).host).toBe("one.test");
-    // An unknown SNI name gets no certificate at all.
+    // An unknown SNI name gets one of the listener's certificates: the client sees the mismatch.
     await expect(httpsGet(https, "nobody.test", "/")).rejects.toThrow();
     const stats = (await px.client.stats()).find((s) => s.id === "o1");
     expect(stats?.statuses["2xx"]).toBe(2);
