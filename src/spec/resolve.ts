@@ -191,9 +191,14 @@ function secretValues(
   spec: ResolvedSpec,
 ): Map<string, string> {
   const secrets = new Map<string, string>();
+  // A variable that gives a service its port (`port: ${API_PORT:-8081}`) is configuration, not a
+  // secret: hiding it turned "serving :8081" into "serving :***" in every message.
+  const ports = new Set(
+    Object.values(spec.services).flatMap((s) => [s.port, ...(s.ports ?? []).map((p) => p.port)].map(String)),
+  );
   for (const n of names) {
     const v = vars[n];
-    if (v !== undefined && v !== "") secrets.set(n, v);
+    if (v !== undefined && v !== "" && !(/^\d{1,5}$/.test(v) && ports.has(v))) secrets.set(n, v);
   }
   // Values from service env files are secrets too (they never appear in the spec file).
   for (const svc of Object.values(spec.services)) {

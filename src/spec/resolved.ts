@@ -19,6 +19,7 @@ import type { analysisSchema } from "./schema-analysis.js";
 import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
 import type { Autoscale, Chart } from "./schema-kubernetes.js";
+import type { ExtraPort } from "./schema-ports.js";
 
 export type Strategy = "recreate" | "blue-green" | "canary";
 
@@ -39,6 +40,8 @@ export interface ResolvedService {
    */
   proxy?: boolean;
   containerPort?: number;
+  /** Further ports published directly (`ports:`), each bound by the one instance itself. */
+  ports?: ExtraPort[];
   replicas: number;
   /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */
   env: Record<string, string>;

@@ -9,6 +9,7 @@ import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
+import { extraPortsSchema } from "./schema-ports.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 import { edgeProxySchema } from "./schema-edge.js";
 
@@ -229,6 +230,7 @@ const serviceFields = {
         "so it binds the port directly (PORT = port; Docker publishes the container port on it).",
     ),
   containerPort: z.number().int().optional().describe("Docker: the port the container listens on."),
+  ports: extraPortsSchema.optional(),
   replicas: z.number().int().min(0).optional().describe("Number of instances (default 1)."),
   env: envMap.optional(),
   envFile: stringOrList.optional().describe("Env files whose variables are given to the instances."),
