@@ -86,10 +86,14 @@ export const serviceTlsSchema = z
       .describe("Process and Docker targets: a certificate from files."),
     z
       .strictObject({
-        acme: z.strictObject({
-          email: z.string().min(3).describe("Contact address of the ACME account (expiry notices)."),
-          directory: z.url().optional().describe("ACME directory URL (default Let's Encrypt production)."),
-        }),
+        acme: z
+          .strictObject({
+            email: z.string().min(3).describe("Contact address of the ACME account (expiry notices)."),
+            directory: z.url().optional().describe("ACME directory URL (default Let's Encrypt production)."),
+          })
+          .describe(
+            "The ACME account: HTTP-01 on `proxy.http`; account key and certificates kept 0600 under SLIPWAY_HOME.",
+          ),
       })
       .describe(
         "Process and Docker targets: a certificate from an ACME CA (RFC 8555, HTTP-01 on `proxy.http`), renewed a third of its lifetime before expiry.",
