@@ -89,6 +89,34 @@ describe("domains on shared listeners", () => {
     expect((await get(`http://127.0.0.1:${ra.listen.port}/`)).body).toBe("app-a");
   });
 
+  it("frees a removed route's domains and closes a listener its last route left", async () => {
+    const a = await up("gone");
+    const http = await freePort();
+    await hostRoute("p1/prod/gone", [target("g1", a)], { domains: ["gone.test"], http: at(http) });
+    const keep = await hostRoute("p1/prod/kept", [target("k1", a)], {
+      domains: ["kept.test"],
+      http: at(http),
+    });
+    await px.client.removeRoute("p1/prod/gone");
+    const base = `http://127.0.0.1:${http}/`;
+    expect((await get(base, { headers: { host: "gone.test" } })).status).toBe(404);
+    expect((await get(base, { headers: { host: "kept.test" } })).body).toBe("gone");
+    // The same route without domains: off the shared listener, which then closes.
+    await px.client.setRoute({ ...keep, edge: undefined });
+    await waitFor(
+      () =>
+        get(base, { headers: { host: "kept.test" } }).then(
+          () => false,
+          () => true,
+        ),
+      {
+        what: "the shared listener to close",
+        timeoutMs: 5_000,
+      },
+    );
+    expect((await get(`http://127.0.0.1:${keep.listen.port}/`)).body).toBe("gone");
+  });
+
   it("refuses a domain another route already has on that listener, naming it", async () => {
     const c = await up("app-c");
     const http = await freePort();
