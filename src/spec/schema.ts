@@ -12,6 +12,7 @@ import { protectSchema } from "./schema-protect.js";
 import { extraPortsSchema } from "./schema-ports.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 import { edgeProxySchema } from "./schema-edge.js";
+import { ruleOverrideSchema, rulesSchema, runbooksSchema } from "./schema-rules.js";
 
 export const healthSchema = z
   .strictObject({
@@ -330,6 +331,10 @@ export const environmentSchema = z
     envFile: stringOrList.optional().describe("Env files whose variables are used for ${VAR} interpolation."),
     env: envMap.optional().describe("Variables added to every service's instances in this environment."),
     services: z.record(z.string(), serviceOverrideSchema).optional(),
+    rules: z
+      .array(ruleOverrideSchema)
+      .optional()
+      .describe("Rule overrides of this environment, merged by name."),
     proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");
@@ -337,7 +342,8 @@ export const environmentSchema = z
 export const scheduleSchema = z.strictObject({
   name: name,
   cron: z.string().describe("Cron expression (5 or 6 fields)."),
-  run: z.enum(["health", "backup", "backup-verify", "check"]),
+  run: z.enum(["health", "backup", "backup-verify", "check", "runbook"]),
+  runbook: z.string().optional().describe("run: runbook — the runbook (a key of `runbooks:`) to run."),
   env: z.string().optional().describe("Environment (default: every environment that is deployed)."),
   heal: z.enum(["restart", "none"]).default("none"),
 });
@@ -352,6 +358,8 @@ export const specSchema = z
     analysis: analysisSchema.optional(),
     alerts: alertsSchema.optional(),
     schedules: z.array(scheduleSchema).optional(),
+    rules: rulesSchema.optional(),
+    runbooks: runbooksSchema.optional(),
   })
   .describe("slipway.yaml: a project's environments and services.");
 

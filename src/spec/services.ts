@@ -17,6 +17,7 @@ import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
 import { certificateChecks, checkDomains, resolveEdge, resolveTls } from "./domains.js";
+import { resolveRulesAndRunbooks } from "./rules-resolve.js";
 import { normaliseExtraPorts } from "./schema-ports.js";
 
 type Environment = ParsedSpec["environments"][string];
@@ -69,6 +70,7 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...resolveRulesAndRunbooks(p, at),
   };
 }
 
