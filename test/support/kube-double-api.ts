@@ -53,7 +53,10 @@ export interface Route {
 
 /** /api/v1/namespaces/NS/pods/NAME/log → its parts; undefined when no resource matches. */
 export function route(path: string): Route | undefined {
-  const parts = path.split("/").filter(Boolean);
+  const parts = path
+    .split("/")
+    .filter(Boolean)
+    .map((p) => decodeURIComponent(p));
   let group = "";
   let rest: string[];
   if (parts[0] === "api") rest = parts.slice(2);
@@ -95,6 +98,14 @@ export function matchesFields(o: Obj, selector: string | null): boolean {
     return m[2] === "!=" ? !equal : equal;
   });
 }
+
+const METRICS: ResourceType = {
+  group: "metrics.k8s.io",
+  version: "v1beta1",
+  plural: "pods",
+  kind: "PodMetrics",
+  namespaced: true,
+};
 
 const SHORT: Record<string, string[]> = {
   namespaces: ["ns"],

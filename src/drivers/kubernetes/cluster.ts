@@ -21,6 +21,8 @@ import { checkKubeContext } from "./context-check.js";
 import { FIELD_MANAGER } from "./manifests/names.js";
 
 export interface Cluster {
+  /** The checked kubeconfig (exec and log streams build their own connections from it). */
+  config: KubeConfig;
   namespace: string;
   context: string;
   cluster: string;
@@ -59,6 +61,7 @@ export function connect(target: KubernetesTarget): Cluster {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const ctx = kc.getContextObject(kc.getCurrentContext());
   return {
+    config: kc,
     namespace: target.namespace,
     context: kc.getCurrentContext(),
     cluster: ctx?.cluster ?? "",
