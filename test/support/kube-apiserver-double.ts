@@ -46,7 +46,7 @@ export type PodMatch = RegExp | string | { image?: RegExp | string; env?: Record
 
 export class KubeApiServerDouble {
   readonly store = new DoubleStore();
-  readonly requests: { method: string; path: string; contentType?: string }[] = [];
+  readonly requests: { method: string; path: string; contentType?: string; at: number }[] = [];
   readonly pods: DoublePods;
   private readonly controllers: DoubleControllers;
   private readonly exec: DoubleExec;
@@ -137,6 +137,7 @@ export class KubeApiServerDouble {
       method: req.method ?? "GET",
       path: url.pathname,
       contentType: req.headers["content-type"],
+      at: performance.now(),
     });
     try {
       const body = await readBody(req);
