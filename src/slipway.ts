@@ -260,7 +260,12 @@ export class Slipway {
   ): Promise<{ stopped: string[] }> {
     const spec = resolution.spec;
     const emit = opts.emit ?? noopSink;
-    const guard = protect(spec, "destroy", { ...opts.protection, yes: opts.yes }, this.deps.actor);
+    const guard = protect(
+      spec,
+      "destroy",
+      { ...opts.protection, yes: opts.yes, kubeContext: this.deps.kubeContext?.() },
+      this.deps.actor,
+    );
     return locked(this.deps, spec, "destroy", emit, () => {
       const recorded = protectionEvent(spec, guard, false);
       if (recorded) emit(recorded);
