@@ -172,5 +172,11 @@ export interface Driver {
   retired?(project: string, env: string): Promise<Instance[]>;
   /** Remove artifacts of revisions not in `keep`, and retired instances beyond `opts.retired` revisions. */
   prune(project: string, env: string, service: string, keep: number[], opts?: PruneOptions): Promise<void>;
+  /**
+   * Remove what an environment keeps on the target beyond its instances, when asked (Kubernetes:
+   * `destroy --delete-namespace` deletes the namespace; it is never deleted otherwise). Returns
+   * what was removed. Absent: nothing to remove.
+   */
+  destroyEnvironment?(project: string, env: string, opts: { deleteNamespace?: boolean }): Promise<string[]>;
   close?(): Promise<void>;
 }

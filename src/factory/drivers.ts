@@ -78,6 +78,8 @@ export class DriverCache {
       // Only containers are kept after they stop (retired, for their logs).
       retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
       prune: call("prune") as Driver["prune"],
+      destroyEnvironment: async (project, env, o) =>
+        (await driverFor()).destroyEnvironment?.(project, env, o) ?? [],
       sourceDigest: async (project, env, svc) => (await driverFor()).sourceDigest?.(project, env, svc),
       // Only containers run commands inside the instance (Kubernetes: the exec subresource);
       // process instances run them on the host.

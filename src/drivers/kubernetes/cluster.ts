@@ -11,6 +11,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  NetworkingV1Api,
   KubernetesObjectApi,
   PatchStrategy,
   type KubernetesObject,
@@ -30,6 +31,7 @@ export interface Cluster {
   apps: AppsV1Api;
   batch: BatchV1Api;
   custom: CustomObjectsApi;
+  networking: NetworkingV1Api;
   /** Server-side apply under Slipway's field manager (forced: Slipway owns what it declares). */
   apply<T extends KubernetesObject>(obj: T): Promise<T>;
 }
@@ -69,6 +71,7 @@ export function connect(target: KubernetesTarget): Cluster {
     apps: kc.makeApiClient(AppsV1Api),
     batch: kc.makeApiClient(BatchV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
+    networking: kc.makeApiClient(NetworkingV1Api),
     apply: <T extends KubernetesObject>(obj: T) =>
       objects.patch(
         obj,

@@ -337,6 +337,15 @@ export class KubernetesDriver implements Driver {
     };
   }
 
+  /** `destroy --delete-namespace`: the namespace and everything left in it. */
+  async destroyEnvironment(_p: string, _e: string, opts: { deleteNamespace?: boolean }): Promise<string[]> {
+    if (!opts.deleteNamespace) return [];
+    const c = this.cluster();
+    const gone = await orUndefined(c.core.deleteNamespace({ name: c.namespace }));
+    this.namespaceReady = undefined;
+    return gone ? [`namespace ${c.namespace}`] : [];
+  }
+
   async prune(): Promise<void> {
     // Revisions are removed when their last instance stops; nothing else accumulates.
   }
