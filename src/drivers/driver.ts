@@ -82,6 +82,8 @@ export interface InstanceStats {
   /** Resident memory in bytes. */
   memory: number;
   memoryLimit?: number;
+  /** Restarts of the instance since it started (Kubernetes: its pod's container restartCount). */
+  restarts?: number;
 }
 
 export interface DriverCapabilities {
