@@ -5,6 +5,7 @@
  * depend on the engine.
  */
 import { gpuRuntimeChecks, type GpuService } from "./gpu-runtime.js";
+import { helmLintChecks, type ChartService } from "./helm-lint.js";
 import { runChecks, summarizeChecks } from "./runner.js";
 import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
 
@@ -22,7 +23,8 @@ export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult
 
 export function createCheckRunner(opts: CheckRunnerOptions): (
   /** `services`: those requesting GPUs get an automatic GPU-runtime item per host (opts.target). */
-  spec: { dir: string; checks: CheckSpec[]; services?: Record<string, GpuService> },
+  /** … and those deployed from a local Helm chart a `helm lint` item. */
+  spec: { dir: string; checks: CheckSpec[]; services?: Record<string, GpuService & ChartService> },
   emit: CheckEmit,
   signal?: AbortSignal,
 ) => Promise<{ ok: boolean; summary: string; results: CheckResult[] }> {
@@ -33,7 +35,10 @@ export function createCheckRunner(opts: CheckRunnerOptions): (
       ...opts,
       ...(secrets ? { secrets } : {}),
       cwd: spec.dir,
-      automatic: gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
+      automatic: [
+        ...gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
+        ...helmLintChecks(Object.values(spec.services ?? {}), spec.dir),
+      ],
       ...(signal ? { signal } : {}),
       onResult: (r) =>
         emit({
