@@ -196,7 +196,12 @@ const HANDLERS: Record<OpName, OpHandler> = {
   stop: async ({ slipway, resolution, a, ctx }) =>
     slipway.stop(resolution, { service: str(a.service), emit: ctx.emit }),
   destroy: async ({ slipway, resolution, a, ctx }) =>
-    slipway.destroy(resolution, { yes: bool(a.yes), protection: protection(a), emit: ctx.emit }),
+    slipway.destroy(resolution, {
+      yes: bool(a.yes),
+      protection: protection(a),
+      deleteNamespace: bool(a.deleteNamespace),
+      emit: ctx.emit,
+    }),
   prune: async ({ slipway, resolution, a, ctx }) =>
     slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit }),
   lock: async ({ slipway, spec, a, ctx }) => {

@@ -123,7 +123,13 @@ export async function deploy(
   const spec = resolution.spec;
   const emit = opts.emit ?? noopSink;
   if (opts.dryRun) return { dryRun: true, plan: (await planDeploy(deps, resolution, opts)).plan };
-  const guard = protect(spec, "deploy", { ...opts.protection, yes: opts.yes }, deps.actor, deps.now?.());
+  const guard = protect(
+    spec,
+    "deploy",
+    { ...opts.protection, yes: opts.yes, kubeContext: deps.kubeContext?.() },
+    deps.actor,
+    deps.now?.(),
+  );
   return locked(deps, spec, "deploy", emit, async () => {
     const recorded = protectionEvent(spec, guard, true);
     if (recorded) emit(recorded);

@@ -84,6 +84,15 @@ export const rolloutSchema = z
     keepWarm: duration("How long the previous slot keeps running after a promotion (0 disables).").default(
       300_000,
     ),
+    trafficRouting: z
+      .enum(["replicas", "nginx"])
+      .optional()
+      .describe(
+        "Kubernetes: how canary weights are applied. replicas (default): one Service selects stable and " +
+          "candidate pods, so traffic follows their replica counts; nginx: exact weights by the NGINX " +
+          "ingress controller's canary annotations (a second Service and Ingress for the candidate; " +
+          "needs `domains`).",
+      ),
   })
   .describe("How a new release replaces the running one.");
 
