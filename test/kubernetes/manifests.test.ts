@@ -102,6 +102,31 @@ describe("Kubernetes manifests (validated against the Kubernetes OpenAPI schemas
     expect(byKind<V1Secret>(out.workload, "Secret").stringData?.JWT_SECRET).toBe("${JWT_SECRET}");
   });
 
+  it("further ports (ports:) become named container and Service ports, and $PORT_<NAME>", () => {
+    const api = spec.services.api as ResolvedSpec["services"][string];
+    const withPorts = {
+      ...spec,
+      services: {
+        ...spec.services,
+        api: { ...api, ports: [{ name: "grpc", port: 9090, containerPort: 9091 }] },
+      },
+    };
+    const out = renderRelease(release(withPorts, "api"), { traffic: { revision: 6 } });
+    for (const m of [...out.workload, ...out.routing]) validateManifest(m);
+    const c = byKind<V1Deployment>(out.workload, "Deployment").spec?.template.spec?.containers[0];
+    expect(c?.ports).toEqual([
+      { name: "http", containerPort: 3000, protocol: "TCP" },
+      { name: "grpc", containerPort: 9091, protocol: "TCP" },
+    ]);
+    expect(c?.env).toContainEqual({ name: "PORT_GRPC", value: "9091" });
+    expect(byKind<V1Service>(out.routing, "Service").spec?.ports).toContainEqual({
+      name: "grpc",
+      port: 9090,
+      targetPort: 9091,
+      protocol: "TCP",
+    });
+  });
+
   it("HPA from autoscale, Service selecting the stable revision, Ingress with TLS", () => {
     const out = renderRelease(release(spec, "api"), { traffic: { revision: 6 } });
     const hpa = byKind<{ spec: Record<string, unknown> }>(out.workload, "HorizontalPodAutoscaler");

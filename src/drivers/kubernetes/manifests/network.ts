@@ -4,7 +4,7 @@
  * their replica counts), and an Ingress for the service's `domains` and `tls`.
  */
 import type { V1Ingress, V1Service } from "@kubernetes/client-node";
-import { LABEL, labelsFor, names } from "./names.js";
+import { LABEL, dnsLabel, labelsFor, names } from "./names.js";
 import { containerPortOf, ownerOf, type ServiceRelease } from "./release.js";
 
 /** Which pods the Service sends to: one revision, or (canary by replica ratio) every revision. */
@@ -32,6 +32,13 @@ export function serviceFor(r: ServiceRelease, target: ServiceTarget): V1Service 
       selector: serviceSelector(r, target),
       ports: [
         { name: "http", port: svc.port, targetPort: containerPortOf(svc) ?? svc.port, protocol: "TCP" },
+        // The further `ports:` on the same Service, by name (in the cluster they are not published on a host).
+        ...(svc.ports ?? []).map((p) => ({
+          name: dnsLabel(p.name).slice(0, 15),
+          port: p.port,
+          targetPort: p.containerPort,
+          protocol: "TCP",
+        })),
       ],
     },
   };

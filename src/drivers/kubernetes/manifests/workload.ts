@@ -18,6 +18,7 @@ import { ANNOTATION, LABEL, dnsLabel, labelsFor, names } from "./names.js";
 import { probesFor } from "./probes.js";
 import { containerPortOf, ownerOf, releaseLabels, secretKeysOf, type ServiceRelease } from "./release.js";
 import { resourcesFor } from "./resources.js";
+import { extraPortVar } from "../../../spec/schema-ports.js";
 
 /** Default size of a volume claim (the spec's `volumes` carry no size). */
 export const DEFAULT_CLAIM_SIZE = "1Gi";
@@ -46,7 +47,13 @@ export function volumesOf(specs: string[]): { volumes: Volume[]; skipped: string
 function envVars(r: ServiceRelease): V1EnvVar[] {
   const secret = new Set(secretKeysOf(r));
   const port = containerPortOf(r.service);
-  const all: Record<string, string> = { ...r.vars, ...(port !== undefined ? { PORT: String(port) } : {}) };
+  const all: Record<string, string> = {
+    ...r.vars,
+    ...(port !== undefined ? { PORT: String(port) } : {}),
+    ...Object.fromEntries(
+      (r.service.ports ?? []).map((p) => [extraPortVar(p.name), String(p.containerPort)]),
+    ),
+  };
   return Object.keys(all)
     .sort()
     .map((name) =>
@@ -54,6 +61,22 @@ function envVars(r: ServiceRelease): V1EnvVar[] {
         ? { name, valueFrom: { secretKeyRef: { name: names.secret(r.service.name, r.revision), key: name } } }
         : { name, value: all[name] },
     );
+}
+
+/** The main port ("http") and the further `ports:`, each named after its spec name. */
+function containerPorts(
+  svc: ServiceRelease["service"],
+  port: number | undefined,
+): Pick<V1Container, "ports"> {
+  const ports = [
+    ...(port !== undefined ? [{ name: "http", containerPort: port, protocol: "TCP" }] : []),
+    ...(svc.ports ?? []).map((p) => ({
+      name: dnsLabel(p.name).slice(0, 15),
+      containerPort: p.containerPort,
+      protocol: "TCP",
+    })),
+  ];
+  return ports.length ? { ports } : {};
 }
 
 export function containerFor(r: ServiceRelease, mounts: Volume[]): V1Container {
@@ -71,7 +94,7 @@ export function containerFor(r: ServiceRelease, mounts: Volume[]): V1Container {
     image: r.image,
     // Like Docker's `command`, it replaces the image's CMD and keeps its ENTRYPOINT.
     ...(cmd !== undefined ? { args: Array.isArray(cmd) ? cmd : shellWords(cmd) } : {}),
-    ...(port !== undefined ? { ports: [{ name: "http", containerPort: port, protocol: "TCP" }] } : {}),
+    ...containerPorts(svc, port),
     env: envVars(r),
     ...(resources ? { resources } : {}),
     ...probesFor(svc, port),
