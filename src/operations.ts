@@ -87,6 +87,11 @@ const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : u
 const strs = (v: unknown) =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
 /** A protected operation's typed name and freeze override (engine/protect.ts). */
+/** `--group`/`--skip-group` (engine/deploy.ts GroupSelection). */
+const groupArgs = (a: Record<string, unknown>) => ({
+  groups: strs(a.groups),
+  skipGroups: strs(a.skipGroups),
+});
 const protection = (a: Record<string, unknown>) => ({
   confirmName: str(a.confirmName),
   prompted: bool(a.namePrompted),
@@ -135,12 +140,14 @@ const HANDLERS: Record<OpName, OpHandler> = {
     }),
   plan: async ({ slipway, resolution, a }) =>
     slipway.plan(resolution, {
+      ...groupArgs(a),
       only: strs(a.only),
       skipChecks: bool(a.skipChecks),
       forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
     }),
   deploy: async ({ slipway, resolution, a, actor, ctx }) =>
     slipway.deploy(resolution, {
+      ...groupArgs(a),
       only: strs(a.only),
       forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
       yes: bool(a.yes),

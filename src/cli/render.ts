@@ -91,10 +91,18 @@ export function renderPlan(out: Out, p: Plan): void {
       (p.current ? `, replacing revision ${p.current.number} (${p.current.version})` : ", first deploy") +
       (p.rollbackOf ? `, re-applying revision ${p.rollbackOf}` : ""),
   );
-  let group = -1;
+  const groupOf = new Map((p.groups ?? []).flatMap((g) => g.layers.flat().map((n) => [n, g] as const)));
+  let shown: string | undefined;
   for (const s of p.steps) {
     const par = p.steps.filter((x) => x.group === s.group).length > 1;
-    if (s.group !== group) group = s.group;
+    // With groups, a header before the first rollout (or kept service) of each group.
+    const g =
+      ["rollout", "carry", "migrate"].includes(s.kind) && s.service ? groupOf.get(s.service) : undefined;
+    if (g && g.name !== shown) {
+      shown = g.name;
+      const layers = g.layers.map((l) => l.join(", ")).join(" → ");
+      out.stdout(bold(out, `  group ${g.name}${g.description ? ` (${g.description})` : ""}: ${layers}`));
+    }
     out.stdout(`  ${String(s.seq).padStart(2)}. ${par ? "‖ " : ""}${s.description}`);
   }
 }

@@ -46,7 +46,13 @@ export async function fingerprints(
       const source = await deps.driver.sourceDigest?.(spec.project, spec.env, svc).catch(() => undefined);
       if (source === undefined) return;
       // Secret values are part of the spec (a rotated secret is a change); only a hash is stored.
-      const doc = { service: svc, target: spec.target, proxyHost: spec.proxyHost, source };
+      // Its group only orders the deploy: joining one changes nothing that runs.
+      const doc = {
+        service: { ...svc, group: undefined },
+        target: spec.target,
+        proxyHost: spec.proxyHost,
+        source,
+      };
       out[n] = createHash("sha256").update(canonical(doc)).digest("hex");
     }),
   );

@@ -3,6 +3,7 @@ import { createCheckRunner, type CheckSpec } from "../checks/index.js";
 import { UsageError } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
+import { servicesOfGroups } from "../spec/groups.js";
 import { fingerprints as fingerprintServices, unchangedServices } from "./carry.js";
 import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
@@ -11,7 +12,7 @@ import { plan as makePlan, type Plan } from "./plan.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
-export interface DeployOptions {
+export interface DeployOptions extends GroupSelection {
   only?: string[];
   /** Recreate these services even when unchanged (`true`: every service). */
   forceRecreate?: string[] | true;
@@ -62,7 +63,30 @@ function checkOnly(spec: ResolvedSpec, only?: string[], flag = "--only"): void {
       );
 }
 
-export interface PlanOptions {
+/** `--group G` (repeatable) and `--skip-group G`: whole groups of services (spec/groups.ts). */
+export interface GroupSelection {
+  groups?: string[];
+  skipGroups?: string[];
+}
+
+/** --only narrowed by --group/--skip-group: the services of the chosen groups (and --only's, if given). */
+function selectGroups(spec: ResolvedSpec, opts: PlanOptions): string[] | undefined {
+  const picked = servicesOfGroups(
+    spec.services,
+    spec.groups?.map((g) => g.name),
+    opts,
+  );
+  if (picked.problem) throw new UsageError(picked.problem);
+  if (!picked.services) return opts.only;
+  const inGroups = picked.services;
+  if (!opts.only?.length) return inGroups;
+  const both = opts.only.filter((n) => inGroups.includes(n));
+  if (!both.length)
+    throw new UsageError(`--only ${opts.only.join(" ")}: none of them is in the chosen groups`);
+  return both;
+}
+
+export interface PlanOptions extends GroupSelection {
   only?: string[];
   skipChecks?: boolean;
   forceRecreate?: string[] | true;
@@ -76,6 +100,7 @@ export async function planDeploy(
 ): Promise<{ plan: Plan; fingerprints: Record<string, string> }> {
   const spec = resolution.spec;
   checkOnly(spec, opts.only);
+  opts = { ...opts, only: selectGroups(spec, opts) };
   if (Array.isArray(opts.forceRecreate)) checkOnly(spec, opts.forceRecreate, "--force-recreate");
   const [current, revs, live] = await Promise.all([
     deps.store.currentRevision(spec.project, spec.env),

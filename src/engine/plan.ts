@@ -7,7 +7,7 @@ import { proxied } from "../spec/defaults.js";
 import type { ResolvedSpec, Strategy } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import { bakeStep } from "./analysis-gate.js";
-import { dependencyLayers } from "./layers.js";
+import { deployLayers, type GroupLayers } from "./layers.js";
 
 /** Every kind of step; each has its runner in steps/ (registered in steps/registry.ts). */
 export const StepKinds = [
@@ -67,6 +67,8 @@ export interface Plan {
   rollbackOf?: number;
   services: string[];
   layers: string[][];
+  /** With groups (spec/groups.ts): each group's layers, in deploy order. */
+  groups?: GroupLayers[];
   steps: PlanStep[];
 }
 
@@ -105,7 +107,7 @@ function dataStepDescription(d: DataStep): string {
 export function plan(input: PlanInput): Plan {
   const { spec, current, live } = input;
   const only = input.only?.length ? new Set(input.only) : undefined;
-  const layers = dependencyLayers(spec.services, only);
+  const { layers, groups } = deployLayers(spec, only);
   const steps: PlanStep[] = [];
   let group = 0;
   const add = (s: Omit<PlanStep, "seq">) => steps.push({ ...s, seq: steps.length + 1 });
@@ -164,6 +166,7 @@ export function plan(input: PlanInput): Plan {
     rollbackOf: input.rollbackOf,
     services,
     layers,
+    ...(groups ? { groups } : {}),
     steps,
   };
 }

@@ -89,6 +89,8 @@ export interface ResolvedService {
   chart?: Chart;
   values?: Record<string, unknown>;
   valuesFiles?: string[];
+  /** Its group (spec/groups.ts), when the spec uses groups. */
+  group?: string;
 }
 
 /** Where a stored `${REF}` is read again: a key of an env file, or (whole) a secret file's content. */
@@ -116,6 +118,8 @@ export interface ResolvedSpec {
   analysis?: z.output<typeof analysisSchema>;
   alerts?: z.output<typeof alertsSchema>;
   schedules: z.output<typeof scheduleSchema>[];
+  /** Groups of services in deploy order (spec/groups.ts); absent when no service has a group. */
+  groups?: { name: string; description?: string }[];
   /**
    * Snapshots only: where each `${REF}` whose value came from an environment's `envFile` is read
    * again (service env files keep theirs on the service).

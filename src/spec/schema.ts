@@ -9,6 +9,7 @@ import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
+import { groupField, groupsSchema } from "./schema-groups.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 
 export const healthSchema = z
@@ -263,6 +264,7 @@ const serviceFields = {
   migrate: migrateSchema.optional(),
   backup: backupSchema.optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  group: groupField,
   ...kubernetesServiceFields,
 };
 
@@ -352,6 +354,7 @@ export const specSchema = z
     project: name.describe("Project name; used in process names, container labels and the store."),
     environments: z.record(z.string(), environmentSchema).describe("The environments, by name."),
     services: z.record(z.string(), serviceSchema).describe("The services, by name."),
+    groups: groupsSchema.optional(),
     checks: z.array(checkSchema).optional().describe("The pre-flight checklist run before every deploy."),
     analysis: analysisSchema.optional(),
     alerts: alertsSchema.optional(),

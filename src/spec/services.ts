@@ -16,6 +16,7 @@ import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
+import { resolveGroups } from "./groups.js";
 
 type Environment = ParsedSpec["environments"][string];
 /** The file an env value was read from; `whole`: the file's content is the value. */
@@ -50,6 +51,8 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
   checkPorts(services, at);
   const cycle = findCycle(services);
   if (cycle) at(["services", cycle[0] as string, "dependsOn"], `dependency cycle: ${cycle.join(" → ")}`);
+  const declared = Object.fromEntries(Object.entries(p.services).map(([n, s]) => [n, s.group]));
+  const groups = resolveGroups(p.groups, declared, services, at);
   return {
     project: p.project,
     env: ctx.envName,
@@ -64,6 +67,9 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...(groups
+      ? { groups: groups.order.map((name) => ({ name, description: groups.descriptions[name] })) }
+      : {}),
   };
 }
 

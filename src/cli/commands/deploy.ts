@@ -3,6 +3,7 @@ import type { Plan, DeployResult } from "../../index.js";
 import { renderDeploy, renderPlan } from "../render.js";
 import { promptConfirmations } from "./check.js";
 import { protectOptions, protectionArgs } from "../protect-prompt.js";
+import { groupArgs, groupOptions } from "../group-options.js";
 
 export function register(cli: Cli): void {
   const cmd = cli.program
@@ -19,6 +20,7 @@ export function register(cli: Cli): void {
     .option("--skip-checks", "skip the pre-flight checks (recorded in the revision)")
     .option("-m, --message <text>", "description recorded with the revision")
     .option("--confirm <items...>", "confirm human checklist items of `confirm` checks");
+  groupOptions(cmd);
   protectOptions(cmd, true).action(
     cli.action(
       async (
@@ -34,6 +36,8 @@ export function register(cli: Cli): void {
           confirm?: string[];
           confirmName?: string;
           overrideFreeze?: string;
+          group?: string[];
+          skipGroup?: string[];
         },
       ) => {
         const res = cli.resolve(env, o.version);
@@ -44,6 +48,7 @@ export function register(cli: Cli): void {
         const guard = await protectionArgs(res, "deploy", o, cli.opts.json);
         const r = (await cli.op("deploy", res, {
           ...guard,
+          ...groupArgs(o),
           confirm,
           prompted,
           only: o.only,
