@@ -32,6 +32,7 @@ export type { Target } from "./spec/schema.js";
 export type { CheckEvent, EngineEvent, EventSink } from "./engine/events.js";
 export type { Plan, PlanStep } from "./engine/plan.js";
 export type { DeployResult } from "./engine/run.js";
+export type { ScaleResult } from "./engine/scale.js";
 export type { ExecResult, InstanceStatsRow } from "./engine/instance-commands.js";
 export type { SmokeResult } from "./engine/strategies/common.js";
 export type { AnalysisEvidence } from "./engine/analysis-gate.js";

@@ -17,6 +17,7 @@ export const OPS = [
   "deploy",
   "rollback",
   "restart",
+  "scale",
   "status",
   "history",
   "health",
@@ -176,6 +177,11 @@ const HANDLERS: Record<OpName, OpHandler> = {
     slipway.restart(resolution, {
       service: str(a.service),
       dryRun: bool(a.dryRun),
+      emit: ctx.emit,
+      signal: ctx.signal,
+    }),
+  scale: async ({ slipway, resolution, a, ctx }) =>
+    slipway.scale(resolution, str(a.service) ?? "", num(a.replicas) ?? Number.NaN, {
       emit: ctx.emit,
       signal: ctx.signal,
     }),

@@ -32,6 +32,7 @@ import type { Plan } from "./engine/plan.js";
 import { protect, protectionEvent, type Confirmation } from "./engine/protect.js";
 import type { RecoveryReport } from "./engine/recover.js";
 import { restart, type RestartOptions } from "./engine/restart.js";
+import { scale, type ScaleOptions, type ScaleResult } from "./engine/scale.js";
 import { rollback, type RollbackOptions } from "./engine/rollback.js";
 import { pruneArtifacts, type DeployResult } from "./engine/run.js";
 import { envStatus, type EnvStatus } from "./engine/status.js";
@@ -144,6 +145,16 @@ export class Slipway {
     opts: RestartOptions = {},
   ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
     return restart(this.deps, resolution, opts);
+  }
+
+  /** `slipway scale ENV SVC N`: more or fewer instances, no new revision (engine/scale.ts). */
+  scale(
+    resolution: Resolution,
+    service: string,
+    replicas: number,
+    opts: ScaleOptions = {},
+  ): Promise<ScaleResult> {
+    return scale(this.deps, resolution, service, replicas, opts);
   }
 
   /**

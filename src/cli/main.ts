@@ -7,6 +7,7 @@ import { register as plan } from "./commands/plan.js";
 import { register as deploy } from "./commands/deploy.js";
 import { register as rollback } from "./commands/rollback.js";
 import { register as restart } from "./commands/restart.js";
+import { register as scale } from "./commands/scale.js";
 import { register as status } from "./commands/status.js";
 import { register as history } from "./commands/history.js";
 import { register as logs } from "./commands/logs.js";
@@ -63,6 +64,7 @@ const commands = [
   deploy,
   rollback,
   restart,
+  scale,
   status,
   history,
   logs,

@@ -172,5 +172,11 @@ export interface Driver {
   retired?(project: string, env: string): Promise<Instance[]>;
   /** Remove artifacts of revisions not in `keep`, and retired instances beyond `opts.retired` revisions. */
   prune(project: string, env: string, service: string, keep: number[], opts?: PruneOptions): Promise<void>;
+  /**
+   * `slipway scale`: set a service's running replica count where the platform owns the instances
+   * (Kubernetes: the stable Deployment's replicas). Absent: the engine starts and stops instances
+   * itself (process, Docker), or says scaling is not supported on this target.
+   */
+  scale?(project: string, env: string, service: ResolvedService, replicas: number): Promise<Instance[]>;
   close?(): Promise<void>;
 }

@@ -10,7 +10,10 @@ import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
+import { dropStale, scaledResolution } from "./scale-record.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
+
+type ScaledResolution = Awaited<ReturnType<typeof scaledResolution>>;
 
 export interface DeployOptions extends GroupSelection {
   only?: string[];
@@ -97,7 +100,7 @@ export async function planDeploy(
   deps: EngineDeps,
   resolution: Resolution,
   opts: PlanOptions = {},
-): Promise<{ plan: Plan; fingerprints: Record<string, string> }> {
+): Promise<{ plan: Plan; fingerprints: Record<string, string>; scaled: ScaledResolution }> {
   const spec = resolution.spec;
   checkOnly(spec, opts.only);
   opts = { ...opts, only: selectGroups(spec, opts) };
@@ -109,15 +112,18 @@ export async function planDeploy(
   ]);
   const names = opts.only?.length ? opts.only : Object.keys(spec.services);
   const fingerprints = await fingerprintServices(deps, spec, names);
+  // Counts set by `slipway scale` that the spec did not overrule (engine/scale-record.ts); the
+  // fingerprints stay the spec's, so a scaled service that did not change is kept as it runs.
+  const scaled = await scaledResolution(deps.store, resolution);
   const unchanged = unchangedServices({
     current,
     fingerprints,
     live,
-    spec,
+    spec: scaled.resolution.spec,
     forceRecreate: opts.forceRecreate,
   });
   const plan = makePlan({
-    spec,
+    spec: scaled.resolution.spec,
     current,
     nextRevision: (revs[0]?.number ?? 0) + 1,
     live,
@@ -125,7 +131,7 @@ export async function planDeploy(
     skipChecks: opts.skipChecks,
     unchanged,
   });
-  return { plan, fingerprints };
+  return { plan, fingerprints, scaled };
 }
 
 export async function deploy(
@@ -140,15 +146,15 @@ export async function deploy(
   return locked(deps, spec, "deploy", emit, async () => {
     const recorded = protectionEvent(spec, guard, true);
     if (recorded) emit(recorded);
-    const { plan: p, fingerprints } = await planDeploy(deps, resolution, opts);
+    const { plan: p, fingerprints, scaled } = await planDeploy(deps, resolution, opts);
     const current = await deps.store.currentRevision(spec.project, spec.env);
     emit({
       type: "log",
       level: "info",
       message: `deploying ${spec.project} ${spec.env} ${spec.version} as revision ${p.revision}`,
     });
-    return runPlan(deps, {
-      resolution,
+    const result = await runPlan(deps, {
+      resolution: scaled.resolution,
       plan: p,
       current,
       description: opts.description ?? `deploy ${spec.version}`,
@@ -157,7 +163,12 @@ export async function deploy(
       signal: opts.signal,
       checks: checkRunner(deps, resolution, opts.confirm, opts.confirmer),
       fingerprints,
-      facts: protectionFacts(guard),
+      facts: {
+        ...protectionFacts(guard),
+        ...(Object.keys(scaled.kept).length ? { scaled: scaled.kept } : {}),
+      },
     });
+    await dropStale(deps.store, spec.project, spec.env, scaled.stale);
+    return result;
   });
 }
