@@ -33,6 +33,8 @@ export type { CheckEvent, EngineEvent, EventSink } from "./engine/events.js";
 export type { Plan, PlanStep } from "./engine/plan.js";
 export type { DeployResult } from "./engine/run.js";
 export type { ScaleResult } from "./engine/scale.js";
+export type { SecretListing } from "./engine/secrets.js";
+export type { SecretAges } from "./checks/types.js";
 export type { ExecResult, InstanceStatsRow } from "./engine/instance-commands.js";
 export type { SmokeResult } from "./engine/strategies/common.js";
 export type { AnalysisEvidence } from "./engine/analysis-gate.js";

@@ -18,6 +18,7 @@ export const OPS = [
   "rollback",
   "restart",
   "scale",
+  "secrets",
   "status",
   "history",
   "health",
@@ -185,6 +186,7 @@ const HANDLERS: Record<OpName, OpHandler> = {
       emit: ctx.emit,
       signal: ctx.signal,
     }),
+  secrets: async ({ slipway, resolution }) => slipway.secrets(resolution),
   status: async ({ slipway, spec, a }) => slipway.status(spec, { probe: a.probe !== false }),
   health: async ({ slipway, spec }) => slipway.health(spec),
   history: async ({ slipway, spec, a }) =>

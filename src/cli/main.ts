@@ -8,6 +8,7 @@ import { register as deploy } from "./commands/deploy.js";
 import { register as rollback } from "./commands/rollback.js";
 import { register as restart } from "./commands/restart.js";
 import { register as scale } from "./commands/scale.js";
+import { register as secrets } from "./commands/secrets.js";
 import { register as status } from "./commands/status.js";
 import { register as history } from "./commands/history.js";
 import { register as logs } from "./commands/logs.js";
@@ -65,6 +66,7 @@ const commands = [
   rollback,
   restart,
   scale,
+  secrets,
   status,
   history,
   logs,

@@ -11,6 +11,7 @@ import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { dropStale, scaledResolution } from "./scale-record.js";
+import { observeSecrets, secretAgesFor } from "./secrets.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
 type ScaledResolution = Awaited<ReturnType<typeof scaledResolution>>;
@@ -52,6 +53,7 @@ export function checkRunner(
     confirmed: confirm ?? [],
     prompted: who.prompted ?? [],
     confirmedBy: who.actor ?? deps.actor,
+    secretAges: secretAgesFor(deps, resolution),
     ...(deps.preflight ? { target: deps.preflight } : {}),
   });
   return (spec, emit, signal) =>
@@ -148,6 +150,8 @@ export async function deploy(
     if (recorded) emit(recorded);
     const { plan: p, fingerprints, scaled } = await planDeploy(deps, resolution, opts);
     const current = await deps.store.currentRevision(spec.project, spec.env);
+    // Every secret's value is dated from the first deploy that brought it (secretAge, `slipway secrets`).
+    await observeSecrets(deps, resolution);
     emit({
       type: "log",
       level: "info",
