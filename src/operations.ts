@@ -152,6 +152,7 @@ const HANDLERS: Record<OpName, OpHandler> = {
       ...groupArgs(a),
       only: strs(a.only),
       forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
+      allowDestroy: bool(a.allowDestroy),
       yes: bool(a.yes),
       protection: protection(a),
       dryRun: bool(a.dryRun),

@@ -12,12 +12,21 @@ import { plan as makePlan, type Plan } from "./plan.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { dropStale, scaledResolution } from "./scale-record.js";
 import { observeSecrets, secretAgesFor } from "./secrets.js";
+import {
+  pendingServices,
+  planInfrastructure,
+  refuseDestroy,
+  withTerraformOutputs,
+  type TerraformSummary,
+} from "./infra/index.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
 type ScaledResolution = Awaited<ReturnType<typeof scaledResolution>>;
 
 export interface DeployOptions extends GroupSelection {
   only?: string[];
+  /** A protected environment's terraform plan may destroy resources (engine/infra/). */
+  allowDestroy?: boolean;
   /** Recreate these services even when unchanged (`true`: every service). */
   forceRecreate?: string[] | true;
   /** Confirmed `confirm` checklist items. */
@@ -102,9 +111,21 @@ export async function planDeploy(
   deps: EngineDeps,
   resolution: Resolution,
   opts: PlanOptions = {},
-): Promise<{ plan: Plan; fingerprints: Record<string, string>; scaled: ScaledResolution }> {
+): Promise<{
+  plan: Plan;
+  fingerprints: Record<string, string>;
+  scaled: ScaledResolution;
+  infra: TerraformSummary[];
+}> {
+  checkOnly(resolution.spec, opts.only);
+  // Terraform plans first: their outputs are ${tf.NAME} in the services (engine/infra/).
+  const infra = await planInfrastructure(deps, resolution.spec);
+  resolution = withTerraformOutputs(resolution, infra);
   const spec = resolution.spec;
-  checkOnly(spec, opts.only);
+  // A service waiting for an output known only after the apply cannot be judged unchanged.
+  const pending = pendingServices(spec);
+  if (pending.length && opts.forceRecreate !== true)
+    opts = { ...opts, forceRecreate: [...(opts.forceRecreate ?? []), ...pending] };
   opts = { ...opts, only: selectGroups(spec, opts) };
   if (Array.isArray(opts.forceRecreate)) checkOnly(spec, opts.forceRecreate, "--force-recreate");
   const [current, revs, live] = await Promise.all([
@@ -132,8 +153,9 @@ export async function planDeploy(
     only: opts.only,
     skipChecks: opts.skipChecks,
     unchanged,
+    infrastructure: infra,
   });
-  return { plan, fingerprints, scaled };
+  return { plan, fingerprints, scaled, infra };
 }
 
 export async function deploy(
@@ -148,7 +170,8 @@ export async function deploy(
   return locked(deps, spec, "deploy", emit, async () => {
     const recorded = protectionEvent(spec, guard, true);
     if (recorded) emit(recorded);
-    const { plan: p, fingerprints, scaled } = await planDeploy(deps, resolution, opts);
+    const { plan: p, fingerprints, scaled, infra } = await planDeploy(deps, resolution, opts);
+    refuseDestroy(spec, infra, opts.allowDestroy);
     const current = await deps.store.currentRevision(spec.project, spec.env);
     // Every secret's value is dated from the first deploy that brought it (secretAge, `slipway secrets`).
     await observeSecrets(deps, resolution);

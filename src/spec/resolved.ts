@@ -19,6 +19,7 @@ import type { analysisSchema } from "./schema-analysis.js";
 import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
 import type { Autoscale, Chart } from "./schema-kubernetes.js";
+import type { TerraformStepSpec } from "./schema-infra.js";
 
 export type Strategy = "recreate" | "blue-green" | "canary";
 
@@ -120,6 +121,8 @@ export interface ResolvedSpec {
   schedules: z.output<typeof scheduleSchema>[];
   /** Groups of services in deploy order (spec/groups.ts); absent when no service has a group. */
   groups?: { name: string; description?: string }[];
+  /** `infrastructure:` steps (spec/schema-infra.ts), `dir` absolute and `name` set. */
+  infrastructure?: { terraform: TerraformStepSpec & { name: string } }[];
   /**
    * Snapshots only: where each `${REF}` whose value came from an environment's `envFile` is read
    * again (service env files keep theirs on the service).

@@ -10,6 +10,7 @@ import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
 import { groupField, groupsSchema } from "./schema-groups.js";
+import { infrastructureSchema } from "./schema-infra.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 
 export const healthSchema = z
@@ -355,6 +356,7 @@ export const specSchema = z
     environments: z.record(z.string(), environmentSchema).describe("The environments, by name."),
     services: z.record(z.string(), serviceSchema).describe("The services, by name."),
     groups: groupsSchema.optional(),
+    infrastructure: infrastructureSchema.optional(),
     checks: z.array(checkSchema).optional().describe("The pre-flight checklist run before every deploy."),
     analysis: analysisSchema.optional(),
     alerts: alertsSchema.optional(),

@@ -4,7 +4,7 @@
  * can say (a stateful service recreates, ports are unique, dependencies exist and have no cycle).
  */
 import { existsSync } from "node:fs";
-import { isAbsolute, resolve as resolvePath } from "node:path";
+import { basename, isAbsolute, resolve as resolvePath } from "node:path";
 import type { SpecIssue } from "../errors.js";
 import { readDotenv } from "./dotenv.js";
 import { readSecretFile } from "./secret-file.js";
@@ -67,6 +67,18 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...(p.infrastructure?.length
+      ? {
+          infrastructure: p.infrastructure.map(({ terraform: t }) => ({
+            terraform: {
+              ...t,
+              workspace: t.workspace ?? ctx.envName,
+              dir: resolvePath(ctx.loaded.dir, t.dir),
+              name: t.name ?? basename(resolvePath(ctx.loaded.dir, t.dir)),
+            },
+          })),
+        }
+      : {}),
     ...(groups
       ? { groups: groups.order.map((name) => ({ name, description: groups.descriptions[name] })) }
       : {}),

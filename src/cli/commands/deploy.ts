@@ -16,6 +16,7 @@ export function register(cli: Cli): void {
       "recreate these services (all when none are named) even if unchanged since the deployed revision",
     )
     .option("-y, --yes", "confirm a deploy to a protected environment")
+    .option("--allow-destroy", "let a protected environment's terraform plan destroy resources")
     .option("--dry-run", "print the plan and stop")
     .option("--skip-checks", "skip the pre-flight checks (recorded in the revision)")
     .option("-m, --message <text>", "description recorded with the revision")
@@ -38,6 +39,7 @@ export function register(cli: Cli): void {
           overrideFreeze?: string;
           group?: string[];
           skipGroup?: string[];
+          allowDestroy?: boolean;
         },
       ) => {
         const res = cli.resolve(env, o.version);
@@ -53,6 +55,7 @@ export function register(cli: Cli): void {
           prompted,
           only: o.only,
           forceRecreate: o.forceRecreate,
+          allowDestroy: o.allowDestroy,
           yes: o.yes,
           dryRun: o.dryRun,
           skipChecks: o.skipChecks,
