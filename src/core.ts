@@ -7,6 +7,22 @@
  * src/index.ts re-exports all of it with the rest of the API.
  */
 export { localActor } from "./actor.js";
+export {
+  OP_ROLES,
+  PRINCIPAL_ROLES,
+  ROLES,
+  ROLE_SUMMARY,
+  atLeast,
+  isPrincipalRole,
+  isRole,
+  refusal,
+  requirementOf,
+  roleIn,
+  type Grants,
+  type Principal,
+  type PrincipalRole,
+  type Role,
+} from "./op-roles.js";
 export { formatThreshold, formatValue } from "./analysis/format.js";
 export { evidenceOf } from "./engine/evidence.js";
 export {
@@ -30,6 +46,7 @@ export {
   toWire,
   toWireError,
   type OpContext,
+  type OpName,
   type OpPayload,
   type WireError,
 } from "./operations.js";

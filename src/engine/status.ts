@@ -34,6 +34,8 @@ export interface ServiceStatus {
   /** Set by `slipway scale`: the spec's count (`from`) and who scaled it. */
   scaled?: { from: number; by: string };
   url?: string;
+  /** Further ports published directly (`ports:`), as host:port by name. */
+  ports?: { name: string; address: string }[];
   instances: InstanceStatus[];
 }
 
@@ -79,6 +81,7 @@ export async function envStatus(
       replicas: svc?.replicas ?? 0,
       ...(scaled[name] ? { scaled: { from: scaled[name].specReplicas, by: scaled[name].actor } } : {}),
       url: insts.length ? urls.get(name) : undefined,
+      ...(insts.length && svc?.ports?.length ? { ports: extraPortAddresses(spec, svc) } : {}),
       instances: statuses,
     });
   }
@@ -98,6 +101,11 @@ export async function envStatus(
     lock,
     services,
   };
+}
+
+function extraPortAddresses(spec: ResolvedSpec, svc: ResolvedService): { name: string; address: string }[] {
+  const host = spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost;
+  return (svc.ports ?? []).map((p) => ({ name: p.name, address: `${host}:${p.port}` }));
 }
 
 async function instanceStatus(

@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { SlipwayError } from "../core.js";
 import { pidAlive, type Logger, type Runtime, type EngineEvent, type ResolvedSpec } from "../index.js";
 import { join } from "node:path";
-import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
-import { ensureToken } from "./auth.js";
+import type { AuditRecord } from "./routes-ops.js";
+import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
 import { daemonMetrics } from "./metrics.js";
 import { runScheduledChecks } from "./scheduled-checks.js";
 import { Scheduler } from "./scheduler.js";
@@ -20,10 +20,14 @@ export interface DaemonOptions {
   engine: Runtime;
   logger: Logger;
   version: string;
+  /** TLS, --insecure-http and the Host allow-list of the TCP listener (server/listen.ts). */
+  tcp?: TcpOptions;
 }
 
 export interface RunningDaemon {
   url: string;
+  /** The 0600 unix socket the local CLI uses (its owner is admin). */
+  socket: string;
   close(): Promise<void>;
 }
 
@@ -41,7 +45,7 @@ function otherDaemon(home: string): { pid: number; url: string } | undefined {
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
-  const token = ensureToken(opts.home);
+  assertTcpOptions(opts.host, opts.tcp ?? {});
   const other = otherDaemon(opts.home);
   if (other)
     throw new SlipwayError(
@@ -52,8 +56,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
   opts.engine.notify.start();
   const scheduler = await startScheduler(opts);
+  const tcp = opts.tcp ?? {};
   const app = createApp({
-    token,
+    users: opts.engine.store.auth,
+    subscribe: (fn) => opts.engine.subscribe(fn),
+    audit: (r) => audit(opts, r),
+    allowedHosts: tcp.allowedHosts,
+    secure: !!tcp.tls,
     slipway: (k) => opts.engine.slipway(k),
     remember: (r) => opts.engine.remember(r),
     version: opts.version,
@@ -64,21 +73,32 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         version: opts.version,
         startedAt,
         proxy: () => opts.engine.proxyMetrics(),
+        rules: () => opts.engine.rules.all(),
       }),
   });
-  const { server, url } = await listen(app, opts);
+  // The old shared full-power token is not accepted any more: do not leave it lying around.
+  rmSync(join(opts.home, "daemon.token"), { force: true });
+  const socket = join(opts.home, "daemon.sock");
+  const local = await listenSocket(app, socket);
+  const { server, url } = await listenTcp(app, opts.host, opts.port, tcp, opts.logger);
   const infoFile = join(opts.home, "daemon.json");
-  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, pid: process.pid, startedAt }), { mode: 0o600 });
+  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, socket, pid: process.pid, startedAt }), {
+    mode: 0o600,
+  });
   renameSync(infoFile + ".tmp", infoFile);
-  opts.logger.info(`slipway daemon listening on ${url}`, { pid: process.pid });
+  opts.logger.info(`slipway daemon listening on ${url} and ${socket}`, { pid: process.pid });
   const timer = startTicking(opts);
   return {
     url,
+    socket,
     async close() {
       scheduler.stop();
       clearInterval(timer);
-      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      local.closeAllConnections?.();
+      await Promise.all([server, local].map((s) => new Promise<void>((r) => s.close(() => r()))));
       rmSync(infoFile, { force: true });
+      rmSync(socket, { force: true });
       await opts.engine.close();
     },
   };
@@ -96,6 +116,7 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
     latest: (p, e) => opts.engine.latest(p, e),
     publish: schedulerPublish,
     subscribe: (fn) => opts.engine.subscribe(fn),
+    onSync: (specs) => opts.engine.rules.sync(specs),
   });
   scheduler.handle("health", async (spec, entry) => {
     const r = await opts.engine.slipway(spec.target).sweepHealth(spec.project, spec.env, {
@@ -119,22 +140,37 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
       { schedule: entry.name, kinds: entry.checks },
     );
   });
+  scheduler.handle("runbook", async (spec, entry) => {
+    const latest = opts.engine.latest(spec.project, spec.env);
+    const resolution = latest ?? { spec, snapshot: spec, secrets: new Map(), vars: {} };
+    await opts.engine
+      .slipway(spec.target)
+      .runbook(resolution, entry.runbook ?? "", { trigger: `schedule:${entry.name}` })
+      .then((r) => opts.logger.info(`runbook ${r.runbook} of ${spec.project}/${spec.env}: ${r.status}`))
+      .catch((e: Error) =>
+        opts.logger.warn(`runbook ${entry.runbook} of ${spec.project}/${spec.env}: ${e.message}`),
+      );
+  });
   await scheduler.start();
   return scheduler;
 }
 
-async function listen(
-  app: ReturnType<typeof createApp>,
-  opts: DaemonOptions,
-): Promise<{ server: ReturnType<typeof serve>; url: string }> {
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
-    s.on("error", reject);
-  });
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : opts.port;
-  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-  return { server, url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}` };
+/** An operation of a TCP caller (or its refusal): the daemon log and the store's timeline. */
+function audit(opts: DaemonOptions, r: AuditRecord): void {
+  const what = `${r.actor} ${r.outcome === "refused" ? "was refused" : "ran"} ${r.op} on ${r.project}/${r.env}`;
+  const message = r.reason ? `${what}: ${r.reason}` : what;
+  opts.logger.info(message);
+  void opts.engine.store
+    .addEvent({
+      project: r.project,
+      env: r.env,
+      time: new Date().toISOString(),
+      kind: r.outcome === "refused" ? "api.refused" : "api.operation",
+      severity: r.outcome === "refused" ? "warning" : "info",
+      message,
+      data: { actor: r.actor, op: r.op, role: r.role },
+    })
+    .catch((e: Error) => opts.logger.warn(`cannot record "${message}": ${e.message}`));
 }
 
 /** Housekeeping every 2 s; a slow tick is never overlapped by the next one. */

@@ -20,6 +20,8 @@ import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
 import type { Autoscale, Chart } from "./schema-kubernetes.js";
 import type { TerraformStepSpec } from "./schema-infra.js";
+import type { Rule, Runbook } from "./schema-rules.js";
+import type { ExtraPort } from "./schema-ports.js";
 
 export type Strategy = "recreate" | "blue-green" | "canary";
 
@@ -40,6 +42,8 @@ export interface ResolvedService {
    */
   proxy?: boolean;
   containerPort?: number;
+  /** Further ports published directly (`ports:`), each bound by the one instance itself. */
+  ports?: ExtraPort[];
   replicas: number;
   /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */
   env: Record<string, string>;
@@ -123,6 +127,10 @@ export interface ResolvedSpec {
   groups?: { name: string; description?: string }[];
   /** `infrastructure:` steps (spec/schema-infra.ts), `dir` absolute and `name` set. */
   infrastructure?: { terraform: TerraformStepSpec & { name: string } }[];
+  /** Standing alert rules (enabled ones, environment overrides merged); absent in older snapshots. */
+  rules?: Rule[];
+  /** Runbooks by name; absent in older snapshots. */
+  runbooks?: Record<string, Runbook>;
   /**
    * Snapshots only: where each `${REF}` whose value came from an environment's `envFile` is read
    * again (service env files keep theirs on the service).

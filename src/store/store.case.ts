@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { StoreError } from "./errors.js";
 import { describeLocksEventsMeta } from "./state.case.js";
+import { describeUsers } from "./users.case.js";
 import { instance, newRevision, type StoreFixture } from "./fixtures.case.js";
 
 export { newRevision, type StoreFixture };
@@ -243,5 +244,6 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreFi
     });
 
     describeLocksEventsMeta(open);
+    describeUsers(open);
   });
 }

@@ -6,6 +6,7 @@
  */
 import type { Instance } from "../drivers/driver.js";
 import type { RecordStore } from "./records.js";
+import type { AuthStore } from "./users.js";
 
 export type RevisionStatus = "in-progress" | "deployed" | "superseded" | "failed" | "rolled-back";
 
@@ -176,6 +177,9 @@ export interface Store extends RecordStore {
     env?: string,
     opts?: { limit?: number; afterId?: number },
   ): Promise<EventRecord[]>;
+
+  /** Users, API tokens and dashboard sessions (users.ts). */
+  readonly auth: AuthStore;
 
   /** Small key/value area for components (proxy ports, daemon facts). */
   getMeta(key: string): Promise<string | undefined>;

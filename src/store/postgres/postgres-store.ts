@@ -15,6 +15,7 @@ import { toEvent, toRevision, toStep } from "./rows.js";
 import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
 import { PostgresRecords } from "./records.js";
+import { PostgresUsers } from "./users.js";
 
 export interface PostgresStoreOptions {
   url: string;
@@ -64,6 +65,11 @@ export class PostgresStore implements Store {
   }
 
   private readonly records = new PostgresRecords(
+    (sql, params) => this.q(sql, params),
+    async (sql, params) => (await this.pool.query(sql, params)).rowCount ?? 0,
+  );
+
+  readonly auth = new PostgresUsers(
     (sql, params) => this.q(sql, params),
     async (sql, params) => (await this.pool.query(sql, params)).rowCount ?? 0,
   );

@@ -18,6 +18,7 @@ import { toEvent, toRevision, toStep } from "./rows.js";
 import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
 import { SqliteRecords } from "./records.js";
+import { SqliteUsers } from "./users.js";
 
 export interface SqliteStoreOptions {
   /** Directory of the store (SLIPWAY_HOME); created with mode 0700 when missing. */
@@ -81,6 +82,7 @@ export class SqliteStore implements Store {
 
   private readonly statements = new Map<string, Database.Statement>();
   private readonly records = new SqliteRecords((sql) => this.q(sql));
+  readonly auth = new SqliteUsers((sql) => this.q(sql));
 
   /** Prepared statements are cached: preparing is most of the cost of a small query. */
   private q(sql: string): Database.Statement {
