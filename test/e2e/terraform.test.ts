@@ -48,8 +48,9 @@ afterAll(async () => p?.cleanup());
 interface StatusJson {
   result: { services: { name: string; instances: { pid?: number; revision: number }[] }[] };
 }
-function apiEnv(): Record<string, string> {
-  const s = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+// Spawned asynchronously: long synchronous spawns starve vitest's worker of its event loop.
+async function apiEnv(): Promise<Record<string, string>> {
+  const s = (await p.cliAsync(["status", "development", "--json"])).json<StatusJson>().result;
   const pid = s.services.find((x) => x.name === "api")!.instances[0].pid!;
   const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
   return Object.fromEntries(
@@ -64,7 +65,7 @@ const apiRevision = () =>
 
 describe.skipIf(!hasTerraform)("terraform infrastructure steps", () => {
   it("plans, applies the plan file, passes outputs, keeps unchanged services, guards destroys", async () => {
-    const plan = p.cli(["plan", "development", "--json"]);
+    const plan = await p.cliAsync(["plan", "development", "--json"]);
     expect(plan.code, plan.stderr).toBe(0);
     const step = plan
       .json<{ result: { steps: { kind: string; description: string; infra?: { add: number } }[] } }>()
@@ -72,19 +73,19 @@ describe.skipIf(!hasTerraform)("terraform infrastructure steps", () => {
     expect(step?.description).toBe(
       "terraform infra, workspace development: 1 to add, 0 to change, 0 to destroy",
     );
-    expect(p.cli(["plan", "development"]).stdout).toMatch(
+    expect((await p.cliAsync(["plan", "development"])).stdout).toMatch(
       /1\. terraform infra, workspace development: 1 to add/,
     );
 
-    const first = p.cli(["deploy", "development", "--version", "v1", "--yes"]);
+    const first = await p.cliAsync(["deploy", "development", "--version", "v1", "--yes"]);
     expect(first.code, first.stderr).toBe(0);
     expect(existsSync(join(p.dir, "infra", "terraform.tfstate.d", "development", "terraform.tfstate"))).toBe(
       true,
     );
-    expect(apiEnv()).toMatchObject({ API_URL: "http://api.internal/hi", REGION: "eu-hi" });
+    expect(await apiEnv()).toMatchObject({ API_URL: "http://api.internal/hi", REGION: "eu-hi" });
 
     // Same release, same infrastructure: "no changes", api kept as it runs.
-    const again = p.cli(["deploy", "development", "--version", "v1", "--yes", "--json"]);
+    const again = await p.cliAsync(["deploy", "development", "--version", "v1", "--yes", "--json"]);
     expect(again.code, again.stderr).toBe(0);
     const steps = again.json<{ result: { steps: { kind: string; service?: string; message?: string }[] } }>()
       .result.steps;
@@ -92,29 +93,31 @@ describe.skipIf(!hasTerraform)("terraform infrastructure steps", () => {
     expect(steps.find((s) => s.service === "api" && (s.kind === "carry" || s.kind === "rollout"))?.kind).toBe(
       "carry",
     );
-    expect(apiRevision()).toBe(1);
+    expect(await apiRevision()).toBe(1);
 
     // A new greeting replaces terraform_data (destroy + add): refused in a protected environment…
     const env = { GREETING: "yo" };
-    const refused = p.cli(["deploy", "development", "--version", "v2", "--yes"], { env });
+    const refused = await p.cliAsync(["deploy", "development", "--version", "v2", "--yes"], { env });
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(
       /destroys 1 resource\(s\) in infra \(terraform_data\.api\).*--allow-destroy/,
     );
-    expect(apiEnv().API_URL).toBe("http://api.internal/hi");
+    expect((await apiEnv()).API_URL).toBe("http://api.internal/hi");
     // …and applied with --allow-destroy; the new output (known only after the apply) reaches api.
-    const ok = p.cli(["deploy", "development", "--version", "v2", "--yes", "--allow-destroy"], { env });
+    const ok = await p.cliAsync(["deploy", "development", "--version", "v2", "--yes", "--allow-destroy"], {
+      env,
+    });
     expect(ok.code, ok.stderr).toBe(0);
-    expect(apiEnv()).toMatchObject({ API_URL: "http://api.internal/yo", REGION: "eu-yo" });
+    expect(await apiEnv()).toMatchObject({ API_URL: "http://api.internal/yo", REGION: "eu-yo" });
 
     // A rollback re-applies revision 1's services with the outputs it ran with.
-    const rb = p.cli(["rollback", "development", "1", "--yes"]);
+    const rb = await p.cliAsync(["rollback", "development", "1", "--yes"]);
     expect(rb.code, rb.stderr).toBe(0);
-    expect(apiEnv().API_URL).toBe("http://api.internal/hi");
+    expect((await apiEnv()).API_URL).toBe("http://api.internal/hi");
 
     // A reference to no output is a located usage error.
     writeFileSync(p.file, readFileSync(p.file, "utf8").replace("${tf.region}", "${tf.regoin}"));
-    const bad = p.cli(["plan", "development"]);
+    const bad = await p.cliAsync(["plan", "development"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/\$\{tf\.regoin\}: not an output of infra/);
   }, 240_000);
