@@ -52,7 +52,7 @@ export {
 } from "./operations.js";
 export { confirmationName } from "./spec/confirmation-name.js";
 export { lightRef, lightSpec } from "./spec/env-reference.js";
-export { slipwayHome } from "./util/home.js";
+export { ensurePrivateHome, slipwayHome } from "./util/home.js";
 export { formatBytes, formatDuration, parseDuration } from "./util/units.js";
 
 /** The spec tools (YAML with positions, the zod schema, resolve, JSON Schema, Compose import). */

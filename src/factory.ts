@@ -22,6 +22,7 @@ import { autoRollback } from "./engine/auto-rollback.js";
 import type { Target } from "./spec/schema.js";
 import type { Resolution } from "./spec/resolve.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
+import { ensurePrivateHome } from "./util/home.js";
 import type { Store } from "./store/store.js";
 import { DriverCache } from "./factory/drivers.js";
 import { EventBus, type EventSubscriber } from "./factory/event-bus.js";
@@ -56,6 +57,7 @@ export interface Runtime {
 
 export async function createRuntime(opts: { home: string; logger?: Logger }): Promise<Runtime> {
   const logger = opts.logger ?? silentLogger;
+  ensurePrivateHome(opts.home);
   const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
   const drivers = new DriverCache({ home: opts.home, logger });
   const notify = new NotifierHub({ home: opts.home, store, logger });

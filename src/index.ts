@@ -21,6 +21,7 @@ export {
   type InstanceStatus,
   type HistoryEntry,
 } from "./slipway.js";
+export type { DaemonRun } from "./engine/status.js";
 export { fileLogger, silentLogger, type Logger } from "./logger.js";
 
 // The spec.
@@ -74,4 +75,4 @@ export { OpenAlerts } from "./engine/open-alerts.js";
 export type { RuleStatus } from "./engine/rules/rule-state.js";
 export type { RuleStatusOf } from "./engine/rules/rule-watch.js";
 export type { RunbookReport } from "./engine/runbook/run.js";
-export { pidAlive } from "./util/pid.js";
+export { identityAlive, pidAlive, selfIdentity } from "./util/pid.js";

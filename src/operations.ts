@@ -244,7 +244,7 @@ export async function runOp(
   const spec = resolution.spec;
   // Alerts: the latest configuration (a light reference carries none), and every event to the
   // engine's subscribers (notifier).
-  if (!payload.resolution.light) slipway.notify?.configure(resolution);
+  if (!payload.resolution.light) await slipway.notify?.configure(resolution);
   const show = ctx.emit;
   ctx = {
     ...ctx,

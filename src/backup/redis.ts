@@ -9,7 +9,7 @@
  * stopped meanwhile (the engine restores stateful services with their clients stopped).
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, createReadStream, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -81,6 +81,7 @@ async function scratchServer(rdb: string, ctx: ProviderContext): Promise<Scratch
   const dir = join(ctx.workDir, "scratch-redis");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   copyFileSync(rdb, join(dir, "dump.rdb"));
+  chmodSync(join(dir, "dump.rdb"), 0o600);
   const socket = join(dir, "redis.sock");
   const child = spawn(
     "redis-server",

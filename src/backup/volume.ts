@@ -59,7 +59,7 @@ export function volumeProvider(locator: VolumeLocator = dockerVolumeLocator()): 
     async dump(config, sink, ctx) {
       // Symlink each mountpoint under its volume name so the archive holds "name/…" members.
       const stage = join(ctx.workDir, "volumes");
-      mkdirSync(stage, { recursive: true });
+      mkdirSync(stage, { recursive: true, mode: 0o700 });
       const vols = names(config);
       for (const v of vols) {
         const mp = await locator.mountpoint(v);
@@ -80,7 +80,7 @@ export function volumeProvider(locator: VolumeLocator = dockerVolumeLocator()): 
         const mp = await locator.mountpoint(v);
         ctx.logger.info("restoring volume", { volume: v });
         const staging = join(ctx.workDir, `restore-${v}`);
-        mkdirSync(staging, { recursive: true });
+        mkdirSync(staging, { recursive: true, mode: 0o700 });
         // Extract first: a bad archive must leave the volume untouched.
         await run("tar", ["--extract", "--gzip", `--file=${file}`, "-C", staging, "--", `${v}/.`]);
         for (const child of readdirSync(mp)) rmSync(join(mp, child), { recursive: true, force: true });

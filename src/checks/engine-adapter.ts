@@ -5,6 +5,7 @@
  * depend on the engine.
  */
 import { gpuRuntimeChecks, type GpuService } from "./gpu-runtime.js";
+import { secretExposureChecks, type ExposureService, type ExposureSpec } from "./secrets-exposure.js";
 import { runChecks, summarizeChecks } from "./runner.js";
 import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
 
@@ -22,7 +23,11 @@ export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult
 
 export function createCheckRunner(opts: CheckRunnerOptions): (
   /** `services`: those requesting GPUs get an automatic GPU-runtime item per host (opts.target). */
-  spec: { dir: string; checks: CheckSpec[]; services?: Record<string, GpuService> },
+  spec: {
+    dir: string;
+    checks: CheckSpec[];
+    services?: Record<string, GpuService & ExposureService>;
+  } & Omit<ExposureSpec, "services">,
   emit: CheckEmit,
   signal?: AbortSignal,
 ) => Promise<{ ok: boolean; summary: string; results: CheckResult[] }> {
@@ -33,7 +38,10 @@ export function createCheckRunner(opts: CheckRunnerOptions): (
       ...opts,
       ...(secrets ? { secrets } : {}),
       cwd: spec.dir,
-      automatic: gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
+      automatic: [
+        ...gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
+        ...secretExposureChecks(spec),
+      ],
       ...(signal ? { signal } : {}),
       onResult: (r) =>
         emit({

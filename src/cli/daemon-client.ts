@@ -6,10 +6,10 @@
 import { spawn } from "node:child_process";
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SlipwayError, type OpContext, type OpPayload, type WireError } from "../core.js";
+import { ensurePrivateHome, SlipwayError, type OpContext, type OpPayload, type WireError } from "../core.js";
 import type { EngineEvent, LogLine } from "../index.js";
 
 export interface DaemonInfo {
@@ -100,7 +100,7 @@ export async function ensureDaemon(home: string): Promise<Endpoint> {
       `an older Slipway daemon (pid ${old.pid}, ${old.url}) serves ${home} without a unix socket: ` +
         `stop it (kill ${old.pid}) and run the command again; this version starts its own`,
     );
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  ensurePrivateHome(home);
   const lockFile = join(home, "daemon.spawn.lock");
   let spawner = false;
   try {

@@ -9,6 +9,7 @@ import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
+import { assertDomainsFree } from "./edge.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { dropStale, scaledResolution } from "./scale-record.js";
 import { observeSecrets, secretAgesFor } from "./secrets.js";
@@ -66,7 +67,18 @@ export function checkRunner(
     ...(deps.preflight ? { target: deps.preflight } : {}),
   });
   return (spec, emit, signal) =>
-    run({ dir: spec.dir, checks: spec.checks as CheckSpec[], services: spec.services }, emit, signal);
+    run(
+      {
+        dir: spec.dir,
+        checks: spec.checks as CheckSpec[],
+        services: spec.services,
+        env: spec.env,
+        target: spec.target,
+        protect: spec.protect,
+      },
+      emit,
+      signal,
+    );
 }
 
 function checkOnly(spec: ResolvedSpec, only?: string[], flag = "--only"): void {
@@ -172,6 +184,7 @@ export async function deploy(
     if (recorded) emit(recorded);
     const { plan: p, fingerprints, scaled, infra } = await planDeploy(deps, resolution, opts);
     refuseDestroy(spec, infra, opts.allowDestroy);
+    if (spec.edge) await assertDomainsFree(await deps.router(), spec, p.services);
     const current = await deps.store.currentRevision(spec.project, spec.env);
     // Every secret's value is dated from the first deploy that brought it (secretAge, `slipway secrets`).
     await observeSecrets(deps, resolution);

@@ -17,6 +17,7 @@ import { STEP_RUNNERS } from "./steps/registry.js";
 import type { RunOptions, StepContext } from "./steps/step.js";
 import { undoJournaled } from "./undo.js";
 import { isWarm } from "./warm.js";
+import { publicUrl } from "./edge.js";
 
 export type { CheckRunner, RunOptions } from "./steps/step.js";
 export { artifactRevision, pruneArtifacts } from "./artifacts.js";
@@ -36,11 +37,15 @@ export interface DeployResult {
   steps: JournalStep[];
 }
 
+/** Where users reach each service: its public domain URL, else the proxy's port on this machine. */
 export function serviceUrls(spec: ResolvedSpec, services = Object.keys(spec.services)) {
   const host = spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost;
   return services
     .filter((n) => spec.services[n]?.port)
-    .map((n) => ({ service: n, url: `http://${host}:${spec.services[n].port}` }));
+    .map((n) => ({
+      service: n,
+      url: publicUrl(spec, spec.services[n]) ?? `http://${host}:${spec.services[n].port}`,
+    }));
 }
 
 export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<DeployResult> {

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AuthStore, EventSubscriber, Resolution, Slipway, Target } from "../index.js";
+import type { AuthStore, DaemonRun, EventSubscriber, Resolution, Slipway, Target } from "../index.js";
 import { Authenticator, LoginLimiter } from "./auth.js";
 import { eventRoutes } from "./events.js";
 import { authenticate, fail, hostAllowList, limitBody, metricsOnlyThere, type AppEnv } from "./guard.js";
@@ -26,6 +26,8 @@ export interface AppDeps {
   subscribe?: (fn: EventSubscriber) => () => void;
   version: string;
   startedAt: string;
+  /** This daemon's run (started after an unclean stop?): added to `status` and `health` results. */
+  run?: DaemonRun;
   /** Prometheus text for GET /metrics (daemon gauges and the proxy's series). */
   metrics?: () => Promise<string>;
   /** Host names the TCP listener answers to besides localhost, 127.0.0.1 and ::1. */
@@ -65,7 +67,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use("/v1/session", limitBody(16 * 1024));
 
   app.get("/v1/health", (c) =>
-    c.json({ ok: true, pid: process.pid, version: deps.version, startedAt: deps.startedAt }),
+    c.json({
+      ok: true,
+      pid: process.pid,
+      version: deps.version,
+      startedAt: deps.startedAt,
+      ...(deps.run ? { afterUncleanStop: deps.run.afterUncleanStop } : {}),
+    }),
   );
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument(deps.version)));
   sessionRoutes(app, access);

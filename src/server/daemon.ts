@@ -4,11 +4,19 @@
  */
 import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { SlipwayError } from "../core.js";
-import { pidAlive, type Logger, type Runtime, type EngineEvent, type ResolvedSpec } from "../index.js";
+import {
+  identityAlive,
+  selfIdentity,
+  type Logger,
+  type Runtime,
+  type EngineEvent,
+  type ResolvedSpec,
+} from "../index.js";
 import { join } from "node:path";
 import { createApp } from "./app.js";
 import type { AuditRecord } from "./routes-ops.js";
 import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
+import { markDaemonStart, markDaemonStop } from "./daemon-state.js";
 import { daemonMetrics } from "./metrics.js";
 import { runScheduledChecks } from "./scheduled-checks.js";
 import { Scheduler } from "./scheduler.js";
@@ -31,10 +39,15 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
+/** A live daemon recorded in daemon.json: its pid and start time (a reused pid is another process). */
 function otherDaemon(home: string): { pid: number; url: string } | undefined {
   try {
-    const info = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as { pid: number; url: string };
-    if (info.pid === process.pid || !pidAlive(info.pid)) return undefined;
+    const info = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as {
+      pid: number;
+      startTime?: string;
+      url: string;
+    };
+    if (info.pid === process.pid || !identityAlive(info.pid, info.startTime)) return undefined;
     // A reused pid is not a daemon.
     const cmd = readFileSync(`/proc/${info.pid}/cmdline`, "utf8");
     if (cmd.includes("slipway") && cmd.includes("serve")) return info;
@@ -52,9 +65,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       `another Slipway daemon (pid ${other.pid}) already serves ${opts.home} on ${other.url}`,
     );
   const startedAt = new Date().toISOString();
+  const run = markDaemonStart(opts.home, startedAt);
+  if (run.afterUncleanStop)
+    opts.logger.warn(
+      `the previous daemon${run.previousStartedAt ? ` (started ${run.previousStartedAt})` : ""} stopped uncleanly: nothing watched or healed until now`,
+    );
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
-  opts.engine.notify.start();
+  await opts.engine.notify.start();
   const scheduler = await startScheduler(opts);
   const tcp = opts.tcp ?? {};
   const app = createApp({
@@ -67,6 +85,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     remember: (r) => opts.engine.remember(r),
     version: opts.version,
     startedAt,
+    run,
     metrics: () =>
       daemonMetrics({
         store: opts.engine.store,
@@ -82,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const local = await listenSocket(app, socket);
   const { server, url } = await listenTcp(app, opts.host, opts.port, tcp, opts.logger);
   const infoFile = join(opts.home, "daemon.json");
-  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, socket, pid: process.pid, startedAt }), {
+  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, socket, ...selfIdentity(), startedAt }), {
     mode: 0o600,
   });
   renameSync(infoFile + ".tmp", infoFile);
@@ -100,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       rmSync(infoFile, { force: true });
       rmSync(socket, { force: true });
       await opts.engine.close();
+      markDaemonStop(opts.home);
     },
   };
 }

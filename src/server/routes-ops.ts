@@ -17,6 +17,7 @@ import {
   toWireError,
   type OpName,
   type OpPayload,
+  type DaemonRun,
   type Principal,
   type Resolution,
   type Slipway,
@@ -42,6 +43,15 @@ export interface OpsDeps {
   slipway: (target: Target) => Slipway;
   /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
   remember?: (r: Resolution) => void;
+  /** This daemon's run (started after an unclean stop?): added to `status` and `health` results. */
+  run?: DaemonRun;
+}
+
+/** `status` and `health` also say how long this daemon has run, and whether after an unclean stop. */
+function withDaemon(deps: OpsDeps, op: string, result: unknown): unknown {
+  if (!deps.run || (op !== "status" && op !== "health") || !result || typeof result !== "object")
+    return result;
+  return { ...result, daemon: deps.run };
 }
 
 /**
@@ -132,7 +142,7 @@ function streamOp(deps: OpsDeps, op: string, payload: OpPayload): Response {
         line: (line) => send({ type: "line", line }),
         signal: op === "logs" ? follow.signal : undefined,
       })
-        .then((result) => send({ type: "result", result }))
+        .then((result) => send({ type: "result", result: withDaemon(deps, op, result) }))
         .catch((e) => {
           const w = toWireError(e);
           if (w.details?.stack) delete w.details.stack;

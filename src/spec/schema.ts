@@ -13,6 +13,7 @@ import { groupField, groupsSchema } from "./schema-groups.js";
 import { infrastructureSchema } from "./schema-infra.js";
 import { extraPortsSchema } from "./schema-ports.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
+import { edgeProxySchema } from "./schema-edge.js";
 import { ruleOverrideSchema, rulesSchema, runbooksSchema } from "./schema-rules.js";
 
 export const healthSchema = z
@@ -337,14 +338,7 @@ export const environmentSchema = z
       .array(ruleOverrideSchema)
       .optional()
       .describe("Rule overrides of this environment, merged by name."),
-    proxy: z
-      .strictObject({
-        host: z
-          .string()
-          .default("127.0.0.1")
-          .describe("Address the public ports listen on (loopback unless told otherwise)."),
-      })
-      .optional(),
+    proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");
 

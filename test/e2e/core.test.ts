@@ -352,7 +352,7 @@ describe("locks and protection", () => {
       },
     );
     expect(lock).toMatchObject({ operation: "deploy", pid: daemon });
-    expect(lock!.holder).toContain(`pid ${daemon}@`);
+    expect(lock!.holder).toMatch(new RegExp(`pid ${daemon}/\\d+@`));
     const refused = p.cli(["lock", "development", "--release"]);
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stderr).toContain(`locked by ${lock!.holder} (deploy) since ${lock!.acquiredAt}`);
