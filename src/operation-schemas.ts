@@ -24,14 +24,21 @@ const confirmation = {
   prompted: z.array(text(1000)).max(100).optional(),
 };
 const forceRecreate = z.union([z.literal(true), names]).optional();
+/** `--group G` / `--skip-group G` (spec/groups.ts). */
+const groupSelection = {
+  groups: names.optional().describe("only the services of these groups"),
+  skipGroups: names.optional().describe("leave these groups' services as they run"),
+};
 const none = z.object({});
 
 export const OP_ARGS: Record<OpName, z.ZodObject> = {
   check: z.object({ ...confirmation }),
-  plan: z.object({ only: names.optional(), skipChecks: flag.optional(), forceRecreate }),
+  plan: z.object({ only: names.optional(), skipChecks: flag.optional(), forceRecreate, ...groupSelection }),
   deploy: z.object({
     only: names.optional().describe("deploy only these services"),
     forceRecreate,
+    ...groupSelection,
+    allowDestroy: flag.optional().describe("a protected environment's terraform plan may destroy resources"),
     ...protection,
     dryRun: flag.optional(),
     skipChecks: flag.optional(),
@@ -47,6 +54,8 @@ export const OP_ARGS: Record<OpName, z.ZodObject> = {
     dryRun: flag.optional(),
   }),
   restart: z.object({ service: name.optional(), dryRun: flag.optional() }),
+  scale: z.object({ service: name, replicas: count(1000).describe("the instances to run") }),
+  secrets: none,
   status: z.object({ probe: flag.optional() }),
   health: none,
   history: z.object({ revision: revision.optional(), limit: count(100_000).optional() }),

@@ -17,6 +17,8 @@ export const OPS = [
   "deploy",
   "rollback",
   "restart",
+  "scale",
+  "secrets",
   "status",
   "history",
   "health",
@@ -90,6 +92,11 @@ const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : u
 const strs = (v: unknown) =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
 /** A protected operation's typed name and freeze override (engine/protect.ts). */
+/** `--group`/`--skip-group` (engine/deploy.ts GroupSelection). */
+const groupArgs = (a: Record<string, unknown>) => ({
+  groups: strs(a.groups),
+  skipGroups: strs(a.skipGroups),
+});
 const protection = (a: Record<string, unknown>) => ({
   confirmName: str(a.confirmName),
   prompted: bool(a.namePrompted),
@@ -138,14 +145,17 @@ const HANDLERS: Record<OpName, OpHandler> = {
     }),
   plan: async ({ slipway, resolution, a }) =>
     slipway.plan(resolution, {
+      ...groupArgs(a),
       only: strs(a.only),
       skipChecks: bool(a.skipChecks),
       forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
     }),
   deploy: async ({ slipway, resolution, a, actor, ctx }) =>
     slipway.deploy(resolution, {
+      ...groupArgs(a),
       only: strs(a.only),
       forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
+      allowDestroy: bool(a.allowDestroy),
       yes: bool(a.yes),
       protection: protection(a),
       dryRun: bool(a.dryRun),
@@ -175,6 +185,12 @@ const HANDLERS: Record<OpName, OpHandler> = {
       emit: ctx.emit,
       signal: ctx.signal,
     }),
+  scale: async ({ slipway, resolution, a, ctx }) =>
+    slipway.scale(resolution, str(a.service) ?? "", num(a.replicas) ?? Number.NaN, {
+      emit: ctx.emit,
+      signal: ctx.signal,
+    }),
+  secrets: async ({ slipway, resolution }) => slipway.secrets(resolution),
   status: async ({ slipway, spec, a }) => slipway.status(spec, { probe: a.probe !== false }),
   health: async ({ slipway, spec }) => slipway.health(spec),
   history: async ({ slipway, spec, a }) =>

@@ -32,6 +32,9 @@ import type { Plan } from "./engine/plan.js";
 import { protect, protectionEvent, type Confirmation } from "./engine/protect.js";
 import type { RecoveryReport } from "./engine/recover.js";
 import { restart, type RestartOptions } from "./engine/restart.js";
+import { scale, type ScaleOptions, type ScaleResult } from "./engine/scale.js";
+import { listSecrets, secretAgesFor, type SecretListing } from "./engine/secrets.js";
+import type { SecretAges } from "./checks/types.js";
 import { rollback, type RollbackOptions } from "./engine/rollback.js";
 import { pruneArtifacts, type DeployResult } from "./engine/run.js";
 import { envStatus, type EnvStatus } from "./engine/status.js";
@@ -149,6 +152,29 @@ export class Slipway {
     opts: RestartOptions = {},
   ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
     return restart(this.deps, resolution, opts);
+  }
+
+  /** `slipway scale ENV SVC N`: more or fewer instances, no new revision (engine/scale.ts). */
+  scale(
+    resolution: Resolution,
+    service: string,
+    replicas: number,
+    opts: ScaleOptions = {},
+  ): Promise<ScaleResult> {
+    return scale(this.deps, resolution, service, replicas, opts);
+  }
+
+  /** `slipway secrets ENV`: names, sources and ages of the secrets — never values (engine/secrets.ts). */
+  secrets(resolution: Resolution): Promise<SecretListing> {
+    return listSecrets(this.deps, resolution);
+  }
+
+  /**
+   * Secret ages for a scheduled `secretAge` check: the values the latest operation brought, else
+   * what was recorded when they were last seen.
+   */
+  secretAges(spec: ResolvedSpec, latest?: Resolution): SecretAges {
+    return secretAgesFor(this.deps, latest ?? { spec, snapshot: spec, secrets: new Map(), vars: {} });
   }
 
   /**

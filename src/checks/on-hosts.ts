@@ -5,7 +5,7 @@
  */
 import type { CheckOutcome, CheckRun, HostShell } from "./types.js";
 
-const MARK = { passed: "✔", failed: "✖", skipped: "-" } as const;
+const MARK = { passed: "✔", failed: "✖", skipped: "-", warning: "!" } as const;
 
 export async function onEveryHost(
   hosts: HostShell[],

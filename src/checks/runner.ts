@@ -17,6 +17,7 @@ import { redisCheck } from "./redis.js";
 import { resourcesCheck } from "./resources.js";
 import { tcpCheck } from "./tcp.js";
 import { tlsCheck } from "./tls.js";
+import { secretAgeCheck } from "./secret-age.js";
 import type { CheckContext, CheckOutcome, CheckResult, CheckRun } from "./types.js";
 
 /** Per-kind deadline when the check gives no `timeout`. Confirm prompts wait for a human. */
@@ -31,6 +32,7 @@ export const DEFAULT_TIMEOUTS: Record<CheckKind, number | undefined> = {
   gpu: 10_000,
   tls: 5_000,
   confirm: undefined,
+  secretAge: 5_000,
 };
 
 /** The label a check shows in the checklist. Never contains a URL's credentials. */
@@ -57,6 +59,8 @@ export function checkName(c: CheckSpec): string {
       return `tls ${c.file ?? c.host}`;
     case "confirm":
       return `confirm ${c.items.length === 1 ? c.items[0] : `${c.items.length} items`}`;
+    case "secretAge":
+      return `secretAge ${Object.keys(c.maxAge).join(", ")}`;
   }
 }
 
@@ -82,6 +86,8 @@ function dispatch(c: CheckSpec, run: CheckRun): Promise<CheckOutcome> {
       return tlsCheck(c, run);
     case "confirm":
       return confirmCheck(c, run);
+    case "secretAge":
+      return secretAgeCheck(c, run);
   }
 }
 

@@ -79,6 +79,11 @@ export interface CheckContext {
   prompted?: string[];
   /** Who confirmed (user@host), recorded in confirm results. */
   confirmedBy?: string;
+  /**
+   * `secretAge`: when each named secret's current value was first seen, and where it comes from
+   * (the engine records keyed hashes in the store). Absent: the check cannot run.
+   */
+  secretAges?: SecretAges;
   /** Interactive prompt for items not confirmed up front; absent in non-interactive runs. */
   confirm?(item: string): Promise<boolean>;
   signal?: AbortSignal;
@@ -87,9 +92,15 @@ export interface CheckContext {
   onResult?(result: CheckResult, index: number): void;
 }
 
+/** First sight of each named secret's current value; undefined: no value for that name here. */
+export type SecretAges = (
+  names: string[],
+) => Promise<Record<string, { firstSeen: string; source: string } | undefined>>;
+
 /** What one check implementation returns; the runner adds name, kind, severity and duration. */
 export interface CheckOutcome {
-  status: "passed" | "failed" | "skipped";
+  /** "warning": passes, but someone should act soon (a secret near its maximum age). */
+  status: "passed" | "failed" | "skipped" | "warning";
   evidence: string;
   details?: Record<string, unknown>;
   summaryLines?: number;

@@ -7,6 +7,8 @@ import { register as plan } from "./commands/plan.js";
 import { register as deploy } from "./commands/deploy.js";
 import { register as rollback } from "./commands/rollback.js";
 import { register as restart } from "./commands/restart.js";
+import { register as scale } from "./commands/scale.js";
+import { register as secrets } from "./commands/secrets.js";
 import { register as status } from "./commands/status.js";
 import { register as history } from "./commands/history.js";
 import { register as logs } from "./commands/logs.js";
@@ -69,6 +71,8 @@ const commands = [
   deploy,
   rollback,
   restart,
+  scale,
+  secrets,
   status,
   history,
   logs,

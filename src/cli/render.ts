@@ -91,10 +91,18 @@ export function renderPlan(out: Out, p: Plan): void {
       (p.current ? `, replacing revision ${p.current.number} (${p.current.version})` : ", first deploy") +
       (p.rollbackOf ? `, re-applying revision ${p.rollbackOf}` : ""),
   );
-  let group = -1;
+  const groupOf = new Map((p.groups ?? []).flatMap((g) => g.layers.flat().map((n) => [n, g] as const)));
+  let shown: string | undefined;
   for (const s of p.steps) {
     const par = p.steps.filter((x) => x.group === s.group).length > 1;
-    if (s.group !== group) group = s.group;
+    // With groups, a header before the first rollout (or kept service) of each group.
+    const g =
+      ["rollout", "carry", "migrate"].includes(s.kind) && s.service ? groupOf.get(s.service) : undefined;
+    if (g && g.name !== shown) {
+      shown = g.name;
+      const layers = g.layers.map((l) => l.join(", ")).join(" → ");
+      out.stdout(bold(out, `  group ${g.name}${g.description ? ` (${g.description})` : ""}: ${layers}`));
+    }
     out.stdout(`  ${String(s.seq).padStart(2)}. ${par ? "‖ " : ""}${s.description}`);
   }
 }
@@ -122,7 +130,8 @@ export function renderStatus(out: Out, s: EnvStatus): void {
     const paintStatus = svc.status === "running" ? green : svc.status === "stopped" ? dim : red;
     const st = paintStatus(out, svc.status.padEnd(9));
     out.stdout(
-      `  ${svc.name.padEnd(12)} ${st} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}${(svc.ports ?? []).map((p) => `  ${p.name} ${p.address}`).join("")}`,
+      `  ${svc.name.padEnd(12)} ${st} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}${(svc.ports ?? []).map((p) => `  ${p.name} ${p.address}`).join("")}` +
+        (svc.scaled ? dim(out, `  scaled by ${svc.scaled.by} (spec: ${svc.scaled.from})`) : ""),
     );
     for (const i of svc.instances) {
       const h = i.health

@@ -180,5 +180,11 @@ export interface Driver {
    * what was removed. Absent: nothing to remove.
    */
   destroyEnvironment?(project: string, env: string, opts: { deleteNamespace?: boolean }): Promise<string[]>;
+  /**
+   * `slipway scale`: set a service's running replica count where the platform owns the instances
+   * (Kubernetes: the stable Deployment's replicas). Absent: the engine starts and stops instances
+   * itself (process, Docker), or says scaling is not supported on this target.
+   */
+  scale?(project: string, env: string, service: ResolvedService, replicas: number): Promise<Instance[]>;
   close?(): Promise<void>;
 }

@@ -49,8 +49,14 @@ export async function fingerprints(
       if (source === undefined) return;
       // Secret values are part of the spec (a rotated secret is a change); only an HMAC under
       // SLIPWAY_HOME's own key is stored: a plain hash of a spec would let a short secret be
-      // guessed offline from the store.
-      const doc = { service: svc, target: spec.target, proxyHost: spec.proxyHost, source };
+      // guessed offline from the store. Its group only orders the deploy: joining one changes
+      // nothing that runs.
+      const doc = {
+        service: { ...svc, group: undefined },
+        target: spec.target,
+        proxyHost: spec.proxyHost,
+        source,
+      };
       out[n] = createHmac("sha256", key).update(canonical(doc)).digest("hex");
     }),
   );

@@ -3,6 +3,7 @@ import { createCheckRunner, type CheckSpec } from "../checks/index.js";
 import { UsageError } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
+import { servicesOfGroups } from "../spec/groups.js";
 import { fingerprints as fingerprintServices, unchangedServices } from "./carry.js";
 import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
@@ -10,10 +11,23 @@ import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
 import { assertDomainsFree } from "./edge.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
+import { dropStale, scaledResolution } from "./scale-record.js";
+import { observeSecrets, secretAgesFor } from "./secrets.js";
+import {
+  pendingServices,
+  planInfrastructure,
+  refuseDestroy,
+  withTerraformOutputs,
+  type TerraformSummary,
+} from "./infra/index.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
-export interface DeployOptions {
+type ScaledResolution = Awaited<ReturnType<typeof scaledResolution>>;
+
+export interface DeployOptions extends GroupSelection {
   only?: string[];
+  /** A protected environment's terraform plan may destroy resources (engine/infra/). */
+  allowDestroy?: boolean;
   /** Recreate these services even when unchanged (`true`: every service). */
   forceRecreate?: string[] | true;
   /** Confirmed `confirm` checklist items. */
@@ -49,6 +63,7 @@ export function checkRunner(
     confirmed: confirm ?? [],
     prompted: who.prompted ?? [],
     confirmedBy: who.actor ?? deps.actor,
+    secretAges: secretAgesFor(deps, resolution),
     ...(deps.preflight ? { target: deps.preflight } : {}),
   });
   return (spec, emit, signal) =>
@@ -74,7 +89,30 @@ function checkOnly(spec: ResolvedSpec, only?: string[], flag = "--only"): void {
       );
 }
 
-export interface PlanOptions {
+/** `--group G` (repeatable) and `--skip-group G`: whole groups of services (spec/groups.ts). */
+export interface GroupSelection {
+  groups?: string[];
+  skipGroups?: string[];
+}
+
+/** --only narrowed by --group/--skip-group: the services of the chosen groups (and --only's, if given). */
+function selectGroups(spec: ResolvedSpec, opts: PlanOptions): string[] | undefined {
+  const picked = servicesOfGroups(
+    spec.services,
+    spec.groups?.map((g) => g.name),
+    opts,
+  );
+  if (picked.problem) throw new UsageError(picked.problem);
+  if (!picked.services) return opts.only;
+  const inGroups = picked.services;
+  if (!opts.only?.length) return inGroups;
+  const both = opts.only.filter((n) => inGroups.includes(n));
+  if (!both.length)
+    throw new UsageError(`--only ${opts.only.join(" ")}: none of them is in the chosen groups`);
+  return both;
+}
+
+export interface PlanOptions extends GroupSelection {
   only?: string[];
   skipChecks?: boolean;
   forceRecreate?: string[] | true;
@@ -85,9 +123,22 @@ export async function planDeploy(
   deps: EngineDeps,
   resolution: Resolution,
   opts: PlanOptions = {},
-): Promise<{ plan: Plan; fingerprints: Record<string, string> }> {
+): Promise<{
+  plan: Plan;
+  fingerprints: Record<string, string>;
+  scaled: ScaledResolution;
+  infra: TerraformSummary[];
+}> {
+  checkOnly(resolution.spec, opts.only);
+  // Terraform plans first: their outputs are ${tf.NAME} in the services (engine/infra/).
+  const infra = await planInfrastructure(deps, resolution.spec);
+  resolution = withTerraformOutputs(resolution, infra);
   const spec = resolution.spec;
-  checkOnly(spec, opts.only);
+  // A service waiting for an output known only after the apply cannot be judged unchanged.
+  const pending = pendingServices(spec);
+  if (pending.length && opts.forceRecreate !== true)
+    opts = { ...opts, forceRecreate: [...(opts.forceRecreate ?? []), ...pending] };
+  opts = { ...opts, only: selectGroups(spec, opts) };
   if (Array.isArray(opts.forceRecreate)) checkOnly(spec, opts.forceRecreate, "--force-recreate");
   const [current, revs, live] = await Promise.all([
     deps.store.currentRevision(spec.project, spec.env),
@@ -96,23 +147,27 @@ export async function planDeploy(
   ]);
   const names = opts.only?.length ? opts.only : Object.keys(spec.services);
   const fingerprints = await fingerprintServices(deps, spec, names);
+  // Counts set by `slipway scale` that the spec did not overrule (engine/scale-record.ts); the
+  // fingerprints stay the spec's, so a scaled service that did not change is kept as it runs.
+  const scaled = await scaledResolution(deps.store, resolution);
   const unchanged = unchangedServices({
     current,
     fingerprints,
     live,
-    spec,
+    spec: scaled.resolution.spec,
     forceRecreate: opts.forceRecreate,
   });
   const plan = makePlan({
-    spec,
+    spec: scaled.resolution.spec,
     current,
     nextRevision: (revs[0]?.number ?? 0) + 1,
     live,
     only: opts.only,
     skipChecks: opts.skipChecks,
     unchanged,
+    infrastructure: infra,
   });
-  return { plan, fingerprints };
+  return { plan, fingerprints, scaled, infra };
 }
 
 export async function deploy(
@@ -133,16 +188,19 @@ export async function deploy(
   return locked(deps, spec, "deploy", emit, async () => {
     const recorded = protectionEvent(spec, guard, true);
     if (recorded) emit(recorded);
-    const { plan: p, fingerprints } = await planDeploy(deps, resolution, opts);
+    const { plan: p, fingerprints, scaled, infra } = await planDeploy(deps, resolution, opts);
+    refuseDestroy(spec, infra, opts.allowDestroy);
     if (spec.edge) await assertDomainsFree(await deps.router(), spec, p.services);
     const current = await deps.store.currentRevision(spec.project, spec.env);
+    // Every secret's value is dated from the first deploy that brought it (secretAge, `slipway secrets`).
+    await observeSecrets(deps, resolution);
     emit({
       type: "log",
       level: "info",
       message: `deploying ${spec.project} ${spec.env} ${spec.version} as revision ${p.revision}`,
     });
-    return runPlan(deps, {
-      resolution,
+    const result = await runPlan(deps, {
+      resolution: scaled.resolution,
       plan: p,
       current,
       description: opts.description ?? `deploy ${spec.version}`,
@@ -151,7 +209,12 @@ export async function deploy(
       signal: opts.signal,
       checks: checkRunner(deps, resolution, opts.confirm, opts.confirmer),
       fingerprints,
-      facts: protectionFacts(guard),
+      facts: {
+        ...protectionFacts(guard),
+        ...(Object.keys(scaled.kept).length ? { scaled: scaled.kept } : {}),
+      },
     });
+    await dropStale(deps.store, spec.project, spec.env, scaled.stale);
+    return result;
   });
 }

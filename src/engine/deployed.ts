@@ -10,6 +10,7 @@ import { rehydrate, type Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import { rehydrateChecked } from "../spec/snapshot.js";
 import type { Revision } from "../store/store.js";
+import { substituteOutputs } from "./infra/outputs.js";
 
 /** A stored revision cannot run again: some of its variables have no value here. */
 export class MissingVariables extends OperationFailed {
@@ -42,7 +43,13 @@ export function snapshotOf(rev: Revision | undefined): ResolvedSpec | undefined 
 export function deployedSpec(rev: Revision, secrets?: Iterable<readonly [string, string]>): ResolvedSpec {
   const { value, missing } = rehydrateChecked(snapshotOf(rev), Object.fromEntries(secrets ?? []));
   if (missing.length) throw new MissingVariables(rev, missing);
-  return value;
+  return withRecordedOutputs(rev, value);
+}
+
+/** The Terraform outputs (`${tf.NAME}`) the revision ran with, known only after its apply. */
+function withRecordedOutputs(rev: Revision, spec: ResolvedSpec): ResolvedSpec {
+  const outputs = (rev.facts as { tfOutputs?: Record<string, unknown> }).tfOutputs;
+  return outputs ? substituteOutputs(spec, outputs).spec : spec;
 }
 
 /**
@@ -50,7 +57,7 @@ export function deployedSpec(rev: Revision, secrets?: Iterable<readonly [string,
  * schedules, stopping instances): references without a value are left empty.
  */
 export function readableSpec(rev: Revision, secrets?: Iterable<readonly [string, string]>): ResolvedSpec {
-  return rehydrate(snapshotOf(rev), Object.fromEntries(secrets ?? []));
+  return withRecordedOutputs(rev, rehydrate(snapshotOf(rev), Object.fromEntries(secrets ?? [])));
 }
 
 /** deployedSpec(), or when values are missing the readable spec and why it cannot run. */

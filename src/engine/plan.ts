@@ -7,7 +7,8 @@ import { proxied } from "../spec/defaults.js";
 import type { ResolvedSpec, Strategy } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import { bakeStep } from "./analysis-gate.js";
-import { dependencyLayers } from "./layers.js";
+import { deployLayers, type GroupLayers } from "./layers.js";
+import { describeSummary, type TerraformSummary } from "./infra/terraform.js";
 
 /** Every kind of step; each has its runner in steps/ (registered in steps/registry.ts). */
 export const StepKinds = [
@@ -23,6 +24,8 @@ export const StepKinds = [
   // The data half of a rollback --with-db (engine/data/data-rollback.ts), before the code moves.
   "migrate-down",
   "restore",
+  // An `infrastructure:` step (engine/infra/), before the services.
+  "terraform",
 ] as const;
 export type StepKind = (typeof StepKinds)[number];
 
@@ -39,6 +42,8 @@ export interface PlanStep {
   fromRevision?: number;
   /** A data step of a rollback --with-db: which revision's change it undoes, and how. */
   data?: DataStep;
+  /** A terraform step: the plan it applies (its file, and what it adds, changes and destroys). */
+  infra?: TerraformSummary;
 }
 
 /** What a data step undoes: a revision's migrations (`down`) or data (`restore` a backup). */
@@ -67,6 +72,8 @@ export interface Plan {
   rollbackOf?: number;
   services: string[];
   layers: string[][];
+  /** With groups (spec/groups.ts): each group's layers, in deploy order. */
+  groups?: GroupLayers[];
   steps: PlanStep[];
 }
 
@@ -83,6 +90,8 @@ export interface PlanInput {
   unchanged?: readonly string[];
   /** A rollback --with-db: the data steps, in order (they run one at a time, before the code). */
   data?: readonly DataStep[];
+  /** The Terraform plans of `infrastructure:`, applied in order before the services. */
+  infrastructure?: readonly TerraformSummary[];
 }
 
 /** A data step of a rollback --with-db, alone in its group (they run one at a time). */
@@ -105,7 +114,7 @@ function dataStepDescription(d: DataStep): string {
 export function plan(input: PlanInput): Plan {
   const { spec, current, live } = input;
   const only = input.only?.length ? new Set(input.only) : undefined;
-  const layers = dependencyLayers(spec.services, only);
+  const { layers, groups } = deployLayers(spec, only);
   const steps: PlanStep[] = [];
   let group = 0;
   const add = (s: Omit<PlanStep, "seq">) => steps.push({ ...s, seq: steps.length + 1 });
@@ -115,6 +124,8 @@ export function plan(input: PlanInput): Plan {
   if (!input.skipChecks && spec.checks.length && input.rollbackOf === undefined) {
     add({ kind: "checks", group: group++, description: `run ${spec.checks.length} pre-flight check(s)` });
   }
+  for (const t of input.infrastructure ?? [])
+    add({ kind: "terraform", group: group++, description: describeSummary(t), infra: t });
   const services = layers.flat();
   const backups = services.filter((n) => {
     const b = spec.services[n].backup as { before?: string } | undefined;
@@ -164,6 +175,7 @@ export function plan(input: PlanInput): Plan {
     rollbackOf: input.rollbackOf,
     services,
     layers,
+    ...(groups ? { groups } : {}),
     steps,
   };
 }

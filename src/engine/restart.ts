@@ -10,6 +10,7 @@ import { revisionResolution } from "./deployed.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
+import { scaledResolution } from "./scale-record.js";
 import { runPlan, type DeployResult } from "./run.js";
 
 export interface RestartOptions {
@@ -31,7 +32,8 @@ export async function restart(
     const { store } = deps;
     const current = await store.currentRevision(cur.project, cur.env);
     if (!current) throw new UsageError(`nothing is deployed in ${cur.env}: there is nothing to restart`);
-    const res = revisionResolution(current, resolution);
+    // Counts set by `slipway scale` hold through a restart (engine/scale-record.ts).
+    const { resolution: res } = await scaledResolution(store, revisionResolution(current, resolution));
     const names = Object.keys(res.spec.services);
     if (opts.service && !names.includes(opts.service))
       throw new UsageError(

@@ -12,6 +12,7 @@ import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
 import { protect, protectionFacts, type Confirmation } from "./protect.js";
+import { scaledResolution } from "./scale-record.js";
 import { runPlan, type DeployResult } from "./run.js";
 
 export interface RollbackOptions {
@@ -138,7 +139,8 @@ export async function rollback(
     // Every revision: a label or number may be years old (and the data plan needs all newer ones).
     const revs = await store.listRevisions(cur.project, cur.env);
     const target = rollbackTarget(cur.env, revs, current, opts);
-    const res = revisionResolution(target, resolution);
+    // Counts set by `slipway scale` hold where the target's spec says what it said then.
+    const { resolution: res } = await scaledResolution(store, revisionResolution(target, resolution));
     const live = await store.listInstances(cur.project, cur.env);
     const dataPlan = planDataRollback(revs, target);
     const p = makePlan({

@@ -6,6 +6,7 @@ import type { LockInfo } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import { snapshotOf } from "./deployed.js";
 import { serviceUrls } from "./run.js";
+import { readScale } from "./scale-record.js";
 
 export interface InstanceStatus {
   id: string;
@@ -30,6 +31,8 @@ export interface ServiceStatus {
   status: "running" | "degraded" | "stopped" | "starting";
   strategy: string;
   replicas: number;
+  /** Set by `slipway scale`: the spec's count (`from`) and who scaled it. */
+  scaled?: { from: number; by: string };
   url?: string;
   /** Further ports published directly (`ports:`), as host:port by name. */
   ports?: { name: string; address: string }[];
@@ -62,11 +65,12 @@ export async function envStatus(
   opts: { probe?: boolean } = {},
 ): Promise<EnvStatus> {
   const { store, driver } = deps;
-  const [current, lock, records, live] = await Promise.all([
+  const [current, lock, records, live, scaled] = await Promise.all([
     store.currentRevision(spec.project, spec.env),
     store.getLock(spec.project, spec.env),
     store.listInstances(spec.project, spec.env),
     driver.inspect(spec.project, spec.env).catch(() => [] as Instance[]),
+    readScale(store, spec.project, spec.env),
   ]);
   const liveById = new Map(live.map((i) => [i.id, i]));
   const deployed = snapshotOf(current)?.services ?? {};
@@ -74,7 +78,9 @@ export async function envStatus(
   const urls = new Map(serviceUrls(spec).map((u) => [u.service, u.url]));
   const services: ServiceStatus[] = [];
   for (const name of names) {
-    const svc = spec.services[name] ?? deployed[name];
+    const base = spec.services[name] ?? deployed[name];
+    // `slipway scale` set another count than the spec's: that is what should run.
+    const svc = base && scaled[name] ? { ...base, replicas: scaled[name].replicas } : base;
     const insts = records.filter((r) => r.service === name);
     const statuses = await Promise.all(
       insts.map((r) => instanceStatus(deps, r, liveById.get(r.id), svc, opts.probe !== false)),
@@ -84,6 +90,7 @@ export async function envStatus(
       status: serviceState(statuses, svc),
       strategy: svc?.rollout.strategy ?? "?",
       replicas: svc?.replicas ?? 0,
+      ...(scaled[name] ? { scaled: { from: scaled[name].specReplicas, by: scaled[name].actor } } : {}),
       url: insts.length ? urls.get(name) : undefined,
       ...(insts.length && svc?.ports?.length ? { ports: extraPortAddresses(spec, svc) } : {}),
       instances: statuses,

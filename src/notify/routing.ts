@@ -19,6 +19,7 @@ export const RESOLVES: Readonly<Record<string, string>> = {
   "health.recovered": "health.degraded",
   "backup.succeeded": "backup.failed",
   "certificate.renewed": "certificate.expiring",
+  "secret.rotated": "secret.expiring",
 };
 
 /** Alert kinds that stay open until a resolving event arrives (all others are one-shot). */

@@ -154,6 +154,7 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
         publish: schedulerPublish,
         latest: (p, e) => opts.engine.latest(p, e),
         preflight: (s) => opts.engine.preflight(s.target),
+        secretAges: (s) => opts.engine.slipway(s.target).secretAges(s, opts.engine.latest(s.project, s.env)),
       },
       spec,
       { schedule: entry.name, kinds: entry.checks },

@@ -25,6 +25,7 @@ import {
   type Logger,
   type Resolution,
   type ResolvedSpec,
+  type SecretAges,
 } from "../index.js";
 import { formatMs } from "../core.js";
 
@@ -38,6 +39,8 @@ export interface ScheduledChecksDeps {
   latest: (project: string, env: string) => Resolution | undefined;
   /** The target's machines, when not this one (Docker SSH hosts): resources and gpu measure them. */
   preflight?: (spec: ResolvedSpec) => PreflightTarget | undefined;
+  /** `secretAge` checks: when each secret's value was first seen (the engine's record). */
+  secretAges?: (spec: ResolvedSpec) => SecretAges;
 }
 
 export interface ScheduledChecksRun {
@@ -65,6 +68,7 @@ export async function runScheduledChecks(
     vars: latest?.vars ?? process.env,
     secrets: latest?.secrets.values(),
     ...(target ? { target } : {}),
+    ...(deps.secretAges ? { secretAges: deps.secretAges(spec) } : {}),
   });
   const r = await runner({ dir: spec.dir, checks }, (e) => {
     const level = e.status === "failed" ? "error" : e.status === "warning" ? "warn" : "info";
@@ -123,6 +127,7 @@ function alertFor(
       },
     };
   }
+  if (check.kind === "secretAge") return secretAlert(res, where, schedule);
   return {
     type: "alert",
     kind: "check.failed",
@@ -132,8 +137,32 @@ function alertFor(
   };
 }
 
+/** A secret near (warning) or past (critical) its maximum age; `secret.rotated` resolves it. */
+function secretAlert(
+  res: CheckResult,
+  where: string,
+  schedule: string,
+): Extract<EngineEvent, { type: "alert" }> {
+  const expired = res.status === "failed";
+  return {
+    type: "alert",
+    kind: "secret.expiring",
+    severity: expired ? "critical" : "warning",
+    message: `${where}: ${expired ? "secret past its maximum age" : "secret near its maximum age"} (${schedule}): ${res.evidence}`,
+    data: { ...res.details, schedule, labels: { check: res.name } },
+  };
+}
+
 function resolverFor(kind: string, res: CheckResult, where: string): Extract<EngineEvent, { type: "alert" }> {
   const labels = { check: res.name };
+  if (kind === "secret.expiring")
+    return {
+      type: "alert",
+      kind: "secret.rotated",
+      severity: "info",
+      message: `${where}: ${res.evidence}`,
+      data: { ...res.details, labels },
+    };
   if (kind === "certificate.expiring")
     return {
       type: "alert",

@@ -71,13 +71,17 @@ export function jobsOf(spec: ResolvedSpec): PlannedJob[] {
       if (backed.length) add(s.name, s.cron, s.run, backed, s);
     } else add(s.name, s.cron, s.run, [], s);
   }
-  if (spec.checks.some((c) => c.kind === "tls") && !out.some((j) => j.run === "check")) {
+  // Certificates and secrets must not expire because nobody deployed: checked daily.
+  if (
+    spec.checks.some((c) => c.kind === "tls" || c.kind === "secretAge") &&
+    !out.some((j) => j.run === "check")
+  ) {
     const entry: ScheduleEntry = {
       name: TLS_JOB,
       cron: DAILY_TLS_CRON,
       run: "check",
       heal: "none",
-      checks: ["tls"],
+      checks: ["tls", "secretAge"],
     };
     add(TLS_JOB, DAILY_TLS_CRON, "check", [], entry);
     out[out.length - 1].runAtStart = true;

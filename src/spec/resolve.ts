@@ -247,6 +247,9 @@ function requiredByChecks(checks: unknown[]): string[] {
         ? (c as { required?: unknown }).required
         : undefined;
     if (Array.isArray(r)) out.push(...r.filter((x): x is string => typeof x === "string"));
+    // secretAge names are dated from their values (engine/secrets.ts), wherever they come from.
+    const ages = (c as { kind?: string; maxAge?: Record<string, unknown> }).maxAge;
+    if ((c as { kind?: string }).kind === "secretAge" && ages) out.push(...Object.keys(ages));
   }
   return out;
 }

@@ -19,6 +19,7 @@ import type { analysisSchema } from "./schema-analysis.js";
 import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
 import type { Autoscale, Chart } from "./schema-kubernetes.js";
+import type { TerraformStepSpec } from "./schema-infra.js";
 import type { Rule, Runbook } from "./schema-rules.js";
 import type { ExtraPort } from "./schema-ports.js";
 
@@ -97,6 +98,8 @@ export interface ResolvedService {
   chart?: Chart;
   values?: Record<string, unknown>;
   valuesFiles?: string[];
+  /** Its group (spec/groups.ts), when the spec uses groups. */
+  group?: string;
 }
 
 export interface ResolvedEdge {
@@ -135,6 +138,10 @@ export interface ResolvedSpec {
   analysis?: z.output<typeof analysisSchema>;
   alerts?: z.output<typeof alertsSchema>;
   schedules: z.output<typeof scheduleSchema>[];
+  /** Groups of services in deploy order (spec/groups.ts); absent when no service has a group. */
+  groups?: { name: string; description?: string }[];
+  /** `infrastructure:` steps (spec/schema-infra.ts), `dir` absolute and `name` set. */
+  infrastructure?: { terraform: TerraformStepSpec & { name: string } }[];
   /** Standing alert rules (enabled ones, environment overrides merged); absent in older snapshots. */
   rules?: Rule[];
   /** Runbooks by name; absent in older snapshots. */

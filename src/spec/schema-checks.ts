@@ -160,6 +160,18 @@ const tlsCheckSchema = z
   ])
   .describe("A TLS certificate (file or host:port) valid for at least minDays more days.");
 
+const secretAgeSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name"),
+    duration("The longest a value may stay in use, e.g. 90d."),
+  )
+  .refine((m) => Object.keys(m).length > 0, "name at least one secret, e.g. { JWT_SECRET: 90d }")
+  .describe(
+    "Secrets with a lifetime: name → maximum age. Slipway records when it first saw each value (a keyed " +
+      "hash, never the value); the check warns within 14 days of the age (half the age when that is " +
+      "shorter) and fails after it. `slipway secrets ENV` lists the ages.",
+  );
+
 const confirmSchema = z
   .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .describe(
@@ -177,6 +189,7 @@ const KINDS = [
   "gpu",
   "tls",
   "confirm",
+  "secretAge",
 ] as const;
 export type CheckKind = (typeof KINDS)[number];
 export const CHECK_KINDS: readonly CheckKind[] = KINDS;
@@ -232,6 +245,8 @@ export type TlsCheckSpec = CheckCommon & {
   minDays: number;
 };
 export type ConfirmCheckSpec = CheckCommon & { kind: "confirm"; items: string[] };
+/** maxAge: secret name → milliseconds. */
+export type SecretAgeCheckSpec = CheckCommon & { kind: "secretAge"; maxAge: Record<string, number> };
 
 /** One normalized pre-flight check, as parsed from the spec. */
 export type CheckSpec =
@@ -244,7 +259,8 @@ export type CheckSpec =
   | ResourcesCheckSpec
   | GpuCheckSpec
   | TlsCheckSpec
-  | ConfirmCheckSpec;
+  | ConfirmCheckSpec
+  | SecretAgeCheckSpec;
 
 const checkObject = z.strictObject({
   command: commandSchema.optional(),
@@ -265,6 +281,7 @@ const checkObject = z.strictObject({
   gpu: gpuCheckSchema.optional(),
   tls: tlsCheckSchema.optional(),
   confirm: confirmSchema.optional(),
+  secretAge: secretAgeSchema.optional(),
   name: z
     .string()
     .min(1)
@@ -306,6 +323,7 @@ function normalize(c: CheckInput): CheckSpec {
       ? { ...common, kind: "tls", host: c.tls, minDays: 14 }
       : { ...common, kind: "tls", ...c.tls };
   }
+  if (c.secretAge !== undefined) return { ...common, kind: "secretAge", maxAge: c.secretAge };
   const items = c.confirm ?? [];
   return { ...common, kind: "confirm", items: typeof items === "string" ? [items] : items };
 }
@@ -325,6 +343,6 @@ export const checkSchema = checkObject
   })
   .transform(normalize)
   .describe(
-    "One pre-flight check: exactly one of command, env, tcp, http, postgres, redis, resources, gpu, tls, confirm, " +
+    "One pre-flight check: exactly one of command, env, tcp, http, postgres, redis, resources, gpu, tls, confirm, secretAge, " +
       "plus optional name, timeout and severity.",
   );

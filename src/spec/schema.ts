@@ -9,6 +9,8 @@ import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
+import { groupField, groupsSchema } from "./schema-groups.js";
+import { infrastructureSchema } from "./schema-infra.js";
 import { extraPortsSchema } from "./schema-ports.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
 import { edgeProxySchema } from "./schema-edge.js";
@@ -276,6 +278,7 @@ const serviceFields = {
   migrate: migrateSchema.optional(),
   backup: backupSchema.optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  group: groupField,
   ...kubernetesServiceFields,
 };
 
@@ -363,6 +366,8 @@ export const specSchema = z
     project: name.describe("Project name; used in process names, container labels and the store."),
     environments: z.record(z.string(), environmentSchema).describe("The environments, by name."),
     services: z.record(z.string(), serviceSchema).describe("The services, by name."),
+    groups: groupsSchema.optional(),
+    infrastructure: infrastructureSchema.optional(),
     checks: z.array(checkSchema).optional().describe("The pre-flight checklist run before every deploy."),
     analysis: analysisSchema.optional(),
     alerts: alertsSchema.optional(),

@@ -4,7 +4,7 @@
  * can say (a stateful service recreates, ports are unique, dependencies exist and have no cycle).
  */
 import { existsSync } from "node:fs";
-import { isAbsolute, resolve as resolvePath } from "node:path";
+import { basename, isAbsolute, resolve as resolvePath } from "node:path";
 import type { SpecIssue } from "../errors.js";
 import { readDotenv } from "./dotenv.js";
 import { readSecretFile } from "./secret-file.js";
@@ -16,6 +16,7 @@ import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
+import { resolveGroups } from "./groups.js";
 import { certificateChecks, checkDomains, resolveEdge, resolveTls } from "./domains.js";
 import { resolveRulesAndRunbooks } from "./rules-resolve.js";
 import { normaliseExtraPorts } from "./schema-ports.js";
@@ -55,6 +56,8 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
   checkDomains(services, env.target.kind, ctx.envName, edge, at);
   const cycle = findCycle(services);
   if (cycle) at(["services", cycle[0] as string, "dependsOn"], `dependency cycle: ${cycle.join(" → ")}`);
+  const declared = Object.fromEntries(Object.entries(p.services).map(([n, s]) => [n, s.group]));
+  const groups = resolveGroups(p.groups, declared, services, at);
   return {
     project: p.project,
     env: ctx.envName,
@@ -70,6 +73,21 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...(p.infrastructure?.length
+      ? {
+          infrastructure: p.infrastructure.map(({ terraform: t }) => ({
+            terraform: {
+              ...t,
+              workspace: t.workspace ?? ctx.envName,
+              dir: resolvePath(ctx.loaded.dir, t.dir),
+              name: t.name ?? basename(resolvePath(ctx.loaded.dir, t.dir)),
+            },
+          })),
+        }
+      : {}),
+    ...(groups
+      ? { groups: groups.order.map((name) => ({ name, description: groups.descriptions[name] })) }
+      : {}),
     ...resolveRulesAndRunbooks(p, at),
   };
 }

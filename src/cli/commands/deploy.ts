@@ -3,6 +3,7 @@ import type { Plan, DeployResult } from "../../index.js";
 import { renderDeploy, renderPlan } from "../render.js";
 import { promptConfirmations } from "./check.js";
 import { protectOptions, protectionArgs } from "../protect-prompt.js";
+import { groupArgs, groupOptions } from "../group-options.js";
 
 export function register(cli: Cli): void {
   const cmd = cli.program
@@ -15,10 +16,12 @@ export function register(cli: Cli): void {
       "recreate these services (all when none are named) even if unchanged since the deployed revision",
     )
     .option("-y, --yes", "confirm a deploy to a protected environment")
+    .option("--allow-destroy", "let a protected environment's terraform plan destroy resources")
     .option("--dry-run", "print the plan and stop")
     .option("--skip-checks", "skip the pre-flight checks (recorded in the revision)")
     .option("-m, --message <text>", "description recorded with the revision")
     .option("--confirm <items...>", "confirm human checklist items of `confirm` checks");
+  groupOptions(cmd);
   protectOptions(cmd, true).action(
     cli.action(
       async (
@@ -34,6 +37,9 @@ export function register(cli: Cli): void {
           confirm?: string[];
           confirmName?: string;
           overrideFreeze?: string;
+          group?: string[];
+          skipGroup?: string[];
+          allowDestroy?: boolean;
         },
       ) => {
         const res = cli.resolve(env, o.version);
@@ -44,10 +50,12 @@ export function register(cli: Cli): void {
         const guard = await protectionArgs(res, "deploy", o, cli.opts.json);
         const r = (await cli.op("deploy", res, {
           ...guard,
+          ...groupArgs(o),
           confirm,
           prompted,
           only: o.only,
           forceRecreate: o.forceRecreate,
+          allowDestroy: o.allowDestroy,
           yes: o.yes,
           dryRun: o.dryRun,
           skipChecks: o.skipChecks,

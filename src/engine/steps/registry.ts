@@ -14,6 +14,7 @@ import { prepareStep } from "./prepare.js";
 import { removeStep } from "./remove.js";
 import { rolloutStep } from "./rollout.js";
 import type { StepRunner } from "./step.js";
+import { terraformStep } from "./terraform.js";
 
 export const STEP_RUNNERS: Readonly<Record<StepKind, StepRunner>> = {
   checks: checksStep,
@@ -27,4 +28,5 @@ export const STEP_RUNNERS: Readonly<Record<StepKind, StepRunner>> = {
   carry: carryStep,
   "migrate-down": migrateDownStep,
   restore: restoreStep,
+  terraform: terraformStep,
 };
