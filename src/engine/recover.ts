@@ -11,6 +11,7 @@ import { readableSpec, snapshotOf } from "./deployed.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent, EventSink } from "./events.js";
+import { recoverRestore, restoreMarks, settleRollbackRestores } from "./recover-restore.js";
 import { finalize, undo } from "./run.js";
 import { stopInstances, type RolloutState } from "./strategies/common.js";
 import { isWarm } from "./warm.js";
@@ -44,13 +45,20 @@ export async function recoverEnvironment(
 
 /** The operator hears what a crash interrupted and where recovery left the environment. */
 function outcomeAlert(rev: Revision, outcome: Outcome, current: Revision | undefined): EngineEvent {
-  const what = `${rev.rollbackOf ? "rollback" : "deploy"} of r${rev.number} interrupted`;
+  const r = rev.facts.restore;
+  const what = r
+    ? `restore of ${r.service} from ${r.backup} (r${rev.number}) interrupted`
+    : `${rev.rollbackOf ? "rollback" : "deploy"} of r${rev.number} interrupted`;
   const where =
     outcome.outcome === "completed"
-      ? "completed by recovery"
-      : current
-        ? `rolled back to r${current.number}`
-        : "its changes undone (no previous revision)";
+      ? r
+        ? "finished by recovery"
+        : "completed by recovery"
+      : r
+        ? "the data it would replace was kept"
+        : current
+          ? `rolled back to r${current.number}`
+          : "its changes undone (no previous revision)";
   return {
     type: "alert",
     kind: "deploy.recovered",
@@ -74,9 +82,10 @@ async function recoverRevision(
     // revision does, and undo() re-hydrates it strictly (never from this process's environment).
     const spec = readableSpec(rev);
     const journal = await store.journal(project, env, rev.number);
-    const outcome = completable(journal)
-      ? await complete(deps, spec, rev, current, await journaledStates(deps, rev, journal))
-      : await rollBack(deps, spec, rev, current, await statesToUndo(deps, spec, rev, journal), emit);
+    const outcome =
+      rev.facts.operation === "restore"
+        ? await recoverRestore(deps, rev, journal)
+        : await recoverRelease(deps, spec, rev, current, journal, emit);
     for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
       await store.journalUpdate(project, env, rev.number, s.seq, {
         status: s.status === "running" ? "failed" : "skipped",
@@ -95,6 +104,25 @@ async function recoverRevision(
       .catch(() => {});
     return { number: rev.number, outcome: "rolled-back", message: `recovery error: ${errorMessage(e)}` };
   }
+}
+
+/** A deploy or rollback: completed when every rollout finished, else undone — data and code alike. */
+async function recoverRelease(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  rev: Revision,
+  current: Revision | undefined,
+  journal: JournalStep[],
+  emit: EventSink,
+): Promise<Outcome> {
+  const done = completable(journal);
+  // The restores of a rollback --with-db kept the replaced data aside: it goes back with the code.
+  const data = await settleRollbackRestores(deps, rev, restoreMarks(journal), done ? "new" : "old");
+  const outcome = done
+    ? await complete(deps, spec, rev, current, await journaledStates(deps, rev, journal))
+    : await rollBack(deps, spec, rev, current, await statesToUndo(deps, spec, rev, journal), emit);
+  if (data.length) outcome.message += `; data: ${data.join("; ")}`;
+  return outcome;
 }
 
 /** Every rollout finished and a bake (if any) passed: a bake's lost verdict never promotes. */
