@@ -9,7 +9,9 @@ import { errorMessage } from "../errors.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import { configFor, withBackups } from "./data/catalog.js";
-import { deployedSpec } from "./deployed.js";
+import { MissingVariables, snapshotOf } from "./deployed.js";
+import type { ResolvedSpec } from "../spec/resolved.js";
+import { rehydrateChecked } from "../spec/snapshot.js";
 
 export interface RestoreOutcome {
   number: number;
@@ -32,14 +34,26 @@ export async function settleRestore(
   token: string,
   want: RestoreSide,
 ): Promise<RestoreSide> {
-  // Strict: the revision's env files and recorded values only, never this process's environment.
-  const spec = deployedSpec(rev);
   return withBackups(deps, async (b) => {
     const rec = await b.get(backup);
     if (!rec) throw new Error(`backup ${backup} is no longer in the catalog`);
-    const config = configFor(spec, rec);
+    const config = configFor(serviceSpec(rev, rec.service), rec);
     return b.settle(backup, { ...(config ? { config } : {}), token, want });
   });
+}
+
+/**
+ * The revision's spec reduced to one service and re-hydrated strictly (its env files and recorded
+ * values only, never this process's environment): settling a restore needs that service's
+ * backup credentials, not every variable of the environment (alert channels, other services).
+ */
+function serviceSpec(rev: Revision, service: string): ResolvedSpec {
+  const snap = snapshotOf(rev);
+  const one = { ...snap, services: { [service]: snap.services[service] }, checks: [], schedules: [] };
+  delete (one as { alerts?: unknown }).alerts;
+  const { value, missing } = rehydrateChecked(one, {});
+  if (missing.length) throw new MissingVariables(rev, missing);
+  return value;
 }
 
 const started = (s: JournalStep | undefined) => !!s && s.status !== "pending";

@@ -116,6 +116,7 @@ async function recoverRelease(
   emit: EventSink,
 ): Promise<Outcome> {
   const done = completable(journal);
+  await recordCutMigrations(deps, rev, journal);
   // The restores of a rollback --with-db kept the replaced data aside: it goes back with the code.
   const data = await settleRollbackRestores(deps, rev, restoreMarks(journal), done ? "new" : "old");
   const outcome = done
@@ -123,6 +124,19 @@ async function recoverRelease(
     : await rollBack(deps, spec, rev, current, await statesToUndo(deps, spec, rev, journal), emit);
   if (data.length) outcome.message += `; data: ${data.join("; ")}`;
   return outcome;
+}
+
+/**
+ * A migration cut by the crash may have finished without us (its process outlives the daemon):
+ * it is recorded as run, so a later `rollback --with-db` undoes it rather than skip it.
+ */
+async function recordCutMigrations(deps: EngineDeps, rev: Revision, journal: JournalStep[]) {
+  const cut = journal.filter((s) => s.kind === "migrate" && s.status === "running" && s.service);
+  if (!cut.length) return;
+  const migrations = { ...rev.facts.migrations };
+  for (const s of cut) migrations[s.service as string] = true;
+  rev.facts = { ...rev.facts, migrations };
+  await deps.store.updateRevision(rev.project, rev.env, rev.number, { facts: rev.facts });
 }
 
 /** Every rollout finished and a bake (if any) passed: a bake's lost verdict never promotes. */

@@ -48,9 +48,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       `another Slipway daemon (pid ${other.pid}) already serves ${opts.home} on ${other.url}`,
     );
   const startedAt = new Date().toISOString();
-  await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
-  // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
+  // Alerts: notifiers of every environment with a stored (redacted) configuration resume their
+  // outbox — before recovery, whose outcome alerts ("deploy of r12 interrupted; …") need them.
   opts.engine.notify.start();
+  await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   const scheduler = await startScheduler(opts);
   const app = createApp({
     token,
