@@ -86,15 +86,12 @@ async function recoverRevision(
       rev.facts.operation === "restore"
         ? await recoverRestore(deps, rev, journal)
         : await recoverRelease(deps, spec, rev, current, journal, emit);
-    for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
-      await store.journalUpdate(project, env, rev.number, s.seq, {
-        status: s.status === "running" ? "failed" : "skipped",
-        message: "interrupted",
-      });
+    await closeJournal(deps, rev);
     return outcome;
   } catch (e) {
-    // Never leave a revision in progress: record the failure; reconcile() makes the instances
-    // agree with the store.
+    // Never leave a revision in progress (nor a step running): record the failure; reconcile()
+    // makes the instances agree with the store.
+    await closeJournal(deps, rev).catch(() => {});
     await store
       .updateRevision(project, env, rev.number, {
         status: "failed",
@@ -104,6 +101,16 @@ async function recoverRevision(
       .catch(() => {});
     return { number: rev.number, outcome: "rolled-back", message: `recovery error: ${errorMessage(e)}` };
   }
+}
+
+/** The steps the crash cut are failed ("interrupted"), the ones it never reached skipped. */
+async function closeJournal(deps: EngineDeps, rev: Revision): Promise<void> {
+  const journal = await deps.store.journal(rev.project, rev.env, rev.number);
+  for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
+    await deps.store.journalUpdate(rev.project, rev.env, rev.number, s.seq, {
+      status: s.status === "running" ? "failed" : "skipped",
+      message: "interrupted",
+    });
 }
 
 /** A deploy or rollback: completed when every rollout finished, else undone — data and code alike. */
