@@ -17,6 +17,7 @@ import { Slipway } from "./slipway.js";
 import { NotifierHub } from "./notify/hub.js";
 import { CrashLoopWatch } from "./engine/crash-loop-watch.js";
 import { AnalysisWatcher } from "./engine/analysis-watch.js";
+import { RuleWatcher } from "./engine/rules/rule-watch.js";
 import { autoRollback } from "./engine/auto-rollback.js";
 import type { Target } from "./spec/schema.js";
 import type { Resolution } from "./spec/resolve.js";
@@ -48,6 +49,8 @@ export interface Runtime {
   proxyMetrics(): Promise<string | undefined>;
   /** Alerts: one notifier per environment, fed by the events; the daemon calls notify.start(). */
   notify: NotifierHub;
+  /** Standing alert rules: the daemon's scheduler hands it the deployed specs (rules.sync). */
+  rules: RuleWatcher;
   close(): Promise<void>;
 }
 
@@ -82,7 +85,8 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   };
   const latestByEnv = new Map<string, Resolution>();
   const latest = (project: string, env: string) => latestByEnv.get(`${project}\u0000${env}`);
-  const slipway = slipwayCache((target) => new Slipway(deps(target), notify));
+  const rules = new RuleWatcher({ store, deps, publish: bus.publish, logger });
+  const slipway = slipwayCache((target) => new Slipway(deps(target), notify, rules));
   const watches = startWatches({
     home: opts.home,
     store,
@@ -96,6 +100,7 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
   return {
     store,
     notify,
+    rules,
     home: opts.home,
     remember(r) {
       latestByEnv.set(`${r.spec.project}\u0000${r.spec.env}`, r);
@@ -111,6 +116,7 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
     },
     tick: (log) => tick(maintenance, log),
     async close() {
+      rules.close();
       watches.analysis.close();
       await notify.close();
       await drivers.close();

@@ -56,4 +56,7 @@ export {
 } from "./engine/data/index.js";
 export { deployedSpec, MissingVariables, readableSpec, specOrMissing } from "./engine/deployed.js";
 export { OpenAlerts } from "./engine/open-alerts.js";
+export type { RuleStatus } from "./engine/rules/rule-state.js";
+export type { RuleStatusOf } from "./engine/rules/rule-watch.js";
+export type { RunbookReport } from "./engine/runbook/run.js";
 export { pidAlive } from "./util/pid.js";

@@ -30,6 +30,9 @@ export const OPS = [
   "exec",
   "stats",
   "smoke",
+  "rules",
+  "runbook",
+  "runbook-runs",
   ...DATA_OPS,
 ] as const;
 export type OpName = (typeof OPS)[number];
@@ -185,6 +188,11 @@ const HANDLERS: Record<OpName, OpHandler> = {
     }),
   stats: async ({ slipway, spec, a }) => slipway.stats(spec, str(a.service)),
   smoke: async ({ slipway, spec, a }) => slipway.smoke(spec, str(a.service)),
+  rules: async ({ slipway, spec }) => slipway.ruleStates(spec),
+  "runbook-runs": async ({ slipway, spec, a }) =>
+    slipway.runbookRuns(spec, { name: str(a.name), limit: num(a.limit) }),
+  runbook: async ({ slipway, resolution, a, ctx }) =>
+    slipway.runbook(resolution, str(a.name) ?? "", { emit: ctx.emit, signal: ctx.signal }),
   stop: async ({ slipway, resolution, a, ctx }) =>
     slipway.stop(resolution, { service: str(a.service), emit: ctx.emit }),
   destroy: async ({ slipway, resolution, a, ctx }) =>

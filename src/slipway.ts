@@ -38,6 +38,9 @@ import { envStatus, type EnvStatus } from "./engine/status.js";
 import { destroyEnvironment, stopAll } from "./engine/stop.js";
 import type { SmokeResult } from "./engine/strategies/common.js";
 import type { NotifierHub } from "./notify/hub.js";
+import type { RuleWatcher } from "./engine/rules/rule-watch.js";
+import { carryStatus, type RuleStatus } from "./engine/rules/rule-state.js";
+import { runRunbook, type RunbookOptions, type RunbookReport } from "./engine/runbook/run.js";
 import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
 import type { JournalStep, LockInfo, Revision } from "./store/store.js";
@@ -57,6 +60,8 @@ export class Slipway {
     private readonly deps: EngineDeps,
     /** Alerts: the per-environment notifiers (the `alerts` and `silence` operations). */
     readonly notify?: NotifierHub,
+    /** Standing rules' states (the `rules` operation). */
+    readonly rules?: RuleWatcher,
   ) {}
 
   /**
@@ -65,7 +70,7 @@ export class Slipway {
    */
   actingFor(actor: string | undefined): Slipway {
     if (!actor || actor === this.deps.actor) return this;
-    return new Slipway({ ...this.deps, actor }, this.notify);
+    return new Slipway({ ...this.deps, actor }, this.notify, this.rules);
   }
 
   /**
@@ -235,6 +240,44 @@ export class Slipway {
     const current = await this.deps.store.currentRevision(spec.project, spec.env);
     if (!current) throw new OperationFailed(`nothing is deployed to ${spec.env}`);
     return { revision: current.number, ...(await smokeTest(spec, service)) };
+  }
+
+  /**
+   * `slipway rules ENV`: the environment's standing rules and their states — live from the
+   * daemon that evaluates them, else as last saved (`evaluated: false`).
+   */
+  async ruleStates(spec: ResolvedSpec): Promise<{ evaluated: boolean; rules: RuleStatus[] }> {
+    const saved = this.rules
+      ? await this.rules.states(spec.project, spec.env)
+      : { evaluated: false, rules: [] };
+    const now = Date.now();
+    const rules = (spec.rules ?? []).map((r) =>
+      carryStatus(
+        saved.rules.find((s) => s.name === r.name),
+        r,
+        now,
+      ),
+    );
+    return { evaluated: saved.evaluated, rules };
+  }
+
+  /** `slipway run ENV NAME`: a runbook's steps, its report kept in history (engine/runbook/run.ts). */
+  runbook(resolution: Resolution, name: string, opts: RunbookOptions = {}): Promise<RunbookReport> {
+    return runRunbook(this.deps, resolution, name, opts);
+  }
+
+  /** `slipway runs ENV [RUNBOOK]`: the reports of earlier runbook runs, newest first (from the events). */
+  async runbookRuns(
+    spec: ResolvedSpec,
+    opts: { name?: string; limit?: number } = {},
+  ): Promise<{ runs: RunbookReport[] }> {
+    const events = await this.deps.store.listEvents(spec.project, spec.env, { limit: 2000 });
+    const runs = events
+      .filter((e) => e.kind === "runbook.report")
+      .map((e) => (e.data as { report?: RunbookReport } | undefined)?.report)
+      .filter((r): r is RunbookReport => !!r && (!opts.name || r.runbook === opts.name))
+      .reverse();
+    return { runs: runs.slice(0, opts.limit ?? 20) };
   }
 
   async health(spec: ResolvedSpec): Promise<EnvStatus> {

@@ -14,6 +14,8 @@ import { urlsOf, type InstanceUrls } from "./targets.js";
 export interface ScrapeProviderOptions {
   /** Base URLs of a service's new instances, for metrics whose url is a path (/metrics). */
   instanceUrls?: InstanceUrls;
+  /** Fetches an endpoint's text (default httpGet); the standing rules share one fetch per round. */
+  get?: (url: string, signal: AbortSignal) => Promise<string>;
 }
 
 export interface ScrapeQuery {
@@ -48,7 +50,11 @@ export class ScrapeProvider implements MetricProvider {
     let bodies: string[];
     try {
       bodies = await Promise.all(
-        urls.map(async (u) => (await httpGet(u, ctx.signal, "text/plain;version=0.0.4, */*")).body),
+        urls.map(async (u) =>
+          this.opts.get
+            ? this.opts.get(u, ctx.signal)
+            : (await httpGet(u, ctx.signal, "text/plain;version=0.0.4, */*")).body,
+        ),
       );
     } catch (e) {
       return { error: errorMessage(e), at: ctx.now() };
@@ -57,7 +63,7 @@ export class ScrapeProvider implements MetricProvider {
     const prev = this.previous.get(metric.name) ?? new Map<string, { at: number; value: number }>();
     const values: number[] = [];
     urls.forEach((u, i) => {
-      const series = parseExposition(bodies[i]).filter((s) => matches(q.selector, s));
+      const series = parsed(bodies[i]).filter((s) => matches(q.selector, s));
       if (!series.length) return;
       const sum = series.reduce((a, s) => a + s.value, 0);
       const before = prev.get(u);
@@ -71,4 +77,11 @@ export class ScrapeProvider implements MetricProvider {
     const finite = values.filter((v) => !Number.isNaN(v));
     return finite.length ? { value: worst(metric, finite), at } : { noData: true, at };
   }
+}
+
+/** The last document parsed: rules reading one shared endpoint parse it once. */
+let last: { body: string; series: ReturnType<typeof parseExposition> } | undefined;
+function parsed(body: string): ReturnType<typeof parseExposition> {
+  if (last?.body !== body) last = { body, series: parseExposition(body) };
+  return last.series;
 }

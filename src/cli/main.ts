@@ -27,6 +27,8 @@ import { register as exec } from "./commands/exec.js";
 import { register as stats } from "./commands/stats.js";
 import { register as smoke } from "./commands/smoke.js";
 import { register as render } from "./commands/render.js";
+import { register as rules } from "./commands/rules.js";
+import { register as run } from "./commands/run.js";
 import { slipwayVersion } from "./version.js";
 
 const program = new Command("slipway")
@@ -79,6 +81,8 @@ const commands = [
   backup,
   restore,
   migrate,
+  rules,
+  run,
 ];
 for (const reg of commands) reg(cli);
 

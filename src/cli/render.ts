@@ -115,7 +115,7 @@ export function renderStatus(out: Out, s: EnvStatus): void {
     const paintStatus = svc.status === "running" ? green : svc.status === "stopped" ? dim : red;
     const st = paintStatus(out, svc.status.padEnd(9));
     out.stdout(
-      `  ${svc.name.padEnd(12)} ${st} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}`,
+      `  ${svc.name.padEnd(12)} ${st} ${svc.instances.filter((i) => !i.warmUntil).length}/${svc.replicas} ${svc.strategy}${svc.url ? `  ${svc.url}` : ""}${(svc.ports ?? []).map((p) => `  ${p.name} ${p.address}`).join("")}`,
     );
     for (const i of svc.instances) {
       const h = i.health

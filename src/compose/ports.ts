@@ -36,7 +36,27 @@ export function parsePort(p: unknown): ComposePort | string | undefined {
   return { target, ...(published ? { published } : {}), ...(host ? { host } : {}), protocol };
 }
 
-/** `ports` (the first TCP one is routed) and, failing that, `expose`, into `out`. */
+/**
+ * A further published port becomes a `ports:` entry (published directly, so the service rolls out
+ * by recreate); an unpublished one needs nothing: other services reach it by name on the network.
+ */
+function extraPort(
+  p: ComposePort,
+  text: string,
+  key: string,
+  out: Obj,
+  skip: (key: string, why: string) => void,
+) {
+  if (p.published === undefined)
+    return skip(key, `"${text}": not published; other services reach it on the project network by name`);
+  const list = (out.ports ?? []) as Obj[];
+  list.push({ port: p.published, ...(p.target !== p.published ? { containerPort: p.target } : {}) });
+  out.ports = list;
+  if (p.host && !/^(127\.0\.0\.1|localhost)$/.test(p.host))
+    skip(key, `host address ${p.host}: set environments.<env>.proxy.host instead`);
+}
+
+/** `ports` (the first TCP one is routed, the others published directly) and, failing that, `expose`, into `out`. */
 export function mapPorts(
   ports: unknown,
   expose: unknown,
@@ -49,8 +69,7 @@ export function mapPorts(
       if (typeof parsed === "string" || parsed === undefined)
         return skip(`ports[${i}]`, `"${String(p)}": ${parsed}`);
       if (parsed.protocol !== "tcp") return skip(`ports[${i}]`, `"${String(p)}": only TCP ports are proxied`);
-      if (out.containerPort !== undefined)
-        return skip(`ports[${i}]`, `"${String(p)}": Slipway routes one port per service`);
+      if (out.containerPort !== undefined) return extraPort(parsed, String(p), `ports[${i}]`, out, skip);
       out.containerPort = parsed.target;
       if (parsed.published !== undefined) out.port = parsed.published;
       if (parsed.host && !/^(127\.0\.0\.1|localhost)$/.test(parsed.host))

@@ -73,12 +73,26 @@ export function mapService(name: string, s: Obj, ctx: Ctx): Obj {
   secretOwner(out, skip);
   if (typeof out.image === "string" && STATEFUL_IMAGE.test(out.image.split(":")[0] as string))
     out.stateful = true;
+  furtherPorts(out, skip);
   for (const k of Object.keys(s)) {
     if (handled.has(k)) continue;
     if (k.startsWith("x-")) skip(k, "extension field");
     else skip(k, SERVICE_KEYS_IGNORED[k] ?? "no equivalent");
   }
   return out;
+}
+
+/**
+ * Further ports are bound by the one instance itself: the old one must go first (recreate), and
+ * several replicas cannot share a fixed host port (nor can they in Compose).
+ */
+function furtherPorts(out: Obj, skip: Skip): void {
+  if (!Array.isArray(out.ports)) return;
+  if (typeof out.replicas === "number" && out.replicas > 1) {
+    for (const p of out.ports as Obj[])
+      skip("ports", `${String(p.port)}: ${out.replicas} replicas cannot share one published host port`);
+    delete out.ports;
+  } else if (!out.stateful) out.rollout = { strategy: "recreate" };
 }
 
 function mapImageAndBuild(

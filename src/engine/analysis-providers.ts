@@ -27,7 +27,12 @@ export type ReleaseInstances = () => Promise<Map<string, Instance[]>>;
  * The providers of a run over `release`: proxy stats filtered to the release's instance ids,
  * the driver's stats of those instances, Prometheus, and scrape/json on the instances' addresses.
  */
-export function releaseProviders(deps: EngineDeps, release: ReleaseInstances): MetricProviders {
+export function releaseProviders(
+  deps: EngineDeps,
+  release: ReleaseInstances,
+  /** How scrape fetches an endpoint (the standing rules share one fetch per round). */
+  scrapeGet?: (url: string, signal: AbortSignal) => Promise<string>,
+): MetricProviders {
   const of = async (metric: AnalysisMetric): Promise<Instance[]> => {
     const byService = await release();
     if (metric.service) return byService.get(metric.service) ?? [];
@@ -45,7 +50,10 @@ export function releaseProviders(deps: EngineDeps, release: ReleaseInstances): M
   const providers: MetricProviders = {
     proxy: new WindowLatency(new ProxyStatsProvider({ stats, filter }), stats, filter),
     prometheus: new PrometheusProvider(),
-    scrape: new ScrapeProvider({ instanceUrls: async (s) => urlsOf((await release()).get(s) ?? []) }),
+    scrape: new ScrapeProvider({
+      instanceUrls: async (s) => urlsOf((await release()).get(s) ?? []),
+      ...(scrapeGet ? { get: scrapeGet } : {}),
+    }),
     json: new JsonProvider({ instanceUrls: async (s) => urlsOf((await release()).get(s) ?? []) }),
   };
   if (deps.driver.capabilities.stats)

@@ -31,6 +31,8 @@ export interface ServiceStatus {
   strategy: string;
   replicas: number;
   url?: string;
+  /** Further ports published directly (`ports:`), as host:port by name. */
+  ports?: { name: string; address: string }[];
   instances: InstanceStatus[];
 }
 
@@ -72,6 +74,7 @@ export async function envStatus(
       strategy: svc?.rollout.strategy ?? "?",
       replicas: svc?.replicas ?? 0,
       url: insts.length ? urls.get(name) : undefined,
+      ...(insts.length && svc?.ports?.length ? { ports: extraPortAddresses(spec, svc) } : {}),
       instances: statuses,
     });
   }
@@ -91,6 +94,11 @@ export async function envStatus(
     lock,
     services,
   };
+}
+
+function extraPortAddresses(spec: ResolvedSpec, svc: ResolvedService): { name: string; address: string }[] {
+  const host = spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost;
+  return (svc.ports ?? []).map((p) => ({ name: p.name, address: `${host}:${p.port}` }));
 }
 
 async function instanceStatus(

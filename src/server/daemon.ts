@@ -65,6 +65,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         version: opts.version,
         startedAt,
         proxy: () => opts.engine.proxyMetrics(),
+        rules: () => opts.engine.rules.all(),
       }),
   });
   const { server, url } = await listen(app, opts);
@@ -97,6 +98,7 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
     latest: (p, e) => opts.engine.latest(p, e),
     publish: schedulerPublish,
     subscribe: (fn) => opts.engine.subscribe(fn),
+    onSync: (specs) => opts.engine.rules.sync(specs),
   });
   scheduler.handle("health", async (spec, entry) => {
     const r = await opts.engine.slipway(spec.target).sweepHealth(spec.project, spec.env, {
@@ -118,6 +120,17 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
       spec,
       { schedule: entry.name, kinds: entry.checks },
     );
+  });
+  scheduler.handle("runbook", async (spec, entry) => {
+    const latest = opts.engine.latest(spec.project, spec.env);
+    const resolution = latest ?? { spec, snapshot: spec, secrets: new Map(), vars: {} };
+    await opts.engine
+      .slipway(spec.target)
+      .runbook(resolution, entry.runbook ?? "", { trigger: `schedule:${entry.name}` })
+      .then((r) => opts.logger.info(`runbook ${r.runbook} of ${spec.project}/${spec.env}: ${r.status}`))
+      .catch((e: Error) =>
+        opts.logger.warn(`runbook ${entry.runbook} of ${spec.project}/${spec.env}: ${e.message}`),
+      );
   });
   await scheduler.start();
   return scheduler;

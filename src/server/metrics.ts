@@ -5,7 +5,7 @@
  * proxy's text is relayed as it comes (its writer sits on the request hot path).
  */
 import { Gauge, Registry } from "prom-client";
-import type { Store } from "../index.js";
+import type { RuleStatusOf, Store } from "../index.js";
 
 export interface MetricsDeps {
   store: Pick<Store, "allInstances">;
@@ -13,7 +13,11 @@ export interface MetricsDeps {
   startedAt: string;
   /** The proxy's Prometheus text; undefined when no proxy runs. */
   proxy: () => Promise<string | undefined>;
+  /** The standing rules the daemon evaluates. */
+  rules?: () => RuleStatusOf[];
 }
+
+const RULE_STATE = { inactive: 0, pending: 1, firing: 2 } as const;
 
 const INSTANCE_LABELS = ["project", "env", "service", "slot"] as const;
 
@@ -41,6 +45,8 @@ export async function daemonMetrics(deps: MetricsDeps): Promise<string> {
     );
   for (const labels of sorted) instances.inc(labels);
 
+  ruleGauges(gauge, deps.rules?.() ?? []);
+
   let proxy: string | undefined;
   let proxyError = false;
   try {
@@ -53,4 +59,37 @@ export async function daemonMetrics(deps: MetricsDeps): Promise<string> {
   );
   const own = await registry.metrics();
   return (own.endsWith("\n") ? own : own + "\n") + (proxy ?? "");
+}
+
+type GaugeOf = <L extends string>(name: string, help: string, labelNames: readonly L[]) => Gauge<L>;
+
+/** slipway_rule_state (0 inactive, 1 pending, 2 firing), the last value, and when it was evaluated. */
+function ruleGauges(gauge: GaugeOf, rules: RuleStatusOf[]): void {
+  if (!rules.length) return;
+  const labels = ["project", "env", "rule", "service", "severity"] as const;
+  const state = gauge("slipway_rule_state", "Standing rule state: 0 inactive, 1 pending, 2 firing.", labels);
+  const value = gauge("slipway_rule_value", "The last value a standing rule measured (base units).", labels);
+  const health = gauge(
+    "slipway_rule_health",
+    "1 when the rule's last evaluation measured, 0 when it could not.",
+    labels,
+  );
+  const last = gauge(
+    "slipway_rule_last_evaluation_timestamp_seconds",
+    "When the rule was last evaluated (Unix time).",
+    labels,
+  );
+  for (const r of rules) {
+    const l = {
+      project: r.project,
+      env: r.env,
+      rule: r.name,
+      service: r.service ?? "",
+      severity: r.severity,
+    };
+    state.set(l, RULE_STATE[r.state]);
+    if (r.value !== undefined) value.set(l, r.value);
+    health.set(l, r.health === "error" ? 0 : 1);
+    if (r.lastEvaluation) last.set(l, Date.parse(r.lastEvaluation) / 1000);
+  }
 }

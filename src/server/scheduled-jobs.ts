@@ -4,7 +4,7 @@
  */
 import { backedUpServices, type ResolvedService, type ResolvedSpec } from "../index.js";
 
-export type JobKind = "backup" | "backup-verify" | "health" | "check";
+export type JobKind = "backup" | "backup-verify" | "health" | "check" | "runbook";
 
 export interface JobInfo {
   project: string;
@@ -51,7 +51,13 @@ export function jobsOf(spec: ResolvedSpec): PlannedJob[] {
       run,
       services: services.map((s) => s.name),
       entry,
-      signature: JSON.stringify([cron, run, services.map((s) => [s.name, s.backup]), entry?.checks]),
+      signature: JSON.stringify([
+        cron,
+        run,
+        services.map((s) => [s.name, s.backup]),
+        entry?.checks,
+        entry?.runbook,
+      ]),
     });
   const backed = backedUpServices(spec);
   for (const svc of backed) {

@@ -61,6 +61,8 @@ export interface SchedulerOptions {
   syncEveryMs?: number;
   /** The engine's event bus (Runtime.subscribe): a deploy or rollback re-reads the environments at once. */
   subscribe?: (fn: (project: string, env: string, e: EngineEvent) => void) => () => void;
+  /** Called after every re-read with the deployed environments' specs (the standing rules follow them). */
+  onSync?: (specs: ResolvedSpec[]) => void;
 }
 
 /** A handler for a `schedules:` kind this file does not run itself (health sweeps, checks). */
@@ -70,6 +72,11 @@ interface Job extends PlannedJob {
   cronJob: Cron;
   next?: string;
 }
+
+/** `schedules:` kinds run by a registered handler. */
+type HandledKind = "health" | "check" | "runbook";
+const handled = (run: JobKind): run is HandledKind =>
+  run === "health" || run === "check" || run === "runbook";
 
 const envKey = (project: string, env: string) => `${project}\u0000${env}`;
 
@@ -87,7 +94,7 @@ export class Scheduler {
   constructor(private readonly opts: SchedulerOptions) {}
 
   /** Run `schedules:` entries of this kind with `fn` (e.g. run: health). */
-  handle(kind: "health" | "check", fn: JobHandler): void {
+  handle(kind: HandledKind, fn: JobHandler): void {
     this.handlers.set(kind, fn);
   }
 
@@ -149,12 +156,15 @@ export class Scheduler {
     for (const i of await this.opts.store.allInstances())
       envs.set(envKey(i.project, i.env), { project: i.project, env: i.env });
     const wanted = new Map<string, Omit<Job, "cronJob" | "next">>();
+    const specs: ResolvedSpec[] = [];
     for (const { project, env } of envs.values()) {
       const spec = await this.specFor(project, env);
       if (!spec) continue;
+      specs.push(spec);
       for (const j of jobsOf(spec)) wanted.set(`${envKey(project, env)}\u0000${j.name}`, j);
     }
     if (this.stopped) return;
+    this.opts.onSync?.(specs);
     for (const [key, job] of this.jobsByKey) {
       const w = wanted.get(key);
       if (!w || w.signature !== job.signature) {
@@ -164,7 +174,7 @@ export class Scheduler {
     }
     for (const [key, w] of wanted) {
       if (this.jobsByKey.has(key)) continue;
-      if ((w.run === "health" || w.run === "check") && !this.handlers.has(w.run)) continue;
+      if (handled(w.run) && !this.handlers.has(w.run)) continue;
       let cronJob: Cron;
       try {
         cronJob = new Cron(w.cron, { protect: true, unref: true, catch: true }, async () => {
@@ -244,7 +254,7 @@ export class Scheduler {
     const refused =
       missing && `${spec.project} ${spec.env}: scheduled ${job.name} refused: ${missing.message}`;
     if (refused) return this.alert(spec, undefined, refused, { job: job.name, missing: missing.variables });
-    if (job.run === "health" || job.run === "check") {
+    if (handled(job.run)) {
       const h = this.handlers.get(job.run);
       if (h && job.entry) await h(spec, job.entry);
       return;

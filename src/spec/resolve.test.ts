@@ -139,6 +139,16 @@ describe("resolveSpec", () => {
     );
   });
 
+  it("a variable that gives a port is configuration, not a secret (messages keep ':8181')", () => {
+    const l = project(BASE.replace("port: 8080", "port: ${WEB_PORT:-8080}"));
+    const r = resolveSpec(l, {
+      env: "development",
+      vars: { WEB_PORT: "8181", DB_URL: "postgres://x:pw@db/x" },
+    });
+    expect(r.spec.services.web.port).toBe(8181);
+    expect([...r.secrets.keys()]).toEqual(["DB_URL"]);
+  });
+
   it("keeps every service env file value out of the snapshot, whatever its name", () => {
     const l = project(
       BASE.replace(

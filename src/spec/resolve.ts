@@ -15,6 +15,7 @@ import { buildResolved, type FileSource } from "./services.js";
 import { snapshotOf } from "./snapshot.js";
 import { deepFreeze, deepMerge, getIn, isObj } from "./tree.js";
 import { environmentFileVars, interpolateTree } from "./variables.js";
+import { mergeRules, ruleFilePath } from "./rules-resolve.js";
 
 export { redact, rehydrate } from "./snapshot.js";
 
@@ -63,9 +64,13 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const version = opts.version ?? "dev";
   const vars = { ...fileVars, ...(opts.vars ?? process.env), VERSION: version };
   const merged = overlay(raw, envRaw, opts.env, issues, at);
+  const { rules, origin } = mergeRules(raw.rules, envRaw.rules);
+  if (rules !== undefined) merged.rules = rules;
 
   // Where a path of `merged` lives in the file (overrides win when they set the key).
   const mapPath = (path: PathSegment[]): PathSegment[] => {
+    const rule = ruleFilePath(path, opts.env, origin, envRaw.rules);
+    if (rule) return rule;
     if (path[0] === "services" && path.length >= 2) {
       const ov = ["environments", opts.env, ...path];
       if (loaded.locate(ov) && getIn(raw, ov) !== undefined) return ov;
@@ -191,9 +196,14 @@ function secretValues(
   spec: ResolvedSpec,
 ): Map<string, string> {
   const secrets = new Map<string, string>();
+  // A variable that gives a service its port (`port: ${API_PORT:-8081}`) is configuration, not a
+  // secret: hiding it turned "serving :8081" into "serving :***" in every message.
+  const ports = new Set(
+    Object.values(spec.services).flatMap((s) => [s.port, ...(s.ports ?? []).map((p) => p.port)].map(String)),
+  );
   for (const n of names) {
     const v = vars[n];
-    if (v !== undefined && v !== "") secrets.set(n, v);
+    if (v !== undefined && v !== "" && !(/^\d{1,5}$/.test(v) && ports.has(v))) secrets.set(n, v);
   }
   // Values from service env files are secrets too (they never appear in the spec file).
   for (const svc of Object.values(spec.services)) {

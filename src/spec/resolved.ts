@@ -19,6 +19,8 @@ import type { analysisSchema } from "./schema-analysis.js";
 import type { alertsSchema } from "./schema-alerts.js";
 import type { backupSchema } from "./schema-backup.js";
 import type { Autoscale, Chart } from "./schema-kubernetes.js";
+import type { Rule, Runbook } from "./schema-rules.js";
+import type { ExtraPort } from "./schema-ports.js";
 
 export type Strategy = "recreate" | "blue-green" | "canary";
 
@@ -39,6 +41,8 @@ export interface ResolvedService {
    */
   proxy?: boolean;
   containerPort?: number;
+  /** Further ports published directly (`ports:`), each bound by the one instance itself. */
+  ports?: ExtraPort[];
   replicas: number;
   /** Final environment given to instances (environment env + envFile + env), before PORT and SLIPWAY_*. */
   env: Record<string, string>;
@@ -116,6 +120,10 @@ export interface ResolvedSpec {
   analysis?: z.output<typeof analysisSchema>;
   alerts?: z.output<typeof alertsSchema>;
   schedules: z.output<typeof scheduleSchema>[];
+  /** Standing alert rules (enabled ones, environment overrides merged); absent in older snapshots. */
+  rules?: Rule[];
+  /** Runbooks by name; absent in older snapshots. */
+  runbooks?: Record<string, Runbook>;
   /**
    * Snapshots only: where each `${REF}` whose value came from an environment's `envFile` is read
    * again (service env files keep theirs on the service).

@@ -9,7 +9,9 @@ import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
+import { extraPortsSchema } from "./schema-ports.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
+import { ruleOverrideSchema, rulesSchema, runbooksSchema } from "./schema-rules.js";
 
 export const healthSchema = z
   .strictObject({
@@ -228,6 +230,7 @@ const serviceFields = {
         "so it binds the port directly (PORT = port; Docker publishes the container port on it).",
     ),
   containerPort: z.number().int().optional().describe("Docker: the port the container listens on."),
+  ports: extraPortsSchema.optional(),
   replicas: z.number().int().min(0).optional().describe("Number of instances (default 1)."),
   env: envMap.optional(),
   envFile: stringOrList.optional().describe("Env files whose variables are given to the instances."),
@@ -327,6 +330,10 @@ export const environmentSchema = z
     envFile: stringOrList.optional().describe("Env files whose variables are used for ${VAR} interpolation."),
     env: envMap.optional().describe("Variables added to every service's instances in this environment."),
     services: z.record(z.string(), serviceOverrideSchema).optional(),
+    rules: z
+      .array(ruleOverrideSchema)
+      .optional()
+      .describe("Rule overrides of this environment, merged by name."),
     proxy: z
       .strictObject({
         host: z
@@ -341,7 +348,8 @@ export const environmentSchema = z
 export const scheduleSchema = z.strictObject({
   name: name,
   cron: z.string().describe("Cron expression (5 or 6 fields)."),
-  run: z.enum(["health", "backup", "backup-verify", "check"]),
+  run: z.enum(["health", "backup", "backup-verify", "check", "runbook"]),
+  runbook: z.string().optional().describe("run: runbook — the runbook (a key of `runbooks:`) to run."),
   env: z.string().optional().describe("Environment (default: every environment that is deployed)."),
   heal: z.enum(["restart", "none"]).default("none"),
 });
@@ -356,6 +364,8 @@ export const specSchema = z
     analysis: analysisSchema.optional(),
     alerts: alertsSchema.optional(),
     schedules: z.array(scheduleSchema).optional(),
+    rules: rulesSchema.optional(),
+    runbooks: runbooksSchema.optional(),
   })
   .describe("slipway.yaml: a project's environments and services.");
 

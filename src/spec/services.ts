@@ -16,6 +16,8 @@ import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
+import { resolveRulesAndRunbooks } from "./rules-resolve.js";
+import { normaliseExtraPorts } from "./schema-ports.js";
 
 type Environment = ParsedSpec["environments"][string];
 /** The file an env value was read from; `whole`: the file's content is the value. */
@@ -64,6 +66,7 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
+    ...resolveRulesAndRunbooks(p, at),
   };
 }
 
@@ -102,6 +105,7 @@ function resolveService(
     port: s.port,
     proxy,
     containerPort: s.containerPort,
+    ...(s.ports?.length ? { ports: normaliseExtraPorts(s.ports) } : {}),
     replicas: (stateful ? Math.min(s.replicas ?? 1, 1) : (s.replicas ?? 1)) * (onHosts?.length ?? 1),
     ...(onHosts ? { placement: onHosts } : {}),
     env: svcEnv,
@@ -178,7 +182,7 @@ function strategyOf(name: string, s: ParsedService, stateful: boolean, proxy: bo
   if (s.proxy === true && s.port === undefined)
     at(["services", name, "proxy"], "proxy: true needs a port (the public port the proxy listens on)");
   // Unproxied, the one instance holds the public port itself: the old one must go first.
-  const direct = s.port !== undefined && !proxy;
+  const direct = (s.port !== undefined && !proxy) || (s.ports?.length ?? 0) > 0;
   let strategy: Strategy = s.rollout?.strategy ?? (stateful || direct ? "recreate" : "blue-green");
   if (stateful && strategy !== "recreate") {
     at(["services", name, "rollout", "strategy"], `a stateful service only supports "recreate"`);
@@ -186,7 +190,9 @@ function strategyOf(name: string, s: ParsedService, stateful: boolean, proxy: bo
   } else if (direct && strategy !== "recreate") {
     at(
       ["services", name, "rollout", "strategy"],
-      `${strategy} needs the proxy (proxy: false binds the port directly); use "recreate" or remove proxy: false`,
+      s.ports?.length
+        ? `${strategy} runs two instances at once, but the one instance binds its further ports (ports:) itself; use "recreate"`
+        : `${strategy} needs the proxy (proxy: false binds the port directly); use "recreate" or remove proxy: false`,
     );
     strategy = "recreate";
   }
@@ -228,14 +234,31 @@ function checkTargetFields(
       at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
 }
 
-/** Ports must be unique within the environment. */
+/** Ports (the main one and the further `ports:`) must be unique within the environment. */
 function checkPorts(services: Record<string, ResolvedService>, at: At): void {
   const ports = new Map<number, string>();
+  const claim = (port: number, owner: string, path: PathSegment[]) => {
+    const other = ports.get(port);
+    if (other) at(path, `port ${port} is already used by ${other}`);
+    else ports.set(port, owner);
+  };
   for (const s of Object.values(services)) {
-    if (s.port === undefined) continue;
-    const other = ports.get(s.port);
-    if (other) at(["services", s.name, "port"], `port ${s.port} is already used by service "${other}"`);
-    ports.set(s.port, s.name);
+    if (s.port !== undefined) claim(s.port, `service "${s.name}"`, ["services", s.name, "port"]);
+    (s.ports ?? []).forEach((p, i) =>
+      claim(p.port, `service "${s.name}" (ports[${i}])`, ["services", s.name, "ports", i]),
+    );
+    const names = new Set<string>();
+    (s.ports ?? []).forEach((p, i) => {
+      if (names.has(p.name))
+        at(["services", s.name, "ports", i, "name"], `port name "${p.name}" is used twice`);
+      names.add(p.name);
+    });
+    const perMachine = s.replicas / (s.placement?.length ?? 1);
+    if (s.ports?.length && perMachine > 1)
+      at(
+        ["services", s.name, "replicas"],
+        `${perMachine} instances cannot all bind the further ports (ports:) on one machine; run one, or drop ports`,
+      );
   }
 }
 

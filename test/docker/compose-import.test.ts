@@ -22,6 +22,7 @@ import { parseSpecText } from "../../src/spec/load.js";
 import { rehydrate, resolveSpec, validateAll } from "../../src/spec/resolve.js";
 import { specSchema } from "../../src/spec/schema.js";
 import { ensureTestImages } from "../support/docker.js";
+import { freePort } from "../support/ports.js";
 import { dockerStack } from "./stack.js";
 
 const run = promisify(execFile);
@@ -106,12 +107,12 @@ describe("importCompose", () => {
 
   it("lists what it cannot map, and says so in the file", () => {
     const expected = [
+      "services.api-server.ports: 9229: 2 replicas cannot share one published host port",
       "version: obsolete in Compose, not needed",
       "volumes.models: options (external) not mapped",
       "networks: Slipway uses one network per project and environment",
       "secrets.hf_token: used by no service, not mapped",
       "services.api-server.build.cache_from: no equivalent",
-      'services.api-server.ports[1]: "9229:9229": Slipway routes one port per service',
       "services.api-server.deploy.update_config",
       "services.api-server.networks",
       "services.api-server.logging: no equivalent",
@@ -128,6 +129,26 @@ describe("importCompose", () => {
     expect(unmapped).toHaveLength(expected.length);
     expect(yaml).toContain("# Not mapped from the Compose file:");
     expect(yaml).toContain("#   - services.mariadb.ulimits: no equivalent");
+  });
+
+  it("publishes further ports directly, and the service then rolls out by recreate", () => {
+    expect(spec.services["api-server"]?.ports).toBeUndefined(); // 2 replicas: listed as unmapped
+    const { yaml: y, unmapped: u } = importCompose(
+      `services:
+  mq:
+    image: rabbitmq:3-management
+    ports: ["15672:15672", "5672:5672", "4369", "25672:25672/udp"]
+`,
+      "/x/compose.yml",
+    );
+    const mq = specSchema.parse(parse(y)).services.mq;
+    expect(mq?.port).toBe(15672);
+    expect(mq?.ports).toEqual([{ port: 5672 }]);
+    expect(mq?.stateful).toBe(true);
+    expect(u).toContain(
+      'services.mq.ports[2]: "4369": not published; other services reach it on the project network by name',
+    );
+    expect(u.find((x) => x.startsWith("services.mq.ports[3]"))).toMatch(/only TCP/);
   });
 
   it("refuses what is not a Compose file, naming the file", () => {
@@ -258,25 +279,11 @@ describe("importCompose: secrets, user, project name, depends_on", () => {
 describe("an imported Compose stack deploys on Docker", () => {
   const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
   const stack = dockerStack("compose");
-  afterAll(async () => {
-    await stack.teardown();
-    // The revision tags Slipway gave the test image (slipway/<project>-<env>-<service>:rN).
-    const tags = (
-      await run("docker", [
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-        "--filter",
-        `reference=slipway/${stack.project}-*`,
-      ])
-    ).stdout
-      .split("\n")
-      .filter(Boolean);
-    if (tags.length) await run("docker", ["rmi", ...tags]).catch(() => undefined);
-  });
+  afterAll(() => stack.teardown());
 
   it("the database reads its password file as its user, and the app starts after it is healthy", async () => {
     await ensureTestImages();
+    const EXTRA_PORT = await freePort();
     mkdirSync(join(stack.dir, "secrets"));
     writeFileSync(join(stack.dir, "secrets", "db_password.txt"), `${PASSWORD}\n`);
     writeFileSync(
@@ -295,7 +302,8 @@ services:
       interval: 1s
   app:
     image: slipway-test/busybox:latest
-    command: ["sleep", "3600"]
+    command: ["httpd", "-f", "-p", "9000", "-h", "/etc"]
+    ports: ["8080", "${EXTRA_PORT}:9000"]
     depends_on:
       db: { condition: service_healthy }
 secrets:
@@ -330,5 +338,65 @@ secrets:
     ).toBeGreaterThanOrEqual(3000);
     const history = await stack.cli(["history", "development", "--json"]);
     expect(history.stdout + history.stderr).not.toContain(PASSWORD);
+    // The further port is published on the host, and status lists it.
+    const res = await fetch(`http://127.0.0.1:${EXTRA_PORT}/hostname`);
+    expect(res.status).toBe(200);
+    const status = await stack.cli(["status", "development", "--json"]);
+    const appStatus = JSON.parse(status.stdout).result.services.find(
+      (s: { name: string }) => s.name === "app",
+    );
+    expect(appStatus.ports).toEqual([{ name: `p${EXTRA_PORT}`, address: `127.0.0.1:${EXTRA_PORT}` }]);
   }, 300_000);
+});
+
+/**
+ * Compose files shaped like six well-known public examples (test/docker/fixtures/shapes): each
+ * imports into a spec that resolves without edits, keeping what made them fail at start before
+ * (secret files, further ports, user, the project name).
+ */
+describe("Compose files as people write them", () => {
+  const shapes = fileURLToPath(new URL("./fixtures/shapes/", import.meta.url));
+  const imported = (name: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `slipway-shape-${name}-`));
+    const compose = join(dir, "compose.yaml");
+    writeFileSync(compose, readFileSync(join(shapes, `${name}.yml`), "utf8"));
+    for (const d of ["backend", "frontend", "db", "prometheus", "grafana"]) mkdirSync(join(dir, d));
+    for (const f of ["db_password.txt", "db_root_password.txt", "db/password.txt"])
+      writeFileSync(join(dir, f), "pw\n");
+    const { yaml, unmapped } = importCompose(readFileSync(compose, "utf8"), compose);
+    const file = join(dir, "slipway.yaml");
+    writeFileSync(file, yaml);
+    const r = resolveSpec(parseSpecText(yaml, file), { env: "development", vars: { DB_PASSWORD: "pw" } });
+    return { spec: r.spec, unmapped };
+  };
+
+  it("Nextcloud with Redis and MariaDB: secret files, the project's name, stateful databases", () => {
+    const { spec } = imported("nextcloud");
+    expect(spec.project).toBe("nextcloud");
+    expect(spec.services.db?.stateful && spec.services.redis?.stateful).toBe(true);
+    expect(spec.services.db?.secrets?.names).toEqual(["MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD"]);
+    expect(spec.services.app?.port).toBe(8080);
+  });
+
+  it("Elasticsearch, Logstash, Kibana: every published TCP port kept", () => {
+    const { spec, unmapped } = imported("elk");
+    expect(spec.services.elasticsearch?.ports?.map((p) => p.port)).toEqual([9300]);
+    expect(spec.services.logstash?.ports?.map((p) => p.port)).toEqual([50000, 9600]);
+    expect(spec.services.logstash?.rollout.strategy).toBe("recreate");
+    expect(unmapped.find((u) => u.startsWith("services.logstash.ports[2]"))).toMatch(/only TCP/);
+  });
+
+  it("Go + Postgres + RabbitMQ + nginx: AMQP beside the management UI, the user, health-gated order", () => {
+    const { spec } = imported("go-postgres-rabbitmq");
+    expect(spec.services.rabbitmq?.ports).toEqual([{ name: "p5672", port: 5672, containerPort: 5672 }]);
+    expect(spec.services.db?.user).toBe("postgres");
+    expect(spec.services.db?.secrets?.names).toEqual(["POSTGRES_PASSWORD"]);
+    expect(spec.services.api?.dependsOn).toEqual(["db", "rabbitmq"]);
+  });
+
+  it("FastAPI + Ollama, React/Express/MongoDB, Prometheus + Grafana resolve as imported", () => {
+    expect(imported("fastapi-ollama").spec.services.ollama?.resources?.gpus).toEqual({ count: 1 });
+    expect(imported("mern").spec.services.mongo?.stateful).toBe(true);
+    expect(Object.keys(imported("prometheus-grafana").spec.services)).toEqual(["prometheus", "grafana"]);
+  });
 });

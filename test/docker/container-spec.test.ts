@@ -92,7 +92,7 @@ describe("container spec", () => {
       request("p", svc, artifact, { slot: "candidate", index: 1, env_vars: { A: "1" } }),
       ctx,
     );
-    expect(o.name).toBe("p-test-api-r7-candidate-1");
+    expect(o.name).toBe("p-test-api-r7-1");
     expect(o.Cmd).toEqual(["node", "server.js"]);
     expect(o.Env).toEqual(
       expect.arrayContaining(["A=1", "PORT=3000", "SLIPWAY_SLOT=candidate", "SLIPWAY_INDEX=1"]),
@@ -122,6 +122,6 @@ describe("container spec", () => {
 
   it("names are what Docker accepts", () => {
     expect(sanitize("My_Env.1")).toBe("my_env.1");
-    expect(containerName("shop", "Prod EU", "api", 3, "stable", 0)).toBe("shop-prod-eu-api-r3-stable-0");
+    expect(containerName("shop", "Prod EU", "api", 3, 0)).toBe("shop-prod-eu-api-r3-0");
   });
 });

@@ -84,7 +84,7 @@ describe("DockerDriver", () => {
 
   it("starts a labelled container with limits on a loopback ephemeral port", async () => {
     web = await driver.start(request(project, app, artifact, { env_vars: { API_TOKEN: SECRET } }));
-    expect(web.id).toBe(`${project}-test-web-r1-stable-0`);
+    expect(web.id).toBe(`${project}-test-web-r1-0`);
     expect(web.host).toBe("127.0.0.1");
     expect(web.port).toBeGreaterThan(0);
     const body = await waitFor(async () => (await get(web)).body, { what: "test app to answer" });

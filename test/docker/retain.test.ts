@@ -77,7 +77,7 @@ describe("retired containers on the docker target", () => {
     expect(st.code, st.stderr).toBe(0);
     const doc = JSON.parse(st.stdout) as { result: { services: { instances: { id: string }[] }[] } };
     const ids = doc.result.services.flatMap((s) => s.instances.map((i) => i.id));
-    expect(ids).toEqual([`${project}-staging-web-r4-candidate-0`]);
+    expect(ids).toEqual([`${project}-staging-web-r4-0`]);
     const driver = new DockerDriver({ home: stack.home });
     expect((await driver.inspect(project, "staging")).map((i) => i.id)).toEqual(ids);
     const retired = await driver.retired(project, "staging");
@@ -92,7 +92,7 @@ describe("retired containers on the docker target", () => {
     expect(d.code).toBe(1);
     expect(d.stderr).toMatch(/rolled back/);
     const name = /kept stopped: (\S+\.failed\.[0-9a-z]+)/.exec(d.stderr)?.[1];
-    expect(name, d.stderr).toMatch(new RegExp(`^${project}-staging-web-r5-candidate-0\\.failed\\.`));
+    expect(name, d.stderr).toMatch(new RegExp(`^${project}-staging-web-r5-0\\.failed\\.`));
     expect(await version()).toBe("v4");
     expect(await ps()).toEqual([
       "r2 exited superseded",

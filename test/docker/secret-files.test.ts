@@ -17,7 +17,7 @@ const TOKEN = `tok-${Math.random().toString(36).slice(2)}`;
 const stack = dockerStack("secrets", { env: { DB_PASSWORD: PASSWORD } });
 const { project, dir, cli } = stack;
 
-const container = (svc: string) => `${project}-staging-${svc}-r1-stable-0`;
+const container = (svc: string) => `${project}-staging-${svc}-r1-0`;
 async function containerOf(svc: string): Promise<string> {
   const { stdout } = await run("docker", [
     "ps",

@@ -1,9 +1,10 @@
 /** Commands that need no running services: init, validate, schema, docs. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { freePort, waitFor } from "../support/ports.js";
 import { BIN, ROOT } from "./harness.js";
 
 function run(cwd: string, ...args: string[]) {
@@ -16,13 +17,34 @@ function run(cwd: string, ...args: string[]) {
 }
 
 describe("cli without services", () => {
-  it("init writes a starter that validates, and refuses to overwrite", () => {
+  it("init writes a starter that validates and the app it runs, and refuses to overwrite", async () => {
     const dir = mkdtempSync(join(tmpdir(), "slipway-init-"));
     expect(run(dir, "init").code).toBe(0);
     expect(run(dir, "validate").code).toBe(0);
     const again = run(dir, "init");
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already exists");
+    // The starter's `run: node server.js` has its server.js: it answers /health on $PORT.
+    const port = await freePort();
+    const app = spawn(process.execPath, ["server.js"], {
+      cwd: dir,
+      env: { ...process.env, PORT: String(port) },
+    });
+    try {
+      const body = await waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        return r?.ok ? r.text() : undefined;
+      });
+      expect(body).toBe("ok\n");
+    } finally {
+      app.kill();
+    }
+    // An app that is already there is kept.
+    const mine = mkdtempSync(join(tmpdir(), "slipway-init-"));
+    writeFileSync(join(mine, "server.js"), "// mine\n");
+    const r = run(mine, "init");
+    expect(r.stdout).toContain("server.js exists");
+    expect(readFileSync(join(mine, "server.js"), "utf8")).toBe("// mine\n");
   });
 
   it("init --from-compose maps the GPU stack and lists what it could not map", () => {

@@ -25,7 +25,7 @@ describe("ProcessDriver lifecycle", () => {
     const req = await request(driver, svc, { env: { GREETING: "hi", SECRET } });
     const inst = await driver.start(req);
 
-    expect(inst.id).toMatch(/^web-r1-stable-0-[0-9a-f]{6}$/);
+    expect(inst.id).toMatch(/^web-r1-0-[0-9a-f]{6}$/);
     expect(inst.host).toBe("127.0.0.1");
     expect(inst.port).toBeGreaterThan(0);
     expect(inst.port).not.toBe(8080);
@@ -91,12 +91,12 @@ describe("ProcessDriver lifecycle", () => {
       const pid = other.pid as number;
       await waitFor(() => readStat(pid));
       const realStart = readStat(pid)?.startTime as number;
-      const dir = join(sb.home, "instances", "hello", "dev", "web-r1-stable-0-abcdef");
+      const dir = join(sb.home, "instances", "hello", "dev", "web-r1-0-abcdef");
       mkdirSync(dir, { recursive: true });
       writeFileSync(
         join(dir, "state.json"),
         JSON.stringify({
-          id: "web-r1-stable-0-abcdef",
+          id: "web-r1-0-abcdef",
           project: "hello",
           env: "dev",
           service: "web",

@@ -91,4 +91,18 @@ export async function removeProject(project: string): Promise<void> {
     .split(/\s+/)
     .filter(Boolean);
   if (imgs.length) await exec("docker", ["rmi", "-f", ...new Set(imgs)]).catch(() => undefined);
+  // The revision tags Slipway gave a test image (slipway/<project>-<env>-<service>:rN): untag them
+  // by name, never by id (the id is the shared test image's).
+  const tags = (
+    await exec("docker", [
+      "images",
+      "--format",
+      "{{.Repository}}:{{.Tag}}",
+      "--filter",
+      `reference=slipway/${project.toLowerCase()}-*`,
+    ])
+  ).stdout
+    .split(/\s+/)
+    .filter(Boolean);
+  if (tags.length) await exec("docker", ["rmi", ...tags]).catch(() => undefined);
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Cli } from "../runtime.js";
 import { UsageError, loadSpecTools } from "../../core.js";
 import { green, yellow } from "../render.js";
@@ -24,6 +24,31 @@ services:
     health: { http: /health, interval: 1s, timeout: 2s }
 `;
 
+/** The app the starter runs, so `slipway deploy development` works right after `init`. */
+const STARTER_APP = `// A minimal app for the starter slipway.yaml: it listens on $PORT and answers /health.
+// Replace it with yours (or change \`run:\` in slipway.yaml).
+import { createServer } from "node:http";
+
+const version = process.env.SLIPWAY_VERSION ?? "dev";
+createServer((req, res) => {
+  if (req.url === "/health") return res.end("ok\\n");
+  res.end(\`hello from \${version}\\n\`);
+}).listen(Number(process.env.PORT ?? 8080), "127.0.0.1");
+`;
+
+/** Write server.js beside the starter unless one exists; say which. */
+function writeStarterApp(dir: string): string | undefined {
+  const app = join(dir, "server.js");
+  if (existsSync(app)) return undefined;
+  writeFileSync(app, STARTER_APP);
+  if (!existsSync(join(dir, "package.json")))
+    writeFileSync(
+      join(dir, "package.json"),
+      `${JSON.stringify({ type: "module", private: true }, null, 2)}\n`,
+    );
+  return app;
+}
+
 export function register(cli: Cli): void {
   cli.program
     .command("init")
@@ -40,6 +65,7 @@ export function register(cli: Cli): void {
           throw new UsageError(`${cli.opts.file} already exists (use --force to overwrite it)`);
         let text: string;
         let unmapped: string[] = [];
+        let app: string | undefined;
         if (o.fromCompose) {
           let compose: string;
           try {
@@ -58,10 +84,17 @@ export function register(cli: Cli): void {
               .replace(/[^a-z0-9-_]/g, "-")
               .replace(/^-+|-+$/g, "") || "app";
           text = STARTER(name);
+          app = writeStarterApp(dirname(target));
         }
         writeFileSync(target, text);
-        cli.finish({ file: target, unmapped }, (out) => {
+        cli.finish({ file: target, unmapped, ...(app ? { app } : {}) }, (out) => {
           out.stdout(green(out, `✔ wrote ${cli.opts.file}`));
+          if (app) out.stdout(green(out, `✔ wrote ${app} (a minimal app on $PORT with /health; replace it)`));
+          else if (!o.fromCompose)
+            out.stdout(
+              `  server.js exists: it is what \`run: node server.js\` starts (it must listen on $PORT)`,
+            );
+          if (!o.fromCompose) out.stdout("  next: slipway deploy development");
           if (unmapped.length) {
             out.stderr(yellow(out, `! ${unmapped.length} Compose item(s) could not be mapped; review them:`));
             for (const u of unmapped) out.stderr(`  - ${u}`);

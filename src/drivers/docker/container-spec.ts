@@ -12,6 +12,7 @@ import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import { LABELS, containerName, volumeName } from "./names.js";
 import { SECRETS_DIR, secretFileKeys } from "./secret-files.js";
+import { extraPortVar } from "../../spec/schema-ports.js";
 
 export interface CreateContext {
   network: string;
@@ -111,6 +112,9 @@ export function instanceEnv(req: InstanceRequest): string[] {
   const vars: Record<string, string> = {
     ...env,
     ...(port !== undefined ? { PORT: String(port) } : {}),
+    ...Object.fromEntries(
+      (req.service.ports ?? []).map((p) => [extraPortVar(p.name), String(p.containerPort)]),
+    ),
     SLIPWAY_PROJECT: req.project,
     SLIPWAY_ENV: req.env,
     SLIPWAY_SERVICE: req.service.name,
@@ -123,12 +127,29 @@ export function instanceEnv(req: InstanceRequest): string[] {
 }
 
 export function instanceName(req: InstanceRequest): string {
-  return containerName(req.project, req.env, req.service.name, req.revision, req.slot, req.index);
+  return containerName(req.project, req.env, req.service.name, req.revision, req.index);
+}
+
+/** The main port (when published) and every further port, each bound on the engine's host. */
+function portBindings(svc: ResolvedService, ctx: CreateContext): Pick<HostConfig, "PortBindings"> {
+  const port = containerPort(svc);
+  const bindings: NonNullable<HostConfig["PortBindings"]> = {};
+  if (port !== undefined && publishes(svc))
+    bindings[`${port}/tcp`] = [{ HostIp: ctx.publishAddress, HostPort: hostPort(svc) }];
+  for (const p of svc.ports ?? [])
+    bindings[`${p.containerPort}/tcp`] = [{ HostIp: ctx.publishAddress, HostPort: String(p.port) }];
+  return Object.keys(bindings).length ? { PortBindings: bindings } : {};
+}
+
+function exposedPorts(svc: ResolvedService): Pick<ContainerCreateOptions, "ExposedPorts"> {
+  const ports = [containerPort(svc), ...(svc.ports ?? []).map((p) => p.containerPort)].filter(
+    (p): p is number => p !== undefined,
+  );
+  return ports.length ? { ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])) } : {};
 }
 
 export function createOptions(req: InstanceRequest, ctx: CreateContext): ContainerCreateOptions {
   const svc = req.service;
-  const port = containerPort(svc);
   const restart = svc.restart.policy;
   const binds = svc.volumes.map((v) => {
     const p = parseVolume(v, svc.path, req.project, req.env);
@@ -146,9 +167,7 @@ export function createOptions(req: InstanceRequest, ctx: CreateContext): Contain
     ...(svc.resources?.memory !== undefined ? { Memory: Math.round(svc.resources.memory) } : {}),
     ...(svc.resources?.cpus !== undefined ? { NanoCpus: Math.round(svc.resources.cpus * 1e9) } : {}),
     ...(gpuRequests(svc) ? { DeviceRequests: gpuRequests(svc) } : {}),
-    ...(port !== undefined && publishes(svc)
-      ? { PortBindings: { [`${port}/tcp`]: [{ HostIp: ctx.publishAddress, HostPort: hostPort(svc) }] } }
-      : {}),
+    ...portBindings(svc, ctx),
   };
   const h = svc.health;
   const command =
@@ -166,7 +185,7 @@ export function createOptions(req: InstanceRequest, ctx: CreateContext): Contain
     Labels: instanceLabels(req),
     StopSignal: svc.stop.signal,
     StopTimeout: Math.ceil(svc.stop.grace / 1000),
-    ...(port !== undefined ? { ExposedPorts: { [`${port}/tcp`]: {} } } : {}),
+    ...exposedPorts(svc),
     // Docker's own health status mirrors an exec probe (http/tcp probes need no tool in the image:
     // Slipway runs those from outside).
     ...(h?.exec

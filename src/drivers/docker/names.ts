@@ -1,5 +1,5 @@
 /** Names and labels of the Docker objects Slipway creates; inspect() rebuilds state from these. */
-import type { RetireReason, Slot } from "../driver.js";
+import type { RetireReason } from "../driver.js";
 
 export const LABELS = {
   project: "slipway.project",
@@ -26,15 +26,18 @@ export function sanitize(s: string): string {
   return out || "x";
 }
 
+/**
+ * By revision and replica index, not slot: an instance is started as the candidate and keeps its
+ * name when it is promoted (the slot is a label and a store field, shown by `status`).
+ */
 export function containerName(
   project: string,
   env: string,
   service: string,
   revision: number,
-  slot: Slot,
   index: number,
 ): string {
-  return `${sanitize(project)}-${sanitize(env)}-${sanitize(service)}-r${revision}-${slot}-${index}`;
+  return `${sanitize(project)}-${sanitize(env)}-${sanitize(service)}-r${revision}-${index}`;
 }
 
 /**
@@ -47,7 +50,7 @@ export function retiredName(name: string, reason: RetireReason, now = Date.now()
   return `${name}.${reason}.${now.toString(36)}`;
 }
 
-/** Why a container was kept, from its name ("/x-…-r3-stable-0.failed.lq2…"); undefined: not retired. */
+/** Why a container was kept, from its name ("/x-…-r3-0.failed.lq2…"); undefined: not retired. */
 export function retiredReason(name: string): RetireReason | undefined {
   const m = /-\d+\.(superseded|failed)\.[0-9a-z]+$/.exec(name);
   return m ? (m[1] as RetireReason) : undefined;

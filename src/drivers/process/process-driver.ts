@@ -39,6 +39,7 @@ import { prepareRelease, pruneReleases, removeTree } from "./releases.js";
 import { treeDigest } from "../tree-digest.js";
 import { spawnShim, waitStarted } from "./shim-launch.js";
 import { STOP_FILE, readState, writeJsonAtomic, type ShimConfig, type StopRequest } from "./state.js";
+import { extraPortVar } from "../../spec/schema-ports.js";
 
 export interface ProcessDriverOptions {
   /** SLIPWAY_HOME: releases, instances and logs live below it. */
@@ -150,7 +151,7 @@ export class ProcessDriver implements Driver {
     if (!existsSync(req.artifact.ref))
       throw new DriverError(NAME, `service "${svc.name}": release directory ${req.artifact.ref} is missing`);
     const stopSignal = checkSignal(svc.stop.signal);
-    const id = `${svc.name}-r${req.revision}-${req.slot}-${req.index}-${randomBytes(3).toString("hex")}`;
+    const id = `${svc.name}-r${req.revision}-${req.index}-${randomBytes(3).toString("hex")}`;
     const dir = this.layout.instanceDir(req.project, req.env, id);
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     // Proxied: an ephemeral port behind the public one. Unproxied: the public port itself.
@@ -191,7 +192,11 @@ export class ProcessDriver implements Driver {
       instanceDir: at.dir,
       cwd: req.artifact.ref,
       run: svc.run as string,
-      env: { ...this.instanceEnv(req, id), ...(port !== undefined ? { PORT: String(port) } : {}) },
+      env: {
+        ...this.instanceEnv(req, id),
+        ...(port !== undefined ? { PORT: String(port) } : {}),
+        ...Object.fromEntries((svc.ports ?? []).map((p) => [extraPortVar(p.name), String(p.port)])),
+      },
       stopSignal: at.stopSignal,
       graceMs: svc.stop.grace,
       restart: {
