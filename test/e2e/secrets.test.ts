@@ -168,11 +168,14 @@ describe("secret canaries", () => {
     const daemon = JSON.parse(readFileSync(join(p!.home, "daemon.json"), "utf8")) as { url: string };
     const token = readFileSync(join(p!.home, "daemon.token"), "utf8").trim();
     const via = ["--server", await recordingProxy(daemon.url), "--token", token];
+    // Asynchronously: the recording proxy runs in this process, which spawnSync would block.
+    const viaProxy = async (what: string, a: string[]) =>
+      outputs.push({ what, r: await p!.cliAsync([...via, ...a], { env: callerEnv }) });
     for (const n of ["1", "2", "3", "4"])
-      cli(`history ${n} --json (API)`, [...via, "history", "development", n, "--json"]);
-    cli("status --json (API)", [...via, "status", "development", "--json"]);
-    cli("backups --json (API)", [...via, "backups", "development", "--json"]);
-    cli("alerts list --json (API)", [...via, "alerts", "list", "development", "--json"]);
+      await viaProxy(`history ${n} --json (API)`, ["history", "development", n, "--json"]);
+    await viaProxy("status --json (API)", ["status", "development", "--json"]);
+    await viaProxy("backups --json (API)", ["backups", "development", "--json"]);
+    await viaProxy("alerts list --json (API)", ["alerts", "list", "development", "--json"]);
     expect(responses.length).toBeGreaterThan(3);
     const metrics = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     expect(metrics.status).toBe(200);
