@@ -7,6 +7,22 @@
  * src/index.ts re-exports all of it with the rest of the API.
  */
 export { localActor } from "./actor.js";
+export {
+  OP_ROLES,
+  PRINCIPAL_ROLES,
+  ROLES,
+  ROLE_SUMMARY,
+  atLeast,
+  isPrincipalRole,
+  isRole,
+  refusal,
+  requirementOf,
+  roleIn,
+  type Grants,
+  type Principal,
+  type PrincipalRole,
+  type Role,
+} from "./op-roles.js";
 export { formatThreshold, formatValue } from "./analysis/format.js";
 export { evidenceOf } from "./engine/evidence.js";
 export {
@@ -30,12 +46,13 @@ export {
   toWire,
   toWireError,
   type OpContext,
+  type OpName,
   type OpPayload,
   type WireError,
 } from "./operations.js";
 export { confirmationName } from "./spec/confirmation-name.js";
 export { lightRef, lightSpec } from "./spec/env-reference.js";
-export { slipwayHome } from "./util/home.js";
+export { ensurePrivateHome, slipwayHome } from "./util/home.js";
 export { formatBytes, formatDuration, parseDuration } from "./util/units.js";
 
 /** The spec tools (YAML with positions, the zod schema, resolve, JSON Schema, Compose import). */

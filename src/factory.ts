@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { PreflightTarget } from "./checks/types.js";
 import type { Driver } from "./drivers/driver.js";
-import { checkKubeContext } from "./drivers/kubernetes/context-check.js";
+import { checkKubeContext, liveKubeContext } from "./drivers/kubernetes/context-check.js";
 import { podReadinessGate } from "./drivers/kubernetes/health.js";
 import type { KubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.js";
 import type { KubernetesTarget } from "./spec/schema-kubernetes.js";
@@ -22,6 +22,7 @@ import { autoRollback } from "./engine/auto-rollback.js";
 import type { Target } from "./spec/schema.js";
 import type { Resolution } from "./spec/resolve.js";
 import { openStore, storeOptionsFromEnv } from "./store/open.js";
+import { ensurePrivateHome } from "./util/home.js";
 import type { Store } from "./store/store.js";
 import { DriverCache } from "./factory/drivers.js";
 import { EventBus, type EventSubscriber } from "./factory/event-bus.js";
@@ -56,6 +57,7 @@ export interface Runtime {
 
 export async function createRuntime(opts: { home: string; logger?: Logger }): Promise<Runtime> {
   const logger = opts.logger ?? silentLogger;
+  ensurePrivateHome(opts.home);
   const store = await openStore({ ...storeOptionsFromEnv(), home: opts.home, logger });
   const drivers = new DriverCache({ home: opts.home, logger });
   const notify = new NotifierHub({ home: opts.home, store, logger });
@@ -81,6 +83,9 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
       logger,
       actor: Slipway.actor(),
       publish: bus.publish,
+      ...(target.kind === "kubernetes"
+        ? { kubeContext: () => liveKubeContext(target as KubernetesTarget) }
+        : {}),
     };
   };
   const latestByEnv = new Map<string, Resolution>();

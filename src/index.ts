@@ -21,6 +21,7 @@ export {
   type InstanceStatus,
   type HistoryEntry,
 } from "./slipway.js";
+export type { DaemonRun } from "./engine/status.js";
 export { fileLogger, silentLogger, type Logger } from "./logger.js";
 
 // The spec.
@@ -38,6 +39,18 @@ export type { AnalysisEvidence } from "./engine/analysis-gate.js";
 export type { MeasurementRecord } from "./analysis/evaluate.js";
 export type { LogLine } from "./drivers/driver.js";
 export type { LockInfo, Revision, RevisionFacts, Store } from "./store/store.js";
+export type { AuthStore, SessionRecord, TokenRecord, UserRecord } from "./store/users.js";
+export {
+  TOKEN_PREFIX,
+  equalConstantTime,
+  hashPassword,
+  newSecret,
+  newToken,
+  passwordProblem,
+  sha256,
+  verifyPassword,
+} from "./auth/secrets.js";
+export { OP_ARGS, WIRE_RESOLUTION, describeIssues, opPayloadSchema } from "./operation-schemas.js";
 export type { AlertTestResult, DeliveryView } from "./notify/hub.js";
 export type { Silence } from "./notify/silences.js";
 
@@ -59,4 +72,4 @@ export { OpenAlerts } from "./engine/open-alerts.js";
 export type { RuleStatus } from "./engine/rules/rule-state.js";
 export type { RuleStatusOf } from "./engine/rules/rule-watch.js";
 export type { RunbookReport } from "./engine/runbook/run.js";
-export { pidAlive } from "./util/pid.js";
+export { identityAlive, pidAlive, selfIdentity } from "./util/pid.js";

@@ -130,7 +130,7 @@ export async function tarCheck(
   ctx: ProviderContext,
 ): Promise<CheckResult> {
   const dest = join(ctx.workDir, "extract");
-  mkdirSync(dest, { recursive: true });
+  mkdirSync(dest, { recursive: true, mode: 0o700 });
   try {
     await run("tar", ["--extract", "--gzip", `--file=${file}`, "--no-same-owner", "-C", dest]);
   } catch (e) {

@@ -10,7 +10,7 @@
  * touching its files or restarting it.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, createReadStream, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -83,6 +83,7 @@ async function scratchServer(rdb: string, ctx: ProviderContext): Promise<Scratch
   const dir = join(ctx.workDir, "scratch-redis");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   copyFileSync(rdb, join(dir, "dump.rdb"));
+  chmodSync(join(dir, "dump.rdb"), 0o600);
   const socket = join(dir, "redis.sock");
   const child = spawn(
     "redis-server",

@@ -60,7 +60,7 @@ export function volumeProvider(locator: VolumeLocator = dockerVolumeLocator()): 
     async dump(config, sink, ctx) {
       // Symlink each mountpoint under its volume name so the archive holds "name/…" members.
       const stage = join(ctx.workDir, "volumes");
-      mkdirSync(stage, { recursive: true });
+      mkdirSync(stage, { recursive: true, mode: 0o700 });
       const vols = names(config);
       for (const v of vols) {
         const mp = await locator.mountpoint(v);

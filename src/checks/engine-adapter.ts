@@ -5,6 +5,8 @@
  * depend on the engine.
  */
 import { gpuRuntimeChecks, type GpuService } from "./gpu-runtime.js";
+import { secretExposureChecks, type ExposureService, type ExposureSpec } from "./secrets-exposure.js";
+import { helmLintChecks, type ChartService } from "./helm-lint.js";
 import { runChecks, summarizeChecks } from "./runner.js";
 import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
 
@@ -22,7 +24,12 @@ export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult
 
 export function createCheckRunner(opts: CheckRunnerOptions): (
   /** `services`: those requesting GPUs get an automatic GPU-runtime item per host (opts.target). */
-  spec: { dir: string; checks: CheckSpec[]; services?: Record<string, GpuService> },
+  /** … those deployed from a local Helm chart a `helm lint` item. */
+  spec: {
+    dir: string;
+    checks: CheckSpec[];
+    services?: Record<string, GpuService & ExposureService & ChartService>;
+  } & Omit<ExposureSpec, "services">,
   emit: CheckEmit,
   signal?: AbortSignal,
 ) => Promise<{ ok: boolean; summary: string; results: CheckResult[] }> {
@@ -33,7 +40,11 @@ export function createCheckRunner(opts: CheckRunnerOptions): (
       ...opts,
       ...(secrets ? { secrets } : {}),
       cwd: spec.dir,
-      automatic: gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
+      automatic: [
+        ...gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
+        ...secretExposureChecks(spec),
+        ...helmLintChecks(Object.values(spec.services ?? {}), spec.dir),
+      ],
       ...(signal ? { signal } : {}),
       onResult: (r) =>
         emit({

@@ -152,7 +152,11 @@ export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise
       timeoutMs: c.timeoutMs ?? DEFAULT_TIMEOUTS[c.kind],
       body: (run: CheckRun) => dispatch(c, run),
     })),
-    ...(ctx.automatic ?? []).map((a) => ({ ...a, warnOnly: false, body: (run: CheckRun) => a.run(run) })),
+    ...(ctx.automatic ?? []).map((a) => ({
+      ...a,
+      warnOnly: a.warnOnly ?? false,
+      body: (run: CheckRun) => a.run(run),
+    })),
   ];
   for (const [i, c] of items.entries()) {
     const name = redact(c.name);

@@ -49,6 +49,8 @@ export interface AutomaticCheck {
   name: string;
   kind: CheckKind;
   timeoutMs: number;
+  /** A failure is reported as a warning and does not stop a deploy. */
+  warnOnly?: boolean;
   run(run: CheckRun): Promise<CheckOutcome>;
 }
 

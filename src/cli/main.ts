@@ -29,6 +29,7 @@ import { register as smoke } from "./commands/smoke.js";
 import { register as render } from "./commands/render.js";
 import { register as rules } from "./commands/rules.js";
 import { register as run } from "./commands/run.js";
+import { register as users } from "./commands/users.js";
 import { slipwayVersion } from "./version.js";
 
 const program = new Command("slipway")
@@ -38,7 +39,10 @@ const program = new Command("slipway")
   .option("-f, --file <path>", "the spec file", process.env.SLIPWAY_FILE ?? "slipway.yaml")
   .option("--json", "print exactly one JSON document on stdout (progress on stderr)")
   .option("--server <url>", "the daemon's URL (default: the local daemon, started on demand)")
-  .option("--token <token>", "the daemon's API token (default: read from SLIPWAY_HOME)")
+  .option(
+    "--token <token>",
+    "an API token for --server (or the local daemon's TCP listener); default $SLIPWAY_TOKEN",
+  )
   .option("--in-process", "run the engine in this process, without a daemon")
   .option("--home <dir>", "state directory (default: $SLIPWAY_HOME or ~/.slipway)")
   .option("--no-color", "no colours (also NO_COLOR; FORCE_COLOR=1 forces them)")
@@ -83,6 +87,7 @@ const commands = [
   migrate,
   rules,
   run,
+  users,
 ];
 for (const reg of commands) reg(cli);
 

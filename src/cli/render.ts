@@ -109,6 +109,13 @@ export function renderStatus(out: Out, s: EnvStatus): void {
     ? `revision ${s.revision.number} (${s.revision.version}, ${s.revision.status})`
     : "nothing deployed";
   out.stdout(`${bold(out, `${s.project} ${s.env}`)}  target ${s.target}  ${rev}`);
+  const d = s.daemon;
+  // Within a day of an unclean stop: while the daemon was down nothing watched or healed.
+  const since = d ? Date.now() - Date.parse(d.startedAt) : Infinity;
+  if (d?.afterUncleanStop && since < 86_400_000)
+    out.stdout(
+      yellow(out, `  daemon started ${formatDuration(Math.max(0, since))} ago after an unclean stop`),
+    );
   if (s.lock)
     out.stdout(yellow(out, `  locked by ${s.lock.holder} (${s.lock.operation}) since ${s.lock.acquiredAt}`));
   for (const svc of s.services) {

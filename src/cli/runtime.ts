@@ -17,7 +17,7 @@ import {
   type OpContext,
 } from "../core.js";
 import type { Resolution, resolveSpec as ResolveSpec, loadSpecFile as LoadSpecFile } from "../index.js";
-import { DaemonUnreachable, ensureDaemon, knownDaemon, runRemote, TokenRefused } from "./daemon-client.js";
+import { DaemonUnreachable, ensureDaemon, knownDaemon, runRemote, type Endpoint } from "./daemon-client.js";
 import { makeOut, red, renderEvent, type Out } from "./render.js";
 
 let specModules:
@@ -108,20 +108,17 @@ export class Cli {
         };
         return await runRemote(server, op, payload, context);
       }
-      // Try the daemon SLIPWAY_HOME names; start one only when nothing answers there.
+      // Try the daemon SLIPWAY_HOME names (its unix socket); start one only when nothing answers there.
       const known = knownDaemon(this.home);
       try {
         if (known) {
           try {
-            return await runRemote({ ...known, token: this.opts.token ?? known.token }, op, payload, context);
+            return await runRemote(this.local(known), op, payload, context);
           } catch (e) {
-            const stale = e instanceof DaemonUnreachable || (e instanceof TokenRefused && !this.opts.token);
-            if (!stale) throw e;
+            if (!(e instanceof DaemonUnreachable)) throw e;
           }
         }
-        const started = await ensureDaemon(this.home);
-        const server = { ...started, token: this.opts.token ?? started.token };
-        return await runRemote(server, op, payload, context);
+        return await runRemote(this.local(await ensureDaemon(this.home)), op, payload, context);
       } catch (e) {
         if (interrupted) throw Object.assign(new Error("interrupted"), { name: "Interrupted" });
         throw e;
@@ -129,6 +126,24 @@ export class Cli {
     } finally {
       process.off("SIGINT", onSigint);
     }
+  }
+
+  /**
+   * The local daemon: over its socket as the owner of SLIPWAY_HOME, or with `--token` (and no
+   * `--server`) over its TCP listener as that token's principal.
+   */
+  private local(d: Endpoint): Endpoint {
+    return this.opts.token ? { url: d.url, token: this.opts.token } : d;
+  }
+
+  /** The daemon to manage users and tokens on (`--server`, else the local one, started on demand). */
+  async endpoint(): Promise<Endpoint> {
+    if (this.opts.server)
+      return {
+        url: this.opts.server.replace(/\/$/, ""),
+        token: this.opts.token ?? process.env.SLIPWAY_TOKEN ?? "",
+      };
+    return this.local(await ensureDaemon(this.home));
   }
 
   /** Print the result (JSON: exactly one document) and exit with the documented code. */

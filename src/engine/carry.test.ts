@@ -1,4 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import type { Driver, Instance } from "../drivers/driver.js";
 import { resolvedService } from "../spec/defaults.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
@@ -52,9 +56,21 @@ const rev = (number: number, facts: Record<string, unknown>): Revision => ({
   facts,
 });
 
+const homes: string[] = [];
+const newHome = () => {
+  const h = mkdtempSync(join(tmpdir(), "slipway-carry-"));
+  homes.push(h);
+  return h;
+};
+const sharedHome = newHome();
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
 /** A driver whose source digest is whatever the test says the code is. */
-const deps = (source: Record<string, string | undefined>) =>
+const deps = (source: Record<string, string | undefined>, home = sharedHome) =>
   ({
+    home,
     driver: { sourceDigest: (_p: string, _e: string, s: ResolvedService) => Promise.resolve(source[s.name]) },
   }) as unknown as EngineDeps & { driver: Driver };
 
@@ -82,6 +98,23 @@ describe("unchanged services", () => {
     expect(await fingerprints(deps({ web: "a" }), s2, ["web", "cache"])).not.toHaveProperty("cache");
     // No running instance of the revision it serves with: rolled out again.
     expect(unchangedServices({ current, fingerprints: now, live: [inst("web", 1)], spec: s2 })).toEqual([]);
+  });
+
+  it("a fingerprint is keyed by SLIPWAY_HOME's own key: stable there, and no plain hash of the secrets", async () => {
+    const secret = svc("web", { env: { PASSWORD: "hunter2" } });
+    const s = spec([secret]);
+    const [homeA, homeB] = [newHome(), newHome()];
+    const a1 = await fingerprints(deps({ web: "src" }, homeA), s, ["web"]);
+    const a2 = await fingerprints(deps({ web: "src" }, homeA), s, ["web"]);
+    const b = await fingerprints(deps({ web: "src" }, homeB), s, ["web"]);
+    expect(a1.web).toMatch(/^[0-9a-f]{64}$/);
+    expect(a2.web).toBe(a1.web);
+    // Another home (another key): another fingerprint. A plain SHA-256 would be the same
+    // everywhere, so anyone with the store could test guesses of the password against it.
+    expect(b.web).not.toBe(a1.web);
+    const plain = (text: string) => createHash("sha256").update(text).digest("hex");
+    expect(a1.web).not.toBe(plain(JSON.stringify(secret)));
+    expect(statSync(join(homeA, "fingerprint.key")).mode & 0o777).toBe(0o600);
   });
 
   it("a kept service's instances belong to the revision that started them", () => {

@@ -4,10 +4,11 @@
  * revision keeps its instances. The release label is not part of it: SLIPWAY_VERSION is injected
  * at start, after the fingerprint; a spec that uses ${VERSION} (an image tag) changes with it.
  */
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { Instance } from "../drivers/driver.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
+import { homeKey } from "../util/home-key.js";
 import type { EngineDeps } from "./context.js";
 import { isWarm } from "./warm.js";
 
@@ -40,14 +41,17 @@ export async function fingerprints(
   services: readonly string[],
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  const key = homeKey(deps.home);
   await Promise.all(
     services.map(async (n) => {
       const svc = spec.services[n];
       const source = await deps.driver.sourceDigest?.(spec.project, spec.env, svc).catch(() => undefined);
       if (source === undefined) return;
-      // Secret values are part of the spec (a rotated secret is a change); only a hash is stored.
+      // Secret values are part of the spec (a rotated secret is a change); only an HMAC under
+      // SLIPWAY_HOME's own key is stored: a plain hash of a spec would let a short secret be
+      // guessed offline from the store.
       const doc = { service: svc, target: spec.target, proxyHost: spec.proxyHost, source };
-      out[n] = createHash("sha256").update(canonical(doc)).digest("hex");
+      out[n] = createHmac("sha256", key).update(canonical(doc)).digest("hex");
     }),
   );
   return out;

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { LockHeld } from "../errors.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
-import { acquireLock } from "./lock.js";
+import { selfIdentity } from "../util/pid.js";
+import { acquireLock, lockHolder } from "./lock.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,5 +68,32 @@ describe("a stale lock", () => {
     await expect(acquireLock(s, "p", "e", "two", "deploy", async () => true)).resolves.toMatchObject({
       operation: "deploy",
     });
+  });
+
+  it("recorded under this process's own pid but another start time is a dead predecessor's (pid reuse)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "slipway-lock-"));
+    dirs.push(dir);
+    const s = SqliteStore.open({ home: dir });
+    const { pid, startTime } = selfIdentity();
+    expect(startTime).toBeDefined();
+    const other = String(Number(startTime) - 1);
+    for (const holder of [`daemon pid ${pid}/${other}@${hostname()}`, `daemon pid ${pid}@${hostname()}`]) {
+      await s.acquireLock({ project: "p", env: "e", holder, operation: "deploy", pid, acquiredAt: "x" });
+      let recoveries = 0;
+      const lock = await acquireLock(s, "p", "e", "daemon", "deploy", async () => {
+        recoveries++;
+        return true;
+      });
+      expect(recoveries).toBe(1);
+      expect(lock.holder).toBe(lockHolder("daemon"));
+      expect(lock.holder).toContain(`pid ${pid}/${startTime}@`);
+      expect((await s.getLock("p", "e"))?.holder).toBe(lock.holder);
+      // Our own live lock (same pid, same start time) is held, never taken over.
+      await expect(acquireLock(s, "p", "e", "other", "deploy", async () => true)).rejects.toBeInstanceOf(
+        LockHeld,
+      );
+      await s.releaseLock("p", "e");
+    }
+    s.close?.();
   });
 });

@@ -1,16 +1,40 @@
-/** The per-environment deploy lock: one operation at a time, stale holders detected by pid. */
+/**
+ * The per-environment deploy lock: one operation at a time. A holder is identified by its pid
+ * and the process's start time (`ci pid 4242/18734@build-1`), so a daemon restarted with the same
+ * pid (pid 1 in a container) sees its dead predecessor's lock as stale instead of its own.
+ */
 import { hostname } from "node:os";
 import { LockHeld } from "../errors.js";
 import type { LockInfo, Store } from "../store/store.js";
-import { pidAlive } from "../util/pid.js";
+import { identityAlive, selfIdentity } from "../util/pid.js";
 
-/** A holder on this host whose process still runs: its operation is live, never take its lock. */
+const HOLDER = /pid (\d+)(?:\/(\d+))?@([^@]*)$/;
+
+/** The start time a holder string records (`pid 4242/18734@host`), or undefined (older format). */
+export function holderStartTime(holder: string): string | undefined {
+  return HOLDER.exec(holder)?.[2];
+}
+
+function onThisHost(h: LockInfo): boolean {
+  return h.holder.endsWith(`@${hostname()}`);
+}
+
+/**
+ * A holder on this host whose process still runs: its operation is live, never take its lock.
+ * Our own pid with another (or no) start time is a predecessor that died: this process always
+ * records its start time when procfs can tell it.
+ */
 export function holderAlive(h: LockInfo): boolean {
-  return h.holder.endsWith(`@${hostname()}`) && pidAlive(h.pid);
+  if (!onThisHost(h)) return false;
+  const recorded = holderStartTime(h.holder);
+  const self = selfIdentity();
+  if (h.pid === self.pid && self.startTime !== undefined) return recorded === self.startTime;
+  return identityAlive(h.pid, recorded);
 }
 
 export function lockHolder(actor: string): string {
-  return `${actor} pid ${process.pid}@${hostname()}`;
+  const { pid, startTime } = selfIdentity();
+  return `${actor} pid ${pid}${startTime ? `/${startTime}` : ""}@${hostname()}`;
 }
 
 /**
@@ -37,8 +61,7 @@ export async function acquireLock(
     const r = await store.acquireLock(lock);
     if (r.ok) return lock;
     const h = r.holder;
-    const sameHost = h.holder.endsWith(`@${hostname()}`);
-    if (!sameHost || pidAlive(h.pid) || !onStale)
+    if (!onThisHost(h) || holderAlive(h) || !onStale)
       throw new LockHeld(env, h.holder, h.acquiredAt, h.operation);
     // Take the stale lock over in one statement before recovering: of two callers racing on
     // it, only the winner recovers; the other then meets a live holder.

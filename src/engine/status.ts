@@ -36,6 +36,16 @@ export interface ServiceStatus {
   instances: InstanceStatus[];
 }
 
+/** The daemon that answered `status` (absent in-process): `daemon` in `status --json`. */
+export interface DaemonRun {
+  pid: number;
+  startedAt: string;
+  /** The previous daemon of this SLIPWAY_HOME stopped without shutting down (killed, crashed). */
+  afterUncleanStop: boolean;
+  /** When that previous daemon had started, when known. */
+  previousStartedAt?: string;
+}
+
 export interface EnvStatus {
   project: string;
   env: string;
@@ -43,6 +53,7 @@ export interface EnvStatus {
   revision?: { number: number; version: string; status: string; createdAt: string; actor: string };
   lock?: LockInfo;
   services: ServiceStatus[];
+  daemon?: DaemonRun;
 }
 
 export async function envStatus(

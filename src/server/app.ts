@@ -1,108 +1,98 @@
 /**
- * The daemon's HTTP API (Hono). Every route that changes something needs the token;
- * operations stream NDJSON: {type:"event"} / {type:"line"} … then {type:"result"} or {type:"error"}.
+ * The daemon's HTTP API (Hono): the same app serves the 0600 unix socket (the local owner:
+ * admin) and the TCP listener (users, tokens, sessions; Host allow-list, CSRF, body limits).
+ * Routes: server/routes-ops.ts (operations), routes-access.ts (session, users, tokens),
+ * events.ts (SSE), openapi.ts (/v1/openapi.json), /metrics and /v1/health here.
  */
 import { Hono } from "hono";
-import { fromWire, OPS, runOp, toWireError, type OpPayload } from "../core.js";
-import type { Resolution, Slipway, Target } from "../index.js";
-import { tokenMatches } from "./auth.js";
+import { HTTPException } from "hono/http-exception";
+import type { AuthStore, DaemonRun, EventSubscriber, Resolution, Slipway, Target } from "../index.js";
+import { Authenticator, LoginLimiter } from "./auth.js";
+import { eventRoutes } from "./events.js";
+import { authenticate, fail, hostAllowList, limitBody, metricsOnlyThere, type AppEnv } from "./guard.js";
+import { openApiDocument } from "./openapi.js";
+import { accessRoutes, sessionRoutes } from "./routes-access.js";
+import { opRoutes, type AuditRecord } from "./routes-ops.js";
 
 export interface AppDeps {
-  token: string;
+  /** Users, tokens and sessions (the store's `auth`). */
+  users: AuthStore;
   slipway: (target: Target) => Slipway;
   /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
   remember?: (r: Resolution) => void;
+  /** Changing operations over TCP and refusals (the daemon records them in the store's timeline). */
+  audit?: (r: AuditRecord) => void;
+  /** Every engine event (GET /v1/events). */
+  subscribe?: (fn: EventSubscriber) => () => void;
   version: string;
   startedAt: string;
+  /** This daemon's run (started after an unclean stop?): added to `status` and `health` results. */
+  run?: DaemonRun;
   /** Prometheus text for GET /metrics (daemon gauges and the proxy's series). */
   metrics?: () => Promise<string>;
+  /** Host names the TCP listener answers to besides localhost, 127.0.0.1 and ::1. */
+  allowedHosts?: string[];
+  /** The listener serves TLS: session cookies are `Secure`. */
+  secure?: boolean;
+  /** Default 12 h. */
+  sessionTtlMs?: number;
+  /** Default 8 MiB (a resolved spec with its secrets fits many times over). */
+  maxBodyBytes?: number;
+  /** Failed logins per client address or user name per minute before 429 (default 5). */
+  loginAttempts?: number;
+  now?: () => number;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const now = deps.now ?? Date.now;
+  const sessionTtlMs = deps.sessionTtlMs ?? 12 * 3_600_000;
+  const auth = new Authenticator(deps.users, sessionTtlMs, now);
+  const access = {
+    store: deps.users,
+    auth,
+    limiter: new LoginLimiter(deps.loginAttempts ?? 5, 60_000, now),
+    secure: deps.secure === true,
+    sessionTtlMs,
+    now,
+  };
+
+  app.onError((e, c) =>
+    e instanceof HTTPException
+      ? e.getResponse()
+      : c.json({ error: { name: "InternalError", message: e.message.slice(0, 300) } }, 500),
+  );
+  app.use("*", hostAllowList(deps.allowedHosts ?? []));
+  app.use("*", limitBody(deps.maxBodyBytes ?? 8 * 1024 * 1024));
+  app.use("/v1/session", limitBody(16 * 1024));
 
   app.get("/v1/health", (c) =>
-    c.json({ ok: true, pid: process.pid, version: deps.version, startedAt: deps.startedAt }),
+    c.json({
+      ok: true,
+      pid: process.pid,
+      version: deps.version,
+      startedAt: deps.startedAt,
+      ...(deps.run ? { afterUncleanStop: deps.run.afterUncleanStop } : {}),
+    }),
   );
+  app.get("/v1/openapi.json", (c) => c.json(openApiDocument(deps.version)));
+  sessionRoutes(app, access);
 
-  // Prometheus' default path, behind the same token (scrape config: authorization.credentials_file).
+  app.use("/v1/*", authenticate(auth));
+  app.use("/metrics", authenticate(auth));
+  app.use("*", metricsOnlyThere);
+
+  // Prometheus' default path (scrape config: authorization.credentials_file with a metrics token).
   app.get("/metrics", async (c) => {
-    if (!tokenMatches(deps.token, c.req.header("authorization")))
-      return c.json({ error: { name: "Unauthorized", message: "missing or wrong token" } }, 401);
-    if (!deps.metrics) return c.json({ error: { name: "NotFound", message: "no metrics here" } }, 404);
+    if (!deps.metrics) return fail(c, 404, "NotFound", "no metrics here");
     return c.body(await deps.metrics(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
       "cache-control": "no-store",
     });
   });
-
-  app.use("/v1/*", async (c, next) => {
-    if (c.req.path === "/v1/health") return next();
-    if (!tokenMatches(deps.token, c.req.header("authorization")))
-      return c.json({ error: { name: "Unauthorized", message: "missing or wrong token" } }, 401);
-    return next();
-  });
-
-  app.post("/v1/ops/:op", async (c) => {
-    const op = c.req.param("op");
-    if (!(OPS as readonly string[]).includes(op))
-      return c.json({ error: { name: "UsageError", message: `unknown operation "${op}"` } }, 404);
-    let payload: OpPayload;
-    try {
-      payload = (await c.req.json()) as OpPayload;
-      if (!payload?.resolution?.spec) throw new Error("missing resolution");
-    } catch (e) {
-      return c.json(
-        { error: { name: "UsageError", message: `bad request body: ${(e as Error).message}` } },
-        400,
-      );
-    }
-    return streamOp(deps, op, payload);
-  });
-
+  accessRoutes(app, access);
+  eventRoutes(app, { subscribe: deps.subscribe });
+  opRoutes(app, deps);
+  app.all("/v1/*", (c) => fail(c, 404, "NotFound", `no route ${c.req.method} ${c.req.path.slice(0, 100)}`));
   return app;
-}
-
-/** Runs one operation and streams its events, log lines and outcome as NDJSON. */
-function streamOp(deps: AppDeps, op: string, payload: OpPayload): Response {
-  const enc = new TextEncoder();
-  // Operations that change things go on when the client disconnects (the daemon owns them);
-  // log following stops.
-  const follow = new AbortController();
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      let open = true;
-      const send = (o: unknown) => {
-        if (!open) return;
-        try {
-          controller.enqueue(enc.encode(JSON.stringify(o) + "\n"));
-        } catch {
-          open = false;
-        }
-      };
-      const slipway = deps.slipway(payload.resolution.spec.target);
-      if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
-      runOp(slipway, op, payload, {
-        emit: (event) => send({ type: "event", event }),
-        line: (line) => send({ type: "line", line }),
-        signal: op === "logs" ? follow.signal : undefined,
-      })
-        .then((result) => send({ type: "result", result }))
-        .catch((e) => {
-          const w = toWireError(e);
-          if (w.details?.stack) delete w.details.stack;
-          send({ type: "error", error: w });
-        })
-        .finally(() => {
-          if (open) controller.close();
-          open = false;
-        });
-    },
-    cancel() {
-      follow.abort();
-    },
-  });
-  return new Response(body, {
-    headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
-  });
 }

@@ -4,11 +4,19 @@
  */
 import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { SlipwayError } from "../core.js";
-import { pidAlive, type Logger, type Runtime, type EngineEvent, type ResolvedSpec } from "../index.js";
+import {
+  identityAlive,
+  selfIdentity,
+  type Logger,
+  type Runtime,
+  type EngineEvent,
+  type ResolvedSpec,
+} from "../index.js";
 import { join } from "node:path";
-import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
-import { ensureToken } from "./auth.js";
+import type { AuditRecord } from "./routes-ops.js";
+import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
+import { markDaemonStart, markDaemonStop } from "./daemon-state.js";
 import { daemonMetrics } from "./metrics.js";
 import { runScheduledChecks } from "./scheduled-checks.js";
 import { Scheduler } from "./scheduler.js";
@@ -20,17 +28,26 @@ export interface DaemonOptions {
   engine: Runtime;
   logger: Logger;
   version: string;
+  /** TLS, --insecure-http and the Host allow-list of the TCP listener (server/listen.ts). */
+  tcp?: TcpOptions;
 }
 
 export interface RunningDaemon {
   url: string;
+  /** The 0600 unix socket the local CLI uses (its owner is admin). */
+  socket: string;
   close(): Promise<void>;
 }
 
+/** A live daemon recorded in daemon.json: its pid and start time (a reused pid is another process). */
 function otherDaemon(home: string): { pid: number; url: string } | undefined {
   try {
-    const info = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as { pid: number; url: string };
-    if (info.pid === process.pid || !pidAlive(info.pid)) return undefined;
+    const info = JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as {
+      pid: number;
+      startTime?: string;
+      url: string;
+    };
+    if (info.pid === process.pid || !identityAlive(info.pid, info.startTime)) return undefined;
     // A reused pid is not a daemon.
     const cmd = readFileSync(`/proc/${info.pid}/cmdline`, "utf8");
     if (cmd.includes("slipway") && cmd.includes("serve")) return info;
@@ -41,24 +58,35 @@ function otherDaemon(home: string): { pid: number; url: string } | undefined {
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
-  const token = ensureToken(opts.home);
+  assertTcpOptions(opts.host, opts.tcp ?? {});
   const other = otherDaemon(opts.home);
   if (other)
     throw new SlipwayError(
       `another Slipway daemon (pid ${other.pid}) already serves ${opts.home} on ${other.url}`,
     );
   const startedAt = new Date().toISOString();
+  const run = markDaemonStart(opts.home, startedAt);
+  if (run.afterUncleanStop)
+    opts.logger.warn(
+      `the previous daemon${run.previousStartedAt ? ` (started ${run.previousStartedAt})` : ""} stopped uncleanly: nothing watched or healed until now`,
+    );
   // Alerts: notifiers of every environment with a stored (redacted) configuration resume their
   // outbox — before recovery, whose outcome alerts ("deploy of r12 interrupted; …") need them.
-  opts.engine.notify.start();
+  await opts.engine.notify.start();
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   const scheduler = await startScheduler(opts);
+  const tcp = opts.tcp ?? {};
   const app = createApp({
-    token,
+    users: opts.engine.store.auth,
+    subscribe: (fn) => opts.engine.subscribe(fn),
+    audit: (r) => audit(opts, r),
+    allowedHosts: tcp.allowedHosts,
+    secure: !!tcp.tls,
     slipway: (k) => opts.engine.slipway(k),
     remember: (r) => opts.engine.remember(r),
     version: opts.version,
     startedAt,
+    run,
     metrics: () =>
       daemonMetrics({
         store: opts.engine.store,
@@ -68,20 +96,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         rules: () => opts.engine.rules.all(),
       }),
   });
-  const { server, url } = await listen(app, opts);
+  // The old shared full-power token is not accepted any more: do not leave it lying around.
+  rmSync(join(opts.home, "daemon.token"), { force: true });
+  const socket = join(opts.home, "daemon.sock");
+  const local = await listenSocket(app, socket);
+  const { server, url } = await listenTcp(app, opts.host, opts.port, tcp, opts.logger);
   const infoFile = join(opts.home, "daemon.json");
-  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, pid: process.pid, startedAt }), { mode: 0o600 });
+  writeFileSync(infoFile + ".tmp", JSON.stringify({ url, socket, ...selfIdentity(), startedAt }), {
+    mode: 0o600,
+  });
   renameSync(infoFile + ".tmp", infoFile);
-  opts.logger.info(`slipway daemon listening on ${url}`, { pid: process.pid });
+  opts.logger.info(`slipway daemon listening on ${url} and ${socket}`, { pid: process.pid });
   const timer = startTicking(opts);
   return {
     url,
+    socket,
     async close() {
       scheduler.stop();
       clearInterval(timer);
-      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      local.closeAllConnections?.();
+      await Promise.all([server, local].map((s) => new Promise<void>((r) => s.close(() => r()))));
       rmSync(infoFile, { force: true });
+      rmSync(socket, { force: true });
       await opts.engine.close();
+      markDaemonStop(opts.home);
     },
   };
 }
@@ -136,18 +175,22 @@ async function startScheduler(opts: DaemonOptions): Promise<Scheduler> {
   return scheduler;
 }
 
-async function listen(
-  app: ReturnType<typeof createApp>,
-  opts: DaemonOptions,
-): Promise<{ server: ReturnType<typeof serve>; url: string }> {
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
-    s.on("error", reject);
-  });
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : opts.port;
-  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-  return { server, url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}` };
+/** An operation of a TCP caller (or its refusal): the daemon log and the store's timeline. */
+function audit(opts: DaemonOptions, r: AuditRecord): void {
+  const what = `${r.actor} ${r.outcome === "refused" ? "was refused" : "ran"} ${r.op} on ${r.project}/${r.env}`;
+  const message = r.reason ? `${what}: ${r.reason}` : what;
+  opts.logger.info(message);
+  void opts.engine.store
+    .addEvent({
+      project: r.project,
+      env: r.env,
+      time: new Date().toISOString(),
+      kind: r.outcome === "refused" ? "api.refused" : "api.operation",
+      severity: r.outcome === "refused" ? "warning" : "info",
+      message,
+      data: { actor: r.actor, op: r.op, role: r.role },
+    })
+    .catch((e: Error) => opts.logger.warn(`cannot record "${message}": ${e.message}`));
 }
 
 /** Housekeeping every 2 s; a slow tick is never overlapped by the next one. */

@@ -4,6 +4,7 @@ import { dirname, resolve as resolvePath } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Node } from "yaml";
 import { SpecError } from "../errors.js";
+import { guardStructure, toJSGuarded } from "./yaml-guards.js";
 
 export type PathSegment = string | number;
 
@@ -55,7 +56,8 @@ export function parseSpecText(text: string, file: string): LoadedSpec {
       }),
     );
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  guardStructure(doc, lc, file);
+  const raw: unknown = toJSGuarded(doc, lc, file);
   const locate = (path: PathSegment[], key = false) => {
     let node: unknown = doc.contents;
     let keyNode: unknown;
@@ -72,9 +74,10 @@ export function parseSpecText(text: string, file: string): LoadedSpec {
         keyNode = undefined;
       } else break;
     }
+    // A key without a value (`replicas:`) has no value node: its key stands for it; an empty
+    // document has no node at all: its first line does.
     const target = (key && keyNode ? keyNode : node) as Node | undefined;
-    const offset = target?.range?.[0];
-    if (offset === undefined) return undefined;
+    const offset = target?.range?.[0] ?? (keyNode as Node | undefined)?.range?.[0] ?? 0;
     const p = lc.linePos(offset);
     return { line: p.line, column: p.col };
   };

@@ -8,7 +8,16 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../support/ports.js";
-import { appProcesses, BIN, daemonPid, killDaemon, makeProject, waitFor, type Project } from "./harness.js";
+import {
+  appProcesses,
+  BIN,
+  daemonInfo,
+  daemonPid,
+  killDaemon,
+  makeProject,
+  waitFor,
+  type Project,
+} from "./harness.js";
 
 interface StatusJson {
   result: {
@@ -50,9 +59,11 @@ describe("deploy, redeploy, history, rollback", () => {
     expect(d1.stderr).toMatch(/✔ start api .* healthy, serving/);
     expect((await p.get("web")).body).toBe("v1");
     expect((await p.get("api")).body).toBe("v1");
-    // The daemon the CLI started: its token only its owner can read, its API on loopback.
-    expect(statSync(join(p.home, "daemon.token")).mode & 0o777).toBe(0o600);
-    const daemon = JSON.parse(readFileSync(join(p.home, "daemon.json"), "utf8")) as { url: string };
+    // The daemon the CLI started: its socket only its owner can open, its TCP API on loopback.
+    const daemon = daemonInfo(p.home);
+    expect(daemon.socket).toBe(join(p.home, "daemon.sock"));
+    expect(statSync(daemon.socket).isSocket()).toBe(true);
+    expect(statSync(daemon.socket).mode & 0o777).toBe(0o600);
     expect(new URL(daemon.url).hostname).toBe("127.0.0.1");
 
     const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
@@ -341,7 +352,7 @@ describe("locks and protection", () => {
       },
     );
     expect(lock).toMatchObject({ operation: "deploy", pid: daemon });
-    expect(lock!.holder).toContain(`pid ${daemon}@`);
+    expect(lock!.holder).toMatch(new RegExp(`pid ${daemon}/\\d+@`));
     const refused = p.cli(["lock", "development", "--release"]);
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stderr).toContain(`locked by ${lock!.holder} (deploy) since ${lock!.acquiredAt}`);

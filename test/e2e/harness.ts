@@ -52,9 +52,11 @@ export interface Project {
   file: string;
   ports: { web: number; api: number };
   env: NodeJS.ProcessEnv;
-  cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): CliResult;
+  cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): CliResult;
   cliAsync(args: string[], opts?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   get(service: "web" | "api", path?: string): Promise<{ status: number; body: string }>;
+  /** A new API token (`slipway tokens create`, over the local socket as its owner): its value. */
+  token(name: string, role: string, extra?: string[]): string;
   cleanup(): Promise<void>;
 }
 
@@ -172,6 +174,7 @@ export async function makeProject(extra = ""): Promise<Project> {
         env: { ...env, ...o.env },
         encoding: "utf8",
         timeout: o.timeoutMs ?? 120_000,
+        input: o.input,
       });
       return result(r.status, r.stdout, r.stderr);
     },
@@ -202,6 +205,11 @@ export async function makeProject(extra = ""): Promise<Project> {
         req.on("error", reject);
       });
     },
+    token(name, role, extra = []) {
+      const r = p.cli(["tokens", "create", name, "--role", role, ...extra]);
+      if (r.code !== 0) throw new Error(`tokens create ${name} failed: ${r.stderr}`);
+      return r.stdout.trim();
+    },
     async cleanup() {
       spawnSync(process.execPath, [BIN, ...base, "destroy", "development", "--in-process", "--yes"], {
         env,
@@ -228,6 +236,15 @@ export async function makeProject(extra = ""): Promise<Project> {
     },
   };
   return p;
+}
+
+/** The daemon's daemon.json: its TCP URL and its unix socket. */
+export function daemonInfo(home: string): { url: string; socket: string; pid: number } {
+  return JSON.parse(readFileSync(join(home, "daemon.json"), "utf8")) as {
+    url: string;
+    socket: string;
+    pid: number;
+  };
 }
 
 export function daemonPid(home: string): number | undefined {

@@ -3,11 +3,9 @@
  * class, in-flight, a real histogram) relayed over HTTP behind the API token, scraped by a real
  * Prometheus with that token as bearer token.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startPrometheus, type PrometheusServer } from "../support/prometheus.js";
-import { makeProject, type Project } from "./harness.js";
+import { daemonInfo, makeProject, type Project } from "./harness.js";
 
 let project: Project | undefined;
 let prom: PrometheusServer | undefined;
@@ -40,8 +38,12 @@ describe("daemon /metrics", () => {
     const p = (project = await makeProject());
     const d = p.cli(["deploy", "development", "--version", "v1"]);
     expect(d.code, d.stderr).toBe(0);
-    const { url } = JSON.parse(readFileSync(join(p.home, "daemon.json"), "utf8")) as { url: string };
-    const token = readFileSync(join(p.home, "daemon.token"), "utf8").trim();
+    const { url } = daemonInfo(p.home);
+    // A metrics-role token: /metrics and nothing else (docs/users.md).
+    const token = p.token("prometheus", "metrics");
+    expect((await fetch(`${url}/v1/session`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      403,
+    );
     const scrape = async () => {
       const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
       expect(r.status).toBe(200);

@@ -5,14 +5,14 @@
  * routes (a webhook receiver on loopback); `slipway rules --json` and the daemon's /metrics show
  * their state.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../support/ports.js";
 import { startPrometheus, type PrometheusServer } from "../support/prometheus.js";
 import { startHttpReceiver, type HttpReceiver } from "../support/receivers.js";
-import { apiOnlySpec, makeProject, type Project } from "./harness.js";
+import { apiOnlySpec, daemonInfo, makeProject, type Project } from "./harness.js";
 
 /** Every 2nd request answers 500 while the flag file exists. */
 const APP = `
@@ -109,9 +109,12 @@ function delivered(): WebhookAlert[] {
 const alertsOf = (rule: string, status: string) =>
   delivered().filter((a) => a.labels.rule === rule && a.status === status);
 
+let metricsToken: string | undefined;
 async function metric(line: RegExp): Promise<string | undefined> {
-  const { url } = JSON.parse(readFileSync(join(p.home, "daemon.json"), "utf8")) as { url: string };
-  const token = readFileSync(join(p.home, "daemon.token"), "utf8").trim();
+  const { url } = daemonInfo(p.home);
+  // A metrics-role token: /metrics and nothing else (docs/users.md); created once.
+  metricsToken ??= p.token("rules-prometheus", "metrics");
+  const token = metricsToken;
   const text = await (
     await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
   ).text();

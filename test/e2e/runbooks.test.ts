@@ -174,7 +174,9 @@ describe("runbooks", () => {
     ]);
     expect(reports.find((r) => r.runbook === "tick")?.trigger).toBe("schedule:ticker");
     const human = p.cli(["runs", "development", "monthly"], { env: env() });
-    expect(human.stdout).toMatch(/✖ .*monthly {2}failed {2}3\/4 steps[\s\S]*✖ audit: 2 vulnerabilities/);
+    expect(human.stdout).toMatch(
+      /✖ .*monthly {2}failed {2}3\/4 steps[\s\S]*✖ audit: failed echo 2 vulnerabilities; exit 3/,
+    );
     const store = SqliteStore.open({ home: p.home });
     try {
       const kinds = (await store.listEvents("e2e", "development")).map((e) => e.kind);

@@ -1,15 +1,48 @@
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
 import { slipwayVersion } from "../version.js";
 
+interface ServeOptions {
+  host: string;
+  port: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureHttp?: boolean;
+  allowedHost: string[];
+  install?: boolean;
+  print?: boolean;
+  unitFile?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
 export function register(cli: Cli): void {
   cli.program
     .command("serve")
-    .description("run the Slipway daemon (API, deploy execution, recovery) in the foreground")
-    .option("--host <host>", "address to listen on (loopback unless told otherwise)", "127.0.0.1")
-    .option("--port <port>", "port (0: any free port)", "7437")
+    .description(
+      "run the Slipway daemon (API, deploy execution, recovery) in the foreground; the local CLI talks to it over $SLIPWAY_HOME/daemon.sock",
+    )
+    .option(
+      "--host <host>",
+      "TCP address for the dashboard and remote API (loopback unless told otherwise)",
+      "127.0.0.1",
+    )
+    .option("--port <port>", "TCP port (0: any free port)", "7437")
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM; required off loopback)")
+    .option("--tls-key <file>", "the certificate's private key (PEM)")
+    .option("--insecure-http", "allow plain HTTP on a non-loopback --host (prints a warning)")
+    .option("--allowed-host <name>", "a Host header name the listener answers to (repeatable)", collect, [])
+    .option("--install", "write a systemd unit that runs this daemon and restarts it whenever it stops")
+    .option("--print", "with --install: print the unit instead of writing it")
+    .option(
+      "--unit-file <path>",
+      "with --install: where to write the unit (default: systemd's unit directory)",
+    )
     .action(
-      cli.action(async (o: { host: string; port: string }) => {
+      cli.action(async (o: ServeOptions) => {
+        if (o.install || o.print) return install(cli, o);
         const { createRuntime, fileLogger } = await import("../../index.js");
         const { startDaemon } = await import("../../server/daemon.js");
         const home = cli.home;
@@ -22,6 +55,14 @@ export function register(cli: Cli): void {
           engine,
           logger,
           version: slipwayVersion(),
+          tcp: {
+            tls: o.tlsCert || o.tlsKey ? { cert: o.tlsCert ?? "", key: o.tlsKey ?? "" } : undefined,
+            insecureHttp: o.insecureHttp,
+            allowedHosts: o.allowedHost,
+          },
+        }).catch(async (e: unknown) => {
+          await engine.close();
+          throw e;
         });
         const shutdown = async () => {
           logger.info("shutting down (instances and the proxy keep running)");
@@ -32,4 +73,32 @@ export function register(cli: Cli): void {
         process.on("SIGINT", () => void shutdown());
       }),
     );
+}
+
+async function install(cli: Cli, o: ServeOptions): Promise<void> {
+  const m = await import("../../server/install.js");
+  const system = process.getuid?.() === 0;
+  const input = {
+    home: cli.home,
+    host: o.host,
+    // A supervised daemon keeps one address: port 0 would change it at every restart.
+    port: parseIntArg("--port", o.port) || 7437,
+    node: process.execPath,
+    script: realpathSync(process.argv[1]),
+    system,
+  };
+  const unit = m.systemdUnit(input);
+  const others = m.otherInitSystems(input);
+  if (o.print) {
+    cli.out.stderr(`# the same for other init systems:\n${others.replace(/^/gm, "# ")}`);
+    return cli.finish({ unit, written: false }, (out) => out.stdout(unit.trimEnd()));
+  }
+  const path = o.unitFile ? resolve(o.unitFile) : m.unitPath(system);
+  m.installUnit(path, unit);
+  const enable = m.enableCommands(system);
+  cli.finish({ path, unit, written: true, enable }, (out) => {
+    out.stdout(`wrote ${path} (slipway serve for SLIPWAY_HOME=${input.home}, Restart=always)`);
+    out.stdout(`enable it with:\n${enable.map((c) => `  ${c}`).join("\n")}`);
+    out.stdout(`\nthe same for other init systems:\n${others}`);
+  });
 }

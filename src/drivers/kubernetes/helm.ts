@@ -47,7 +47,7 @@ export async function helmTemplate(req: HelmTemplateRequest): Promise<Kubernetes
     let valuesFile: string | undefined;
     if (req.service.values && Object.keys(req.service.values).length) {
       valuesFile = join(tmp, "values.json"); // JSON is YAML
-      writeFileSync(valuesFile, JSON.stringify(req.service.values));
+      writeFileSync(valuesFile, JSON.stringify(req.service.values), { mode: 0o600 });
     }
     const out = await new Promise<string>((ok, fail) =>
       execFile(

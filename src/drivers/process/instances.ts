@@ -74,7 +74,7 @@ export class Archive {
     if (!existsSync(dir)) return;
     const dest = this.layout.stoppedLogDir(i);
     try {
-      mkdirSync(dirname(dest), { recursive: true });
+      mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
       if (existsSync(join(dir, LOG_DIR))) {
         rmSync(dest, { recursive: true, force: true });
         renameSync(join(dir, LOG_DIR), dest);

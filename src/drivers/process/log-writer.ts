@@ -32,8 +32,8 @@ export class RotatingLog {
     private readonly maxFiles: number,
     private readonly base = "app.log",
   ) {
-    mkdirSync(dir, { recursive: true });
-    this.fd = openSync(this.file(0), "a", 0o640);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.fd = openSync(this.file(0), "a", 0o600);
     this.size = fstatSync(this.fd).size;
   }
 
@@ -109,7 +109,7 @@ export class RotatingLog {
     for (let n = this.maxFiles - 1; n >= 0; n--) {
       if (existsSync(this.file(n))) renameSync(this.file(n), this.file(n + 1));
     }
-    this.fd = openSync(this.file(0), "a", 0o640);
+    this.fd = openSync(this.file(0), "a", 0o600);
     this.size = 0;
   }
 }

@@ -153,7 +153,7 @@ export class ProcessDriver implements Driver {
     const stopSignal = checkSignal(svc.stop.signal);
     const id = `${svc.name}-r${req.revision}-${req.index}-${randomBytes(3).toString("hex")}`;
     const dir = this.layout.instanceDir(req.project, req.env, id);
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Proxied: an ephemeral port behind the public one. Unproxied: the public port itself.
     const port = proxied(svc) ? await freeLoopbackPort() : svc.port;
     const cfg = this.shimConfig(req, { id, dir, port, stopSignal });

@@ -51,10 +51,11 @@ export function prepareRelease(
       `service "${service.name}": path "${src}" does not exist or is not a directory (services.${service.name}.path)`,
     );
   if (existsSync(dest)) return artifact;
-  mkdirSync(dirname(dest), { recursive: true });
+  mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
   const tmp = `${dest}.tmp-${randomBytes(4).toString("hex")}`;
   try {
-    cpSync(src, tmp, { recursive: true, verbatimSymlinks: true, filter: (s) => basename(s) !== ".git" });
+    const named = namedEnvFiles(service);
+    cpSync(src, tmp, { recursive: true, verbatimSymlinks: true, filter: (s) => copied(s, named) });
     setWritable(tmp, false);
     try {
       renameSync(tmp, dest);
@@ -68,6 +69,28 @@ export function prepareRelease(
   }
   logger.debug("release prepared", { service: service.name, revision, dir: dest });
   return artifact;
+}
+
+/** A dotenv file: `.env`, `.env.production`, `.env.local`… */
+const ENV_FILE = /^\.env(\.[^/]+)?$/;
+
+/**
+ * The dotenv files a service's own fields name (`run: node --env-file=.env.production …`): those
+ * are copied into the release. Any other `.env*` file of the directory is not: its values reach
+ * the instance through `envFile`/`env` when the spec wants them, and a stray `.env` full of
+ * another environment's secrets must not travel into every release.
+ */
+function namedEnvFiles(service: ResolvedService): Set<string> {
+  const text = JSON.stringify(service);
+  return new Set([...text.matchAll(/(?<![\w.])\.env(?:\.[\w-]+)*(?![\w])/g)].map((m) => m[0]));
+}
+
+function copied(path: string, namedEnv: Set<string>): boolean {
+  const b = basename(path);
+  if (b === ".git") return false;
+  // Only files: a Python virtualenv is often a directory called .env.
+  if (ENV_FILE.test(b) && !namedEnv.has(b)) return !lstatSync(path).isFile();
+  return true;
 }
 
 /** Removes releases not in `keep` nor `inUse`, and copies left half-done over an hour ago. */
@@ -90,13 +113,16 @@ export function pruneReleases(
   }
 }
 
-/** Sets or clears the write bits of a tree (symlinks untouched). */
+/**
+ * Sets or clears the write bits of a tree (symlinks untouched); a read-only release is also
+ * private (no group or other bits: it lives in SLIPWAY_HOME, the user's alone).
+ */
 function setWritable(root: string, writable: boolean): void {
   const walk = (p: string) => {
     const st = lstatSync(p);
     if (st.isSymbolicLink()) return;
     if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
-    const mode = writable ? st.mode | 0o200 : st.mode & ~0o222;
+    const mode = writable ? st.mode | 0o200 : st.mode & ~0o222 & ~0o077;
     chmodSync(p, mode & 0o7777);
   };
   walk(root);

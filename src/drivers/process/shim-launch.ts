@@ -33,7 +33,7 @@ export async function spawnShim(dir: string, cfg: ShimConfig): Promise<number> {
     const v = process.env[k];
     if (v !== undefined) shimEnv[k] = v;
   }
-  const errFd = openSync(join(dir, SHIM_LOG), "a", 0o640);
+  const errFd = openSync(join(dir, SHIM_LOG), "a", 0o600);
   let child;
   try {
     child = spawn(process.execPath, args, {

@@ -79,7 +79,7 @@ export interface StopRequest {
 /** Atomic JSON write: temp file, fsync, rename. Readers see the old or the new file, never half. */
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", 0o644);
+  const fd = openSync(tmp, "w", 0o600);
   try {
     writeSync(fd, JSON.stringify(value, null, 2) + "\n");
     fsyncSync(fd);
