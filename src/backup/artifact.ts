@@ -1,11 +1,15 @@
 /** What a backup artifact is made of: its checksum, its name, and the config recorded with it. */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { Transform } from "node:stream";
 import type { TransformCallback } from "node:stream";
+import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { OperationFailed, Refused, UsageError } from "../errors.js";
+import type { BackupRecord } from "./catalog.js";
 import { scrub } from "./exec.js";
-import type { BackupConfig, BackupType } from "./provider.js";
+import type { BackupConfig, BackupProvider, BackupType } from "./provider.js";
+import type { ReleaseSnapshot } from "./requests.js";
 
 export const RELEASE_SERVICE = "_release";
 
@@ -62,4 +66,46 @@ export function secretsOf(config: BackupConfig): string[] {
   } catch {
     return [];
   }
+}
+
+/** The provider of a release snapshot: its JSON body, nothing to restore into. */
+export function releaseProvider(body: ReleaseSnapshot, revision?: number): BackupProvider {
+  return {
+    type: "release",
+    extension: "json",
+    describe: () => `release${revision !== undefined ? ` r${revision}` : ""}`,
+    dump: async (_c, sink) => {
+      const src = new PassThrough();
+      const done = pipeline(src, sink);
+      src.end(JSON.stringify(body, null, 2) + "\n");
+      await done;
+      const images = body.images as unknown[] | Record<string, unknown>;
+      return { images: Array.isArray(images) ? images.length : Object.keys(images).length };
+    },
+    stage: async () => {},
+    swap: async () => {},
+    settle: async (_c, _x, want) => want,
+    check: async () => ({ ok: true, detail: "release snapshot" }),
+  };
+}
+
+/** A record a restore may use: finished, not corrupt (unless forced), not a release snapshot. */
+export function restorable(rec: BackupRecord, force?: boolean): BackupRecord {
+  const id = rec.id;
+  if (rec.status === "running" || rec.status === "failed")
+    throw new OperationFailed(
+      `backup ${id} ${rec.status === "running" ? "is still running" : "failed"}; nothing to restore`,
+    );
+  if (rec.status === "corrupt" && !force)
+    throw new Refused(
+      `backup ${id} is marked corrupt (${rec.error ?? "verify failed"}); pass force to restore it anyway`,
+    );
+  if (rec.type === "release")
+    throw new UsageError(`backup ${id} is a release snapshot: read it with readRelease() and redeploy it`);
+  return rec;
+}
+
+/** A short unique name for a restore's staged data (letters and digits: safe in every provider's names). */
+export function newRestoreToken(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 }

@@ -3,6 +3,8 @@
  * PostgreSQL store holds it with everything else. Catalogs written before the store held it
  * (`<SLIPWAY_HOME>/backups/catalog.db`) are imported once by importLegacyCatalog.
  */
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { BackupRecord } from "./record.js";
 
 export type { BackupRecord, BackupStatus } from "./record.js";
@@ -42,5 +44,20 @@ export class BackupCatalog {
 
   async delete(id: string): Promise<void> {
     await this.store.deleteBackup(id);
+  }
+
+  /** Backups left running by a process that died are marked failed; their work files go. */
+  async markInterrupted(workDir: string): Promise<BackupRecord[]> {
+    const out = await this.running();
+    for (const r of out) {
+      for (const name of readdirSync(workDir))
+        if (name === `${r.id}.partial` || name.startsWith(`${r.id}-`))
+          rmSync(join(workDir, name), { recursive: true, force: true });
+      r.status = "failed";
+      r.error = "interrupted: the process stopped during the backup";
+      r.finishedAt ??= new Date().toISOString();
+      await this.update(r);
+    }
+    return out;
   }
 }

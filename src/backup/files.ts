@@ -3,26 +3,25 @@
  * manifest (entry names, types, regular-file bytes), so verify compares the extracted tree with
  * exactly what tar wrote.
  *
- * Restore semantics: each backed-up path is extracted next to itself (same filesystem) and then
- * swapped in with rename, so the path ends up exactly as it was at backup time (files created
- * since are gone) and a failed extraction leaves the live path untouched.
+ * Restore semantics (tree-swap.ts): each backed-up path is extracted next to itself (same
+ * filesystem) and then swapped in with rename, so the path ends up exactly as it was at backup
+ * time (files created since are gone) and a failed extraction leaves the live path untouched.
  */
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-} from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { lstatSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import type { Writable } from "node:stream";
 import { OperationFailed } from "../errors.js";
 import { run } from "./exec.js";
-import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
+import type {
+  BackupConfig,
+  BackupFacts,
+  BackupProvider,
+  CheckResult,
+  ProviderContext,
+  RestoreSide,
+} from "./provider.js";
+import { settleTree, stageTree, swapTree } from "./tree-swap.js";
 
 export interface Manifest {
   entries: number;
@@ -167,30 +166,6 @@ function absPaths(config: BackupConfig): string[] {
 
 const member = (abs: string) => abs.replace(/^\/+/, "") || ".";
 
-/** Replace `abs` with the same member extracted from `file`, via a sibling staging dir and rename. */
-async function swapIn(file: string, abs: string): Promise<void> {
-  const parent = dirname(abs);
-  mkdirSync(parent, { recursive: true });
-  const staging = mkdtempSync(join(parent, `.slipway-restore-${basename(abs)}-`));
-  try {
-    await run("tar", ["--extract", "--gzip", `--file=${file}`, "-C", staging, "--", member(abs)]);
-    const restored = join(staging, member(abs));
-    if (existsSync(abs) || lstatExists(abs)) renameSync(abs, join(staging, ".previous"));
-    renameSync(restored, abs);
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
-}
-
-function lstatExists(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export const filesProvider: BackupProvider = {
   type: "files",
   extension: "tar.gz",
@@ -205,11 +180,21 @@ export const filesProvider: BackupProvider = {
     return { paths, manifest };
   },
 
-  async restore(config, file, ctx) {
+  async stage(config, file, ctx) {
     for (const p of absPaths(config)) {
-      ctx.logger.info("restoring path", { path: p });
-      await swapIn(file, p);
+      ctx.logger.info("staging path", { path: p });
+      await stageTree(file, member(p), p, ctx.token);
     }
+  },
+
+  async swap(config, ctx) {
+    for (const p of absPaths(config)) swapTree(p, ctx.token);
+  },
+
+  async settle(config, ctx, want) {
+    let side: RestoreSide = want;
+    for (const p of absPaths(config)) side = settleTree(p, ctx.token, want);
+    return side;
   },
 
   async check(config, file, facts, ctx) {

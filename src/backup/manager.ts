@@ -4,13 +4,12 @@
  * the storage, and keeps the catalog; restore and verify check the checksum first.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { OperationFailed, Refused, UsageError, errorMessage } from "../errors.js";
+import { OperationFailed, UsageError, errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { BackupCatalog } from "./catalog.js";
@@ -19,7 +18,15 @@ import { privateWriteStream, scrub } from "./exec.js";
 import { filesProvider } from "./files.js";
 import { mysqlProvider } from "./mysql.js";
 import { postgresProvider } from "./postgres.js";
-import type { BackupConfig, BackupFacts, BackupProvider, BackupType, ProviderContext } from "./provider.js";
+import type {
+  BackupConfig,
+  BackupFacts,
+  BackupProvider,
+  BackupType,
+  ProviderContext,
+  RestoreSide,
+} from "./provider.js";
+import { stagedRestore } from "./provider.js";
 import { redisProvider } from "./redis.js";
 import { selectForPruning } from "./retention.js";
 import type { Retention } from "./retention.js";
@@ -29,7 +36,10 @@ import { volumeProvider } from "./volume.js";
 import {
   Digest,
   normalizeType,
+  newRestoreToken,
   recordable,
+  releaseProvider,
+  restorable,
   RELEASE_SERVICE,
   secretsOf,
   sha256File,
@@ -42,12 +52,21 @@ import {
   type ReleaseBackupRequest,
   type ReleaseSnapshot,
   type RestoreOptions,
+  type RestorePhase,
+  type SettleOptions,
 } from "./requests.js";
 
-export { BackupNotFound, sha256File };
-export type { BackupManagerOptions, BackupRequest, ReleaseBackupRequest, ReleaseSnapshot, RestoreOptions };
+export { BackupNotFound, newRestoreToken, sha256File };
+export type {
+  BackupManagerOptions,
+  BackupRequest,
+  ReleaseBackupRequest,
+  ReleaseSnapshot,
+  RestoreOptions,
+  RestorePhase,
+  SettleOptions,
+};
 
-/** No backup has this id. A usage error (exit 2). */
 export class BackupManager {
   private readonly catalog: BackupCatalog;
   private readonly storage: BackupStorage;
@@ -78,9 +97,9 @@ export class BackupManager {
     return `${name.replace(/^_/, "")}-${stamp(at)}-${randomBytes(2).toString("hex")}`;
   }
 
-  private context(id: string): { ctx: ProviderContext; cleanup(): void } {
+  private context(id: string, given?: string): { ctx: ProviderContext; cleanup(): void } {
     const workDir = mkdtempSync(join(this.storage.workDir(), `${id}-`));
-    const token = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    const token = given ?? newRestoreToken();
     return {
       ctx: { logger: this.logger, workDir, token },
       cleanup: () => rmSync(workDir, { recursive: true, force: true }),
@@ -136,20 +155,7 @@ export class BackupManager {
       spec: req.spec,
       images: req.images,
     };
-    const release: BackupProvider = {
-      type: "release",
-      extension: "json",
-      describe: () => `release${req.revision !== undefined ? ` r${req.revision}` : ""}`,
-      dump: async (_c, sink) => {
-        const src = new PassThrough();
-        const done = pipeline(src, sink);
-        src.end(JSON.stringify(body, null, 2) + "\n");
-        await done;
-        return { images: Array.isArray(req.images) ? req.images.length : Object.keys(req.images).length };
-      },
-      restore: async () => {},
-      check: async () => ({ ok: true, detail: "release snapshot" }),
-    };
+    const release = releaseProvider(body, req.revision);
     return this.produce(
       req.project,
       req.env,
@@ -258,36 +264,49 @@ export class BackupManager {
     return given;
   }
 
-  /** Replace the live data with backup `id`. Checks the checksum first; refuses failed/corrupt ones. */
+  /**
+   * Replace the live data with backup `id`: staged beside the live data, then swapped in at once
+   * (provider.ts stagedRestore). Checks the checksum first; refuses failed/corrupt ones.
+   */
   async restore(id: string, opts: RestoreOptions = {}): Promise<BackupRecord> {
-    const rec = await this.require(id);
-    if (rec.status === "running" || rec.status === "failed")
-      throw new OperationFailed(
-        `backup ${id} ${rec.status === "running" ? "is still running" : "failed"}; nothing to restore`,
-      );
-    if (rec.status === "corrupt" && !opts.force)
-      throw new Refused(
-        `backup ${id} is marked corrupt (${rec.error ?? "verify failed"}); pass force to restore it anyway`,
-      );
-    if (rec.type === "release")
-      throw new UsageError(`backup ${id} is a release snapshot: read it with readRelease() and redeploy it`);
+    const rec = restorable(await this.require(id), opts.force);
     const config = this.configFor(rec, opts.config);
     const provider = this.provider(config.type);
     const file = await this.storage.fetch(rec.key);
-    const { ctx, cleanup } = this.context(id);
+    const { ctx, cleanup } = this.context(id, opts.token);
     try {
       await this.checkSum(rec, file.path);
       this.logger.info("restore started", { id, service: rec.service, into: provider.describe(config) });
       try {
-        await provider.restore(config, file.path, ctx);
+        await stagedRestore(provider, config, file.path, { ...ctx, file: file.path }, opts);
       } catch (e) {
-        throw new OperationFailed(`restore of ${id} failed: ${scrub(errorMessage(e), secretsOf(config))}`);
+        throw new OperationFailed(
+          `restore of ${id} failed (the live data was kept): ${scrub(errorMessage(e), secretsOf(config))}`,
+        );
       }
       this.logger.info("restore finished", { id });
       return rec;
     } finally {
       cleanup();
       await file.release();
+    }
+  }
+
+  /** After an interrupted restore: finish or undo it by its token; which data is live now. */
+  async settle(id: string, opts: SettleOptions): Promise<RestoreSide> {
+    const rec = await this.require(id);
+    const config = this.configFor(rec, opts.config);
+    const { ctx, cleanup } = this.context(id, opts.token);
+    try {
+      const side = await this.provider(config.type).settle(config, ctx, opts.want);
+      this.logger.info("interrupted restore settled", { id, token: opts.token, live: side });
+      return side;
+    } catch (e) {
+      throw new OperationFailed(
+        `could not settle the interrupted restore of ${id}: ${scrub(errorMessage(e), secretsOf(config))}`,
+      );
+    } finally {
+      cleanup();
     }
   }
 
@@ -374,18 +393,7 @@ export class BackupManager {
   }
 
   /** At daemon start: backups left running by a process that died are marked failed. */
-  async markInterrupted(): Promise<BackupRecord[]> {
-    const out = await this.catalog.running();
-    const work = this.storage.workDir();
-    for (const r of out) {
-      for (const name of readdirSync(work))
-        if (name === `${r.id}.partial` || name.startsWith(`${r.id}-`))
-          rmSync(join(work, name), { recursive: true, force: true });
-      r.status = "failed";
-      r.error = "interrupted: the process stopped during the backup";
-      r.finishedAt ??= new Date().toISOString();
-      await this.catalog.update(r);
-    }
-    return out;
+  markInterrupted(): Promise<BackupRecord[]> {
+    return this.catalog.markInterrupted(this.storage.workDir());
   }
 }

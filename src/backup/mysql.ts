@@ -1,87 +1,22 @@
 /**
  * MariaDB/MySQL: mariadb-dump --single-transaction of one database, gzip-compressed; restored
- * with the mariadb client. The password goes through a 0600 defaults file in a private temp dir.
+ * into a scratch schema and swapped in with one RENAME TABLE (mysql-restore.ts). The password goes through a 0600 defaults file in a private temp dir.
  * Row counts are read from the dump stream itself (the tuples of its INSERT statements), so they
  * describe exactly the snapshot that was dumped.
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
 import { Transform } from "node:stream";
 import type { TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createReadStream } from "node:fs";
 import { createGunzip, createGzip } from "node:zlib";
 import { OperationFailed } from "../errors.js";
-import { backupUrl, redactUrl, run } from "./exec.js";
-import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
+import { redactUrl, run } from "./exec.js";
+import { credentials, type MyTarget, mysqlTool, optionFileValue, target } from "./mysql-common.js";
+import { mysqlSettle, mysqlStage, mysqlSwap } from "./mysql-restore.js";
+import type { BackupFacts, BackupProvider, CheckResult } from "./provider.js";
 import { diffCounts } from "./provider.js";
 
-function onPath(name: string): boolean {
-  return (process.env.PATH ?? "").split(delimiter).some((d) => d && existsSync(join(d, name)));
-}
-
-/** mariadb-dump / mariadb, falling back to the MySQL names. */
-export function mysqlTool(kind: "dump" | "client"): string {
-  const [a, b] = kind === "dump" ? ["mariadb-dump", "mysqldump"] : ["mariadb", "mysql"];
-  return onPath(a) || !onPath(b) ? a : b;
-}
-
-interface MyTarget {
-  args: string[];
-  password?: string;
-  user: string;
-  database: string;
-  display: string;
-}
-
-function target(config: BackupConfig): MyTarget {
-  const { u, url } = backupUrl("mysql", config.url, ["mysql:", "mariadb:"]);
-  const database = decodeURIComponent(u.pathname.slice(1));
-  if (!database)
-    throw new OperationFailed(
-      `mysql backup: the url must name a database (mysql://user@host/DATABASE), got ${redactUrl(url)}`,
-    );
-  const socket = u.searchParams.get("socket");
-  const args = socket
-    ? [`--socket=${socket}`]
-    : [`--host=${u.hostname || "127.0.0.1"}`, `--port=${u.port || "3306"}`, "--protocol=TCP"];
-  return {
-    args,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    user: decodeURIComponent(u.username) || "root",
-    database,
-    display: redactUrl(url),
-  };
-}
-
-const OPTION_ESCAPES: Record<string, string> = {
-  "\\": "\\\\",
-  '"': '\\"',
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\b": "\\b",
-};
-
-/**
- * A value of a MySQL/MariaDB option file, double-quoted with the escapes the option-file reader
- * undoes (\\ \" \n \r \t \b): a newline in a password must not end the line, or the rest of the
- * value would be read as another option (host=…, a plugin-dir …).
- */
-export function optionFileValue(s: string): string {
-  if (s.includes("\0"))
-    throw new OperationFailed("mysql backup: a NUL character cannot be given in an option file");
-  return `"${s.replace(/[\\"\n\r\t\b]/g, (c) => OPTION_ESCAPES[c] as string)}"`;
-}
-
-/** Writes the 0600 option file the tools read credentials from; returns the first argv item. */
-function credentials(t: MyTarget, ctx: ProviderContext): string {
-  const file = join(ctx.workDir, "client.cnf");
-  const lines = ["[client]", `user=${optionFileValue(t.user)}`];
-  if (t.password !== undefined) lines.push(`password=${optionFileValue(t.password)}`);
-  writeFileSync(file, lines.join("\n") + "\n", { mode: 0o600 });
-  return `--defaults-extra-file=${file}`;
-}
+export { mysqlTool, optionFileValue };
 
 const enum S {
   Line,
@@ -216,15 +151,9 @@ export const mysqlProvider: BackupProvider = {
     return { database: t.database, tables: counter.tables };
   },
 
-  async restore(config, file, ctx) {
-    const t = target(config);
-    const cred = credentials(t, ctx);
-    ctx.logger.info("mariadb restore", { into: t.display });
-    await run(mysqlTool("client"), [cred, ...t.args, "--default-character-set=utf8mb4", t.database], {
-      stdin: createReadStream(file).pipe(createGunzip()),
-      secrets: [t.password ?? ""],
-    });
-  },
+  stage: (config, file, ctx) => mysqlStage(target(config), file, ctx),
+  swap: (config, ctx) => mysqlSwap(target(config), ctx),
+  settle: (config, ctx, want) => mysqlSettle(target(config), ctx, want),
 
   async check(config, file, facts, ctx): Promise<CheckResult> {
     const t = target(config);

@@ -1,95 +1,18 @@
 /**
- * PostgreSQL: pg_dump custom format, restored with pg_restore --clean --if-exists in one
- * transaction. Row counts are taken in the very snapshot pg_dump dumps (pg_export_snapshot +
+ * PostgreSQL: pg_dump custom format. A restore loads it into a scratch database beside the live
+ * one and swaps the two by renaming them in one transaction (pg-restore.ts); without the right
+ * to create a database it falls back to pg_restore --clean in one transaction. Row counts are taken in the very snapshot pg_dump dumps (pg_export_snapshot +
  * pg_dump --snapshot), so verify can compare them exactly even while the database is written to.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Writable } from "node:stream";
-import pg from "pg";
 import { OperationFailed } from "../errors.js";
-import { backupUrl, redactUrl, run } from "./exec.js";
-import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
+import { redactUrl, run } from "./exec.js";
+import { connect, pgTool, rowCounts, target, toolEnv, withDatabase } from "./pg-common.js";
+import type { BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
 import { diffCounts } from "./provider.js";
+import { pgSettle, pgStage, pgSwap } from "./pg-restore.js";
 
-/** The newest installed PostgreSQL client tools (pg_dump must be at least the server's version). */
-export function pgTool(name: "pg_dump" | "pg_restore"): string {
-  const root = "/usr/lib/postgresql";
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => existsSync(join(root, v, "bin", name)))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions.length) return join(root, versions[0], "bin", name);
-  }
-  return name;
-}
-
-interface PgTarget {
-  /** URL without the password, safe for argv. */
-  url: string;
-  password?: string;
-  /** The full URL for the in-process client. */
-  full: string;
-  database: string;
-}
-
-function target(config: BackupConfig): PgTarget {
-  const { u } = backupUrl("postgres", config.url, ["postgres:", "postgresql:"]);
-  const password = u.password ? decodeURIComponent(u.password) : undefined;
-  const full = u.toString();
-  u.password = "";
-  return {
-    url: u.toString(),
-    password,
-    full,
-    database: decodeURIComponent(u.pathname.slice(1)) || "postgres",
-  };
-}
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(db)}`;
-  return u.toString();
-}
-
-function toolEnv(t: PgTarget): Record<string, string | undefined> {
-  return t.password !== undefined ? { PGPASSWORD: t.password } : {};
-}
-
-async function connect(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
-  // An idle-connection error must not crash the process; the pending query reports it.
-  c.on("error", () => {});
-  try {
-    await c.connect();
-  } catch (e) {
-    throw new OperationFailed(
-      `cannot connect to ${redactUrl(url)}: ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  return c;
-}
-
-const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind = 'r'
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-     AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                      AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-
-async function rowCounts(c: pg.Client): Promise<Record<string, number>> {
-  const tables = await c.query<{ schema: string; name: string }>(TABLES_SQL);
-  const counts: Record<string, number> = {};
-  for (const t of tables.rows) {
-    const q = `SELECT count(*)::bigint AS n FROM ${c.escapeIdentifier(t.schema)}.${c.escapeIdentifier(t.name)}`;
-    const r = await c.query<{ n: string }>(q);
-    counts[`${t.schema}.${t.name}`] = Number(r.rows[0].n);
-  }
-  return counts;
-}
+export { pgTool };
 
 export const postgresProvider: BackupProvider = {
   type: "postgres",
@@ -122,15 +45,9 @@ export const postgresProvider: BackupProvider = {
     }
   },
 
-  async restore(config, file, ctx) {
-    const t = target(config);
-    ctx.logger.info("pg_restore", { into: redactUrl(t.url) });
-    await run(
-      pgTool("pg_restore"),
-      ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", `--dbname=${t.url}`, file],
-      { env: toolEnv(t), secrets: [t.password ?? ""] },
-    );
-  },
+  stage: (config, file, ctx) => pgStage(target(config), file, ctx),
+  swap: (config, ctx) => pgSwap(target(config), ctx),
+  settle: (config, ctx, want) => pgSettle(target(config), ctx, want),
 
   async check(config, file, facts, ctx): Promise<CheckResult> {
     const t = target(config);

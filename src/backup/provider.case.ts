@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Logger } from "../logger.js";
 import type { BackupConfig, BackupFacts, BackupProvider, ProviderContext } from "./provider.js";
+import { stagedRestore } from "./provider.js";
 
 export interface ProviderFixture {
   provider: BackupProvider;
@@ -28,6 +29,11 @@ export interface ProviderFixture {
   snapshot(): Promise<string>;
   /** Change the live data: rows/keys/files changed, added and removed. */
   mutate(): Promise<void>;
+  /**
+   * Set when the fixture's data takes the provider's in-place fallback (a MariaDB schema with
+   * views): the restore is all or nothing per statement only, and a swap cannot be undone.
+   */
+  inPlace?: true;
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -73,8 +79,45 @@ export function runBackupProviderConformance(name: string, fixture: () => Provid
       await f.mutate();
       expect(await f.snapshot()).not.toBe(before);
 
-      await f.provider.restore(f.config, artifact, ctx());
+      await stagedRestore(f.provider, f.config, artifact, { ...ctx(), file: artifact });
       expect(await f.snapshot()).toBe(before);
+    });
+
+    // Restores are staged and swapped (issue 11, item 10): a crash at any point leaves one side.
+    it("a restore cut after its stage leaves the live data; settle(old) drops the staging", async () => {
+      const f = fixture();
+      await f.mutate();
+      const changed = await f.snapshot();
+      const c = { ...ctx(), file: artifact };
+      await f.provider.stage(f.config, artifact, c);
+      expect(await f.provider.settle(f.config, c, "old")).toBe("old");
+      expect(await f.snapshot()).toBe(changed);
+      // Settling again finds nothing left.
+      expect(await f.provider.settle(f.config, c, "old")).toBe("old");
+    });
+
+    it("a swapped restore can be undone (settle old) or finished (settle new)", async () => {
+      // The data is still changed (the test above kept the old side).
+      const f = fixture();
+      const changed = await f.snapshot();
+      const c = { ...ctx(), file: artifact };
+      await f.provider.stage(f.config, artifact, c);
+      await f.provider.swap(f.config, c);
+      if (f.inPlace) {
+        // Nothing was set aside: the backup's data stays live (the engine's journal says so).
+        await f.provider.settle(f.config, c, "old");
+        expect(await f.snapshot()).not.toBe(changed);
+        return;
+      }
+      expect(await f.provider.settle(f.config, c, "old")).toBe("old");
+      expect(await f.snapshot()).toBe(changed);
+      const d = { ...ctx(), file: artifact };
+      await f.provider.stage(f.config, artifact, d);
+      expect(await f.provider.settle(f.config, d, "new")).toBe("new");
+      const restored = await f.snapshot();
+      expect(restored).not.toBe(changed);
+      await f.provider.swap(f.config, ctx()).catch(() => {});
+      expect(await f.snapshot()).toBe(restored);
     });
 
     it("check accepts the intact artifact against its facts", async () => {

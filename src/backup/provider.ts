@@ -7,6 +7,9 @@
 import type { Writable } from "node:stream";
 import type { Logger } from "../logger.js";
 
+/** Which data a restore left live: the data it replaced ("old") or the backup's ("new"). */
+export type RestoreSide = "old" | "new";
+
 export type BackupType = "postgres" | "mysql" | "redis" | "files" | "volume" | "release";
 
 /** What a provider needs to know; `url` may carry a password (never logged, never stored). */
@@ -31,6 +34,8 @@ export interface ProviderContext {
   workDir: string;
   /** Short unique token for scratch resource names (scratch database, scratch server dir). */
   token: string;
+  /** The backup file being restored (a provider that can only restore in place needs it to swap). */
+  file?: string;
 }
 
 export interface CheckResult {
@@ -49,10 +54,51 @@ export interface BackupProvider {
   describe(config: BackupConfig): string;
   /** Write the backup into `sink` (end it) and return the facts verify will compare. */
   dump(config: BackupConfig, sink: Writable, ctx: ProviderContext): Promise<BackupFacts>;
-  /** Replace the live data with the backup in `file`. */
-  restore(config: BackupConfig, file: string, ctx: ProviderContext): Promise<void>;
+  /**
+   * Load the backup in `file` beside the live data, under names derived from `ctx.token` (a
+   * scratch database, temporary keys, a sibling directory). The live data is not touched.
+   */
+  stage(config: BackupConfig, file: string, ctx: ProviderContext): Promise<void>;
+  /**
+   * Swap the staged data in, in one atomic step (a rename, a transaction, MULTI/EXEC); the live
+   * data it replaces is kept aside under the same token until `settle`.
+   */
+  swap(config: BackupConfig, ctx: ProviderContext): Promise<void>;
+  /**
+   * Finish a restore, or clean up after one that was interrupted (a failure, a crash): make
+   * `want` the live data where it can ("new" only when the stage had finished), drop what is left
+   * aside, and say which data is live now. Safe to call again; finds its state by `ctx.token`.
+   */
+  settle(config: BackupConfig, ctx: ProviderContext, want: RestoreSide): Promise<RestoreSide>;
   /** Restore `file` into a scratch place and compare with the recorded facts. Scratch is removed. */
   check(config: BackupConfig, file: string, facts: BackupFacts, ctx: ProviderContext): Promise<CheckResult>;
+}
+
+/**
+ * A whole restore: stage, swap, settle on the new data. A failure before the swap leaves the old
+ * data live (the staging is dropped). With `keepPrevious` it stops after the swap: the caller
+ * settles later (old or new), when the operation the restore belongs to ends.
+ */
+export async function stagedRestore(
+  p: BackupProvider,
+  config: BackupConfig,
+  file: string,
+  ctx: ProviderContext,
+  opts: { phase?: (name: "stage" | "swap" | "settle") => Promise<void>; keepPrevious?: boolean } = {},
+): Promise<void> {
+  const phase = opts.phase ?? (async () => {});
+  try {
+    await phase("stage");
+    await p.stage(config, file, ctx);
+    await phase("swap");
+    await p.swap(config, ctx);
+  } catch (e) {
+    await p.settle(config, ctx, "old").catch(() => {});
+    throw e;
+  }
+  if (opts.keepPrevious) return;
+  await phase("settle");
+  await p.settle(config, ctx, "new");
 }
 
 /** Compare two count maps; returns the differences as "name: expected → observed". */

@@ -2,11 +2,12 @@
  * Redis: an RDB snapshot fetched over the replication protocol (`redis-cli --rdb`), so the
  * backup needs no access to the server's disk and no restart.
  *
- * Restore semantics: the RDB is loaded into a private scratch redis-server (unix socket only),
- * then the target is emptied (FLUSHALL) and every key is copied over with DUMP/RESTORE,
- * database by database, keeping each key's remaining TTL. It works against any Redis that
- * accepts FLUSHALL and RESTORE, without touching its files or restarting it; writers should be
- * stopped meanwhile (the engine restores stateful services with their clients stopped).
+ * Restore semantics (redis-restore.ts): the RDB is loaded into a private scratch redis-server
+ * (unix socket only), every key is copied into the target under a temporary prefix with
+ * DUMP/RESTORE (keeping each key's remaining TTL), then one MULTI/EXEC renames the live keys
+ * aside and the restored ones into place; settle drops the keys set aside (or renames them
+ * back). It works against any Redis that accepts RESTORE and RENAME (not a cluster), without
+ * touching its files or restarting it.
  */
 import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync } from "node:fs";
@@ -18,6 +19,7 @@ import { OperationFailed } from "../errors.js";
 import { backupUrl, redactUrl, run } from "./exec.js";
 import type { BackupConfig, BackupFacts, BackupProvider, CheckResult, ProviderContext } from "./provider.js";
 import { diffCounts } from "./provider.js";
+import { copyPrefixed, keyNames, settleKeys, swapKeys } from "./redis-restore.js";
 
 interface RedisTarget {
   url: string;
@@ -174,43 +176,39 @@ export const redisProvider: BackupProvider = {
     }
   },
 
-  async restore(config, file, ctx) {
+  async stage(config, file, ctx) {
     const t = target(config);
     const scratch = await scratchServer(file, ctx);
     const dst = await open({ url: t.url }, redactUrl(t.url));
     try {
-      const dbs = Object.keys(await keyspace(scratch.client)).map((d) => Number(d.slice(2)));
-      await dst.flushall();
-      let copied = 0;
-      for (const db of dbs) {
-        await scratch.client.select(db);
-        await dst.select(db);
-        let cursor = "0";
-        do {
-          const [next, keys] = await scratch.client.scan(cursor, "COUNT", 1000);
-          cursor = next;
-          if (!keys.length) continue;
-          const read = scratch.client.pipeline();
-          for (const k of keys) read.dumpBuffer(k).pttl(k);
-          const res = (await read.exec()) ?? [];
-          const write = dst.pipeline();
-          for (let i = 0; i < keys.length; i++) {
-            const value = res[2 * i][1] as Buffer | null;
-            const ttl = Number(res[2 * i + 1][1]);
-            if (value === null || ttl === -2) continue;
-            write.restore(keys[i], ttl > 0 ? ttl : 0, value, "REPLACE");
-            copied++;
-          }
-          const done = (await write.exec()) ?? [];
-          const failed = done.find(([err]) => err);
-          if (failed?.[0]) throw new OperationFailed(`redis RESTORE failed: ${failed[0].message}`);
-        } while (cursor !== "0");
-      }
+      const copied = await copyPrefixed(scratch.client, dst, keyNames(ctx.token).staged);
+      // Written last: its presence says the stage finished and the swap has not run.
       await dst.select(0);
-      ctx.logger.info("redis restore finished", { keys: copied, into: redactUrl(t.url) });
+      await dst.set(keyNames(ctx.token).marker, "staged");
+      ctx.logger.info("redis restore staged", { keys: copied, into: redactUrl(t.url) });
     } finally {
       dst.disconnect();
       await scratch.stop();
+    }
+  },
+
+  async swap(config, ctx) {
+    const t = target(config);
+    const dst = await open({ url: t.url }, redactUrl(t.url));
+    try {
+      await swapKeys(dst, ctx.token);
+    } finally {
+      dst.disconnect();
+    }
+  },
+
+  async settle(config, ctx, want) {
+    const t = target(config);
+    const dst = await open({ url: t.url }, redactUrl(t.url));
+    try {
+      return await settleKeys(dst, ctx.token, want);
+    } finally {
+      dst.disconnect();
     }
   },
 

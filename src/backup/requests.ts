@@ -2,7 +2,7 @@
 import { UsageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { CatalogStore } from "./catalog.js";
-import type { BackupConfig, BackupProvider, BackupType } from "./provider.js";
+import type { RestoreSide, BackupConfig, BackupProvider, BackupType } from "./provider.js";
 import type { BackupStorage } from "./storage.js";
 
 export class BackupNotFound extends UsageError {
@@ -60,4 +60,24 @@ export interface RestoreOptions {
   config?: BackupConfig;
   /** Restore a backup marked corrupt (its checksum must still match). */
   force?: boolean;
+  /**
+   * Names the staged data (a scratch database, temporary keys, a sibling directory): the caller
+   * journals it before the restore starts, so recovery can settle a restore a crash cut short.
+   */
+  token?: string;
+  /** Called before each phase (stage, swap, settle): the caller journals how far it got. */
+  phase?: (name: RestorePhase) => Promise<void>;
+  /** Stop after the swap, the replaced data kept aside: the caller calls settle() later. */
+  keepPrevious?: boolean;
+}
+
+/** The phases of a staged restore, in order. */
+export type RestorePhase = "stage" | "swap" | "settle";
+
+export interface SettleOptions {
+  config?: BackupConfig;
+  /** The token the interrupted restore was given. */
+  token: string;
+  /** Which data to leave live where possible; "new" only when the stage had finished. */
+  want: RestoreSide;
 }

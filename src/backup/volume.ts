@@ -2,18 +2,19 @@
  * Docker volumes on the local engine: the volume's mountpoint (from the engine's volume
  * inspect) archived like files, one tar.gz holding every volume under its own name.
  *
- * Restore replaces each volume's contents in place (the mountpoint directory itself stays, so
- * the engine's bookkeeping is untouched); stop the containers using the volume first (stateful
- * services are restored with their instances stopped). Remote engines are not supported: the
+ * Restore extracts each volume beside its mountpoint and swaps the directories by rename
+ * (tree-swap.ts: the engine finds the same path, now holding the restored tree); stop the
+ * containers using the volume first, as a bind mount keeps pointing at the directory it opened. Remote engines are not supported: the
  * mountpoint must be readable from this machine.
  */
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { OperationFailed } from "../errors.js";
 import { run } from "./exec.js";
 import { tarCheck, tarDump } from "./files.js";
-import type { BackupConfig, BackupProvider } from "./provider.js";
+import type { BackupConfig, BackupProvider, RestoreSide } from "./provider.js";
+import { settleTree, stageTree, swapTree } from "./tree-swap.js";
 
 /** Where a volume's data lives on this machine. */
 export interface VolumeLocator {
@@ -75,18 +76,21 @@ export function volumeProvider(locator: VolumeLocator = dockerVolumeLocator()): 
       return { volumes: vols, manifest };
     },
 
-    async restore(config, file, ctx) {
+    async stage(config, file, ctx) {
       for (const v of names(config)) {
-        const mp = await locator.mountpoint(v);
-        ctx.logger.info("restoring volume", { volume: v });
-        const staging = join(ctx.workDir, `restore-${v}`);
-        mkdirSync(staging, { recursive: true, mode: 0o700 });
-        // Extract first: a bad archive must leave the volume untouched.
-        await run("tar", ["--extract", "--gzip", `--file=${file}`, "-C", staging, "--", `${v}/.`]);
-        for (const child of readdirSync(mp)) rmSync(join(mp, child), { recursive: true, force: true });
-        await run("cp", ["-a", `${join(staging, v)}/.`, mp]);
-        rmSync(staging, { recursive: true, force: true });
+        ctx.logger.info("staging volume", { volume: v });
+        await stageTree(file, `${v}/.`, await locator.mountpoint(v), ctx.token, v);
       }
+    },
+
+    async swap(config, ctx) {
+      for (const v of names(config)) swapTree(await locator.mountpoint(v), ctx.token);
+    },
+
+    async settle(config, ctx, want) {
+      let side: RestoreSide = want;
+      for (const v of names(config)) side = settleTree(await locator.mountpoint(v), ctx.token, want);
+      return side;
     },
 
     async check(config, file, facts, ctx) {

@@ -53,6 +53,29 @@ function withRecordedOutputs(rev: Revision, spec: ResolvedSpec): ResolvedSpec {
 }
 
 /**
+ * deployedSpec() for restarting some of a revision's services (undo, recovery): strict about the
+ * variables those services use, not about the rest (an alert channel's URL brought by the
+ * operation's shell must not keep a crashed deploy's previous release from starting again).
+ */
+export function restartableSpec(
+  rev: Revision,
+  services: string[],
+  secrets?: Iterable<readonly [string, string]>,
+): ResolvedSpec {
+  const vars = Object.fromEntries(secrets ?? []);
+  const snap = snapshotOf(rev);
+  const needed = Object.fromEntries(
+    services.filter((n) => snap.services[n]).map((n) => [n, snap.services[n]]),
+  );
+  const { missing } = rehydrateChecked(
+    { ...snap, services: needed, alerts: undefined, checks: [], schedules: [] },
+    vars,
+  );
+  if (missing.length) throw new MissingVariables(rev, missing);
+  return rehydrate(snap, vars);
+}
+
+/**
  * A revision's spec for reading and for what needs no secret (pruning artifacts, listing
  * schedules, stopping instances): references without a value are left empty.
  */

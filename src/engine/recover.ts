@@ -11,6 +11,7 @@ import { readableSpec, snapshotOf } from "./deployed.js";
 import type { JournalStep, Revision } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent, EventSink } from "./events.js";
+import { recoverRestore, restoreMarks, settleRollbackRestores } from "./recover-restore.js";
 import { finalize, undo } from "./run.js";
 import { stopInstances, type RolloutState } from "./strategies/common.js";
 import { isWarm } from "./warm.js";
@@ -44,13 +45,20 @@ export async function recoverEnvironment(
 
 /** The operator hears what a crash interrupted and where recovery left the environment. */
 function outcomeAlert(rev: Revision, outcome: Outcome, current: Revision | undefined): EngineEvent {
-  const what = `${rev.rollbackOf ? "rollback" : "deploy"} of r${rev.number} interrupted`;
+  const r = rev.facts.restore;
+  const what = r
+    ? `restore of ${r.service} from ${r.backup} (r${rev.number}) interrupted`
+    : `${rev.rollbackOf ? "rollback" : "deploy"} of r${rev.number} interrupted`;
   const where =
     outcome.outcome === "completed"
-      ? "completed by recovery"
-      : current
-        ? `rolled back to r${current.number}`
-        : "its changes undone (no previous revision)";
+      ? r
+        ? "finished by recovery"
+        : "completed by recovery"
+      : r
+        ? "the data it would replace was kept"
+        : current
+          ? `rolled back to r${current.number}`
+          : "its changes undone (no previous revision)";
   return {
     type: "alert",
     kind: "deploy.recovered",
@@ -74,18 +82,16 @@ async function recoverRevision(
     // revision does, and undo() re-hydrates it strictly (never from this process's environment).
     const spec = readableSpec(rev);
     const journal = await store.journal(project, env, rev.number);
-    const outcome = completable(journal)
-      ? await complete(deps, spec, rev, current, await journaledStates(deps, rev, journal))
-      : await rollBack(deps, spec, rev, current, await statesToUndo(deps, spec, rev, journal), emit);
-    for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
-      await store.journalUpdate(project, env, rev.number, s.seq, {
-        status: s.status === "running" ? "failed" : "skipped",
-        message: "interrupted",
-      });
+    const outcome =
+      rev.facts.operation === "restore"
+        ? await recoverRestore(deps, rev, journal)
+        : await recoverRelease(deps, spec, rev, current, journal, emit);
+    await closeJournal(deps, rev);
     return outcome;
   } catch (e) {
-    // Never leave a revision in progress: record the failure; reconcile() makes the instances
-    // agree with the store.
+    // Never leave a revision in progress (nor a step running): record the failure; reconcile()
+    // makes the instances agree with the store.
+    await closeJournal(deps, rev).catch(() => {});
     await store
       .updateRevision(project, env, rev.number, {
         status: "failed",
@@ -95,6 +101,49 @@ async function recoverRevision(
       .catch(() => {});
     return { number: rev.number, outcome: "rolled-back", message: `recovery error: ${errorMessage(e)}` };
   }
+}
+
+/** The steps the crash cut are failed ("interrupted"), the ones it never reached skipped. */
+async function closeJournal(deps: EngineDeps, rev: Revision): Promise<void> {
+  const journal = await deps.store.journal(rev.project, rev.env, rev.number);
+  for (const s of journal.filter((j) => j.status === "running" || j.status === "pending"))
+    await deps.store.journalUpdate(rev.project, rev.env, rev.number, s.seq, {
+      status: s.status === "running" ? "failed" : "skipped",
+      message: "interrupted",
+    });
+}
+
+/** A deploy or rollback: completed when every rollout finished, else undone — data and code alike. */
+async function recoverRelease(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  rev: Revision,
+  current: Revision | undefined,
+  journal: JournalStep[],
+  emit: EventSink,
+): Promise<Outcome> {
+  const done = completable(journal);
+  await recordCutMigrations(deps, rev, journal);
+  // The restores of a rollback --with-db kept the replaced data aside: it goes back with the code.
+  const data = await settleRollbackRestores(deps, rev, restoreMarks(journal), done ? "new" : "old");
+  const outcome = done
+    ? await complete(deps, spec, rev, current, await journaledStates(deps, rev, journal))
+    : await rollBack(deps, spec, rev, current, await statesToUndo(deps, spec, rev, journal), emit);
+  if (data.length) outcome.message += `; data: ${data.join("; ")}`;
+  return outcome;
+}
+
+/**
+ * A migration cut by the crash may have finished without us (its process outlives the daemon):
+ * it is recorded as run, so a later `rollback --with-db` undoes it rather than skip it.
+ */
+async function recordCutMigrations(deps: EngineDeps, rev: Revision, journal: JournalStep[]) {
+  const cut = journal.filter((s) => s.kind === "migrate" && s.status === "running" && s.service);
+  if (!cut.length) return;
+  const migrations = { ...rev.facts.migrations };
+  for (const s of cut) migrations[s.service as string] = true;
+  rev.facts = { ...rev.facts, migrations };
+  await deps.store.updateRevision(rev.project, rev.env, rev.number, { facts: rev.facts });
 }
 
 /** Every rollout finished and a bake (if any) passed: a bake's lost verdict never promotes. */

@@ -43,7 +43,9 @@ export interface RollbackWanted {
   label?: string;
 }
 
-const restorable = (r: Revision) => r.status !== "failed" && r.status !== "in-progress";
+/** A release that ran: not failed, not in progress, not an operation such as a restore. */
+const restorable = (r: Revision) =>
+  r.status !== "failed" && r.status !== "in-progress" && r.facts.operation === undefined;
 
 /** A label no restorable revision carries: say which labels there are (exit 2). */
 function noSuchLabel(env: string, label: string, revs: Revision[]): UsageError {
@@ -88,7 +90,9 @@ export function rollbackTarget(
     if (!target) throw new UsageError(`revision ${wanted} not found in ${env} (see: slipway history ${env})`);
     if (!restorable(target))
       throw new UsageError(
-        `revision ${wanted} is ${target.status}; only a revision that was deployed can be restored`,
+        target.facts.operation
+          ? `revision ${wanted} is a ${target.facts.operation}, not a release; roll back to a revision that was deployed`
+          : `revision ${wanted} is ${target.status}; only a revision that was deployed can be restored`,
       );
   } else {
     target = revs.find(

@@ -15,6 +15,7 @@ import type { PlanStep } from "./plan.js";
 import { StepExecutor, stepRedactor } from "./steps/executor.js";
 import { STEP_RUNNERS } from "./steps/registry.js";
 import type { RunOptions, StepContext } from "./steps/step.js";
+import { settleRunRestores } from "./recover-restore.js";
 import { undoJournaled } from "./undo.js";
 import { isWarm } from "./warm.js";
 import { publicUrl } from "./edge.js";
@@ -213,6 +214,8 @@ const factWrites = new WeakMap<StepContext, Promise<void>>();
 async function succeeded(ctx: StepContext): Promise<DeployResult> {
   const { deps, spec, revision, opts, emit } = ctx;
   const { store } = deps;
+  // A rollback --with-db kept the data it replaced aside until now: the code is live, drop it.
+  await settleRunRestores(deps, spec.project, spec.env, revision, "new");
   await store.updateRevision(spec.project, spec.env, revision, {
     status: "deployed",
     finishedAt: new Date().toISOString(),
@@ -261,6 +264,9 @@ async function failed(
       await store.journalUpdate(spec.project, spec.env, revision, s.seq, { status: "skipped" });
   }
   const reason = redact(errorMessage(failure));
+  // Data and code go back together: a restore of a rollback --with-db is swapped back first.
+  for (const line of await settleRunRestores(deps, spec.project, spec.env, revision, "old"))
+    emit({ type: "log", level: "warn", message: `data: ${line}` });
   const undoFrom = Math.max(0, ...opts.plan.steps.map((s) => s.seq)) + 1;
   const undone = await undoJournaled(executor, undoFrom, states, {
     deps,

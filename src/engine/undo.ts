@@ -2,7 +2,7 @@
 import { errorMessage, OperationFailed } from "../errors.js";
 import { proxied } from "../spec/defaults.js";
 import type { Resolution } from "../spec/resolve.js";
-import { deployedSpec } from "./deployed.js";
+import { restartableSpec } from "./deployed.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import { artifactRevision } from "./artifacts.js";
@@ -69,7 +69,10 @@ export async function undo(
   emit: EventSink,
 ): Promise<UndoResult[]> {
   const out: UndoResult[] = [];
-  const prevSpec = previous ? deployedSpec(previous, resolution.secrets) : undefined;
+  // Only what restarts needs a value (lazily: undoing a switch of traffic needs none).
+  const restarts = states.filter((st) => st.oldStopped).map((st) => st.service);
+  const prevSpec =
+    previous && restarts.length ? restartableSpec(previous, restarts, resolution.secrets) : undefined;
   for (const st of [...states].reverse()) {
     const svc = spec.services[st.service];
     try {

@@ -70,9 +70,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     opts.logger.warn(
       `the previous daemon${run.previousStartedAt ? ` (started ${run.previousStartedAt})` : ""} stopped uncleanly: nothing watched or healed until now`,
     );
-  await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
-  // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
+  // Alerts: notifiers of every environment with a stored (redacted) configuration resume their
+  // outbox — before recovery, whose outcome alerts ("deploy of r12 interrupted; …") need them.
   await opts.engine.notify.start();
+  await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   const scheduler = await startScheduler(opts);
   const tcp = opts.tcp ?? {};
   const app = createApp({

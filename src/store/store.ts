@@ -9,7 +9,12 @@ import type { RecordStore } from "./records.js";
 import type { AuthStore } from "./users.js";
 import type { Sql } from "./sql.js";
 
-export type RevisionStatus = "in-progress" | "deployed" | "superseded" | "failed" | "rolled-back";
+/**
+ * "completed" is the end of an operation that is not a release (a restore, facts.operation): it
+ * is in the history with its journal, and never the deployed revision or a rollback's target.
+ */
+export type RevisionStatus =
+  "in-progress" | "deployed" | "superseded" | "failed" | "rolled-back" | "completed";
 
 /** The data half of a `rollback --with-db`, kept in the rollback revision (a later one skips it). */
 export interface DataRollbackFacts {
@@ -47,6 +52,10 @@ export interface RevisionFacts {
   carried?: Record<string, number>;
   /** What made an automatic rollback (the watch's breach). */
   trigger?: Record<string, unknown>;
+  /** Set when the row records an operation that is not a release (code and services unchanged). */
+  operation?: "restore";
+  /** A restore: the backup, its service, and the token naming its staged data (backup/provider.ts). */
+  restore?: { backup: string; service: string; token: string };
   [key: string]: unknown;
 }
 

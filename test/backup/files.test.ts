@@ -119,13 +119,13 @@ describe("files backups (tar + gzip)", () => {
 });
 
 describe("volume backups", () => {
-  // The archive mechanics on plain directories (symlinks, inode kept): a locator mapping names
+  // The archive mechanics on plain directories (symlinks, the swap by rename): a locator mapping names
   // to directories. docker-volume.test.ts runs the same path on real Docker volumes with the
   // real dockerVolumeLocator.
   let vols: string;
   const locator: VolumeLocator = { mountpoint: async (v) => join(vols, v, "_data") };
 
-  test("backup → change → restore → contents equal, mountpoint kept", async () => {
+  test("backup → change → restore → contents equal, swapped in at the mountpoint's path", async () => {
     vols = mkdtempSync(join(tmpdir(), "slipway-volumes-"));
     try {
       for (const v of ["pgdata", "media"]) {
@@ -146,7 +146,9 @@ describe("volume backups", () => {
         writeFileSync(join(vols, "media/_data/extra"), "x");
         const inode = statSync(join(vols, "pgdata/_data")).ino;
         await hv.manager.restore(rec.id);
-        expect(statSync(join(vols, "pgdata/_data")).ino).toBe(inode);
+        // A new directory renamed into place (staged beside it), nothing left beside it.
+        expect(statSync(join(vols, "pgdata/_data")).ino).not.toBe(inode);
+        expect(readdirSync(join(vols, "pgdata"))).toEqual(["_data"]);
         expect({ pgdata: tree(join(vols, "pgdata/_data")), media: tree(join(vols, "media/_data")) }).toEqual(
           before,
         );

@@ -30,6 +30,12 @@ beforeAll(async () => {
       (2, 'semi;colon', 'quote '' and \\' escaped', NULL),
       (3, 'multi\\nline', '(1),(2),(3)', 0x29);
     INSERT INTO orders (customer, total) SELECT 1 + (seq % 3), seq / 7 FROM seq_1_to_3000;
+    CREATE DATABASE plain;
+    USE plain;
+    CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(50)) ENGINE=InnoDB;
+    CREATE TABLE child (id INT PRIMARY KEY, parent INT, FOREIGN KEY (parent) REFERENCES parent(id)) ENGINE=InnoDB;
+    INSERT INTO parent SELECT seq, CONCAT('p', seq) FROM seq_1_to_50;
+    INSERT INTO child SELECT seq, 1 + (seq % 50) FROM seq_1_to_500;
   `);
   h = harness();
 });
@@ -144,7 +150,8 @@ describe("DumpRowCounter", () => {
   });
 });
 
-runBackupProviderConformance("mysql (MariaDB)", () => ({
+runBackupProviderConformance("mysql (MariaDB), with a view: loaded in place", () => ({
+  inPlace: true,
   provider: mysqlProvider,
   config: { type: "mysql", url },
   snapshot: async () => snapshot(),
@@ -153,5 +160,17 @@ runBackupProviderConformance("mysql (MariaDB)", () => ({
       "UPDATE customers SET note = 'changed' WHERE id = 2; DELETE FROM orders WHERE id % 2 = 0",
       "shop",
     );
+  },
+}));
+
+// Tables only (no view, trigger or routine): the restore is staged in a scratch schema and swapped
+// in with one RENAME TABLE (the suite's "cut after the stage" and "undo a swap" cases).
+runBackupProviderConformance("mysql (MariaDB), tables swapped atomically", () => ({
+  provider: mysqlProvider,
+  config: { type: "mysql", url: `${server.url}plain` },
+  snapshot: async () =>
+    server.sql("SELECT * FROM parent ORDER BY id; SELECT * FROM child ORDER BY id; SHOW TABLES", "plain"),
+  mutate: async () => {
+    server.sql("UPDATE parent SET name = 'changed' WHERE id < 5; DELETE FROM child WHERE id % 2 = 0", "plain");
   },
 }));

@@ -65,13 +65,35 @@ interface RevisionJson {
 }
 
 let db: PgServer | undefined;
-let client: pg.Client | undefined;
+/**
+ * A connection per query: a restore swaps the database in by renaming it and ends the
+ * connections to the one it replaces (docs/backups.md), as a pool's would be.
+ */
+interface Db {
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(q: string): Promise<pg.QueryResult<T>>;
+  end(): Promise<void>;
+}
+function connectionPerQuery(url: string): Db {
+  return {
+    async query<T extends pg.QueryResultRow>(q: string) {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        return await c.query<T>(q);
+      } finally {
+        await c.end();
+      }
+    },
+    end: async () => {},
+  };
+}
+
+let client: Db | undefined;
 let p: Project | undefined;
 
 beforeAll(async () => {
   db = await startPostgres();
-  client = new pg.Client({ connectionString: db.url });
-  await client.connect();
+  client = connectionPerQuery(db.url);
   await client.query(`CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);
     INSERT INTO notes (body) VALUES ('a'), ('b');
     CREATE TABLE schema_versions (version text PRIMARY KEY);`);
@@ -297,13 +319,12 @@ const JOBS_SERVICE = `  jobs:
 
 describe("rollback --with-db restores the backup recorded by the replacing deploy", () => {
   let sp: Project | undefined;
-  let store: pg.Client | undefined;
+  let store: Db | undefined;
   beforeAll(async () => {
     await client!.query("CREATE DATABASE store_e2e");
     const url = new URL(db!.url);
     url.pathname = "/store_e2e";
-    store = new pg.Client({ connectionString: url.toString() });
-    await store.connect();
+    store = connectionPerQuery(url.toString());
     await store.query("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)");
     sp = await makeProject(STORE_SERVICE);
     sp.env.STORE_URL = url.toString();

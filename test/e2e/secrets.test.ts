@@ -2,11 +2,17 @@
  * Secret canaries (issue 11): a value in an environment env file, one in a service env file, one
  * in the caller's environment and a short URL password. An app prints them all and fails its
  * health check; a migration prints them and fails. No canary may reach any CLI output (human and
- * --json, stdout and stderr), `history --json`, or any file under SLIPWAY_HOME but the app's logs.
+ * --json, stdout and stderr), `history --json` (each revision with its steps), any file under
+ * SLIPWAY_HOME but the app's logs, any alert payload (a webhook receiver), the daemon's /metrics,
+ * or any API response (the CLI's requests go through a recording proxy to the daemon).
  */
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webhookAlerts } from "../support/deployed-env.js";
+import { startHttpReceiver, type HttpReceiver } from "../support/receivers.js";
 import { makeProject, type CliResult, type Project } from "./harness.js";
 
 const CANARIES = {
@@ -56,12 +62,41 @@ services:
     migrate: { up: sh migrate.sh }
     health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: 3s }
     stop: { grace: 1s }
-`;
+${webhookAlerts("HOOK_URL")}`;
 }
 
 let p: Project | undefined;
+let hook: HttpReceiver | undefined;
+let recorder: Server | undefined;
+/** Every response body the daemon sent through the recording proxy. */
+const responses: { path: string; body: string }[] = [];
 const outputs: { what: string; r: CliResult }[] = [];
-const callerEnv = { CALLER_CANARY: CANARIES.caller, URL_PW: CANARIES.urlPassword };
+const callerEnv: NodeJS.ProcessEnv = { CALLER_CANARY: CANARIES.caller, URL_PW: CANARIES.urlPassword };
+
+/** A reverse proxy to the daemon that keeps every response body (the API as a client sees it). */
+async function recordingProxy(target: string): Promise<string> {
+  const t = new URL(target);
+  recorder = createServer((req, res) => {
+    const up = request(
+      { host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        let body = "";
+        r.on("data", (d: Buffer) => {
+          body += d.toString();
+          res.write(d);
+        });
+        r.on("end", () => {
+          responses.push({ path: req.url ?? "", body });
+          res.end();
+        });
+      },
+    );
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => recorder!.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+}
 
 function cli(what: string, args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   const r = p!.cli(args, { env: { ...callerEnv, ...env } });
@@ -99,11 +134,15 @@ beforeAll(async () => {
   writeFileSync(join(p.dir, ".env.dev"), `ENV_CANARY=${CANARIES.envLevel}\n`);
   writeFileSync(join(p.dir, "service.env"), `FILE_CANARY=${CANARIES.serviceFile}\n`);
   writeFileSync(p.file, spec(p.ports.api));
+  hook = await startHttpReceiver();
+  callerEnv.HOOK_URL = hook.url;
 }, 60_000);
 
 afterAll(async () => {
   p?.cli(["daemon", "stop"]);
   await p?.cleanup();
+  await hook?.close();
+  recorder?.close();
 });
 
 describe("secret canaries", () => {
@@ -125,6 +164,27 @@ describe("secret canaries", () => {
     cli("history --json", ["history", "development", "--json"]);
     cli("history", ["history", "development"]);
     cli("status --json", ["status", "development", "--json"]);
+    // Each revision with its journal steps, read through the recording proxy (the raw API).
+    const daemon = JSON.parse(readFileSync(join(p!.home, "daemon.json"), "utf8")) as { url: string };
+    const token = readFileSync(join(p!.home, "daemon.token"), "utf8").trim();
+    const via = ["--server", await recordingProxy(daemon.url), "--token", token];
+    // Asynchronously: the recording proxy runs in this process, which spawnSync would block.
+    const viaProxy = async (what: string, a: string[]) =>
+      outputs.push({ what, r: await p!.cliAsync([...via, ...a], { env: callerEnv }) });
+    for (const n of ["1", "2", "3", "4"])
+      await viaProxy(`history ${n} --json (API)`, ["history", "development", n, "--json"]);
+    await viaProxy("status --json (API)", ["status", "development", "--json"]);
+    await viaProxy("backups --json (API)", ["backups", "development", "--json"]);
+    await viaProxy("alerts list --json (API)", ["alerts", "list", "development", "--json"]);
+    expect(responses.length).toBeGreaterThan(3);
+    const metrics = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(metrics.status).toBe(200);
+    const metricsText = await metrics.text();
+    // The failed deploys alerted: wait for the webhook to have them.
+    const deadline = Date.now() + 15_000;
+    while (!hook!.requests.some((r) => r.body.includes("failed")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(hook!.requests.length).toBeGreaterThan(0);
 
     const found: string[] = [];
     for (const { what, r } of outputs) {
@@ -135,6 +195,14 @@ describe("secret canaries", () => {
         const l = leaks(text);
         if (l.length) found.push(`${what} ${stream}: ${l.join(", ")}\n${text.slice(0, 2000)}`);
       }
+    }
+    for (const [what, text] of [
+      ...responses.map((r) => [`API response ${r.path}`, r.body] as const),
+      ...hook!.requests.map((r) => [`alert payload ${r.path}`, r.body] as const),
+      ["daemon /metrics", metricsText] as const,
+    ]) {
+      const l = leaks(text);
+      if (l.length) found.push(`${what}: ${l.join(", ")}\n${text.slice(0, 2000)}`);
     }
     for (const f of filesUnder(p!.home)) {
       if (isAppLog(p!.home, f) || statSync(f).size > 50_000_000) continue;

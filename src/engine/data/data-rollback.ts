@@ -4,6 +4,7 @@
  */
 import { errorMessage, OperationFailed } from "../../errors.js";
 import type { Resolution } from "../../spec/resolve.js";
+import type { RestorePhase } from "../../backup/index.js";
 import type { DataRollbackFacts, Revision } from "../../store/store.js";
 import type { EngineDeps } from "../context.js";
 import { snapshotOf } from "../deployed.js";
@@ -39,7 +40,10 @@ export interface DataRollbackPlan {
  * unless a restore of an older revision's backup already covers that service.
  */
 export function planDataRollback(revisions: Revision[], target: Revision): DataRollbackPlan {
-  const newer = revisions.filter((r) => r.number > target.number).sort((a, b) => b.number - a.number);
+  // Releases only: a restore recorded in the history moved no code and ran no migration.
+  const newer = revisions
+    .filter((r) => r.number > target.number && r.facts.operation === undefined)
+    .sort((a, b) => b.number - a.number);
   const undone = new Set<number>();
   for (const r of newer) {
     const d = r.facts.dataRollback;
@@ -177,13 +181,18 @@ export async function undoMigration(
   return `down-migration of revision ${rev.number} applied`;
 }
 
-/** A step `restore`: the backup `id`, recorded by revision `n`, back into its service. */
+/**
+ * A step `restore`: the backup `id`, recorded by revision `n`, swapped into its service. The data
+ * it replaces is kept aside (`mark` journals the token and phase) until the rollback ends: run.ts
+ * drops it when the rollback deploys, or swaps it back when the rollback fails (recovery too).
+ */
 export async function restoreRecorded(
   deps: EngineDeps,
   ctx: DataRollbackContext,
   n: number,
   id: string,
   emit: EventSink = noopSink,
+  mark?: (m: { backup: string; token: string; phase: RestorePhase }) => Promise<void>,
 ): Promise<string> {
   const rev = revisionOf(ctx, n);
   await withBackups(deps, async (b) => {
@@ -199,8 +208,15 @@ export async function restoreRecorded(
       service: rec.service,
       message: `${rec.service}: restoring ${id}, taken before revision ${rev.number} deployed`,
     });
+    const { newRestoreToken } = await import("../../backup/index.js");
+    const token = newRestoreToken();
     try {
-      await b.restore(id, config ? { config } : {});
+      await b.restore(id, {
+        ...(config ? { config } : {}),
+        token,
+        keepPrevious: true,
+        phase: async (phase) => mark?.({ backup: id, token, phase }),
+      });
     } catch (e) {
       throw new OperationFailed(`${errorMessage(e)}; the code was not rolled back`);
     }

@@ -44,7 +44,7 @@ export async function runDataOp(
     case "backups-prune":
       return pruneBackups(deps, spec, ctx.emit);
     case "restore":
-      return restoreBackup(deps, spec, need("id"), {
+      return restoreBackup(deps, resolution, need("id"), {
         yes: a.yes === true,
         force: a.force === true,
         emit: ctx.emit,

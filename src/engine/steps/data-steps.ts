@@ -31,7 +31,10 @@ export const migrateDownStep: StepRunner = {
 export const restoreStep: StepRunner = {
   async run(step, ctx) {
     const { d, from } = dataOf(step, ctx);
-    const result = await restoreRecorded(ctx.deps, from, d.revision, d.backupId as string, ctx.emit);
+    const { deps, spec, revision } = ctx;
+    const result = await restoreRecorded(deps, from, d.revision, d.backupId as string, ctx.emit, (restore) =>
+      deps.store.journalUpdate(spec.project, spec.env, revision, step.seq, { data: { restore } }),
+    );
     recordDataStep(ctx.facts, d, result);
     return result;
   },

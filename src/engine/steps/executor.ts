@@ -3,6 +3,7 @@
  * (a crash then shows what was planned and not done), running, then ok or failed with its message.
  */
 import { errorMessage } from "../../errors.js";
+import { crashPoint } from "../../util/crash-hook.js";
 import { redactError, redactorOf, type Redactor } from "../../util/redact.js";
 import type { Resolution } from "../../spec/resolve.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
@@ -56,6 +57,7 @@ export class StepExecutor {
       description: step.description,
     };
     await this.update(step.seq, { status: "running", startedAt: new Date().toISOString() });
+    crashPoint(this.revision, step.seq);
     this.emit({ ...base, status: "running" });
     let status: "ok" | "failed" = "ok";
     let message: string | undefined;
@@ -65,6 +67,7 @@ export class StepExecutor {
     } catch (e) {
       [status, message, failure] = ["failed", errorMessage(e), e];
     }
+    crashPoint(this.revision, step.seq, true);
     const durationMs = Date.now() - t0;
     if (message !== undefined) message = this.redact(message);
     await this.update(step.seq, { status, finishedAt: new Date().toISOString(), durationMs, message });
