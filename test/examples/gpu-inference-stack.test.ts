@@ -150,6 +150,11 @@ describe("examples/gpu-inference-stack (runbook 000)", () => {
     expect(rev.reason).toMatch(/bake: analysis failed: error-rate [\d.]+ % > max 1 %/);
     expect(JSON.stringify(rev.facts.analysis)).toContain('"decidedBy":{"metric":"error-rate"');
 
+    // The runbook's "back up first": the bad deploy took a Redis snapshot before changing anything.
+    const backups = await stack.cli(["backups", "local", "--json"], { env });
+    expect(backups.code, backups.stderr).toBe(0);
+    expect(backups.stdout).toMatch(/"service":\s*"redis"/);
+
     // The critical alert (deploy.failed) reached the phone call, the SMS and Slack @channel.
     const calls = () => twilio.requests.filter((r) => r.path.endsWith("/Calls.json"));
     const sms = () => twilio.requests.filter((r) => r.path.endsWith("/Messages.json"));
@@ -168,7 +173,24 @@ describe("examples/gpu-inference-stack (runbook 000)", () => {
   it("refuses the gpu environment before any change: this engine has no NVIDIA runtime", async () => {
     const r = await stack.cli(["check", "gpu"], { env });
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/gpu runtime on local/);
-    expect(r.stdout + r.stderr).toMatch(/NVIDIA/);
+    const out = r.stdout + r.stderr;
+    expect(out).toMatch(/✖ gpu runtime on local/);
+    expect(out).toMatch(
+      /services llm, vector-db, training, api request GPUs, but local has no NVIDIA runtime/,
+    );
+    expect(out).toContain("install the NVIDIA Container Toolkit");
+    // The deploy runs the same checklist first: refused, nothing started in the gpu environment.
+    const d = await stack.cli(["deploy", "gpu", "--version", "v1"], { env });
+    expect(d.code, d.stdout + d.stderr).toBe(1);
+    expect(d.stdout + d.stderr).toMatch(/gpu runtime on local/);
+    const gpuContainers = await exec("docker", [
+      "ps",
+      "-aq",
+      "--filter",
+      "label=slipway.env=gpu",
+      "--filter",
+      `label=slipway.project=${PROJECT}`,
+    ]);
+    expect(gpuContainers.stdout.trim()).toBe("");
   }, 60_000);
 });
