@@ -13,7 +13,7 @@
  */
 import { execFile } from "node:child_process";
 import { cpSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTestImages, removeProject } from "../support/docker.js";
@@ -125,7 +125,7 @@ describe("examples/gpu-inference-stack (runbook 000)", () => {
     const load = startLoad({ url: `http://127.0.0.1:${env.API_PORT}`, concurrency: 4, rate: 80 });
     try {
       await load.waitFor((s) => s.status === 200);
-      const bad = await stack.cli(["deploy", "local", "--version", "v2", "--only", "api"], {
+      const bad = await stack.cli(["deploy", "local", "--version", "v2"], {
         env: { ...env, API_ERROR_RATE: "0.05" },
       });
       expect(bad.code, bad.stderr).toBe(1);

@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const role = process.env.ROLE || "api";
-const version = process.env.APP_VERSION || process.env.SLIPWAY_VERSION || "dev";
+const version = process.env.SLIPWAY_VERSION || "dev"; // the release label Slipway injects
 const port = Number(process.env.PORT || 3000);
 const rate = Number(process.env.API_ERROR_RATE || 0);
 const every = rate > 0 ? Math.round(1 / rate) : 0;
