@@ -139,6 +139,20 @@ describe("examples/gpu-inference-stack (runbook 000)", () => {
       await load.stop();
     }
 
+    // Only the api changed: the other services kept running their revision 1 containers.
+    const llmRevision = (
+      await exec("docker", [
+        "ps",
+        "--filter",
+        `label=slipway.project=${PROJECT}`,
+        "--filter",
+        "label=slipway.service=llm",
+        "--format",
+        '{{.Label "slipway.revision"}}',
+      ])
+    ).stdout.trim();
+    expect(llmRevision).toBe("1");
+
     // The evidence in history: revision 2 failed on the 1 % error rate, with its measurements.
     const hist = await stack.cli(["history", "local", "2", "--json"], { env });
     const rev = (
