@@ -59,7 +59,6 @@ export function copyExample(name: string, dest: string, force = false, root = EX
   cpSync(src, dest, { recursive: true, force: true });
   const envFiles = files.filter((f) => /^\.env(\.|$)/.test(basename(f)));
   for (const f of envFiles) chmodSync(join(dest, f), 0o600);
-  for (const f of files)
-    if (f.endsWith(".sh")) chmodSync(join(dest, f), statSync(join(src, f)).mode | 0o755);
+  for (const f of files) if (f.endsWith(".sh")) chmodSync(join(dest, f), statSync(join(src, f)).mode | 0o755);
   return { example: name, dir: dest, files, private: envFiles };
 }
