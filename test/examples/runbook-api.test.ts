@@ -126,6 +126,19 @@ describe("examples/runbook-api (seed 002)", () => {
     const r = slipway("validate");
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain("environments: development, staging, production");
+    // Production is rendered, not deployed (no cluster here): the README's render command.
+    const saved = env;
+    env = { ...env, DATABASE_URL: "postgres://db/app", REDIS_URL: "redis://redis:6379" };
+    try {
+      const k = slipway("render", "production");
+      expect(k.code, k.out).toBe(0);
+      for (const kind of ["Deployment", "HorizontalPodAutoscaler", "Ingress", "Secret", "Job"])
+        expect(k.stdout).toContain(`kind: ${kind}`);
+      expect(k.stdout).toContain("image: registry.example.com/runbook-api:");
+      expect(k.stdout).not.toContain("CHANGE_THIS");
+    } finally {
+      env = saved;
+    }
   });
 
   it("the checklist passes on development and refuses production's CHANGE_THIS placeholders", () => {
