@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Cli } from "../runtime.js";
 import { UsageError, loadSpecTools } from "../../core.js";
 import { green, yellow } from "../render.js";
+import { copyExample, exampleNames } from "./init-example.js";
 
 const STARTER = (
   project: string,
@@ -57,10 +58,15 @@ export function register(cli: Cli): void {
       "--from-compose <file>",
       "import services, ports, env, volumes, depends_on, healthchecks and resources",
     )
+    .option(
+      "--example <name>",
+      `copy an example project (a runbook made executable) into this directory: ${exampleNames().join(", ")}`,
+    )
     .option("--force", "overwrite an existing spec file")
     .action(
-      cli.action(async (o: { fromCompose?: string; force?: boolean }) => {
+      cli.action(async (o: { fromCompose?: string; example?: string; force?: boolean }) => {
         const target = resolve(cli.opts.file);
+        if (o.example) return initExample(cli, o.example, dirname(target), o.force);
         if (existsSync(target) && !o.force)
           throw new UsageError(`${cli.opts.file} already exists (use --force to overwrite it)`);
         let text: string;
@@ -102,4 +108,13 @@ export function register(cli: Cli): void {
         });
       }),
     );
+}
+
+function initExample(cli: Cli, name: string, dir: string, force?: boolean): void {
+  const copied = copyExample(name, dir, force);
+  cli.finish(copied, (out) => {
+    out.stdout(green(out, `✔ copied example ${name} (${copied.files.length} files) into ${dir}`));
+    if (copied.private.length) out.stdout(`  made private (chmod 600): ${copied.private.join(", ")}`);
+    out.stdout("  next: read README.md, then slipway validate and slipway check development");
+  });
 }
