@@ -35,3 +35,13 @@ describe("the one redactor", () => {
     expect(e.details.out).toEqual(["***"]);
   });
 });
+
+describe("plain configuration words", () => {
+  it("are not hidden even when an env file gives them (NODE_ENV=development)", () => {
+    const r = makeRedactor(["development", "warning", "s3cret-value"]);
+    expect(r("release /srv/releases/development/api with .env.development, 1 warning(s)")).toBe(
+      "release /srv/releases/development/api with .env.development, 1 warning(s)",
+    );
+    expect(r("DB_PASSWORD=s3cret-value")).toBe("DB_PASSWORD=***");
+  });
+});

@@ -42,6 +42,13 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/**
+ * Values every configuration holds that are no one's secret: an env file's NODE_ENV=development
+ * or LOG_LEVEL=warning must not turn "development" into *** in release paths and step messages.
+ */
+const PLAIN_WORD =
+  /^(development|dev|staging|stage|production|prod|test|testing|local|true|false|yes|no|on|off|debug|info|warn|warning|error|critical|none|null|json|text)$/i;
+
 /** Where short `values` count as secrets: right after `=` or `:`, up to a delimiter (group 1: the `=`/`:`). */
 export function shortValuePattern(values: string[]): RegExp {
   return new RegExp(`([=:])(?:${values.map(escapeRe).join("|")})(?=$|[\\s&@;,"'/#)\\]}])`, "g");
@@ -61,7 +68,9 @@ export function makeRedactor(
   secrets: Iterable<string | undefined>,
   opts: { anywhere?: Iterable<string> } = {},
 ): Redactor {
-  const values = [...new Set([...secrets].filter((s): s is string => !!s))].flatMap(forms);
+  const values = [...new Set([...secrets].filter((s): s is string => !!s && !PLAIN_WORD.test(s)))].flatMap(
+    forms,
+  );
   const named = [...(opts.anywhere ?? [])].filter((s) => !!s).flatMap(forms);
   const long = [...new Set([...named, ...values.filter((v) => v.length >= MIN_ANYWHERE)])].sort(
     (a, b) => b.length - a.length,
