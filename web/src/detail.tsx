@@ -107,8 +107,13 @@ function Actions({ env, history, onRun }: { env: EnvSummary; history: HistoryEnt
     setBusy(true);
     setMsg(`${name} running…`);
     try {
-      const r = await op<{ revision?: { number: number } }>(name, env, args);
-      setMsg(`${name} done${r?.revision ? `: revision ${r.revision.number}` : ""}`);
+      const r = await op<{ revision?: number; version?: string; status?: string; reason?: string }>(
+        name,
+        env,
+        args,
+      );
+      const what = r?.revision !== undefined ? `: revision ${r.revision} (${r.version}, ${r.status})` : "";
+      setMsg(`${name} done${what}${r?.reason ? ` — ${r.reason}` : ""}`);
     } catch (e) {
       setMsg(`${name} failed: ${(e as Error).message}`);
     } finally {
