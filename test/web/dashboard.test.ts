@@ -116,12 +116,15 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
       .toMatch(/rollback done: revision 3 \(v1, deployed\)/);
     expect(await live.locator(".step.ok").count()).toBeGreaterThan(0);
     expect(await live.locator(".step.failed").count()).toBe(0);
-    await page.screenshot({ path: join(IMAGES, "dashboard-rollback.png"), fullPage: true });
     expect((await project.get("web")).body).toBe("v1");
     await page
       .getByRole("region", { name: "History" })
       .getByRole("cell", { name: "v1 (rollback of 1)" })
       .waitFor();
+    await expect
+      .poll(() => page.getByRole("row", { name: /v1 \(rollback of 1\)/ }).textContent())
+      .toContain("deployed");
+    await page.screenshot({ path: join(IMAGES, "dashboard-rollback.png"), fullPage: true });
     await page.getByRole("button", { name: "steps of revision 3" }).click();
     await expect.poll(() => page.locator(".steps-of .step").count()).toBeGreaterThan(0);
     await page.setViewportSize({ width: 390, height: 844 });

@@ -67,7 +67,7 @@ function EnvList({ me }: { me: Me }) {
   if (!envs) return <p aria-busy="true">Loading environments…</p>;
   if (!envs.length) return <p>No environment is deployed yet (slipway deploy ENV).</p>;
   return (
-    <section aria-label="Environments">
+    <section aria-label="Environments" class="plain">
       <h2>Environments</h2>
       <ul class="cards">
         {envs.map((e) => (
