@@ -95,7 +95,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
       return { status: res.status, body: await res.text() };
     });
     expect(forged.status).toBe(403);
-    expect(forged.body).toContain("vera is viewer on e2e/development");
+    expect(forged.body).toContain("vera is viewer on e2e/development; to rollback needs operator or above");
     expect((await project.get("web")).body).toBe("v2");
     await ctx.close();
   });
