@@ -1,6 +1,6 @@
 /**
- * Alerts benchmark: 10,000 alerts through routing, grouping and the durable outbox (SQLite,
- * WAL) to a local webhook, next to what a hand-written script does instead (POST each alert
+ * Alerts benchmark: 10,000 alerts through routing, grouping and the durable outbox (in the
+ * SQLite store, WAL) to a local webhook, next to what a hand-written script does instead (POST each alert
  * directly, no outbox): the difference is the price of durability.
  *
  *   npx tsx bench/alerts-throughput.ts            (--count N to change the burst size)
@@ -14,7 +14,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Notifier, openNotifyDb } from "../src/notify/index.js";
+import { Notifier } from "../src/notify/index.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { alertsSchema } from "../src/spec/schema-alerts.js";
 
 const argCount = process.argv.indexOf("--count");
@@ -102,9 +103,11 @@ const event = (i: number) => ({
 
 async function withNotifier<T>(url: string, fn: (n: Notifier) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-alerts-"));
-  const db = openNotifyDb(join(dir, "notify.db"));
+  const store = SqliteStore.open({ home: dir });
   const n = new Notifier({
-    db,
+    store,
+    project: "bench",
+    env: "production",
     config: alertsSchema.parse({
       channels: { hook: { type: "webhook", url, secret: "bench-secret" } },
       // One notification per alert (no grouping), sent as soon as possible: the worst case.
@@ -119,7 +122,7 @@ async function withNotifier<T>(url: string, fn: (n: Notifier) => Promise<T>): Pr
     return await fn(n);
   } finally {
     await n.stop();
-    db.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -135,10 +138,12 @@ async function burstSlipway(): Promise<Figures> {
     return await withNotifier(r.url, async (n) => {
       const sentAt = new Map<number, number>();
       const t0 = performance.now();
+      const committed: Promise<unknown>[] = [];
       for (let i = 0; i < N; i++) {
         sentAt.set(i, performance.now());
-        n.emit(event(i));
+        committed.push(n.emit(event(i)));
       }
+      await Promise.all(committed); // every alert committed in the store
       const accepted = performance.now();
       const t1 = await waitDelivered(r, N);
       await n.flush({ timeoutMs: 10_000 });

@@ -5,6 +5,9 @@
  *
  *   npm run build && npx tsx bench/proxy-overhead.ts [--duration 10] [--connections 32]
  *
+ * Also HTTPS on both (same certificate: EC P-256 from a throw-away CA, TLS 1.3, wrk keeps its
+ * connections so this is the steady state, not handshakes), and the host-routed shared listener.
+ *
  * The proxy runs from dist/, as `slipway` runs it: started from the sources it would run under
  * tsx's loader, which costs about half as much CPU again per request on this machine.
  */
@@ -16,6 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type * as ProxyClientModule from "../src/proxy/client.js";
 import { freePort, waitFor } from "../test/support/ports.js";
+import { makeTestCa } from "../test/support/test-ca.js";
 
 const { values } = parseArgs({
   options: { duration: { type: "string", default: "10" }, connections: { type: "string", default: "32" } },
@@ -69,9 +73,10 @@ async function cpuMs(pids: number[]): Promise<number> {
 }
 
 async function wrk(name: string, url: string, pids: number[] = [], conns = connections): Promise<Result> {
-  await run("wrk", ["-t1", `-c${conns}`, "-d2s", url]); // warm-up
+  const host = ["-H", "Host: bench.test"]; // the host routes need it; the others ignore it
+  await run("wrk", ["-t1", `-c${conns}`, "-d2s", ...host, url]); // warm-up
   const cpu0 = await cpuMs(pids);
-  const out = await run("wrk", ["-t1", `-c${conns}`, `-d${duration}s`, "--latency", url]);
+  const out = await run("wrk", ["-t1", `-c${conns}`, `-d${duration}s`, "--latency", ...host, url]);
   const cpu = (await cpuMs(pids)) - cpu0;
   const total = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -100,6 +105,8 @@ try {
 
   // Slipway proxy: the real process, started the way the daemon starts it.
   const slipPort = await freePort();
+  const [slipHostPort, slipTlsPort, ngTlsPort] = [await freePort(), await freePort(), await freePort()];
+  const cert = makeTestCa(await mkdtemp(join(dir, "ca-"))).issue("bench", ["bench.test"]);
   proxy = new ProxyClient({ home: join(dir, "home") });
   await proxy.ensureRunning();
   await proxy.setRoute({
@@ -110,6 +117,15 @@ try {
     sticky: false,
     drainTimeoutMs: 1_000,
     responseTimeoutMs: 30_000,
+    edge: {
+      domains: ["bench.test"],
+      http: { host: "127.0.0.1", port: slipHostPort },
+      https: { host: "127.0.0.1", port: slipTlsPort },
+      tls: cert,
+      redirectHttp: false,
+      hstsSeconds: 0,
+      proxyProtocol: false,
+    },
   });
 
   // nginx: the reverse proxy a user would pick instead, configured as it is usually run.
@@ -138,6 +154,21 @@ http {
       proxy_set_header X-Forwarded-Host $host;
     }
   }
+  server {
+    listen 127.0.0.1:${ngTlsPort} ssl;
+    ssl_certificate ${cert.cert};
+    ssl_certificate_key ${cert.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
+  }
 }`;
   await writeFile(join(ng, "nginx.conf"), conf);
   const nginx = spawn("nginx", ["-p", ng, "-c", join(ng, "nginx.conf"), "-g", "daemon off;"], {
@@ -155,6 +186,11 @@ http {
   results.push(await wrk("direct", `http://127.0.0.1:${upPort}/`));
   results.push(await wrk("slipway proxy", `http://127.0.0.1:${slipPort}/`, [slipPid]));
   results.push(await wrk("nginx 1 worker", `http://127.0.0.1:${ngPort}/`, ngPids));
+  const hosted = await wrk("slipway host route", `http://127.0.0.1:${slipHostPort}/`, [slipPid]);
+  const tls = [
+    await wrk("slipway HTTPS", `https://127.0.0.1:${slipTlsPort}/`, [slipPid]),
+    await wrk("nginx HTTPS", `https://127.0.0.1:${ngTlsPort}/`, ngPids),
+  ];
 
   const [direct, slip, nginxR] = results;
   console.log(
@@ -162,7 +198,7 @@ http {
   );
   console.log("| path | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req |");
   console.log("|---|---:|---:|---:|---:|---:|");
-  for (const r of results)
+  for (const r of [...results, hosted, ...tls])
     console.log(
       `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.cpuUs?.toFixed(0) ?? "–"} |`,
     );
@@ -171,7 +207,10 @@ http {
     `\nslipway / nginx throughput: ${(ratio * 100).toFixed(0)} % (goal ≥ 60 %) ${ratio >= 0.6 ? "✔" : "✖"}` +
       `\nslipway added p99 vs direct: ${(slip.p99 - direct.p99).toFixed(2)} ms (goal ≤ 2 ms) ${slip.p99 - direct.p99 <= 2 ? "✔" : "✖"}` +
       `\nnginx added p99 vs direct:   ${(nginxR.p99 - direct.p99).toFixed(2)} ms` +
-      `\nCPU per request, slipway / nginx: ${((slip.cpuUs ?? 0) / (nginxR.cpuUs ?? 1)).toFixed(1)}×`,
+      `\nCPU per request, slipway / nginx: ${((slip.cpuUs ?? 0) / (nginxR.cpuUs ?? 1)).toFixed(1)}×` +
+      `\nhost route / port route throughput: ${((hosted.rps / slip.rps) * 100).toFixed(0)} %` +
+      `\nHTTPS slipway / nginx throughput: ${((tls[0].rps / tls[1].rps) * 100).toFixed(0)} %, added p99 over nginx ` +
+      `${(tls[0].p99 - tls[1].p99).toFixed(2)} ms, CPU per request ${((tls[0].cpuUs ?? 0) / (tls[1].cpuUs ?? 1)).toFixed(1)}×`,
   );
 
   // One connection: the latency a single client sees, without queueing behind the load.

@@ -41,7 +41,8 @@ function cpuSecondsOf(pid: number): number {
 function pidOf(prom: PrometheusServer): number {
   for (const d of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
     try {
-      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(join(prom.dir, "prometheus.yml"))) return Number(d);
+      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(join(prom.dir, "prometheus.yml")))
+        return Number(d);
     } catch {
       /* gone */
     }
@@ -54,7 +55,9 @@ async function exporter(): Promise<{ target: string; stop(): void }> {
   const body = `# TYPE app_value gauge\n${Array.from({ length: RULES }, (_, i) => `app_value{i="${i}"} ${value(i)}\n`).join("")}`;
   const code = `require("node:http").createServer((q, s) => s.end(${JSON.stringify(body)})).listen(${port}, "127.0.0.1")`;
   const child = spawn(process.execPath, ["-e", code], { stdio: "ignore" });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok, { what: "exporter" });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok, {
+    what: "exporter",
+  });
   return { target: `127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
@@ -71,7 +74,8 @@ const promRuleFile = () =>
   "groups:\n  - name: bench\n    interval: 5s\n    rules:\n" +
   Array.from(
     { length: RULES },
-    (_, i) => `      - alert: r${i}\n        expr: app_value{i="${i}"} > 30\n        labels: { severity: warning }\n`,
+    (_, i) =>
+      `      - alert: r${i}\n        expr: app_value{i="${i}"} > 30\n        labels: { severity: warning }\n`,
   ).join("");
 
 function slipwaySpec(dir: string, kind: "prometheus" | "scrape", url: string) {
@@ -103,7 +107,9 @@ async function main(): Promise<void> {
     prom = await startPrometheus({ targets: [exp.target], scrapeIntervalMs: 5000, rules: promRuleFile() });
     await prom.waitForTargetsUp();
     const b = await measure(pidOf(prom));
-    const firingProm = ((await prom.query("count(ALERTS{alertstate=\"firing\"})")).result as { value: [number, string] }[])[0]?.value[1];
+    const firingProm = (
+      (await prom.query('count(ALERTS{alertstate="firing"})')).result as { value: [number, string] }[]
+    )[0]?.value[1];
     await prom.stop();
 
     process.stderr.write(`phase C: Slipway with ${RULES} prometheus rules…\n`);
@@ -127,12 +133,18 @@ async function main(): Promise<void> {
     const promRules = Math.max(1e-9, b.prometheus - a.prometheus);
     const promQueries = Math.max(0, c.prometheus - a.prometheus);
     const rows = [
-      ["Prometheus: 200 rules from its rule file", pct(promRules), `${(b.prometheus - a.prometheus).toFixed(2)} s`],
+      [
+        "Prometheus: 200 rules from its rule file",
+        pct(promRules),
+        `${(b.prometheus - a.prometheus).toFixed(2)} s`,
+      ],
       ["Slipway: 200 prometheus rules (its process)", pct(slipC), `${slipC.toFixed(2)} s`],
       ["  + Prometheus answering Slipway's queries", pct(promQueries), `${promQueries.toFixed(2)} s`],
       ["Slipway: 200 scrape rules (no Prometheus)", pct(slipD), `${slipD.toFixed(2)} s`],
     ];
-    console.log(`\n200 rules, 5 s interval, ${SECONDS} s per phase; CPU above each process's baseline (% of one core)\n`);
+    console.log(
+      `\n200 rules, 5 s interval, ${SECONDS} s per phase; CPU above each process's baseline (% of one core)\n`,
+    );
     console.log("| | CPU | CPU seconds |\n| --- | --- | --- |");
     for (const r of rows) console.log(`| ${r.join(" | ")} |`);
     console.log(

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { PreflightTarget } from "./checks/types.js";
 import type { Driver } from "./drivers/driver.js";
-import { checkKubeContext } from "./drivers/kubernetes/context-check.js";
+import { checkKubeContext, liveKubeContext } from "./drivers/kubernetes/context-check.js";
 import { podReadinessGate } from "./drivers/kubernetes/health.js";
 import type { KubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.js";
 import type { KubernetesTarget } from "./spec/schema-kubernetes.js";
@@ -83,6 +83,9 @@ export async function createRuntime(opts: { home: string; logger?: Logger }): Pr
       logger,
       actor: Slipway.actor(),
       publish: bus.publish,
+      ...(target.kind === "kubernetes"
+        ? { kubeContext: () => liveKubeContext(target as KubernetesTarget) }
+        : {}),
     };
   };
   const latestByEnv = new Map<string, Resolution>();

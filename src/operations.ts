@@ -196,7 +196,12 @@ const HANDLERS: Record<OpName, OpHandler> = {
   stop: async ({ slipway, resolution, a, ctx }) =>
     slipway.stop(resolution, { service: str(a.service), emit: ctx.emit }),
   destroy: async ({ slipway, resolution, a, ctx }) =>
-    slipway.destroy(resolution, { yes: bool(a.yes), protection: protection(a), emit: ctx.emit }),
+    slipway.destroy(resolution, {
+      yes: bool(a.yes),
+      protection: protection(a),
+      deleteNamespace: bool(a.deleteNamespace),
+      emit: ctx.emit,
+    }),
   prune: async ({ slipway, resolution, a, ctx }) =>
     slipway.prune(resolution, { keep: num(a.keep), emit: ctx.emit }),
   lock: async ({ slipway, spec, a, ctx }) => {
@@ -228,7 +233,7 @@ export async function runOp(
   const spec = resolution.spec;
   // Alerts: the latest configuration (a light reference carries none), and every event to the
   // engine's subscribers (notifier).
-  if (!payload.resolution.light) slipway.notify?.configure(resolution);
+  if (!payload.resolution.light) await slipway.notify?.configure(resolution);
   const show = ctx.emit;
   ctx = {
     ...ctx,

@@ -299,15 +299,30 @@ export class Slipway {
 
   async destroy(
     resolution: Resolution,
-    opts: { yes?: boolean; protection?: Omit<Confirmation, "yes" | "overrideFreeze">; emit?: EventSink } = {},
-  ): Promise<{ stopped: string[] }> {
+    opts: {
+      yes?: boolean;
+      protection?: Omit<Confirmation, "yes" | "overrideFreeze">;
+      /** Kubernetes: also delete the target's namespace (never deleted otherwise). */
+      deleteNamespace?: boolean;
+      emit?: EventSink;
+    } = {},
+  ): Promise<{ stopped: string[]; removed?: string[] }> {
     const spec = resolution.spec;
+    if (opts.deleteNamespace && spec.target.kind !== "kubernetes")
+      throw new UsageError(
+        `--delete-namespace is for Kubernetes targets; ${spec.env} runs on ${spec.target.kind}`,
+      );
     const emit = opts.emit ?? noopSink;
-    const guard = protect(spec, "destroy", { ...opts.protection, yes: opts.yes }, this.deps.actor);
+    const guard = protect(
+      spec,
+      "destroy",
+      { ...opts.protection, yes: opts.yes, kubeContext: this.deps.kubeContext?.() },
+      this.deps.actor,
+    );
     return locked(this.deps, spec, "destroy", emit, () => {
       const recorded = protectionEvent(spec, guard, false);
       if (recorded) emit(recorded);
-      return destroyEnvironment(this.deps, spec, emit);
+      return destroyEnvironment(this.deps, spec, emit, { deleteNamespace: opts.deleteNamespace });
     });
   }
 

@@ -37,6 +37,8 @@ export class DriverStatsProvider implements MetricProvider {
           return s.memory / (s.memoryLimit && s.memoryLimit > 0 ? s.memoryLimit : total);
         case "memoryBytes":
           return s.memory;
+        case "restarts":
+          return s.restarts ?? Number.NaN;
         default:
           return Number.NaN;
       }

@@ -6,6 +6,7 @@
  */
 import { gpuRuntimeChecks, type GpuService } from "./gpu-runtime.js";
 import { secretExposureChecks, type ExposureService, type ExposureSpec } from "./secrets-exposure.js";
+import { helmLintChecks, type ChartService } from "./helm-lint.js";
 import { runChecks, summarizeChecks } from "./runner.js";
 import type { CheckContext, CheckResult, CheckSpec } from "./types.js";
 
@@ -23,10 +24,11 @@ export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult
 
 export function createCheckRunner(opts: CheckRunnerOptions): (
   /** `services`: those requesting GPUs get an automatic GPU-runtime item per host (opts.target). */
+  /** … those deployed from a local Helm chart a `helm lint` item. */
   spec: {
     dir: string;
     checks: CheckSpec[];
-    services?: Record<string, GpuService & ExposureService>;
+    services?: Record<string, GpuService & ExposureService & ChartService>;
   } & Omit<ExposureSpec, "services">,
   emit: CheckEmit,
   signal?: AbortSignal,
@@ -41,6 +43,7 @@ export function createCheckRunner(opts: CheckRunnerOptions): (
       automatic: [
         ...gpuRuntimeChecks(Object.values(spec.services ?? {}), opts.target),
         ...secretExposureChecks(spec),
+        ...helmLintChecks(Object.values(spec.services ?? {}), spec.dir),
       ],
       ...(signal ? { signal } : {}),
       onResult: (r) =>

@@ -82,6 +82,8 @@ export interface InstanceStats {
   /** Resident memory in bytes. */
   memory: number;
   memoryLimit?: number;
+  /** Restarts of the instance since it started (Kubernetes: its pod's container restartCount). */
+  restarts?: number;
 }
 
 export interface DriverCapabilities {
@@ -172,5 +174,11 @@ export interface Driver {
   retired?(project: string, env: string): Promise<Instance[]>;
   /** Remove artifacts of revisions not in `keep`, and retired instances beyond `opts.retired` revisions. */
   prune(project: string, env: string, service: string, keep: number[], opts?: PruneOptions): Promise<void>;
+  /**
+   * Remove what an environment keeps on the target beyond its instances, when asked (Kubernetes:
+   * `destroy --delete-namespace` deletes the namespace; it is never deleted otherwise). Returns
+   * what was removed. Absent: nothing to remove.
+   */
+  destroyEnvironment?(project: string, env: string, opts: { deleteNamespace?: boolean }): Promise<string[]>;
   close?(): Promise<void>;
 }

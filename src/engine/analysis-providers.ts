@@ -59,6 +59,16 @@ export function releaseProviders(
   if (deps.driver.capabilities.stats)
     providers.driver = new DriverStatsProvider({
       stats: async (m) => {
+        // Restarts come from the live state (Kubernetes: the pods' container statuses), which
+        // every driver has, even without a metrics API.
+        if (m.query === "restarts")
+          return Promise.all(
+            (await of(m)).map(async (i) => {
+              if (!deps.driver.live) return { cpu: 0, memory: 0, restarts: i.restarts };
+              const now = (await deps.driver.live(i)) ?? i;
+              return { cpu: 0, memory: 0, restarts: Math.max(0, now.restarts - i.restarts) };
+            }),
+          );
         const stats = await Promise.all((await of(m)).map((i) => deps.driver.stats(i)));
         return stats.filter((s): s is InstanceStats => s !== undefined);
       },

@@ -37,4 +37,9 @@ export interface EngineDeps {
   preflight?: PreflightTarget;
   /** The clock deploy freezes are judged by (tests inject one). */
   now?: () => Date;
+  /**
+   * Kubernetes: the kubeconfig context operations will really use (the target's, else the
+   * current one), read from the live kubeconfig; `protect.context` is checked against it.
+   */
+  kubeContext?: () => string | undefined;
 }

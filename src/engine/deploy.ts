@@ -8,6 +8,7 @@ import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
+import { assertDomainsFree } from "./edge.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
 
@@ -122,11 +123,18 @@ export async function deploy(
   const spec = resolution.spec;
   const emit = opts.emit ?? noopSink;
   if (opts.dryRun) return { dryRun: true, plan: (await planDeploy(deps, resolution, opts)).plan };
-  const guard = protect(spec, "deploy", { ...opts.protection, yes: opts.yes }, deps.actor, deps.now?.());
+  const guard = protect(
+    spec,
+    "deploy",
+    { ...opts.protection, yes: opts.yes, kubeContext: deps.kubeContext?.() },
+    deps.actor,
+    deps.now?.(),
+  );
   return locked(deps, spec, "deploy", emit, async () => {
     const recorded = protectionEvent(spec, guard, true);
     if (recorded) emit(recorded);
     const { plan: p, fingerprints } = await planDeploy(deps, resolution, opts);
+    if (spec.edge) await assertDomainsFree(await deps.router(), spec, p.services);
     const current = await deps.store.currentRevision(spec.project, spec.env);
     emit({
       type: "log",

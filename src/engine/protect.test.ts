@@ -52,6 +52,15 @@ describe("protect", () => {
     expect(() => protect(k8s, "destroy", { confirmName: "production" })).toThrow(/is not "prod-eu-1"/);
     expect(protect(k8s, "destroy", { confirmName: "prod-eu-1" })?.via).toBe("name");
   });
+  it("protect.context is checked against the live kubeconfig context when the engine knows it", () => {
+    const k8s = spec({ confirm: false, context: "prod" }, { kind: "kubernetes" });
+    // No target.context: the kubeconfig's current context decides.
+    expect(() => protect(k8s, "deploy", { kubeContext: "staging-eu" })).toThrow(
+      /context containing "prod", but the kubeconfig's context is "staging-eu"/,
+    );
+    expect(() => protect(k8s, "deploy", { kubeContext: "prod-eu-1" })).not.toThrow();
+    expect(() => protect(k8s, "deploy", {})).toThrow(Refused);
+  });
   it("a deploy inside a freeze is refused unless overridden with a reason, which is recorded", () => {
     const frozen = spec({ confirm: false, freeze: ["Fri 16:00-Mon 08:00"] });
     expect(() => protect(frozen, "deploy", {}, "a", FRI_17)).toThrow(/freeze "Fri 16:00-Mon 08:00"/);

@@ -17,6 +17,8 @@ export interface Confirmation {
   prompted?: boolean;
   /** `--override-freeze REASON` (deploy only). */
   overrideFreeze?: string;
+  /** The live kubeconfig context (EngineDeps.kubeContext), for `protect.context`. */
+  kubeContext?: string;
 }
 
 /** What a protected operation records with its revision (or event): who confirmed, how, and why. */
@@ -29,13 +31,17 @@ export interface ProtectionRecord {
   freeze?: { window: string; reason: string };
 }
 
-function checkContext(spec: ResolvedSpec): void {
+/**
+ * `protect.context`: the kubeconfig context really in use (read from the live kubeconfig when the
+ * engine knows it, else the spec's `target.context`) must contain the given text.
+ */
+function checkContext(spec: ResolvedSpec, live: string | undefined): void {
   const p = spec.protect;
   if (!p?.context || spec.target.kind !== "kubernetes") return;
-  const ctx = ("context" in spec.target ? spec.target.context : undefined) ?? "";
+  const ctx = live ?? ("context" in spec.target ? spec.target.context : undefined) ?? "";
   if (!ctx.includes(p.context))
     throw new Refused(
-      `environment "${spec.env}" must run on a context containing "${p.context}", target context is "${ctx || "(default)"}"`,
+      `environment "${spec.env}" must run on a kubeconfig context containing "${p.context}", but the ${live !== undefined ? "kubeconfig's" : "target's"} context is "${ctx || "(default)"}"`,
     );
 }
 
@@ -73,7 +79,7 @@ export function protect(
   const c: Confirmation = typeof confirmation === "object" ? confirmation : { yes: !!confirmation };
   const p = spec.protect;
   if (!p) return undefined;
-  checkContext(spec);
+  checkContext(spec, c.kubeContext);
   const record: ProtectionRecord = { actor, operation: what };
   if (what === "deploy" && p.freeze?.length) {
     const window = activeFreeze(p.freeze, now);

@@ -126,7 +126,12 @@ export async function rollback(
   // A dry run changes nothing, so it needs no confirmation.
   const guard = opts.dryRun
     ? undefined
-    : protect(cur, "rollback", { ...opts.protection, yes: opts.yes }, deps.actor);
+    : protect(
+        cur,
+        "rollback",
+        { ...opts.protection, yes: opts.yes, kubeContext: deps.kubeContext?.() },
+        deps.actor,
+      );
   const run = async () => {
     const { store } = deps;
     const current = await store.currentRevision(cur.project, cur.env);

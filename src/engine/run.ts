@@ -17,6 +17,7 @@ import { STEP_RUNNERS } from "./steps/registry.js";
 import type { RunOptions, StepContext } from "./steps/step.js";
 import { undoJournaled } from "./undo.js";
 import { isWarm } from "./warm.js";
+import { publicUrl } from "./edge.js";
 
 export type { CheckRunner, RunOptions } from "./steps/step.js";
 export { artifactRevision, pruneArtifacts } from "./artifacts.js";
@@ -36,11 +37,24 @@ export interface DeployResult {
   steps: JournalStep[];
 }
 
+/**
+ * Where users reach each service: its public domain URL on the proxy's shared listeners, else
+ * the proxy's port on this machine; on Kubernetes the Ingress host of its first `domains` entry
+ * (https with `tls`), else the Service's in-cluster address.
+ */
 export function serviceUrls(spec: ResolvedSpec, services = Object.keys(spec.services)) {
   const host = spec.proxyHost === "0.0.0.0" ? "127.0.0.1" : spec.proxyHost;
+  const t = spec.target;
+  const url = (n: string) => {
+    const s = spec.services[n] as ResolvedSpec["services"][string];
+    if (t.kind !== "kubernetes") return publicUrl(spec, s) ?? `http://${host}:${s.port}`;
+    const domain = s.domains?.[0];
+    if (domain) return `${s.tls ? "https" : "http"}://${domain}`;
+    return `http://${n}.${"namespace" in t ? t.namespace : "default"}.svc:${s.port}`;
+  };
   return services
-    .filter((n) => spec.services[n]?.port)
-    .map((n) => ({ service: n, url: `http://${host}:${spec.services[n].port}` }));
+    .filter((n) => spec.services[n]?.port || (t.kind === "kubernetes" && spec.services[n]?.domains?.length))
+    .map((n) => ({ service: n, url: url(n) }));
 }
 
 export async function runPlan(deps: EngineDeps, opts: RunOptions): Promise<DeployResult> {

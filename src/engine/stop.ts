@@ -40,14 +40,19 @@ export async function destroyEnvironment(
   deps: EngineDeps,
   spec: ResolvedSpec,
   emit: EventSink,
-): Promise<{ stopped: string[] }> {
+  opts: { deleteNamespace?: boolean } = {},
+): Promise<{ stopped: string[]; removed?: string[] }> {
   const r = await stopAll(deps, spec, undefined, emit);
   for (const s of Object.keys(spec.services)) await deps.driver.prune(spec.project, spec.env, s, []);
+  const removed = opts.deleteNamespace
+    ? await deps.driver.destroyEnvironment?.(spec.project, spec.env, { deleteNamespace: true })
+    : undefined;
+  for (const what of removed ?? []) emit({ type: "log", level: "info", message: `deleted ${what}` });
   const cur = await deps.store.currentRevision(spec.project, spec.env);
   if (cur)
     await deps.store.updateRevision(spec.project, spec.env, cur.number, {
       status: "superseded",
       reason: "environment destroyed",
     });
-  return r;
+  return removed ? { ...r, removed } : r;
 }

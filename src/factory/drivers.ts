@@ -78,10 +78,13 @@ export class DriverCache {
       // Only containers are kept after they stop (retired, for their logs).
       retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
       prune: call("prune") as Driver["prune"],
+      destroyEnvironment: async (project, env, o) =>
+        (await driverFor()).destroyEnvironment?.(project, env, o) ?? [],
       sourceDigest: async (project, env, svc) => (await driverFor()).sourceDigest?.(project, env, svc),
-      // Only containers run exec probes inside the instance; process instances run them on the host.
+      // Only containers run commands inside the instance (Kubernetes: the exec subresource);
+      // process instances run them on the host.
       exec:
-        kind === "docker"
+        kind === "docker" || kind === "kubernetes"
           ? async (inst, cmd, o) => {
               const d = await driverFor();
               if (!d.exec) throw new DriverError(kind, "exec is not supported");

@@ -62,8 +62,11 @@ async function environments(store: Store): Promise<Map<string, EnvState>> {
 
 export async function tick(ctx: MaintenanceContext, log: Log): Promise<void> {
   const byEnv = await environments(ctx.store);
-  // The proxy is supervised: if it died, start it again (its routing table is on disk).
-  if ([...byEnv.values()].some((e) => e.routed)) {
+  const kinds = new Map<EnvState, string>();
+  for (const e of byEnv.values()) kinds.set(e, await kindOf(ctx.store, e.project, e.env));
+  // The proxy is supervised: if it died, start it again (its routing table is on disk). A
+  // Kubernetes environment routes by its Service and never needs the proxy.
+  if ([...byEnv.values()].some((e) => e.routed && kinds.get(e) !== "kubernetes")) {
     try {
       await ctx.ensureRouter();
     } catch (e) {
@@ -72,7 +75,7 @@ export async function tick(ctx: MaintenanceContext, log: Log): Promise<void> {
   }
   for (const e of byEnv.values()) {
     if (!e.warm) continue;
-    const kind = await kindOf(ctx.store, e.project, e.env);
+    const kind = kinds.get(e) ?? "process";
     const touched = await ctx.slipway(kind).maintain(e.project, e.env, ctx.latest(e.project, e.env));
     if (touched.length) log?.(`housekeeping ${e.project}/${e.env}: ${touched.join(", ")}`);
   }

@@ -28,7 +28,7 @@ export async function alertsOp(
       const limit = args.limit === undefined ? 20 : args.limit;
       if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > 1000)
         throw new UsageError(`--limit: expected a whole number from 1 to 1000, got ${String(limit)}`);
-      return { project, env, deliveries: h.listDeliveries(project, env, { limit }) };
+      return { project, env, deliveries: await h.listDeliveries(project, env, { limit }) };
     }
     case "test": {
       const severity = (args.severity ?? "critical") as Severity;

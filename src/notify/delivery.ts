@@ -1,11 +1,12 @@
 /**
- * The delivery worker: claims due deliveries (status=sending, owner=this process), sends
+ * The delivery worker: claims due deliveries (status=sending, owner=this notifier), sends
  * them through their channel, and records the outcome with an attempt row. A failing
  * receiver gets one request at a time and an exponential, jittered backoff; a delivery that
  * keeps failing past the give-up age, or fails for good (a 4xx), is marked failed.
  */
 import { randomBytes } from "node:crypto";
-import { pidAlive } from "../util/pid.js";
+import { hostname } from "node:os";
+import { identityAlive, selfIdentity } from "../util/pid.js";
 import type { Logger } from "../logger.js";
 import type { Channel, DeliveryContext } from "./channel.js";
 import { DeliveryError } from "./channel.js";
@@ -27,29 +28,36 @@ export interface WorkerContext {
   settled(): void;
 }
 
+/**
+ * A claim by another host cannot be checked by pid; it is taken back when older than this
+ * (no request lasts this long: channel timeouts are seconds).
+ */
+export const FOREIGN_CLAIM_MS = 10 * 60_000;
+
 interface ReceiverState {
   failures: number;
   blockedUntil: number;
 }
 
 export class DeliveryWorker {
-  /** Marks this process's claims, so a restart can tell its own from a dead owner's. */
+  /** Marks this notifier's claims, beside the process identity (host, pid, start time). */
   readonly owner = randomBytes(8).toString("hex");
+  private readonly self = { host: hostname(), ...selfIdentity() };
   private readonly receivers = new Map<string, ReceiverState>();
   private readonly inflight = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
   /**
    * Outcomes of finished requests, committed together with the next claims in one transaction.
-   * The wait is one event-loop turn (setImmediate), so the window in which a crash loses a
-   * success stays well under a millisecond, and a burst costs one commit per turn, not per alert.
+   * The wait is one turn of the notifier's loop, so the window in which a crash loses a success
+   * stays short, and a burst costs one commit per turn, not per alert.
    */
-  private readonly results: (() => void)[] = [];
+  private readonly results: ((t: NotifySql) => Promise<void>)[] = [];
 
   constructor(private readonly ctx: WorkerContext) {}
 
   /** Claims what is due for every receiver with free capacity and starts sending it. */
-  pump(): void {
-    for (const row of this.claim()) {
+  async pump(): Promise<void> {
+    for (const row of await this.claim()) {
       this.inflight.set(row.receiver, (this.inflight.get(row.receiver) ?? 0) + 1);
       const p: Promise<void> = this.deliver(row).finally(() => {
         this.running.delete(p);
@@ -60,54 +68,63 @@ export class DeliveryWorker {
     }
   }
 
-  private claim(): DeliveryRow[] {
-    const { sql } = this.ctx;
+  private async claim(): Promise<DeliveryRow[]> {
     const now = this.ctx.now();
-    const due = sql.q(
-      `SELECT * FROM notify_deliveries WHERE status = 'pending' AND receiver = ? AND next_attempt_at <= ?
-       ORDER BY next_attempt_at, id LIMIT ?`,
-    );
-    // `AND status = 'pending'`: of two notifiers on one outbox, only one wins a row.
-    const claim = sql.q(
-      `UPDATE notify_deliveries SET status = 'sending', attempts = attempts + 1, owner = ?, owner_pid = ?
-       WHERE id = ? AND status = 'pending'`,
-    );
-    const claimed: DeliveryRow[] = [];
-    sql.tx(() => {
+    const { host, pid, startTime } = this.self;
+    return this.ctx.sql.tx(async (t) => {
+      const claimed: DeliveryRow[] = [];
       for (const name of this.ctx.channels().keys()) {
         if (this.receiver(name).blockedUntil > now) continue;
         const free = this.capacity(name) - (this.inflight.get(name) ?? 0);
         if (free <= 0) continue;
-        for (const row of due.all(name, now, free) as DeliveryRow[]) {
-          if (claim.run(this.owner, process.pid, row.id).changes === 1) {
-            row.attempts += 1;
-            claimed.push(row);
-          }
+        const due = await t.all<DeliveryRow>(
+          `SELECT * FROM outbox_deliveries WHERE outbox = ? AND status = 'pending' AND receiver = ?
+             AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+          [t.outbox, name, now, free],
+        );
+        for (const row of due) {
+          // `AND status = 'pending'`: of two notifiers on one outbox (two daemons sharing a
+          // PostgreSQL store), only one wins a row; the other's UPDATE changes nothing.
+          const won = await t.run(
+            `UPDATE outbox_deliveries SET status = 'sending', attempts = attempts + 1, owner = ?,
+               owner_host = ?, owner_pid = ?, owner_start = ?, claimed_at = ?
+               WHERE id = ? AND status = 'pending'`,
+            [this.owner, host, pid, startTime ?? null, now, row.id],
+          );
+          if (won === 1) claimed.push({ ...row, attempts: row.attempts + 1 });
         }
       }
+      return claimed;
     });
-    return claimed;
   }
 
   /** The earliest time a receiver with free capacity has something due (or `at`). */
-  nextDue(at: number): number {
-    const minDue = this.ctx.sql.q(
-      "SELECT MIN(next_attempt_at) AS m FROM notify_deliveries WHERE status = 'pending' AND receiver = ?",
-    );
+  async nextDue(at: number): Promise<number> {
     for (const name of this.ctx.channels().keys()) {
       if ((this.inflight.get(name) ?? 0) >= this.capacity(name)) continue; // a completion re-pumps
-      const m = (minDue.get(name) as { m: number | null }).m;
-      if (m == null) continue;
-      at = Math.min(at, Math.max(m, this.receiver(name).blockedUntil));
+      const row = await this.ctx.sql.one<{ m: number | null }>(
+        `SELECT MIN(next_attempt_at) AS m FROM outbox_deliveries WHERE outbox = ? AND status = 'pending'
+           AND receiver = ?`,
+        [this.ctx.sql.outbox, name],
+      );
+      if (row?.m == null) continue;
+      at = Math.min(at, Math.max(Number(row.m), this.receiver(name).blockedUntil));
     }
     return at;
   }
 
-  drainResults(): void {
+  /** Commits the outcomes of finished requests (kept for the next turn if the store fails). */
+  async drainResults(): Promise<void> {
     if (!this.results.length) return;
-    this.ctx.sql.tx(() => {
-      for (const r of this.results.splice(0)) r();
-    });
+    const batch = this.results.splice(0);
+    try {
+      await this.ctx.sql.tx(async (t) => {
+        for (const r of batch) await r(t);
+      });
+    } catch (e) {
+      this.results.unshift(...batch);
+      throw e;
+    }
   }
 
   /** Waits for the requests in flight (each bounded by its channel's timeout). */
@@ -116,29 +133,38 @@ export class DeliveryWorker {
   }
 
   /**
-   * Claims a dead process left behind (status=sending, owner gone) go back to pending: sent
-   * again, with the same delivery id as idempotency key.
+   * Claims left behind go back to pending: sent again, with the same delivery id as idempotency
+   * key. A claim is left behind when its claimer on this host is gone — its pid dead, or alive
+   * but started at another time (the pid was reused, e.g. a daemon restarted as pid 1 in a
+   * container) — or when a claimer on another host has held it past FOREIGN_CLAIM_MS.
    */
-  recoverOrphans(): void {
+  async recoverOrphans(): Promise<void> {
     const { sql } = this.ctx;
-    const orphans = (
-      sql.q("SELECT id, owner_pid, owner FROM notify_deliveries WHERE status = 'sending'").all() as Pick<
-        DeliveryRow,
-        "id" | "owner_pid" | "owner"
-      >[]
-    ).filter((r) => r.owner !== this.owner && !pidAlive(r.owner_pid));
-    if (!orphans.length) return;
-    const reset = sql.q(
-      "UPDATE notify_deliveries SET status = 'pending', next_attempt_at = ?, owner = NULL WHERE id = ? AND status = 'sending'",
-    );
     const now = this.ctx.now();
-    sql.tx(() => {
-      for (const o of orphans) reset.run(now, o.id);
+    const sending = await sql.all<DeliveryRow>(
+      "SELECT * FROM outbox_deliveries WHERE outbox = ? AND status = 'sending'",
+      [sql.outbox],
+    );
+    const orphans = sending.filter((r) => r.owner !== this.owner && this.stale(r, now));
+    if (!orphans.length) return;
+    await sql.tx(async (t) => {
+      for (const o of orphans)
+        await t.run(
+          `UPDATE outbox_deliveries SET status = 'pending', next_attempt_at = ?, owner = NULL
+             WHERE id = ? AND status = 'sending' AND owner = ?`,
+          [now, o.id, o.owner],
+        );
     });
     this.ctx.log.warn("deliveries interrupted by a crash are sent again (a receiver may see one twice)", {
       count: orphans.length,
       ids: orphans.slice(0, 20).map((o) => o.id),
     });
+  }
+
+  private stale(r: DeliveryRow, now: number): boolean {
+    if (r.owner_host && r.owner_host !== this.self.host)
+      return r.claimed_at == null || now - Number(r.claimed_at) > FOREIGN_CLAIM_MS;
+    return !identityAlive(r.owner_pid, r.owner_start);
   }
 
   private receiver(name: string): ReceiverState {
@@ -153,7 +179,7 @@ export class DeliveryWorker {
 
   private async deliver(row: DeliveryRow): Promise<void> {
     const channel = this.ctx.channels().get(row.receiver);
-    const n = getNotification(this.ctx.sql, row.notification_id);
+    const n = await getNotification(this.ctx.sql, row.notification_id).catch(() => undefined);
     const startedAt = this.ctx.now();
     const done = new Set(JSON.parse(row.done) as string[]);
     const dctx: DeliveryContext = {
@@ -162,9 +188,12 @@ export class DeliveryWorker {
       done,
       markDone: (recipient) => {
         done.add(recipient);
+        // Best effort: the outcome recorded after the send carries `done` again.
         this.ctx.sql
-          .q("UPDATE notify_deliveries SET done = ? WHERE id = ?")
-          .run(JSON.stringify([...done]), row.id);
+          .run("UPDATE outbox_deliveries SET done = ? WHERE id = ?", [JSON.stringify([...done]), row.id])
+          .catch((e: unknown) =>
+            this.ctx.log.warn("could not record a partial delivery", { error: String(e) }),
+          );
       },
     };
     try {
@@ -172,23 +201,25 @@ export class DeliveryWorker {
       if (!n) throw new DeliveryError(`notification ${row.notification_id} is gone`, false);
       const res = await channel.send(n, dctx);
       const detail = this.ctx.redact(res.detail);
-      this.results.push(() => this.recordSuccess(row, startedAt, detail));
+      this.recordSuccess(row, startedAt, detail, done);
     } catch (e) {
-      this.results.push(() => this.recordFailure(row, startedAt, e));
+      this.recordFailure(row, startedAt, e, done);
     }
   }
 
-  private recordSuccess(row: DeliveryRow, startedAt: number, detail: string): void {
+  /**
+   * The outcome of a request: the receiver's state changes now, the rows change with the next
+   * batch of results (the success and the "sent" mark commit together).
+   */
+  private recordSuccess(row: DeliveryRow, startedAt: number, detail: string, done: Set<string>): void {
     const now = this.ctx.now();
-    // The success and the "sent" mark commit together, right after the response.
-    this.ctx.sql.tx(() => {
-      this.ctx.sql
-        .q(
-          `UPDATE notify_deliveries SET status = 'sent', sent_at = ?, detail = ?, last_error = NULL, owner = NULL
-             WHERE id = ?`,
-        )
-        .run(now, detail, row.id);
-      this.insertAttempt(row, startedAt, now, true, detail);
+    this.results.push(async (t) => {
+      await t.run(
+        `UPDATE outbox_deliveries SET status = 'sent', sent_at = ?, detail = ?, last_error = NULL,
+           owner = NULL, done = ? WHERE id = ?`,
+        [now, detail, JSON.stringify([...done]), row.id],
+      );
+      await insertAttempt(t, row, startedAt, now, true, detail);
     });
     const st = this.receiver(row.receiver);
     if (st.failures > 0)
@@ -198,12 +229,12 @@ export class DeliveryWorker {
     this.ctx.log.debug("notification delivered", { receiver: row.receiver, delivery: row.id, detail });
   }
 
-  private recordFailure(row: DeliveryRow, startedAt: number, e: unknown): void {
+  private recordFailure(row: DeliveryRow, startedAt: number, e: unknown, done: Set<string>): void {
     const now = this.ctx.now();
     const de = e instanceof DeliveryError ? e : undefined;
     const message = this.ctx.redact(e instanceof Error ? e.message : String(e)).slice(0, 500);
     const retryable = de ? de.retryable : true;
-    if (!retryable || now - row.created_at >= this.ctx.retry.giveUpAfterMs) {
+    if (!retryable || now - Number(row.created_at) >= this.ctx.retry.giveUpAfterMs) {
       this.giveUp(row, startedAt, now, message, retryable);
       return;
     }
@@ -216,13 +247,13 @@ export class DeliveryWorker {
     if (de?.retryAfterS) delay = Math.max(delay, Math.min(de.retryAfterS * 1000, retry.maxMs));
     const next = now + Math.round(delay);
     st.blockedUntil = Math.max(st.blockedUntil, next);
-    this.ctx.sql.tx(() => {
-      this.ctx.sql
-        .q(
-          "UPDATE notify_deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, owner = NULL WHERE id = ?",
-        )
-        .run(next, message, row.id);
-      this.insertAttempt(row, startedAt, now, false, message);
+    this.results.push(async (t) => {
+      await t.run(
+        `UPDATE outbox_deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, owner = NULL,
+           done = ? WHERE id = ?`,
+        [next, message, JSON.stringify([...done]), row.id],
+      );
+      await insertAttempt(t, row, startedAt, now, false, message);
     });
     const fields = { receiver: row.receiver, delivery: row.id, error: message, retryInMs: Math.round(delay) };
     if (st.failures === 1) this.ctx.log.warn("receiver failed, retrying with backoff", fields);
@@ -236,11 +267,12 @@ export class DeliveryWorker {
     message: string,
     retryable: boolean,
   ): void {
-    this.ctx.sql.tx(() => {
-      this.ctx.sql
-        .q("UPDATE notify_deliveries SET status = 'failed', last_error = ?, owner = NULL WHERE id = ?")
-        .run(message, row.id);
-      this.insertAttempt(row, startedAt, now, false, message);
+    this.results.push(async (t) => {
+      await t.run(
+        "UPDATE outbox_deliveries SET status = 'failed', last_error = ?, owner = NULL WHERE id = ?",
+        [message, row.id],
+      );
+      await insertAttempt(t, row, startedAt, now, false, message);
     });
     this.ctx.log.error("notification not delivered, giving up", {
       receiver: row.receiver,
@@ -250,12 +282,18 @@ export class DeliveryWorker {
       reason: retryable ? "retried for too long" : "not retryable",
     });
   }
+}
 
-  private insertAttempt(row: DeliveryRow, startedAt: number, now: number, ok: boolean, detail: string): void {
-    this.ctx.sql
-      .q(
-        "INSERT INTO notify_attempts (delivery_id, attempt, at, duration_ms, ok, detail) VALUES (?,?,?,?,?,?)",
-      )
-      .run(row.id, row.attempts, startedAt, Math.max(0, now - startedAt), ok ? 1 : 0, detail);
-  }
+function insertAttempt(
+  t: NotifySql,
+  row: DeliveryRow,
+  startedAt: number,
+  now: number,
+  ok: boolean,
+  detail: string,
+): Promise<number> {
+  return t.run(
+    "INSERT INTO outbox_attempts (delivery_id, attempt, at, duration_ms, ok, detail) VALUES (?,?,?,?,?,?)",
+    [row.id, row.attempts, startedAt, Math.max(0, now - startedAt), ok ? 1 : 0, detail],
+  );
 }

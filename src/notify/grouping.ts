@@ -33,21 +33,38 @@ export interface SilenceWindow extends ActiveSilence {
 
 const BATCH = 200;
 
-export function flushDueGroups(ctx: GroupingContext, now: () => number, windows: SilenceWindow[]): void {
+export async function flushDueGroups(
+  ctx: GroupingContext,
+  now: () => number,
+  windows: SilenceWindow[],
+): Promise<void> {
   for (;;) {
     const at = now();
-    let n = 0;
-    ctx.sql.tx(() => {
-      const groups = ctx.sql
-        .q(`SELECT * FROM notify_groups WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT ${BATCH}`)
-        .all(at) as GroupRow[];
-      n = groups.length;
-      if (!n) return;
+    const n = await ctx.sql.tx(async (t) => {
+      const groups = await t.all<GroupRow>(
+        `SELECT * FROM outbox_groups WHERE outbox = ? AND next_flush_at <= ? ORDER BY next_flush_at
+           LIMIT ${BATCH}`,
+        [t.outbox, at],
+      );
       const silences = windows.filter((s) => s.startsAt <= at && s.endsAt > at);
-      for (const g of groups) flushGroup(ctx, g, at, silences);
+      for (const g of groups) if (await lockGroup(t, g)) await flushGroup(ctx, t, g, at, silences);
+      return groups.length;
     });
     if (n < BATCH) return;
   }
+}
+
+/**
+ * Takes the group's row lock and checks it is still the group read: of two daemons on a shared
+ * PostgreSQL store flushing at once, the second waits here, finds the group moved on (or gone)
+ * and leaves it, so a group is notified once. (SQLite runs one writer at a time anyway.)
+ */
+async function lockGroup(t: NotifySql, g: GroupRow): Promise<boolean> {
+  const n = await t.run(
+    "UPDATE outbox_groups SET next_flush_at = next_flush_at WHERE outbox = ? AND key = ? AND next_flush_at = ?",
+    [t.outbox, g.key, g.next_flush_at],
+  );
+  return n === 1;
 }
 
 interface Sorted {
@@ -57,12 +74,15 @@ interface Sorted {
   held: number;
 }
 
+const SET_STATUS = "UPDATE outbox_alerts SET status = ?, silenced_by = ? WHERE id = ?";
+const SET_NOTIFIED = "UPDATE outbox_alerts SET notified = ? WHERE id = ?";
+
 /** Splits a group's open alerts; silenced and unannounced-resolved ones are closed on the way. */
-function sortAlerts(sql: NotifySql, g: GroupRow, silences: ActiveSilence[]): Sorted {
-  const alerts = sql
-    .q(`SELECT * FROM notify_alerts WHERE group_key = ? AND status IN ${ACTIVE} ORDER BY id`)
-    .all(g.key) as AlertRow[];
-  const setStatus = sql.q("UPDATE notify_alerts SET status = ?, silenced_by = ? WHERE id = ?");
+async function sortAlerts(t: NotifySql, g: GroupRow, silences: ActiveSilence[]): Promise<Sorted> {
+  const alerts = await t.all<AlertRow>(
+    `SELECT * FROM outbox_alerts WHERE outbox = ? AND group_key = ? AND status IN ${ACTIVE} ORDER BY id`,
+    [t.outbox, g.key],
+  );
   const out: Sorted = { firing: [], resolvedToSend: [], held: 0 };
   for (const a of alerts) {
     const labels = JSON.parse(a.labels) as Labels;
@@ -70,51 +90,56 @@ function sortAlerts(sql: NotifySql, g: GroupRow, silences: ActiveSilence[]): Sor
     if (silence) {
       if (a.status === "firing" && a.stateful) {
         // Held back, not dropped: notified as new once the silence ends, if still firing.
-        if (a.notified) sql.q("UPDATE notify_alerts SET notified = ? WHERE id = ?").run(0, a.id);
+        if (a.notified) await t.run(SET_NOTIFIED, [0, a.id]);
         out.held++;
-      } else setStatus.run(a.status === "firing" ? "silenced" : "done", silence.id, a.id);
+      } else await t.run(SET_STATUS, [a.status === "firing" ? "silenced" : "done", silence.id, a.id]);
       continue;
     }
     if (a.status === "firing") out.firing.push(a);
     else if (a.notified && g.send_resolved) out.resolvedToSend.push(a);
-    else setStatus.run("done", null, a.id);
+    else await t.run(SET_STATUS, ["done", null, a.id]);
   }
   return out;
 }
 
-function flushGroup(ctx: GroupingContext, g: GroupRow, now: number, silences: ActiveSilence[]): void {
-  const { sql } = ctx;
-  const { firing, resolvedToSend, held } = sortAlerts(sql, g, silences);
+async function flushGroup(
+  ctx: GroupingContext,
+  t: NotifySql,
+  g: GroupRow,
+  now: number,
+  silences: ActiveSilence[],
+): Promise<void> {
+  const { firing, resolvedToSend, held } = await sortAlerts(t, g, silences);
   const fresh = firing.some((a) => !a.notified) || resolvedToSend.length > 0;
   const repeat =
     firing.length > 0 && g.last_notified_at != null && now - g.last_notified_at >= g.repeat_interval_ms;
   if (fresh || repeat) {
-    notifyGroup(ctx, g, firing, resolvedToSend, now);
-    const setStatus = sql.q("UPDATE notify_alerts SET status = ?, silenced_by = ? WHERE id = ?");
-    const setNotified = sql.q("UPDATE notify_alerts SET notified = ? WHERE id = ?");
+    await notifyGroup(ctx, t, g, firing, resolvedToSend, now);
     for (const a of firing) {
-      if (a.stateful) setNotified.run(1, a.id);
-      else setStatus.run("done", null, a.id);
+      if (a.stateful) await t.run(SET_NOTIFIED, [1, a.id]);
+      else await t.run(SET_STATUS, ["done", null, a.id]);
     }
-    for (const a of resolvedToSend) setStatus.run("done", null, a.id);
+    for (const a of resolvedToSend) await t.run(SET_STATUS, ["done", null, a.id]);
   }
   const stillOpen = held + firing.filter((a) => a.stateful).length;
-  if (stillOpen > 0 || hasNewAlerts(sql, g.key)) {
-    sql
-      .q("UPDATE notify_groups SET next_flush_at = ?, last_notified_at = ? WHERE key = ?")
-      .run(now + g.group_interval_ms, fresh || repeat ? now : g.last_notified_at, g.key);
+  if (stillOpen > 0 || (await hasNewAlerts(t, g.key))) {
+    await t.run(
+      "UPDATE outbox_groups SET next_flush_at = ?, last_notified_at = ? WHERE outbox = ? AND key = ?",
+      [now + g.group_interval_ms, fresh || repeat ? now : g.last_notified_at, t.outbox, g.key],
+    );
   } else {
-    sql.q("DELETE FROM notify_groups WHERE key = ?").run(g.key);
+    await t.run("DELETE FROM outbox_groups WHERE outbox = ? AND key = ?", [t.outbox, g.key]);
   }
 }
 
-function notifyGroup(
+async function notifyGroup(
   ctx: GroupingContext,
+  t: NotifySql,
   g: GroupRow,
   firing: AlertRow[],
   resolvedToSend: AlertRow[],
   now: number,
-): void {
+): Promise<void> {
   const views = [...firing, ...resolvedToSend].map(viewOf);
   const n: Omit<Notification, "id"> & { truncated?: number } = {
     groupKey: g.key,
@@ -127,29 +152,31 @@ function notifyGroup(
   };
   if (views.length > ctx.maxAlerts) n.truncated = views.length - ctx.maxAlerts;
   const firstEvent = Math.min(...[...firing, ...resolvedToSend].map((a) => a.received_at));
-  insertNotification(ctx, n, JSON.parse(g.receivers) as string[], now, firstEvent);
+  await insertNotification(ctx, t, n, JSON.parse(g.receivers) as string[], now, firstEvent);
 }
 
-function hasNewAlerts(sql: NotifySql, key: string): boolean {
-  return !!sql
-    .q(`SELECT 1 FROM notify_alerts WHERE group_key = ? AND status IN ${ACTIVE} AND notified = 0 LIMIT 1`)
-    .get(key);
+async function hasNewAlerts(t: NotifySql, key: string): Promise<boolean> {
+  return !!(await t.one(
+    `SELECT 1 AS x FROM outbox_alerts WHERE outbox = ? AND group_key = ? AND status IN ${ACTIVE}
+       AND notified = 0 LIMIT 1`,
+    [t.outbox, key],
+  ));
 }
 
 /** The notification and one pending delivery per receiver; returns the notification's id. */
-export function insertNotification(
+export async function insertNotification(
   ctx: GroupingContext,
+  t: NotifySql,
   n: Omit<Notification, "id">,
   receivers: string[],
   now: number,
   firstEventAt: number,
-): number {
-  const info = ctx.sql
-    .q(
-      `INSERT INTO notify_notifications (group_key, status, title, project, environment, payload, test,
-         created_at, first_event_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-    )
-    .run(
+): Promise<number> {
+  const [{ id }] = await t.all<{ id: number }>(
+    `INSERT INTO outbox_notifications (outbox, group_key, status, title, project, environment, payload,
+       test, created_at, first_event_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+    [
+      t.outbox,
       n.groupKey,
       n.status,
       title({ ...n, id: 0 }),
@@ -159,13 +186,14 @@ export function insertNotification(
       n.test ? 1 : 0,
       now,
       firstEventAt,
-    );
-  const id = Number(info.lastInsertRowid);
-  const ins = ctx.sql.q(
-    `INSERT OR IGNORE INTO notify_deliveries (notification_id, receiver, channel_type, status, next_attempt_at,
-     created_at) VALUES (?,?,?,'pending',?,?)`,
+    ],
   );
-  for (const r of receivers) ins.run(id, r, ctx.channelType(r), now, now);
+  for (const r of receivers)
+    await t.run(
+      `INSERT INTO outbox_deliveries (outbox, notification_id, receiver, channel_type, status,
+         next_attempt_at, created_at) VALUES (?,?,?,?,'pending',?,?) ON CONFLICT DO NOTHING`,
+      [t.outbox, id, r, ctx.channelType(r), now, now],
+    );
   return id;
 }
 

@@ -1,54 +1,17 @@
 /**
- * The alerts configuration a hub persists per environment (table hub_config): the snapshot's
+ * The alerts configuration a hub persists per environment (column outboxes.alerts): the snapshot's
  * redacted copy, never a secret value, re-hydrated from the daemon's environment at start.
  */
 import type { Logger } from "../logger.js";
 import type { Resolution } from "../spec/resolve.js";
 import { rehydrate } from "../spec/resolve.js";
 import type { AlertsConfig, ChannelConfig } from "../spec/schema-alerts.js";
-import type { Db } from "./outbox.js";
+import type { HubRow } from "./outbox.js";
 
 /** Secret values shorter than this are not scrubbed from free text (they would mangle it). */
 export const MIN_SCRUB = 6;
 
 const TEMPLATE = /(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-export interface HubRow {
-  project: string;
-  env: string;
-  alerts: string | null;
-  held: string | null;
-}
-
-const HUB_SCHEMA = `CREATE TABLE IF NOT EXISTS hub_config (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  project TEXT NOT NULL,
-  env TEXT NOT NULL,
-  alerts TEXT,
-  held TEXT,
-  updated_at INTEGER NOT NULL
-)`;
-
-/** The persisted configuration of an outbox (creating its table when missing). */
-export function readHubConfig(db: Db): HubRow | undefined {
-  db.exec(HUB_SCHEMA);
-  return db.prepare("SELECT project, env, alerts, held FROM hub_config WHERE id = 1").get() as
-    HubRow | undefined;
-}
-
-export function writeHubConfig(
-  db: Db,
-  project: string,
-  env: string,
-  text: string | null,
-  held: string[],
-): void {
-  db.prepare(
-    `INSERT INTO hub_config (id, project, env, alerts, held, updated_at) VALUES (1, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET alerts = excluded.alerts, held = excluded.held,
-       updated_at = excluded.updated_at`,
-  ).run(project, env, text, held.length ? JSON.stringify(held) : null, Date.now());
-}
 
 /** The persisted configuration with the daemon's variables; channels that cannot be filled wait. */
 export function rehydrated(row: HubRow, vars: Record<string, string | undefined>, log: Logger): AlertsConfig {

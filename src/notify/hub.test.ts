@@ -1,5 +1,5 @@
 /** The hub's persistence rules: what may be stored, and how a restarted daemon fills it back in. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -49,18 +49,20 @@ describe("NotifierHub persistence", () => {
     const home = join(dir, "home");
     const store = await openStore({ home });
     const first = new NotifierHub({ home, store });
-    first.start();
-    first.configure(r);
+    await first.start();
+    await first.configure(r);
     await first.close();
-    const stored = readdirSync(join(home, "notify"));
-    expect(stored).toEqual(["shop@production.db"]);
-    expect(readFileSync(join(home, "notify", stored[0])).includes(SECRET)).toBe(false);
+    // The configuration is in the store (no file of its own), as templates.
+    expect(existsSync(join(home, "notify"))).toBe(false);
+    const [row] = await store.outbox.all<{ alerts: string }>("SELECT alerts FROM outboxes");
+    expect(row.alerts).toContain("${HOOK_SECRET}");
+    expect(readFileSync(join(home, "slipway.db")).includes(SECRET)).toBe(false);
 
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (m: string) => void warnings.push(m) };
     // The daemon's environment lacks HOOK_SECRET: hooks waits, slack (literal) waits.
     const second = new NotifierHub({ home, store, logger, vars: { HOOK_URL: "http://127.0.0.1:9/hook" } });
-    second.start();
+    await second.start();
     await expect(second.test("shop", "production")).rejects.toThrow(/no alert channels/);
     expect(warnings.join("\n")).toMatch(/"hooks" of shop\/production waits .*HOOK_SECRET not set/);
     expect(warnings.join("\n")).toMatch(/"slack" of shop\/production has a secret written in slipway.yaml/);

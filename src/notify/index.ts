@@ -8,9 +8,9 @@ export type {
   ListDeliveriesOptions,
   NotifierOptions,
   NotifierStats,
+  NotifyStore,
   RetryPolicy,
 } from "./notifier.js";
-export { openNotifyDb, migrateNotify, NOTIFY_SCHEMA_VERSION } from "./outbox.js";
 export type { Silence, SilenceInput } from "./silences.js";
 export type { AlertEvent, AlertView, Labels, Notification, Severity } from "./types.js";
 export type { Channel, ChannelType, DeliveryContext, SendResult } from "./channel.js";

@@ -12,28 +12,32 @@ import type { NotifySql } from "./sql.js";
 import type { AlertEvent, Labels, Notification, Severity } from "./types.js";
 
 /** Marks the firing alerts of kind `target` resolved; extra labels narrow which ones. */
-export function resolveOpen(
+export async function resolveOpen(
   sql: NotifySql,
   event: AlertEvent,
   labels: Labels,
   target: string,
   now: number,
-): number {
+): Promise<number> {
   // Extra labels narrow what is resolved (one certificate of several, one check).
   const extra = Object.entries(labels).filter(([k]) => !["event", "severity"].includes(k));
-  const open = sql
-    .q(
-      `SELECT id, labels FROM notify_alerts WHERE project = ? AND environment = ?
+  return sql.tx(async (t) => {
+    const open = await t.all<Pick<AlertRow, "id" | "labels">>(
+      `SELECT id, labels FROM outbox_alerts WHERE outbox = ? AND project = ? AND environment = ?
          AND service = ? AND event = ? AND status = 'firing'`,
-    )
-    .all(event.project, event.env, event.service ?? "", target) as Pick<AlertRow, "id" | "labels">[];
-  const update = sql.q(`UPDATE notify_alerts SET status = 'resolved', ends_at = ? WHERE id = ?`);
-  let resolved = 0;
-  for (const a of open) {
-    const l = JSON.parse(a.labels) as Labels;
-    if (extra.every(([k, v]) => l[k] === v)) resolved += update.run(now, a.id).changes;
-  }
-  return resolved;
+      [t.outbox, event.project, event.env, event.service ?? "", target],
+    );
+    let resolved = 0;
+    for (const a of open) {
+      const l = JSON.parse(a.labels) as Labels;
+      if (extra.every(([k, v]) => l[k] === v))
+        resolved += await t.run(
+          `UPDATE outbox_alerts SET status = 'resolved', ends_at = ? WHERE id = ? AND status = 'firing'`,
+          [now, a.id],
+        );
+    }
+    return resolved;
+  });
 }
 
 /** Stores the alert on every route; returns the earliest time one of its groups is due. */
@@ -43,32 +47,36 @@ export function recordAlert(
   event: AlertEvent,
   labels: Labels,
   now: number,
-): number {
+): Promise<number> {
   const startsAt = (event.time && Date.parse(event.time)) || now;
-  let earliest = Infinity;
-  sql.tx(() => {
+  return sql.tx(async (t) => {
+    let earliest = Infinity;
     for (const r of routes) {
       const gl = groupLabelsOf(r.groupBy, labels);
       const key = groupKeyOf(r.index, gl);
-      earliest = Math.min(earliest, ensureGroup(sql, r, key, gl, now));
-      upsertAlert(sql, key, event, labels, startsAt, now);
+      earliest = Math.min(earliest, await ensureGroup(t, r, key, gl, now));
+      await upsertAlert(t, key, event, labels, startsAt, now);
     }
+    return earliest;
   });
-  return earliest;
 }
 
 /** The group's next flush time, creating the group (due after groupWait) when it is new. */
-function ensureGroup(sql: NotifySql, r: ResolvedRoute, key: string, gl: Labels, now: number): number {
-  const group = sql.q("SELECT next_flush_at FROM notify_groups WHERE key = ?").get(key) as
-    Pick<GroupRow, "next_flush_at"> | undefined;
-  if (group) return group.next_flush_at;
+async function ensureGroup(
+  t: NotifySql,
+  r: ResolvedRoute,
+  key: string,
+  gl: Labels,
+  now: number,
+): Promise<number> {
   const at = now + r.groupWait;
-  sql
-    .q(
-      `INSERT INTO notify_groups (key, route_index, receivers, mention, send_resolved, group_labels,
-         group_interval_ms, repeat_interval_ms, created_at, next_flush_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-    )
-    .run(
+  // Inserted unless there (another daemon on a shared store may create it at the same time).
+  await t.run(
+    `INSERT INTO outbox_groups (outbox, key, route_index, receivers, mention, send_resolved, group_labels,
+       group_interval_ms, repeat_interval_ms, created_at, next_flush_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+       ON CONFLICT (outbox, key) DO NOTHING`,
+    [
+      t.outbox,
       key,
       r.index,
       JSON.stringify(r.receivers),
@@ -79,44 +87,46 @@ function ensureGroup(sql: NotifySql, r: ResolvedRoute, key: string, gl: Labels, 
       r.repeatInterval,
       now,
       at,
-    );
-  return at;
+    ],
+  );
+  const group = await t.one<Pick<GroupRow, "next_flush_at">>(
+    "SELECT next_flush_at FROM outbox_groups WHERE outbox = ? AND key = ?",
+    [t.outbox, key],
+  );
+  return group?.next_flush_at ?? at;
 }
 
-function upsertAlert(
-  sql: NotifySql,
+async function upsertAlert(
+  t: NotifySql,
   key: string,
   event: AlertEvent,
   labels: Labels,
   startsAt: number,
   now: number,
-): void {
+): Promise<void> {
   const fp = fingerprintOf(labels);
   const stateful = isStateful(event);
-  const existing = sql
-    .q(
-      `SELECT id, status, stateful, notified FROM notify_alerts WHERE group_key = ? AND fingerprint = ?
-         AND status IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
-    )
-    .get(key, fp) as Pick<AlertRow, "id" | "status" | "stateful" | "notified"> | undefined;
+  const existing = await t.one<Pick<AlertRow, "id" | "status" | "stateful" | "notified">>(
+    `SELECT id, status, stateful, notified FROM outbox_alerts WHERE outbox = ? AND group_key = ?
+       AND fingerprint = ? AND status IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
+    [t.outbox, key, fp],
+  );
   const data = event.data ? JSON.stringify(event.data) : null;
   if (existing && (existing.status === "resolved" ? stateful : existing.stateful || !existing.notified)) {
     // The same alert again: fold it (Alertmanager deduplicates by labels).
-    sql
-      .q(
-        `UPDATE notify_alerts SET status = 'firing', ends_at = NULL, count = count + 1, message = ?,
-           severity = ?, labels = ?, revision = ?, data = ? WHERE id = ?`,
-      )
-      .run(event.message, event.severity, JSON.stringify(labels), event.revision ?? null, data, existing.id);
+    await t.run(
+      `UPDATE outbox_alerts SET status = 'firing', ends_at = NULL, count = count + 1, message = ?,
+         severity = ?, labels = ?, revision = ?, data = ? WHERE id = ?`,
+      [event.message, event.severity, JSON.stringify(labels), event.revision ?? null, data, existing.id],
+    );
     return;
   }
-  sql
-    .q(
-      `INSERT INTO notify_alerts (group_key, fingerprint, project, environment, service, event, labels,
-         severity, message, revision, data, stateful, status, starts_at, received_at)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'firing',?,?)`,
-    )
-    .run(
+  await t.run(
+    `INSERT INTO outbox_alerts (outbox, group_key, fingerprint, project, environment, service, event,
+       labels, severity, message, revision, data, stateful, status, starts_at, received_at)
+       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'firing',?,?)`,
+    [
+      t.outbox,
       key,
       fp,
       event.project,
@@ -131,7 +141,8 @@ function upsertAlert(
       stateful ? 1 : 0,
       startsAt,
       now,
-    );
+    ],
+  );
 }
 
 export interface TestRequest {

@@ -2,8 +2,12 @@
 import type { Logger } from "../logger.js";
 import type { AlertsConfig } from "../spec/schema-alerts.js";
 import type { Channel } from "./channel.js";
-import type { Db, DeliveryRow } from "./outbox.js";
+import type { Store } from "../store/store.js";
+import type { DeliveryRow } from "./outbox.js";
 import type { SilenceStore } from "./silences.js";
+
+/** What a notifier needs of the store: the outbox tables and the silences. */
+export type NotifyStore = Pick<Store, "outbox"> & SilenceStore;
 
 export interface RetryPolicy {
   /** First delay after a failure (default 1s); doubles per consecutive failure of the receiver. */
@@ -15,14 +19,16 @@ export interface RetryPolicy {
 }
 
 export interface NotifierOptions {
-  /** A better-sqlite3 handle; the notifier creates its notify_ tables in it. */
-  db: Db;
+  /** The store: this environment's outbox and its silences live there. */
+  store: NotifyStore;
+  /** The environment this notifier serves (its outbox is created when missing). */
+  project: string;
+  env: string;
   config: AlertsConfig;
-  /**
-   * The environment this notifier serves and the store its silences live in. Without it
-   * (a notifier used on its own), silences are kept in memory.
-   */
-  silences?: { store: SilenceStore; project: string; env: string };
+  /** Where silences are read and written instead of the store (a test's failing store). */
+  silences?: SilenceStore;
+  /** Called when the store cannot be reached (the hub spools alerts meanwhile). */
+  onStoreError?: (e: unknown) => void;
   logger?: Logger;
   /** Clock (ms since epoch); timers still run on real time. */
   now?: () => number;

@@ -1,13 +1,13 @@
 /**
- * The notifier: events in, notifications out, through a durable outbox.
+ * The notifier: events in, notifications out, through a durable outbox in the store.
  *
- *   emit(event) ── routing ──▶ notify_alerts (+ notify_groups)        one transaction, before emit returns
- *   group due  ── grouping, silences ──▶ notify_notifications + one notify_deliveries row per receiver
+ *   emit(event) ── routing ──▶ outbox_alerts (+ outbox_groups)        one transaction, before emit resolves
+ *   group due  ── grouping, silences ──▶ outbox_notifications + one outbox_deliveries row per receiver
  *   worker     ── claim (status=sending) ──▶ channel.send ──▶ status=sent + attempt row, one transaction
  *
  * Exactly once per (notification, receiver) except in one window: a crash after the receiver
  * accepted a request and before the "sent" commit (microseconds: the commit follows the
- * response synchronously). Such rows are found at restart (status=sending, owner gone) and
+ * response at the next turn). Such rows are found at restart (status=sending, claimer gone) and
  * sent again — at least once — with the same idempotency key (webhook X-Slipway-Delivery,
  * e-mail Message-ID, PagerDuty dedup_key) so receivers can drop the duplicate.
  *
@@ -33,12 +33,13 @@ import type {
   NotifierStats,
   RetryPolicy,
 } from "./notifier-types.js";
-import { migrateNotify } from "./outbox.js";
+import { outboxId } from "./outbox.js";
+import { isUnreachable } from "../store/sql.js";
 import * as queries from "./queries.js";
+import { TurnLoop } from "./loop.js";
 import { makeRedactor } from "../util/redact.js";
 import type { Redactor } from "../util/redact.js";
 import { labelsOf, resolvesKind, selectRoutes } from "./routing.js";
-import { MemorySilences } from "./silence-memory.js";
 import { StoredSilences, silenceOf, silenceRow } from "./silences.js";
 import type { Silence, SilenceInput } from "./silences.js";
 import { NotifySql } from "./sql.js";
@@ -52,13 +53,15 @@ export type {
   ListDeliveriesOptions,
   NotifierOptions,
   NotifierStats,
+  NotifyStore,
   RetryPolicy,
 } from "./notifier-types.js";
 
 const HOUR = 3_600_000;
 
 export class Notifier {
-  private readonly sql: NotifySql;
+  private sql?: NotifySql;
+  private opening?: Promise<NotifySql>;
   private config: AlertsConfig;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -71,38 +74,37 @@ export class Notifier {
   private redact: Redactor = (s) => s;
   private readonly idleWaiters = new Set<() => void>();
   private started = false;
-  private stopping = false;
-  private timer?: NodeJS.Timeout;
-  private wakeAt = Infinity;
-  private pumpQueued = false;
+  private readonly loop: TurnLoop;
   private lastPrune = 0;
   private readonly silences: StoredSilences;
   /** The silences grouping used last; kept when the store cannot be read for a while. */
   private windows: SilenceWindow[] = [];
-  /** A group flush in progress (it reads the silences from the store first). */
-  private flushing?: Promise<void>;
+  /** Emits run one after the other, so a resolution never overtakes what it resolves. */
+  private intake: Promise<unknown> = Promise.resolve();
+  private booting?: Promise<void>;
+  private storeDown = false;
 
-  constructor(opts: NotifierOptions) {
-    this.sql = new NotifySql(opts.db);
-    const { store, project, env } = opts.silences ?? {
-      store: new MemorySilences(),
-      project: "local",
-      env: "local",
-    };
-    this.silences = new StoredSilences(store, project, env, opts.db);
+  constructor(private readonly opts: NotifierOptions) {
+    this.silences = new StoredSilences(opts.silences ?? opts.store, opts.project, opts.env);
     this.config = opts.config;
     this.log = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
     this.retry = { initialMs: 1000, maxMs: 300_000, giveUpAfterMs: 24 * HOUR, ...opts.retry };
     this.retentionMs = opts.retentionMs ?? 30 * 24 * HOUR;
     this.extraSecrets = [...(opts.secrets ?? [])];
+    this.loop = new TurnLoop(() => this.turn(), this.now);
+    const opened = () => this.opened();
     this.grouping = {
-      sql: this.sql,
+      get sql() {
+        return opened();
+      },
       maxAlerts: Math.max(1, opts.maxAlertsPerNotification ?? 200),
       channelType: (r) => this.channels.get(r)?.type ?? "unknown",
     };
     this.worker = new DeliveryWorker({
-      sql: this.sql,
+      get sql() {
+        return opened();
+      },
       log: this.log,
       now: this.now,
       retry: this.retry,
@@ -112,11 +114,29 @@ export class Notifier {
       settled: () => {
         for (const w of this.idleWaiters) w();
         this.idleWaiters.clear();
-        this.schedulePump();
+        this.loop.soon();
       },
     });
-    migrateNotify(opts.db);
     this.buildChannels(opts.channels);
+  }
+
+  /** This environment's outbox in the store (created on first use; retried after a failure). */
+  private ready(): Promise<NotifySql> {
+    if (this.sql) return Promise.resolve(this.sql);
+    const { store, project, env } = this.opts;
+    this.opening ??= outboxId(store.outbox, project, env).then(
+      (id) => (this.sql = new NotifySql(store.outbox, id)),
+      (e: unknown) => {
+        this.opening = undefined;
+        throw e;
+      },
+    );
+    return this.opening;
+  }
+
+  private opened(): NotifySql {
+    if (!this.sql) throw new Error("the notifier's outbox is not open yet");
+    return this.sql;
   }
 
   /** Replace the configuration (a reloaded spec). Open groups keep the routes they were made with. */
@@ -141,17 +161,24 @@ export class Notifier {
   // ── intake ────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Accept one event. Synchronous and durable: when it returns, the alert is committed and
-   * will be notified even if the process dies next.
+   * Accept one event. Durable: when the promise resolves, the alert is committed in the store
+   * and will be notified even if the process dies next. It rejects when the store cannot be
+   * written (the hub then spools the event, spool.ts).
    */
-  emit(e: AlertEvent): EmitResult {
+  emit(e: AlertEvent): Promise<EmitResult> {
+    const run = this.intake.then(() => this.record(e));
+    this.intake = run.catch(() => undefined);
+    return run;
+  }
+
+  private async record(e: AlertEvent): Promise<EmitResult> {
     const now = this.now();
     const event: AlertEvent = { ...e, message: this.redact(e.message) };
     if (e.data) event.data = JSON.parse(this.redact(JSON.stringify(e.data))) as Record<string, unknown>;
     const labels = labelsOf(event);
     const target = resolvesKind(event);
     if (target) {
-      const resolved = resolveOpen(this.sql, event, labels, target, now);
+      const resolved = await resolveOpen(await this.ready(), event, labels, target, now);
       return { accepted: resolved > 0, routes: 0, resolved };
     }
     const routes = selectRoutes(this.config, labels);
@@ -159,7 +186,7 @@ export class Notifier {
       this.log.debug("alert matches no route", { event: event.kind, severity: event.severity });
       return { accepted: false, routes: 0, resolved: 0 };
     }
-    this.wake(recordAlert(this.sql, routes, event, labels, now));
+    this.loop.wake(await recordAlert(await this.ready(), routes, event, labels, now));
     return { accepted: true, routes: routes.length, resolved: 0 };
   }
 
@@ -167,14 +194,12 @@ export class Notifier {
    * `slipway alerts test`: one notification per matching route's receivers, sent at once
    * (no group wait) through the outbox. An empty `receivers` means no route matches.
    */
-  sendTest(opts: TestRequest): { notificationId?: number; receivers: string[] } {
+  async sendTest(opts: TestRequest): Promise<{ notificationId?: number; receivers: string[] }> {
     const now = this.now();
     const { notification, receivers } = testNotification(this.config, opts, now);
     if (!receivers.length) return { receivers };
-    let id = 0;
-    this.sql.tx(() => {
-      id = insertNotification(this.grouping, notification, receivers, now, now);
-    });
+    const sql = await this.ready();
+    const id = await sql.tx((t) => insertNotification(this.grouping, t, notification, receivers, now, now));
     this.kick();
     return { notificationId: id, receivers };
   }
@@ -209,29 +234,29 @@ export class Notifier {
   // ── delivery log ──────────────────────────────────────────────────────────────────────────
 
   /** Newest first. Errors in the log are redacted before they are stored. */
-  listDeliveries(opts: ListDeliveriesOptions = {}): DeliveryRecord[] {
-    return queries.listDeliveries(this.sql, opts);
+  async listDeliveries(opts: ListDeliveriesOptions = {}): Promise<DeliveryRecord[]> {
+    return queries.listDeliveries(await this.ready(), opts);
   }
 
   /** Every attempt of one delivery, oldest first. */
-  deliveryAttempts(deliveryId: number): AttemptRecord[] {
-    return queries.deliveryAttempts(this.sql, deliveryId);
+  async deliveryAttempts(deliveryId: number): Promise<AttemptRecord[]> {
+    return queries.deliveryAttempts(await this.ready(), deliveryId);
   }
 
   /** The notification a delivery carries (what the channel was given). */
-  getNotification(id: number): Notification | undefined {
-    return queries.getNotification(this.sql, id);
+  async getNotification(id: number): Promise<Notification | undefined> {
+    return queries.getNotification(await this.ready(), id);
   }
 
-  stats(): NotifierStats {
-    return queries.stats(this.sql);
+  async stats(): Promise<NotifierStats> {
+    return queries.stats(await this.ready());
   }
 
   /** Drops finished alerts, notifications, deliveries and expired silences past retention. */
-  prune(): void {
+  async prune(): Promise<void> {
     const now = this.now();
     this.lastPrune = now;
-    queries.prune(this.sql, now - this.retentionMs);
+    await queries.prune(await this.ready(), now - this.retentionMs);
     this.silences.prune(now - this.retentionMs).catch((e: unknown) => {
       this.log.warn("could not prune old silences", { error: (e as Error).message });
     });
@@ -239,32 +264,36 @@ export class Notifier {
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
-  /** Recover what a previous process left (claimed deliveries whose owner is gone) and start working. */
+  /** Recover what a previous process left (claims whose claimer is gone) and start working. */
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.stopping = false;
-    this.worker.recoverOrphans();
-    const unknown = this.sql
-      .q("SELECT DISTINCT receiver FROM notify_deliveries WHERE status = 'pending'")
-      .all() as { receiver: string }[];
+    this.loop.start();
+    this.booting = this.boot().catch((e: unknown) => this.storeFailed("notifier start", e));
+  }
+
+  private async boot(): Promise<void> {
+    const sql = await this.ready();
+    await this.worker.recoverOrphans();
+    const unknown = await sql.all<{ receiver: string }>(
+      "SELECT DISTINCT receiver FROM outbox_deliveries WHERE outbox = ? AND status = 'pending'",
+      [sql.outbox],
+    );
     for (const { receiver } of unknown)
       if (!this.channels.has(receiver))
         this.log.warn("deliveries wait for a channel that is not configured", { receiver });
-    this.prune();
+    await this.prune();
     this.kick();
   }
 
   /** Stop timers and wait for in-flight requests (each bounded by its channel timeout). */
   async stop(): Promise<void> {
-    this.stopping = true;
     this.started = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.wakeAt = Infinity;
-    await this.flushing;
+    await this.loop.stop();
+    await this.booting;
+    await this.intake;
     await this.worker.idle();
-    this.worker.drainResults();
+    await this.worker.drainResults().catch((e: unknown) => this.storeFailed("recording deliveries", e));
     await Promise.allSettled([...this.channels.values()].map((c) => c.close?.()));
   }
 
@@ -273,18 +302,25 @@ export class Notifier {
    * empty or `timeoutMs` passes. Resolves with what is still queued.
    */
   async flush(opts: { timeoutMs?: number; groups?: boolean } = {}): Promise<NotifierStats> {
+    await this.intake;
+    const sql = await this.ready();
     if (opts.groups !== false) {
-      this.sql
-        .q("UPDATE notify_groups SET next_flush_at = ? WHERE next_flush_at > ?")
-        .run(this.now(), this.now());
+      const now = this.now();
+      await sql.run("UPDATE outbox_groups SET next_flush_at = ? WHERE outbox = ? AND next_flush_at > ?", [
+        now,
+        sql.outbox,
+        now,
+      ]);
     }
     const wasStarted = this.started;
     if (!wasStarted) this.start();
+    await this.booting;
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-    this.tick();
     for (;;) {
-      const s = this.stats();
-      const groupsDone = opts.groups === false || queries.dueGroups(this.sql, this.now()) === 0;
+      this.loop.tick();
+      await this.loop.current;
+      const s = await this.stats();
+      const groupsDone = opts.groups === false || (await queries.dueGroups(sql, this.now())) === 0;
       if ((s.pending === 0 && s.sending === 0 && groupsDone) || Date.now() >= deadline) {
         if (!wasStarted) await this.stop();
         return s;
@@ -302,75 +338,56 @@ export class Notifier {
   // ── scheduling ────────────────────────────────────────────────────────────────────────────
 
   private kick(): void {
-    this.wake(this.now());
+    this.loop.wake(this.now());
   }
 
-  private wake(at: number): void {
-    if (!this.started || this.stopping) return;
-    if (at >= this.wakeAt) return;
-    this.wakeAt = at;
-    if (this.timer) clearTimeout(this.timer);
-    const t = setTimeout(() => this.tick(), Math.max(0, at - this.now()));
-    t.unref?.();
-    this.timer = t;
-  }
-
-  private tick(): void {
-    if (!this.started || this.stopping) return;
-    this.wakeAt = Infinity;
-    this.timer = undefined;
+  /** One turn: commit finished requests, flush due groups, claim and send; when to come back. */
+  private async turn(): Promise<number> {
     try {
-      this.worker.drainResults();
-      if (queries.dueGroups(this.sql, this.now()) > 0) this.flushGroups();
-      this.worker.pump();
-      if (this.now() - this.lastPrune > HOUR) this.prune();
+      const sql = await this.ready();
+      await this.worker.drainResults();
+      if ((await queries.dueGroups(sql, this.now())) > 0) await this.flushGroups();
+      await this.worker.pump();
+      if (this.now() - this.lastPrune > HOUR) await this.prune();
+      const next = await this.nextWake(sql);
+      this.storeDown = false;
+      return next;
     } catch (e) {
-      this.log.error("notifier tick failed", { error: this.redact(String(e)) });
+      this.storeFailed("notifier turn", e);
+      return this.now() + 1000; // the store is back soon, or the next turn says so again
     }
-    this.wake(this.nextWake());
+  }
+
+  /** Logged as an error once per outage (then at debug level: a turn retries every second). */
+  private storeFailed(what: string, e: unknown): void {
+    const unreachable = isUnreachable(e);
+    const log = unreachable && this.storeDown ? this.log.debug : this.log.error;
+    log.call(this.log, `${what} failed`, { error: this.redact(String(e)) });
+    this.storeDown = unreachable;
+    if (unreachable) this.opts.onStoreError?.(e);
   }
 
   /**
    * Due groups become notifications once the store has told which silences are active. A
-   * store that cannot be read does not hold alerts back: the silences read last apply.
+   * silence store that cannot be read does not hold alerts back: the silences read last apply.
    */
-  private flushGroups(): void {
-    if (this.flushing) return;
-    const run = async () => {
-      try {
-        this.windows = await this.silences.active(this.now());
-      } catch (e) {
-        this.log.warn("could not read silences from the store; using the ones read last", {
-          error: this.redact(String(e)),
-        });
-      }
-      if (!this.started || this.stopping) return;
-      flushDueGroups(this.grouping, this.now, this.windows);
-      this.worker.pump();
-    };
-    this.flushing = run()
-      .catch((e: unknown) => this.log.error("notifier group flush failed", { error: this.redact(String(e)) }))
-      .finally(() => {
-        this.flushing = undefined;
-        this.wake(this.nextWake());
+  private async flushGroups(): Promise<void> {
+    try {
+      this.windows = await this.silences.active(this.now());
+    } catch (e) {
+      this.log.warn("could not read silences from the store; using the ones read last", {
+        error: this.redact(String(e)),
       });
+    }
+    if (!this.loop.active) return;
+    await flushDueGroups(this.grouping, this.now, this.windows);
   }
 
-  private schedulePump(): void {
-    if (this.pumpQueued) return;
-    this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.tick();
-    });
-  }
-
-  private nextWake(): number {
+  private async nextWake(sql: NotifySql): Promise<number> {
     const now = this.now();
     let at = now + 5000; // a slow safety poll; precise wake-ups come from below
-    // While a flush reads the silences, its end wakes the notifier again.
-    const g = this.flushing ? null : queries.nextGroupFlush(this.sql);
+    const g = await queries.nextGroupFlush(sql);
     if (g != null) at = Math.min(at, g);
-    return Math.max(this.worker.nextDue(at), now);
+    return Math.max(await this.worker.nextDue(at), now);
   }
 }

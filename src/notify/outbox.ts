@@ -1,151 +1,64 @@
 /**
- * The notifier's tables in a better-sqlite3 database it is handed (the store's, or its own):
- * alerts, groups, notifications, deliveries (the outbox), attempts (the delivery log) and
- * silences. All names start with notify_; the schema version lives in notify_meta.
+ * The outbox's rows (store migration 0004: tables outboxes and outbox_*) and its registry:
+ * one outbox per project/environment, holding the persisted (redacted) alerts configuration
+ * the hub re-hydrates at start.
  */
-import Database from "better-sqlite3";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
+import type { Sql } from "../store/sql.js";
 
-export type Db = Database.Database;
-export type Statement = Database.Statement;
-
-export const NOTIFY_SCHEMA_VERSION = 1;
-
-const SCHEMA_V1 = `
-CREATE TABLE IF NOT EXISTS notify_groups (
-  key TEXT PRIMARY KEY,
-  route_index INTEGER NOT NULL,
-  receivers TEXT NOT NULL,
-  mention TEXT,
-  send_resolved INTEGER NOT NULL,
-  group_labels TEXT NOT NULL,
-  group_interval_ms INTEGER NOT NULL,
-  repeat_interval_ms INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  next_flush_at INTEGER NOT NULL,
-  last_notified_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS notify_groups_due ON notify_groups(next_flush_at);
-
-CREATE TABLE IF NOT EXISTS notify_alerts (
-  id INTEGER PRIMARY KEY,
-  group_key TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  project TEXT NOT NULL,
-  environment TEXT NOT NULL,
-  service TEXT NOT NULL,
-  event TEXT NOT NULL,
-  labels TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  message TEXT NOT NULL,
-  revision INTEGER,
-  data TEXT,
-  stateful INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  count INTEGER NOT NULL DEFAULT 1,
-  starts_at INTEGER NOT NULL,
-  ends_at INTEGER,
-  received_at INTEGER NOT NULL,
-  notified INTEGER NOT NULL DEFAULT 0,
-  silenced_by TEXT
-);
-CREATE INDEX IF NOT EXISTS notify_alerts_group ON notify_alerts(group_key, status);
-CREATE INDEX IF NOT EXISTS notify_alerts_identity ON notify_alerts(project, environment, service, event, status);
-CREATE INDEX IF NOT EXISTS notify_alerts_done ON notify_alerts(status, received_at);
-
-CREATE TABLE IF NOT EXISTS notify_notifications (
-  id INTEGER PRIMARY KEY,
-  group_key TEXT NOT NULL,
-  status TEXT NOT NULL,
-  title TEXT NOT NULL,
-  project TEXT,
-  environment TEXT,
-  payload TEXT NOT NULL,
-  test INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL,
-  first_event_at INTEGER
-);
-
-CREATE TABLE IF NOT EXISTS notify_deliveries (
-  id INTEGER PRIMARY KEY,
-  notification_id INTEGER NOT NULL REFERENCES notify_notifications(id) ON DELETE CASCADE,
-  receiver TEXT NOT NULL,
-  channel_type TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  sent_at INTEGER,
-  last_error TEXT,
-  detail TEXT,
-  done TEXT NOT NULL DEFAULT '[]',
-  owner_pid INTEGER,
-  owner TEXT,
-  UNIQUE (notification_id, receiver)
-);
-CREATE INDEX IF NOT EXISTS notify_deliveries_due ON notify_deliveries(status, receiver, next_attempt_at, id);
-
-CREATE TABLE IF NOT EXISTS notify_attempts (
-  id INTEGER PRIMARY KEY,
-  delivery_id INTEGER NOT NULL REFERENCES notify_deliveries(id) ON DELETE CASCADE,
-  attempt INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  ok INTEGER NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS notify_attempts_delivery ON notify_attempts(delivery_id);
-
-CREATE TABLE IF NOT EXISTS notify_silences (
-  id TEXT PRIMARY KEY,
-  matchers TEXT NOT NULL,
-  starts_at INTEGER NOT NULL,
-  ends_at INTEGER NOT NULL,
-  author TEXT NOT NULL,
-  comment TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-`;
-
-/** Creates the notify_ tables when missing; refuses a newer schema than this code knows. */
-export function migrateNotify(db: Db): void {
-  db.exec("CREATE TABLE IF NOT EXISTS notify_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-  const row = db.prepare("SELECT value FROM notify_meta WHERE key = 'schema_version'").get() as
-    { value: string } | undefined;
-  const current = row ? Number(row.value) : 0;
-  if (current > NOTIFY_SCHEMA_VERSION)
-    throw new Error(
-      `the notify tables have schema version ${current}, newer than this Slipway (${NOTIFY_SCHEMA_VERSION}); upgrade Slipway`,
-    );
-  if (current === NOTIFY_SCHEMA_VERSION) return;
-  db.transaction(() => {
-    db.exec(SCHEMA_V1);
-    db.prepare(
-      "INSERT INTO notify_meta (key, value) VALUES ('schema_version', ?) " +
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    ).run(String(NOTIFY_SCHEMA_VERSION));
-  }).immediate();
+/** The outbox of a project/environment, created when missing; returns its id. */
+export async function outboxId(db: Sql, project: string, env: string): Promise<number> {
+  await db.run(
+    "INSERT INTO outboxes (project, env, updated_at) VALUES (?, ?, ?) ON CONFLICT (project, env) DO NOTHING",
+    [project, env, Date.now()],
+  );
+  const [row] = await db.all<{ id: number }>("SELECT id FROM outboxes WHERE project = ? AND env = ?", [
+    project,
+    env,
+  ]);
+  return row.id;
 }
 
-/**
- * Opens a SQLite file for the notifier on its own (mode 0600, WAL, synchronous=NORMAL: a
- * committed row survives a process crash; only a power loss may take the last commits).
- */
-export function openNotifyDb(file: string, busyTimeoutMs = 10_000): Db {
-  const dir = dirname(file);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  closeSync(openSync(file, "a", 0o600));
-  chmodSync(file, 0o600);
-  const db = new Database(file, { timeout: busyTimeoutMs });
-  db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  return db;
+/** An outbox as the hub reads it back: whose it is and its persisted configuration. */
+export interface HubRow {
+  id: number;
+  project: string;
+  env: string;
+  alerts: string | null;
+  held: string | null;
 }
 
-// Row shapes as SQLite returns them.
+const HUB_COLUMNS = "id, project, env, alerts, held";
+
+/** Every outbox with a persisted configuration (a daemon brings their notifiers back). */
+export function configuredOutboxes(db: Sql): Promise<HubRow[]> {
+  return db.all<HubRow>(`SELECT ${HUB_COLUMNS} FROM outboxes WHERE alerts IS NOT NULL ORDER BY id`);
+}
+
+export async function findOutbox(db: Sql, project: string, env: string): Promise<HubRow | undefined> {
+  const [row] = await db.all<HubRow>(`SELECT ${HUB_COLUMNS} FROM outboxes WHERE project = ? AND env = ?`, [
+    project,
+    env,
+  ]);
+  return row;
+}
+
+export async function writeHubConfig(
+  db: Sql,
+  id: number,
+  text: string | null,
+  held: string[],
+): Promise<void> {
+  await db.run("UPDATE outboxes SET alerts = ?, held = ?, updated_at = ? WHERE id = ?", [
+    text,
+    held.length ? JSON.stringify(held) : null,
+    Date.now(),
+    id,
+  ]);
+}
+
+// Row shapes as both stores return them (integers as numbers, JSON as text).
 export interface GroupRow {
+  outbox: number;
   key: string;
   route_index: number;
   receivers: string;
@@ -195,10 +108,14 @@ export interface DeliveryRow {
   last_error: string | null;
   detail: string | null;
   done: string;
-  owner_pid: number | null;
   owner: string | null;
+  owner_host: string | null;
+  owner_pid: number | null;
+  owner_start: string | null;
+  claimed_at: number | null;
 }
 
+/** A silence as the old outbox files kept it (notify_silences), and as silences.ts builds one. */
 export interface SilenceRow {
   id: string;
   matchers: string;

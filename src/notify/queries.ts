@@ -17,11 +17,15 @@ type LogRow = DeliveryRow & {
   test: number;
 };
 
-const iso = (ms: number | null) => (ms == null ? undefined : new Date(ms).toISOString());
+const iso = (ms: number | null) => (ms == null ? undefined : new Date(Number(ms)).toISOString());
 
 /** Newest first. */
-export function listDeliveries(sql: NotifySql, opts: ListDeliveriesOptions = {}): DeliveryRecord[] {
+export async function listDeliveries(
+  sql: NotifySql,
+  opts: ListDeliveriesOptions = {},
+): Promise<DeliveryRecord[]> {
   const filters: [string, string | number | undefined][] = [
+    ["d.outbox = ?", sql.outbox],
     ["d.status = ?", opts.status],
     ["d.receiver = ?", opts.receiver],
     ["n.project = ?", opts.project],
@@ -29,14 +33,13 @@ export function listDeliveries(sql: NotifySql, opts: ListDeliveriesOptions = {})
     ["d.id < ?", opts.beforeId || undefined],
   ];
   const used = filters.filter(([, v]) => v !== undefined && v !== "");
-  const where = used.length ? `WHERE ${used.map(([w]) => w).join(" AND ")}` : "";
-  const rows = sql
-    .q(
-      `SELECT d.*, n.title, n.status AS n_status, n.project, n.environment, n.test
-         FROM notify_deliveries d JOIN notify_notifications n ON n.id = d.notification_id
-         ${where} ORDER BY d.id DESC LIMIT ?`,
-    )
-    .all(...used.map(([, v]) => v), opts.limit ?? 50) as LogRow[];
+  const where = `WHERE ${used.map(([w]) => w).join(" AND ")}`;
+  const rows = await sql.all<LogRow>(
+    `SELECT d.*, n.title, n.status AS n_status, n.project, n.environment, n.test
+       FROM outbox_deliveries d JOIN outbox_notifications n ON n.id = d.notification_id
+       ${where} ORDER BY d.id DESC LIMIT ?`,
+    [...used.map(([, v]) => v as string | number), opts.limit ?? 50],
+  );
   return rows.map(recordOf);
 }
 
@@ -48,7 +51,7 @@ function recordOf(r: LogRow): DeliveryRecord {
     channelType: r.channel_type,
     status: r.status,
     attempts: r.attempts,
-    createdAt: new Date(r.created_at).toISOString(),
+    createdAt: new Date(Number(r.created_at)).toISOString(),
     sentAt: iso(r.sent_at),
     nextAttemptAt: r.status === "pending" ? iso(r.next_attempt_at) : undefined,
     lastError: r.last_error ?? undefined,
@@ -62,67 +65,85 @@ function recordOf(r: LogRow): DeliveryRecord {
 }
 
 /** Every attempt of one delivery, oldest first. */
-export function deliveryAttempts(sql: NotifySql, deliveryId: number): AttemptRecord[] {
-  const rows = sql
-    .q("SELECT attempt, at, duration_ms, ok, detail FROM notify_attempts WHERE delivery_id = ? ORDER BY id")
-    .all(deliveryId) as { attempt: number; at: number; duration_ms: number; ok: number; detail: string }[];
+export async function deliveryAttempts(sql: NotifySql, deliveryId: number): Promise<AttemptRecord[]> {
+  const rows = await sql.all<{
+    attempt: number;
+    at: number;
+    duration_ms: number;
+    ok: number;
+    detail: string;
+  }>(
+    `SELECT a.attempt, a.at, a.duration_ms, a.ok, a.detail FROM outbox_attempts a
+       JOIN outbox_deliveries d ON d.id = a.delivery_id WHERE d.outbox = ? AND a.delivery_id = ? ORDER BY a.id`,
+    [sql.outbox, deliveryId],
+  );
   return rows.map((r) => ({
     attempt: r.attempt,
-    at: new Date(r.at).toISOString(),
+    at: new Date(Number(r.at)).toISOString(),
     durationMs: r.duration_ms,
     ok: r.ok === 1,
     detail: r.detail,
   }));
 }
 
-export function getNotification(sql: NotifySql, id: number): Notification | undefined {
-  const row = sql.q("SELECT id, payload FROM notify_notifications WHERE id = ?").get(id) as
-    { id: number; payload: string } | undefined;
+export async function getNotification(sql: NotifySql, id: number): Promise<Notification | undefined> {
+  const row = await sql.one<{ id: number; payload: string }>(
+    "SELECT id, payload FROM outbox_notifications WHERE outbox = ? AND id = ?",
+    [sql.outbox, id],
+  );
   return row ? { ...(JSON.parse(row.payload) as Omit<Notification, "id">), id: row.id } : undefined;
 }
 
-export function stats(sql: NotifySql): NotifierStats {
-  const counts = Object.fromEntries(
-    (
-      sql.q("SELECT status, COUNT(*) AS c FROM notify_deliveries GROUP BY status").all() as {
-        status: string;
-        c: number;
-      }[]
-    ).map((r) => [r.status, r.c]),
+export async function stats(sql: NotifySql): Promise<NotifierStats> {
+  const rows = await sql.all<{ status: string; c: number }>(
+    "SELECT status, COUNT(*) AS c FROM outbox_deliveries WHERE outbox = ? GROUP BY status",
+    [sql.outbox],
   );
-  const one = (text: string) => (sql.q(text).get() as { c: number }).c;
+  const counts = Object.fromEntries(rows.map((r) => [r.status, Number(r.c)]));
+  const one = async (text: string) => Number((await sql.one<{ c: number }>(text, [sql.outbox]))?.c ?? 0);
   return {
     pending: counts.pending ?? 0,
     sending: counts.sending ?? 0,
     sent: counts.sent ?? 0,
     failed: counts.failed ?? 0,
-    openGroups: one("SELECT COUNT(*) AS c FROM notify_groups"),
-    firingAlerts: one("SELECT COUNT(*) AS c FROM notify_alerts WHERE status = 'firing'"),
+    openGroups: await one("SELECT COUNT(*) AS c FROM outbox_groups WHERE outbox = ?"),
+    firingAlerts: await one("SELECT COUNT(*) AS c FROM outbox_alerts WHERE outbox = ? AND status = 'firing'"),
   };
 }
 
-export function dueGroups(sql: NotifySql, now: number): number {
-  return (sql.q("SELECT COUNT(*) AS c FROM notify_groups WHERE next_flush_at <= ?").get(now) as { c: number })
-    .c;
+export async function dueGroups(sql: NotifySql, now: number): Promise<number> {
+  const row = await sql.one<{ c: number }>(
+    "SELECT COUNT(*) AS c FROM outbox_groups WHERE outbox = ? AND next_flush_at <= ?",
+    [sql.outbox, now],
+  );
+  return Number(row?.c ?? 0);
 }
 
 /** The earliest next_flush_at of any group, if there is one. */
-export function nextGroupFlush(sql: NotifySql): number | null {
-  return (sql.q("SELECT MIN(next_flush_at) AS m FROM notify_groups").get() as { m: number | null }).m;
+export async function nextGroupFlush(sql: NotifySql): Promise<number | null> {
+  const row = await sql.one<{ m: number | null }>(
+    "SELECT MIN(next_flush_at) AS m FROM outbox_groups WHERE outbox = ?",
+    [sql.outbox],
+  );
+  return row?.m == null ? null : Number(row.m);
 }
 
 /** Drops finished alerts, notifications and deliveries older than `cutoff` (silences: the store's). */
-export function prune(sql: NotifySql, cutoff: number): void {
-  sql.tx(() => {
-    sql.q("DELETE FROM notify_alerts WHERE status IN ('done','silenced') AND received_at < ?").run(cutoff);
-    const old = `SELECT id FROM notify_notifications n WHERE created_at < ? AND NOT EXISTS
-      (SELECT 1 FROM notify_deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending','sending'))`;
-    sql
-      .q(
-        `DELETE FROM notify_attempts WHERE delivery_id IN (SELECT id FROM notify_deliveries WHERE notification_id IN (${old}))`,
-      )
-      .run(cutoff);
-    sql.q(`DELETE FROM notify_deliveries WHERE notification_id IN (${old})`).run(cutoff);
-    sql.q(`DELETE FROM notify_notifications WHERE id IN (${old})`).run(cutoff);
+export function prune(sql: NotifySql, cutoff: number): Promise<void> {
+  return sql.tx(async (t) => {
+    const o = t.outbox;
+    await t.run(
+      "DELETE FROM outbox_alerts WHERE outbox = ? AND status IN ('done','silenced') AND received_at < ?",
+      [o, cutoff],
+    );
+    const old = `SELECT id FROM outbox_notifications n WHERE outbox = ? AND created_at < ? AND NOT EXISTS
+      (SELECT 1 FROM outbox_deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending','sending'))`;
+    await t.run(
+      `DELETE FROM outbox_attempts WHERE delivery_id IN
+         (SELECT id FROM outbox_deliveries WHERE notification_id IN (${old}))`,
+      [o, cutoff],
+    );
+    await t.run(`DELETE FROM outbox_deliveries WHERE notification_id IN (${old})`, [o, cutoff]);
+    await t.run(`DELETE FROM outbox_notifications WHERE id IN (${old})`, [o, cutoff]);
   });
 }

@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { UsageError } from "../errors.js";
 import { parseDuration } from "../util/units.js";
 import type { RecordStore, SilenceRecord } from "../store/records.js";
-import type { Db, SilenceRow } from "./outbox.js";
+import type Database from "better-sqlite3";
+import type { SilenceRow } from "./outbox.js";
 import type { Matchers } from "./routing.js";
 
 export interface SilenceInput {
@@ -95,24 +96,18 @@ export type SilenceStore = Pick<
 
 /** The silences of one environment in the store. */
 export class StoredSilences {
-  private imported?: Promise<void>;
-
   constructor(
     private readonly store: SilenceStore,
     readonly project: string,
     readonly env: string,
-    /** The environment's old outbox file, whose notify_silences rows are imported once. */
-    private readonly legacy?: Db,
   ) {}
 
   async add(row: SilenceRow): Promise<void> {
-    await this.ready();
     await this.store.addSilence(recordOf(row, this.project, this.env));
   }
 
   /** Active and pending silences (and expired ones with `all`), newest first. */
   async list(now: number, opts: { all?: boolean } = {}): Promise<Silence[]> {
-    await this.ready();
     const recs = await this.store.listSilences(
       this.project,
       this.env,
@@ -123,7 +118,6 @@ export class StoredSilences {
 
   /** Silences active at `now`, as grouping matches them. */
   async active(now: number): Promise<{ id: string; m: Matchers; startsAt: number; endsAt: number }[]> {
-    await this.ready();
     const recs = await this.store.listSilences(this.project, this.env, {
       endsAfter: new Date(now).toISOString(),
     });
@@ -137,7 +131,6 @@ export class StoredSilences {
 
   /** Ends a silence now (a pending one at its start); `expired` tells whether it changed. */
   async expire(id: string, now: number): Promise<{ silence: Silence; expired: boolean }> {
-    await this.ready();
     const rec = await this.store.getSilence(this.project, this.env, id);
     if (!rec) {
       const ids = (await this.list(now)).map((s) => s.id);
@@ -155,17 +148,6 @@ export class StoredSilences {
   async prune(cutoff: number): Promise<void> {
     await this.store.pruneSilences(new Date(cutoff).toISOString());
   }
-
-  /** The old file's silences, copied into the store once (a failed import is tried again). */
-  private ready(): Promise<void> {
-    return (this.imported ??= importLegacySilences(this.store, this.project, this.env, this.legacy).then(
-      () => undefined,
-      (e: unknown) => {
-        this.imported = undefined;
-        throw e;
-      },
-    ));
-  }
 }
 
 const IMPORTED_KEY = "silences_imported_at";
@@ -179,7 +161,7 @@ export async function importLegacySilences(
   store: SilenceStore,
   project: string,
   env: string,
-  db: Db | undefined,
+  db: Database.Database | undefined,
 ): Promise<number> {
   if (!db) return 0;
   const has = db

@@ -1,24 +1,31 @@
 /**
- * The notifier's handle on its SQLite tables: statements prepared once and reused (preparing
- * costs more than running these small statements), and one way to run a write transaction.
+ * The notifier's handle on its outbox in the store: the store's SQL handle (store/sql.ts) and
+ * the id of this environment's outbox, which every statement names.
  */
-import type { Db, Statement } from "./outbox.js";
+import type { Sql, SqlValue } from "../store/sql.js";
 
 export class NotifySql {
-  private readonly statements = new Map<string, Statement>();
+  constructor(
+    readonly db: Sql,
+    /** outboxes.id of this project/environment. */
+    readonly outbox: number,
+  ) {}
 
-  constructor(readonly db: Db) {}
-
-  q(sql: string): Statement {
-    let st = this.statements.get(sql);
-    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
-    return st;
+  all<T>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+    return this.db.all<T>(sql, params);
   }
 
-  /** IMMEDIATE, so two notifiers on one file never deadlock upgrading a read lock; nests. */
-  tx(fn: () => void): void {
-    if (this.db.inTransaction) fn();
-    else this.db.transaction(fn).immediate();
+  async one<T>(sql: string, params: SqlValue[] = []): Promise<T | undefined> {
+    return (await this.db.all<T>(sql, params))[0];
+  }
+
+  run(sql: string, params: SqlValue[] = []): Promise<number> {
+    return this.db.run(sql, params);
+  }
+
+  /** One transaction; statements inside must go through `t`, never through this handle. */
+  tx<T>(fn: (t: NotifySql) => Promise<T>): Promise<T> {
+    return this.db.tx((t) => fn(new NotifySql(t, this.outbox)));
   }
 }
 

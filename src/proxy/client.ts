@@ -10,7 +10,7 @@ import { request } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { DriverError } from "../errors.js";
+import { DriverError, Refused } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { Route, TargetStats, TrafficRouter } from "./contract.js";
@@ -252,6 +252,8 @@ export class ProxyClient implements TrafficRouter {
             } catch {
               // plain text
             }
+            // Another route holds the domain: a refusal (exit 4), not a failure of the proxy.
+            if (status === 409 && msg.includes("is already routed on")) return reject(new Refused(msg));
             reject(new DriverError("proxy", msg || `${method} ${path}: HTTP ${status}`));
           });
         },

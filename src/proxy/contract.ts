@@ -15,10 +15,35 @@ export interface RouteTarget {
   url: string;
 }
 
+/** Where a route's certificate comes from: PEM files (re-read when they change) or ACME. */
+export type EdgeTls = { cert: string; key: string } | { acme: { email: string; directory?: string } };
+
+/**
+ * Host routing on the machine's shared listeners: every route naming the same (address, port)
+ * shares one listener and is reached by its domains (Host header, SNI on HTTPS).
+ */
+export interface RouteEdge {
+  domains: string[];
+  /** The shared plain-HTTP listener. */
+  http?: { host: string; port: number };
+  /** The shared HTTPS listener (HTTP/2 and HTTP/1.1 by ALPN); needs `tls`. */
+  https?: { host: string; port: number };
+  tls?: EdgeTls;
+  /** Answer plain HTTP with a redirect to HTTPS once a certificate is available. */
+  redirectHttp: boolean;
+  /** Strict-Transport-Security max-age in seconds on HTTPS answers; 0 = no header. */
+  hstsSeconds: number;
+  /** The listeners expect a PROXY protocol (v1 or v2) header on every connection. */
+  proxyProtocol: boolean;
+}
+
 export interface Route {
   /** `${project}/${env}/${service}` */
   key: string;
+  /** The service's own public port. */
   listen: { host: string; port: number };
+  /** Domains on the shared listeners, besides `listen`. */
+  edge?: RouteEdge;
   targets: RouteTarget[];
   /** Percent of requests sent to the candidate slot (0–100). 0 = all to stable. */
   candidateWeight: number;

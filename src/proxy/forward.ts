@@ -8,6 +8,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Slot } from "./contract.js";
 import { sendPage } from "./pages.js";
+import { proxiedAddress } from "./proxy-protocol.js";
 import type { RouteState } from "./route-state.js";
 import type { Target } from "./target.js";
 
@@ -23,8 +24,16 @@ const REFUSED = new Set([
   "EAI_AGAIN",
 ]);
 
+/** The listener a request came in on, as the hot path needs it. */
+export interface Via {
+  /** The listener is closing: answers say `Connection: close`. */
+  readonly closing: boolean;
+  /** TLS listener: X-Forwarded-Proto https, HSTS. */
+  readonly https: boolean;
+}
+
 export function clientIp(socket: Socket): string {
-  const a = socket.remoteAddress ?? "";
+  const a = proxiedAddress(socket) ?? socket.remoteAddress ?? "";
   return a.startsWith("::ffff:") ? a.slice(7) : a;
 }
 
@@ -52,7 +61,7 @@ export interface RequestFacts {
  * One pass over rawHeaders: touching `req.headers` would make Node build a second, lower-cased
  * copy of every header on every request.
  */
-export function upstreamHeaders(req: IncomingMessage): RequestFacts {
+export function upstreamHeaders(req: IncomingMessage, https = false): RequestFacts {
   const raw = req.rawHeaders;
   const out: string[] = [];
   let extra: string[] | undefined;
@@ -65,8 +74,14 @@ export function upstreamHeaders(req: IncomingMessage): RequestFacts {
     const name = raw[i];
     const value = raw[i + 1];
     const k = name.toLowerCase();
+    if (k.charCodeAt(0) === 58) {
+      // HTTP/2 pseudo-headers: the authority becomes the Host of the HTTP/1.1 request upstream.
+      if (k === ":authority" && host === undefined) out.push("Host", (host = value));
+      continue;
+    }
     switch (k) {
       case "host":
+        if (host !== undefined) continue;
         host = value;
         break;
       case "cookie":
@@ -97,13 +112,25 @@ export function upstreamHeaders(req: IncomingMessage): RequestFacts {
     for (let i = out.length - 2; i >= 0; i -= 2) if (drop.includes(out[i].toLowerCase())) out.splice(i, 2);
   }
   const ip = clientIp(req.socket);
-  out.push("X-Forwarded-For", xff ? `${xff}, ${ip}` : ip, "X-Forwarded-Proto", "http");
+  out.push("X-Forwarded-For", xff ? `${xff}, ${ip}` : ip, "X-Forwarded-Proto", https ? "https" : "http");
   if (host !== undefined) out.push("X-Forwarded-Host", host);
-  const hasBody = contentLength !== undefined ? contentLength !== "0" : chunked;
+  const hasBody =
+    req.httpVersionMajor === 2
+      ? contentLength !== "0" &&
+        !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders
+      : contentLength !== undefined
+        ? contentLength !== "0"
+        : chunked;
   return { headers: out, hasBody, cookie };
 }
 
-function downstreamHeaders(upRes: IncomingMessage, close: boolean, cookie: string | undefined): string[] {
+function downstreamHeaders(
+  upRes: IncomingMessage,
+  close: boolean,
+  cookie: string | undefined,
+  h2: boolean,
+  hsts: number,
+): string[] {
   const raw = upRes.rawHeaders;
   const out: string[] = [];
   let extra: string[] | undefined;
@@ -111,14 +138,17 @@ function downstreamHeaders(upRes: IncomingMessage, close: boolean, cookie: strin
     const k = raw[i].toLowerCase();
     if (k === "connection") extra = connectionTokens(raw[i + 1]);
     if (HOP.has(k)) continue;
+    // HTTP/2 frames the body itself and forbids connection-specific headers (RFC 9113 §8.2.2).
+    if (h2 && k === "transfer-encoding") continue;
     out.push(raw[i], raw[i + 1]);
   }
   if (extra) {
     const drop = extra;
     for (let i = out.length - 2; i >= 0; i -= 2) if (drop.includes(out[i].toLowerCase())) out.splice(i, 2);
   }
-  if (close) out.push("Connection", "close");
+  if (close && !h2) out.push("Connection", "close");
   if (cookie) out.push("Set-Cookie", cookie);
+  if (hsts > 0) out.push("Strict-Transport-Security", `max-age=${hsts}`);
   return out;
 }
 
@@ -142,9 +172,9 @@ class Exchange {
     private readonly rs: RouteState,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly closing: boolean,
+    private readonly via: Via,
   ) {
-    const facts = upstreamHeaders(req);
+    const facts = upstreamHeaders(req, via.https);
     this.headers = facts.headers;
     this.hasBody = facts.hasBody;
     this.sticky = rs.stickySlot(facts.cookie);
@@ -154,7 +184,7 @@ class Exchange {
   run(): void {
     const t = this.rs.balancer.pick(Date.now(), this.sticky ?? undefined, this.tried);
     if (!t) {
-      sendPage(this.req, this.res, this.tried ? 502 : 503, this.rs.route.key, this.closing);
+      sendPage(this.req, this.res, this.tried ? 502 : 503, this.rs.route.key, this.via.closing);
       return;
     }
     this.dispatch(t);
@@ -213,7 +243,11 @@ class Exchange {
       return;
     }
     const res = this.res;
-    res.writeHead(status, upRes.statusMessage, downstreamHeaders(upRes, this.closing, cookie));
+    const h2 = this.req.httpVersionMajor === 2;
+    const hsts = this.via.https ? (this.rs.route.edge?.hstsSeconds ?? 0) : 0;
+    const headers = downstreamHeaders(upRes, this.via.closing, cookie, h2, hsts);
+    if (h2) res.writeHead(status, headers);
+    else res.writeHead(status, upRes.statusMessage, headers);
     const broken = () => {
       this.settle(0);
       res.destroy();
@@ -248,7 +282,7 @@ class Exchange {
     if (this.timedOut) {
       t.failed(now, false);
       this.settle(0);
-      sendPage(this.req, this.res, 504, this.rs.route.key, this.closing);
+      sendPage(this.req, this.res, 504, this.rs.route.key, this.via.closing);
       return;
     }
     const neverSent = !this.connected;
@@ -266,7 +300,7 @@ class Exchange {
       this.run();
       return;
     }
-    sendPage(this.req, this.res, 502, this.rs.route.key, this.closing);
+    sendPage(this.req, this.res, 502, this.rs.route.key, this.via.closing);
   };
 
   private onClientClose = (): void => {
@@ -289,11 +323,6 @@ class Exchange {
   }
 }
 
-export function forwardHttp(
-  rs: RouteState,
-  req: IncomingMessage,
-  res: ServerResponse,
-  closing: boolean,
-): void {
-  new Exchange(rs, req, res, closing).run();
+export function forwardHttp(rs: RouteState, req: IncomingMessage, res: ServerResponse, via: Via): void {
+  new Exchange(rs, req, res, via).run();
 }

@@ -6,16 +6,19 @@ const TEXT: Record<number, [string, string]> = {
   503: ["Service Unavailable", "No healthy instance of this service is available right now."],
   504: ["Gateway Timeout", "The service did not answer in time."],
   400: ["Bad Request", "The request could not be read."],
+  404: ["Not Found", "No service is configured for this host name on this address."],
 };
 
 export function pageBody(status: number, route: string, html: boolean): string {
   const [title, text] = TEXT[status] ?? ["Error", "The proxy could not serve this request."];
-  if (!html) return `${status} ${title}\n${text}\n(slipway proxy, route ${route})\n`;
+  // `route` is a route key, or already a label ("host x.example.com on 0.0.0.0:80").
+  const label = route.startsWith("host ") ? route : `route ${route}`;
+  if (!html) return `${status} ${title}\n${text}\n(slipway proxy, ${label})\n`;
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return (
     `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +
     `<body style="font-family:sans-serif;margin:3em"><h1>${status} ${title}</h1><p>${text}</p>` +
-    `<p style="color:#777">slipway proxy · route ${esc(route)}</p></body></html>\n`
+    `<p style="color:#777">slipway proxy · ${esc(label)}</p></body></html>\n`
   );
 }
 
@@ -38,7 +41,7 @@ export function sendPage(
     "cache-control": "no-store",
   };
   if (status === 503) headers["retry-after"] = "1";
-  if (close) headers.connection = "close";
+  if (close && req.httpVersionMajor !== 2) headers.connection = "close";
   res.writeHead(status, headers);
   res.end(req.method === "HEAD" ? undefined : body);
 }

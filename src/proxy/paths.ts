@@ -11,6 +11,8 @@ export function proxyPaths(home: string) {
     pid: join(dir, "proxy.pid"),
     log: join(dir, "proxy.log"),
     spawnLock: join(dir, "spawn.lock"),
+    /** ACME account keys and certificates (0700 directory, 0600 files). */
+    acme: join(dir, "acme"),
   };
 }
 

@@ -2,6 +2,7 @@
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { DOMAIN_RE } from "../spec/domains.js";
 import type { Route } from "./contract.js";
 
 const targetSchema = z.object({
@@ -14,13 +15,31 @@ const targetSchema = z.object({
     }),
 });
 
+const listenSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+
+const edgeSchema = z
+  .object({
+    domains: z.array(z.string().regex(DOMAIN_RE, "must be a lower-case DNS name")).min(1),
+    http: listenSchema.optional(),
+    https: listenSchema.optional(),
+    tls: z
+      .union([
+        z.object({ cert: z.string().min(1), key: z.string().min(1) }),
+        z.object({ acme: z.object({ email: z.string().min(3), directory: z.url().optional() }) }),
+      ])
+      .optional(),
+    redirectHttp: z.boolean(),
+    hstsSeconds: z.number().int().min(0),
+    proxyProtocol: z.boolean(),
+  })
+  .refine((e) => e.http || e.https, { message: "needs an http or https listener" })
+  .refine((e) => !e.https || e.tls, { message: "an https listener needs tls (cert and key, or acme)" });
+
 export const routeSchema = z
   .object({
     key: z.string().min(1),
-    listen: z.object({
-      host: z.string().min(1),
-      port: z.number().int().min(1).max(65535),
-    }),
+    listen: listenSchema,
+    edge: edgeSchema.optional(),
     targets: z.array(targetSchema),
     candidateWeight: z.number().min(0).max(100),
     sticky: z.boolean(),

@@ -10,8 +10,11 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { ProxyServer, Route, TargetStats } from "./contract.js";
+import { AcmeManager } from "./acme.js";
+import { CertStore } from "./certs.js";
 import { assertNoLiveProxy, startControl } from "./control.js";
-import { forwardHttp } from "./forward.js";
+import { Edge } from "./edge.js";
+import { forwardHttp, type Via } from "./forward.js";
 import { prometheusText } from "./metrics.js";
 import { sendPage } from "./pages.js";
 import { ProxyControlError, proxyPaths } from "./paths.js";
@@ -30,8 +33,9 @@ export interface ProxyServerOptions {
 
 const addrOf = (r: Route) => `${r.listen.host}:${r.listen.port}`;
 
-class Listener {
+class Listener implements Via {
   closing = false;
+  readonly https = false;
   constructor(
     readonly addr: string,
     readonly server: Server,
@@ -44,6 +48,9 @@ class Proxy implements ProxyServer {
   private readonly routes = new Map<string, RouteState>();
   private readonly listeners = new Map<RouteState, Listener>();
   private readonly draining = new Set<Target>();
+  private readonly certs: CertStore;
+  private readonly acme: AcmeManager;
+  private readonly edge: Edge;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   closeControl: () => Promise<void> = async () => {};
@@ -55,6 +62,14 @@ class Proxy implements ProxyServer {
     const p = proxyPaths(home);
     this.socketPath = p.socket;
     this.snapshotPath = p.snapshot;
+    this.certs = new CertStore(log);
+    this.acme = new AcmeManager(p.acme, log, (key, cert) => this.certs.put(key, cert));
+    this.edge = new Edge({
+      log,
+      certs: this.certs,
+      challenge: (token) => this.acme.challenge(token),
+      acme: (route) => this.acme.manage(route),
+    });
   }
 
   /** Control calls are applied one at a time, in order. */
@@ -83,6 +98,7 @@ class Proxy implements ProxyServer {
       rs.balancer.update([], 0);
       const l = this.listeners.get(rs);
       if (l) this.retire(rs, l, rs.route.drainTimeoutMs);
+      this.edge.detach(key, rs.route.drainTimeoutMs);
       this.log.info("route removed", { route: key });
       await this.snapshot();
     });
@@ -92,9 +108,7 @@ class Proxy implements ProxyServer {
   private async apply(route: Route, restoring: boolean): Promise<void> {
     if (this.closed) throw new ProxyControlError(503, "the proxy is shutting down");
     const addr = addrOf(route);
-    for (const [k, other] of this.routes)
-      if (k !== route.key && addrOf(other.route) === addr)
-        throw new ProxyControlError(409, `route "${route.key}": ${addr} is already served by route "${k}"`);
+    this.assertNoConflict(route);
     let rs = this.routes.get(route.key);
     const oldListener = rs ? this.listeners.get(rs) : undefined;
     let listener: Listener | undefined;
@@ -107,10 +121,20 @@ class Proxy implements ProxyServer {
         this.log.error(msg + " (will retry)", { route: route.key });
       }
     }
-    if (!rs) {
-      rs = new RouteState(route);
-      this.routes.set(route.key, rs);
+    const state = rs ?? new RouteState(route);
+    try {
+      await this.edge.attach(state, route);
+    } catch (e) {
+      if (!restoring) {
+        listener?.server.close();
+        throw e;
+      }
+      this.log.error("could not attach the route's domains", {
+        route: route.key,
+        error: (e as Error).message,
+      });
     }
+    if (!rs) this.routes.set(route.key, (rs = state));
     const next = new Map<string, Target>();
     for (const rt of route.targets) {
       const existing = rs.targets.get(rt.id);
@@ -136,6 +160,31 @@ class Proxy implements ProxyServer {
     });
   }
 
+  private assertNoConflict(route: Route): void {
+    const addr = addrOf(route);
+    const shared = new Set(
+      [route.edge?.http, route.edge?.https].flatMap((l) => (l ? [`${l.host}:${l.port}`] : [])),
+    );
+    if (shared.has(addr))
+      throw new ProxyControlError(
+        409,
+        `route "${route.key}": ${addr} is both its own port and a shared listener`,
+      );
+    for (const [k, other] of this.routes) {
+      if (k === route.key) continue;
+      const a = addrOf(other.route);
+      if (a === addr)
+        throw new ProxyControlError(409, `route "${route.key}": ${addr} is already served by route "${k}"`);
+      if (shared.has(a))
+        throw new ProxyControlError(
+          409,
+          `route "${route.key}": ${a} is the own port of route "${k}", not a shared listener`,
+        );
+    }
+    const c = this.edge.conflict(route);
+    if (c) throw new ProxyControlError(409, c);
+  }
+
   private bind(route: Route): Promise<Listener> {
     const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 });
     const l = new Listener(addrOf(route), server);
@@ -154,7 +203,7 @@ class Proxy implements ProxyServer {
       // Look the route up per request: a replaced route applies to the very next request.
       const cur = this.routes.get(rs.route.key) === rs ? rs : undefined;
       if (!cur) sendPage(req, res, 503, rs.route.key, true);
-      else forwardHttp(cur, req, res, l.closing);
+      else forwardHttp(cur, req, res, l);
     });
     l.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.routes.get(rs.route.key) !== rs || l.closing) socket.destroy();
@@ -283,6 +332,8 @@ class Proxy implements ProxyServer {
     const budget = graceful ? (opts.timeoutMs ?? maxDrain) : 0;
     const ls = [...this.listeners.values()];
     this.listeners.clear();
+    const shared = this.edge.close();
+    this.acme.close();
     for (const l of ls) {
       l.closing = true;
       l.server.close();
@@ -301,6 +352,7 @@ class Proxy implements ProxyServer {
       while (Date.now() < until && all.some((t) => t.sockets.size > 0)) await sleep(20);
     }
     for (const l of ls) l.server.closeAllConnections();
+    Edge.destroy(shared);
     for (const t of all) t.agent.destroy();
     await this.closeControl();
   }

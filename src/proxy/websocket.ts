@@ -165,7 +165,13 @@ class WsPair implements GoingAway {
 }
 
 /** Handle an `upgrade` request on a route's listener. */
-export function forwardUpgrade(rs: RouteState, req: IncomingMessage, client: Duplex, head: Buffer): void {
+export function forwardUpgrade(
+  rs: RouteState,
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  https = false,
+): void {
   client.on("error", () => client.destroy());
   const sticky = rs.stickySlot(req.headers.cookie);
   let tried: Set<Target> | undefined;
@@ -175,7 +181,7 @@ export function forwardUpgrade(rs: RouteState, req: IncomingMessage, client: Dup
       client.end(rawPage(tried ? 502 : 503, rs.route.key));
       return;
     }
-    const { headers } = upstreamHeaders(req);
+    const { headers } = upstreamHeaders(req, https);
     headers.push("Connection", "Upgrade", "Upgrade", req.headers.upgrade ?? "websocket");
     let connected = false;
     let timedOut = false;

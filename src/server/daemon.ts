@@ -73,7 +73,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
   await opts.engine.recoverAll((msg) => opts.logger.warn(msg));
   // Alerts: notifiers of every environment with a stored (redacted) configuration resume their outbox.
-  opts.engine.notify.start();
+  await opts.engine.notify.start();
   const scheduler = await startScheduler(opts);
   const tcp = opts.tcp ?? {};
   const app = createApp({

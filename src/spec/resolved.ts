@@ -88,11 +88,24 @@ export interface ResolvedService {
   /** Kubernetes: a HorizontalPodAutoscaler; host names (an Ingress) and their TLS Secret. */
   autoscale?: Autoscale;
   domains?: string[];
-  tls?: { secretName: string };
+  /**
+   * TLS for `domains`: certificate files (absolute paths after resolve) or ACME on process and
+   * Docker targets, a Secret on Kubernetes. One object type so every target reads its own field.
+   */
+  tls?: { secretName?: string; cert?: string; key?: string; acme?: { email: string; directory?: string } };
   /** Kubernetes: a Helm chart rendered by `helm template`, with its values. */
   chart?: Chart;
   values?: Record<string, unknown>;
   valuesFiles?: string[];
+}
+
+export interface ResolvedEdge {
+  http?: { host: string; port: number };
+  https?: { host: string; port: number };
+  redirectHttp: boolean;
+  /** Strict-Transport-Security max-age in seconds; 0 = none. */
+  hstsSeconds: number;
+  proxyProtocol: boolean;
 }
 
 /** Where a stored `${REF}` is read again: a key of an env file, or (whole) a secret file's content. */
@@ -114,6 +127,8 @@ export interface ResolvedSpec {
   target: Target;
   protect?: { confirm: boolean | "name"; context?: string; freeze?: string[] };
   proxyHost: string;
+  /** The environment's shared listeners for `domains` (process and Docker targets). */
+  edge?: ResolvedEdge;
   /** Services in the order they appear in the file. */
   services: Record<string, ResolvedService>;
   checks: z.output<typeof checkSchema>[];

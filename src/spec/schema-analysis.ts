@@ -15,7 +15,7 @@ export type MetricProviderKind = (typeof metricProviders)[number];
 
 /** Queries the built-in providers understand. */
 export const proxyQueries = ["errorRate", "latencyP50", "latencyP95", "latencyP99", "requestRate"] as const;
-export const driverQueries = ["cpu", "memory", "memoryBytes"] as const;
+export const driverQueries = ["cpu", "memory", "memoryBytes", "restarts"] as const;
 
 /** "1%" → 0.01, "2s" → 2 (seconds), "512Mi" → bytes, "30" or 30 → 30. */
 export function parseThreshold(v: string | number): number | undefined {
@@ -61,7 +61,7 @@ export const metricSchema = z
       .string()
       .min(1)
       .describe(
-        "proxy: errorRate | latencyP50 | latencyP95 | latencyP99 | requestRate; driver: cpu | memory | " +
+        "proxy: errorRate | latencyP50 | latencyP95 | latencyP99 | requestRate; driver: cpu | memory | restarts (container restarts of an instance since it started; Kubernetes: the pods' restartCount) | " +
           "memoryBytes; prometheus: a PromQL expression; scrape: a metric name with optional label " +
           'matchers, e.g. http_errors_total{code=~"5.."} (series are summed); json: a dotted path, ' +
           "e.g. queue.lag or workers.0.busy.",

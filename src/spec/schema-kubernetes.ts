@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { percent, size } from "./fields.js";
+import { serviceTlsSchema, type ServiceTls } from "./schema-edge.js";
 
 /** CPU in cores: 0.5, or Kubernetes' millicores "500m". */
 export const cpuQuantity = (description: string) =>
@@ -72,8 +73,10 @@ export const kubernetesServiceFields = {
   domains: z
     .array(z.string())
     .optional()
-    .describe("Host names users reach the service by (Kubernetes: rules of an Ingress)."),
-  tls: kubernetesTlsSchema.optional(),
+    .describe(
+      "Host names users reach the service by: routed by Host/SNI on the environment's shared `proxy.http`/`proxy.https` listeners (process and Docker targets), rules of an Ingress (Kubernetes).",
+    ),
+  tls: serviceTlsSchema.optional(),
 };
 
 export const kubernetesTarget = z.strictObject({
@@ -101,7 +104,7 @@ export type Chart = z.output<typeof chartSchema>;
 export interface KubernetesServiceFields {
   autoscale?: Autoscale;
   domains?: string[];
-  tls?: { secretName: string };
+  tls?: ServiceTls;
   chart?: Chart;
   values?: Record<string, unknown>;
   valuesFiles?: string[];

@@ -11,6 +11,7 @@ import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
 import { extraPortsSchema } from "./schema-ports.js";
 import { kubernetesServiceFields, kubernetesTarget, resourceRequestsSchema } from "./schema-kubernetes.js";
+import { edgeProxySchema } from "./schema-edge.js";
 import { ruleOverrideSchema, rulesSchema, runbooksSchema } from "./schema-rules.js";
 
 export const healthSchema = z
@@ -83,6 +84,15 @@ export const rolloutSchema = z
     keepWarm: duration("How long the previous slot keeps running after a promotion (0 disables).").default(
       300_000,
     ),
+    trafficRouting: z
+      .enum(["replicas", "nginx"])
+      .optional()
+      .describe(
+        "Kubernetes: how canary weights are applied. replicas (default): one Service selects stable and " +
+          "candidate pods, so traffic follows their replica counts; nginx: exact weights by the NGINX " +
+          "ingress controller's canary annotations (a second Service and Ingress for the candidate; " +
+          "needs `domains`).",
+      ),
   })
   .describe("How a new release replaces the running one.");
 
@@ -334,14 +344,7 @@ export const environmentSchema = z
       .array(ruleOverrideSchema)
       .optional()
       .describe("Rule overrides of this environment, merged by name."),
-    proxy: z
-      .strictObject({
-        host: z
-          .string()
-          .default("127.0.0.1")
-          .describe("Address the public ports listen on (loopback unless told otherwise)."),
-      })
-      .optional(),
+    proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");
 

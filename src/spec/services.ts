@@ -16,6 +16,7 @@ import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { SERVICE_NAME } from "./names.js";
 import { kubernetesFields } from "./schema-kubernetes.js";
+import { certificateChecks, checkDomains, resolveEdge, resolveTls } from "./domains.js";
 import { resolveRulesAndRunbooks } from "./rules-resolve.js";
 import { normaliseExtraPorts } from "./schema-ports.js";
 
@@ -50,6 +51,8 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
   for (const [name, s] of Object.entries(p.services))
     services[name] = resolveService(name, s, p, env, ctx, at);
   checkPorts(services, at);
+  const edge = resolveEdge(env.proxy);
+  checkDomains(services, env.target.kind, ctx.envName, edge, at);
   const cycle = findCycle(services);
   if (cycle) at(["services", cycle[0] as string, "dependsOn"], `dependency cycle: ${cycle.join(" → ")}`);
   return {
@@ -61,8 +64,9 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     target: withSshPaths(env.target, ctx.loaded.dir),
     protect: env.protect,
     proxyHost: env.proxy?.host ?? "127.0.0.1",
+    ...(edge ? { edge } : {}),
     services,
-    checks: p.checks ?? [],
+    checks: [...(p.checks ?? []), ...certificateChecks(services, edge)],
     analysis: p.analysis,
     alerts: p.alerts,
     schedules: p.schedules ?? [],
@@ -125,7 +129,22 @@ function resolveService(
     backup: s.backup,
     labels: s.labels ?? {},
     ...kubernetesFields(s),
+    ...edgeFields(name, s, env, ctx, at),
   };
+}
+
+/** `domains` (lower-cased) and `tls` (files made absolute) for the proxy or the Ingress. */
+function edgeFields(name: string, s: ParsedService, env: Environment, ctx: BuildContext, at: At) {
+  const domains = s.domains?.map((d) => d.toLowerCase());
+  const tlsCtx = {
+    kind: env.target.kind,
+    envName: ctx.envName,
+    edge: resolveEdge(env.proxy),
+    dir: ctx.loaded.dir,
+    lenient: ctx.lenient,
+  };
+  const tls = resolveTls(name, s.tls, domains, tlsCtx, at);
+  return { ...(domains?.length ? { domains } : {}), ...(tls ? { tls } : {}) };
 }
 
 /** Environment env, then the service's env files, then its own env (which wins). */

@@ -7,12 +7,18 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StoreError } from "./errors.js";
 import { describeLocksEventsMeta } from "./state.case.js";
 import { describeUsers } from "./users.case.js";
+import { describeOutbox } from "./outbox.case.js";
+import type { OutboxCaseOptions } from "./outbox.case.js";
 import { instance, newRevision, type StoreFixture } from "./fixtures.case.js";
 
 export { newRevision, type StoreFixture };
 import type { JournalStep, Store } from "./store.js";
 
-export function runStoreConformance(name: string, factory: () => Promise<StoreFixture>): void {
+export function runStoreConformance(
+  name: string,
+  factory: () => Promise<StoreFixture>,
+  outbox: OutboxCaseOptions = { concurrentConnections: false },
+): void {
   describe(`store conformance: ${name}`, () => {
     let fixture: Promise<StoreFixture> | undefined;
     const opened: Store[] = [];
@@ -245,5 +251,6 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreFi
 
     describeLocksEventsMeta(open);
     describeUsers(open);
+    describeOutbox(open, outbox);
   });
 }

@@ -1,12 +1,13 @@
 /**
- * The store contract: revisions, the deployment journal, instances, locks, events, and (in
- * records.ts) the backup catalog and alert silences.
+ * The store contract: revisions, the deployment journal, instances, locks, events, (in
+ * records.ts) the backup catalog and alert silences, and (through `outbox`) the alert outbox.
  * SQLite by default (store/sqlite/), PostgreSQL when SLIPWAY_DATABASE_URL is set; one
  * conformance suite (store/store.case.ts) runs against every implementation.
  */
 import type { Instance } from "../drivers/driver.js";
 import type { RecordStore } from "./records.js";
 import type { AuthStore } from "./users.js";
+import type { Sql } from "./sql.js";
 
 export type RevisionStatus = "in-progress" | "deployed" | "superseded" | "failed" | "rolled-back";
 
@@ -180,6 +181,11 @@ export interface Store extends RecordStore {
 
   /** Users, API tokens and dashboard sessions (users.ts). */
   readonly auth: AuthStore;
+  /**
+   * The alert outbox (tables outboxes and outbox_*): a transactional SQL handle the notifier
+   * runs its statements on, the same on both implementations (sql.ts says why a handle).
+   */
+  readonly outbox: Sql;
 
   /** Small key/value area for components (proxy ports, daemon facts). */
   getMeta(key: string): Promise<string | undefined>;

@@ -146,6 +146,23 @@ describe("driver provider", () => {
     );
   });
 
+  it("restarts: the instance that restarted most decides; a source without restarts is an error", async () => {
+    const p = new DriverStatsProvider({
+      stats: async () => [
+        { cpu: 0, memory: 0, restarts: 0 },
+        { cpu: 0, memory: 0, restarts: 3 },
+      ],
+    });
+    expect(await p.measure(m({ provider: "driver", query: "restarts", max: "2" }), ctx())).toMatchObject({
+      value: 3,
+      samples: 2,
+    });
+    const without = new DriverStatsProvider({ stats: async () => [inst(0.1, 1)] });
+    expect(
+      (await without.measure(m({ provider: "driver", query: "restarts", max: "2" }), ctx())).error,
+    ).toMatch(/does not know the query "restarts"/);
+  });
+
   it("no instances is no data; a failing source is an error", async () => {
     const none = new DriverStatsProvider({ stats: async () => [] });
     expect(await none.measure(m({ provider: "driver", query: "cpu", max: "90%" }), ctx())).toMatchObject({

@@ -22,6 +22,8 @@ services:
     env: { API_KEY: "\${API_KEY}", MODE: live }
     health: { http: /health, startTimeout: 60s }
     rollout: { keepWarm: 10m }
+    domains: [shop.example.com]
+    tls: { secretName: shop-tls }
 `;
 
 let double: KubeApiServerDouble;
@@ -86,6 +88,8 @@ describe("Kubernetes target end to end (against the API server double)", () => {
     const st = await cli(["--json", "status", "production"]);
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toContain("1.0");
+    // The URL users reach: the Ingress host, https because of tls.
+    expect(st.stdout).toContain(`"url": "https://shop.example.com"`);
   });
 
   it("deploy v2 starts a second Deployment and switches the Service selector; v1 stays warm", async () => {
@@ -137,5 +141,42 @@ describe("Kubernetes target end to end (against the API server double)", () => {
       .map((d) => d.metadata?.annotations?.["slipway.dev/version"]);
     expect(versions).not.toContain("3.0");
     expect(versions).toContain("1.0");
+  });
+
+  it("an image that cannot be pulled fails at once with the reason and the kubelet's events", async () => {
+    double.behave("shop-api:4.0", { imagePull: true });
+    const r = await cli(["deploy", "production", "--version", "4.0", "--yes"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toContain("ImagePullBackOff");
+    expect(r.stderr + r.stdout).toContain('Failed: Failed to pull image "registry.example.com/shop-api:4.0"');
+  });
+
+  it("exec runs in a pod (exec subresource; the double runs it with the host's sh)", async () => {
+    double.behave("shop-api:5.0", { shell: true });
+    const d = await cli(["deploy", "production", "--version", "5.0", "--yes"]);
+    expect(d.code, d.stderr).toBe(0);
+    const r = await cli([
+      "exec",
+      "production",
+      "api",
+      "--",
+      "sh",
+      "-c",
+      "echo mode=$MODE key=$API_KEY; exit 7",
+    ]);
+    // The secret reached the container (from the revision's Secret) and the output is redacted.
+    expect(r.stdout).toContain("mode=live key=***");
+    expect(r.code).toBe(7);
+  });
+
+  it("destroy keeps the namespace; destroy --delete-namespace deletes it", async () => {
+    const r = await cli(["destroy", "production", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(double.objects("namespaces").map((n) => n.metadata?.name)).toContain("shop");
+    expect(double.objects("deployments", "shop")).toEqual([]);
+    const gone = await cli(["destroy", "production", "--yes", "--delete-namespace"]);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout).toContain("deleted namespace shop");
+    expect(double.objects("namespaces").map((n) => n.metadata?.name)).not.toContain("shop");
   });
 });

@@ -78,7 +78,7 @@ const json = (body: string) => JSON.parse(body) as Record<string, unknown>;
 
 describe("channels", () => {
   it("delivers a critical alert to voice, SMS, Slack @channel, PagerDuty and the signed webhook", async () => {
-    const res = h.notifier.emit(
+    const res = await h.notifier.emit(
       ev({ kind: "deploy.failed", service: "api", revision: 7, message: "revision 7 failed: health check" }),
     );
     expect(res).toEqual({ accepted: true, routes: 1, resolved: 0 });
@@ -150,7 +150,7 @@ describe("channels", () => {
     expect(forged).not.toBe(w.headers["x-slipway-signature"]);
 
     await h.notifier.flush();
-    const log = h.notifier.listDeliveries();
+    const log = await h.notifier.listDeliveries();
     expect(
       log
         .filter((d) => d.status === "sent")
@@ -190,7 +190,7 @@ describe("channels", () => {
     const trigger = json(pd.requests[pdBefore].body);
     expect(trigger.event_action).toBe("trigger");
 
-    const r = h.notifier.emit(
+    const r = await h.notifier.emit(
       ev({ kind: "health.recovered", severity: "info", service: "db", message: "db ok" }),
     );
     expect(r).toEqual({ accepted: true, routes: 0, resolved: 1 });
@@ -203,27 +203,29 @@ describe("channels", () => {
     expect(last.status).toBe("resolved");
     expect(last.alerts.map((a) => a.status)).toEqual(["resolved"]);
     // A recovered event with nothing open is not an alert.
-    expect(h.notifier.emit(ev({ kind: "health.recovered", severity: "info", service: "db" })).accepted).toBe(
-      false,
-    );
+    expect(
+      (await h.notifier.emit(ev({ kind: "health.recovered", severity: "info", service: "db" }))).accepted,
+    ).toBe(false);
   });
 
   it("`alerts test` goes through the routes at once", async () => {
     const before = slack.requests.length;
-    const t = h.notifier.sendTest({ project: "shop", env: "staging", severity: "warning" });
+    const t = await h.notifier.sendTest({ project: "shop", env: "staging", severity: "warning" });
     expect(t.receivers.sort()).toEqual(["email-ops", "slack-ops"]);
     await h.notifier.flush({ groups: false });
     expect(json(slack.requests[before].body).text).toMatch(/^<!here> \[TEST\] warning/);
-    expect(h.notifier.sendTest({ project: "shop", env: "staging", severity: "info" }).receivers).toEqual([]);
+    expect(
+      (await h.notifier.sendTest({ project: "shop", env: "staging", severity: "info" })).receivers,
+    ).toEqual([]);
   });
 
   it("never puts secrets in the delivery log or the logs", async () => {
     const hookSecrets = [HOOK_SECRET, TWILIO_TOKEN, PD_KEY, SMTP_PASS, "XXXXSECRET"];
     const dump = JSON.stringify([
-      h.notifier.listDeliveries({ limit: 1000 }),
+      await h.notifier.listDeliveries({ limit: 1000 }),
       h.logs,
-      h.db.prepare("SELECT * FROM notify_notifications").all(),
-      h.db.prepare("SELECT * FROM notify_attempts").all(),
+      await h.store.outbox.all("SELECT * FROM outbox_notifications"),
+      await h.store.outbox.all("SELECT * FROM outbox_attempts"),
     ]);
     for (const s of hookSecrets) expect(dump).not.toContain(s);
   });
@@ -244,29 +246,31 @@ describe("failures", () => {
     try {
       f.notifier.emit(ev({ kind: "deploy.failed" }));
       await waitFor(
-        () => f.notifier.listDeliveries().find((d) => d.receiver === "wrong")?.status === "failed",
+        async () =>
+          (await f.notifier.listDeliveries()).find((d) => d.receiver === "wrong")?.status === "failed",
         {
           what: "4xx gives up",
         },
       );
       await waitFor(
-        () => (f.notifier.listDeliveries().find((d) => d.receiver === "gone")?.attempts ?? 0) >= 2,
+        async () =>
+          ((await f.notifier.listDeliveries()).find((d) => d.receiver === "gone")?.attempts ?? 0) >= 2,
         {
           what: "retries",
         },
       );
-      const gone = f.notifier.listDeliveries().find((d) => d.receiver === "gone");
+      const gone = (await f.notifier.listDeliveries()).find((d) => d.receiver === "gone");
       expect(gone?.status).toMatch(/pending|sending/);
       expect(gone?.lastError).toMatch(/ECONNREFUSED/);
-      const wrong = f.notifier.listDeliveries().find((d) => d.receiver === "wrong");
+      const wrong = (await f.notifier.listDeliveries()).find((d) => d.receiver === "wrong");
       expect(wrong?.attempts).toBe(1);
       expect(wrong?.lastError).toMatch(/^HTTP 400/);
       expect(f.logs.some((l) => l.level === "warn" && l.msg.includes("retrying"))).toBe(true);
       expect(f.logs.some((l) => l.level === "error" && l.msg.includes("giving up"))).toBe(true);
       const dump = JSON.stringify([
         f.logs,
-        f.notifier.listDeliveries(),
-        f.db.prepare("SELECT * FROM notify_attempts").all(),
+        await f.notifier.listDeliveries(),
+        await f.store.outbox.all("SELECT * FROM outbox_attempts"),
       ]);
       expect(dump).not.toContain("TOPSECRETTOKEN");
       expect(dump).not.toContain("querysecret123");

@@ -1,6 +1,6 @@
 /**
  * The outbox under failure: a receiver down for a while, and a notifier process killed with
- * SIGKILL while its outbox is full. Real processes, real sockets, a real SQLite file.
+ * SIGKILL while its outbox is full. Real processes, real sockets, a real SQLite store.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { openNotifyDb } from "../../src/notify/outbox.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { waitFor } from "../support/ports.js";
 import { ev, harness } from "./helpers.js";
 import { startHttpReceiver } from "../support/receivers.js";
@@ -52,13 +52,16 @@ describe("receiver outage", () => {
     await new Promise((r) => setTimeout(r, 3000)); // the outage window
     expect(recv.requests).toHaveLength(0);
     await recv.up();
-    await waitFor(() => h.notifier.stats().sent === N, { what: "all delivered", timeoutMs: 30_000 });
+    await waitFor(async () => (await h.notifier.stats()).sent === N, {
+      what: "all delivered",
+      timeoutMs: 30_000,
+    });
     await h.notifier.flush();
     const counts = countBy(messages(recv));
     expect(counts.size).toBe(N);
     expect([...counts.values()].every((c) => c === 1)).toBe(true);
     expect(new Set(recv.requests.map((r) => r.headers["x-slipway-delivery"])).size).toBe(N);
-    expect(h.notifier.listDeliveries({ limit: N }).some((d) => d.attempts > 1)).toBe(true);
+    expect((await h.notifier.listDeliveries({ limit: N })).some((d) => d.attempts > 1)).toBe(true);
     expect(h.logs.some((l) => l.msg === "receiver is back")).toBe(true);
   });
 });
@@ -86,12 +89,15 @@ describe("receiver outage with the default retry policy", () => {
     expect(recv.requests).toHaveLength(0);
     await recv.up();
     // The next attempt is at most one backoff step (≤ 32 s at this point) away.
-    await waitFor(() => h.notifier.stats().sent === N, { what: "all delivered", timeoutMs: 45_000 });
+    await waitFor(async () => (await h.notifier.stats()).sent === N, {
+      what: "all delivered",
+      timeoutMs: 45_000,
+    });
     await h.notifier.flush();
     const counts = countBy(messages(recv));
     expect(counts.size).toBe(N);
     expect([...counts.values()].every((c) => c === 1)).toBe(true);
-    expect(h.notifier.listDeliveries({ limit: N }).every((d) => d.status === "sent")).toBe(true);
+    expect((await h.notifier.listDeliveries({ limit: N })).every((d) => d.status === "sent")).toBe(true);
   }, 90_000);
 });
 
@@ -108,10 +114,13 @@ describe("webhook timeout", () => {
     h.notifier.emit(ev({ kind: "deploy.failed", message: "slow receiver" }));
     await waitFor(() => recv.requests.length === 1, { what: "the first request" });
     slow.delayMs = 0; // the receiver is fast again for the retry
-    await waitFor(() => h.notifier.stats().sent === 1, { what: "delivered", timeoutMs: 10_000 });
-    const [d] = h.notifier.listDeliveries();
+    await waitFor(async () => (await h.notifier.stats()).sent === 1, {
+      what: "delivered",
+      timeoutMs: 10_000,
+    });
+    const [d] = await h.notifier.listDeliveries();
     expect(d).toMatchObject({ status: "sent", attempts: 2 });
-    const attempts = h.notifier.deliveryAttempts(d.id);
+    const attempts = await h.notifier.deliveryAttempts(d.id);
     expect(attempts.map((a) => a.ok)).toEqual([false, true]);
     expect(attempts[0].detail).toContain("timed out after 200ms");
     // Let the first, slow answer finish: nothing more is sent, and both requests carry the same
@@ -119,8 +128,8 @@ describe("webhook timeout", () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(recv.requests).toHaveLength(2);
     expect(new Set(recv.requests.map((r) => r.headers["x-slipway-delivery"])).size).toBe(1);
-    expect(h.notifier.stats().sent).toBe(1);
-    expect(h.notifier.listDeliveries()).toHaveLength(1);
+    expect((await h.notifier.stats()).sent).toBe(1);
+    expect(await h.notifier.listDeliveries()).toHaveLength(1);
   });
 });
 
@@ -152,7 +161,7 @@ describe("crash", () => {
   it("kill -9 with a full outbox: everything is delivered after a restart, none twice", async () => {
     const dir = mkdtempSync(join(tmpdir(), "slipway-notify-crash-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, "notify.db");
+    const file = dir; // the store's home
     const recv = await startHttpReceiver();
     cleanups.push(() => recv.close());
     await recv.down();
@@ -177,19 +186,21 @@ describe("crash", () => {
     ];
     expect([...counts.keys()].sort()).toEqual(expected.sort());
     expect([...counts.entries()].filter(([, c]) => c !== 1)).toEqual([]);
-    const db = openNotifyDb(file);
+    const store = SqliteStore.open({ home: dir });
     try {
-      const rows = db.prepare("SELECT status, COUNT(*) AS c FROM notify_deliveries GROUP BY status").all();
+      const rows = await store.outbox.all(
+        "SELECT status, COUNT(*) AS c FROM outbox_deliveries GROUP BY status",
+      );
       expect(rows).toEqual([{ status: "sent", c: N + 5 }]);
     } finally {
-      db.close();
+      await store.close();
     }
   });
 
   it("kill -9 mid-request: the in-flight deliveries are sent again with the same delivery id", async () => {
     const dir = mkdtempSync(join(tmpdir(), "slipway-notify-crash-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, "notify.db");
+    const file = dir; // the store's home
     const recv = await startHttpReceiver({ delayMs: 300 }); // records the request, answers late
     cleanups.push(() => recv.close());
     const N = 20;

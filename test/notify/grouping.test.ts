@@ -92,7 +92,7 @@ describe("grouping", () => {
     h.notifier.emit(ev({ kind: "certificate.renewed", severity: "info" }));
     await waitFor(() => payloads(recv[0]).some((p) => p.status === "resolved"), { what: "resolved" });
     await h.notifier.flush();
-    expect(h.notifier.stats()).toMatchObject({ openGroups: 0, firingAlerts: 0 });
+    expect(await h.notifier.stats()).toMatchObject({ openGroups: 0, firingAlerts: 0 });
   });
 });
 
@@ -109,7 +109,7 @@ describe("routes", () => {
     h.notifier.emit(
       ev({ kind: "deploy.failed", severity: "warning", service: "api", message: "api warning" }),
     );
-    expect(h.notifier.emit(ev({ kind: "deploy.started", severity: "info" })).accepted).toBe(false);
+    expect((await h.notifier.emit(ev({ kind: "deploy.started", severity: "info" }))).accepted).toBe(false);
     await h.notifier.flush();
     const got = recv.map((r) =>
       payloads(r)

@@ -1,16 +1,19 @@
 /**
  * A notifier in its own process, for the crash test: `fill` emits alerts and reports when they
- * are in the outbox (then idles until killed); `deliver` starts on the same file, delivers
- * everything and exits. Usage: node --import tsx notifier-child.ts MODE DB URL COUNT
+ * are in the outbox (then idles until killed); `deliver` starts on the same store, delivers
+ * everything and exits. Usage: node --import tsx notifier-child.ts MODE HOME URL COUNT
  */
-import { Notifier, openNotifyDb } from "../../src/notify/index.js";
+import { Notifier } from "../../src/notify/index.js";
 import { alertsSchema } from "../../src/spec/schema-alerts.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 
-const [mode, file, url, countText] = process.argv.slice(2);
+const [mode, home, url, countText] = process.argv.slice(2);
 const count = Number(countText);
-const db = openNotifyDb(file);
+const store = SqliteStore.open({ home });
 const notifier = new Notifier({
-  db,
+  store,
+  project: "shop",
+  env: "production",
   config: alertsSchema.parse({
     channels: { hook: { type: "webhook", url, secret: "crash-test-secret", timeout: "2s" } },
     routes: [
@@ -26,7 +29,7 @@ notifier.start();
 
 if (mode === "fill" || mode === "fill-inflight") {
   for (let i = 0; i < count; i++)
-    notifier.emit({
+    void notifier.emit({
       project: "shop",
       env: "production",
       kind: "deploy.failed",
@@ -35,7 +38,7 @@ if (mode === "fill" || mode === "fill-inflight") {
       data: { labels: { seq: i } },
     });
   for (let i = 0; i < 5; i++)
-    notifier.emit({
+    void notifier.emit({
       project: "shop",
       env: "production",
       kind: "backup.failed",
@@ -43,9 +46,9 @@ if (mode === "fill" || mode === "fill-inflight") {
       message: `grouped ${i}`,
       data: { labels: { seq: i } },
     });
-  const timer = setInterval(() => {
-    const s = notifier.stats();
-    const attempted = notifier.listDeliveries({ limit: 1000 }).some((d) => d.attempts > 0);
+  const timer = setInterval(async () => {
+    const s = await notifier.stats();
+    const attempted = (await notifier.listDeliveries({ limit: 1000 })).some((d) => d.attempts > 0);
     const ready =
       mode === "fill" ? s.pending + s.sending + s.sent >= count && attempted : s.sending > 0 && s.sent > 0;
     if (ready) {
@@ -59,6 +62,6 @@ if (mode === "fill" || mode === "fill-inflight") {
   // The backup.failed groups flush on their own schedule (1s): wait for them too.
   const s2 = s.pending + s.sending === 0 ? await notifier.flush({ timeoutMs: 60_000 }) : s;
   await notifier.stop();
-  db.close();
+  await store.close();
   process.stdout.write(`DONE ${JSON.stringify(s2)}\n`);
 }

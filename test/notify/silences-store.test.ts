@@ -3,16 +3,17 @@
  * silences are imported once, and grouping keeps the silences it read last while the store
  * cannot be read.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { NotifierHub } from "../../src/notify/hub.js";
-import { migrateNotify, openNotifyDb } from "../../src/notify/outbox.js";
+import Database from "better-sqlite3";
 import { MemorySilences } from "../../src/notify/silence-memory.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/store.js";
 import { ev, harness } from "./helpers.js";
+import { legacyOutboxFile, writeLegacyOutbox } from "./legacy-outbox.js";
 import { startHttpReceiver } from "../support/receivers.js";
 
 let cleanups: (() => Promise<void> | void)[] = [];
@@ -27,9 +28,8 @@ const HOUR = 3_600_000;
 function oldHome(): { home: string; file: string; id: string } {
   const home = mkdtempSync(join(tmpdir(), "slipway-silences-"));
   cleanups.push(() => rmSync(home, { recursive: true, force: true }));
-  const file = join(home, "notify", "shop@production.db");
-  const db = openNotifyDb(file);
-  migrateNotify(db);
+  const file = legacyOutboxFile(home);
+  const db = writeLegacyOutbox(file);
   const now = Date.now();
   const id = "sil-0ld0ld0ld0ld";
   db.prepare(
@@ -55,7 +55,7 @@ async function storeIn(home: string): Promise<Store> {
 }
 
 describe("silences in the store", () => {
-  it("imports an old outbox file's silences once, and keeps the file's rows", async () => {
+  it("imports an old outbox file's silences once, and keeps the file (renamed) with its rows", async () => {
     const { home, file, id } = oldHome();
     const store = await storeIn(home);
     const hub = new NotifierHub({ home, store });
@@ -71,7 +71,8 @@ describe("silences in the store", () => {
     expect(await again.listSilences("shop", "production", { all: true })).toHaveLength(1);
     await again.close();
 
-    const db = openNotifyDb(file);
+    expect(existsSync(file)).toBe(false);
+    const db = new Database(`${file}.imported`);
     expect(db.prepare("SELECT id FROM notify_silences").all()).toEqual([{ id }]);
     expect(db.prepare("SELECT 1 AS x FROM notify_meta WHERE key = 'silences_imported_at'").get()).toEqual({
       x: 1,
@@ -124,10 +125,7 @@ describe("silences in the store", () => {
     const recv = await startHttpReceiver();
     cleanups.push(() => recv.close());
     const silences = new MemorySilences();
-    const h = harness(
-      { channels: { hook: { type: "webhook", url: recv.url } }, groupWait: 0 },
-      { silences: { store: silences, project: "shop", env: "production" } },
-    );
+    const h = harness({ channels: { hook: { type: "webhook", url: recv.url } }, groupWait: 0 }, { silences });
     cleanups.push(() => h.close());
     await h.notifier.addSilence({
       matchers: { service: "api" },
@@ -135,7 +133,7 @@ describe("silences in the store", () => {
       author: "kim",
       comment: "m",
     });
-    h.notifier.emit(ev({ kind: "deploy.failed", service: "api", message: "held" }));
+    await h.notifier.emit(ev({ kind: "deploy.failed", service: "api", message: "held" }));
     await h.notifier.flush();
     expect(recv.requests).toHaveLength(0);
 

@@ -37,13 +37,17 @@ async function dropSchema(schema: string): Promise<void> {
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
 
-runStoreConformance("postgres", async () => {
-  const schema = newSchema();
-  return {
-    open: () => PostgresStore.open({ url: server.url, schema }),
-    dispose: () => dropSchema(schema),
-  };
-});
+runStoreConformance(
+  "postgres",
+  async () => {
+    const schema = newSchema();
+    return {
+      open: () => PostgresStore.open({ url: server.url, schema }),
+      dispose: () => dropSchema(schema),
+    };
+  },
+  { concurrentConnections: true },
+);
 
 describe("PostgresStore", () => {
   it("records migrations in its schema and refuses a schema written by a newer Slipway", async () => {

@@ -11,8 +11,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parse as parseYaml } from "yaml";
-import { DoubleControllers, type PodBehaviour } from "./kube-double-controllers.js";
-import { ApiError, DoubleStore, mergePatch, type Obj } from "./kube-double-store.js";
+import { DoubleControllers } from "./kube-double-controllers.js";
+import { DoubleExec } from "./kube-double-exec.js";
+import { DoublePods, type Container, type PodBehaviour } from "./kube-double-pods.js";
+import { ApiError, DoubleStore, jsonPatch, mergePatch, type Obj } from "./kube-double-store.js";
 import {
   discovery,
   gv,
@@ -30,37 +32,62 @@ import {
   type Route,
 } from "./kube-double-api.js";
 
+export type { PodBehaviour } from "./kube-double-pods.js";
+
 export interface DoubleOptions {
   /** What a pod with this image does (default: becomes ready at once). */
   behaviour?: (image: string) => PodBehaviour;
+  /** Serve the metrics API (metrics.k8s.io/v1beta1 pods), as a cluster with metrics-server does. */
+  metricsApi?: boolean;
 }
+
+/** Which pods a behaviour applies to: by image (a RegExp or a substring), and/or by env values. */
+export type PodMatch = RegExp | string | { image?: RegExp | string; env?: Record<string, string> };
 
 export class KubeApiServerDouble {
   readonly store = new DoubleStore();
-  readonly requests: { method: string; path: string; contentType?: string }[] = [];
+  readonly requests: { method: string; path: string; contentType?: string; at: number }[] = [];
+  readonly pods: DoublePods;
   private readonly controllers: DoubleControllers;
-  private readonly rules: [RegExp, PodBehaviour][] = [];
+  private readonly exec: DoubleExec;
+  private readonly rules: [(c: Container, ns: string | undefined) => boolean, PodBehaviour][] = [];
   private server?: Server;
   private readonly streams = new Set<ServerResponse>();
   url = "";
 
   constructor(private readonly opts: DoubleOptions = {}) {
-    this.controllers = new DoubleControllers(this.store, (image) => this.behaviourOf(image));
+    this.pods = new DoublePods(this.store, (c, ns) => this.behaviourOf(c, ns));
+    this.controllers = new DoubleControllers(this.store, this.pods);
+    this.exec = new DoubleExec(this.store, this.pods);
   }
 
-  /** Pods whose image matches `pattern` behave so (the latest matching rule wins). */
-  behave(pattern: RegExp | string, b: PodBehaviour): void {
+  /**
+   * Pods that match behave so from their next start (the latest matching rule wins): by image
+   * (`"shop-api:3.0"`, a RegExp), or by env (`{ env: { CRASH: "1" } }`, values as the container
+   * sees them, secrets included).
+   */
+  behave(match: PodMatch, b: PodBehaviour): void {
+    const m = typeof match === "string" || match instanceof RegExp ? { image: match } : match;
+    const image =
+      typeof m.image === "string"
+        ? (s: string) => s.includes(m.image as string)
+        : (s: string) => (m.image as RegExp | undefined)?.test(s) ?? true;
     this.rules.unshift([
-      typeof pattern === "string" ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) : pattern,
+      (c, ns) => {
+        if (!image(c.image)) return false;
+        const env = m.env ? this.pods.envOf(ns, c) : {};
+        return Object.entries(m.env ?? {}).every(([k, v]) => env[k] === v);
+      },
       b,
     ]);
   }
-  private behaviourOf(image: string): PodBehaviour {
-    return this.rules.find(([re]) => re.test(image))?.[1] ?? this.opts.behaviour?.(image) ?? {};
+  private behaviourOf(c: Container, ns: string | undefined): PodBehaviour {
+    return this.rules.find(([fits]) => fits(c, ns))?.[1] ?? this.opts.behaviour?.(c.image) ?? {};
   }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on("upgrade", (req, socket, head) => this.exec.upgrade(req, socket, head));
     await new Promise<void>((r) => this.server?.listen(0, "127.0.0.1", r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     this.store.put("/namespaces", {
@@ -74,6 +101,7 @@ export class KubeApiServerDouble {
 
   async close(): Promise<void> {
     this.controllers.close();
+    this.exec.close();
     for (const s of this.streams) s.end();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
@@ -109,11 +137,14 @@ export class KubeApiServerDouble {
       method: req.method ?? "GET",
       path: url.pathname,
       contentType: req.headers["content-type"],
+      at: performance.now(),
     });
     try {
       const body = await readBody(req);
-      const doc = discovery(url.pathname);
+      const doc = discovery(url.pathname, { metrics: this.opts.metricsApi === true });
       if (doc) return send(res, 200, doc);
+      if (this.opts.metricsApi && url.pathname.startsWith("/apis/metrics.k8s.io/"))
+        return this.metrics(res, url.pathname);
       const r = route(url.pathname);
       if (!r)
         throw new ApiError(
@@ -163,6 +194,7 @@ export class KubeApiServerDouble {
       });
     }
     if (!name && method !== "POST") throw new ApiError(405, "MethodNotAllowed", `${method} needs a name`);
+    if (r.type.plural === "pods" && r.sub === "proxy") return this.proxy(res, ns, name as string);
     const existing = name ? this.store.get(key, r.type.namespaced ? ns : undefined, name) : undefined;
     const nsOf = r.type.namespaced ? ns : undefined;
     const typed = (o: Obj): Obj => ({
@@ -174,7 +206,7 @@ export class KubeApiServerDouble {
     switch (method) {
       case "GET":
         if (!existing) throw new ApiError(404, "NotFound", `${r.type.plural} "${name}" not found`);
-        if (r.sub === "log") return sendText(res, this.logsOf(existing, q));
+        if (r.sub === "log") return this.logsOf(res, existing, q);
         return send(res, 200, existing);
       case "POST": {
         const obj = typed(normalize(parseBody(body)));
@@ -234,9 +266,17 @@ export class KubeApiServerDouble {
       );
       return send(res, created ? 201 : 200, saved);
     }
-    if (type === "application/merge-patch+json" || type === "application/strategic-merge-patch+json") {
+    if (
+      type === "application/merge-patch+json" ||
+      type === "application/strategic-merge-patch+json" ||
+      type === "application/json-patch+json"
+    ) {
       if (!existing) throw new ApiError(404, "NotFound", `${r.type.plural} "${r.name}" not found`);
-      const patched = normalize(mergePatch(existing, parseBody(body)) as Obj);
+      const patched = normalize(
+        (type === "application/json-patch+json"
+          ? jsonPatch(existing, JSON.parse(body) as never)
+          : mergePatch(existing, parseBody(body))) as Obj,
+      );
       if (r.sub === "status")
         return send(res, 200, this.store.put(key, { ...existing, status: patched.status }));
       return send(res, 200, this.store.put(key, { ...patched, status: existing.status }));
@@ -252,6 +292,7 @@ export class KubeApiServerDouble {
     current: Obj[],
   ): void {
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    res.flushHeaders(); // clients wait for the headers before they read (or cancel) a watch
     this.streams.add(res);
     const from = q.get("resourceVersion");
     const fits = (o: Obj) =>
@@ -259,6 +300,18 @@ export class KubeApiServerDouble {
       matchesLabels(o, q.get("labelSelector")) &&
       matchesFields(o, q.get("fieldSelector"));
     const write = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`);
+    const oldest = this.store.history[0]?.rv ?? this.store.resourceVersion;
+    if (from && from !== "0" && Number(from) < oldest - 1) {
+      write("ERROR", {
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        reason: "Expired",
+        code: 410,
+        message: `too old resource version: ${from} (${oldest})`,
+      } as Obj);
+      return void res.end();
+    }
     if (!from || from === "0") for (const o of current) write("ADDED", o);
     else
       for (const e of this.store.history)
@@ -276,17 +329,81 @@ export class KubeApiServerDouble {
     res.on("close", end);
   }
 
-  private logsOf(pod: Obj, q: URLSearchParams): string {
-    const image = (pod.spec as { containers?: { image: string }[] }).containers?.[0]?.image ?? "";
-    const b = this.behaviourOf(image);
-    const lines =
-      b.logs ?? (b.crash ? ["Error: the application crashed (double)"] : [`started ${image} (double)`]);
-    const tail = Number(q.get("tailLines") ?? 0);
-    const out = tail > 0 ? lines.slice(-tail) : lines;
-    return (
-      out.map((l) => (q.get("timestamps") === "true" ? `${new Date().toISOString()} ${l}` : l)).join("\n") +
-      "\n"
+  /** GET …/pods/NAME/log from the log store: tailLines, sinceSeconds, timestamps, follow. */
+  private logsOf(res: ServerResponse, pod: Obj, q: URLSearchParams): void {
+    const ns = pod.metadata?.namespace;
+    const name = pod.metadata?.name as string;
+    const since = Number(q.get("sinceSeconds") ?? 0);
+    let lines = this.pods
+      .logs(ns, name)
+      .filter((l) => !since || Date.parse(l.time) >= Date.now() - since * 1000);
+    const tail = Number(q.get("tailLines") ?? -1);
+    if (tail >= 0) lines = lines.slice(lines.length - tail);
+    const fmt = (l: { time: string; line: string }) =>
+      `${q.get("timestamps") === "true" ? `${l.time} ` : ""}${l.line}\n`;
+    if (q.get("follow") !== "true") return sendText(res, lines.map(fmt).join(""));
+    res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
+    res.flushHeaders();
+    this.streams.add(res);
+    for (const l of lines) res.write(fmt(l));
+    const off = this.pods.followLog(ns, name, (l) => (l ? res.write(fmt(l)) : res.end()));
+    res.on("close", () => {
+      off();
+      this.streams.delete(res);
+    });
+  }
+
+  /**
+   * GET …/pods/NAME:PORT/proxy/…: the API server's proxy to a pod. No container listens, so the
+   * double answers for it: 200 while the pod is Ready, 503 before, 404 once it is gone.
+   */
+  private proxy(res: ServerResponse, ns: string | undefined, target: string): void {
+    const pod = this.store.get("/pods", ns, target.split(":")[0] as string);
+    if (!pod) throw new ApiError(404, "NotFound", `pods "${target}" not found`);
+    const ready = (pod.status as { conditions?: { type: string; status: string }[] })?.conditions?.some(
+      (c) => c.type === "Ready" && c.status === "True",
     );
+    if (!ready) throw new ApiError(503, "ServiceUnavailable", `pod ${target} is not ready (double)`);
+    sendText(res, `ok from ${pod.metadata?.name} (double)\n`);
+  }
+
+  /** metrics.k8s.io/v1beta1 PodMetrics from each pod's behaviour (`usage`), when enabled. */
+  private metrics(res: ServerResponse, path: string): void {
+    const m = /^\/apis\/metrics\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(path);
+    if (!m) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
+    const of = (p: Obj) => {
+      const cs = (p.spec as { containers?: Container[] }).containers ?? [];
+      return {
+        kind: "PodMetrics",
+        apiVersion: "metrics.k8s.io/v1beta1",
+        metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace },
+        timestamp: new Date().toISOString(),
+        window: "15s",
+        containers: cs.map((c) => {
+          const u = this.behaviourOf(c, p.metadata?.namespace).usage ?? {
+            cpu: 0.005,
+            memory: 20 * 1024 * 1024,
+          };
+          return {
+            name: c.name,
+            usage: { cpu: `${Math.round(u.cpu * 1e9)}n`, memory: `${Math.round(u.memory / 1024)}Ki` },
+          };
+        }),
+      };
+    };
+    const running = (p: Obj) => (p.status as { phase?: string })?.phase === "Running";
+    if (m[2]) {
+      const p = this.store.get("/pods", m[1], m[2]);
+      if (!p || !running(p))
+        throw new ApiError(404, "NotFound", `podmetrics.metrics.k8s.io "${m[2]}" not found`);
+      return send(res, 200, of(p));
+    }
+    send(res, 200, {
+      kind: "PodMetricsList",
+      apiVersion: "metrics.k8s.io/v1beta1",
+      metadata: {},
+      items: this.store.list("/pods", m[1]).filter(running).map(of),
+    });
   }
 }
 

@@ -53,7 +53,10 @@ export interface Route {
 
 /** /api/v1/namespaces/NS/pods/NAME/log → its parts; undefined when no resource matches. */
 export function route(path: string): Route | undefined {
-  const parts = path.split("/").filter(Boolean);
+  const parts = path
+    .split("/")
+    .filter(Boolean)
+    .map((p) => decodeURIComponent(p));
   let group = "";
   let rest: string[];
   if (parts[0] === "api") rest = parts.slice(2);
@@ -83,21 +86,47 @@ export function matchesLabels(o: Obj, selector: string | null): boolean {
     return t in labels;
   });
 }
+/** Field selectors by dotted path (metadata.name, involvedObject.name, status.phase …), = and !=. */
 export function matchesFields(o: Obj, selector: string | null): boolean {
   if (!selector) return true;
   return selector.split(",").every((term) => {
-    const [k, v] = term.split("=") as [string, string];
-    if (k === "metadata.name") return o.metadata?.name === v;
-    if (k === "metadata.namespace") return o.metadata?.namespace === v;
-    return true;
+    const m = /^([^!=]+)(!=|==?)(.*)$/.exec(term.trim());
+    if (!m) return true;
+    let cur: unknown = o;
+    for (const k of (m[1] as string).split(".")) cur = (cur as Record<string, unknown> | undefined)?.[k];
+    const equal = String(cur ?? "") === m[3];
+    return m[2] === "!=" ? !equal : equal;
   });
 }
 
-export function discovery(path: string): unknown {
+const METRICS: ResourceType = {
+  group: "metrics.k8s.io",
+  version: "v1beta1",
+  plural: "pods",
+  kind: "PodMetrics",
+  namespaced: true,
+};
+
+const SHORT: Record<string, string[]> = {
+  namespaces: ["ns"],
+  pods: ["po"],
+  services: ["svc"],
+  configmaps: ["cm"],
+  persistentvolumeclaims: ["pvc"],
+  events: ["ev"],
+  deployments: ["deploy"],
+  statefulsets: ["sts"],
+  replicasets: ["rs"],
+  horizontalpodautoscalers: ["hpa"],
+  ingresses: ["ing"],
+};
+
+export function discovery(path: string, opts: { metrics?: boolean } = {}): unknown {
   if (path === "/version")
     return { major: "1", minor: "33", gitVersion: "v1.33.0-slipway-double", platform: "linux/amd64" };
   if (path === "/api") return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] };
-  const groups = [...new Set(RESOURCES.filter((t) => t.group).map(gv))];
+  const served = opts.metrics ? [...RESOURCES, METRICS] : RESOURCES;
+  const groups = [...new Set(served.filter((t) => t.group).map(gv))];
   if (path === "/apis")
     return {
       kind: "APIGroupList",
@@ -114,11 +143,12 @@ export function discovery(path: string): unknown {
   const m = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))\/?$/.exec(path);
   if (!m) return undefined;
   const groupVersion = m[1] ?? (m[2] as string);
-  const types = RESOURCES.filter((t) => gv(t) === groupVersion);
+  const types = served.filter((t) => gv(t) === groupVersion);
   if (!types.length) return undefined;
   const resources = types.flatMap((t) => [
     {
       name: t.plural,
+      shortNames: SHORT[t.plural] ?? [],
       singularName: t.kind.toLowerCase(),
       namespaced: t.namespaced,
       kind: t.kind,
@@ -132,7 +162,26 @@ export function discovery(path: string): unknown {
       verbs: ["get", "patch", "update"],
     },
     ...(t.plural === "pods"
-      ? [{ name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] }]
+      ? ["log", "exec", "proxy"].map((sub) => ({
+          name: `pods/${sub}`,
+          singularName: "",
+          namespaced: true,
+          kind: sub === "log" ? "Pod" : sub === "exec" ? "PodExecOptions" : "PodProxyOptions",
+          verbs: sub === "log" ? ["get"] : ["create", "get"],
+        }))
+      : []),
+    ...(t.kind === "Deployment" || t.kind === "StatefulSet" || t.kind === "ReplicaSet"
+      ? [
+          {
+            name: `${t.plural}/scale`,
+            singularName: "",
+            namespaced: true,
+            group: "autoscaling",
+            version: "v1",
+            kind: "Scale",
+            verbs: ["get", "patch", "update"],
+          },
+        ]
       : []),
   ]);
   return { kind: "APIResourceList", apiVersion: "v1", groupVersion, resources };

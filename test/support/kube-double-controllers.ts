@@ -1,91 +1,112 @@
 /**
- * The controllers of the Kubernetes API server DOUBLE: what kube-controller-manager, the scheduler
- * and the kubelet would do to the objects Slipway creates, reduced to the documented status
- * progression. No container runs: what a pod does is decided by its image, through `behaviour`.
+ * The controllers of the Kubernetes API server DOUBLE: what kube-controller-manager would do to
+ * the workloads Slipway and kubectl create, reduced to the documented behaviour (the pods
+ * themselves are kube-double-pods.ts's).
  *
- * - Deployment / StatefulSet: keeps `spec.replicas` pods (default 1) of the current template,
- *   deletes pods of an older template, and reports replicas, updatedReplicas, readyReplicas,
- *   availableReplicas and observedGeneration in its status (what `kubectl rollout status` reads).
- * - Pod: Pending → scheduled → Running, Ready after `readyAfterMs`; or CrashLoopBackOff with a
- *   growing restartCount, ImagePullBackOff, OOMKilled, or Unschedulable — as the kubelet reports them.
- * - Job: one pod; Complete when it succeeds, Failed when it crashes (backoffLimit 0).
- * - Deleting an owner deletes the pods it owns (garbage collection).
+ * - Deployment → ReplicaSets → Pods, as the deployment controller does: one ReplicaSet per pod
+ *   template (`<name>-<pod-template-hash>`), the annotation `deployment.kubernetes.io/revision` on
+ *   the ReplicaSets and the Deployment (a template that matches an older ReplicaSet — `kubectl
+ *   rollout undo` — re-uses it under the next revision number); a rolling update scales the new
+ *   ReplicaSet up and the old ones down once the new one is available (maxUnavailable 0;
+ *   `Recreate` scales the old ones down first). Status: observedGeneration, replicas,
+ *   updatedReplicas, readyReplicas, availableReplicas, unavailableReplicas and the conditions
+ *   Available (MinimumReplicasAvailable) and Progressing (ReplicaSetUpdated, NewReplicaSetAvailable,
+ *   or ProgressDeadlineExceeded after `progressDeadlineSeconds`) — what `kubectl rollout status` reads.
+ * - ReplicaSet / StatefulSet: keep `spec.replicas` pods of the template.
+ * - Job: one pod; Complete when it succeeds, Failed when it fails (backoffLimit 0).
+ * - Garbage collection: deleting an owner deletes what it owns.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { ApiError, type DoubleStore, type Obj, type WatchEvent } from "./kube-double-store.js";
+import type { DoubleStore, Obj, WatchEvent } from "./kube-double-store.js";
+import type { DoublePods } from "./kube-double-pods.js";
 
-export interface PodBehaviour {
-  /** Delay before the container is ready (default 30 ms). */
-  readyAfterMs?: number;
-  /** Never ready: the readiness probe keeps failing. */
-  neverReady?: boolean;
-  crash?: boolean;
-  oom?: boolean;
-  imagePull?: boolean;
-  unschedulable?: boolean;
-  /** The container's log lines (GET …/pods/NAME/log). */
-  logs?: string[];
-}
-
+type Template = {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+};
 type Spec = Record<string, unknown> & {
   replicas?: number;
-  template?: {
-    metadata?: { labels?: Record<string, string> };
-    spec?: { containers?: { name: string; image: string }[] };
-  };
+  selector?: { matchLabels?: Record<string, string> };
+  template?: Template;
+  strategy?: { type?: string };
+  progressDeadlineSeconds?: number;
+};
+type Status = Record<string, unknown> & {
+  replicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
 };
 const POD = "/pods";
+const RS = "apps/replicasets";
 const OWNED = {
   "apps/deployments": "Deployment",
+  "apps/replicasets": "ReplicaSet",
   "apps/statefulsets": "StatefulSet",
   "batch/jobs": "Job",
 } as const;
 type OwnerResource = keyof typeof OWNED;
+const REVISION = "deployment.kubernetes.io/revision";
 
-export const templateHash = (template: unknown) =>
-  createHash("sha256").update(JSON.stringify(template)).digest("hex").slice(0, 10);
+/** JSON with sorted keys, without nulls and empty maps/lists (what defaulting makes equal). */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).sort()) {
+    const x = canonical((v as Record<string, unknown>)[k]);
+    if (x === null || x === undefined) continue;
+    if (typeof x === "object" && Object.keys(x).length === 0) continue;
+    out[k] = x;
+  }
+  return out;
+}
+
+/** The pod-template-hash of a template (without the hash label itself). */
+export const templateHash = (template: unknown) => {
+  const t = structuredClone(template ?? {}) as Template;
+  delete t.metadata?.labels?.["pod-template-hash"];
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(t)))
+    .digest("hex")
+    .slice(0, 10);
+};
+const isReady = (p: Obj) =>
+  (p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions?.some(
+    (c) => c.type === "Ready" && c.status === "True",
+  ) ?? false;
+const nameOf = (o: Obj) => o.metadata?.name as string;
 
 export class DoubleControllers {
-  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly dirty = new Set<string>();
   private scheduled = false;
   private readonly unsubscribe: () => void;
+  /** When each Deployment's current rollout started (for progressDeadlineSeconds). */
+  private readonly progressSince = new Map<string, { hash: string; at: number }>();
 
   constructor(
     private readonly store: DoubleStore,
-    private readonly behaviour: (image: string) => PodBehaviour,
+    private readonly pods: DoublePods,
   ) {
     this.unsubscribe = store.subscribe((e) => this.onEvent(e));
   }
 
   close(): void {
     this.unsubscribe();
-    for (const t of this.timers) clearTimeout(t);
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      try {
-        fn();
-      } catch (e) {
-        if (!(e instanceof ApiError)) throw e; // the object went away meanwhile
-      }
-    }, ms);
-    this.timers.add(t);
+    this.pods.close();
   }
 
   private onEvent(e: WatchEvent): void {
     const m = e.object.metadata ?? {};
-    if (e.resource in OWNED) {
-      if (e.type === "DELETED") this.collect(m.namespace, m.uid);
-      else this.mark(`${e.resource}|${m.namespace}|${m.name}`);
-    } else if (e.resource === POD) {
+    if (e.type === "DELETED" && (e.resource in OWNED || e.resource === POD)) {
+      if (e.resource === POD) this.pods.podDeleted(m.namespace, m.name as string);
+      else this.collect(m.namespace, m.uid);
+    }
+    if (e.resource in OWNED && e.type !== "DELETED") this.mark(`${e.resource}|${m.namespace}|${m.name}`);
+    if (e.resource === POD || e.resource === RS)
       for (const ref of m.ownerReferences ?? []) {
         const res = Object.entries(OWNED).find(([, kind]) => kind === ref.kind)?.[0];
         if (res) this.mark(`${res}|${m.namespace}|${ref.name}`);
       }
-    }
   }
 
   /** Reconcile on the next turn, once per object, so writes never recurse into the store. */
@@ -100,55 +121,82 @@ export class DoubleControllers {
       for (const k of keys) {
         const [res, ns, name] = k.split("|") as [OwnerResource, string, string];
         const owner = this.store.get(res, ns, name);
-        if (owner) this.reconcile(res, owner);
+        if (!owner || owner.metadata?.deletionTimestamp) continue;
+        try {
+          this.reconcile(res, owner);
+        } catch (e) {
+          if (!(e as { code?: number }).code) throw e; // a concurrent write: the next event retries
+        }
       }
     });
   }
 
-  private podsOf(ns: string | undefined, uid: string | undefined): Obj[] {
-    return this.store.list(POD, ns).filter((p) => p.metadata?.ownerReferences?.some((r) => r.uid === uid));
+  private owned(resource: string, ns: string | undefined, uid: string | undefined): Obj[] {
+    return this.store
+      .list(resource, ns)
+      .filter((p) => p.metadata?.ownerReferences?.some((r) => r.uid === uid));
   }
 
   private collect(ns: string | undefined, uid: string | undefined): void {
-    for (const p of this.podsOf(ns, uid)) this.store.delete(POD, ns, p.metadata?.name as string);
+    for (const res of [POD, RS])
+      for (const o of this.owned(res, ns, uid)) this.store.delete(res, ns, nameOf(o));
   }
 
   private reconcile(res: OwnerResource, owner: Obj): void {
-    const m = owner.metadata ?? {};
+    if (res === "apps/deployments") return this.deployment(owner);
     const spec = owner.spec as Spec;
-    const hash = templateHash(spec.template);
-    const pods = this.podsOf(m.namespace, m.uid);
-    const current = pods.filter((p) => p.metadata?.labels?.["pod-template-hash"] === hash);
-    for (const p of pods)
-      if (!current.includes(p)) this.store.delete(POD, m.namespace, p.metadata?.name as string);
     const want = res === "batch/jobs" ? 1 : (spec.replicas ?? 1);
-    if (res === "batch/jobs" && pods.length) {
-      /* a Job runs its pod once */
-    } else {
-      const sorted = current.sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
-      for (const p of sorted.slice(want).reverse())
-        this.store.delete(POD, m.namespace, p.metadata?.name as string);
-      for (let i = current.length; i < want; i++) this.startPod(res, owner, hash, i);
+    const pods = this.owned(POD, owner.metadata?.namespace, owner.metadata?.uid);
+    if (res === "apps/statefulsets") {
+      const hash = templateHash(spec.template);
+      for (const p of pods)
+        if (p.metadata?.labels?.["controller-revision-hash"] !== hash)
+          this.store.delete(POD, p.metadata?.namespace, nameOf(p));
     }
+    if (res !== "batch/jobs" || !pods.length) this.scale(res, owner, want);
     this.writeStatus(res, owner);
   }
 
-  private startPod(res: OwnerResource, owner: Obj, hash: string, index: number): void {
+  /** Keep `want` pods of the owner's template: delete the newest extra ones, create the missing. */
+  private scale(res: OwnerResource, owner: Obj, want: number): void {
+    const m = owner.metadata ?? {};
+    const current = this.owned(POD, m.namespace, m.uid).sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+    for (const p of current.slice(want).reverse()) this.store.delete(POD, m.namespace, nameOf(p));
+    const have = new Set(current.map(nameOf));
+    for (let i = 0, made = current.length; made < want; i++) {
+      const name =
+        res === "apps/statefulsets"
+          ? `${m.name}-${i}`
+          : `${m.name}-${randomBytes(3).toString("hex").slice(0, 5)}`;
+      if (have.has(name)) continue;
+      this.startPod(res, owner, name);
+      made++;
+    }
+  }
+
+  private startPod(res: OwnerResource, owner: Obj, name: string): void {
     const m = owner.metadata ?? {};
     const spec = owner.spec as Spec;
-    const name =
+    const extra: Record<string, string> =
       res === "apps/statefulsets"
-        ? `${m.name}-${index}`
-        : `${m.name}-${hash.slice(0, 8)}-${randomBytes(3).toString("hex").slice(0, 5)}`;
-    const podSpec = clonePodSpec(spec);
-    const containers = podSpec.containers ?? [];
+        ? {
+            "controller-revision-hash": templateHash(spec.template),
+            "statefulset.kubernetes.io/pod-name": name,
+          }
+        : {};
+    if (res === "batch/jobs")
+      Object.assign(extra, {
+        "job-name": m.name as string,
+        "batch.kubernetes.io/job-name": m.name as string,
+      });
     const pod: Obj = {
       apiVersion: "v1",
       kind: "Pod",
       metadata: {
         name,
         namespace: m.namespace,
-        labels: { ...(spec.template?.metadata?.labels ?? {}), "pod-template-hash": hash },
+        labels: { ...(spec.template?.metadata?.labels ?? {}), ...extra },
+        annotations: spec.template?.metadata?.annotations,
         ownerReferences: [
           {
             apiVersion: owner.apiVersion ?? "",
@@ -159,161 +207,192 @@ export class DoubleControllers {
           },
         ],
       },
-      spec: podSpec,
+      spec: structuredClone(spec.template?.spec ?? {}),
       status: { phase: "Pending", conditions: [] },
     };
-    this.store.put(POD, pod);
-    const image = containers[0]?.image ?? "";
-    const b = this.behaviour(image);
-    this.later(10, () =>
-      this.progress(
-        name,
-        m.namespace,
-        res,
-        b,
-        containers.map((c) => c.name),
-      ),
+    const saved = this.store.put(POD, pod);
+    if (res === "apps/replicasets" || res === "batch/jobs")
+      this.pods.event(
+        owner,
+        "Normal",
+        "SuccessfulCreate",
+        `Created pod: ${name}`,
+        `${OWNED[res].toLowerCase()}-controller`,
+      );
+    this.pods.started(saved, res === "batch/jobs");
+  }
+
+  // ---- Deployments ----
+
+  private deployment(d: Obj): void {
+    const m = d.metadata ?? {};
+    const spec = d.spec as Spec;
+    const want = spec.replicas ?? 1;
+    const hash = templateHash(spec.template);
+    const sets = this.owned(RS, m.namespace, m.uid);
+    const revisionOf = (rs: Obj) => Number(rs.metadata?.annotations?.[REVISION] ?? 0);
+    const maxRevision = Math.max(0, ...sets.map(revisionOf));
+    let current = sets.find((rs) => rs.metadata?.labels?.["pod-template-hash"] === hash);
+    if (!current) current = this.newReplicaSet(d, hash, maxRevision + 1);
+    else if (revisionOf(current) < maxRevision) {
+      // A template seen before (rollout undo): the old ReplicaSet becomes the newest revision.
+      current = this.store.put(RS, {
+        ...current,
+        metadata: {
+          ...current.metadata,
+          annotations: { ...current.metadata?.annotations, [REVISION]: String(maxRevision + 1) },
+        },
+      });
+    }
+    const old = sets.filter((rs) => nameOf(rs) !== nameOf(current));
+    const newAvailable = ((current.status as Status | undefined)?.availableReplicas ?? 0) >= want;
+    const recreate = spec.strategy?.type === "Recreate";
+    const oldPods = old.reduce((n, rs) => n + ((rs.status as Status | undefined)?.replicas ?? 0), 0);
+    for (const rs of old)
+      if ((recreate || newAvailable) && ((rs.spec as Spec).replicas ?? 0) !== 0) this.setReplicas(d, rs, 0);
+    if (!recreate || oldPods === 0) this.setReplicas(d, current, want);
+    const revision = current.metadata?.annotations?.[REVISION] as string;
+    if (m.annotations?.[REVISION] !== revision) {
+      d = this.store.put("apps/deployments", {
+        ...d,
+        metadata: { ...m, annotations: { ...m.annotations, [REVISION]: revision } },
+      });
+    }
+    this.deploymentStatus(d, current, old);
+  }
+
+  private newReplicaSet(d: Obj, hash: string, revision: number): Obj {
+    const m = d.metadata ?? {};
+    const spec = d.spec as Spec;
+    const template = structuredClone(spec.template ?? {});
+    template.metadata = {
+      ...template.metadata,
+      labels: { ...template.metadata?.labels, "pod-template-hash": hash },
+    };
+    const rs = this.store.put(RS, {
+      apiVersion: "apps/v1",
+      kind: "ReplicaSet",
+      metadata: {
+        name: `${m.name}-${hash.slice(0, 10)}`,
+        namespace: m.namespace,
+        labels: { ...template.metadata.labels },
+        annotations: {
+          [REVISION]: String(revision),
+          "deployment.kubernetes.io/desired-replicas": String(spec.replicas ?? 1),
+        },
+        ownerReferences: [
+          {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: m.name as string,
+            uid: m.uid as string,
+            controller: true,
+          },
+        ],
+      },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { ...spec.selector?.matchLabels, "pod-template-hash": hash } },
+        template,
+      },
+    });
+    return rs;
+  }
+
+  private setReplicas(d: Obj, rs: Obj, n: number): void {
+    const from = (rs.spec as Spec).replicas ?? 0;
+    if (from === n) return;
+    this.store.put(RS, { ...rs, spec: { ...(rs.spec as Spec), replicas: n } });
+    this.pods.event(
+      d,
+      "Normal",
+      "ScalingReplicaSet",
+      `Scaled ${n > from ? "up" : "down"} replica set ${nameOf(rs)} from ${from} to ${n}`,
+      "deployment-controller",
     );
   }
 
-  private progress(
-    name: string,
-    ns: string | undefined,
-    res: OwnerResource,
-    b: PodBehaviour,
-    names: string[],
-  ): void {
-    const pod = this.store.get(POD, ns, name);
-    if (!pod) return;
-    const at = new Date().toISOString();
-    const status = (waiting?: { reason: string; message: string }, extra: Record<string, unknown> = {}) =>
-      names.map((n) => ({
-        name: n,
-        ready: false,
-        restartCount: 0,
-        image: "",
-        imageID: "",
-        started: !waiting,
-        state: waiting ? { waiting } : { running: { startedAt: at } },
-        ...extra,
-      }));
-    if (b.unschedulable) {
-      pod.status = {
-        phase: "Pending",
-        conditions: [
-          {
-            type: "PodScheduled",
-            status: "False",
-            reason: "Unschedulable",
-            message: "0/3 nodes are available: 3 Insufficient cpu.",
-          },
-        ],
+  private deploymentStatus(d: Obj, current: Obj, old: Obj[]): void {
+    const m = d.metadata ?? {};
+    const spec = d.spec as Spec;
+    const want = spec.replicas ?? 1;
+    const st = (rs: Obj) => (rs.status as Status | undefined) ?? {};
+    const all = [current, ...old];
+    const replicas = all.reduce((n, rs) => n + (st(rs).replicas ?? 0), 0);
+    const ready = all.reduce((n, rs) => n + (st(rs).readyReplicas ?? 0), 0);
+    const updated = st(current).replicas ?? 0;
+    const complete = updated === want && replicas === want && ready >= want;
+    const hash = current.metadata?.labels?.["pod-template-hash"] as string;
+    const since = this.progressSince.get(`${m.namespace}/${m.name}`);
+    if (!since || since.hash !== hash)
+      this.progressSince.set(`${m.namespace}/${m.name}`, { hash, at: Date.now() });
+    const deadline = (spec.progressDeadlineSeconds ?? 600) * 1000;
+    const expired = !complete && Date.now() - (since?.hash === hash ? since.at : Date.now()) > deadline;
+    const old0 =
+      (
+        d.status as
+          { conditions?: { type: string; lastTransitionTime?: string; status: string }[] } | undefined
+      )?.conditions ?? [];
+    const cond = (type: string, status: string, reason: string, message: string) => {
+      const prev = old0.find((c) => c.type === type);
+      const now = new Date().toISOString();
+      return {
+        type,
+        status,
+        reason,
+        message,
+        lastUpdateTime: now,
+        lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
       };
-      this.store.put(POD, pod);
-      return;
-    }
-    const scheduled = { type: "PodScheduled", status: "True" };
-    if (b.imagePull) {
-      pod.status = {
-        phase: "Pending",
-        conditions: [scheduled],
-        containerStatuses: status({
-          reason: "ImagePullBackOff",
-          message: `Back-off pulling image "${(pod.spec as Spec & { containers: { image: string }[] }).containers[0]?.image}"`,
-        }),
-      };
-      this.store.put(POD, pod);
-      return;
-    }
-    if (b.crash || b.oom) return this.crashLoop(name, ns, res, b, names, 0, scheduled);
-    pod.status = {
-      phase: "Running",
-      conditions: [scheduled, { type: "Ready", status: "False" }],
-      containerStatuses: status(),
-      startTime: at,
     };
-    this.store.put(POD, pod);
-    if (b.neverReady) return;
-    this.later(b.readyAfterMs ?? 30, () => {
-      const p = this.store.get(POD, ns, name);
-      if (!p) return;
-      if (res === "batch/jobs") {
-        p.status = {
-          phase: "Succeeded",
-          conditions: [scheduled],
-          containerStatuses: status(undefined, {
-            state: { terminated: { exitCode: 0, reason: "Completed" } },
-          }),
-        };
-      } else {
-        p.status = {
-          phase: "Running",
-          conditions: [scheduled, { type: "Ready", status: "True" }],
-          containerStatuses: status(undefined, { ready: true }),
-          startTime: at,
-        };
-      }
-      this.store.put(POD, p);
-    });
-  }
-
-  private crashLoop(
-    name: string,
-    ns: string | undefined,
-    res: OwnerResource,
-    b: PodBehaviour,
-    names: string[],
-    restarts: number,
-    scheduled: object,
-  ): void {
-    const p = this.store.get(POD, ns, name);
-    if (!p) return;
-    const reason = b.oom ? "OOMKilled" : "Error";
-    const exitCode = b.oom ? 137 : 1;
-    const terminated = { exitCode, reason, finishedAt: new Date().toISOString() };
-    p.status =
-      res === "batch/jobs"
-        ? {
-            phase: "Failed",
-            conditions: [scheduled],
-            containerStatuses: names.map((n) => ({
-              name: n,
-              ready: false,
-              restartCount: 0,
-              image: "",
-              imageID: "",
-              state: { terminated },
-            })),
-          }
-        : {
-            phase: "Running",
-            conditions: [scheduled, { type: "Ready", status: "False" }],
-            containerStatuses: names.map((n) => ({
-              name: n,
-              ready: false,
-              restartCount: restarts,
-              image: "",
-              imageID: "",
-              state: {
-                waiting: { reason: "CrashLoopBackOff", message: `back-off restarting failed container ${n}` },
-              },
-              lastState: { terminated },
-            })),
-          };
-    this.store.put(POD, p);
-    if (res !== "batch/jobs")
-      this.later(200, () => this.crashLoop(name, ns, res, b, names, restarts + 1, scheduled));
+    const status = {
+      observedGeneration: m.generation,
+      replicas,
+      updatedReplicas: updated,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      ...(replicas - ready > 0 ? { unavailableReplicas: replicas - ready } : {}),
+      conditions: [
+        ready >= want
+          ? cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+          : cond(
+              "Available",
+              "False",
+              "MinimumReplicasUnavailable",
+              "Deployment does not have minimum availability.",
+            ),
+        complete
+          ? cond(
+              "Progressing",
+              "True",
+              "NewReplicaSetAvailable",
+              `ReplicaSet "${nameOf(current)}" has successfully progressed.`,
+            )
+          : expired
+            ? cond(
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                `ReplicaSet "${nameOf(current)}" has timed out progressing.`,
+              )
+            : cond(
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                `ReplicaSet "${nameOf(current)}" is progressing.`,
+              ),
+      ],
+    };
+    const strip = (s: unknown) =>
+      JSON.stringify(s, (k, v) => (k === "lastUpdateTime" || k === "lastTransitionTime" ? undefined : v));
+    if (strip(d.status) === strip(status)) return;
+    this.store.put("apps/deployments", { ...d, status });
   }
 
   private writeStatus(res: OwnerResource, owner: Obj): void {
     const m = owner.metadata ?? {};
-    const hash = templateHash((owner.spec as Spec).template);
-    const pods = this.podsOf(m.namespace, m.uid);
-    const ready = pods.filter((p) =>
-      (p.status as { conditions?: { type: string; status: string }[] })?.conditions?.some(
-        (c) => c.type === "Ready" && c.status === "True",
-      ),
-    );
+    const pods = this.owned(POD, m.namespace, m.uid);
+    const ready = pods.filter(isReady);
     let status: Record<string, unknown>;
     if (res === "batch/jobs") {
       const phase = (pods[0]?.status as { phase?: string } | undefined)?.phase;
@@ -324,24 +403,23 @@ export class DoubleControllers {
             ? { failed: 1, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] }
             : { active: pods.length };
     } else {
+      const hash = templateHash((owner.spec as Spec).template);
       status = {
         observedGeneration: m.generation,
         replicas: pods.length,
-        updatedReplicas: pods.filter((p) => p.metadata?.labels?.["pod-template-hash"] === hash).length,
         readyReplicas: ready.length,
         availableReplicas: ready.length,
-        ...(res === "apps/statefulsets"
-          ? { currentReplicas: pods.length, currentRevision: hash, updateRevision: hash }
-          : {}),
+        ...(res === "apps/replicasets"
+          ? { fullyLabeledReplicas: pods.length }
+          : {
+              currentReplicas: pods.length,
+              updatedReplicas: pods.length,
+              currentRevision: hash,
+              updateRevision: hash,
+            }),
       };
     }
     if (JSON.stringify(owner.status) === JSON.stringify(status)) return;
     this.store.put(res, { ...owner, status });
   }
-}
-
-function clonePodSpec(
-  spec: Spec,
-): { containers?: { name: string; image: string }[] } & Record<string, unknown> {
-  return structuredClone(spec.template?.spec ?? {}) as { containers?: { name: string; image: string }[] };
 }

@@ -91,6 +91,39 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/** JSON patch (RFC 6902): add, replace, remove, test — what `kubectl rollout undo` sends. */
+export function jsonPatch(target: unknown, ops: { op: string; path: string; value?: unknown }[]): unknown {
+  const out = clone(target) as Record<string, unknown>;
+  for (const { op, path, value } of ops) {
+    const keys = path
+      .split("/")
+      .slice(1)
+      .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = keys.pop() as string;
+    let cur: unknown = out;
+    for (const k of keys) {
+      if (!isObj(cur) && !Array.isArray(cur)) break;
+      const c = cur as Record<string, unknown>;
+      if (c[k] === undefined && op === "add") c[k] = {};
+      cur = c[k];
+    }
+    if (!isObj(cur) && !Array.isArray(cur))
+      throw new ApiError(422, "Invalid", `the JSON patch path ${path} does not exist`);
+    const parent = cur as Record<string, unknown> & unknown[];
+    if (op === "test") {
+      if (JSON.stringify(parent[last]) !== JSON.stringify(value))
+        throw new ApiError(422, "Invalid", `the JSON patch test at ${path} failed`);
+    } else if (op === "remove") {
+      if (Array.isArray(parent)) parent.splice(Number(last), 1);
+      else delete parent[last];
+    } else if (op === "add" && Array.isArray(parent))
+      parent.splice(last === "-" ? parent.length : Number(last), 0, clone(value));
+    else if (op === "add" || op === "replace") parent[last] = clone(value);
+    else throw new ApiError(422, "Invalid", `the double does not support the JSON patch op ${op}`);
+  }
+  return out;
+}
+
 const SYSTEM = new Set([
   "uid",
   "resourceVersion",

@@ -13,6 +13,10 @@ export interface PgServer {
   port: number;
   dir: string;
   binDir: string;
+  /** Stops the server (pg_ctl stop -m immediate) and keeps its data: an outage. */
+  pause(): void;
+  /** Starts it again on the same port after pause(). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -46,23 +50,27 @@ export async function startPostgres(): Promise<PgServer> {
   const data = join(dir, "data");
   runAs(user, join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
   const port = await freePort();
-  runAs(user, join(bin, "pg_ctl"), [
-    "-D",
-    data,
-    "-l",
-    join(dir, "log"),
-    "-w",
-    "-t",
-    "60",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
-    "start",
-  ]);
+  const start = () =>
+    runAs(user, join(bin, "pg_ctl"), [
+      "-D",
+      data,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-t",
+      "60",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
+      "start",
+    ]);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
     binDir: bin,
+    pause: () => void runAs(user, join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]),
+    resume: () => void start(),
     async stop() {
       try {
         runAs(user, join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);

@@ -15,16 +15,20 @@ export function register(cli: Cli): void {
   const destroy = cli.program
     .command("destroy <env>")
     .description("stop everything and remove the environment's releases (history is kept)")
-    .option("-y, --yes", "confirm destroying a protected environment");
+    .option("-y, --yes", "confirm destroying a protected environment")
+    .option("--delete-namespace", "Kubernetes: also delete the target's namespace (never deleted otherwise)");
   protectOptions(destroy).action(
-    cli.action(async (env: string, o: { yes?: boolean; confirmName?: string }) => {
+    cli.action(async (env: string, o: { yes?: boolean; confirmName?: string; deleteNamespace?: boolean }) => {
       const res = cli.resolve(env, "destroy");
       const guard = await protectionArgs(res, "destroy", o, cli.opts.json);
-      const r = (await cli.op("destroy", res, { ...guard, yes: o.yes })) as {
-        stopped: string[];
-      };
+      const r = (await cli.op("destroy", res, {
+        ...guard,
+        yes: o.yes,
+        ...(o.deleteNamespace ? { deleteNamespace: true } : {}),
+      })) as { stopped: string[]; removed?: string[] };
+      const removed = r.removed?.length ? `; deleted ${r.removed.join(", ")}` : "";
       cli.finish(r, (out) =>
-        out.stdout(green(out, `✔ destroyed ${env}: stopped ${r.stopped.length} instance(s)`)),
+        out.stdout(green(out, `✔ destroyed ${env}: stopped ${r.stopped.length} instance(s)${removed}`)),
       );
     }),
   );

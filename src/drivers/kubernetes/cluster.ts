@@ -11,6 +11,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  NetworkingV1Api,
   KubernetesObjectApi,
   PatchStrategy,
   type KubernetesObject,
@@ -21,6 +22,8 @@ import { checkKubeContext } from "./context-check.js";
 import { FIELD_MANAGER } from "./manifests/names.js";
 
 export interface Cluster {
+  /** The checked kubeconfig (exec and log streams build their own connections from it). */
+  config: KubeConfig;
   namespace: string;
   context: string;
   cluster: string;
@@ -28,6 +31,7 @@ export interface Cluster {
   apps: AppsV1Api;
   batch: BatchV1Api;
   custom: CustomObjectsApi;
+  networking: NetworkingV1Api;
   /** Server-side apply under Slipway's field manager (forced: Slipway owns what it declares). */
   apply<T extends KubernetesObject>(obj: T): Promise<T>;
 }
@@ -59,6 +63,7 @@ export function connect(target: KubernetesTarget): Cluster {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const ctx = kc.getContextObject(kc.getCurrentContext());
   return {
+    config: kc,
     namespace: target.namespace,
     context: kc.getCurrentContext(),
     cluster: ctx?.cluster ?? "",
@@ -66,6 +71,7 @@ export function connect(target: KubernetesTarget): Cluster {
     apps: kc.makeApiClient(AppsV1Api),
     batch: kc.makeApiClient(BatchV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
+    networking: kc.makeApiClient(NetworkingV1Api),
     apply: <T extends KubernetesObject>(obj: T) =>
       objects.patch(
         obj,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Refused } from "../../errors.js";
-import { checkKubeContext } from "./context-check.js";
+import { checkKubeContext, liveKubeContext } from "./context-check.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
 function file(name: string, current: string, contexts: Record<string, string>): string {
@@ -49,5 +49,11 @@ describe("checkKubeContext (the Kubernetes target's safety check)", () => {
     const env = { KUBECONFIG: [a, prod].join(delimiter) };
     expect(() => checkKubeContext({ cluster: "prod-eu-1" }, env)).toThrow(Refused);
     expect(() => checkKubeContext({ context: "prod-ctx", cluster: "prod-eu-1" }, env)).not.toThrow();
+  });
+
+  it("liveKubeContext: the target's context, else the kubeconfig's current one", () => {
+    expect(liveKubeContext({ kubeconfig: prod })).toBe("prod-ctx");
+    expect(liveKubeContext({ context: "stage-ctx", kubeconfig: prod })).toBe("stage-ctx");
+    expect(liveKubeContext({ kubeconfig: join(dir, "missing") })).toBeUndefined();
   });
 });

@@ -28,6 +28,19 @@ export function kubeconfigFiles(target: ContextTarget, env: NodeJS.ProcessEnv = 
   return [join(homedir(), ".kube", "config")];
 }
 
+/** The context operations use: the target's, else the kubeconfig's current one (undefined: no kubeconfig). */
+export function liveKubeContext(
+  target: ContextTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (target.context !== undefined) return target.context;
+  for (const f of kubeconfigFiles(target, env).filter((x) => existsSync(x))) {
+    const current = ((parse(readFileSync(f, "utf8")) ?? {}) as KubeConfigFile)["current-context"];
+    if (current) return current;
+  }
+  return undefined;
+}
+
 /** Throws Refused naming both sides when the kubeconfig does not match the target. */
 export function checkKubeContext(target: ContextTarget, env: NodeJS.ProcessEnv = process.env): void {
   const files = kubeconfigFiles(target, env).filter((f) => existsSync(f));

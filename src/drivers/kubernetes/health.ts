@@ -1,7 +1,8 @@
 /**
  * The health gate on a cluster: the kubelet runs the probes (readiness from `health`), so Slipway
  * waits on the pod's Ready condition instead of probing from outside, and fails at once, with the
- * reason, on what waiting will not heal: CrashLoopBackOff, ImagePullBackOff, OOMKilled, Unschedulable.
+ * reason and the pod's Warning events, on what waiting will not heal: CrashLoopBackOff,
+ * ImagePullBackOff, OOMKilled, Unschedulable.
  */
 import type { ResolvedService } from "../../spec/resolved.js";
 import type { Instance } from "../driver.js";
@@ -27,7 +28,11 @@ export function podReadinessGate(live: Live, pollMs = 100) {
       const pod = typeof now?.meta?.pod === "string" ? `pod ${now.meta.pod}` : `instance ${inst.id}`;
       if (!now) return { healthy: false, message: `${pod} is gone`, attempts };
       const problem = now.meta?.problem;
-      if (typeof problem === "string") return { healthy: false, message: `${pod}: ${problem}`, attempts };
+      if (typeof problem === "string") {
+        const events = Array.isArray(now.meta?.events) ? (now.meta.events as string[]) : [];
+        const said = events.length ? `; events: ${events.join("; ")}` : "";
+        return { healthy: false, message: `${pod}: ${problem}${said}`, attempts };
+      }
       if (now.meta?.ready === true) return { healthy: true, message: `${pod} is ready`, attempts };
       if (opts?.once) return { healthy: false, message: `${pod} is not ready`, attempts };
       if (signal?.aborted) return { healthy: false, message: "wait cancelled", attempts };

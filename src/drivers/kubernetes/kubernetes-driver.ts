@@ -30,10 +30,11 @@ import { names } from "./manifests/names.js";
 import { namespaceFor } from "./manifests/objects.js";
 import { releaseOf, type ServiceRelease } from "./manifests/release.js";
 import { renderRelease } from "./manifests/render.js";
+import { execInPod, parseCpu, parseMemory, podLogs, podUsage, podWarnings } from "./observe.js";
 import { viewOf } from "./pods.js";
 import { runJob } from "./run-job.js";
 import { ServiceSelectorRouter } from "./traffic.js";
-import { instanceId, listWorkloads, podsOf, routedRevision, type Workload } from "./workloads.js";
+import { instanceId, listWorkloads, podsOf, routedRevision, routeOf, type Workload } from "./workloads.js";
 
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -49,7 +50,7 @@ export class KubernetesDriver implements Driver {
   readonly capabilities: DriverCapabilities = {
     trafficSplit: true,
     gpus: true,
-    exec: false,
+    exec: true,
     stats: true,
     adopt: true,
   };
@@ -170,7 +171,7 @@ export class KubernetesDriver implements Driver {
 
   private async instancesOf(c: Cluster, project: string, env: string, w: Workload): Promise<Instance[]> {
     const pods = await podsOf(c, project, env, w.service, w.revision);
-    const routed = await routedRevision(c, w.service);
+    const { revision: routed, port } = await routeOf(c, w.service);
     const count = Math.max(w.replicas, 0);
     return Array.from({ length: count }, (_, index): Instance => {
       const pod = pods[index];
@@ -185,6 +186,7 @@ export class KubernetesDriver implements Driver {
         slot: routed === undefined || routed === w.revision ? "stable" : "candidate",
         index,
         state: v?.state ?? "starting",
+        ...(port !== undefined ? { host: `${names.service(w.service)}.${c.namespace}.svc`, port } : {}),
         startedAt: v?.startedAt ?? w.createdAt,
         restarts: v?.restarts ?? 0,
         meta: {
@@ -203,12 +205,37 @@ export class KubernetesDriver implements Driver {
     const pod = pods[inst.index];
     if (!pod) return { ...inst, state: "starting", meta: { ...inst.meta, ready: false } };
     const v = viewOf(pod);
+    // What the kubelet and scheduler said about a pod that cannot become ready, with the reason.
+    const events = v.problem ? await podWarnings(c, v.name) : [];
     return {
       ...inst,
       state: v.state,
       restarts: v.restarts,
-      meta: { ...inst.meta, pod: v.name, ready: v.ready, ...(v.problem ? { problem: v.problem } : {}) },
+      meta: {
+        ...inst.meta,
+        pod: v.name,
+        ready: v.ready,
+        ...(v.problem ? { problem: v.problem } : {}),
+        ...(events.length ? { events } : {}),
+      },
     };
+  }
+
+  /** The pod behind an instance (the index-th of its revision's pods by name). */
+  private async podOf(c: Cluster, inst: Instance) {
+    const pods = await podsOf(c, inst.project, inst.env, inst.service, inst.revision);
+    return pods.find((p) => p.metadata?.name === inst.meta?.pod) ?? pods[inst.index];
+  }
+
+  async exec(
+    inst: Instance,
+    command: string | string[],
+    opts: { timeoutMs?: number } = {},
+  ): Promise<{ exitCode: number; output: string }> {
+    const c = this.cluster();
+    const pod = await this.podOf(c, inst);
+    if (!pod) throw new DriverError(this.name, `${inst.id} has no pod (yet) in namespace ${c.namespace}`);
+    return execInPod(c, pod, command, opts.timeoutMs ?? 60_000);
   }
 
   /** Serialise read-modify-write of one workload (replicas stop concurrently). */
@@ -285,57 +312,41 @@ export class KubernetesDriver implements Driver {
 
   async *logs(instances: Instance[], opts: LogOptions): AsyncIterable<LogLine> {
     const c = this.cluster();
+    const refs = [];
     for (const inst of instances) {
-      const pods = await podsOf(c, inst.project, inst.env, inst.service, inst.revision);
-      const pod = pods[inst.index];
-      if (!pod?.metadata?.name) continue;
-      const text = await orUndefined(
-        c.core.readNamespacedPodLog({
-          name: pod.metadata.name,
-          namespace: c.namespace,
-          ...(opts.tail !== undefined ? { tailLines: opts.tail } : {}),
-          ...(opts.sinceMs !== undefined
-            ? { sinceSeconds: Math.max(1, Math.ceil(opts.sinceMs / 1000)) }
-            : {}),
-        }),
-      );
-      for (const line of String(text ?? "").split("\n"))
-        if (line) yield { instance: inst.id, stream: "stdout", line };
+      const pod = await this.podOf(c, inst);
+      if (pod?.metadata?.name) refs.push({ instance: inst.id, pod });
     }
+    yield* podLogs(c, refs, opts);
   }
 
   /** CPU and memory from the metrics API (metrics-server), when the cluster has one. */
   async stats(inst: Instance): Promise<InstanceStats | undefined> {
-    const pod = inst.meta?.pod;
-    if (typeof pod !== "string") return undefined;
     const c = this.cluster();
-    const m = (await orUndefined(
-      c.custom.getNamespacedCustomObject({
-        group: "metrics.k8s.io",
-        version: "v1beta1",
-        namespace: c.namespace,
-        plural: "pods",
-        name: pod,
-      }),
-    )) as { containers?: { usage?: { cpu?: string; memory?: string } }[] } | undefined;
-    const usage = m?.containers?.[0]?.usage;
+    const pod = await this.podOf(c, inst);
+    if (!pod?.metadata?.name) return undefined;
+    const usage = await podUsage(c, pod.metadata.name);
     if (!usage) return undefined;
-    return { cpu: parseCpu(usage.cpu ?? "0"), memory: parseMemory(usage.memory ?? "0") };
+    const limits = pod.spec?.containers?.[0]?.resources?.limits ?? {};
+    const cpuLimit = limits.cpu ? parseCpu(String(limits.cpu)) : 1;
+    const memoryLimit = limits.memory ? parseMemory(String(limits.memory)) : undefined;
+    return {
+      cpu: usage.cpu / (cpuLimit || 1),
+      memory: usage.memory,
+      ...(memoryLimit ? { memoryLimit } : {}),
+    };
+  }
+
+  /** `destroy --delete-namespace`: the namespace and everything left in it. */
+  async destroyEnvironment(_p: string, _e: string, opts: { deleteNamespace?: boolean }): Promise<string[]> {
+    if (!opts.deleteNamespace) return [];
+    const c = this.cluster();
+    const gone = await orUndefined(c.core.deleteNamespace({ name: c.namespace }));
+    this.namespaceReady = undefined;
+    return gone ? [`namespace ${c.namespace}`] : [];
   }
 
   async prune(): Promise<void> {
     // Revisions are removed when their last instance stops; nothing else accumulates.
   }
-}
-
-function parseCpu(q: string): number {
-  if (q.endsWith("n")) return Number(q.slice(0, -1)) / 1e9;
-  if (q.endsWith("u")) return Number(q.slice(0, -1)) / 1e6;
-  if (q.endsWith("m")) return Number(q.slice(0, -1)) / 1000;
-  return Number(q);
-}
-function parseMemory(q: string): number {
-  const units: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 };
-  const m = /^(\d+(?:\.\d+)?)([A-Za-z]*)$/.exec(q);
-  return m ? Number(m[1]) * (units[m[2] as string] ?? 1) : 0;
 }

@@ -65,13 +65,18 @@ export async function podsOf(
     .sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
 }
 
-/** The revision the service's Service selects (undefined: no Service, or every revision). */
-export async function routedRevision(c: Cluster, service: string): Promise<number | undefined> {
+/** The revision the service's Service selects (undefined: no Service, or every revision), and its port. */
+export async function routeOf(c: Cluster, service: string): Promise<{ revision?: number; port?: number }> {
   const s = await orUndefined(
     c.core.readNamespacedService({ name: names.service(service), namespace: c.namespace }),
   );
   const r = s?.spec?.selector?.[LABEL.revision];
-  return r === undefined ? undefined : Number(r);
+  const port = s?.spec?.ports?.[0]?.port;
+  return { ...(r !== undefined ? { revision: Number(r) } : {}), ...(port !== undefined ? { port } : {}) };
+}
+
+export async function routedRevision(c: Cluster, service: string): Promise<number | undefined> {
+  return (await routeOf(c, service)).revision;
 }
 
 export const serviceLabel = (s: string) => labelValue(s);

@@ -6,6 +6,7 @@ import { proxied } from "../../spec/defaults.js";
 import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
 import type { EngineDeps } from "../context.js";
 import type { EventSink } from "../events.js";
+import { edgeOf, requestViaDomain } from "../edge.js";
 
 export interface RolloutRequest {
   deps: EngineDeps;
@@ -136,9 +137,11 @@ export function buildRoute(
   candidate: Instance[] = [],
   candidateWeight = 0,
 ): Route {
+  const edge = edgeOf(spec, svc);
   return {
     key: routeKey(spec, svc.name),
     listen: { host: spec.proxyHost, port: svc.port as number },
+    ...(edge ? { edge } : {}),
     targets: [...targetsOf(stable, "stable"), ...targetsOf(candidate, "candidate")],
     candidateWeight,
     sticky: svc.rollout.sticky,
@@ -194,7 +197,10 @@ export interface SmokeResult {
   durationMs: number;
 }
 
-/** One of a service's `smoke:` requests, through its public port (where users reach it). */
+/**
+ * One of a service's `smoke:` requests where users reach it: under its first domain through the
+ * shared listener (HTTPS when it has tls), else through its public port.
+ */
 export async function smokeRequest(
   spec: ResolvedSpec,
   svc: ResolvedService,
@@ -207,10 +213,14 @@ export async function smokeRequest(
   const took = () => Math.round(performance.now() - t0);
   let status = 0;
   let body = "";
+  const edge = edgeOf(spec, svc);
   try {
-    const res = await fetch(url, { method: s.method, signal: AbortSignal.timeout(10_000) });
-    status = res.status;
-    body = await res.text();
+    if (edge) ({ status, body } = await requestViaDomain(edge, s.method, s.http, 10_000));
+    else {
+      const res = await fetch(url, { method: s.method, signal: AbortSignal.timeout(10_000) });
+      status = res.status;
+      body = await res.text();
+    }
   } catch (e) {
     const message = `${svc.name}: smoke ${s.method} ${s.http} failed: ${(e as Error).message}`;
     return { ...base, ok: false, message, durationMs: took() };

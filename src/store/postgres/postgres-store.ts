@@ -16,6 +16,8 @@ import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
 import { PostgresRecords } from "./records.js";
 import { PostgresUsers } from "./users.js";
+import type { Sql } from "../sql.js";
+import { PostgresSql } from "./sql.js";
 
 export interface PostgresStoreOptions {
   url: string;
@@ -36,7 +38,9 @@ export class PostgresStore implements Store {
   private constructor(
     private readonly pool: pg.Pool,
     readonly schema: string,
-  ) {}
+  ) {
+    this.outbox = new PostgresSql(pool);
+  }
 
   /** Connect, create the schema and apply pending migrations. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -63,6 +67,9 @@ export class PostgresStore implements Store {
     }
     return new PostgresStore(pool, schema);
   }
+
+  /** The alert outbox's tables (../sql.ts). */
+  readonly outbox: Sql;
 
   private readonly records = new PostgresRecords(
     (sql, params) => this.q(sql, params),

@@ -19,6 +19,8 @@ import type { RecordStore } from "../records.js";
 import type { EventRecord, JournalStep, LockInfo, Revision, Store } from "../store.js";
 import { SqliteRecords } from "./records.js";
 import { SqliteUsers } from "./users.js";
+import type { Sql } from "../sql.js";
+import { Gate, SqliteSql, gated } from "./sql.js";
 
 export interface SqliteStoreOptions {
   /** Directory of the store (SLIPWAY_HOME); created with mode 0700 when missing. */
@@ -42,6 +44,7 @@ export class SqliteStore implements Store {
   private constructor(file: string, db: Database.Database) {
     this.file = file;
     this.db = db;
+    this.outbox = new SqliteSql(db, (sql) => this.q(sql), this.gate);
   }
 
   /** Open (creating and migrating when needed) the store in `opts.home`. */
@@ -77,12 +80,17 @@ export class SqliteStore implements Store {
           : `cannot open the store at ${file}: ${msg}`,
       );
     }
-    return new SqliteStore(file, db);
+    // Every method waits while an outbox transaction is open (./sql.ts explains why).
+    const store = new SqliteStore(file, db);
+    return gated(store, store.gate, UNGATED);
   }
 
   private readonly statements = new Map<string, Database.Statement>();
   private readonly records = new SqliteRecords((sql) => this.q(sql));
-  readonly auth = new SqliteUsers((sql) => this.q(sql));
+  private readonly gate = new Gate();
+  readonly auth = gated(new SqliteUsers((sql) => this.q(sql)), this.gate, new Set<string>()); // waits for an open outbox transaction
+  /** The alert outbox's tables (../sql.ts). */
+  readonly outbox: Sql;
 
   /** Prepared statements are cached: preparing is most of the cost of a small query. */
   private q(sql: string): Database.Statement {
@@ -380,6 +388,9 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 }
+
+/** Methods that never wait for an outbox transaction (synchronous, or the statement cache). */
+const UNGATED = new Set(["raw", "q"]);
 
 const INSTANCE_ORDER = `ORDER BY project, env, service, slot, idx, id`;
 

@@ -37,6 +37,9 @@ export function serviceFor(r: ServiceRelease, target: ServiceTarget): V1Service 
   };
 }
 
+/** Annotation on a service's Ingress: canary weights by the NGINX ingress controller. */
+export const NGINX_MODE = "slipway.dev/traffic-routing";
+
 export function ingressFor(r: ServiceRelease): V1Ingress | undefined {
   const svc = r.service;
   if (!svc.domains?.length || svc.port === undefined) return undefined;
@@ -44,7 +47,13 @@ export function ingressFor(r: ServiceRelease): V1Ingress | undefined {
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",
-    metadata: { name: names.ingress(svc.name), namespace: r.namespace, labels: labelsFor(ownerOf(r)) },
+    metadata: {
+      name: names.ingress(svc.name),
+      namespace: r.namespace,
+      labels: labelsFor(ownerOf(r)),
+      // The router reads the mode from here (it knows the cluster, not the spec).
+      ...(svc.rollout.trafficRouting === "nginx" ? { annotations: { [NGINX_MODE]: "nginx" } } : {}),
+    },
     spec: {
       ...(svc.tls ? { tls: [{ hosts: svc.domains, secretName: svc.tls.secretName }] } : {}),
       rules: svc.domains.map((host) => ({
