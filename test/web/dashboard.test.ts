@@ -128,6 +128,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByRole("button", { name: "steps of revision 3" }).click();
     await expect.poll(() => page.locator(".steps-of .step").count()).toBeGreaterThan(0);
     await page.setViewportSize({ width: 390, height: 844 });
+    // Usable on a phone: nothing wider than the screen (no sideways scrolling).
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(IMAGES, "dashboard-phone.png"), fullPage: true });
     await ctx.close();
   });
