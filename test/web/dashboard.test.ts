@@ -63,7 +63,13 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
 
   it("refuses a wrong password", async () => {
     const page = await browser.newPage();
-    await logIn(page, "dora", "not-her-password");
+    // By keyboard only: type in the fields, Enter submits.
+    await page.goto(url);
+    await page.getByLabel("User name").focus();
+    await page.keyboard.type("dora");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("not-her-password");
+    await page.keyboard.press("Enter");
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("wrong user name or password");
     await page.screenshot({ path: join(IMAGES, "dashboard-login.png") });
     await page.close();

@@ -1,5 +1,5 @@
 /** One environment: services, the live panel (SSE), history with steps, actions by role. */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import {
   atLeast,
   environments,
@@ -245,6 +245,12 @@ export function EnvDetail({ me, project, env: name }: { me: Me; project: string;
     })().catch((e: Error) => setError(e.message));
   }, [project, name, tick]);
   const role = roleIn(me, project, name);
+  // Steps arrive in bursts: re-read status and history once a burst is over.
+  const settle = useRef<ReturnType<typeof setTimeout>>();
+  const refresh = () => {
+    clearTimeout(settle.current);
+    settle.current = setTimeout(() => setTick((t) => t + 1), 400);
+  };
   return (
     <>
       <h2>
@@ -271,7 +277,7 @@ export function EnvDetail({ me, project, env: name }: { me: Me; project: string;
           <h3>Services</h3>
           {status ? <Services services={status.services} /> : <p>…</p>}
         </section>
-        <Live project={project} env={name} onDone={() => setTick((t) => t + 1)} />
+        <Live project={project} env={name} onDone={refresh} />
       </div>
       {env && atLeast(role, "operator") && (
         <Actions env={env} history={history} onRun={() => setTick((t) => t + 1)} />
