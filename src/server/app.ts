@@ -13,6 +13,7 @@ import { authenticate, fail, hostAllowList, limitBody, metricsOnlyThere, type Ap
 import { openApiDocument } from "./openapi.js";
 import { accessRoutes, sessionRoutes } from "./routes-access.js";
 import { opRoutes, type AuditRecord } from "./routes-ops.js";
+import { environmentRoutes, staticRoutes, webRoot, type EnvironmentSummary } from "./routes-web.js";
 
 export interface AppDeps {
   /** Users, tokens and sessions (the store's `auth`). */
@@ -41,6 +42,10 @@ export interface AppDeps {
   /** Failed logins per client address or user name per minute before 429 (default 5). */
   loginAttempts?: number;
   now?: () => number;
+  /** Every environment the daemon knows (GET /v1/environments, the dashboard's list). */
+  environments?: () => Promise<EnvironmentSummary[]>;
+  /** The built dashboard (default: dist/web); null serves none. */
+  webRoot?: string | null;
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -77,6 +82,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument(deps.version)));
   sessionRoutes(app, access);
+  staticRoutes(app, deps.webRoot === null ? undefined : (deps.webRoot ?? webRoot()));
 
   app.use("/v1/*", authenticate(auth));
   app.use("/metrics", authenticate(auth));
@@ -92,6 +98,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   accessRoutes(app, access);
   eventRoutes(app, { subscribe: deps.subscribe });
+  environmentRoutes(app, deps.environments);
   opRoutes(app, deps);
   app.all("/v1/*", (c) => fail(c, 404, "NotFound", `no route ${c.req.method} ${c.req.path.slice(0, 100)}`));
   return app;

@@ -14,6 +14,7 @@ import {
 } from "../index.js";
 import { join } from "node:path";
 import { createApp } from "./app.js";
+import { listEnvironments } from "./routes-web.js";
 import type { AuditRecord } from "./routes-ops.js";
 import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
 import { markDaemonStart, markDaemonStop } from "./daemon-state.js";
@@ -79,6 +80,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const app = createApp({
     users: opts.engine.store.auth,
     subscribe: (fn) => opts.engine.subscribe(fn),
+    environments: () => listEnvironments(opts.engine.store),
     audit: (r) => audit(opts, r),
     allowedHosts: tcp.allowedHosts,
     secure: !!tcp.tls,

@@ -89,6 +89,14 @@ function accessPaths(): Json {
       },
       delete: { tags: ["session"], summary: "log out", responses: answers("logged out") },
     },
+    "/v1/environments": {
+      get: {
+        tags: ["events"],
+        summary:
+          "every environment with instances the caller may view: {project, env, target, protect, revision, lock} (the dashboard's list)",
+        responses: answers("environments"),
+      },
+    },
     "/v1/events": {
       get: {
         tags: ["events"],
