@@ -121,6 +121,26 @@ function warnDataReturned(e: unknown, target: Revision, emit: EventSink): void {
     });
 }
 
+/** What a rollback does with the data: advice without --with-db, refusal or "nothing to do" with it. */
+function announceData(
+  env: string,
+  dataPlan: ReturnType<typeof planDataRollback>,
+  p: Plan,
+  withDb: boolean,
+  emit: EventSink,
+): void {
+  if (dataPlan.steps.length && !withDb)
+    emit({ type: "log", level: "warn", message: dataRollbackAdvice(env, dataPlan) });
+  if (!withDb) return;
+  refuseImpossible(dataPlan);
+  if (!p.steps.some((s) => s.data))
+    emit({
+      type: "log",
+      level: "info",
+      message: `no migration recorded after revision ${dataPlan.target} and no backup recorded by the deploy that replaced it: the data stays as it is`,
+    });
+}
+
 export async function rollback(
   deps: EngineDeps,
   resolution: Resolution,
@@ -158,17 +178,7 @@ export async function rollback(
       data: opts.withDb ? dataSteps(dataPlan) : undefined,
     });
     if (opts.dryRun) return { dryRun: true as const, plan: p };
-    if (dataPlan.steps.length && !opts.withDb)
-      emit({ type: "log", level: "warn", message: dataRollbackAdvice(cur.env, dataPlan) });
-    if (opts.withDb) {
-      refuseImpossible(dataPlan);
-      if (!p.steps.some((s) => s.data))
-        emit({
-          type: "log",
-          level: "info",
-          message: `no migration recorded after revision ${dataPlan.target} and no backup recorded by the deploy that replaced it: the data stays as it is`,
-        });
-    }
+    announceData(cur.env, dataPlan, p, !!opts.withDb, emit);
     emit({
       type: "log",
       level: "info",

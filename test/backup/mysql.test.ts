@@ -171,6 +171,9 @@ runBackupProviderConformance("mysql (MariaDB), tables swapped atomically", () =>
   snapshot: async () =>
     server.sql("SELECT * FROM parent ORDER BY id; SELECT * FROM child ORDER BY id; SHOW TABLES", "plain"),
   mutate: async () => {
-    server.sql("UPDATE parent SET name = 'changed' WHERE id < 5; DELETE FROM child WHERE id % 2 = 0", "plain");
+    server.sql(
+      "UPDATE parent SET name = 'changed' WHERE id < 5; DELETE FROM child WHERE id % 2 = 0",
+      "plain",
+    );
   },
 }));
