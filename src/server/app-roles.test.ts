@@ -30,6 +30,8 @@ const CASES: [OpName, Record<string, unknown>, Role][] = [
   ["backups", {}, "viewer"],
   ["lock", {}, "viewer"],
   ["rules", {}, "viewer"],
+  ["secrets", {}, "viewer"],
+  ["scale", { service: "api", replicas: 3 }, "deployer"],
   ["runbook-runs", { name: "daily" }, "viewer"],
   ["runbook", { name: "daily" }, "deployer"],
   ["lock", { release: true }, "deployer"],
