@@ -37,10 +37,10 @@ describe("the actor of an operation run through the daemon", () => {
       },
       { what: "alice's deploy holds the lock", timeoutMs: 15_000 },
     );
-    expect(holder).toMatch(/^alice@\S+ pid \d+@/);
+    expect(holder).toMatch(/^alice@\S+ pid \d+\/\d+@/);
     const blocked = p.cli(["deploy", "development", "--version", "v9"], { env: as("bob") });
     expect(blocked.code).toBe(3);
-    expect(blocked.stderr).toMatch(/locked by alice@\S+ pid \d+@\S+ \(deploy\)/);
+    expect(blocked.stderr).toMatch(/locked by alice@\S+ pid \d+\/\d+@\S+ \(deploy\)/);
     const d1 = await first;
     expect(d1.code, d1.stderr).toBe(0);
 

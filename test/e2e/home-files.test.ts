@@ -66,7 +66,7 @@ describe("SLIPWAY_HOME", () => {
     expect(p.cli(["logs", "development", "api", "--tail", "5"]).code).toBe(0);
     const entries = walk(p.home);
     // The proxy snapshot, the store, the instance state, logs, releases, keys: all there.
-    for (const part of ["daemon.token", "fingerprint.key", "/releases/", "/logs/", ".json"])
+    for (const part of ["daemon.json", "fingerprint.key", "/releases/", "/logs/", ".json"])
       expect(
         entries.some((e) => e.path.includes(part)),
         part,
