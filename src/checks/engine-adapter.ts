@@ -18,6 +18,7 @@ export type CheckEmit = (e: {
   evidence: string;
   durationMs: number;
   summaryLines?: number;
+  lineStatus?: CheckResult["lineStatus"];
 }) => void;
 
 export type CheckRunnerOptions = Omit<CheckContext, "cwd" | "signal" | "onResult">;
@@ -55,6 +56,7 @@ export function createCheckRunner(opts: CheckRunnerOptions): (
           evidence: r.evidence,
           durationMs: r.durationMs,
           ...(r.summaryLines !== undefined ? { summaryLines: r.summaryLines } : {}),
+          ...(r.lineStatus ? { lineStatus: r.lineStatus } : {}),
         }),
     });
     return { results, ...summarizeChecks(results) };

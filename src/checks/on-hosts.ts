@@ -5,8 +5,6 @@
  */
 import type { CheckOutcome, CheckRun, HostShell } from "./types.js";
 
-const MARK = { passed: "✔", failed: "✖", skipped: "-", warning: "!" } as const;
-
 export async function onEveryHost(
   hosts: HostShell[],
   run: CheckRun,
@@ -22,7 +20,11 @@ export async function onEveryHost(
       }
     }),
   );
-  const lines = outcomes.map((o, i) => `${MARK[o.status]} ${hosts[i]?.name}: ${o.evidence.split("\n")[0]}`);
+  // A host's measurements on its line; a command's output by its first line (the details keep it all).
+  const lines = outcomes.map(
+    (o, i) =>
+      `${hosts[i]?.name}: ${o.lineStatus ? o.evidence.split("\n").join("; ") : o.evidence.split("\n")[0]}`,
+  );
   const status = outcomes.some((o) => o.status === "failed")
     ? "failed"
     : outcomes.every((o) => o.status === "skipped")
@@ -36,5 +38,11 @@ export async function onEveryHost(
       ...o.details,
     })),
   };
-  return { status, evidence: lines.join("\n"), details, summaryLines: lines.length };
+  return {
+    status,
+    evidence: lines.join("\n"),
+    details,
+    summaryLines: lines.length,
+    lineStatus: outcomes.map((o) => o.status),
+  };
 }

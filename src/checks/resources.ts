@@ -9,7 +9,14 @@ import { resolve } from "node:path";
 import type { ResourcesCheckSpec } from "../spec/schema-checks.js";
 import { measureOnHost } from "./host-resources.js";
 import { onEveryHost } from "./on-hosts.js";
-import { failed, passed, type CheckOutcome, type CheckRun, type ResourceMeasurement } from "./types.js";
+import {
+  failed,
+  passed,
+  type CheckOutcome,
+  type CheckRun,
+  type LineStatus,
+  type ResourceMeasurement,
+} from "./types.js";
 
 export type { ResourceMeasurement } from "./types.js";
 
@@ -66,22 +73,25 @@ async function measureHere(spec: ResourcesCheckSpec, run: CheckRun): Promise<Res
   return m;
 }
 
-/** Each measurement against its maximum, on one line (the checklist shows only the first line of a pass). */
+/** Each measurement against its maximum, one line each with its status (the CLI marks them). */
 export function judgeResources(spec: ResourcesCheckSpec, m: ResourceMeasurement): CheckOutcome {
   const lines: string[] = [];
+  const lineStatus: LineStatus[] = [];
   const details: Record<string, unknown> = {};
   let ok = true;
   const judge = (what: string, value: number, max: number, extra: string) => {
     const over = value > max;
     if (over) ok = false;
-    lines.push(`${over ? "✖" : "✔"} ${what} ${pct(value)}${extra} (max ${pct(max)})`);
+    lines.push(`${what} ${pct(value)}${extra} (max ${pct(max)})`);
+    lineStatus.push(over ? "failed" : "passed");
     return { value, max, ok: !over };
   };
   if (spec.disk && m.disk) {
     const d = m.disk;
     if ("error" in d) {
       ok = false;
-      lines.push(`✖ disk: cannot measure ${d.path}: ${d.error}`);
+      lines.push(`disk: cannot measure ${d.path}: ${d.error}`);
+      lineStatus.push("failed");
     } else {
       const gib = (d.freeBytes / 1024 ** 3).toFixed(1);
       details.disk = {
@@ -102,7 +112,8 @@ export function judgeResources(spec: ResourcesCheckSpec, m: ResourceMeasurement)
       ...judge("cpu load", load1 / cores, spec.cpu.max, ` (load ${load1.toFixed(2)} on ${cores} cores)`),
     };
   }
-  return ok ? passed(lines.join("; "), details) : failed(lines.join("; "), details);
+  const outcome = ok ? passed(lines.join("\n"), details) : failed(lines.join("\n"), details);
+  return { ...outcome, lineStatus, summaryLines: lines.length };
 }
 
 export async function resourcesCheck(spec: ResourcesCheckSpec, run: CheckRun): Promise<CheckOutcome> {

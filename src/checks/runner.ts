@@ -180,6 +180,7 @@ export async function runChecks(checks: CheckSpec[], ctx: CheckContext): Promise
       durationMs: Math.round(performance.now() - started),
       ...(outcome.details ? { details: redactDeep(outcome.details, redact) } : {}),
       ...(outcome.summaryLines ? { summaryLines: outcome.summaryLines } : {}),
+      ...(outcome.lineStatus ? { lineStatus: outcome.lineStatus } : {}),
     };
     results.push(result);
     ctx.onResult?.(result, i);

@@ -15,6 +15,8 @@ export interface CheckResult {
   details?: Record<string, unknown>;
   /** Evidence lines the checklist shows for a pass (default 1; a check run on several hosts shows one per host). */
   summaryLines?: number;
+  /** One status per evidence line, when the lines are several measurements (a renderer marks each). */
+  lineStatus?: LineStatus[];
 }
 
 /**
@@ -104,7 +106,12 @@ export interface CheckOutcome {
   evidence: string;
   details?: Record<string, unknown>;
   summaryLines?: number;
+  /** One status per evidence line, when the lines are several measurements (a renderer marks each). */
+  lineStatus?: LineStatus[];
 }
+
+/** The status of one evidence line: a measurement within its maximum, over it, or not measured. */
+export type LineStatus = "passed" | "failed" | "skipped" | "warning";
 
 /** Everything a check implementation gets besides its spec. */
 export interface CheckRun {

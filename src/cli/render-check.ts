@@ -8,13 +8,19 @@ export const CHECK_MARK: Record<CheckEvent["status"], string> = {
   skipped: "-",
 };
 
-type CheckLike = Pick<CheckEvent, "name" | "status" | "evidence" | "durationMs" | "summaryLines"> & {
+type CheckLike = Pick<
+  CheckEvent,
+  "name" | "status" | "evidence" | "durationMs" | "summaryLines" | "lineStatus"
+> & {
   kind?: string;
 };
 
 /** The head line and the evidence lines (indented); `evidenceLines` overrides how many are kept. */
 export function checkLines(r: CheckLike, opts: { evidenceLines?: number } = {}): string[] {
-  const lines = r.evidence.split("\n");
+  // Several measurements (resources, hosts): each line gets its own mark.
+  const lines = r.evidence
+    .split("\n")
+    .map((l, i) => (r.lineStatus?.[i] ? `${CHECK_MARK[r.lineStatus[i]]} ${l}` : l));
   const max = Math.max(
     1,
     opts.evidenceLines ?? (r.status === "passed" ? (r.summaryLines ?? 1) : Math.max(12, r.summaryLines ?? 0)),

@@ -51,6 +51,8 @@ export interface CheckEvent {
   evidence: string;
   durationMs: number;
   summaryLines?: number;
+  /** One status per evidence line when the lines are several measurements (resources, hosts). */
+  lineStatus?: ("passed" | "failed" | "warning" | "skipped")[];
 }
 
 export type EventSink = (e: EngineEvent) => void;

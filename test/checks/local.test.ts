@@ -92,7 +92,8 @@ describe("resources check (this machine)", () => {
     expect(ok.evidence).toMatch(/disk used \d/);
     expect(ok.evidence).toMatch(/memory used \d/);
     expect(bad.status).toBe("failed");
-    expect(bad.evidence).toMatch(/✖ disk used .* \(max 0\.0%\)/);
+    expect(bad.evidence).toMatch(/^disk used .* \(max 0\.0%\)/);
+    expect(bad.lineStatus?.[0]).toBe("failed");
     expect((bad.details?.disk as { value: number }).value).toBeGreaterThan(0);
     // The load on a shared machine is what it is: the verdict must agree with the measurement.
     const load = cpu.details?.cpu as { value: number; load1: number; cores: number };
@@ -107,8 +108,12 @@ describe("resources check (this machine)", () => {
       { cwd: dir, vars: {} },
     );
     expect(r.status).toBe("failed");
-    expect(r.evidence).toMatch(/✔ disk used [\d.]+% on /);
-    expect(r.evidence).toMatch(/✖ memory used [\d.]+%, [\d.]+Gi available \(max 0\.0%\)/);
+    // One line per measurement, each with its status (the CLI marks them ✔/✖; no glyph in the data).
+    expect(r.evidence.split("\n")).toEqual([
+      expect.stringMatching(/^disk used [\d.]+% on /),
+      expect.stringMatching(/^memory used [\d.]+%, [\d.]+Gi available \(max 0\.0%\)$/),
+    ]);
+    expect(r.lineStatus).toEqual(["passed", "failed"]);
     const memory = r.details?.memory as { value: number; max: number; ok: boolean };
     expect(memory).toMatchObject({ max: 0, ok: false });
     // The value is this machine's: 1 - MemAvailable / MemTotal, read here independently.

@@ -148,8 +148,9 @@ checks:
     expect(ok.status, ok.evidence).toBe("passed");
     const lines = ok.evidence.split("\n");
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^✔ ${hostA}: ✔ disk used [\\d.]+% on ${info.DockerRootDir}`));
-    expect(lines[1]).toContain(`✔ ${hostB}: `);
+    expect(lines[0]).toMatch(new RegExp(`^${hostA}: disk used [\\d.]+% on ${info.DockerRootDir}`));
+    expect(lines[1]).toContain(`${hostB}: `);
+    expect(ok.lineStatus).toEqual(["passed", "passed"]);
     const hosts = ok.details?.hosts as Array<{
       host: string;
       status: string;
@@ -168,12 +169,10 @@ checks:
     // max 0%: both hosts over it, each named with its measured value.
     expect(zero.status).toBe("failed");
     expect(zero.evidence).toMatch(
-      new RegExp(
-        `^✖ ${hostA}: ✖ memory used [\\d.]+%, [\\d.]+Gi available \\(max 0\\.0%\\); [✔✖] cpu load `,
-        "m",
-      ),
+      new RegExp(`^${hostA}: memory used [\\d.]+%, [\\d.]+Gi available \\(max 0\\.0%\\); cpu load `, "m"),
     );
-    expect(zero.evidence).toMatch(new RegExp(`^✖ ${hostB}: ✖ memory used `, "m"));
+    expect(zero.evidence).toMatch(new RegExp(`^${hostB}: memory used `, "m"));
+    expect(zero.lineStatus).toEqual(["failed", "failed"]);
     // The load on a shared machine may be over 100 % per core: its values, not its verdict.
     for (const h of zero.details?.hosts as Array<{ cpu: { cores: number; load1: number } }>) {
       expect(h.cpu.cores).toBe(availableParallelism());
@@ -183,10 +182,10 @@ checks:
 
     // gpu: host A has no nvidia-smi (fails, or is skipped with ifMissing: skip); host B's is read there.
     expect(required.status).toBe("failed");
-    expect(required.evidence).toContain(`✖ ${hostA}: nvidia-smi not found on the host`);
-    expect(required.evidence).toContain(`✔ ${hostB}: 1 GPU(s) present: #0 NVIDIA L40S 43.9Gi/45.0Gi free`);
+    expect(required.evidence).toContain(`${hostA}: nvidia-smi not found on the host`);
+    expect(required.evidence).toContain(`${hostB}: 1 GPU(s) present: #0 NVIDIA L40S 43.9Gi/45.0Gi free`);
     expect(optional.status, optional.evidence).toBe("passed");
-    expect(optional.evidence).toContain(`- ${hostA}: nvidia-smi not found on the host`);
+    expect(optional.evidence).toContain(`${hostA}: nvidia-smi not found on the host`);
 
     // The automatic item per host: llm requests GPUs, and no engine here has the NVIDIA runtime.
     for (const [item, host] of [
@@ -216,7 +215,7 @@ checks:
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
       new RegExp(
-        `✔ resources memory .*\\n\\s+✔ ${hostA}: ✔ memory used [\\d.]+%.*\\n\\s+✔ ${hostC}: ✔ memory used [\\d.]+%`,
+        `✔ resources memory .*\\n\\s+✔ ${hostA}: memory used [\\d.]+%.*\\n\\s+✔ ${hostC}: memory used [\\d.]+%`,
       ),
     );
     expect(r.stderr).toMatch(new RegExp(`- gpu ×1 .*\\n\\s+- ${hostA}: nvidia-smi not found on the host`));
@@ -241,7 +240,7 @@ checks:
     const [disk, runtime, ...rest] = resultsOf(r.stdout);
     expect(rest).toEqual([]);
     expect(disk.status).toBe("passed");
-    expect(disk.evidence).toMatch(new RegExp(`^✔ disk used [\\d.]+% on ${dir}, `));
+    expect(disk.evidence).toMatch(new RegExp(`^disk used [\\d.]+% on ${dir}, `));
     expect(runtime.name).toBe("gpu runtime on local");
     expect(runtime.status).toBe("failed");
     expect(runtime.evidence).toContain("service llm requests GPUs, but local has no NVIDIA runtime");
@@ -274,9 +273,9 @@ checks:
         { schedule: "checklist" },
       );
       expect(res?.status).toBe("failed");
-      expect(res?.evidence).toMatch(new RegExp(`^✖ ${hostA}: ✖ memory used .*\\n✖ ${hostC}: ✖ memory used `));
+      expect(res?.evidence).toMatch(new RegExp(`^${hostA}: memory used .*\\n${hostC}: memory used `));
       expect(alerts).toEqual([
-        expect.stringContaining(`scheduled check "resources memory" failed (checklist): ✖ ${hostA}:`),
+        expect.stringContaining(`scheduled check "resources memory" failed (checklist): ${hostA}:`),
       ]);
     } finally {
       await engine.close();
@@ -311,7 +310,7 @@ checks:
     );
     expect(r.code, r.stderr).toBe(1);
     const out = r.stdout + r.stderr;
-    expect(out).toMatch(new RegExp(`✔ ${hostA}: ✔ disk used [\\d.]+% on /, `));
+    expect(out).toMatch(new RegExp(`✔ ${hostA}: disk used [\\d.]+% on /, `));
     expect(out).toContain(
       `✖ ${closed}: cannot connect (connect ECONNREFUSED 127.0.0.1:${closed.split(":")[1]})`,
     );
