@@ -72,6 +72,7 @@ interface Result {
   kind: string;
   status: string;
   evidence: string;
+  lineStatus?: string[];
   details?: { hosts?: Array<Record<string, unknown>> } & Record<string, unknown>;
 }
 

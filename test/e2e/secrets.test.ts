@@ -166,7 +166,8 @@ describe("secret canaries", () => {
     cli("status --json", ["status", "development", "--json"]);
     // Each revision with its journal steps, read through the recording proxy (the raw API).
     const daemon = JSON.parse(readFileSync(join(p!.home, "daemon.json"), "utf8")) as { url: string };
-    const token = readFileSync(join(p!.home, "daemon.token"), "utf8").trim();
+    // A token for the TCP API (the local CLI uses the socket): the raw answers go through a proxy.
+    const token = p!.token("canary-reader", "admin");
     const via = ["--server", await recordingProxy(daemon.url), "--token", token];
     // Asynchronously: the recording proxy runs in this process, which spawnSync would block.
     const viaProxy = async (what: string, a: string[]) =>
