@@ -11,6 +11,15 @@ import { ROOT, daemonInfo, makeProject, type Project } from "../e2e/harness.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const IMAGES = join(ROOT, "docs", "images");
+/** The docs' screenshots are refreshed only on request (SLIPWAY_SCREENSHOTS=1): a test run leaves the tree as it was. */
+const shot = (
+  page: { screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown> },
+  name: string,
+  full = true,
+) =>
+  process.env.SLIPWAY_SCREENSHOTS
+    ? page.screenshot({ path: join(IMAGES, name), ...(full ? { fullPage: true } : {}) })
+    : Promise.resolve();
 let project: Project;
 let browser: Browser;
 let url: string;
@@ -71,7 +80,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.keyboard.type("not-her-password");
     await page.keyboard.press("Enter");
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("wrong user name or password");
-    await page.screenshot({ path: join(IMAGES, "dashboard-login.png") });
+    await shot(page, "dashboard-login.png", false);
     await page.close();
   });
 
@@ -82,7 +91,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const card = page.getByRole("link", { name: "e2e / development" });
     await card.waitFor();
     await expect.poll(() => page.locator(".card").first().textContent()).toMatch(/revision 2 v2.*healthy/s);
-    await page.screenshot({ path: join(IMAGES, "dashboard-environments.png"), fullPage: true });
+    await shot(page, "dashboard-environments.png");
     await card.click();
     await page.getByRole("region", { name: "History" }).getByRole("cell", { name: "v1" }).waitFor();
     expect(await page.getByRole("button", { name: "Roll back" }).count()).toBe(0);
@@ -130,13 +139,13 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await expect
       .poll(() => page.getByRole("row", { name: /v1 \(rollback of 1\)/ }).textContent())
       .toContain("deployed");
-    await page.screenshot({ path: join(IMAGES, "dashboard-rollback.png"), fullPage: true });
+    await shot(page, "dashboard-rollback.png");
     await page.getByRole("button", { name: "steps of revision 3" }).click();
     await expect.poll(() => page.locator(".steps-of .step").count()).toBeGreaterThan(0);
     await page.setViewportSize({ width: 390, height: 844 });
     // Usable on a phone: nothing wider than the screen (no sideways scrolling).
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: join(IMAGES, "dashboard-phone.png"), fullPage: true });
+    await shot(page, "dashboard-phone.png");
     await ctx.close();
   });
 });
