@@ -26,6 +26,20 @@ function messages(services: string): string[] {
   throw new Error("expected a SpecError");
 }
 
+/** Two services whose ports clash in every way the spec can say. */
+const CLASHING = `  mq:
+    run: ./mq
+    path: ./app
+    port: 15672
+    replicas: 2
+    rollout: { strategy: blue-green }
+    ports: [5672, { name: p5672, port: 5673 }]
+  web:
+    run: ./web
+    path: ./app
+    port: 5672
+`;
+
 describe("ports:", () => {
   it("normalises the three forms, names them and makes the service recreate", () => {
     const s = resolve(`  mq:
@@ -43,32 +57,10 @@ describe("ports:", () => {
   });
 
   it("refuses blue-green, several instances, ports used twice and bad values, each where it is", () => {
-    const m = messages(`  mq:
-    run: ./mq
-    path: ./app
-    port: 15672
-    replicas: 2
-    rollout: { strategy: blue-green }
-    ports: [5672, { name: p5672, port: 5673 }]
-  web:
-    run: ./web
-    path: ./app
-    port: 5672
-    ports: ["99999"]
+    const m = messages(`${CLASHING}    ports: ["99999"]
 `);
     expect(m.join("\n")).toMatch(/services\.web\.ports\.0: ports are 1 to 65535/);
-    const again = messages(`  mq:
-    run: ./mq
-    path: ./app
-    port: 15672
-    replicas: 2
-    rollout: { strategy: blue-green }
-    ports: [5672, { name: p5672, port: 5673 }]
-  web:
-    run: ./web
-    path: ./app
-    port: 5672
-`);
+    const again = messages(CLASHING);
     expect(again).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/services\.mq\.rollout\.strategy: blue-green runs two instances at once/),
