@@ -29,6 +29,12 @@ export interface Artifact {
   revision: number;
   /** Release directory (process), image reference (docker/kubernetes). */
   ref: string;
+  /**
+   * What the revision records about this artifact beside its ref (the prepare step stores it in the
+   * revision's facts under `artifactRecords`, so `history --json` shows it): Kubernetes charts list
+   * their rendered objects (Secrets as references), images their resolved digest. Never secret values.
+   */
+  record?: Record<string, unknown>;
 }
 
 export interface Instance {
@@ -120,6 +126,11 @@ export interface PrepareOptions {
    * the working tree, which would run today's code under an old release's name.
    */
   existingOnly?: boolean;
+  /**
+   * With existingOnly: what the revision recorded about the artifact (its `record`), so the driver
+   * reuses exactly that (Kubernetes: the image digest resolved when the revision was deployed).
+   */
+  recorded?: Record<string, unknown>;
 }
 
 export interface Driver {

@@ -58,7 +58,9 @@ export const chartSchema = z
     }),
   ])
   .describe(
-    "Kubernetes: a Helm chart rendered by the real `helm template` (on PATH or $SLIPWAY_HELM); its objects keep the chart's names.",
+    "Kubernetes: a Helm chart rendered by the real `helm template` (on PATH or $SLIPWAY_HELM) and applied by Slipway " +
+      "(server-side apply, no Helm release); its objects keep the chart's names and roll out the way the chart defines, " +
+      "gated on its workloads' rollout status; history and rollback are Slipway's.",
   );
 
 /** Service fields spread into the service schema (schema.ts). */
@@ -93,6 +95,14 @@ export const kubernetesTarget = z.strictObject({
     .describe("The cluster entry the context must point at; anything else is refused (exit 4)."),
   namespace: z.string().default("default").describe("Namespace of every object (created when missing)."),
   kubeconfig: z.string().optional().describe("Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+  resolveDigests: z
+    .boolean()
+    .optional()
+    .describe(
+      "Resolve image tags to digests when deploying (OCI distribution API, anonymous, 5 s timeout) and record them in " +
+        "the revision; pods run `image:tag@sha256:…`, and a rollback runs the recorded digest. Default true; when the " +
+        'registry cannot be asked the tag is kept and the deploy says "could not resolve digest (reason)".',
+    ),
 });
 
 export type KubernetesTarget = z.output<typeof kubernetesTarget>;
