@@ -185,7 +185,7 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
     await actions.getByRole("button", { name: "Restart" }).waitFor();
     expect(await actions.getByRole("button", { name: "Scale" }).count()).toBe(0);
     expect(await actions.getByRole("button", { name: "Run runbook" }).count()).toBe(0);
-    await actions.getByLabel("Restart").selectOption("api");
+    await actions.getByLabel("Restart service").selectOption("api");
     await actions.getByRole("button", { name: "Restart" }).click();
     await expect
       .poll(() => actions.getByRole("status").textContent(), { timeout: 45_000 })

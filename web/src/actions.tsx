@@ -104,7 +104,7 @@ export function Actions(props: {
         onSubmit={submit("restart", () => (restartOf ? { service: restartOf } : {}))}
         aria-label="Restart"
       >
-        <label for="rs-svc">Restart</label>
+        <label for="rs-svc">Restart service</label>
         <select id="rs-svc" value={restartOf} onChange={(e) => setRestartOf(value(e))}>
           <option value="">all services</option>
           {services.map((s) => (
@@ -142,7 +142,7 @@ export function Actions(props: {
         </form>
       )}
       {deployer && runbooks.length > 0 && (
-        <form onSubmit={submit("runbook", () => ({ name: book }))} aria-label="Run a runbook">
+        <form onSubmit={submit("runbook", () => ({ name: book }))} aria-label="Runbook">
           <label for="rbk">Run a runbook</label>
           <select id="rbk" value={book} onChange={(e) => setRunbook(value(e))}>
             {runbooks.map((n) => (
