@@ -151,7 +151,7 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
     // The viewer sees the silences but no Remove button.
     await viewer.reload();
     expect(await viewer.getByRole("button", { name: /Remove silence/ }).count()).toBe(0);
-  });
+  }, 90_000);
 
   it("backups: an operator takes one and verifies it; a viewer sees the state only", async () => {
     const page = await as("olga");
@@ -171,9 +171,9 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
     await open(viewer, "/backups");
     await viewer.getByRole("row", { name: /files-.*verified/ }).waitFor();
     expect(await viewer.getByRole("button", { name: /Verify|Back up now/ }).count()).toBe(0);
-  });
+  }, 120_000);
 
-  it("actions by role: operator restarts (no scale, no runbook); deployer scales and runs a runbook", async () => {
+  it("actions by role: a viewer has none; an operator restarts one service but has no scale or runbook", async () => {
     const viewer = await as("vera");
     await open(viewer);
     await viewer.getByRole("region", { name: "History" }).getByRole("cell", { name: "v1" }).waitFor();
@@ -191,7 +191,9 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
       .poll(() => actions.getByRole("status").textContent(), { timeout: 45_000 })
       .toBe("restart done");
     expect((await project.get("api")).body).toBe("v2");
+  }, 120_000);
 
+  it("actions by role: a deployer runs a runbook and scales a service", async () => {
     const page = await as("dora");
     await open(page);
     const acts = page.getByRole("region", { name: "Actions" });
@@ -210,7 +212,7 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
       result: { services: { name: string; instances: unknown[] }[] };
     }>();
     expect(status.result.services.find((s) => s.name === "worker")?.instances).toHaveLength(2);
-  });
+  }, 120_000);
 
   it("a protected environment's actions wait for its name to be typed", async () => {
     const page = await as("dora");
@@ -270,7 +272,7 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
       )
       .toContain(`request ${path}`);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await shot(page, "dashboard-phone.png");
+    await shot(page, "dashboard-logs-phone.png");
     await page.getByRole("button", { name: "Stop" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toBe("stopped");
 
@@ -300,5 +302,5 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
       .poll(() => live.getByRole("img", { name: /^api-memory:/ }).getAttribute("aria-label"))
       .toMatch(/max 1024 MiB\), 0 failed/);
     await shot(page, "dashboard-live-analysis.png");
-  });
+  }, 120_000);
 });

@@ -27,7 +27,8 @@ function leaves(v: unknown, path: string, out: Map<string, string>): Map<string,
 /** A value as it may be shown: references as they are, anything else under a secret-looking key hidden. */
 function shown(path: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  const secretish = path.split(".").some((seg) => SECRET_KEY.test(seg));
+  // The key the value sits under (env.DB_PASSWORD), not a list of names (secretEnv.0).
+  const secretish = SECRET_KEY.test(path.split(".").pop() ?? "");
   return secretish && !REFERENCE.test(v) ? "(hidden)" : v;
 }
 
