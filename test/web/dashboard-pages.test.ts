@@ -189,7 +189,7 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
     await actions.getByRole("button", { name: "Restart" }).click();
     await expect
       .poll(() => actions.getByRole("status").textContent(), { timeout: 45_000 })
-      .toBe("restart done");
+      .toMatch(/^restart done: revision \d+ \(v2, deployed\)$/);
     expect((await project.get("api")).body).toBe("v2");
   }, 120_000);
 
@@ -278,7 +278,9 @@ describe.skipIf(!hasChromium)("the dashboard's pages in Chromium", () => {
 
     const instance = (await page.getByLabel("Instance").locator("option").nth(1).textContent()) ?? "";
     await page.getByLabel("Instance").selectOption(instance);
-    await page.getByLabel("Revision").selectOption("2");
+    // The current revision (newest first): the process target keeps no stopped instance of older ones.
+    const current = (await page.getByLabel("Revision").locator("option").nth(1).getAttribute("value")) ?? "";
+    await page.getByLabel("Revision").selectOption(current);
     expect(await page.getByLabel("Follow").isDisabled()).toBe(true);
     await page.getByRole("button", { name: "Show logs" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toMatch(/^\d+ lines$/);
