@@ -36,4 +36,29 @@ describe("runOp", () => {
         UsageError,
       );
   });
+
+  it("a light reference runs with the values remembered for the same environment only", async () => {
+    const seen: Map<string, string>[] = [];
+    const light: OpPayload = { resolution: { ...payload.resolution, light: true }, args: {} };
+    const s = {
+      ...fakeSlipway([]),
+      actingFor: () => s,
+      deployedResolution: async (sp: ResolvedSpec) => ({
+        spec: sp,
+        snapshot: sp,
+        secrets: new Map(),
+        vars: {},
+      }),
+      restart: async (r: { secrets: Map<string, string> }) => seen.push(r.secrets),
+    } as unknown as Slipway;
+    const remembered = (env: string) => ({
+      spec: { ...spec, env },
+      snapshot: spec,
+      secrets: new Map([["API_TOKEN", "t0k"]]),
+      vars: {},
+    });
+    await runOp(s, "restart", light, { emit: () => {}, remembered: remembered("e") });
+    await runOp(s, "restart", light, { emit: () => {}, remembered: remembered("other") });
+    expect(seen.map((m) => m.get("API_TOKEN"))).toEqual(["t0k", undefined]);
+  });
 });

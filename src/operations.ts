@@ -84,6 +84,12 @@ export interface OpContext {
   signal?: AbortSignal;
   /** Log lines of `logs` are streamed through here. */
   line?: (l: LogLine) => void;
+  /**
+   * For a light reference (the dashboard's): the latest full resolution an operation brought for
+   * this environment (the daemon's memory), whose secret values let the deployed revision run
+   * again (restart, scale, rollback) as they do after a CLI deploy.
+   */
+  remembered?: Resolution;
 }
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
@@ -236,6 +242,12 @@ const HANDLERS: Record<OpName, OpHandler> = {
   migrate: dataOp,
 };
 
+/** The deployed revision's resolution with the values an earlier operation brought (same environment only). */
+function withValues(r: Resolution, remembered: Resolution | undefined): Resolution {
+  const same = remembered?.spec.project === r.spec.project && remembered.spec.env === r.spec.env;
+  return same ? { ...r, secrets: new Map(remembered.secrets), vars: remembered.vars } : r;
+}
+
 export async function runOp(
   slipway: Slipway,
   op: string,
@@ -244,7 +256,7 @@ export async function runOp(
 ): Promise<unknown> {
   slipway = slipway.actingFor(str(payload.actor)?.slice(0, 200));
   const resolution = payload.resolution.light
-    ? await slipway.deployedResolution(payload.resolution.spec)
+    ? withValues(await slipway.deployedResolution(payload.resolution.spec), ctx.remembered)
     : fromWire(payload.resolution);
   const spec = resolution.spec;
   // Alerts: the latest configuration (a light reference carries none), and every event to the

@@ -21,6 +21,8 @@ export interface AppDeps {
   slipway: (target: Target) => Slipway;
   /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
   remember?: (r: Resolution) => void;
+  /** The latest resolution kept for an environment: the dashboard's light references run with its values. */
+  latest?: (project: string, env: string) => Resolution | undefined;
   /** Changing operations over TCP and refusals (the daemon records them in the store's timeline). */
   audit?: (r: AuditRecord) => void;
   /** Every engine event (GET /v1/events). */

@@ -86,6 +86,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     secure: !!tcp.tls,
     slipway: (k) => opts.engine.slipway(k),
     remember: (r) => opts.engine.remember(r),
+    latest: (project, env) => opts.engine.latest(project, env),
     version: opts.version,
     startedAt,
     run,

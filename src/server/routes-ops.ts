@@ -43,6 +43,8 @@ export interface OpsDeps {
   slipway: (target: Target) => Slipway;
   /** Keep the latest resolution per environment (secret values for self-heal; memory only). */
   remember?: (r: Resolution) => void;
+  /** The latest resolution kept for an environment: a light reference runs with its values. */
+  latest?: (project: string, env: string) => Resolution | undefined;
   /** This daemon's run (started after an unclean stop?): added to `status` and `health` results. */
   run?: DaemonRun;
 }
@@ -137,7 +139,9 @@ function streamOp(deps: OpsDeps, op: string, payload: OpPayload): Response {
       };
       const slipway = deps.slipway(payload.resolution.spec.target);
       if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
+      const { project, env } = payload.resolution.spec;
       runOp(slipway, op, payload, {
+        remembered: payload.resolution.light ? deps.latest?.(project, env) : undefined,
         emit: (event) => send({ type: "event", event }),
         line: (line) => send({ type: "line", line }),
         signal: op === "logs" ? follow.signal : undefined,

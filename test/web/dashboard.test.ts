@@ -3,23 +3,11 @@
  * daemon started by the CLI, with a real process-target deployment (two releases of the e2e app).
  * Screenshots of the main pages go to docs/images/ (docs/dashboard.md shows them).
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, daemonInfo, makeProject, type Project } from "../e2e/harness.js";
+import { daemonInfo, makeProject, type Project } from "../e2e/harness.js";
+import { hasChromium, launchChromium, logIn as logInAt, shot } from "./browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const IMAGES = join(ROOT, "docs", "images");
-/** The docs' screenshots are refreshed only on request (SLIPWAY_SCREENSHOTS=1): a test run leaves the tree as it was. */
-const shot = (
-  page: { screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown> },
-  name: string,
-  full = true,
-) =>
-  process.env.SLIPWAY_SCREENSHOTS
-    ? page.screenshot({ path: join(IMAGES, name), ...(full ? { fullPage: true } : {}) })
-    : Promise.resolve();
 let project: Project;
 let browser: Browser;
 let url: string;
@@ -40,10 +28,7 @@ beforeAll(async () => {
     if (r.code !== 0) throw new Error(`users add ${name}: ${r.stderr}`);
   }
   url = daemonInfo(project.home).url;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -51,14 +36,9 @@ afterAll(async () => {
   await project?.cleanup();
 });
 
-async function logIn(page: Page, name: string, password: string): Promise<void> {
-  await page.goto(url);
-  await page.getByLabel("User name").fill(name);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-}
+const logIn = (page: Page, name: string, password: string) => logInAt(page, url, name, password);
 
-describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
+describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   it("serves the built page with its content types, without a session", async () => {
     const page = await fetch(url + "/");
     expect(page.status).toBe(200);
@@ -91,7 +71,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const card = page.getByRole("link", { name: "e2e / development" });
     await card.waitFor();
     await expect.poll(() => page.locator(".card").first().textContent()).toMatch(/revision 2 v2.*healthy/s);
-    await shot(page, "dashboard-environments.png");
+    // dashboard-environments.png (a card with its open alerts) is taken by dashboard-pages.test.ts.
     await card.click();
     await page.getByRole("region", { name: "History" }).getByRole("cell", { name: "v1" }).waitFor();
     expect(await page.getByRole("button", { name: "Roll back" }).count()).toBe(0);

@@ -82,19 +82,34 @@ export function roleIn(me: Me, project: string, env: string): string {
 }
 export const atLeast = (held: string, needed: string) => ROLES.indexOf(held) >= ROLES.indexOf(needed);
 
+/** What an operation streams besides its result: engine events, log lines; a signal stops it (logs -F). */
+export interface OpStream {
+  onEvent?: (ev: EngineEvent) => void;
+  onLine?: (l: LogLine) => void;
+  signal?: AbortSignal;
+}
+export interface LogLine {
+  instance: string;
+  stream: "stdout" | "stderr";
+  time?: string;
+  line: string;
+}
+
 /** Runs an operation on an environment (a light reference: the daemon uses the deployed revision). */
 export async function op<T>(
   name: string,
   e: Pick<EnvSummary, "project" | "env" | "target">,
   args: Record<string, unknown> = {},
-  onEvent?: (ev: EngineEvent) => void,
+  stream: OpStream | ((ev: EngineEvent) => void) = {},
 ): Promise<T> {
+  const s = typeof stream === "function" ? { onEvent: stream } : stream;
   const spec = { project: e.project, env: e.env, target: e.target };
   const res = await fetch(`/v1/ops/${name}`, {
     method: "POST",
     credentials: "same-origin",
     headers: { "content-type": "application/json", "x-slipway-csrf": csrf },
     body: JSON.stringify({ resolution: { spec, snapshot: spec, secrets: {}, vars: {}, light: true }, args }),
+    signal: s.signal,
   });
   if (!res.ok || !res.body) {
     const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
@@ -113,10 +128,12 @@ export async function op<T>(
       const m = JSON.parse(line) as {
         type: string;
         event?: EngineEvent;
+        line?: LogLine;
         result?: T;
         error?: { message: string };
       };
-      if (m.type === "event" && m.event) onEvent?.(m.event);
+      if (m.type === "event" && m.event) s.onEvent?.(m.event);
+      else if (m.type === "line" && m.line) s.onLine?.(m.line);
       else if (m.type === "result") return m.result as T;
       else if (m.type === "error") throw new ApiError(200, m.error?.message ?? "operation failed");
     }

@@ -10,7 +10,13 @@ import {
   type Me,
   type Step,
 } from "./api";
+import { Actions } from "./actions";
+import { AlertsPage } from "./alerts";
+import { BackupsPage } from "./backups";
+import { AnalysisRuns, MeasurementCharts, type AnalysisEvidence, type Measurement } from "./chart";
+import { SpecDiff } from "./diff";
 import { Services, type EnvStatus } from "./envs";
+import { LogsPage } from "./logs";
 
 interface Revision {
   number: number;
@@ -20,6 +26,8 @@ interface Revision {
   createdAt: string;
   rollbackOf?: number;
   reason?: string;
+  snapshot?: { runbooks?: Record<string, unknown>; services?: Record<string, { backup?: unknown }> };
+  facts?: { analysis?: AnalysisEvidence[] };
 }
 interface HistoryEntry {
   revision: Revision;
@@ -54,6 +62,7 @@ function Live({ project, env, onDone }: { project: string; env: string; onDone: 
   const [steps, setSteps] = useState<Step[]>([]);
   const [lines, setLines] = useState<string[]>([]);
   const [connected, setConnected] = useState(false);
+  const [measured, setMeasured] = useState<Measurement[]>([]);
   useEffect(() => {
     const q = new URLSearchParams({ project, env });
     const es = new EventSource(`/v1/events?${q}`);
@@ -63,11 +72,16 @@ function Live({ project, env, onDone }: { project: string; env: string; onDone: 
       if (event.type === "step") {
         const s = event as Step;
         setSteps((old) => {
-          const fresh = s.seq <= 1 && old.every((o) => o.status !== "running") ? [] : old;
+          const restart = s.seq <= 1 && old.every((o) => o.status !== "running");
+          if (restart) setMeasured([]);
+          const fresh = restart ? [] : old;
           const i = fresh.findIndex((o) => o.seq === s.seq);
           return i < 0 ? [...fresh, s].sort((a, b) => a.seq - b.seq) : fresh.map((o, j) => (j === i ? s : o));
         });
         if (s.status !== "running") onDone();
+      } else if (event.type === "measurements") {
+        const round = (event.measurements ?? []) as Measurement[];
+        setMeasured((old) => [...old, ...round].slice(-400));
       } else if (typeof event.message === "string") {
         setLines((old) => [...old.slice(-19), String(event.message)]);
       }
@@ -89,82 +103,8 @@ function Live({ project, env, onDone }: { project: string; env: string; onDone: 
       ) : (
         <p class="muted">Nothing running. Steps of a deploy or rollback appear here as they happen.</p>
       )}
+      {measured.length > 0 && <MeasurementCharts measurements={measured} />}
       {lines.length > 0 && <pre class="lines">{lines.join("\n")}</pre>}
-    </section>
-  );
-}
-
-function Actions({ env, history, onRun }: { env: EnvSummary; history: HistoryEntry[]; onRun: () => void }) {
-  const current = env.revision?.number;
-  const choices = history.filter(
-    (h) => h.revision.number !== current && ["deployed", "superseded"].includes(h.revision.status),
-  );
-  const [target, setTarget] = useState("");
-  const [typed, setTyped] = useState("");
-  const [msg, setMsg] = useState("");
-  const [busy, setBusy] = useState(false);
-  const run = async (name: string, args: Record<string, unknown>) => {
-    setBusy(true);
-    setMsg(`${name} running…`);
-    try {
-      const r = await op<{ revision?: number; version?: string; status?: string; reason?: string }>(
-        name,
-        env,
-        args,
-      );
-      const what = r?.revision !== undefined ? `: revision ${r.revision} (${r.version}, ${r.status})` : "";
-      setMsg(`${name} done${what}${r?.reason ? ` — ${r.reason}` : ""}`);
-    } catch (e) {
-      setMsg(`${name} failed: ${(e as Error).message}`);
-    } finally {
-      setBusy(false);
-      onRun();
-    }
-  };
-  const rollback = (e: Event) => {
-    e.preventDefault();
-    const args: Record<string, unknown> = { revision: Number(target) };
-    if (env.protect) args.confirmName = typed;
-    void run("rollback", args);
-  };
-  const sel = target || String(choices[0]?.revision.number ?? "");
-  return (
-    <section aria-label="Actions" class="actions">
-      <h3>Actions</h3>
-      <form
-        onSubmit={(e) => {
-          setTarget(sel);
-          rollback(e);
-        }}
-        aria-label="Roll back"
-      >
-        <label for="rb-rev">Roll back to revision</label>
-        <select id="rb-rev" value={sel} onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}>
-          {choices.map((h) => (
-            <option key={h.revision.number} value={h.revision.number}>
-              {h.revision.number} · {h.revision.version} ({h.revision.status})
-            </option>
-          ))}
-        </select>
-        {env.protect && (
-          <>
-            <label for="rb-confirm">Type “{env.env}” to confirm (protected environment)</label>
-            <input
-              id="rb-confirm"
-              value={typed}
-              onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
-              autocomplete="off"
-            />
-          </>
-        )}
-        <button type="submit" disabled={busy || !choices.length || (env.protect && typed !== env.env)}>
-          Roll back
-        </button>
-      </form>
-      <button type="button" disabled={busy} onClick={() => void run("restart", {})}>
-        Restart all services
-      </button>
-      {msg && <p role="status">{msg}</p>}
     </section>
   );
 }
@@ -178,7 +118,7 @@ function History({ env, history }: { env: EnvSummary; history: HistoryEntry[] })
   return (
     <section aria-label="History">
       <h3>History</h3>
-      <table>
+      <table class="history">
         <thead>
           <tr>
             <th scope="col">#</th>
@@ -219,16 +159,46 @@ function History({ env, history }: { env: EnvSummary; history: HistoryEntry[] })
             {open.revision.reason ? ` — ${open.revision.reason}` : ""}
           </h4>
           <Steps steps={open.steps ?? []} />
+          {open.revision.facts?.analysis?.length ? (
+            <AnalysisRuns runs={open.revision.facts.analysis} />
+          ) : null}
         </div>
       )}
     </section>
   );
 }
 
-export function EnvDetail({ me, project, env: name }: { me: Me; project: string; env: string }) {
+export type Page = "overview" | "alerts" | "backups" | "logs";
+const PAGES: [Page, string][] = [
+  ["overview", "Overview"],
+  ["alerts", "Alerts"],
+  ["backups", "Backups"],
+  ["logs", "Logs"],
+];
+
+function PageNav({ project, env, page }: { project: string; env: string; page: Page }) {
+  const base = `#/env/${encodeURIComponent(project)}/${encodeURIComponent(env)}`;
+  return (
+    <nav aria-label="Environment pages" class="tabs">
+      {PAGES.map(([p, label]) => (
+        <a
+          key={p}
+          href={p === "overview" ? base : `${base}/${p}`}
+          aria-current={p === page ? "page" : undefined}
+        >
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+}
+
+export function EnvDetail(props: { me: Me; project: string; env: string; page: Page }) {
+  const { me, project, env: name, page } = props;
   const [env, setEnv] = useState<EnvSummary | undefined>();
   const [status, setStatus] = useState<EnvStatus | undefined>();
   const [history, setHistory] = useState<HistoryEntry[]>([]);
+  const [current, setCurrent] = useState<Revision | undefined>();
   const [error, setError] = useState("");
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -236,12 +206,14 @@ export function EnvDetail({ me, project, env: name }: { me: Me; project: string;
       const e = (await environments()).environments.find((x) => x.project === project && x.env === name);
       if (!e) throw new Error(`no environment ${project}/${name} you may view`);
       setEnv(e);
-      const [s, h] = await Promise.all([
+      const [s, h, c] = await Promise.all([
         op<EnvStatus>("status", e),
         op<HistoryEntry[]>("history", e, { limit: 20 }),
+        e.revision ? op<HistoryEntry[]>("history", e, { revision: e.revision.number }) : Promise.resolve([]),
       ]);
       setStatus(s);
       setHistory(h);
+      setCurrent(c[0]?.revision);
     })().catch((e: Error) => setError(e.message));
   }, [project, name, tick]);
   const role = roleIn(me, project, name);
@@ -251,11 +223,15 @@ export function EnvDetail({ me, project, env: name }: { me: Me; project: string;
     clearTimeout(settle.current);
     settle.current = setTimeout(() => setTick((t) => t + 1), 400);
   };
+  const revisions = history.map((h) => h.revision);
+  const services = status?.services ?? [];
+  const snap = current?.snapshot;
   return (
     <>
       <h2>
         {project} / {name} {env?.protect && <span class="badge warn">protected</span>}
       </h2>
+      <PageNav project={project} env={name} page={page} />
       {error && (
         <p role="alert" class="error">
           {error}
@@ -272,17 +248,40 @@ export function EnvDetail({ me, project, env: name }: { me: Me; project: string;
           locked by {env.lock.holder} ({env.lock.operation})
         </p>
       )}
-      <div class="grid">
-        <section aria-label="Services">
-          <h3>Services</h3>
-          {status ? <Services services={status.services} /> : <p>…</p>}
-        </section>
-        <Live project={project} env={name} onDone={refresh} />
-      </div>
-      {env && atLeast(role, "operator") && (
-        <Actions env={env} history={history} onRun={() => setTick((t) => t + 1)} />
+      {env && page === "alerts" && <AlertsPage env={env} role={role} />}
+      {env && page === "backups" && (
+        <BackupsPage
+          env={env}
+          role={role}
+          services={Object.entries(snap?.services ?? {})
+            .filter(([, s]) => s.backup)
+            .map(([n]) => n)}
+        />
       )}
-      {env && <History env={env} history={history} />}
+      {env && page === "logs" && <LogsPage env={env} services={services} revisions={revisions} />}
+      {page === "overview" && (
+        <>
+          <div class="grid">
+            <section aria-label="Services">
+              <h3>Services</h3>
+              {status ? <Services services={status.services} /> : <p>…</p>}
+            </section>
+            <Live project={project} env={name} onDone={refresh} />
+          </div>
+          {env && atLeast(role, "operator") && (
+            <Actions
+              env={env}
+              role={role}
+              revisions={revisions}
+              services={services}
+              runbooks={Object.keys(snap?.runbooks ?? {})}
+              onRun={() => setTick((t) => t + 1)}
+            />
+          )}
+          {env && <History env={env} history={history} />}
+          {env && <SpecDiff env={env} revisions={revisions} />}
+        </>
+      )}
     </>
   );
 }

@@ -1,6 +1,7 @@
 /** One environment on the list: revision, each service's health and URL, the lock. */
 import { useEffect, useState } from "preact/hooks";
 import { op, roleIn, type EnvSummary, type Me } from "./api";
+import { OpenAlerts, type RuleStatus } from "./alerts";
 
 export interface ServiceStatus {
   name: string;
@@ -41,16 +42,21 @@ export function Services({ services }: { services: ServiceStatus[] }) {
 export function EnvCard({ env, me }: { env: EnvSummary; me: Me }) {
   const [status, setStatus] = useState<EnvStatus | undefined>();
   const [error, setError] = useState("");
+  const [rules, setRules] = useState<RuleStatus[] | undefined>();
   useEffect(() => {
     op<EnvStatus>("status", env)
       .then(setStatus)
       .catch((e: Error) => setError(e.message));
+    op<{ rules: RuleStatus[] }>("rules", env)
+      .then((r) => setRules(r.rules))
+      .catch(() => setRules([]));
   }, [env.project, env.env]);
+  const base = `#/env/${encodeURIComponent(env.project)}/${encodeURIComponent(env.env)}`;
   const r = env.revision;
   return (
     <li class="card">
       <h3>
-        <a href={`#/env/${encodeURIComponent(env.project)}/${encodeURIComponent(env.env)}`}>
+        <a href={base}>
           {env.project} / {env.env}
         </a>
         {env.protect && <span class="badge warn">protected</span>}
@@ -71,6 +77,14 @@ export function EnvCard({ env, me }: { env: EnvSummary; me: Me }) {
         </p>
       )}
       {status ? <Services services={status.services} /> : error ? <p class="error">{error}</p> : <p>…</p>}
+      {rules && rules.length > 0 && (
+        <div class="card-alerts">
+          <a href={`${base}/alerts`} aria-label={`Alerts of ${env.project}/${env.env}`}>
+            Alerts
+          </a>
+          <OpenAlerts rules={rules} />
+        </div>
+      )}
     </li>
   );
 }

@@ -6,7 +6,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { whoAmI, login, logout, environments, type Me, type EnvSummary } from "./api";
-import { EnvDetail } from "./detail";
+import { EnvDetail, type Page } from "./detail";
 import { EnvCard } from "./envs";
 import "./style.css";
 
@@ -88,7 +88,7 @@ function App() {
   }, []);
   if (me === undefined) return <p aria-busy="true">Loading…</p>;
   if (me === null) return <Login onIn={setMe} />;
-  const m = /^#\/env\/([^/]+)\/([^/]+)$/.exec(hash);
+  const m = /^#\/env\/([^/]+)\/([^/]+)(?:\/(alerts|backups|logs))?$/.exec(hash);
   return (
     <>
       <header class="top">
@@ -104,7 +104,12 @@ function App() {
       </header>
       <main>
         {m ? (
-          <EnvDetail me={me} project={decodeURIComponent(m[1])} env={decodeURIComponent(m[2])} />
+          <EnvDetail
+            me={me}
+            project={decodeURIComponent(m[1])}
+            env={decodeURIComponent(m[2])}
+            page={(m[3] as Page | undefined) ?? "overview"}
+          />
         ) : (
           <EnvList me={me} />
         )}

@@ -1,0 +1,36 @@
+/**
+ * What the dashboard's browser tests share: Debian's Chromium launched by playwright-core, the
+ * log-in form filled as a person would, and the docs' screenshots (refreshed only on request).
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { ROOT } from "../e2e/harness.js";
+
+export const CHROMIUM = "/usr/bin/chromium";
+export const hasChromium = existsSync(CHROMIUM);
+const IMAGES = join(ROOT, "docs", "images");
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}
+
+export async function logIn(page: Page, url: string, name: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel("User name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** The docs' screenshots are refreshed only on request (SLIPWAY_SCREENSHOTS=1): a test run leaves the tree as it was. */
+export const shot = (
+  page: { screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown> },
+  name: string,
+  full = true,
+) =>
+  process.env.SLIPWAY_SCREENSHOTS
+    ? page.screenshot({ path: join(IMAGES, name), ...(full ? { fullPage: true } : {}) })
+    : Promise.resolve();
