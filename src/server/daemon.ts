@@ -31,6 +31,8 @@ export interface DaemonOptions {
   version: string;
   /** TLS, --insecure-http and the Host allow-list of the TCP listener (server/listen.ts). */
   tcp?: TcpOptions;
+  /** How long a dashboard session lasts (`serve --session-ttl`; default 12 h). */
+  sessionTtlMs?: number;
 }
 
 export interface RunningDaemon {
@@ -84,6 +86,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     audit: (r) => audit(opts, r),
     allowedHosts: tcp.allowedHosts,
     secure: !!tcp.tls,
+    sessionTtlMs: opts.sessionTtlMs,
     slipway: (k) => opts.engine.slipway(k),
     remember: (r) => opts.engine.remember(r),
     version: opts.version,
