@@ -14,7 +14,7 @@ import {
 } from "../index.js";
 import { join } from "node:path";
 import { createApp } from "./app.js";
-import { listEnvironments } from "./routes-web.js";
+import { listEnvironments, sharedList } from "./routes-web.js";
 import type { AuditRecord } from "./routes-ops.js";
 import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
 import { markDaemonStart, markDaemonStop } from "./daemon-state.js";
@@ -82,7 +82,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const app = createApp({
     users: opts.engine.store.auth,
     subscribe: (fn) => opts.engine.subscribe(fn),
-    environments: () => listEnvironments(opts.engine.store),
+    // 20 viewers' pages reading it at once cost one computation (bench/dashboard.ts).
+    environments: sharedList(() => listEnvironments(opts.engine.store), 1000),
     audit: (r) => audit(opts, r),
     allowedHosts: tcp.allowedHosts,
     secure: !!tcp.tls,

@@ -50,6 +50,7 @@ export function register(cli: Cli): void {
     .action(
       cli.action(async (o: ServeOptions) => {
         if (o.install || o.print) return install(cli, o);
+        const sessionTtlMs = sessionTtlArg(o.sessionTtl);
         const { createRuntime, fileLogger } = await import("../../index.js");
         const { startDaemon } = await import("../../server/daemon.js");
         const home = cli.home;
@@ -62,7 +63,7 @@ export function register(cli: Cli): void {
           engine,
           logger,
           version: slipwayVersion(),
-          sessionTtlMs: sessionTtlArg(o.sessionTtl),
+          sessionTtlMs,
           tcp: {
             tls: o.tlsCert || o.tlsKey ? { cert: o.tlsCert ?? "", key: o.tlsKey ?? "" } : undefined,
             insecureHttp: o.insecureHttp,
