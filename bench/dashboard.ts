@@ -217,6 +217,7 @@ async function browserPart(
     const names = Array.from({ length: ENVS }, (_, i) => `${envName(i).project} / ${envName(i).env}`);
     const first: number[] = [];
     const full: number[] = [];
+    const parts: { html: number; script: number; list: number }[] = [];
     for (let run = 0; run < RENDERS; run++) {
       const page = await ctx.newPage();
       await page.goto(url + "/", { waitUntil: "commit" });
@@ -230,6 +231,14 @@ async function browserPart(
         { polling: "raf", timeout: 30_000 },
       );
       first.push((await t.jsonValue()) as number);
+      parts.push(
+        await page.evaluate(() => {
+          const doc = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+          const res = performance.getEntriesByType("resource") as PerformanceResourceTiming[];
+          const end = (part: string) => res.find((r) => r.name.includes(part))?.responseEnd ?? NaN;
+          return { html: doc.responseEnd, script: end("/assets/"), list: end("/v1/environments") };
+        }),
+      );
       const t2 = await page
         .waitForFunction(
           () => {
@@ -250,6 +259,14 @@ async function browserPart(
     // SSE: one page listening on GET /v1/events, the daemon publishing EVENTS events.
     const page = await ctx.newPage();
     await page.goto(url + "/");
+    // Once the page's own reads (a status per card) are done: the daemon is otherwise idle.
+    await page
+      .waitForFunction(
+        () => [...document.querySelectorAll(".card")].every((c) => !/…/.test(c.textContent ?? "")),
+        undefined,
+        { timeout: 60_000 },
+      )
+      .catch(() => {});
     await page.evaluate(
       () =>
         new Promise<void>((resolve) => {
@@ -270,7 +287,7 @@ async function browserPart(
       timeout: 30_000,
     });
     const sse = (await page.evaluate(() => (window as unknown as { got: number[] }).got)) as number[];
-    return { first, full, sse };
+    return { first, full, parts, sse };
   } finally {
     await browser.close();
   }
@@ -335,6 +352,10 @@ async function main(): Promise<void> {
     console.log(`\nenvironments page in Chromium (${RENDERS} loads, navigation start →)`);
     console.log(
       `  every environment on screen  median ${ms(med(b.first))}  max ${ms(Math.max(...b.first))}  (goal < 1000 ms: ${Math.max(...b.first) < 1000 ? "met" : "NOT met"})`,
+    );
+    const part = (k: "html" | "script" | "list") => ms(med(b.parts.map((x) => x[k])));
+    console.log(
+      `  of which: page HTML received ${part("html")}, script ${part("script")}, GET /v1/environments answered ${part("list")} (medians)`,
     );
     console.log(
       `  every card with its services median ${ms(med(b.full))}  max ${ms(Math.max(...b.full))}  (a status call per card)`,
