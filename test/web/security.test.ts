@@ -156,7 +156,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!existsSync(CHROMIUM))("the dashboard's defences in Chromium", () => {
-  it("a session expires: the page sends the user back to the login, the cookie replayed gets 401", async () => {
+  it("a session expires: the cookie replayed gets 401, the page shows the login on reload", async () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await logIn(page, shortUrl, "sam");
