@@ -14,7 +14,7 @@ import {
 } from "../index.js";
 import { join } from "node:path";
 import { createApp } from "./app.js";
-import { listEnvironments } from "./routes-web.js";
+import { listEnvironments, sharedList } from "./routes-web.js";
 import type { AuditRecord } from "./routes-ops.js";
 import { assertTcpOptions, listenSocket, listenTcp, type TcpOptions } from "./listen.js";
 import { markDaemonStart, markDaemonStop } from "./daemon-state.js";
@@ -31,6 +31,8 @@ export interface DaemonOptions {
   version: string;
   /** TLS, --insecure-http and the Host allow-list of the TCP listener (server/listen.ts). */
   tcp?: TcpOptions;
+  /** How long a dashboard session lasts (`serve --session-ttl`; default 12 h). */
+  sessionTtlMs?: number;
 }
 
 export interface RunningDaemon {
@@ -80,10 +82,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const app = createApp({
     users: opts.engine.store.auth,
     subscribe: (fn) => opts.engine.subscribe(fn),
-    environments: () => listEnvironments(opts.engine.store),
+    // 20 viewers' pages reading it at once cost one computation (bench/dashboard.ts).
+    environments: sharedList(() => listEnvironments(opts.engine.store), 1000),
     audit: (r) => audit(opts, r),
     allowedHosts: tcp.allowedHosts,
     secure: !!tcp.tls,
+    sessionTtlMs: opts.sessionTtlMs,
     slipway: (k) => opts.engine.slipway(k),
     remember: (r) => opts.engine.remember(r),
     latest: (project, env) => opts.engine.latest(project, env),

@@ -56,6 +56,26 @@ export async function listEnvironments(store: EnvStore): Promise<EnvironmentSumm
   return out.sort((a, b) => a.project.localeCompare(b.project) || a.env.localeCompare(b.env));
 }
 
+/**
+ * The list for many viewers at once: concurrent requests share one computation, and its result
+ * serves for `maxAgeMs` (a dashboard polling every few seconds sees changes within that delay).
+ */
+export function sharedList<T>(compute: () => Promise<T>, maxAgeMs: number, now = Date.now): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const t = now();
+    if (last && t - last.at < maxAgeMs) return last.value;
+    const value = compute();
+    const entry = { at: t, value };
+    last = entry;
+    // A failure is not kept: the next request computes again.
+    value.catch(() => {
+      if (last === entry) last = undefined;
+    });
+    return value;
+  };
+}
+
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
 import { slipwayVersion } from "../version.js";
+import { UsageError, parseDuration } from "../../core.js";
 
 interface ServeOptions {
   host: string;
@@ -11,6 +12,7 @@ interface ServeOptions {
   tlsKey?: string;
   insecureHttp?: boolean;
   allowedHost: string[];
+  sessionTtl: string;
   install?: boolean;
   print?: boolean;
   unitFile?: string;
@@ -34,6 +36,11 @@ export function register(cli: Cli): void {
     .option("--tls-key <file>", "the certificate's private key (PEM)")
     .option("--insecure-http", "allow plain HTTP on a non-loopback --host (prints a warning)")
     .option("--allowed-host <name>", "a Host header name the listener answers to (repeatable)", collect, [])
+    .option(
+      "--session-ttl <duration>",
+      "how long a dashboard login lasts before its session expires (e.g. 30m, 8h; 1s to 30d)",
+      "12h",
+    )
     .option("--install", "write a systemd unit that runs this daemon and restarts it whenever it stops")
     .option("--print", "with --install: print the unit instead of writing it")
     .option(
@@ -43,6 +50,7 @@ export function register(cli: Cli): void {
     .action(
       cli.action(async (o: ServeOptions) => {
         if (o.install || o.print) return install(cli, o);
+        const sessionTtlMs = sessionTtlArg(o.sessionTtl);
         const { createRuntime, fileLogger } = await import("../../index.js");
         const { startDaemon } = await import("../../server/daemon.js");
         const home = cli.home;
@@ -55,6 +63,7 @@ export function register(cli: Cli): void {
           engine,
           logger,
           version: slipwayVersion(),
+          sessionTtlMs,
           tcp: {
             tls: o.tlsCert || o.tlsKey ? { cert: o.tlsCert ?? "", key: o.tlsKey ?? "" } : undefined,
             insecureHttp: o.insecureHttp,
@@ -73,6 +82,14 @@ export function register(cli: Cli): void {
         process.on("SIGINT", () => void shutdown());
       }),
     );
+}
+
+/** --session-ttl: a duration from 1 minute to 30 days (a test may shorten it to seconds). */
+function sessionTtlArg(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1000 || ms > 30 * 86_400_000)
+    throw new UsageError(`--session-ttl "${v}" is not a duration from 1s to 30d (e.g. 30m, 12h, 7d)`);
+  return ms;
 }
 
 async function install(cli: Cli, o: ServeOptions): Promise<void> {
