@@ -87,7 +87,21 @@ beforeAll(async () => {
   await removeProject(PROJECT);
   double = await startKubeDouble();
   const kubeconfig = join(dir, ".kubeconfig");
-  writeFileSync(kubeconfig, double.kubeconfig({ context: "staging-cluster", cluster: "staging-cluster" }));
+  // The runbook's two contexts (`kubectl config use-context staging-cluster | prod-cluster`), both on
+  // the double.
+  writeFileSync(
+    kubeconfig,
+    double
+      .kubeconfig({ context: "staging-cluster", cluster: "staging-cluster" })
+      .replace(
+        /^contexts: \[(.*)\]$/m,
+        "contexts: [$1, { name: prod-cluster, context: { cluster: prod-cluster, user: double-user } }]",
+      )
+      .replace(
+        /^clusters: \[(.*)\]$/m,
+        (_, c: string) => `clusters: [${c}, ${c.replace("staging-cluster", "prod-cluster")}]`,
+      ),
+  );
   [apiPort, pgPort] = await Promise.all([freePort(), freePort()]);
   env = {
     ...process.env,
@@ -267,6 +281,8 @@ describe("examples/agent-platform (seed 001)", () => {
     const before = double.requests.length;
     const r = await slipway(["deploy", "production", "--only", "agent-api", "--version", "v1"]);
     expect(r.code, r.out).toBe(4);
+    expect(r.out).toContain("--confirm-name");
     expect(double.requests.length).toBe(before);
+    expect(double.objects("namespaces").map((n) => n.metadata?.name)).toContain("agent-system");
   }, 60_000);
 });
