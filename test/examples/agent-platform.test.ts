@@ -22,7 +22,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { BIN, killDaemon } from "../e2e/harness.js";
+import { BIN, killDaemon, processesUnder } from "../e2e/harness.js";
 import { startLoad } from "../e2e/load.js";
 import { ensureTestImages, removeProject } from "../support/docker.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
@@ -126,6 +126,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await slipway(["destroy", "development", "--yes"]).catch(() => undefined);
   killDaemon(home);
+  // The proxy outlives the daemon by design; this test started it, so it ends it.
+  for (const p of processesUnder(home))
+    try {
+      process.kill(p.pid, "SIGTERM");
+    } catch {
+      /* gone */
+    }
   await removeProject(PROJECT);
   await removeImages();
   await double?.close();
