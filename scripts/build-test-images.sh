@@ -101,6 +101,61 @@ if command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# --- slipway-test/postgres ------------------------------------------------------------------
+# busybox + the host's PostgreSQL server, initdb and psql (Debian's /usr/lib/postgresql/N) with the
+# libraries ldd lists; the entrypoint initialises $PGDATA on first start (POSTGRES_USER,
+# POSTGRES_PASSWORD, POSTGRES_DB as the postgres image reads them) and runs the server as `postgres`.
+PG_DIR=$(ls -d /usr/lib/postgresql/*/ 2>/dev/null | sort -V | tail -n 1)
+if [ -n "$PG_DIR" ] && [ -x "${PG_DIR}bin/postgres" ]; then
+  PG_VER=$(basename "$PG_DIR")
+  PG_SHARE=/usr/share/postgresql/$PG_VER
+  PLIBS=$(ldd "${PG_DIR}bin/postgres" "${PG_DIR}bin/initdb" "${PG_DIR}bin/psql" "${PG_DIR}bin/pg_isready" "${PG_DIR}"lib/*.so 2>/dev/null \
+    | awk '/=>/ { print $3 } /^[[:space:]]*\/.* \(0x/ { print $1 }' | grep '^/' | sort -u)
+  PG_HASH=$( (sha256sum "$BUSYBOX"; ls -l "${PG_DIR}bin/postgres"; for l in $PLIBS; do ls -lL "$l"; done; echo v3) | sha256sum | cut -c1-16)
+  if uptodate slipway-test/postgres "$PG_HASH"; then
+    echo "slipway-test/postgres: up to date"
+  else
+    busybox_root "$WORK/pg"
+    printf 'postgres:x:70:70:postgres:/var/lib/postgresql:/bin/sh\n' >>"$WORK/pg/etc/passwd"
+    printf 'postgres:x:70:\n' >>"$WORK/pg/etc/group"
+    mkdir -p "$WORK/pg$PG_DIR" "$WORK/pg$PG_SHARE" "$WORK/pg/usr/share" "$WORK/pg/var/lib/postgresql/data" "$WORK/pg/var/run/postgresql"
+    cp -a "$PG_DIR." "$WORK/pg$PG_DIR"
+    cp -a "$PG_SHARE/." "$WORK/pg$PG_SHARE"
+    [ -d /usr/share/zoneinfo ] && cp -a /usr/share/zoneinfo "$WORK/pg/usr/share/zoneinfo"
+    for l in $PLIBS; do
+      mkdir -p "$WORK/pg$(dirname "$l")"
+      cp -L "$l" "$WORK/pg$l"
+    done
+    chown -R 70:70 "$WORK/pg/var/lib/postgresql" "$WORK/pg/var/run/postgresql"
+    mkdir -p "$WORK/pg/usr/local/bin"
+    cat >"$WORK/pg/usr/local/bin/docker-entrypoint.sh" <<'SH'
+#!/bin/sh
+set -e
+: "${PGDATA:=/var/lib/postgresql/data}" "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
+mkdir -p "$PGDATA" && chown -R postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  echo "${POSTGRES_PASSWORD:-postgres}" >/tmp/pwfile && chown postgres /tmp/pwfile
+  su postgres -c "initdb -D '$PGDATA' -U '$POSTGRES_USER' --pwfile=/tmp/pwfile --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C --no-sync" >/dev/null
+  rm -f /tmp/pwfile
+  echo "host all all 0.0.0.0/0 scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  su postgres -c "postgres -D '$PGDATA' -c listen_addresses='' -k /tmp" & pid=$!
+  until su postgres -c "psql -h /tmp -U '$POSTGRES_USER' -d postgres -qAtc 'SELECT 1'" >/dev/null 2>&1; do sleep 0.2; done
+  if [ "$POSTGRES_DB" != postgres ]; then
+    su postgres -c "psql -h /tmp -U '$POSTGRES_USER' -d postgres -qc 'CREATE DATABASE \"$POSTGRES_DB\"'"
+  fi
+  kill -INT $pid; wait $pid || true
+fi
+exec su postgres -c "exec postgres -D '$PGDATA' -c listen_addresses='*' -k /tmp"
+SH
+    chmod 755 "$WORK/pg/usr/local/bin/docker-entrypoint.sh"
+    tar -C "$WORK/pg" -c . | docker import \
+      -c "ENV PATH=${PG_DIR}bin:/usr/bin:/bin PGDATA=/var/lib/postgresql/data" -c 'EXPOSE 5432' \
+      -c 'CMD ["/usr/local/bin/docker-entrypoint.sh"]' \
+      -c "LABEL slipway.test.inputs=$PG_HASH" - slipway-test/postgres:latest >/dev/null
+    echo "slipway-test/postgres: built"
+  fi
+fi
+
 # --- slipway-test/app -----------------------------------------------------------------------
 APP_DIR="$ROOT/test/docker/app"
 APP_HASH=$( (echo "$NODE_HASH"; cat "$APP_DIR/Dockerfile" "$APP_DIR/server.mjs") | sha256sum | cut -c1-16)

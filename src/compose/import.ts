@@ -93,7 +93,7 @@ function topLevelKeys(doc: Obj, ctx: Ctx): void {
 /** Whatever the schema still refuses is moved to the unmapped list rather than written. */
 function dropRefused(spec: Obj, file: string, ctx: Ctx): void {
   for (let round = 0; round < 50; round++) {
-    const r = specSchema.safeParse(structuredClone(spec));
+    const r = specSchema.safeParse(asResolved(spec));
     if (r.success) return;
     const issue = r.error.issues[0];
     if (!issue || !issue.path.length || !unset(spec, issue.path))
@@ -102,6 +102,20 @@ function dropRefused(spec: Obj, file: string, ctx: Ctx): void {
       ]);
     ctx.unmapped.push(`${issue.path.join(".")}: dropped, ${issue.message}`);
   }
+}
+
+/**
+ * The spec as the loader would see it after interpolation, as far as the import can tell: a value
+ * that is one `${VAR:-3000}` takes its default, a number when it is one (`port: ${API_PORT:-5000}`).
+ */
+function asResolved(v: unknown): unknown {
+  if (typeof v === "string") {
+    const m = /^\$\{\w+:?-([^}]*)\}$/.exec(v);
+    return m ? (/^\d+$/.test(m[1] as string) ? Number(m[1]) : m[1]) : v;
+  }
+  if (Array.isArray(v)) return v.map(asResolved);
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asResolved(x)]));
+  return v;
 }
 
 /** Remove a value at a path in a plain object. */

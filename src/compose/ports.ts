@@ -1,8 +1,9 @@
 /** Compose `ports` and `expose` entries to a service's port and container port. */
-import { isObj, type Obj } from "./values.js";
+import { convertInterpolation, isObj, type Obj } from "./values.js";
 
 export interface ComposePort {
-  published?: number;
+  /** A number, or a `${VAR:-5000}` interpolation kept for Slipway to resolve (`port:` takes both). */
+  published?: number | string;
   target: number;
   host?: string;
   protocol: string;
@@ -25,15 +26,29 @@ export function parsePort(p: unknown): ComposePort | string | undefined {
     };
   }
   if (typeof p !== "string") return "not understood";
-  const [spec, protocol = "tcp"] = p.split("/") as [string, string?];
+  // `${API_PORT:-5000}:5000`: the interpolation's own ":" and "-" are not separators or ranges.
+  const vars: string[] = [];
+  const masked = p.replace(/\$\{[^}]*\}/g, (v) => `\u{e000}${vars.push(v) - 1}\u{e000}`);
+  const unmask = (x: string) =>
+    x.replace(/\u{e000}(\d+)\u{e000}/gu, (_, i: string) => vars[Number(i)] as string);
+  const [spec, protocol = "tcp"] = masked.split("/") as [string, string?];
   const parts = spec.split(":");
   if (parts.some((x) => x.includes("-"))) return "port ranges are not supported";
   const target = Number(parts[parts.length - 1]);
   if (!Number.isInteger(target)) return "not understood";
+  const pub = parts.length >= 2 && parts[parts.length - 2] !== "" ? parts[parts.length - 2] : undefined;
   const published =
-    parts.length >= 2 && parts[parts.length - 2] !== "" ? Number(parts[parts.length - 2]) : undefined;
-  const host = parts.length === 3 ? parts[0] : undefined;
+    pub === undefined ? undefined : pub.includes("\u{e000}") ? publishedVar(unmask(pub)) : Number(pub);
+  if (published !== undefined && typeof published === "number" && !Number.isInteger(published))
+    return "not understood";
+  if (published === "") return "not understood";
+  const host = parts.length === 3 ? unmask(parts[0] as string) : undefined;
   return { target, ...(published ? { published } : {}), ...(host ? { host } : {}), protocol };
+}
+
+/** A published port given as one interpolation (`${API_PORT:-5000}`), in Slipway's syntax; else "". */
+function publishedVar(text: string): string {
+  return /^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$/.test(text) ? convertInterpolation(text) : "";
 }
 
 /**

@@ -71,8 +71,9 @@ export function mapService(name: string, s: Obj, ctx: Ctx): Obj {
   if (labels !== undefined) out.labels = { ...(out.labels as Obj), ...labelsOf(labels) };
   mapStop(take("stop_signal"), take("stop_grace_period"), out, skip);
   secretOwner(out, skip);
-  if (typeof out.image === "string" && STATEFUL_IMAGE.test(out.image.split(":")[0] as string))
-    out.stateful = true;
+  // `${POSTGRES_IMAGE:-postgres:15}`: the default names the image.
+  const image = typeof out.image === "string" ? out.image.replace(/^\$\{\w+:?-(.*)\}$/, "$1") : undefined;
+  if (image !== undefined && STATEFUL_IMAGE.test(image.split(":")[0] as string)) out.stateful = true;
   furtherPorts(out, skip);
   for (const k of Object.keys(s)) {
     if (handled.has(k)) continue;

@@ -7,6 +7,8 @@ import { hostname } from "node:os";
 import { LockHeld } from "../errors.js";
 import type { LockInfo, Store } from "../store/store.js";
 import { identityAlive, selfIdentity } from "../util/pid.js";
+import { sleep } from "../util/sleep.js";
+import type { EventSink } from "./events.js";
 
 const HOLDER = /pid (\d+)(?:\/(\d+))?@([^@]*)$/;
 
@@ -78,4 +80,35 @@ export async function acquireLock(
   }
   const h = await store.getLock(project, env);
   throw new LockHeld(env, h?.holder ?? "unknown", h?.acquiredAt ?? "?", h?.operation ?? "?");
+}
+
+/**
+ * The daemon's own periodic work (warm reaping and self-heal, health sweeps) holds the lock for
+ * moments at a time; a user's operation waits for it to end instead of failing with exit 3.
+ */
+const HOUSEKEEPING = new Set(["maintain", "health-sweep"]);
+const HOUSEKEEPING_WAIT_MS = 120_000;
+
+export async function waitForHousekeeping<T>(
+  emit: EventSink,
+  env: string,
+  take: () => Promise<T>,
+): Promise<T> {
+  const until = Date.now() + HOUSEKEEPING_WAIT_MS;
+  let said = false;
+  for (;;) {
+    try {
+      return await take();
+    } catch (e) {
+      if (!(e instanceof LockHeld) || !HOUSEKEEPING.has(e.operation) || Date.now() > until) throw e;
+      if (!said)
+        emit({
+          type: "log",
+          level: "info",
+          message: `${env}: waiting for the daemon's ${e.operation} to finish`,
+        });
+      said = true;
+      await sleep(100);
+    }
+  }
 }

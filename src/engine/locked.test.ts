@@ -13,6 +13,7 @@ import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { EngineDeps } from "./context.js";
 import type { EngineEvent } from "./events.js";
 import { lockHolder } from "./lock.js";
+import { withLock } from "./data/catalog.js";
 import { locked } from "./locked.js";
 
 const dirs: string[] = [];
@@ -74,6 +75,27 @@ describe("locked()", () => {
         async () => "ran",
       ),
     ).rejects.toBeInstanceOf(LockHeld);
+    await store.close();
+  });
+
+  it("data operations (migrate up/down, restore) wait for housekeeping too, instead of exit 3", async () => {
+    const { store, deps, spec, hold } = setup();
+    await hold("health-sweep");
+    setTimeout(() => void store.releaseLock("p", "e", lockHolder("daemon")), 300);
+    const events: EngineEvent[] = [];
+    const r = await withLock(
+      deps,
+      spec,
+      "migrate up",
+      async () => "migrated",
+      (e) => events.push(e),
+    );
+    expect(r).toBe("migrated");
+    expect(
+      events.some((e) => e.type === "log" && /waiting for the daemon's health-sweep/.test(e.message)),
+    ).toBe(true);
+    await hold("deploy");
+    await expect(withLock(deps, spec, "migrate up", async () => "ran")).rejects.toBeInstanceOf(LockHeld);
     await store.close();
   });
 });

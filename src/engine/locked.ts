@@ -8,10 +8,9 @@ import type { ResolvedSpec } from "../spec/resolved.js";
 import type { LockInfo } from "../store/store.js";
 import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
-import { acquireLock, holderAlive } from "./lock.js";
+import { acquireLock, holderAlive, waitForHousekeeping } from "./lock.js";
 import { recoverEnvironment, type RecoveryReport } from "./recover.js";
 import { reapWarm } from "./warm.js";
-import { sleep } from "../util/sleep.js";
 
 /** Run `fn` holding the environment lock; a stale lock (dead holder) is recovered first. */
 export async function locked<T>(
@@ -27,33 +26,6 @@ export async function locked<T>(
     return await fn();
   } finally {
     await deps.store.releaseLock(spec.project, spec.env, lock.holder);
-  }
-}
-
-/**
- * The daemon's own periodic work (warm reaping and self-heal, health sweeps) holds the lock for
- * moments at a time; a user's operation waits for it to end instead of failing with exit 3.
- */
-const HOUSEKEEPING = new Set(["maintain", "health-sweep"]);
-const HOUSEKEEPING_WAIT_MS = 120_000;
-
-async function waitForHousekeeping<T>(emit: EventSink, env: string, take: () => Promise<T>): Promise<T> {
-  const until = Date.now() + HOUSEKEEPING_WAIT_MS;
-  let said = false;
-  for (;;) {
-    try {
-      return await take();
-    } catch (e) {
-      if (!(e instanceof LockHeld) || !HOUSEKEEPING.has(e.operation) || Date.now() > until) throw e;
-      if (!said)
-        emit({
-          type: "log",
-          level: "info",
-          message: `${env}: waiting for the daemon's ${e.operation} to finish`,
-        });
-      said = true;
-      await sleep(100);
-    }
   }
 }
 

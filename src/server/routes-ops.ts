@@ -137,15 +137,20 @@ function streamOp(deps: OpsDeps, op: string, payload: OpPayload): Response {
           open = false;
         }
       };
-      const slipway = deps.slipway(payload.resolution.spec.target);
-      if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
-      const { project, env } = payload.resolution.spec;
-      runOp(slipway, op, payload, {
-        remembered: payload.resolution.light ? deps.latest?.(project, env) : undefined,
-        emit: (event) => send({ type: "event", event }),
-        line: (line) => send({ type: "line", line }),
-        signal: op === "logs" ? follow.signal : undefined,
-      })
+      // Building the target's Slipway may refuse (a kubeconfig naming the wrong cluster: exit 4):
+      // that is the operation's error on the stream, not an internal error of the daemon.
+      Promise.resolve()
+        .then(() => {
+          const slipway = deps.slipway(payload.resolution.spec.target);
+          if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
+          const { project, env } = payload.resolution.spec;
+          return runOp(slipway, op, payload, {
+            remembered: payload.resolution.light ? deps.latest?.(project, env) : undefined,
+            emit: (event) => send({ type: "event", event }),
+            line: (line) => send({ type: "line", line }),
+            signal: op === "logs" ? follow.signal : undefined,
+          });
+        })
         .then((result) => send({ type: "result", result: withDaemon(deps, op, result) }))
         .catch((e) => {
           const w = toWireError(e);

@@ -164,6 +164,22 @@ describe("importCompose", () => {
     expect(composeDuration("1500ms")).toBe("1500ms");
     expect(convertInterpolation("$HOME/$${x} $$5 ${A:-b}")).toBe("${HOME}/$${x} $5 ${A:-b}");
   });
+
+  it("keeps a published port or an image given as ${VAR:-default} (not a port range)", () => {
+    const compose = [
+      "services:",
+      "  api: { image: api:1, ports: ['${API_PORT:-5000}:5000', '127.0.0.1:${METRICS_PORT:-8000}:8000'] }",
+      "  db: { image: '${POSTGRES_IMAGE:-postgres:15-alpine}', ports: ['${DB_PORT:-5432}:5432'] }",
+      "  bad: { image: x:1, ports: ['8000-8010:80'] }",
+      "",
+    ].join("\n");
+    const r = importCompose(compose, "/tmp/p/compose.yml");
+    const s = parse(r.yaml) as { services: Record<string, Record<string, unknown>> };
+    expect(s.services.api).toMatchObject({ port: "${API_PORT:-5000}", containerPort: 5000 });
+    expect(s.services.api?.ports).toEqual([{ port: "${METRICS_PORT:-8000}", containerPort: 8000 }]);
+    expect(s.services.db).toMatchObject({ port: "${DB_PORT:-5432}", stateful: true });
+    expect(r.unmapped).toEqual([`services.bad.ports[0]: "8000-8010:80": port ranges are not supported`]);
+  });
 });
 
 /**

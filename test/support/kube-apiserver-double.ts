@@ -41,8 +41,12 @@ export interface DoubleOptions {
   metricsApi?: boolean;
 }
 
-/** Which pods a behaviour applies to: by image (a RegExp or a substring), and/or by env values. */
-export type PodMatch = RegExp | string | { image?: RegExp | string; env?: Record<string, string> };
+/**
+ * Which pods a behaviour applies to: by image (a RegExp or a substring), and/or by env values, and/or
+ * by whether the pod is a Job's (`job: false`: a release's crash-looping pods, not its migration Job).
+ */
+export type PodMatch =
+  RegExp | string | { image?: RegExp | string; env?: Record<string, string>; job?: boolean };
 
 export class KubeApiServerDouble {
   readonly store = new DoubleStore();
@@ -50,13 +54,14 @@ export class KubeApiServerDouble {
   readonly pods: DoublePods;
   private readonly controllers: DoubleControllers;
   private readonly exec: DoubleExec;
-  private readonly rules: [(c: Container, ns: string | undefined) => boolean, PodBehaviour][] = [];
+  private readonly rules: [(c: Container, ns: string | undefined, job: boolean) => boolean, PodBehaviour][] =
+    [];
   private server?: Server;
   private readonly streams = new Set<ServerResponse>();
   url = "";
 
   constructor(private readonly opts: DoubleOptions = {}) {
-    this.pods = new DoublePods(this.store, (c, ns) => this.behaviourOf(c, ns));
+    this.pods = new DoublePods(this.store, (c, ns, job) => this.behaviourOf(c, ns, job));
     this.controllers = new DoubleControllers(this.store, this.pods);
     this.exec = new DoubleExec(this.store, this.pods);
   }
@@ -73,16 +78,17 @@ export class KubeApiServerDouble {
         ? (s: string) => s.includes(m.image as string)
         : (s: string) => (m.image as RegExp | undefined)?.test(s) ?? true;
     this.rules.unshift([
-      (c, ns) => {
+      (c, ns, job) => {
         if (!image(c.image)) return false;
+        if (m.job !== undefined && m.job !== job) return false;
         const env = m.env ? this.pods.envOf(ns, c) : {};
         return Object.entries(m.env ?? {}).every(([k, v]) => env[k] === v);
       },
       b,
     ]);
   }
-  private behaviourOf(c: Container, ns: string | undefined): PodBehaviour {
-    return this.rules.find(([fits]) => fits(c, ns))?.[1] ?? this.opts.behaviour?.(c.image) ?? {};
+  private behaviourOf(c: Container, ns: string | undefined, job = false): PodBehaviour {
+    return this.rules.find(([fits]) => fits(c, ns, job))?.[1] ?? this.opts.behaviour?.(c.image) ?? {};
   }
 
   async start(): Promise<this> {

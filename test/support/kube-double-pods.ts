@@ -57,7 +57,7 @@ export class DoublePods {
 
   constructor(
     private readonly store: DoubleStore,
-    readonly behaviourOf: (c: Container, ns: string | undefined) => PodBehaviour,
+    readonly behaviourOf: (c: Container, ns: string | undefined, job?: boolean) => PodBehaviour,
   ) {}
 
   close(): void {
@@ -145,7 +145,7 @@ export class DoublePods {
   started(pod: Obj, job: boolean): void {
     const spec = pod.spec as PodSpec;
     const c = spec.containers?.[0] ?? { name: "main", image: "" };
-    const b = this.behaviourOf(c, pod.metadata?.namespace);
+    const b = this.behaviourOf(c, pod.metadata?.namespace, job);
     this.later(10, () => this.progress(pod, job, b, c));
   }
 

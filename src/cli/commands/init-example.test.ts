@@ -19,6 +19,7 @@ describe("init --example", () => {
   it("lists the examples that hold a slipway.yaml (not examples/ci)", () => {
     const names = exampleNames();
     expect(names).toContain("runbook-api");
+    expect(names).toContain("agent-platform");
     expect(names).toContain("quickstart");
     expect(names).not.toContain("ci");
   });

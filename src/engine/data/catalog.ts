@@ -13,7 +13,8 @@ import type { ResolvedService, ResolvedSpec } from "../../spec/resolved.js";
 import type { Revision, Store } from "../../store/store.js";
 import { formatBytes } from "../../util/units.js";
 import type { EngineDeps } from "../context.js";
-import { acquireLock } from "../lock.js";
+import { noopSink, type EventSink } from "../events.js";
+import { acquireLock, waitForHousekeeping } from "../lock.js";
 
 export type { BackupRecord };
 export { formatBytes };
@@ -130,14 +131,20 @@ export async function requireBackup(b: BackupManager, spec: ResolvedSpec, id: st
   return rec;
 }
 
-/** Run `fn` holding the environment lock (no stale-lock recovery: a data operation is short). */
+/**
+ * Run `fn` holding the environment lock (no stale-lock recovery: a data operation is short). The
+ * daemon's housekeeping holds the lock for moments: waited for, as a deploy does, not exit 3.
+ */
 export async function withLock<T>(
   deps: EngineDeps,
   spec: ResolvedSpec,
   operation: string,
   fn: () => Promise<T>,
+  emit: EventSink = noopSink,
 ) {
-  const lock = await acquireLock(deps.store, spec.project, spec.env, deps.actor, operation);
+  const lock = await waitForHousekeeping(emit, spec.env, () =>
+    acquireLock(deps.store, spec.project, spec.env, deps.actor, operation),
+  );
   try {
     return await fn();
   } finally {

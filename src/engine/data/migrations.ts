@@ -166,5 +166,5 @@ export async function migrate(
     }
     return { action: opts.action, revision: target.number, results };
   };
-  return opts.action === "status" ? run() : withLock(deps, cur, `migrate ${opts.action}`, run);
+  return opts.action === "status" ? run() : withLock(deps, cur, `migrate ${opts.action}`, run, emit);
 }

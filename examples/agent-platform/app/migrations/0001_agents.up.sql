@@ -1,0 +1,1 @@
+CREATE TABLE agents (id serial PRIMARY KEY, name text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())

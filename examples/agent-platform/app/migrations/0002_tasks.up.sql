@@ -1,0 +1,1 @@
+CREATE TABLE tasks (id serial PRIMARY KEY, agent_id integer REFERENCES agents(id), status text NOT NULL DEFAULT 'pending', created_at timestamptz NOT NULL DEFAULT now())

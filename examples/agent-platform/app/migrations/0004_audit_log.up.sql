@@ -1,0 +1,1 @@
+CREATE TABLE audit_log (id bigserial PRIMARY KEY, actor text, action text NOT NULL, at timestamptz NOT NULL DEFAULT now())

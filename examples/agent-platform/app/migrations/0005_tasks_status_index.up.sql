@@ -1,0 +1,1 @@
+CREATE INDEX tasks_status_idx ON tasks (status)
