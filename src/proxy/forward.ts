@@ -178,6 +178,8 @@ class Exchange implements UpstreamSink {
   private responded = false;
   private complete = false;
   private status = 0;
+  /** A body chunk not written yet: when the whole body came in one read, it goes out with end(). */
+  private held: Buffer | undefined;
   private timedOut = false;
   private clientGone = false;
   private settled = true;
@@ -273,6 +275,22 @@ class Exchange implements UpstreamSink {
   }
 
   upData(chunk: Buffer): void {
+    if (this.held === undefined) {
+      this.held = chunk;
+      return;
+    }
+    this.write(this.held);
+    this.held = chunk;
+  }
+
+  upRead(): void {
+    const h = this.held;
+    if (h === undefined) return;
+    this.held = undefined;
+    this.write(h);
+  }
+
+  private write(chunk: Buffer): void {
     const res = this.res;
     if (this.clientGone || res.write(chunk)) return;
     // Backpressure: stop reading the upstream until the client has taken what it got.
@@ -285,8 +303,10 @@ class Exchange implements UpstreamSink {
   upEnd(): void {
     this.complete = true;
     this.up = undefined;
+    const h = this.held;
+    this.held = undefined;
     if (this.clientGone) return;
-    this.res.end();
+    this.res.end(h);
     this.settle(this.status);
   }
 

@@ -34,6 +34,8 @@ export interface UpstreamSink {
   upConnected(): void;
   upHead(status: number, message: string, headers: string[]): void;
   upData(chunk: Buffer): void;
+  /** Everything one read from the socket held has been passed on. */
+  upRead(): void;
   /** The response is complete. */
   upEnd(): void;
   /** Connection or protocol failure before the response completed. */
@@ -130,6 +132,7 @@ export class UpstreamConn {
 
   private onData = (d: Buffer): void => {
     const r = this.parser.execute(d);
+    this.sink?.upRead();
     if (typeof r !== "number") {
       this.fail(hangUp(`upstream sent an invalid response: ${r.message}`, "HPE_INVALID"));
       this.socket.destroy();
