@@ -3,14 +3,14 @@
  * answer back, count it. A connection that fails before any byte reached an upstream is
  * retried on another target — that is what makes a switch between slots lossless.
  */
-import { request as httpRequest } from "node:http";
-import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Slot } from "./contract.js";
 import { sendPage } from "./pages.js";
 import { proxiedAddress } from "./proxy-protocol.js";
 import type { RouteState } from "./route-state.js";
 import type { Target } from "./target.js";
+import type { UpstreamConn, UpstreamSink } from "./upstream.js";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never forwarded. */
 const HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"]);
@@ -52,6 +52,8 @@ export interface RequestFacts {
   /** The upstream request's headers as a flat [name, value, …] list. */
   headers: string[];
   hasBody: boolean;
+  /** The body goes upstream chunked (the client's framing is gone once node:http has read it). */
+  chunked: boolean;
   cookie: string | undefined;
 }
 
@@ -121,17 +123,21 @@ export function upstreamHeaders(req: IncomingMessage, https = false): RequestFac
       : contentLength !== undefined
         ? contentLength !== "0"
         : chunked;
-  return { headers: out, hasBody, cookie };
+  // An HTTP/2 body of unknown length is sent chunked; HTTP/1.1 keeps the client's Transfer-Encoding.
+  if (hasBody && chunked === false && contentLength === undefined) {
+    out.push("Transfer-Encoding", "chunked");
+    chunked = true;
+  }
+  return { headers: out, hasBody, cookie, chunked: hasBody && chunked };
 }
 
 function downstreamHeaders(
-  upRes: IncomingMessage,
+  raw: string[],
   close: boolean,
   cookie: string | undefined,
   h2: boolean,
   hsts: number,
 ): string[] {
-  const raw = upRes.rawHeaders;
   const out: string[] = [];
   let extra: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -152,19 +158,34 @@ function downstreamHeaders(
   return out;
 }
 
+/** The request head as sent upstream, in one string (written with one system call). */
+function requestHead(req: IncomingMessage, headers: string[]): string {
+  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return head + "\r\n";
+}
+
+/** Bytes a request target may hold (node:http's own check for outgoing paths). */
+const INVALID_PATH = /[^\u0021-\u00ff]/;
+
 /** One client request and its attempts upstream. */
-class Exchange {
+class Exchange implements UpstreamSink {
   private tried: Set<Target> | undefined;
   private target!: Target;
-  private up: ClientRequest | undefined;
+  private up: UpstreamConn | undefined;
   private start = 0;
   private connected = false;
   private responded = false;
+  private complete = false;
+  private status = 0;
+  /** A body chunk not written yet: when the whole body came in one read, it goes out with end(). */
+  private held: Buffer | undefined;
   private timedOut = false;
   private clientGone = false;
   private settled = true;
   private timer: NodeJS.Timeout | undefined;
-  private readonly headers: string[];
+  private readonly head: string;
+  private readonly chunked: boolean;
   private readonly hasBody: boolean;
   private readonly sticky: Slot | undefined | null;
 
@@ -175,13 +196,18 @@ class Exchange {
     private readonly via: Via,
   ) {
     const facts = upstreamHeaders(req, via.https);
-    this.headers = facts.headers;
+    this.head = requestHead(req, facts.headers);
+    this.chunked = facts.chunked;
     this.hasBody = facts.hasBody;
     this.sticky = rs.stickySlot(facts.cookie);
     res.on("close", this.onClientClose);
   }
 
   run(): void {
+    if (this.req.httpVersionMajor === 2 && INVALID_PATH.test(this.req.url ?? "")) {
+      sendPage(this.req, this.res, 400, this.rs.route.key, this.via.closing);
+      return;
+    }
     const t = this.rs.balancer.pick(Date.now(), this.sticky ?? undefined, this.tried);
     if (!t) {
       sendPage(this.req, this.res, this.tried ? 502 : 503, this.rs.route.key, this.via.closing);
@@ -196,79 +222,100 @@ class Exchange {
     this.settled = false;
     t.inFlight++;
     this.start = performance.now();
-    const up = httpRequest({
-      host: t.host,
-      port: t.port,
-      method: this.req.method,
-      path: this.req.url,
-      headers: this.headers,
-      agent: t.agent,
-    });
+    const up = t.pool.acquire();
     this.up = up;
-    up.on("socket", this.onSocket);
-    up.on("response", this.onResponse);
-    up.on("error", this.onUpstreamError);
-    // Bodiless requests are sent at once; a body is read from the client only once the
-    // upstream connection exists, so a refused connection can still be retried elsewhere.
-    if (!this.hasBody) up.end();
     this.timer = setTimeout(this.onTimeout, this.rs.route.responseTimeoutMs);
+    up.begin(this, this.req.method ?? "GET");
   }
 
-  private onSocket = (socket: Socket): void => {
-    if (socket.connecting) socket.once("connect", this.onConnect);
-    else this.onConnect();
-  };
-
-  private onConnect = (): void => {
+  upConnected(): void {
     this.connected = true;
-    if (this.hasBody && this.up && !this.clientGone) this.req.pipe(this.up);
-  };
+    const up = this.up!;
+    // Bodiless requests are sent at once; a body is read from the client only once the
+    // upstream connection exists, so a refused connection can still be retried elsewhere.
+    up.sendHead(this.head, this.chunked, !this.hasBody);
+    if (!this.hasBody || this.clientGone) return;
+    const req = this.req;
+    const resume = () => req.resume();
+    req.on("data", (chunk: Buffer) => {
+      if (this.up === up && !up.sendBody(chunk)) {
+        req.pause();
+        up.socket.once("drain", resume);
+      }
+    });
+    req.on("end", () => {
+      if (this.up === up) up.endBody();
+    });
+  }
 
   private onTimeout = (): void => {
     this.timedOut = true;
-    this.up?.destroy();
+    this.up?.abort();
+    this.upError(Object.assign(new Error("upstream response timeout"), { code: "ETIMEDOUT" }));
   };
 
-  private onResponse = (upRes: IncomingMessage): void => {
+  upHead(status: number, message: string, raw: string[]): void {
     clearTimeout(this.timer);
     this.responded = true;
+    this.status = status;
     const t = this.target;
     t.succeeded();
-    const status = upRes.statusCode ?? 502;
     let cookie: string | undefined;
     if (this.sticky !== null && this.sticky !== t.slot) cookie = this.rs.cookieFor(t.slot);
     if (this.clientGone) {
-      upRes.resume();
+      this.up?.abort();
       this.settle(-1);
       return;
     }
-    const res = this.res;
     const h2 = this.req.httpVersionMajor === 2;
     const hsts = this.via.https ? (this.rs.route.edge?.hstsSeconds ?? 0) : 0;
-    const headers = downstreamHeaders(upRes, this.via.closing, cookie, h2, hsts);
-    if (h2) res.writeHead(status, headers);
-    else res.writeHead(status, upRes.statusMessage, headers);
-    const broken = () => {
-      this.settle(0);
-      res.destroy();
-    };
-    upRes.on("error", broken);
-    upRes.on("aborted", broken);
-    res.on("finish", () => this.settle(upRes.complete ? status : 0));
-    // Hand-rolled pipe: cheaper than stream.pipe for the many small responses, same backpressure.
-    upRes.on("data", (chunk: Buffer) => {
-      if (!res.write(chunk)) {
-        upRes.pause();
-        res.once("drain", () => upRes.resume());
-      }
-    });
-    upRes.on("end", () => res.end());
-  };
+    const headers = downstreamHeaders(raw, this.via.closing, cookie, h2, hsts);
+    if (h2) this.res.writeHead(status, headers);
+    else this.res.writeHead(status, message, headers);
+  }
 
-  private onUpstreamError = (err: NodeJS.ErrnoException): void => {
+  upData(chunk: Buffer): void {
+    if (this.held === undefined) {
+      this.held = chunk;
+      return;
+    }
+    this.write(this.held);
+    this.held = chunk;
+  }
+
+  upRead(): void {
+    const h = this.held;
+    if (h === undefined) return;
+    this.held = undefined;
+    this.write(h);
+  }
+
+  private write(chunk: Buffer): void {
+    const res = this.res;
+    if (this.clientGone || res.write(chunk)) return;
+    // Backpressure: stop reading the upstream until the client has taken what it got.
+    const sock = this.up?.socket;
+    if (!sock) return;
+    sock.pause();
+    res.once("drain", () => sock.resume());
+  }
+
+  upEnd(): void {
+    this.complete = true;
+    this.up = undefined;
+    const h = this.held;
+    this.held = undefined;
+    if (this.clientGone) return;
+    this.res.end(h);
+    this.settle(this.status);
+  }
+
+  upError(err: NodeJS.ErrnoException): void {
     clearTimeout(this.timer);
     if (this.settled) return;
     const t = this.target;
+    const up = this.up;
+    this.up = undefined;
     if (this.clientGone) {
       this.settle(-1);
       return;
@@ -289,10 +336,7 @@ class Exchange {
     // A reused keep-alive connection the upstream closed (it timed out or is shutting down):
     // an idempotent bodiless request can be replayed safely.
     const staleReuse =
-      this.connected &&
-      !this.hasBody &&
-      this.up?.reusedSocket === true &&
-      IDEMPOTENT.has(this.req.method ?? "");
+      this.connected && !this.hasBody && up?.reused === true && IDEMPOTENT.has(this.req.method ?? "");
     if (!staleReuse) t.failed(now, neverSent && err.code !== undefined && REFUSED.has(err.code));
     this.settle(staleReuse ? -1 : 0);
     if (neverSent || staleReuse) {
@@ -301,7 +345,7 @@ class Exchange {
       return;
     }
     sendPage(this.req, this.res, 502, this.rs.route.key, this.via.closing);
-  };
+  }
 
   private onClientClose = (): void => {
     if (this.res.writableFinished) return;
@@ -310,7 +354,8 @@ class Exchange {
       clearTimeout(this.timer);
       // The client left: not the target's fault, so not counted against it.
       this.settle(-1);
-      this.up?.destroy();
+      this.up?.abort();
+      this.up = undefined;
     }
   };
 

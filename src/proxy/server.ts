@@ -255,7 +255,7 @@ class Proxy implements ProxyServer {
       t.onIdle = undefined;
       for (const s of [...t.sockets]) s.goingAway();
       // Requests still running past the drain timeout are cut here.
-      t.agent.destroy();
+      t.pool.destroy();
       this.log.info("target drained", { route: t.route, target: t.id, inFlight: t.inFlight });
     };
     if (t.inFlight === 0) setImmediate(finish);
@@ -353,7 +353,7 @@ class Proxy implements ProxyServer {
     }
     for (const l of ls) l.server.closeAllConnections();
     Edge.destroy(shared);
-    for (const t of all) t.agent.destroy();
+    for (const t of all) t.pool.destroy();
     await this.closeControl();
   }
 }

@@ -1,9 +1,9 @@
 /** One upstream of a route as the data plane sees it: address, pool, passive health, counters. */
-import { Agent } from "node:http";
 import type { Slot } from "./contract.js";
 import type { Pickable } from "./balancer.js";
 import type { RouteTarget, TargetStats } from "./contract.js";
 import { LatencyHistogram } from "./histogram.js";
+import { UpstreamPool } from "./upstream.js";
 
 /** First ejection lasts this long; each further consecutive failure doubles it, up to the max. */
 const EJECT_BASE_MS = 1_000;
@@ -22,7 +22,8 @@ export class Target implements Pickable {
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  readonly agent: Agent;
+  /** Keep-alive connections to the target. */
+  readonly pool: UpstreamPool;
   ejectedUntil = 0;
   private consecutiveFailures = 0;
   private ejectMs = EJECT_BASE_MS;
@@ -52,12 +53,7 @@ export class Target implements Pickable {
     const u = new URL(t.url);
     this.host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : 80;
-    this.agent = new Agent({
-      keepAlive: true,
-      keepAliveMsecs: 1_000,
-      maxFreeSockets: 256,
-      scheduling: "lifo",
-    });
+    this.pool = new UpstreamPool(this.host, this.port);
   }
 
   /** A finished exchange: `status` is the upstream's status code, or 0 for an error/timeout. */
