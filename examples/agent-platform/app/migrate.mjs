@@ -33,12 +33,16 @@ try {
   await db.query(
     "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
   );
-  const applied = new Set((await db.query("SELECT version FROM schema_migrations")).map((r) => Number(r.version)));
+  const applied = new Set(
+    (await db.query("SELECT version FROM schema_migrations")).map((r) => Number(r.version)),
+  );
   if (flag("--migrate-up")) {
     const pending = migrations.filter((m) => !applied.has(m.n));
     for (const m of pending) {
       const sql = readFileSync(join(dir, m.file), "utf8");
-      await db.query(`BEGIN; ${sql}; INSERT INTO schema_migrations (version, name) VALUES (${m.n}, '${m.name}'); COMMIT;`);
+      await db.query(
+        `BEGIN; ${sql}; INSERT INTO schema_migrations (version, name) VALUES (${m.n}, '${m.name}'); COMMIT;`,
+      );
       console.log(`applied ${m.n} ${m.name}`);
     }
     if (!pending.length) console.log("up to date");

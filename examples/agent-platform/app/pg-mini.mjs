@@ -53,7 +53,12 @@ export async function connect(url) {
 
   const version = Buffer.alloc(4);
   version.writeInt32BE(196608);
-  socket.write(message("", Buffer.concat([version, cstr("user"), cstr(user), cstr("database"), cstr(database), cstr("")])));
+  socket.write(
+    message(
+      "",
+      Buffer.concat([version, cstr("user"), cstr(user), cstr("database"), cstr(database), cstr("")]),
+    ),
+  );
   let nonce, clientFirst, serverSignature;
   for (;;) {
     const m = await next();
@@ -87,7 +92,8 @@ export async function connect(url) {
       serverSignature = hmac(hmac(salted, "Server Key"), auth).toString("base64");
       socket.write(message("p", Buffer.from(`${withoutProof},p=${proof}`)));
     } else if (code === 12) {
-      if (m.body.subarray(4).toString() !== `v=${serverSignature}`) throw new Error("SCRAM: bad server signature");
+      if (m.body.subarray(4).toString() !== `v=${serverSignature}`)
+        throw new Error("SCRAM: bad server signature");
     } else if (code !== 0) throw new Error(`unsupported authentication method ${code}`);
   }
 

@@ -28,7 +28,10 @@ function tcpCheck(url, hello) {
     } catch {
       return resolve("not configured");
     }
-    const s = connect({ host: u.hostname, port: Number(u.port) || (u.protocol.startsWith("redis") ? 6379 : 5432) });
+    const s = connect({
+      host: u.hostname,
+      port: Number(u.port) || (u.protocol.startsWith("redis") ? 6379 : 5432),
+    });
     const done = (v) => {
       s.destroy();
       resolve(v);
@@ -42,8 +45,7 @@ function tcpCheck(url, hello) {
     });
   });
 }
-const redisPing = (u) =>
-  (u.password ? `AUTH ${decodeURIComponent(u.password)}\r\n` : "") + "PING\r\n";
+const redisPing = (u) => (u.password ? `AUTH ${decodeURIComponent(u.password)}\r\n` : "") + "PING\r\n";
 
 async function health() {
   const [database, redis] = await Promise.all([
