@@ -17,6 +17,8 @@ import {
 } from "./engine/deploy.js";
 import { runDataOp } from "./engine/data/index.js";
 import { readableSpec, snapshotOf } from "./engine/deployed.js";
+import { savePlan } from "./engine/deploy-saved.js";
+import type { SavedOptions, SavedPlan } from "./engine/infra/saved-plan.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { maintain, sweepHealthUnlocked } from "./engine/housekeeping.js";
 import type { SweepOptions, SweepReport } from "./engine/health-sweep.js";
@@ -128,6 +130,11 @@ export class Slipway {
 
   async plan(resolution: Resolution, opts: PlanOptions = {}): Promise<Plan> {
     return (await planDeploy(this.deps, resolution, opts)).plan;
+  }
+
+  /** `slipway plan ENV --out FILE`: the plan with its Terraform plan files, sealed (engine/deploy-saved.ts). */
+  savePlan(resolution: Resolution, opts: SavedOptions = {}): Promise<SavedPlan> {
+    return savePlan(this.deps, resolution, opts, planDeploy);
   }
 
   /** `slipway deploy`: plan, pre-flight checks, run (engine/deploy.ts). */
