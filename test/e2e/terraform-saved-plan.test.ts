@@ -27,10 +27,15 @@ let p: Project;
 beforeAll(async () => {
   if (!hasTerraform) return;
   p = await makeProject(
-    'infrastructure:\n  - terraform: { dir: infra, vars: { greeting: "${GREETING:-hi}" } }\n',
+    'infrastructure:\n  - terraform: { dir: infra, vars: { greeting: "${GREETING:-hi}" } }\n' +
+      "runbooks:\n" +
+      '  infra: { steps: [ { terraform: { dir: ops, vars: { greeting: "${RB:-a}" } } } ] }\n' +
+      '  infra-force: { steps: [ { allowDestroy: true, terraform: { dir: ops, vars: { greeting: "${RB:-a}" } } } ] }\n',
   );
-  spawnSync("mkdir", [join(p.dir, "infra")]);
-  writeFileSync(join(p.dir, "infra", "main.tf"), MAIN_TF);
+  for (const d of ["infra", "ops"]) {
+    spawnSync("mkdir", [join(p.dir, d)]);
+    writeFileSync(join(p.dir, d, "main.tf"), MAIN_TF);
+  }
   writeFileSync(
     p.file,
     readFileSync(p.file, "utf8").replace(
@@ -51,7 +56,53 @@ async function apiUrl(): Promise<string | undefined> {
   return env.find((l) => l.startsWith("API_URL="))?.slice("API_URL=".length);
 }
 
+interface RunJson {
+  result: {
+    status: string;
+    steps: { name: string; status: string; evidence: string; terraform?: Record<string, unknown> }[];
+  };
+}
+
 describe.skipIf(!hasTerraform)("saved plans: plan --out, deploy --plan", () => {
+  it("runs a runbook's terraform step: plan, apply, summary and outputs in the report", async () => {
+    const first = await p.cliAsync(["run", "production", "infra", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const step = first.json<RunJson>().result.steps[0];
+    expect(step).toMatchObject({ name: "terraform ops", status: "passed" });
+    expect(step.evidence).toBe(
+      "applied: terraform ops, workspace production: 1 to add, 0 to change, 0 to destroy",
+    );
+    expect(step.terraform).toMatchObject({
+      add: 1,
+      applied: true,
+      outputs: { api_url: "http://api.internal/a" },
+    });
+    expect(
+      readFileSync(join(p.dir, "ops", "terraform.tfstate.d", "production", "terraform.tfstate"), "utf8"),
+    ).toMatch(/api\.internal\/a/);
+
+    // A replacement in a protected environment: not applied unless the step says allowDestroy.
+    const b = { RB: "b" };
+    const refused = await p.cliAsync(["run", "production", "infra", "--json"], { env: b });
+    expect(refused.code).toBe(1);
+    const r = refused.json<RunJson>().result;
+    expect(r.status).toBe("failed");
+    expect(r.steps[0].evidence).toMatch(
+      /not applied: .*1 to destroy \(terraform_data\.api\); production is protected/,
+    );
+    const forced = await p.cliAsync(["run", "production", "infra-force", "--json"], { env: b });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.json<RunJson>().result.steps[0].terraform).toMatchObject({
+      destroy: 1,
+      applied: true,
+      outputs: { api_url: "http://api.internal/b" },
+    });
+    const human = await p.cliAsync(["run", "production", "infra-force"], { env: b });
+    expect(human.stdout + human.stderr).toMatch(
+      /terraform ops, workspace production: no changes: nothing to apply/,
+    );
+  }, 180_000);
+
   it("applies exactly the reviewed plan, and refuses one that no longer applies", async () => {
     const file = (n: string) => join(p.dir, `${n}.plan`);
     const saved = await p.cliAsync(["plan", "production", "--version", "v1", "--out", file("one")]);
