@@ -22,7 +22,9 @@ interface Revision {
   reason?: string;
 }
 interface HistoryEntry {
-  revision: Revision;
+  /** Absent on a revision-less event (a scale). */
+  revision?: Revision;
+  event?: { kind: string; time: string; actor?: string; message: string };
   steps?: {
     seq: number;
     kind: string;
@@ -96,8 +98,10 @@ function Live({ project, env, onDone }: { project: string; env: string; onDone: 
 
 function Actions({ env, history, onRun }: { env: EnvSummary; history: HistoryEntry[]; onRun: () => void }) {
   const current = env.revision?.number;
-  const choices = history.filter(
-    (h) => h.revision.number !== current && ["deployed", "superseded"].includes(h.revision.status),
+  const choices = history.flatMap((h) =>
+    h.revision && h.revision.number !== current && ["deployed", "superseded"].includes(h.revision.status)
+      ? [{ revision: h.revision }]
+      : [],
   );
   const [target, setTarget] = useState("");
   const [typed, setTyped] = useState("");
@@ -189,34 +193,43 @@ function History({ env, history }: { env: EnvSummary; history: HistoryEntry[] })
           </tr>
         </thead>
         <tbody>
-          {history.map(({ revision: r }) => (
-            <tr key={r.number}>
-              <td>
-                <button
-                  type="button"
-                  class="link"
-                  onClick={() => void show(r.number)}
-                  aria-label={`steps of revision ${r.number}`}
-                >
-                  {r.number}
-                </button>
-              </td>
-              <td>
-                {r.version}
-                {r.rollbackOf ? ` (rollback of ${r.rollbackOf})` : ""}
-              </td>
-              <td>{r.status}</td>
-              <td>{r.actor}</td>
-              <td>{new Date(r.createdAt).toLocaleString()}</td>
-            </tr>
-          ))}
+          {history.map(({ revision: r, event: e }) =>
+            !r ? (
+              <tr key={`${e?.kind}-${e?.time}`} class="muted">
+                <td>·</td>
+                <td colSpan={2}>{e?.message}</td>
+                <td>{e?.actor}</td>
+                <td>{e ? new Date(e.time).toLocaleString() : ""}</td>
+              </tr>
+            ) : (
+              <tr key={r.number}>
+                <td>
+                  <button
+                    type="button"
+                    class="link"
+                    onClick={() => void show(r.number)}
+                    aria-label={`steps of revision ${r.number}`}
+                  >
+                    {r.number}
+                  </button>
+                </td>
+                <td>
+                  {r.version}
+                  {r.rollbackOf ? ` (rollback of ${r.rollbackOf})` : ""}
+                </td>
+                <td>{r.status}</td>
+                <td>{r.actor}</td>
+                <td>{new Date(r.createdAt).toLocaleString()}</td>
+              </tr>
+            ),
+          )}
         </tbody>
       </table>
       {open && (
         <div class="steps-of">
           <h4>
-            Steps of revision {open.revision.number}
-            {open.revision.reason ? ` — ${open.revision.reason}` : ""}
+            Steps of revision {open.revision?.number}
+            {open.revision?.reason ? ` — ${open.revision.reason}` : ""}
           </h4>
           <Steps steps={open.steps ?? []} />
         </div>
