@@ -11,7 +11,6 @@ import { Refused } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
 import type { ResolvedSpec } from "../spec/resolved.js";
 import type { EngineDeps } from "./context.js";
-import type { planDeploy as PlanDeploy, PlanOptions } from "./deploy.js";
 import { terraformStateMeta, planFileFor, type TerraformSummary } from "./infra/terraform.js";
 import {
   changedKeys,
@@ -25,10 +24,20 @@ import {
   type SavedPlan,
   type SavedTerraform,
 } from "./infra/saved-plan.js";
-import type { PlanStep } from "./plan.js";
+import type { Plan, PlanStep } from "./plan.js";
 import { isWarm } from "./warm.js";
 
-type Planned = Awaited<ReturnType<typeof PlanDeploy>>;
+/** What engine/deploy.ts planDeploy gives (passed in: deploy.ts imports this file). */
+interface Planned {
+  plan: Plan;
+  fingerprints: Record<string, string>;
+  infra: TerraformSummary[];
+}
+type PlanFn<P extends Planned> = (
+  deps: EngineDeps,
+  resolution: Resolution,
+  opts: SavedOptions & { infra?: { saved?: TerraformSummary[]; tag?: string } },
+) => Promise<P>;
 
 /** Service → its (non-warm) instances' ids, sorted. */
 async function instanceIds(deps: EngineDeps, spec: ResolvedSpec): Promise<Record<string, string[]>> {
@@ -61,7 +70,7 @@ export async function savePlan(
   deps: EngineDeps,
   resolution: Resolution,
   options: SavedOptions,
-  planDeploy: typeof PlanDeploy,
+  planDeploy: PlanFn<Planned>,
 ): Promise<SavedPlan> {
   const spec = resolution.spec;
   const was = await revisionsNow(deps, spec);
@@ -187,12 +196,12 @@ function compareSteps(saved: PlanStep[], now: PlanStep[]): void {
  * A saved plan checked against the world under the deploy's lock, and planned again with its own
  * Terraform plan files and options: the result is the plan the file holds (refused otherwise).
  */
-export async function checkSaved(
+export async function checkSaved<P extends Planned>(
   deps: EngineDeps,
   resolution: Resolution,
   raw: unknown,
-  planDeploy: typeof PlanDeploy,
-): Promise<Planned & { saved: SavedPlan }> {
+  planDeploy: PlanFn<P>,
+): Promise<P & { saved: SavedPlan }> {
   const saved = openSaved(raw);
   const spec = resolution.spec;
   checkIdentity(saved, spec);
@@ -201,8 +210,7 @@ export async function checkSaved(
   if (parts.length) throw moved(`the spec changed since the plan was made: ${parts.join(", ")}`);
   const infra = await restoreTerraform(deps, saved, spec);
   try {
-    const options: PlanOptions = { ...saved.options, infra: { saved: infra } };
-    const planned = await planDeploy(deps, resolution, options);
+    const planned = await planDeploy(deps, resolution, { ...saved.options, infra: { saved: infra } });
     const sources = changedKeys(saved.fingerprints, planned.fingerprints);
     if (sources.length)
       throw moved(
