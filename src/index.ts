@@ -32,6 +32,7 @@ export type { Target } from "./spec/schema.js";
 // What operations return, and the events they emit.
 export type { CheckEvent, EngineEvent, EventSink } from "./engine/events.js";
 export type { Plan, PlanStep } from "./engine/plan.js";
+export type { SavedPlan } from "./engine/infra/saved-plan.js";
 export type { DeployResult } from "./engine/run.js";
 export type { ScaleResult } from "./engine/scale.js";
 export type { SecretListing } from "./engine/secrets.js";

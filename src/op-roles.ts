@@ -59,7 +59,10 @@ export const OP_ROLES: Record<OpName, Rule> = {
   logs: "viewer",
   stats: "viewer",
   smoke: "viewer",
-  plan: "viewer",
+  plan: (a) =>
+    a.save === true
+      ? { role: "deployer", what: "save a plan (it holds the Terraform plan files)" }
+      : "viewer",
   backups: "viewer",
   rules: "viewer",
   secrets: "viewer",

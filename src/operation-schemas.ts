@@ -33,7 +33,17 @@ const none = z.object({});
 
 export const OP_ARGS: Record<OpName, z.ZodObject> = {
   check: z.object({ ...confirmation }),
-  plan: z.object({ only: names.optional(), skipChecks: flag.optional(), forceRecreate, ...groupSelection }),
+  plan: z.object({
+    only: names.optional(),
+    skipChecks: flag.optional(),
+    forceRecreate,
+    ...groupSelection,
+    save: flag
+      .optional()
+      .describe(
+        "return the plan sealed with its Terraform plan files, to apply later (plan --out): deployer",
+      ),
+  }),
   deploy: z.object({
     only: names.optional().describe("deploy only these services"),
     forceRecreate,
@@ -42,6 +52,12 @@ export const OP_ARGS: Record<OpName, z.ZodObject> = {
     ...protection,
     dryRun: flag.optional(),
     skipChecks: flag.optional(),
+    savedPlan: z
+      .looseObject({ format: text(64) })
+      .optional()
+      .describe(
+        "a plan saved by `plan --out`: applied exactly, or refused (exit 4) when anything moved since",
+      ),
     ...confirmation,
     description: text(2000).optional(),
   }),

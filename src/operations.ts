@@ -149,13 +149,15 @@ const HANDLERS: Record<OpName, OpHandler> = {
       emit: ctx.emit,
       signal: ctx.signal,
     }),
-  plan: async ({ slipway, resolution, a }) =>
-    slipway.plan(resolution, {
+  plan: async ({ slipway, resolution, a }) => {
+    const opts = {
       ...groupArgs(a),
       only: strs(a.only),
       skipChecks: bool(a.skipChecks),
-      forceRecreate: a.forceRecreate === true ? true : strs(a.forceRecreate),
-    }),
+      forceRecreate: a.forceRecreate === true ? (true as const) : strs(a.forceRecreate),
+    };
+    return bool(a.save) ? slipway.savePlan(resolution, opts) : slipway.plan(resolution, opts);
+  },
   deploy: async ({ slipway, resolution, a, actor, ctx }) =>
     slipway.deploy(resolution, {
       ...groupArgs(a),
@@ -166,6 +168,7 @@ const HANDLERS: Record<OpName, OpHandler> = {
       protection: protection(a),
       dryRun: bool(a.dryRun),
       skipChecks: bool(a.skipChecks),
+      savedPlan: a.savedPlan,
       confirm: strs(a.confirm),
       confirmer: { actor, prompted: strs(a.prompted) },
       description: str(a.description),

@@ -17,6 +17,9 @@ import {
 } from "./engine/deploy.js";
 import { runDataOp } from "./engine/data/index.js";
 import { readableSpec, snapshotOf } from "./engine/deployed.js";
+import { savePlan } from "./engine/deploy-saved.js";
+import { history, type HistoryEntry } from "./engine/history.js";
+import type { SavedOptions, SavedPlan } from "./engine/infra/saved-plan.js";
 import { noopSink, type EngineEvent, type EventSink } from "./engine/events.js";
 import { maintain, sweepHealthUnlocked } from "./engine/housekeeping.js";
 import type { SweepOptions, SweepReport } from "./engine/health-sweep.js";
@@ -46,17 +49,14 @@ import { carryStatus, type RuleStatus } from "./engine/rules/rule-state.js";
 import { runRunbook, type RunbookOptions, type RunbookReport } from "./engine/runbook/run.js";
 import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
-import type { JournalStep, LockInfo, Revision } from "./store/store.js";
+import type { LockInfo } from "./store/store.js";
 
 export type { RollbackOptions } from "./engine/rollback.js";
 export type { EnvStatus, InstanceStatus, ServiceStatus } from "./engine/status.js";
 
 export type { Confirmer, DeployOptions } from "./engine/deploy.js";
 
-export interface HistoryEntry {
-  revision: Revision;
-  steps?: JournalStep[];
-}
+export type { HistoryEntry, HistoryEvent } from "./engine/history.js";
 
 export class Slipway {
   constructor(
@@ -130,6 +130,11 @@ export class Slipway {
     return (await planDeploy(this.deps, resolution, opts)).plan;
   }
 
+  /** `slipway plan ENV --out FILE`: the plan with its Terraform plan files, sealed (engine/deploy-saved.ts). */
+  savePlan(resolution: Resolution, opts: SavedOptions = {}): Promise<SavedPlan> {
+    return savePlan(this.deps, resolution, opts, planDeploy);
+  }
+
   /** `slipway deploy`: plan, pre-flight checks, run (engine/deploy.ts). */
   deploy(
     resolution: Resolution,
@@ -200,20 +205,12 @@ export class Slipway {
     return envStatus(this.deps, spec, opts);
   }
 
-  async history(
+  history(
     project: string,
     env: string,
     opts: { revision?: number; limit?: number } = {},
   ): Promise<HistoryEntry[]> {
-    const { store } = this.deps;
-    if (opts.revision !== undefined) {
-      const r = await store.getRevision(project, env, opts.revision);
-      if (!r) throw new UsageError(`revision ${opts.revision} not found in ${env}`);
-      return [{ revision: r, steps: await store.journal(project, env, r.number) }];
-    }
-    return (await store.listRevisions(project, env, { limit: opts.limit ?? 20 })).map((revision) => ({
-      revision,
-    }));
+    return history(this.deps, project, env, opts);
   }
 
   /** With `revision`: that revision's instances, live or retired (stopped, kept by the Docker target). */

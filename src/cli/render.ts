@@ -208,7 +208,19 @@ export function renderHistory(
       "REV  VERSION          STATUS        WHEN                      BY                    DESCRIPTION",
     ),
   );
-  for (const { revision: r } of h) {
+  for (const { revision: r, event: e } of h) {
+    if (e) {
+      // A revision-less event (a scale): under the revision it happened in, with who did it.
+      const what = e.message.replace(/^\S+ \S+: /, "");
+      out.stdout(
+        dim(
+          out,
+          `  ·  ${"".padEnd(16)} ${e.kind.padEnd(13)} ${e.time.padEnd(25)} ${(e.actor ?? "").slice(0, 21).padEnd(21)} ${what}`,
+        ),
+      );
+      continue;
+    }
+    if (!r) continue;
     out.stdout(
       `${String(r.number).padEnd(4)} ${r.version.padEnd(16)} ${r.status.padEnd(13)} ${r.createdAt.padEnd(25)} ${r.actor.slice(0, 21).padEnd(21)} ${r.description}${r.reason ? ` — ${r.reason.split("\n")[0].slice(0, 80)}` : ""}`,
     );

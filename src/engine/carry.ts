@@ -87,7 +87,7 @@ export function unchangedServices(input: {
 }
 
 /** JSON with sorted keys: the same spec always gives the same text. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object")
     return `{${Object.keys(v)

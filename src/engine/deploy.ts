@@ -1,4 +1,5 @@
 /** `slipway deploy` and `plan`: the plan of a resolved spec against what runs, then run it. */
+import { rmSync } from "node:fs";
 import { createCheckRunner, type CheckSpec } from "../checks/index.js";
 import { UsageError } from "../errors.js";
 import type { Resolution } from "../spec/resolve.js";
@@ -21,6 +22,8 @@ import {
   type TerraformSummary,
 } from "./infra/index.js";
 import { runPlan, type CheckRunner, type DeployResult } from "./run.js";
+import { checkSaved } from "./deploy-saved.js";
+import type { SavedPlan } from "./infra/saved-plan.js";
 
 type ScaledResolution = Awaited<ReturnType<typeof scaledResolution>>;
 
@@ -39,6 +42,8 @@ export interface DeployOptions extends GroupSelection {
   protection?: Omit<Confirmation, "yes">;
   dryRun?: boolean;
   skipChecks?: boolean;
+  /** A plan saved by `plan --out` (engine/deploy-saved.ts): applied exactly, or refused. */
+  savedPlan?: unknown;
   description?: string;
   emit?: EventSink;
   signal?: AbortSignal;
@@ -116,6 +121,8 @@ export interface PlanOptions extends GroupSelection {
   only?: string[];
   skipChecks?: boolean;
   forceRecreate?: string[] | true;
+  /** The Terraform plans to use (a saved plan's, engine/deploy-saved.ts), or the tag of new ones. */
+  infra?: { saved?: TerraformSummary[]; tag?: string };
 }
 
 /** The plan, and the fingerprints that tell the next deploy which services are unchanged. */
@@ -131,7 +138,7 @@ export async function planDeploy(
 }> {
   checkOnly(resolution.spec, opts.only);
   // Terraform plans first: their outputs are ${tf.NAME} in the services (engine/infra/).
-  const infra = await planInfrastructure(deps, resolution.spec);
+  const infra = opts.infra?.saved ?? (await planInfrastructure(deps, resolution.spec, opts.infra?.tag));
   resolution = withTerraformOutputs(resolution, infra);
   const spec = resolution.spec;
   // A service waiting for an output known only after the apply cannot be judged unchanged.
@@ -177,7 +184,16 @@ export async function deploy(
 ): Promise<DeployResult | { dryRun: true; plan: Plan }> {
   const spec = resolution.spec;
   const emit = opts.emit ?? noopSink;
-  if (opts.dryRun) return { dryRun: true, plan: (await planDeploy(deps, resolution, opts)).plan };
+  const saved = opts.savedPlan;
+  const planFor = (): Promise<Awaited<ReturnType<typeof planDeploy>> & { saved?: SavedPlan }> =>
+    saved === undefined
+      ? planDeploy(deps, resolution, opts)
+      : checkSaved(deps, resolution, saved, planDeploy);
+  if (opts.dryRun) {
+    const { plan: p, infra } = await planFor();
+    if (saved !== undefined) for (const i of infra) rmSync(i.planFile, { force: true });
+    return { dryRun: true, plan: p };
+  }
   const guard = protect(
     spec,
     "deploy",
@@ -188,9 +204,15 @@ export async function deploy(
   return locked(deps, spec, "deploy", emit, async () => {
     const recorded = protectionEvent(spec, guard, true);
     if (recorded) emit(recorded);
-    const { plan: p, fingerprints, scaled, infra } = await planDeploy(deps, resolution, opts);
-    refuseDestroy(spec, infra, opts.allowDestroy);
-    if (spec.edge) await assertDomainsFree(await deps.router(), spec, p.services);
+    const planned = await planFor();
+    const { plan: p, fingerprints, scaled, infra } = planned;
+    try {
+      refuseDestroy(spec, infra, opts.allowDestroy);
+      if (spec.edge) await assertDomainsFree(await deps.router(), spec, p.services);
+    } catch (e) {
+      if (planned.saved) for (const i of infra) rmSync(i.planFile, { force: true });
+      throw e;
+    }
     const current = await deps.store.currentRevision(spec.project, spec.env);
     // Every secret's value is dated from the first deploy that brought it (secretAge, `slipway secrets`).
     await observeSecrets(deps, resolution);
@@ -212,6 +234,15 @@ export async function deploy(
       facts: {
         ...protectionFacts(guard),
         ...(Object.keys(scaled.kept).length ? { scaled: scaled.kept } : {}),
+        ...(planned.saved
+          ? {
+              savedPlan: {
+                digest: planned.saved.digest,
+                createdAt: planned.saved.createdAt,
+                actor: planned.saved.actor,
+              },
+            }
+          : {}),
       },
     });
     await dropStale(deps.store, spec.project, spec.env, scaled.stale);

@@ -27,6 +27,7 @@ const CASES: [OpName, Record<string, unknown>, Role][] = [
   ["stats", {}, "viewer"],
   ["smoke", {}, "viewer"],
   ["plan", {}, "viewer"],
+  ["plan", { save: true }, "deployer"],
   ["backups", {}, "viewer"],
   ["lock", {}, "viewer"],
   ["rules", {}, "viewer"],

@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { duration, name } from "./fields.js";
 import { driverQueries, metricSchema, proxyQueries } from "./schema-analysis.js";
+import { terraformStepSchema } from "./schema-infra.js";
 
 const m = metricSchema.shape;
 
@@ -138,6 +139,7 @@ export const stepKinds = [
   "retention",
   "command",
   "smoke",
+  "terraform",
 ] as const;
 export type StepKind = (typeof stepKinds)[number];
 
@@ -177,6 +179,16 @@ export const runbookStepSchema = z
       .optional()
       .describe("A shell command run in the spec's directory; exit 0 passes."),
     smoke: services("Run these services' smoke requests (all, a name or a list).").optional(),
+    terraform: terraformStepSchema
+      .optional()
+      .describe(
+        "terraform plan, then apply of exactly that plan file (dir relative to slipway.yaml; workspace " +
+          "default: the environment's name); the report holds the summary (adds, changes, destroys) and outputs.",
+      ),
+    allowDestroy: z
+      .boolean()
+      .optional()
+      .describe("A terraform step in a protected environment may apply a plan that destroys resources."),
     timeout: duration("How long the step may take (default 10m).").default(600_000),
     continueOnFailure: z
       .boolean()
@@ -194,7 +206,7 @@ export const runbookStepSchema = z
       });
   })
   .describe(
-    "One step of a runbook: exactly one of check, health, backup, backupVerify, restoreTest, retention, command, smoke.",
+    "One step of a runbook: exactly one of check, health, backup, backupVerify, restoreTest, retention, command, smoke, terraform.",
   );
 
 export const runbookSchema = z

@@ -1,5 +1,6 @@
+import { chmodSync, writeFileSync } from "node:fs";
 import type { Cli } from "../runtime.js";
-import type { Plan } from "../../index.js";
+import type { Plan, SavedPlan } from "../../index.js";
 import { renderPlan } from "../render.js";
 import { groupArgs, groupOptions } from "../group-options.js";
 
@@ -13,7 +14,11 @@ export function register(cli: Cli): void {
       "--force-recreate [services...]",
       "recreate these services (all when none are named) even if unchanged since the deployed revision",
     )
-    .option("--skip-checks", "leave out the pre-flight checks");
+    .option("--skip-checks", "leave out the pre-flight checks")
+    .option(
+      "--out <file>",
+      "save the plan (with its Terraform plan files; mode 0600) for `deploy ENV --plan FILE` to apply exactly",
+    );
   groupOptions(cmd).action(
     cli.action(
       async (
@@ -25,16 +30,30 @@ export function register(cli: Cli): void {
           forceRecreate?: string[] | true;
           group?: string[];
           skipGroup?: string[];
+          out?: string;
         },
       ) => {
         const res = cli.resolve(env, o.version);
-        const p = (await cli.op("plan", res, {
+        const r = (await cli.op("plan", res, {
           ...groupArgs(o),
           only: o.only,
           skipChecks: o.skipChecks,
           forceRecreate: o.forceRecreate,
-        })) as Plan;
-        cli.finish(p, (out) => renderPlan(out, p));
+          ...(o.out ? { save: true } : {}),
+        })) as Plan | SavedPlan;
+        if (!("digest" in r)) cli.finish(r, (out) => renderPlan(out, r));
+        const file = o.out!;
+        // The Terraform plan files may hold input values: the file is readable by its owner only.
+        writeFileSync(file, JSON.stringify(r, null, 1) + "\n", { mode: 0o600 });
+        chmodSync(file, 0o600);
+        const saved = { file, digest: r.digest, createdAt: r.createdAt };
+        cli.finish({ ...r.plan, saved }, (out) => {
+          renderPlan(out, r.plan);
+          out.stdout(
+            `plan saved to ${file} (digest ${r.digest.slice(0, 12)}); apply exactly this plan with:`,
+          );
+          out.stdout(`  slipway deploy ${env} --plan ${file}`);
+        });
       },
     ),
   );

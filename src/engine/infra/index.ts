@@ -8,10 +8,15 @@ export { pendingServices, withTerraformOutputs } from "./outputs.js";
 export { describeSummary, type TerraformSummary } from "./terraform.js";
 
 /** The plan of each infrastructure step, in order (the real `terraform plan -out`). */
-export async function planInfrastructure(deps: EngineDeps, spec: ResolvedSpec): Promise<TerraformSummary[]> {
+export async function planInfrastructure(
+  deps: EngineDeps,
+  spec: ResolvedSpec,
+  /** A saved plan's own file names (engine/deploy-saved.ts), instead of the deploy's. */
+  tag?: string,
+): Promise<TerraformSummary[]> {
   const out: TerraformSummary[] = [];
   for (const { terraform } of spec.infrastructure ?? [])
-    out.push(await terraformPlan(deps.home, spec, terraform));
+    out.push(await terraformPlan(deps.home, spec, terraform, undefined, tag));
   return out;
 }
 

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { OperationFailed, UsageError } from "../../errors.js";
+import { OperationFailed, Refused, UsageError } from "../../errors.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
 import type { TerraformStepSpec } from "../../spec/schema-infra.js";
 import { parseDuration } from "../../util/units.js";
@@ -46,6 +46,11 @@ async function tf(step: TerraformStep, args: string[], signal?: AbortSignal): Pr
   if (r.error?.code === "ENOENT")
     throw new UsageError(
       `terraform is not installed (not on PATH; set SLIPWAY_TERRAFORM): needed by ${step.name}`,
+    );
+  if (r.code !== 0 && /Saved plan is stale|Saved plan does not match/.test(r.stderr))
+    throw new Refused(
+      `terraform refuses the saved plan of ${step.name}: its state was changed by another operation after ` +
+        `the plan was made (a stale plan); make a new one with \`slipway plan ENV --out FILE\``,
     );
   if (r.code !== 0)
     throw new OperationFailed(
@@ -89,9 +94,11 @@ export async function terraformPlan(
   spec: ResolvedSpec,
   step: TerraformStep,
   signal?: AbortSignal,
+  /** A distinct plan file name (a saved plan's), instead of the deploy's own. */
+  tag?: string,
 ): Promise<TerraformSummary> {
   const dir = workDir(home, spec);
-  const planFile = join(dir, `${step.name}.tfplan`);
+  const planFile = join(dir, `${step.name}${tag ? `.${tag}` : ""}.tfplan`);
   await prepareDir(step, signal);
   await withVars(dir, step, (vars) =>
     tf(step, ["plan", "-input=false", "-no-color", "-lock-timeout=60s", `-out=${planFile}`, ...vars], signal),
@@ -126,6 +133,23 @@ export async function terraformPlan(
     unknownOutputs,
     sensitiveOutputs,
   };
+}
+
+/** The state's identity a plan was made against (`terraform state pull`): null before the first apply. */
+export async function terraformStateMeta(
+  step: TerraformStep,
+  signal?: AbortSignal,
+): Promise<{ serial: number; lineage: string } | null> {
+  await prepareDir(step, signal);
+  const text = (await tf(step, ["state", "pull"], signal)).trim();
+  if (!text) return null;
+  const st = JSON.parse(text) as { serial?: number; lineage?: string };
+  return { serial: st.serial ?? 0, lineage: st.lineage ?? "" };
+}
+
+/** A saved plan's file written back where the terraform step applies it from. */
+export function planFileFor(home: string, spec: ResolvedSpec, name: string, tag: string): string {
+  return join(workDir(home, spec), `${name}.${tag}.tfplan`);
 }
 
 /** Apply exactly the plan file (Terraform refuses it when the state moved since: a stale plan). */

@@ -20,6 +20,8 @@ export interface RunbookStepReport {
   status: "passed" | "failed" | "skipped";
   evidence: string;
   durationMs: number;
+  /** A terraform step: what its plan added, changed and destroyed, whether it applied, the outputs. */
+  terraform?: Record<string, unknown>;
 }
 
 export interface RunbookReport {
@@ -124,6 +126,7 @@ async function runOne(
   });
   let ok: boolean;
   let evidence: string;
+  let terraform: Record<string, unknown> | undefined;
   try {
     const r = await Promise.race([
       runStep(step, { deps, resolution, emit: o.emit, signal: ac.signal }),
@@ -131,6 +134,7 @@ async function runOne(
     ]);
     ok = r.ok;
     evidence = r.evidence;
+    terraform = r.details?.terraform as Record<string, unknown> | undefined;
   } catch (e) {
     ok = false;
     evidence = errorMessage(e);
@@ -151,6 +155,7 @@ async function runOne(
     status: ok ? "passed" : "failed",
     evidence,
     durationMs: Date.now() - t0,
+    ...(terraform ? { terraform } : {}),
   };
 }
 

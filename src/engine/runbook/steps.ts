@@ -14,6 +14,7 @@ import { backedUpServices, pruneBackups, takeBackups, verifyBackup, withBackups 
 import { noopSink, type EventSink } from "../events.js";
 import { smokeTest } from "../instance-commands.js";
 import { envStatus } from "../status.js";
+import { terraformRunbookStep } from "./terraform-step.js";
 
 export interface StepOutcome {
   ok: boolean;
@@ -38,6 +39,7 @@ function pick(list: string[] | undefined, candidates: string[]): string[] {
 /** What the step does, in words (the report's default step name). */
 export function describeStep(s: RunbookStep): string {
   const kind = stepKindOf(s);
+  if (kind === "terraform") return `terraform ${s.terraform?.name ?? s.terraform?.dir}`;
   const v = s[kind];
   return `${kind} ${Array.isArray(v) ? v.join(", ") : String(v)}`;
 }
@@ -66,6 +68,8 @@ export async function runStep(s: RunbookStep, c: StepContext): Promise<StepOutco
       return restoreTest(c, s.restoreTest);
     case "retention":
       return retention(c, s.retention);
+    case "terraform":
+      return terraformRunbookStep(c.deps, spec, s, c.signal);
   }
 }
 

@@ -2,6 +2,7 @@
  * `terraform`: apply exactly the plan file the deploy made and showed (engine/infra/terraform.ts).
  * Infrastructure goes forward only: a later failure rolls back the services, not this step.
  */
+import { rmSync } from "node:fs";
 import { OperationFailed } from "../../errors.js";
 import { fingerprints } from "../carry.js";
 import { pendingServices, substituteOutputs } from "../infra/outputs.js";
@@ -15,6 +16,7 @@ export const terraformStep: StepRunner = {
     if (!plan || !t) throw new OperationFailed(`infrastructure step ${plan?.name ?? "?"} is not in the spec`);
     const changes = plan.add + plan.change + plan.destroy > 0;
     if (changes) await terraformApply(t, plan.planFile, ctx.signal);
+    else rmSync(plan.planFile, { force: true });
     // The later services get the outputs as they are now (some were only known after the apply).
     const outputs = await terraformOutputs(t, ctx.signal);
     const waiting = pendingServices(ctx.spec);
