@@ -135,13 +135,17 @@ function streamOp(deps: OpsDeps, op: string, payload: OpPayload): Response {
           open = false;
         }
       };
-      const slipway = deps.slipway(payload.resolution.spec.target);
-      if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
-      runOp(slipway, op, payload, {
-        emit: (event) => send({ type: "event", event }),
-        line: (line) => send({ type: "line", line }),
-        signal: op === "logs" ? follow.signal : undefined,
-      })
+      // Inside the promise: a refusal while choosing the target (a Kubernetes context pointing at
+      // the wrong cluster) is the operation's error (exit 4), not a broken stream (500).
+      (async () => {
+        const slipway = deps.slipway(payload.resolution.spec.target);
+        if (!payload.resolution.light) deps.remember?.(fromWire(payload.resolution));
+        return runOp(slipway, op, payload, {
+          emit: (event) => send({ type: "event", event }),
+          line: (line) => send({ type: "line", line }),
+          signal: op === "logs" ? follow.signal : undefined,
+        });
+      })()
         .then((result) => send({ type: "result", result: withDaemon(deps, op, result) }))
         .catch((e) => {
           const w = toWireError(e);
