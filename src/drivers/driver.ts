@@ -29,6 +29,12 @@ export interface Artifact {
   revision: number;
   /** Release directory (process), image reference (docker/kubernetes). */
   ref: string;
+  /**
+   * What the revision records about this artifact beside its ref (the prepare step stores it in the
+   * revision's facts under `artifactRecords`, so `history --json` shows it): Kubernetes charts list
+   * their rendered objects (Secrets as references), images their resolved digest. Never secret values.
+   */
+  record?: Record<string, unknown>;
 }
 
 export interface Instance {

@@ -212,6 +212,17 @@ function rolloutStep(
   fromRevision: number | undefined,
 ): Omit<PlanStep, "seq"> {
   const svc = spec.services[n];
+  const verb = change === "create" ? "start" : change === "restore" ? "restore" : "roll out";
+  if (svc.chart)
+    return {
+      kind: "rollout",
+      service: n,
+      group,
+      strategy: svc.rollout.strategy,
+      change,
+      fromRevision,
+      description: `${verb} ${n} (chart ${typeof svc.chart === "string" ? svc.chart : svc.chart.name}: apply its objects, wait for its workloads' own rolling update)`,
+    };
   return {
     kind: "rollout",
     service: n,

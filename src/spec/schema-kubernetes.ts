@@ -58,7 +58,9 @@ export const chartSchema = z
     }),
   ])
   .describe(
-    "Kubernetes: a Helm chart rendered by the real `helm template` (on PATH or $SLIPWAY_HELM); its objects keep the chart's names.",
+    "Kubernetes: a Helm chart rendered by the real `helm template` (on PATH or $SLIPWAY_HELM) and applied by Slipway " +
+      "(server-side apply, no Helm release); its objects keep the chart's names and roll out the way the chart defines, " +
+      "gated on its workloads' rollout status; history and rollback are Slipway's.",
   );
 
 /** Service fields spread into the service schema (schema.ts). */

@@ -220,6 +220,7 @@ function strategyOf(name: string, s: ParsedService, stateful: boolean, proxy: bo
     at(["services", name, "proxy"], "proxy: true needs a port (the public port the proxy listens on)");
   // Unproxied, the one instance holds the public port itself: the old one must go first.
   const direct = (s.port !== undefined && !proxy) || (s.ports?.length ?? 0) > 0;
+  if (s.chart) return chartStrategy(name, s, at);
   let strategy: Strategy = s.rollout?.strategy ?? (stateful || direct ? "recreate" : "blue-green");
   if (stateful && strategy !== "recreate") {
     at(["services", name, "rollout", "strategy"], `a stateful service only supports "recreate"`);
@@ -241,6 +242,25 @@ function strategyOf(name: string, s: ParsedService, stateful: boolean, proxy: bo
   if (strategy === "canary" && s.port === undefined)
     at(["services", name, "rollout", "strategy"], "canary needs a port (traffic is split by the proxy)");
   return strategy;
+}
+
+/**
+ * A chart rolls out the way the chart defines it (its workloads' rolling updates): Slipway applies
+ * the new objects over the old ones, which is the engine's "recreate" without stopping anything.
+ */
+function chartStrategy(name: string, s: ParsedService, at: At): Strategy {
+  const asked = s.rollout?.strategy;
+  if (asked && asked !== "recreate")
+    at(
+      ["services", name, "rollout", "strategy"],
+      `a chart rolls out the way the chart defines (its workloads' rolling updates); ${asked} applies to services with an image`,
+    );
+  if (s.replicas !== undefined)
+    at(
+      ["services", name, "replicas"],
+      "a chart's replica counts are its values (e.g. values: { replicaCount: 2 })",
+    );
+  return "recreate";
 }
 
 /** What each target needs of a service: a command or an image, a directory, secrets it can write. */

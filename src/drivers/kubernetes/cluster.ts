@@ -32,6 +32,8 @@ export interface Cluster {
   batch: BatchV1Api;
   custom: CustomObjectsApi;
   networking: NetworkingV1Api;
+  /** Any kind by apiVersion/kind (charts' objects): read, list, delete. */
+  objects: KubernetesObjectApi;
   /** Server-side apply under Slipway's field manager (forced: Slipway owns what it declares). */
   apply<T extends KubernetesObject>(obj: T): Promise<T>;
 }
@@ -72,6 +74,7 @@ export function connect(target: KubernetesTarget): Cluster {
     batch: kc.makeApiClient(BatchV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
     networking: kc.makeApiClient(NetworkingV1Api),
+    objects,
     apply: <T extends KubernetesObject>(obj: T) =>
       objects.patch(
         obj,

@@ -23,8 +23,10 @@ import type {
   InstanceStats,
   LogLine,
   LogOptions,
+  PrepareOptions,
   StopOptions,
 } from "../driver.js";
+import { ChartReleases } from "./chart.js";
 import { connect, orUndefined, type Cluster } from "./cluster.js";
 import { names } from "./manifests/names.js";
 import { namespaceFor } from "./manifests/objects.js";
@@ -59,8 +61,16 @@ export class KubernetesDriver implements Driver {
   private readonly applying = new Map<string, Promise<void>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private namespaceReady?: Promise<void>;
+  /** `chart:` services: rendered by helm, applied and tracked by Slipway (chart.ts). */
+  private readonly charts: ChartReleases;
 
-  constructor(private readonly opts: KubernetesDriverOptions) {}
+  constructor(private readonly opts: KubernetesDriverOptions) {
+    this.charts = new ChartReleases(
+      () => this.cluster(),
+      (c, project) => this.ensureNamespace(c, project),
+      opts.logger,
+    );
+  }
 
   /** The cluster, after the kubeconfig check (throws Refused before anything is sent). */
   cluster(): Cluster {
@@ -72,13 +82,15 @@ export class KubernetesDriver implements Driver {
     return new ServiceSelectorRouter(() => this.cluster());
   }
 
-  async prepare(_p: string, _e: string, service: ResolvedService, revision: number): Promise<Artifact> {
+  async prepare(
+    project: string,
+    env: string,
+    service: ResolvedService,
+    revision: number,
+    opts?: PrepareOptions,
+  ): Promise<Artifact> {
     this.cluster();
-    if (service.chart)
-      throw new DriverError(
-        this.name,
-        `${service.name} is a chart: \`slipway render\` prints its objects, deploying charts is not built yet`,
-      );
+    if (service.chart) return this.charts.prepare(project, env, service, revision, opts);
     if (!service.image)
       throw new DriverError(
         this.name,
@@ -128,6 +140,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async start(req: InstanceRequest): Promise<Instance> {
+    if (req.service.chart) return this.charts.start(req);
     const key = `${req.project}/${req.env}/${req.service.name}/${req.revision}`;
     let p = this.applying.get(key);
     if (!p) {
@@ -166,7 +179,7 @@ export class KubernetesDriver implements Driver {
     const workloads = await listWorkloads(c, project, env);
     const out: Instance[] = [];
     for (const w of workloads) out.push(...(await this.instancesOf(c, project, env, w)));
-    return out;
+    return [...out, ...(await this.charts.inspect(project, env))];
   }
 
   private async instancesOf(c: Cluster, project: string, env: string, w: Workload): Promise<Instance[]> {
@@ -200,6 +213,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async live(inst: Instance): Promise<Instance | undefined> {
+    if (inst.meta?.chart === true) return this.charts.live(inst);
     const c = this.cluster();
     const pods = await podsOf(c, inst.project, inst.env, inst.service, inst.revision);
     const pod = pods[inst.index];
@@ -223,6 +237,7 @@ export class KubernetesDriver implements Driver {
 
   /** The pod behind an instance (the index-th of its revision's pods by name). */
   private async podOf(c: Cluster, inst: Instance) {
+    if (inst.meta?.chart === true) return (await this.charts.pods(inst))[0];
     const pods = await podsOf(c, inst.project, inst.env, inst.service, inst.revision);
     return pods.find((p) => p.metadata?.name === inst.meta?.pod) ?? pods[inst.index];
   }
@@ -249,7 +264,8 @@ export class KubernetesDriver implements Driver {
     return next;
   }
 
-  async stop(inst: Instance, _opts: StopOptions): Promise<void> {
+  async stop(inst: Instance, opts: StopOptions): Promise<void> {
+    if (inst.meta?.chart === true) return this.charts.stop(inst, opts);
     const c = this.cluster();
     const stateful = inst.meta?.stateful === true;
     const name = stateful ? names.statefulSet(inst.service) : names.workload(inst.service, inst.revision);
@@ -304,6 +320,8 @@ export class KubernetesDriver implements Driver {
     opts: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<{ exitCode: number; output: string }> {
     const c = this.cluster();
+    if (req.service.chart)
+      throw new DriverError(this.name, `${req.service.name} is a chart: nothing runs once`);
     await this.ensureNamespace(c, req.project);
     const r = this.release(req);
     const secret = renderRelease(r).workload.find((o: KubernetesObject) => o.kind === "Secret");
@@ -315,8 +333,8 @@ export class KubernetesDriver implements Driver {
     const c = this.cluster();
     const refs = [];
     for (const inst of instances) {
-      const pod = await this.podOf(c, inst);
-      if (pod?.metadata?.name) refs.push({ instance: inst.id, pod });
+      const pods = inst.meta?.chart === true ? await this.charts.pods(inst) : [await this.podOf(c, inst)];
+      for (const pod of pods) if (pod?.metadata?.name) refs.push({ instance: inst.id, pod });
     }
     yield* podLogs(c, refs, opts);
   }
@@ -347,7 +365,8 @@ export class KubernetesDriver implements Driver {
     return gone ? [`namespace ${c.namespace}`] : [];
   }
 
-  async prune(): Promise<void> {
-    // Revisions are removed when their last instance stops; nothing else accumulates.
+  async prune(project: string, env: string, service: string, keep: number[]): Promise<void> {
+    // Revisions are removed when their last instance stops; charts keep a snapshot per revision.
+    await this.charts.prune(project, env, service, keep);
   }
 }

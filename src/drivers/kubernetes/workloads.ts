@@ -41,9 +41,11 @@ export async function listWorkloads(c: Cluster, project: string, env: string): P
     c.apps.listNamespacedDeployment({ namespace: c.namespace, labelSelector }),
     c.apps.listNamespacedStatefulSet({ namespace: c.namespace, labelSelector }),
   ]);
+  // A chart's workloads keep the chart's names and are the chart instance's (chart.ts), not revisions.
+  const own = (o: V1Deployment | V1StatefulSet) => !o.metadata?.labels?.["slipway.dev/role"];
   return [
-    ...deps.items.map((d) => toWorkload("Deployment", d)),
-    ...sets.items.map((s) => toWorkload("StatefulSet", s)),
+    ...deps.items.filter(own).map((d) => toWorkload("Deployment", d)),
+    ...sets.items.filter(own).map((s) => toWorkload("StatefulSet", s)),
   ];
 }
 

@@ -11,6 +11,11 @@ export const prepareStep: StepRunner = {
       existingOnly: opts.rollbackOf !== undefined,
     });
     ctx.artifacts.set(s.name, a);
+    if (a.record)
+      ctx.facts.artifactRecords = {
+        ...(ctx.facts.artifactRecords as Record<string, unknown> | undefined),
+        [s.name]: a.record,
+      };
     ctx.artifactRevs[s.name] = artRev;
     return a.ref;
   },
