@@ -21,9 +21,6 @@ import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apise
 import { validateManifest } from "../support/kube-schema.js";
 import { kubeTools } from "../support/kube-tools.js";
 
-/** Chart services deploy (branch kube2); until then the libraries are rendered and linted only. */
-const CHARTS_DEPLOY = false;
-
 const dir = mkdtempSync(join(tmpdir(), "slipway-platform-helm-"));
 const home = mkdtempSync(join(tmpdir(), "slipway-platform-helm-home-"));
 const kubeconfig = join(home, "kubeconfig");
@@ -122,12 +119,6 @@ describe("examples/platform-helm (seed 004)", () => {
     expect(names).toContain("Ingress/argocd-server"); // values-stg.yaml's hosts
     expect(stg.stdout).toContain("host: argocd.stg.plate.example.com");
     expect(docs.every((d) => d.kind === "Namespace" || d.metadata.namespace === "plate-stg")).toBe(true);
-    const prod = await slipway("render", "production", "tools");
-    expect(prod.code, prod.out).toBe(0);
-    expect(prod.stdout).toContain("replicas: 2"); // values-prod.yaml
-    expect(prod.stdout).toContain("host: dashboard.plate.example.com");
-    const metallb = await slipway("render", "staging", "metallb");
-    expect(metallb.stdout).toContain("addresses: 192.168.0.240-192.168.0.250"); // values/metallb.yaml
   }, 120_000);
 
   it("plan shows the three layers in order; the libraries and the apps deploy as groups", async () => {
@@ -142,21 +133,21 @@ describe("examples/platform-helm (seed 004)", () => {
 
     // deploy-all.sh staging --libraries-only
     const libs = await slipway("deploy", "staging", "--version", "v1.0.0", ...LIBRARIES);
-    if (CHARTS_DEPLOY) {
-      expect(libs.code, libs.out).toBe(0);
-      for (const d of ["cert-manager", "metallb-controller", "nfs-provisioner", "argocd-server", "jenkins"])
-        expect(deployments("plate-stg")).toContain(d);
-      expect(deployments("plate-stg").some((d) => d.startsWith("plate-"))).toBe(false);
-    } else {
-      expect(libs.code, libs.out).toBe(1);
-      expect(libs.out).toContain("cert-manager is a chart");
-      expect(libs.out).toContain("deploying charts is not built yet");
-    }
+    expect(libs.code, libs.out).toBe(0);
+    for (const d of ["cert-manager", "metallb-controller", "nfs-provisioner", "argocd-server", "jenkins"])
+      expect(deployments("plate-stg")).toContain(d);
+    expect(deployments("plate-stg").some((d) => d.startsWith("plate-"))).toBe(false);
+    const pool = double
+      .objects("configmaps", "plate-stg")
+      .find((c) => c.metadata?.name === "metallb-address-pool");
+    expect((pool as { data?: Record<string, string> } | undefined)?.data?.addresses).toBe(
+      "192.168.0.240-192.168.0.250", // values/metallb.yaml
+    );
 
     // deploy-all.sh staging --skip-libraries
     const apps = await slipway("deploy", "staging", "--version", "v1.0.0", ...SKIP_LIBRARIES);
     expect(apps.code, apps.out).toBe(0);
-    expect(apps.out).not.toMatch(/(start|roll out) (cert-manager|metallb|tools)/);
+    expect(apps.out).not.toMatch(/(start|roll out|prepare release of) (cert-manager|metallb|tools)/);
     for (const s of ["plate-web", "plate-api", "plate-llm"]) expect(serving("plate-stg", s)).toBe("v1.0.0");
     expect(double.objects("statefulsets", "plate-stg").map((s) => s.metadata?.name)).toEqual(["plate-cache"]);
 
@@ -196,14 +187,22 @@ describe("examples/platform-helm (seed 004)", () => {
   }, 120_000);
 
   it("production: deploy, backup before the upgrade, a failed release undone, rollback to a revision", async () => {
-    const scope = CHARTS_DEPLOY ? [] : SKIP_LIBRARIES;
     const confirm = ["--confirm-name", "production"];
-    const first = await slipway("deploy", "production", "--version", "v1.0.0", ...confirm, ...scope);
+    // deploy-all.sh production: all three layers, each after the one before is healthy
+    const first = await slipway("deploy", "production", "--version", "v1.0.0", ...confirm);
     expect(first.code, first.out).toBe(0);
     expect(first.out).toMatch(/plate-web +https:\/\/plate\.example\.com/);
+    const tools = double
+      .objects("deployments", "plate-prod")
+      .find((d) => d.metadata?.name === "argocd-server");
+    expect((tools?.spec as { replicas?: number }).replicas).toBe(2); // values-prod.yaml
+    const done = (name: string) => first.out.indexOf(`✔ start ${name} `);
+    expect(done("cert-manager")).toBeGreaterThan(0);
+    expect(done("cert-manager")).toBeLessThan(done("tools"));
+    expect(done("tools")).toBeLessThan(done("plate-cache"));
 
     // deploy-prod.sh's backup of the values and manifests, then the upgrade
-    const up = await slipway("deploy", "production", "--version", "v1.1.0", ...confirm, ...scope);
+    const up = await slipway("deploy", "production", "--version", "v1.1.0", ...confirm);
     expect(up.code, up.out).toBe(0);
     expect(up.out).toMatch(/✔ back up plate-web .*plate-web-\d{8}T\d{6}Z-[0-9a-f]{4}/);
     expect(up.out).toMatch(/✔ record release r1 \(spec and images\) .*release r1: 8 services/);
@@ -215,21 +214,18 @@ describe("examples/platform-helm (seed 004)", () => {
 
     // helm upgrade --atomic: a release whose pods never get ready is undone, traffic stays
     double.behave("plate-api:v1.2.0", { crash: true });
-    const bad = await slipway("deploy", "production", "--version", "v1.2.0", ...confirm, ...scope);
+    const bad = await slipway("deploy", "production", "--version", "v1.2.0", ...confirm);
     expect(bad.code, bad.out).toBe(1);
     expect(bad.out).toContain("CrashLoopBackOff");
     expect(serving("plate-prod", "plate-api")).toBe("v1.1.0");
 
     // deploy-prod.sh rollback 1
-    if (CHARTS_DEPLOY) {
-      const rb = await slipway("rollback", "production", "1", ...confirm);
-      expect(rb.code, rb.out).toBe(0);
-      for (const s of ["plate-web", "plate-api", "plate-llm"])
-        expect(serving("plate-prod", s)).toBe("v1.0.0");
-      const st = await slipway("status", "production");
-      expect(st.out).toMatch(/revision 4 \(v1\.0\.0, deployed\)/);
-      expect(st.out).toMatch(/plate-web +running +2\/2 .*https:\/\/plate\.example\.com/);
-    }
+    const rb = await slipway("rollback", "production", "1", ...confirm);
+    expect(rb.code, rb.out).toBe(0);
+    for (const s of ["plate-web", "plate-api", "plate-llm"]) expect(serving("plate-prod", s)).toBe("v1.0.0");
+    const st = await slipway("status", "production");
+    expect(st.out).toMatch(/revision 4 \(v1\.0\.0, deployed\)/);
+    expect(st.out).toMatch(/plate-web +running +2\/2 .*https:\/\/plate\.example\.com/);
     const history = await slipway("history", "production");
     expect(history.code, history.out).toBe(0);
     expect(history.out).toMatch(/^3 +v1\.2\.0 +failed/m);
