@@ -201,8 +201,8 @@ describe("examples/platform-helm (seed 004)", () => {
     expect(done("cert-manager")).toBeLessThan(done("tools"));
     expect(done("tools")).toBeLessThan(done("plate-cache"));
 
-    // deploy-prod.sh's backup of the values and manifests, then the upgrade
-    const up = await slipway("deploy", "production", "--version", "v1.1.0", ...confirm);
+    // deploy-prod.sh (the applications): the backup of the values and manifests, then the upgrade
+    const up = await slipway("deploy", "production", "--version", "v1.1.0", ...confirm, ...SKIP_LIBRARIES);
     expect(up.code, up.out).toBe(0);
     expect(up.out).toMatch(/✔ back up plate-web .*plate-web-\d{8}T\d{6}Z-[0-9a-f]{4}/);
     expect(up.out).toMatch(/✔ record release r1 \(spec and images\) .*release r1: 8 services/);
@@ -214,7 +214,7 @@ describe("examples/platform-helm (seed 004)", () => {
 
     // helm upgrade --atomic: a release whose pods never get ready is undone, traffic stays
     double.behave("plate-api:v1.2.0", { crash: true });
-    const bad = await slipway("deploy", "production", "--version", "v1.2.0", ...confirm);
+    const bad = await slipway("deploy", "production", "--version", "v1.2.0", ...confirm, ...SKIP_LIBRARIES);
     expect(bad.code, bad.out).toBe(1);
     expect(bad.out).toContain("CrashLoopBackOff");
     expect(serving("plate-prod", "plate-api")).toBe("v1.1.0");
@@ -230,4 +230,15 @@ describe("examples/platform-helm (seed 004)", () => {
     expect(history.code, history.out).toBe(0);
     expect(history.out).toMatch(/^3 +v1\.2\.0 +failed/m);
   }, 240_000);
+
+  it("deploy-stg.sh delete: destroy removes what Slipway applied, the namespace stays", async () => {
+    const r = await slipway("destroy", "staging", "--yes");
+    expect(r.code, r.out).toBe(0);
+    expect(deployments("plate-stg")).toEqual([]);
+    // plate-cache's StatefulSet is scaled to 0, not deleted (its data stays)
+    const cache = double.objects("statefulsets", "plate-stg")[0]?.spec as { replicas?: number } | undefined;
+    expect(cache?.replicas ?? 0).toBe(0);
+    expect(double.objects("namespaces").map((n) => n.metadata?.name)).toContain("plate-stg");
+    expect(deployments("plate-prod")).toContain("argocd-server"); // production untouched
+  }, 120_000);
 });
