@@ -105,7 +105,8 @@ async function slipwayRound(
     `project: bench-${mode}-${round}
 environments:
   production:
-    target: { kind: kubernetes, namespace: ${ns} }
+    # kubectl asks no registry either (and none is reachable here): the same work on both sides.
+    target: { kind: kubernetes, namespace: ${ns}, resolveDigests: false }
 services:
   web:
     image: bench/web:\${VERSION}

@@ -126,6 +126,11 @@ export interface PrepareOptions {
    * the working tree, which would run today's code under an old release's name.
    */
   existingOnly?: boolean;
+  /**
+   * With existingOnly: what the revision recorded about the artifact (its `record`), so the driver
+   * reuses exactly that (Kubernetes: the image digest resolved when the revision was deployed).
+   */
+  recorded?: Record<string, unknown>;
 }
 
 export interface Driver {

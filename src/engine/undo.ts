@@ -89,8 +89,10 @@ export async function undo(
         const kept = await stopInstances(deps, svc, st.fresh, "failed");
         const prevSvc = { ...prevSpec.services[st.service], path: prevSpec.services[st.service].path };
         const artRev = artifactRevision(previous, st.service) ?? previous.number;
+        const records = previous.facts.artifactRecords as Record<string, Record<string, unknown>> | undefined;
         const artifact = await deps.driver.prepare(spec.project, spec.env, prevSvc, artRev, {
           existingOnly: true,
+          ...(records?.[st.service] ? { recorded: records[st.service] } : {}),
         });
         const req: RolloutRequest = {
           ...stubReq(deps, { ...prevSpec, version: previous.version }, prevSvc),

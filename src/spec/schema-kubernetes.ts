@@ -95,6 +95,14 @@ export const kubernetesTarget = z.strictObject({
     .describe("The cluster entry the context must point at; anything else is refused (exit 4)."),
   namespace: z.string().default("default").describe("Namespace of every object (created when missing)."),
   kubeconfig: z.string().optional().describe("Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+  resolveDigests: z
+    .boolean()
+    .optional()
+    .describe(
+      "Resolve image tags to digests when deploying (OCI distribution API, anonymous, 5 s timeout) and record them in " +
+        "the revision; pods run `image:tag@sha256:…`, and a rollback runs the recorded digest. Default true; when the " +
+        'registry cannot be asked the tag is kept and the deploy says "could not resolve digest (reason)".',
+    ),
 });
 
 export type KubernetesTarget = z.output<typeof kubernetesTarget>;

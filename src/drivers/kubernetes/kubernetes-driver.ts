@@ -27,6 +27,7 @@ import type {
   StopOptions,
 } from "../driver.js";
 import { ChartReleases } from "./chart.js";
+import { pinned, resolveDigest } from "./digest.js";
 import { connect, orUndefined, type Cluster } from "./cluster.js";
 import { names } from "./manifests/names.js";
 import { namespaceFor } from "./manifests/objects.js";
@@ -45,6 +46,8 @@ export interface KubernetesDriverOptions {
   logger: Logger;
   /** Injected in tests; default: connect(target) (which checks context and cluster first). */
   connect?: (target: KubernetesTarget) => Cluster;
+  /** How long the registry may take to answer a digest lookup (default 5 s). */
+  digestTimeoutMs?: number;
 }
 
 export class KubernetesDriver implements Driver {
@@ -96,7 +99,29 @@ export class KubernetesDriver implements Driver {
         this.name,
         `${service.name} has no image: on Kubernetes, build and push the image in CI and give its name as "image"`,
       );
-    return { service: service.name, revision, ref: service.image };
+    return this.imageArtifact(service.name, service.image, revision, opts);
+  }
+
+  /** The image, pinned to the digest its tag points at now (or, for a rollback, the recorded one). */
+  private async imageArtifact(
+    service: string,
+    image: string,
+    revision: number,
+    opts: PrepareOptions = {},
+  ): Promise<Artifact> {
+    const recorded = opts.recorded;
+    if (opts.existingOnly && recorded?.image === image && typeof recorded.ref === "string")
+      return { service, revision, ref: recorded.ref, record: recorded };
+    if (opts.existingOnly || this.opts.target.resolveDigests === false)
+      return { service, revision, ref: image };
+    const out = await resolveDigest(image, this.opts.digestTimeoutMs);
+    if (!out) return { service, revision, ref: image };
+    if (out.digest) {
+      const ref = pinned(image, out.digest);
+      return { service, revision, ref, record: { image, digest: out.digest, ref } };
+    }
+    this.opts.logger.warn(`${service}: ${out.note}`);
+    return { service, revision, ref: image, record: { image, note: out.note } };
   }
 
   private release(req: InstanceRequest): ServiceRelease {

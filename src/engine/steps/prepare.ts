@@ -7,8 +7,11 @@ export const prepareStep: StepRunner = {
     const { deps, spec, opts, revision } = ctx;
     const s = serviceOf(step, ctx);
     const artRev = opts.rollbackOf ? (artifactRevision(opts.rollbackOf, s.name) ?? revision) : revision;
+    const recorded = opts.rollbackOf?.facts.artifactRecords as
+      Record<string, Record<string, unknown>> | undefined;
     const a = await deps.driver.prepare(spec.project, spec.env, s, artRev, {
       existingOnly: opts.rollbackOf !== undefined,
+      ...(recorded?.[s.name] ? { recorded: recorded[s.name] } : {}),
     });
     ctx.artifacts.set(s.name, a);
     if (a.record)
@@ -17,6 +20,6 @@ export const prepareStep: StepRunner = {
         [s.name]: a.record,
       };
     ctx.artifactRevs[s.name] = artRev;
-    return a.ref;
+    return typeof a.record?.note === "string" ? `${a.ref} (${a.record.note})` : a.ref;
   },
 };
