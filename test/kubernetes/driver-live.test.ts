@@ -104,4 +104,16 @@ describe("Kubernetes driver live state (API server double)", () => {
     expect(s?.memory).toBe(64 * 1024 * 1024);
     expect(s?.memoryLimit).toBe(128 * 1024 * 1024);
   });
+
+  it("stopping a stateful instance scales its StatefulSet to 0 with a merge patch (the recreate of an upgrade)", async () => {
+    const { double, driver } = await setup(false);
+    const r = req("redis:7", 1);
+    r.service = { ...r.service, stateful: true } as typeof r.service;
+    const inst = await driver.start(r);
+    await driver.stop(inst, { signal: "SIGTERM", graceMs: 1000 });
+    const set = double.objects("statefulsets", "live").find((o) => o.metadata?.name === "api");
+    expect((set?.spec as { replicas?: number }).replicas).toBe(0);
+    const scale = double.requests.filter((q) => q.path.endsWith("/statefulsets/api/scale"));
+    expect(scale.map((q) => q.contentType?.split(";")[0])).toEqual(["application/merge-patch+json"]);
+  });
 });

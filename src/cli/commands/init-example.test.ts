@@ -21,6 +21,7 @@ describe("init --example", () => {
     expect(names).toContain("runbook-api");
     expect(names).toContain("agent-platform");
     expect(names).toContain("quickstart");
+    expect(names).toContain("platform-helm");
     expect(names).not.toContain("ci");
   });
 
@@ -33,6 +34,9 @@ describe("init --example", () => {
     expect(r.private).toContain(join("deployment", "config", ".env.production"));
     expect(statSync(join(dest, "deployment/config/.env.production")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dest, "migrations/migrate.sh")).mode & 0o111).not.toBe(0);
+    expect(r.environment).toBe("development");
+    // platform-helm has no development environment: the next steps name staging.
+    expect(copyExample("platform-helm", tmp()).environment).toBe("staging");
   });
 
   it("refuses an unknown name listing the available ones, and existing files without force", () => {

@@ -1,6 +1,7 @@
 /** `slipway init --example NAME`: copy examples/NAME (a runbook turned into a project) here. */
-import { chmodSync, cpSync, existsSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
+import { parse } from "yaml";
 import { UsageError } from "../../core.js";
 
 /** The examples shipped with Slipway: examples/ beside src/ (and beside dist/ once built). */
@@ -31,6 +32,18 @@ export interface CopiedExample {
   files: string[];
   /** Env files made private (0600), as the `env` check asks: git does not keep file modes. */
   private: string[];
+  /** The example's first environment (what the next steps name). */
+  environment: string;
+}
+
+/** The first environment of a slipway.yaml (development when it cannot be read). */
+function firstEnvironment(file: string): string {
+  try {
+    const doc = parse(readFileSync(file, "utf8")) as { environments?: Record<string, unknown> } | null;
+    return Object.keys(doc?.environments ?? {})[0] ?? "development";
+  } catch {
+    return "development";
+  }
 }
 
 /**
@@ -60,5 +73,6 @@ export function copyExample(name: string, dest: string, force = false, root = EX
   const envFiles = files.filter((f) => /^\.env(\.|$)/.test(basename(f)));
   for (const f of envFiles) chmodSync(join(dest, f), 0o600);
   for (const f of files) if (f.endsWith(".sh")) chmodSync(join(dest, f), statSync(join(src, f)).mode | 0o755);
-  return { example: name, dir: dest, files, private: envFiles };
+  const environment = firstEnvironment(join(src, "slipway.yaml"));
+  return { example: name, dir: dest, files, private: envFiles, environment };
 }

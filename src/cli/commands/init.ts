@@ -115,6 +115,6 @@ function initExample(cli: Cli, name: string, dir: string, force?: boolean): void
   cli.finish(copied, (out) => {
     out.stdout(green(out, `✔ copied example ${name} (${copied.files.length} files) into ${dir}`));
     if (copied.private.length) out.stdout(`  made private (chmod 600): ${copied.private.join(", ")}`);
-    out.stdout("  next: read README.md, then slipway validate and slipway check development");
+    out.stdout(`  next: read README.md, then slipway validate and slipway check ${copied.environment}`);
   });
 }

@@ -313,11 +313,12 @@ export class KubernetesDriver implements Driver {
     const s = await orUndefined(c.apps.readNamespacedStatefulSet({ name, namespace: c.namespace }));
     // A later revision already took the StatefulSet over: leave it alone.
     if (!s || Number(s.metadata?.labels?.["slipway.dev/revision"]) !== revision) return;
-    await c.apps.patchNamespacedStatefulSetScale({
-      name,
-      namespace: c.namespace,
-      body: { spec: { replicas: 0 } },
-    });
+    // A merge patch: client-node's default content type for patch is a JSON patch (a list of
+    // operations), which the API server refuses for this object body.
+    await c.apps.patchNamespacedStatefulSetScale(
+      { name, namespace: c.namespace, body: { spec: { replicas: 0 } } },
+      MERGE_PATCH,
+    );
   }
 
   private async removeRevision(c: Cluster, service: string, revision: number): Promise<void> {
