@@ -208,9 +208,9 @@ export function renderHistory(
       "REV  VERSION          STATUS        WHEN                      BY                    DESCRIPTION",
     ),
   );
-  for (const { revision: r, event: e } of h) {
-    if (e) {
-      // A revision-less event (a scale): under the revision it happened in, with who did it.
+  for (const { revision: r, events } of h) {
+    // Revision-less events (scales), newest first, above the revision they happened under.
+    for (const e of events ?? []) {
       const what = e.message.replace(/^\S+ \S+: /, "");
       out.stdout(
         dim(
@@ -218,9 +218,7 @@ export function renderHistory(
           `  ·  ${"".padEnd(16)} ${e.kind.padEnd(13)} ${e.time.padEnd(25)} ${(e.actor ?? "").slice(0, 21).padEnd(21)} ${what}`,
         ),
       );
-      continue;
     }
-    if (!r) continue;
     out.stdout(
       `${String(r.number).padEnd(4)} ${r.version.padEnd(16)} ${r.status.padEnd(13)} ${r.createdAt.padEnd(25)} ${r.actor.slice(0, 21).padEnd(21)} ${r.description}${r.reason ? ` — ${r.reason.split("\n")[0].slice(0, 80)}` : ""}`,
     );

@@ -1,7 +1,8 @@
 /**
- * `slipway history ENV`: the revisions, newest first, with the revision-less events of the same
- * span between them — today `slipway scale` (`service.scaled`: who, which service, from → to),
- * which changes what runs without making a revision.
+ * `slipway history ENV`: the revisions, newest first, each with the revision-less events that
+ * happened while it was the newest — today `slipway scale` (`service.scaled`: who, which
+ * service, from → to), which changes what runs without making a revision. Every entry keeps its
+ * `revision` (the `--json` document's shape is unchanged); the events ride on it as `events`.
  */
 import { UsageError } from "../errors.js";
 import type { JournalStep, Revision } from "../store/store.js";
@@ -21,10 +22,12 @@ export interface HistoryEvent {
   data?: Record<string, unknown>;
 }
 
-/** A revision (with its steps when one is asked for), or a revision-less event (`event`). */
-export type HistoryEntry =
-  | { revision: Revision; steps?: JournalStep[]; event?: undefined }
-  | { event: HistoryEvent; revision?: undefined; steps?: undefined };
+/** A revision (with its steps when one is asked for) and the events made under it, newest first. */
+export interface HistoryEntry {
+  revision: Revision;
+  steps?: JournalStep[];
+  events?: HistoryEvent[];
+}
 
 /** How many recent events are searched for the history's events. */
 const EVENT_WINDOW = 5000;
@@ -57,10 +60,11 @@ export async function history(
       message: e.message,
       data: e.data,
     }));
-  const entries: { at: string; entry: HistoryEntry }[] = [
-    ...revisions.map((revision) => ({ at: revision.createdAt, entry: { revision } })),
-    ...events.map((event) => ({ at: event.time, entry: { event } })),
-  ];
-  // Newest first, as revisions are listed.
-  return entries.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).map((x) => x.entry);
+  // Newest first, like the revisions: each event goes to the newest revision made before it.
+  const entries: HistoryEntry[] = revisions.map((revision) => ({ revision }));
+  for (const event of events.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0))) {
+    const under = entries.find((x) => x.revision.createdAt <= event.time);
+    if (under) (under.events ??= []).push(event);
+  }
+  return entries;
 }

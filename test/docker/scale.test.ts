@@ -92,16 +92,20 @@ describe("scale on the docker target", () => {
     const h = await cli(["history", "staging", "--json"]);
     expect(h.code, h.stderr).toBe(0);
     const entries = json<{
-      result: { revision?: { number: number }; event?: { kind: string; actor?: string; message: string } }[];
+      result: {
+        revision: { number: number };
+        events?: { kind: string; actor?: string; message: string }[];
+      }[];
     }>(h).result;
-    expect(entries.map((e) => e.revision?.number ?? e.event?.kind)).toEqual([
-      "service.scaled",
-      2,
-      "service.scaled",
-      1,
+    // Every entry is a revision (the --json shape of earlier releases); each scale rides on the
+    // revision it happened under, newest first.
+    expect(entries.map((e) => [e.revision.number, (e.events ?? []).map((x) => x.kind)])).toEqual([
+      [2, ["service.scaled"]],
+      [1, ["service.scaled"]],
     ]);
-    expect(entries[0].event).toMatchObject({ actor: expect.stringMatching(/\S+@\S+/) });
-    expect(entries[0].event?.message).toMatch(/web scaled from 3 to 1 instance\(s\)/);
+    const newest = entries[0].events?.[0];
+    expect(newest).toMatchObject({ actor: expect.stringMatching(/\S+@\S+/) });
+    expect(newest?.message).toMatch(/web scaled from 3 to 1 instance\(s\)/);
     const human = await cli(["history", "staging"]);
     expect(human.stdout).toMatch(/service.scaled .* web scaled from 1 to 3 instance\(s\) by /);
   }, 300_000);

@@ -30,9 +30,9 @@ interface Revision {
   facts?: { analysis?: AnalysisEvidence[] };
 }
 interface HistoryEntry {
-  /** Absent on a revision-less event (a scale). */
-  revision?: Revision;
-  event?: { kind: string; time: string; actor?: string; message: string };
+  revision: Revision;
+  /** Revision-less events (scales) made while this revision was the newest, newest first. */
+  events?: { kind: string; time: string; actor?: string; message: string }[];
   steps?: {
     seq: number;
     kind: string;
@@ -131,46 +131,45 @@ function History({ env, history }: { env: EnvSummary; history: HistoryEntry[] })
           </tr>
         </thead>
         <tbody>
-          {history.map(({ revision: r, event: e }) =>
-            !r ? (
-              <tr key={`${e?.kind}-${e?.time}`} class="muted">
+          {history.flatMap(({ revision: r, events }) => [
+            ...(events ?? []).map((e) => (
+              <tr key={`${e.kind}-${e.time}`} class="muted">
                 <td>·</td>
-                <td colSpan={2}>{e?.message}</td>
-                <td>{e?.actor}</td>
-                <td>{e ? new Date(e.time).toLocaleString() : ""}</td>
+                <td colSpan={2}>{e.message}</td>
+                <td>{e.actor}</td>
+                <td>{new Date(e.time).toLocaleString()}</td>
               </tr>
-            ) : (
-              <tr key={r.number}>
-                <td>
-                  <button
-                    type="button"
-                    class="link"
-                    onClick={() => void show(r.number)}
-                    aria-label={`steps of revision ${r.number}`}
-                  >
-                    {r.number}
-                  </button>
-                </td>
-                <td>
-                  {r.version}
-                  {r.rollbackOf ? ` (rollback of ${r.rollbackOf})` : ""}
-                </td>
-                <td>{r.status}</td>
-                <td>{r.actor}</td>
-                <td>{new Date(r.createdAt).toLocaleString()}</td>
-              </tr>
-            ),
-          )}
+            )),
+            <tr key={r.number}>
+              <td>
+                <button
+                  type="button"
+                  class="link"
+                  onClick={() => void show(r.number)}
+                  aria-label={`steps of revision ${r.number}`}
+                >
+                  {r.number}
+                </button>
+              </td>
+              <td>
+                {r.version}
+                {r.rollbackOf ? ` (rollback of ${r.rollbackOf})` : ""}
+              </td>
+              <td>{r.status}</td>
+              <td>{r.actor}</td>
+              <td>{new Date(r.createdAt).toLocaleString()}</td>
+            </tr>,
+          ])}
         </tbody>
       </table>
       {open && (
         <div class="steps-of">
           <h4>
-            Steps of revision {open.revision?.number}
-            {open.revision?.reason ? ` — ${open.revision.reason}` : ""}
+            Steps of revision {open.revision.number}
+            {open.revision.reason ? ` — ${open.revision.reason}` : ""}
           </h4>
           <Steps steps={open.steps ?? []} />
-          {open.revision?.facts?.analysis?.length ? (
+          {open.revision.facts?.analysis?.length ? (
             <AnalysisRuns runs={open.revision.facts.analysis} />
           ) : null}
         </div>
@@ -234,7 +233,7 @@ export function EnvDetail(props: { me: Me; project: string; env: string; page: P
     clearTimeout(settle.current);
     settle.current = setTimeout(() => setTick((t) => t + 1), 400);
   };
-  const revisions = history.flatMap((h) => (h.revision ? [h.revision] : [])); // scales have none
+  const revisions = history.map((h) => h.revision);
   const services = status?.services ?? [];
   const snap = current?.snapshot;
   return (
