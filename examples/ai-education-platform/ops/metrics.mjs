@@ -21,13 +21,18 @@ const stats = new Map(
       return [id.slice(0, 12), { cpu: parseFloat(cpu), mem: parseFloat(mem) }];
     }),
 );
+// docker stats gives CPU as a share of one core; the limit (--cpus) makes it a share of the limit.
+const limits = new Map(
+  docker("inspect", "-f", "{{.Id}} {{.HostConfig.NanoCpus}}", ...list.map((c) => c.id))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => [l.slice(0, 12), Number(l.split(" ")[1]) || 1e9]),
+);
 let over = 0;
 for (const c of list) {
   const s = stats.get(c.id.slice(0, 12));
   if (!s) continue;
-  // docker stats gives CPU as a share of one core; the limit (--cpus) makes it a share of the limit.
-  const nano = Number(docker("inspect", "-f", "{{.HostConfig.NanoCpus}}", c.id).trim()) || 1e9;
-  const cpu = s.cpu / (nano / 1e9);
+  const cpu = s.cpu / ((limits.get(c.id.slice(0, 12)) ?? 1e9) / 1e9);
   const bad = cpu > CPU_MAX || s.mem > MEMORY_MAX;
   if (bad) over++;
   console.log(
@@ -44,7 +49,9 @@ try {
   );
   const total = buckets.at(-1)?.n ?? 0;
   const p95 = total ? buckets.find((b) => b.n >= 0.95 * total)?.le : undefined;
-  console.log(`gateway: ${total} request(s), p95 ${p95 === undefined ? "n/a" : `≤ ${p95} s`}`);
+  const last = buckets.filter((b) => b.le !== Infinity).at(-1)?.le;
+  const shown = p95 === undefined ? "n/a" : p95 === Infinity ? `> ${last} s` : `≤ ${p95} s`;
+  console.log(`gateway: ${total} request(s), p95 ${shown}`);
 } catch (e) {
   console.log(`gateway metrics on :${port}: ${e.message}`);
 }
