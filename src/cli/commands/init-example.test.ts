@@ -20,6 +20,7 @@ describe("init --example", () => {
     const names = exampleNames();
     expect(names).toContain("runbook-api");
     expect(names).toContain("quickstart");
+    expect(names).toContain("ai-education-platform");
     expect(names).not.toContain("ci");
   });
 
