@@ -93,38 +93,54 @@ async function containerOf(service: string): Promise<string> {
   return stdout.trim().split("\n")[0] ?? "";
 }
 
+/** waitFor, and on a timeout the messages the Slack receiver did get. */
+function waitForSlack(check: (texts: string[]) => boolean, what: string): Promise<unknown> {
+  return waitFor(() => check(slackTexts()), { timeoutMs: 30_000, what }).catch((e: Error) => {
+    throw new Error(`${e.message}; Slack got:\n${slackTexts().join("\n---\n")}`);
+  });
+}
+
 /** The gateway driven to high CPU and memory: both rules fire, reach Slack and e-mail, and resolve. */
 async function rulesFireAndResolve(): Promise<void> {
-  expect(await call("/stress/cpu")).toMatchObject({ cpu: "spinning" });
-  const mem = await call("/stress/memory?ratio=0.92");
-  expect(mem.ratio as number).toBeGreaterThan(0.85);
-  await waitFor(async () => (await ruleState("high-memory-usage")) === "firing", {
-    timeoutMs: 30_000,
-    what: "high-memory-usage firing",
-  });
-  await waitFor(async () => (await ruleState("high-cpu-usage")) === "firing", {
-    timeoutMs: 30_000,
-    what: "high-cpu-usage firing",
-  });
-  await waitFor(
-    () =>
-      slackTexts().some((t) =>
-        /\[FIRING\][\s\S]*rule high-cpu-usage firing \(High CPU usage detected\)/.test(t),
-      ) &&
-      slackTexts().some((t) => /\[FIRING\][\s\S]*rule high-memory-usage firing[\s\S]*> max 85 %/.test(t)),
-    { timeoutMs: 30_000, what: "both rule alerts at the Slack receiver" },
-  );
-  await call("/stress/stop");
+  try {
+    expect(await call("/stress/cpu")).toMatchObject({ cpu: "spinning" });
+    const mem = await call("/stress/memory?ratio=0.92");
+    expect(mem.ratio as number).toBeGreaterThan(0.85);
+    for (const rule of ["high-memory-usage", "high-cpu-usage"])
+      await waitFor(async () => (await ruleState(rule)) === "firing", {
+        timeoutMs: 30_000,
+        what: `${rule} firing`,
+      });
+    await waitForSlack(
+      (texts) =>
+        texts.some((t) =>
+          /\[FIRING\][\s\S]*rule high-cpu-usage firing \(High CPU usage detected\): [\d.]+ % > max 80 %/.test(
+            t,
+          ),
+        ) &&
+        texts.some((t) =>
+          /\[FIRING\][\s\S]*rule high-memory-usage firing \(High memory usage detected\): [\d.]+ % > max 85 %/.test(
+            t,
+          ),
+        ),
+      "both rule alerts at the Slack receiver",
+    );
+  } finally {
+    await call("/stress/stop");
+  }
   await waitFor(
     async () =>
       (await ruleState("high-cpu-usage")) === "inactive" &&
       (await ruleState("high-memory-usage")) === "inactive",
     { timeoutMs: 30_000, what: "both rules inactive again" },
   );
-  await waitFor(() => slackTexts().some((t) => /\[RESOLVED\][\s\S]*rule high-memory-usage/.test(t)), {
-    timeoutMs: 30_000,
-    what: "the resolved notice at the Slack receiver",
-  });
+  await waitForSlack(
+    (texts) =>
+      ["high-cpu-usage", "high-memory-usage"].every((r) =>
+        texts.some((t) => t.startsWith("[RESOLVED]") && t.includes(`rule ${r}`)),
+      ),
+    "the resolved notices at the Slack receiver",
+  );
   // The runbook's action group e-mails alerts@yourdomain.com.
   await waitFor(() => (smtp?.mails.length ?? 0) > 0, { timeoutMs: 30_000, what: "the alert e-mail" });
   expect(JSON.stringify(smtp!.mails[0])).toContain("alerts@yourdomain.com");
@@ -141,11 +157,11 @@ async function healthCheckRestarts(): Promise<void> {
     },
     { timeoutMs: 60_000, what: "a new streaming-ai container" },
   );
-  await waitFor(
-    () =>
-      slackTexts().some((t) => /health\.degraded[\s\S]*streaming-ai[\s\S]*the instance has exited/.test(t)) &&
-      slackTexts().some((t) => /instance\.restarted[\s\S]*streaming-ai/.test(t)),
-    { timeoutMs: 30_000, what: "health.degraded and instance.restarted at Slack" },
+  await waitForSlack(
+    (texts) =>
+      texts.some((t) => /health\.degraded[\s\S]*streaming-ai/.test(t)) &&
+      texts.some((t) => /instance\.restarted[\s\S]*streaming-ai/.test(t)),
+    "health.degraded and instance.restarted at Slack",
   );
   await waitFor(async () => (await call("/api/streaming-ai/streams")).role === "streaming-ai", {
     timeoutMs: 30_000,
