@@ -108,8 +108,11 @@ async function rulesFireAndResolve(): Promise<void> {
     expect(mem.ratio as number).toBeGreaterThan(0.85);
     for (const rule of ["high-memory-usage", "high-cpu-usage"])
       await waitFor(async () => (await ruleState(rule)) === "firing", {
-        timeoutMs: 30_000,
+        timeoutMs: 45_000,
         what: `${rule} firing`,
+      }).catch(async (e: Error) => {
+        const rules = (await slipway("rules", "production")).out;
+        throw new Error(`${e.message}\n${rules}\nSlack got:\n${slackTexts().join("\n---\n")}`);
       });
     await waitForSlack(
       (texts) =>

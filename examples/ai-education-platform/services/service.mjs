@@ -90,7 +90,14 @@ function fillMemory(ratio) {
 }
 function stress(kind, url) {
   if (kind === "cpu") {
-    spinner ??= new Worker("for (;;) {}", { eval: true });
+    // The spinning thread runs at the lowest priority (nice 19, this thread only), so that the
+    // service still answers its health checks at once while it uses all of its CPU limit.
+    spinner ??= new Worker(
+      `const { readlinkSync } = require("node:fs");
+       try { require("node:os").setPriority(Number(readlinkSync("/proc/thread-self").split("/").pop()), 19); } catch {}
+       for (;;) {}`,
+      { eval: true },
+    );
     return { cpu: "spinning" };
   }
   if (kind === "memory") return fillMemory(Number(url.searchParams.get("ratio") || 0.9));
