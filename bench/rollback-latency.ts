@@ -14,6 +14,10 @@
  * requests still in flight on the new version at the switch are included.
  *
  *   npm run build && npx tsx bench/rollback-latency.ts [--rounds 5] [--rate 400]
+ *
+ * Before/after on a noisy machine: `--before DIR` (another checkout, built) alternates this build's
+ * slipway rounds with that checkout's, pass by pass, and prints the ratio of each pair of medians
+ * instead of the pm2 and plain anchors.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,7 +29,12 @@ import { isFailure, percentile, startLoad, type Load } from "../test/e2e/load.js
 import { answers, BIN, exec, PM2, sleep, until, writeApp } from "./downtime.js";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "5" }, rate: { type: "string", default: "400" } },
+  options: {
+    rounds: { type: "string", default: "5" },
+    rate: { type: "string", default: "400" },
+    before: { type: "string" },
+    passes: { type: "string", default: "2" },
+  },
 });
 const ROUNDS = Number(values.rounds);
 const RATE = Number(values.rate);
@@ -73,7 +82,7 @@ async function timed(fn: () => Promise<boolean>): Promise<{ t0: number; end: num
 
 // ---- slipway ---------------------------------------------------------------------------------
 
-async function slipwayRounds(keepWarm: "5m" | "1s"): Promise<Round[]> {
+async function slipwayRounds(keepWarm: "5m" | "1s", bin = BIN): Promise<Round[]> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-rollback-"));
   const port = await freePort();
   writeApp(dir);
@@ -97,7 +106,7 @@ services:
   const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_HOME: join(dir, "home"), NO_COLOR: "1" };
   delete env.SLIPWAY_DATABASE_URL;
   const cli = async (...args: string[]) => {
-    const r = await exec(process.execPath, [BIN, "-f", file, ...args], env);
+    const r = await exec(process.execPath, [bin, "-f", file, ...args], env);
     if (r.code !== 0) throw new Error(`slipway ${args.join(" ")} exited ${r.code}:\n${r.out}`);
     return r.out;
   };
@@ -123,7 +132,7 @@ services:
     }
   } finally {
     await load?.stop();
-    await exec(process.execPath, [BIN, "-f", file, "destroy", "development", "--yes"], env);
+    await exec(process.execPath, [bin, "-f", file, "destroy", "development", "--yes"], env);
     for (const f of ["daemon.json", join("proxy", "proxy.pid")]) {
       try {
         const raw = readFileSync(join(dir, "home", f), "utf8");
@@ -132,9 +141,29 @@ services:
         /* not running */
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); // a stopping daemon may still write
   }
   return rounds;
+}
+
+/** This build against an older checkout's, alternated pass by pass: the ratio of each pair of medians. */
+async function beforeAfter(beforeDir: string): Promise<void> {
+  const before = join(beforeDir, "bin", "slipway.js");
+  const med = (r: Round[]) =>
+    percentile(
+      r.map((x) => x.allOld).sort((a, b) => a - b),
+      50,
+    );
+  console.log("\n| pass | rollback | after: 100 % old ms (median) | before | after / before |");
+  console.log("|---|---|---:|---:|---:|");
+  for (let pass = 1; pass <= Number(values.passes); pass++)
+    for (const keepWarm of ["5m", "1s"] as const) {
+      process.stderr.write(`pass ${pass}, keepWarm ${keepWarm}: after, then before ...\n`);
+      const a = med(await slipwayRounds(keepWarm));
+      const b = med(await slipwayRounds(keepWarm, before));
+      const name = keepWarm === "5m" ? "warm" : "keep-warm expired";
+      console.log(`| ${pass} | ${name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} |`);
+    }
 }
 
 // ---- the alternatives --------------------------------------------------------------------------
@@ -246,6 +275,7 @@ async function main(): Promise<void> {
         .map((x) => x.toFixed(1))
         .join(" ")}`,
   );
+  if (values.before) return beforeAfter(values.before);
   const startup = await cliStartup();
   const results: [string, Round[], number?][] = [];
   const run = async (name: string, fn: () => Promise<Round[]>, goal?: number) => {

@@ -108,6 +108,34 @@ export function rollbackTarget(
   return target;
 }
 
+const PAGE = 50;
+
+/**
+ * The rollback's target and every revision newer than it (the data plan needs them all). A
+ * label or number may be years old, but reading every snapshot of a long history on each
+ * rollback is what a 2 a.m. rollback must not wait for: the newest page first, the whole
+ * history only when the target is not in it (or a number could be an older revision's).
+ */
+export async function targetAndNewer(
+  store: EngineDeps["store"],
+  env: string,
+  project: string,
+  current: Revision | undefined,
+  asked: RollbackWanted,
+): Promise<{ revs: Revision[]; target: Revision }> {
+  const page = await store.listRevisions(project, env, { limit: PAGE });
+  const whole = page.length < PAGE;
+  const numeric = asked.label === undefined && asked.ref !== undefined && /^\d+$/.test(asked.ref);
+  if (whole || !numeric || page.some((r) => String(r.number) === asked.ref))
+    try {
+      return { revs: page, target: rollbackTarget(env, page, current, asked) };
+    } catch (e) {
+      if (whole) throw e;
+    }
+  const all = await store.listRevisions(project, env);
+  return { revs: all, target: rollbackTarget(env, all, current, asked) };
+}
+
 /** A rollback whose data steps ran and whose code then failed: say what the data now is. */
 function warnDataReturned(e: unknown, target: Revision, emit: EventSink): void {
   const steps = ((e as { details?: { steps?: JournalStep[] } }).details?.steps ?? []).filter(
@@ -160,9 +188,7 @@ export async function rollback(
   const run = async () => {
     const { store } = deps;
     const current = await store.currentRevision(cur.project, cur.env);
-    // Every revision: a label or number may be years old (and the data plan needs all newer ones).
-    const revs = await store.listRevisions(cur.project, cur.env);
-    const target = rollbackTarget(cur.env, revs, current, opts);
+    const { revs, target } = await targetAndNewer(store, cur.env, cur.project, current, opts);
     // Counts set by `slipway scale` hold where the target's spec says what it said then.
     const { resolution: res } = await scaledResolution(store, revisionResolution(target, resolution));
     const live = await store.listInstances(cur.project, cur.env);

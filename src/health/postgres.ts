@@ -1,5 +1,4 @@
 /** PostgreSQL probe: a real protocol handshake with `pg`, then `select 1`. */
-import pg from "pg";
 import type { Probe, ProbeResult, ProbeTarget } from "./probe.js";
 import { describeUrl, redactUrl } from "../util/redact.js";
 import { abortReason, deadline } from "./signal.js";
@@ -13,6 +12,7 @@ export async function pingPostgres(
   const started = performance.now();
   if (!url) throw new Error("no PostgreSQL URL (empty: is the ${VAR} it comes from set?)");
   const sig = deadline(timeoutMs, signal);
+  const { default: pg } = await import("pg"); // loaded on first use: keeps the daemon's start light
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: Math.max(1, Math.floor(timeoutMs)),

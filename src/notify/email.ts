@@ -1,5 +1,4 @@
 /** E-mail over SMTP with nodemailer: STARTTLS when offered (or required), auth from the URL. */
-import nodemailer from "nodemailer";
 import type { Transporter } from "nodemailer";
 import type { z } from "zod";
 import type { emailChannelSchema } from "../spec/schema-alerts.js";
@@ -25,8 +24,9 @@ export class EmailChannel implements Channel {
     this.pass = u.password ? decodeURIComponent(u.password) : undefined;
   }
 
-  private getTransport(): Transporter {
+  private async getTransport(): Promise<Transporter> {
     if (this.transport) return this.transport;
+    const { default: nodemailer } = await import("nodemailer"); // loaded on first use
     const u = new URL(this.cfg.smtp);
     const secure = u.protocol === "smtps:";
     this.transport = nodemailer.createTransport({
@@ -47,7 +47,9 @@ export class EmailChannel implements Channel {
   async send(n: Notification, ctx: DeliveryContext): Promise<SendResult> {
     const domain = this.cfg.from.split("@")[1]?.replace(/[>\s]/g, "") || "slipway.local";
     try {
-      const info = await this.getTransport().sendMail({
+      const info = await (
+        await this.getTransport()
+      ).sendMail({
         from: this.cfg.from,
         to: this.cfg.to,
         subject: title(n),
