@@ -313,9 +313,13 @@ describe("examples/ai-education-platform (runbook 003)", () => {
     // az sql db ltr-backup: a backup now (the daily round verifies the newest one).
     const backup = await slipway("backup", "production");
     expect(backup.code, backup.out).toBe(0);
-    // The three rounds are independent: run at once here (a reader runs them on their days).
+    // daily and weekly only read, so they run at once here; monthly's benchmark loads the gateway
+    // (0.1 CPU here), which the others' CPU check would see: it runs after them.
     const names = ["daily", "weekly", "monthly"];
-    const results = await Promise.all(names.map((n) => slipway("run", "production", n)));
+    const results = [
+      ...(await Promise.all(names.slice(0, 2).map((n) => slipway("run", "production", n)))),
+      await slipway("run", "production", "monthly"),
+    ];
     results.forEach((r, i) => {
       expect(r.code, r.out).toBe(0);
       expect(r.out).toContain(`runbook ${names[i]} passed`);
