@@ -124,12 +124,21 @@ export const WIRE_RESOLUTION = z.object({
   light: flag.optional().describe("a read-only reference: the daemon answers from the deployed revision"),
 });
 
-export function opPayloadSchema(op: OpName) {
+const payloadSchemas = new Map<OpName, ReturnType<typeof makePayloadSchema>>();
+
+function makePayloadSchema(op: OpName) {
   return z.object({
     resolution: WIRE_RESOLUTION,
     args: OP_ARGS[op].default({}),
     actor: text(200).optional().describe("ignored over TCP: the authenticated principal is the actor"),
   });
+}
+
+/** One schema per operation, built once: zod compiles an object schema's parser on first use. */
+export function opPayloadSchema(op: OpName) {
+  let s = payloadSchemas.get(op);
+  if (!s) payloadSchemas.set(op, (s = makePayloadSchema(op)));
+  return s;
 }
 
 /** Validation problems as one readable line per issue: `args.revision: expected number`. */

@@ -33,8 +33,11 @@ export function processStartTime(pid: number): string | undefined {
 
 /** This process as lock holders and outbox claims record it: pid plus start time. */
 export function selfIdentity(): { pid: number; startTime: string | undefined } {
-  return { pid: process.pid, startTime: processStartTime(process.pid) };
+  // A process's own start time never changes: read /proc once, not on every lock and claim.
+  self ??= { pid: process.pid, startTime: processStartTime(process.pid) };
+  return { ...self };
 }
+let self: { pid: number; startTime: string | undefined } | undefined;
 
 /**
  * Is the process recorded as (pid, startTime) still the one alive? False when the pid is dead

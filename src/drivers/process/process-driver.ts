@@ -34,7 +34,7 @@ import { Archive, fromInstance, toInstance } from "./instances.js";
 import { Layout, NAME } from "./layout.js";
 import { lastLogLines, processLogs } from "./process-logs.js";
 import { groupStats } from "./process-stats.js";
-import { groupMembers, isSameProcess, killAppGroup, signal } from "./procfs.js";
+import { groupAlive, isSameProcess, killAppGroup, signal } from "./procfs.js";
 import { prepareRelease, pruneReleases, removeTree } from "./releases.js";
 import { treeDigest } from "../tree-digest.js";
 import { spawnShim, waitStarted } from "./shim-launch.js";
@@ -267,7 +267,7 @@ export class ProcessDriver implements Driver {
         id: instance.id,
         pgid: last.appPid,
       });
-      await waitUntil(() => groupMembers(last.appPid ?? 0).length === 0, 2000);
+      await waitUntil(() => !groupAlive(last.appPid ?? 0), 2000);
     }
     this.archive.archive(dir, instance);
     this.logger.info("instance stopped", { id: instance.id });

@@ -84,6 +84,21 @@ export function groupMembers(pgid: number): ProcStat[] {
   return out;
 }
 
+/**
+ * A process group still has a live (non-zombie) member. kill(-pgid, 0) answers "none at all"
+ * without reading /proc, the common case after a clean stop; only a group that still exists is
+ * scanned, as zombies count for kill().
+ */
+export function groupAlive(pgid: number): boolean {
+  if (pgid <= 1) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ESRCH") return false;
+  }
+  return groupMembers(pgid).length > 0;
+}
+
 /** Resident memory of a process in bytes (VmRSS), 0 when unknown. */
 export function rssBytes(pid: number): number {
   try {
@@ -116,6 +131,6 @@ export function killAppGroup(pgid: number | undefined, leaderStartTime: number |
   const leader = readStat(pgid);
   if (leader && leader.state !== "Z" && leaderStartTime !== undefined && leader.startTime !== leaderStartTime)
     return false;
-  if (groupMembers(pgid).length === 0) return false;
+  if (!groupAlive(pgid)) return false;
   return signal(-pgid, "SIGKILL");
 }

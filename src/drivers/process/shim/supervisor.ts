@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { execCommand } from "../exec-command.js";
 import { RotatingLog } from "../log-writer.js";
-import { groupMembers, readStat, signal } from "../procfs.js";
+import { groupAlive, readStat, signal } from "../procfs.js";
 import { sleep } from "../../../util/sleep.js";
 import {
   LOG_DIR,
@@ -67,15 +67,15 @@ export class Supervisor {
     const sig = req?.signal ?? this.cfg.stopSignal;
     const graceMs = req?.graceMs ?? this.cfg.graceMs;
     const pgid = this.state.appPid;
-    if (pgid && groupMembers(pgid).length > 0) {
+    if (pgid && groupAlive(pgid)) {
       this.log.line("stderr", `[slipway] stopping: ${sig} to the process group, grace ${graceMs} ms`);
       signal(-pgid, sig);
       const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && groupMembers(pgid).length > 0) await sleep(50);
-      if (groupMembers(pgid).length > 0) {
+      while (Date.now() < deadline && groupAlive(pgid)) await sleep(50);
+      if (groupAlive(pgid)) {
         this.log.line("stderr", `[slipway] grace period over: SIGKILL to the process group`);
         signal(-pgid, "SIGKILL");
-        while (groupMembers(pgid).length > 0) await sleep(20);
+        while (groupAlive(pgid)) await sleep(20);
       }
     }
     // Let the child's 'close' deliver the remaining output before the file is closed.
