@@ -22,6 +22,7 @@ describe("init --example", () => {
     expect(names).toContain("agent-platform");
     expect(names).toContain("quickstart");
     expect(names).toContain("platform-helm");
+    expect(names).toContain("ai-education-platform");
     expect(names).not.toContain("ci");
   });
 

@@ -53,9 +53,12 @@ export async function runStep(s: RunbookStep, c: StepContext): Promise<StepOutco
         spec.checks.filter((k) => s.check?.some((n) => k.name === n || k.kind === n)) as CheckSpec[],
       );
     case "command":
-      return checks(c, [
-        { kind: "command", run: s.command as string, timeoutMs: s.timeout, severity: "error" },
-      ]);
+      // The command's output (its last lines) is the point of a review step: keep it in the report.
+      return checks(
+        c,
+        [{ kind: "command", run: s.command as string, timeoutMs: s.timeout, severity: "error" }],
+        true,
+      );
     case "health":
       return health(c, s.health);
     case "smoke":
@@ -73,7 +76,7 @@ export async function runStep(s: RunbookStep, c: StepContext): Promise<StepOutco
   }
 }
 
-async function checks(c: StepContext, list: CheckSpec[]): Promise<StepOutcome> {
+async function checks(c: StepContext, list: CheckSpec[], output = false): Promise<StepOutcome> {
   const { resolution, deps } = c;
   const run = createCheckRunner({
     vars: resolution.vars,
@@ -81,7 +84,10 @@ async function checks(c: StepContext, list: CheckSpec[]): Promise<StepOutcome> {
     ...(deps.preflight ? { target: deps.preflight } : {}),
   });
   const r = await run({ dir: resolution.spec.dir, checks: list }, c.emit, c.signal);
-  const line = (x: CheckResult) => `${x.status} ${x.name}: ${x.evidence.split("\n")[0]}`;
+  const line = (x: CheckResult) => {
+    const [first, ...rest] = x.evidence.split("\n");
+    return `${x.status} ${x.name}: ${first}${output && rest.length ? `\n${rest.map((l) => `  ${l}`).join("\n")}` : ""}`;
+  };
   return { ok: r.ok, evidence: r.results.map(line).join("\n"), details: { results: r.results } };
 }
 
