@@ -9,7 +9,9 @@ if (!list.length) {
   process.exit(1);
 }
 for (const c of list) {
-  const errors = logs(c.id, since).split("\n").filter((l) => /\b(error|exception|fatal)\b/i.test(l));
+  const errors = logs(c.id, since)
+    .split("\n")
+    .filter((l) => /\b(error|exception|fatal)\b/i.test(l));
   console.log(`${c.service}: ${errors.length} error line(s) in ${since}`);
   for (const l of errors.slice(-3)) console.log(`  ${l.slice(0, 200)}`);
 }

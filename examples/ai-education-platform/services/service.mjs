@@ -73,7 +73,8 @@ function cgroupMemory() {
   const v1 = read("/sys/fs/cgroup/memory/memory.limit_in_bytes");
   const s = read("/sys/fs/cgroup/memory/memory.stat");
   const limit = v1 === undefined || Number(v1) > 2 ** 60 ? undefined : Number(v1);
-  const used = Number(read("/sys/fs/cgroup/memory/memory.usage_in_bytes") ?? 0) - stat(s, "total_inactive_file");
+  const used =
+    Number(read("/sys/fs/cgroup/memory/memory.usage_in_bytes") ?? 0) - stat(s, "total_inactive_file");
   return { limit, used };
 }
 function fillMemory(ratio) {
