@@ -1,37 +1,6 @@
 /** The `slipway` command line. Exits happen here and only here (DESIGN §7). */
 import { Command } from "commander";
 import { Cli } from "./runtime.js";
-import { register as validate } from "./commands/validate.js";
-import { register as schema } from "./commands/schema.js";
-import { register as plan } from "./commands/plan.js";
-import { register as deploy } from "./commands/deploy.js";
-import { register as rollback } from "./commands/rollback.js";
-import { register as restart } from "./commands/restart.js";
-import { register as scale } from "./commands/scale.js";
-import { register as secrets } from "./commands/secrets.js";
-import { register as status } from "./commands/status.js";
-import { register as history } from "./commands/history.js";
-import { register as logs } from "./commands/logs.js";
-import { register as stop } from "./commands/stop.js";
-import { register as lock } from "./commands/lock.js";
-import { register as serve } from "./commands/serve.js";
-import { register as docs } from "./commands/docs.js";
-import { register as check } from "./commands/check.js";
-import { register as proxy } from "./commands/proxy.js";
-import { register as alerts } from "./commands/alerts.js";
-import { register as silence } from "./commands/silence.js";
-import { register as init } from "./commands/init.js";
-import { register as prune } from "./commands/prune.js";
-import { register as backup } from "./commands/backup.js";
-import { register as restore } from "./commands/restore.js";
-import { register as migrate } from "./commands/migrate.js";
-import { register as exec } from "./commands/exec.js";
-import { register as stats } from "./commands/stats.js";
-import { register as smoke } from "./commands/smoke.js";
-import { register as render } from "./commands/render.js";
-import { register as rules } from "./commands/rules.js";
-import { register as run } from "./commands/run.js";
-import { register as users } from "./commands/users.js";
 import { slipwayVersion } from "./version.js";
 
 const program = new Command("slipway")
@@ -60,40 +29,62 @@ if (process.argv[2] === "--version" || process.argv[2] === "-V") {
 }
 
 const cli = new Cli(program);
-const commands = [
-  init,
-  validate,
-  schema,
-  docs,
-  check,
-  plan,
-  render,
-  deploy,
-  rollback,
-  restart,
-  scale,
-  secrets,
-  status,
-  history,
-  logs,
-  exec,
-  stats,
-  smoke,
-  stop,
-  lock,
-  prune,
-  serve,
-  proxy,
-  alerts,
-  silence,
-  backup,
-  restore,
-  migrate,
-  rules,
-  run,
-  users,
+type Register = (cli: Cli) => void;
+/** Every command module, in the order `slipway --help` lists them, loaded on demand. */
+const MODULES: [string[], () => Promise<{ register: Register }>][] = [
+  [["init"], () => import("./commands/init.js")],
+  [["validate"], () => import("./commands/validate.js")],
+  [["schema"], () => import("./commands/schema.js")],
+  [["docs"], () => import("./commands/docs.js")],
+  [["check"], () => import("./commands/check.js")],
+  [["plan"], () => import("./commands/plan.js")],
+  [["render"], () => import("./commands/render.js")],
+  [["deploy"], () => import("./commands/deploy.js")],
+  [["rollback"], () => import("./commands/rollback.js")],
+  [["restart"], () => import("./commands/restart.js")],
+  [["scale"], () => import("./commands/scale.js")],
+  [["secrets"], () => import("./commands/secrets.js")],
+  [["status", "health"], () => import("./commands/status.js")],
+  [["history"], () => import("./commands/history.js")],
+  [["logs"], () => import("./commands/logs.js")],
+  [["exec"], () => import("./commands/exec.js")],
+  [["stats"], () => import("./commands/stats.js")],
+  [["smoke"], () => import("./commands/smoke.js")],
+  [["stop", "destroy"], () => import("./commands/stop.js")],
+  [["lock"], () => import("./commands/lock.js")],
+  [["prune"], () => import("./commands/prune.js")],
+  [["serve"], () => import("./commands/serve.js")],
+  [["proxy"], () => import("./commands/proxy.js")],
+  [["alerts"], () => import("./commands/alerts.js")],
+  [["silence"], () => import("./commands/silence.js")],
+  [["backup", "backups"], () => import("./commands/backup.js")],
+  [["restore"], () => import("./commands/restore.js")],
+  [["migrate"], () => import("./commands/migrate.js")],
+  [["rules"], () => import("./commands/rules.js")],
+  [["run", "runs"], () => import("./commands/run.js")],
+  [["users", "tokens"], () => import("./commands/users.js")],
 ];
-for (const reg of commands) reg(cli);
+
+/** Root options that take a value: what follows them is not the command's name. */
+const VALUE_OPTIONS = new Set(["-f", "--file", "--server", "--token", "--home"]);
+
+/** The command named on the command line (the first word that is not a root option), if any. */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
+// Start-up time is module loading: a command loads its own module only. Help, an unknown name
+// (commander suggests the closest) or no command at all load every module.
+const named = commandName(process.argv.slice(2));
+const own = MODULES.find(([names]) => named !== undefined && names.includes(named));
+for (const [, load] of own ? [own] : MODULES) (await load()).register(cli);
+if (own && !program.commands.some((c) => c.name() === named || c.aliases().includes(named as string)))
+  for (const [, load] of MODULES.filter((m) => m !== own)) (await load()).register(cli);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const err = e as { code?: string; exitCode?: number; message?: string };

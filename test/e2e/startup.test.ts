@@ -10,6 +10,10 @@ import { describe, expect, it } from "vitest";
 import { BIN, ROOT } from "./harness.js";
 
 function loadedPackages(args: string[]): string[] {
+  return packagesOf(trace(args));
+}
+
+function trace(args: string[]): string {
   const out = join(mkdtempSync(join(tmpdir(), "slipway-trace-")), "trace.txt");
   spawnSync(
     process.execPath,
@@ -30,7 +34,16 @@ function loadedPackages(args: string[]): string[] {
   } catch {
     /* nothing recorded */
   }
+  return text;
+}
+
+function packagesOf(text: string): string[] {
   return [...new Set([...text.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].map((m) => m[1]))].sort();
+}
+
+/** The command modules (dist/cli/commands/*.js) a run loaded. */
+function commandModules(text: string): string[] {
+  return [...new Set([...text.matchAll(/cli\/commands\/([\w-]+)\.js/g)].map((m) => m[1]))].sort();
 }
 
 // croner is small and validates cron expressions in the schema, so a deploy may load it.
@@ -52,5 +65,15 @@ describe("CLI start-up weight", () => {
     const pkgs = loadedPackages(["deploy", "development", "--server", "http://127.0.0.1:9"]);
     expect(pkgs).toContain("zod");
     for (const p of HEAVY.filter((x) => x !== "zod")) expect(pkgs, p).not.toContain(p);
+  });
+
+  it("a command loads its own command module only; help and unknown names load them all", () => {
+    const server = ["--server", "http://127.0.0.1:9"];
+    expect(commandModules(trace(["rollback", "development", ...server]))).toEqual(["rollback"]);
+    expect(commandModules(trace(["--json", "health", "development", ...server]))).toEqual(["status"]);
+    expect(commandModules(trace(["tokens", "list", ...server]))).toEqual(["users"]);
+    // help lists every command; a misspelt one gets commander's suggestion from all of them
+    expect(commandModules(trace(["--help"])).length).toBeGreaterThan(25);
+    expect(commandModules(trace(["rollbak", "development"])).length).toBeGreaterThan(25);
   });
 });
