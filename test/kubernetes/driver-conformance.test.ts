@@ -38,7 +38,9 @@ runDriverConformance(
     const kubeconfig = REAL ?? join(dir, "kubeconfig");
     if (double) writeFileSync(kubeconfig, double.kubeconfig());
     const namespace = `slipway-conformance-${randomBytes(3).toString("hex")}`;
-    const target: KubernetesTarget = { kind: "kubernetes", namespace, kubeconfig };
+    // No registry lookups from the suite (docker.io is not reachable here, and a real cluster's run
+    // must not depend on one): digests have their own test against a registry double.
+    const target: KubernetesTarget = { kind: "kubernetes", namespace, kubeconfig, resolveDigests: false };
     const make = () => new KubernetesDriver({ target, logger: recordingLogger() });
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
