@@ -39,6 +39,13 @@ export class ApiError extends Error {
 
 let csrf = "";
 
+/** Fired when the daemon answers 401 to a signed-in page: the session expired (or was revoked). */
+export const SESSION_EXPIRED = "slipway:session-expired";
+function refused(status: number, message: string): ApiError {
+  if (status === 401) window.dispatchEvent(new CustomEvent(SESSION_EXPIRED, { detail: message }));
+  return new ApiError(status, message);
+}
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -50,7 +57,11 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) throw new ApiError(res.status, data.error?.message ?? `HTTP ${res.status}`);
+  if (!res.ok) {
+    // Reading the session (whoAmI, login) answers 401 by design: not an expiry.
+    if (path === "/v1/session") throw new ApiError(res.status, data.error?.message ?? `HTTP ${res.status}`);
+    throw refused(res.status, data.error?.message ?? `HTTP ${res.status}`);
+  }
   return data as T;
 }
 
@@ -113,7 +124,7 @@ export async function op<T>(
   });
   if (!res.ok || !res.body) {
     const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-    throw new ApiError(res.status, data.error?.message ?? `HTTP ${res.status}`);
+    throw refused(res.status, data.error?.message ?? `HTTP ${res.status}`);
   }
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";

@@ -5,13 +5,13 @@
  */
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { whoAmI, login, logout, environments, type Me, type EnvSummary } from "./api";
+import { whoAmI, login, logout, environments, SESSION_EXPIRED, type Me, type EnvSummary } from "./api";
 import { EnvDetail, type Page } from "./detail";
 import { EnvCard } from "./envs";
 import "./style.css";
 
-function Login({ onIn }: { onIn: (me: Me) => void }) {
-  const [error, setError] = useState("");
+function Login({ onIn, notice }: { onIn: (me: Me) => void; notice?: string }) {
+  const [error, setError] = useState(notice ?? "");
   const submit = async (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.currentTarget as HTMLFormElement);
@@ -80,14 +80,22 @@ function EnvList({ me }: { me: Me }) {
 
 function App() {
   const [me, setMe] = useState<Me | null | undefined>();
+  const [expired, setExpired] = useState("");
   const hash = useHash();
   useEffect(() => {
     whoAmI()
       .then((m) => setMe(m ?? null))
       .catch(() => setMe(null));
+    // Any call answered 401 while signed in: back to the login, saying why (the page stays put).
+    const onExpired = (e: Event) => {
+      setExpired(`Your session ended (${String((e as CustomEvent).detail || "401")}). Log in again.`);
+      setMe(null);
+    };
+    window.addEventListener(SESSION_EXPIRED, onExpired);
+    return () => window.removeEventListener(SESSION_EXPIRED, onExpired);
   }, []);
   if (me === undefined) return <p aria-busy="true">Loading…</p>;
-  if (me === null) return <Login onIn={setMe} />;
+  if (me === null) return <Login onIn={setMe} notice={expired} />;
   const m = /^#\/env\/([^/]+)\/([^/]+)(?:\/(alerts|backups|logs))?$/.exec(hash);
   return (
     <>
