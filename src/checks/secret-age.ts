@@ -28,7 +28,9 @@ export function secretAgeRow(
   maxAgeMs: number,
   now: Date,
 ): SecretAgeRow {
-  const age = now.getTime() - new Date(seen.firstSeen).getTime();
+  // A value first seen during this very check is recorded a moment after `now` was taken: age 0,
+  // never "-1 day(s) old".
+  const age = Math.max(0, now.getTime() - new Date(seen.firstSeen).getTime());
   const left = maxAgeMs - age;
   return {
     name,
