@@ -14,10 +14,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request, Agent } from "node:http";
+import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { httpRequest } from "../test/support/http.js";
 
 const ENVS = Number(process.env.ENVS ?? 50);
 const REVS = Number(process.env.REVS ?? 500);
@@ -101,28 +102,8 @@ function child(
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: VIEWERS });
-function http(
-  url: string,
-  method: string,
-  headers: Record<string, string> = {},
-  body?: string,
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          body: Buffer.concat(chunks).toString("utf8"),
-          headers: res.headers,
-        }),
-      );
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const http = (url: string, method: string, headers: Record<string, string> = {}, body?: string) =>
+  httpRequest(url, { agent, method, headers, body });
 
 /**
  * Instances the process driver finds alive (as after a daemon restart: it adopts them): each

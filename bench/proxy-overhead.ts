@@ -141,6 +141,16 @@ try {
   const ngPort = await freePort();
   const ng = join(dir, "nginx");
   await mkdir(ng, { recursive: true });
+  // The same location on both servers: keep-alive upstream, the headers kamal-proxy/Slipway set.
+  const location = `    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }`;
   const conf = `
 worker_processes ${workers};
 pid ${ng}/nginx.pid;
@@ -153,30 +163,14 @@ http {
   upstream app { server 127.0.0.1:${upPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${ngPort};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }
+${location}
   }
   server {
     listen 127.0.0.1:${ngTlsPort} ssl;
     ssl_certificate ${cert.cert};
     ssl_certificate_key ${cert.key};
     ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }
+${location}
   }
 }`;
   await writeFile(join(ng, "nginx.conf"), conf);

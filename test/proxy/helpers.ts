@@ -2,8 +2,8 @@
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { Agent, createServer, request } from "node:http";
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
+import { Agent, createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ProxyClient } from "../../src/proxy/client.js";
@@ -11,6 +11,7 @@ import type { Route, RouteTarget } from "../../src/proxy/contract.js";
 import { proxyPaths } from "../../src/proxy/paths.js";
 import { afterAll, beforeAll } from "vitest";
 import { freePort } from "../support/ports.js";
+import { httpRequest } from "../support/http.js";
 
 export interface Upstream {
   name: string;
@@ -133,37 +134,8 @@ export function proxySuite(): { px: TestProxy; up(name: string): Promise<Upstrea
 export const stickyCookie = (key: string) =>
   `slipway_slot_${createHash("sha256").update(key).digest("hex").slice(0, 10)}`;
 
-export interface Reply {
-  status: number;
-  body: string;
-  headers: IncomingHttpHeaders;
-}
-
-export function get(
-  url: string,
-  opts: { agent?: Agent; method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { agent: opts.agent, method: opts.method ?? "GET", headers: opts.headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString("utf8"),
-            headers: res.headers,
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(opts.body);
-  });
-}
+export type { Reply } from "../support/http.js";
+export const get = httpRequest;
 
 /** Concurrent request loops until stop(); every failure (status ≠ 200 or network error) is recorded. */
 export function load(url: string, concurrency: number) {

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { ROOT } from "../e2e/harness.js";
+import { ROOT, type Project } from "../e2e/harness.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const hasChromium = existsSync(CHROMIUM);
@@ -16,6 +16,16 @@ export function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
   });
+}
+
+/** Users added through the CLI, each with the password `<name>-secret-password`. */
+export function addUsers(project: Project, users: [name: string, role: string][]): void {
+  for (const [name, role] of users) {
+    const r = project.cli(["users", "add", name, "--role", role, "--password-stdin"], {
+      input: `${name}-secret-password\n`,
+    });
+    if (r.code !== 0) throw new Error(`users add ${name}: ${r.stderr}`);
+  }
 }
 
 export async function logIn(page: Page, url: string, name: string, password: string): Promise<void> {

@@ -11,7 +11,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP, daemonInfo, makeProject, type Project } from "../e2e/harness.js";
 import { startHttpReceiver, type HttpReceiver } from "../support/receivers.js";
-import { hasChromium, launchChromium, logIn, shot } from "./browser.js";
+import { addUsers, hasChromium, launchChromium, logIn, shot } from "./browser.js";
 
 const SECRET = "tok-very-secret-4242";
 let project: Project;
@@ -64,16 +64,11 @@ beforeAll(async () => {
   writeFileSync(project.file, spec);
   const v2 = project.cli(["deploy", "development", "--version", "v2"], { env: { API_TOKEN: SECRET } });
   if (v2.code !== 0) throw new Error(`deploy v2: ${v2.stderr}`);
-  for (const [name, role] of [
+  addUsers(project, [
     ["vera", "viewer"],
     ["olga", "operator"],
     ["dora", "deployer"],
-  ]) {
-    const r = project.cli(["users", "add", name, "--role", role, "--password-stdin"], {
-      input: `${name}-secret-password\n`,
-    });
-    if (r.code !== 0) throw new Error(`users add ${name}: ${r.stderr}`);
-  }
+  ]);
   url = daemonInfo(project.home).url;
   browser = await launchChromium();
 }, 180_000);

@@ -6,7 +6,7 @@
 import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { daemonInfo, makeProject, type Project } from "../e2e/harness.js";
-import { hasChromium, launchChromium, logIn as logInAt, shot } from "./browser.js";
+import { addUsers, hasChromium, launchChromium, logIn as logInAt, shot } from "./browser.js";
 
 let project: Project;
 let browser: Browser;
@@ -18,15 +18,10 @@ beforeAll(async () => {
     const d = project.cli(["deploy", "development", "--version", v]);
     if (d.code !== 0) throw new Error(`deploy ${v}: ${d.stderr}`);
   }
-  for (const [name, role] of [
+  addUsers(project, [
     ["vera", "viewer"],
     ["dora", "deployer"],
-  ]) {
-    const r = project.cli(["users", "add", name, "--role", role, "--password-stdin"], {
-      input: `${name}-secret-password\n`,
-    });
-    if (r.code !== 0) throw new Error(`users add ${name}: ${r.stderr}`);
-  }
+  ]);
   url = daemonInfo(project.home).url;
   browser = await launchChromium();
 }, 120_000);
