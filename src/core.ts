@@ -55,8 +55,11 @@ export { lightRef, lightSpec } from "./spec/env-reference.js";
 export { ensurePrivateHome, slipwayHome } from "./util/home.js";
 export { formatBytes, formatDuration, parseDuration } from "./util/units.js";
 
-/** The spec tools (YAML with positions, the zod schema, resolve, JSON Schema, Compose import). */
+/** The spec tools (YAML with positions, the zod schema, resolve). */
 export const loadSpecTools = () => import("./spec-tools.js");
+
+/** The spec's rarely used tools: the JSON Schema and the Compose import. */
+export const loadSpecExtras = () => import("./spec-extras.js");
 
 /** Run this process as the proxy (`slipway proxy`): a small process of its own (DESIGN §5). */
 export const runProxyProcess = () => import("./proxy/main.js");

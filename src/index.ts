@@ -8,6 +8,7 @@
  */
 export * from "./core.js";
 export * from "./spec-tools.js";
+export * from "./spec-extras.js";
 
 // The runtime and its façade.
 export { createRuntime, renderManifests, type Runtime, type EventSubscriber } from "./factory.js";

@@ -67,6 +67,14 @@ describe("CLI start-up weight", () => {
     for (const p of HEAVY.filter((x) => x !== "zod")) expect(pkgs, p).not.toContain(p);
   });
 
+  it("a deploy or rollback loads neither the JSON Schema nor the Compose import", () => {
+    for (const cmd of ["deploy", "rollback"]) {
+      const text = trace([cmd, "development", "--server", "http://127.0.0.1:9"]);
+      expect(text, cmd).toContain("spec/resolve.js");
+      expect(text, cmd).not.toMatch(/compose\/import\.js|spec\/json-schema\.js/);
+    }
+  });
+
   it("a command loads its own command module only; help and unknown names load them all", () => {
     const server = ["--server", "http://127.0.0.1:9"];
     expect(commandModules(trace(["rollback", "development", ...server]))).toEqual(["rollback"]);

@@ -1,5 +1,5 @@
 import type { Cli } from "../runtime.js";
-import { loadSpecTools } from "../../core.js";
+import { loadSpecExtras } from "../../core.js";
 
 interface JsonSchema {
   type?: string | string[];
@@ -28,7 +28,7 @@ function typeOf(s: JsonSchema): string {
 
 /** Markdown reference of every field of slipway.yaml, from the schema's descriptions. */
 export async function referenceMarkdown(): Promise<string> {
-  const { jsonSchema } = await loadSpecTools();
+  const { jsonSchema } = await loadSpecExtras();
   const lines = [
     "# slipway.yaml reference",
     "",

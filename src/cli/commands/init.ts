@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Cli } from "../runtime.js";
-import { UsageError, loadSpecTools } from "../../core.js";
+import { UsageError, loadSpecExtras } from "../../core.js";
 import { green, yellow } from "../render.js";
 import { copyExample, exampleNames } from "./init-example.js";
 
@@ -81,7 +81,7 @@ export function register(cli: Cli): void {
               `--from-compose ${o.fromCompose}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
             );
           }
-          const { importCompose } = await loadSpecTools();
+          const { importCompose } = await loadSpecExtras();
           ({ yaml: text, unmapped } = importCompose(compose, o.fromCompose));
         } else {
           const name =

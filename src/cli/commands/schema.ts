@@ -1,5 +1,5 @@
 import type { Cli } from "../runtime.js";
-import { loadSpecTools } from "../../core.js";
+import { loadSpecExtras } from "../../core.js";
 
 export function register(cli: Cli): void {
   cli.program
@@ -7,7 +7,7 @@ export function register(cli: Cli): void {
     .description("print the JSON Schema of slipway.yaml (for editor completion)")
     .action(
       cli.action(async () => {
-        const { jsonSchema } = await loadSpecTools();
+        const { jsonSchema } = await loadSpecExtras();
         process.stdout.write(JSON.stringify(jsonSchema(), null, 2) + "\n");
       }),
     );
