@@ -16,8 +16,8 @@
  *   npm run build && npx tsx bench/rollback-latency.ts [--rounds 5] [--rate 400]
  *
  * Before/after on a noisy machine: `--before DIR` (another checkout, built) alternates this build's
- * slipway rounds with that checkout's, pass by pass, and prints the ratio of each pair of medians
- * instead of the pm2 and plain anchors.
+ * slipway rounds with that checkout's, pass by pass (odd passes run this build first, even passes
+ * the other), and prints the ratio of each pair of medians instead of the pm2 and plain anchors.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -158,9 +158,15 @@ async function beforeAfter(beforeDir: string): Promise<void> {
   console.log("|---|---|---:|---:|---:|");
   for (let pass = 1; pass <= Number(values.passes); pass++)
     for (const keepWarm of ["5m", "1s"] as const) {
-      process.stderr.write(`pass ${pass}, keepWarm ${keepWarm}: after, then before ...\n`);
-      const a = med(await slipwayRounds(keepWarm));
+      // Which build goes first alternates: a load that changes within minutes falls on both.
+      const afterFirst = pass % 2 === 1;
+      process.stderr.write(
+        `pass ${pass}, keepWarm ${keepWarm}: ${afterFirst ? "after, then before" : "before, then after"} ...\n`,
+      );
+      let a = NaN;
+      if (afterFirst) a = med(await slipwayRounds(keepWarm));
       const b = med(await slipwayRounds(keepWarm, before));
+      if (!afterFirst) a = med(await slipwayRounds(keepWarm));
       const name = keepWarm === "5m" ? "warm" : "keep-warm expired";
       console.log(`| ${pass} | ${name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} |`);
     }
