@@ -106,7 +106,13 @@ services:
   const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_HOME: join(dir, "home"), NO_COLOR: "1" };
   delete env.SLIPWAY_DATABASE_URL;
   const cli = async (...args: string[]) => {
-    const r = await exec(process.execPath, [bin, "-f", file, ...args], env);
+    let r = await exec(process.execPath, [bin, "-f", file, ...args], env);
+    // 8f74fa1 refuses a deploy while the daemon's housekeeping holds the lock (exit 3); builds
+    // since wait for it. Between rounds only: a rollback is never retried (it is what is timed).
+    for (let n = 0; n < 50 && args[0] === "deploy" && r.code === 3 && r.out.includes("(maintain)"); n++) {
+      await sleep(100);
+      r = await exec(process.execPath, [bin, "-f", file, ...args], env);
+    }
     if (r.code !== 0) throw new Error(`slipway ${args.join(" ")} exited ${r.code}:\n${r.out}`);
     return r.out;
   };
