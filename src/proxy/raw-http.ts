@@ -168,24 +168,20 @@ function expectsContinue(raw: string[]): boolean {
  * connection-closing calls. Idle keep-alive connections are closed after 5 s by a sweep.
  */
 export class RawHttpServer extends EventEmitter {
-  readonly net: NetServer;
+  private net: NetServer | undefined;
   closing = false;
   private readonly conns = new Set<RawConn>();
   private sweep: NodeJS.Timeout | undefined;
 
-  constructor() {
-    super();
-    this.net = createNetServer({ noDelay: true }, (s) => this.accept(s));
-    this.net.on("error", (e) => this.emit("error", e));
-  }
-
-  /** Serve a connection accepted elsewhere (a shared listener after its PROXY header). */
+  /** Serve a connection accepted elsewhere (a shared listener, after its PROXY header if any). */
   accept(socket: Socket): void {
     this.conns.add(new RawConn(this, socket));
     this.sweep ??= setInterval(() => this.closeStale(), 1_000).unref();
   }
 
   listen(port: number, host: string, cb: () => void): this {
+    this.net = createNetServer({ noDelay: true }, (s) => this.accept(s));
+    this.net.on("error", (e) => this.emit("error", e));
     this.net.listen(port, host, cb);
     return this;
   }
@@ -196,7 +192,7 @@ export class RawHttpServer extends EventEmitter {
 
   close(): this {
     this.closing = true;
-    this.net.close();
+    this.net?.close();
     return this;
   }
 
@@ -213,7 +209,7 @@ export class RawHttpServer extends EventEmitter {
   private closeStale(): void {
     const limit = performance.now() - KEEP_ALIVE_MS;
     for (const c of this.conns) if (!c.busy && c.idleSince < limit) c.socket.destroy();
-    if (this.conns.size === 0 && this.closing) {
+    if (this.conns.size === 0) {
       clearInterval(this.sweep);
       this.sweep = undefined;
     }
