@@ -205,7 +205,8 @@ export class Edge {
             SNICallback: this.deps.certs.sniFor(() => s.hosts.keys()),
             minVersion: "TLSv1.2",
           });
-    const raw = createNetServer({ noDelay: true });
+    // Half-open plain connections: a client's FIN right after its request still gets the answer.
+    const raw = createNetServer({ noDelay: true, allowHalfOpen: kind === "http" });
     const s: Shared = new Shared(kind, `${host}:${port}`, proxyProtocol, raw);
     const hand = (sock: Socket) =>
       app instanceof RawHttpServer ? app.accept(sock) : app.emit("connection", sock);

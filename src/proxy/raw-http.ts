@@ -50,6 +50,8 @@ export class RawConn implements MessageConn {
   private partialUrl = "";
   private last: RawRequest | undefined;
   private upgraded = false;
+  /** The client sent its FIN: answer what it asked, then close. */
+  private ending = false;
   idleSince = performance.now();
 
   constructor(
@@ -69,6 +71,7 @@ export class RawConn implements MessageConn {
     socket.on("data", this.onData);
     socket.on("error", () => socket.destroy());
     socket.on("close", this.onClose);
+    socket.on("end", this.onEnd);
   }
 
   get busy(): boolean {
@@ -124,6 +127,7 @@ export class RawConn implements MessageConn {
     const req = this.last!;
     this.socket.removeListener("data", this.onData);
     this.socket.removeListener("close", this.onClose);
+    this.socket.removeListener("end", this.onEnd);
     this.server.forget(this);
     if (this.busy) return void this.socket.destroy();
     this.server.emit("upgrade", req, this.socket, head);
@@ -136,7 +140,7 @@ export class RawConn implements MessageConn {
 
   responseDone(keepAlive: boolean): void {
     this.current = undefined;
-    if (!keepAlive) {
+    if (!keepAlive || this.ending) {
       this.waiting.length = 0;
       this.socket.end();
       return;
@@ -145,6 +149,12 @@ export class RawConn implements MessageConn {
     if (next) this.start(next[0], next[1]);
     else this.idleSince = performance.now();
   }
+
+  /** Sockets are half-open capable (allowHalfOpen): a request sent before the FIN is still answered. */
+  private onEnd = (): void => {
+    if (this.busy) this.ending = true;
+    else this.socket.end();
+  };
 
   private onClose = (): void => {
     this.server.forget(this);
@@ -180,7 +190,7 @@ export class RawHttpServer extends EventEmitter {
   }
 
   listen(port: number, host: string, cb: () => void): this {
-    this.net = createNetServer({ noDelay: true }, (s) => this.accept(s));
+    this.net = createNetServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s));
     this.net.on("error", (e) => this.emit("error", e));
     this.net.listen(port, host, cb);
     return this;

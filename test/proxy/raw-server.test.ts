@@ -2,7 +2,8 @@
  * The proxy's own HTTP/1.1 server side for plain listeners (src/proxy/raw-http.ts) on the wire,
  * with a raw client socket: pipelined requests answered in order, an HTTP/1.0 client given a
  * body it can read (no chunks) and a closed connection, Expect: 100-continue, a bad request
- * answered 400, HEAD, and a chunked answer when the upstream's body has no length.
+ * answered 400, HEAD, a chunked answer when the upstream's body has no length, and a client
+ * that half-closes its side right after its request.
  */
 import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,7 +35,12 @@ async function proxied(key: string): Promise<number> {
 }
 
 /** Write `text` on a fresh connection; resolve with everything read until `done` says so or the end. */
-function exchange(port: number, text: string[], done?: (got: string) => boolean): Promise<string> {
+function exchange(
+  port: number,
+  text: string[],
+  done?: (got: string) => boolean,
+  halfClose = false,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, "127.0.0.1");
     let got = "";
@@ -56,6 +62,7 @@ function exchange(port: number, text: string[], done?: (got: string) => boolean)
     });
     s.on("error", reject);
     s.on("connect", async () => {
+      if (halfClose) return void s.end(text.join(""));
       for (const t of text) {
         s.write(t);
         await new Promise((r) => setTimeout(r, 30));
@@ -97,6 +104,14 @@ describe("the proxy's HTTP/1.1 server side on the wire", () => {
     const head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
     const got = await exchange(port, [head, "hello"], (g) => g.includes("POST /up hello"));
     expect(got.startsWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200")).toBe(true);
+  });
+
+  it("answers a request whose client sent its FIN right after it, then closes", async () => {
+    const port = await proxied("r/dev/fin");
+    const got = await exchange(port, ["GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"], undefined, true);
+    expect(got).toMatch(/^HTTP\/1\.1 200/);
+    expect(got.endsWith("0\r\n\r\n")).toBe(true);
+    expect(got).toContain("part two");
   });
 
   it("answers HEAD without a body and a malformed request with 400", async () => {
