@@ -45,6 +45,7 @@ type Pending = [RawRequest, RawResponse];
 export class RawConn implements MessageConn {
   private readonly parser: Parser;
   private current: RawResponse | undefined;
+  private currentReq: RawRequest | undefined;
   private readonly waiting: Pending[] = [];
   private partial: string[] | undefined;
   private partialUrl = "";
@@ -119,6 +120,7 @@ export class RawConn implements MessageConn {
 
   private start(req: RawRequest, res: RawResponse): void {
     this.current = res;
+    this.currentReq = req;
     this.server.emit("request", req, res);
   }
 
@@ -140,6 +142,9 @@ export class RawConn implements MessageConn {
 
   responseDone(keepAlive: boolean): void {
     this.current = undefined;
+    // A body nobody read (an error page answered before it): dropped, so the next request is read.
+    this.currentReq?.discard();
+    this.currentReq = undefined;
     if (!keepAlive || this.ending) {
       this.waiting.length = 0;
       this.socket.end();

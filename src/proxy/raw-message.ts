@@ -90,6 +90,15 @@ export class RawRequest {
     if (this.heldBytes > HOLD_BYTES) this.conn.socket.pause();
   }
 
+  /** The answer is out and nothing reads the body: the rest of it is dropped as it arrives. */
+  discard(): void {
+    if (this.onData) return;
+    this.onData = () => {};
+    this.held = undefined;
+    this.heldBytes = 0;
+    this.conn.resumeHeld();
+  }
+
   finish(): void {
     this.ended = true;
     (this as { complete: boolean }).complete = true;

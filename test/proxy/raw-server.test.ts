@@ -114,6 +114,22 @@ describe("the proxy's HTTP/1.1 server side on the wire", () => {
     expect(got).toContain("part two");
   });
 
+  it("drops a body nobody read after an error page, and reads the next request", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const port = await freePort();
+    await px.client.setRoute(route("r/dev/dead", port, [{ id: "gone", slot: "stable", url: dead }]));
+    const body = "x".repeat(200_000);
+    const post = `POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const got = await exchange(
+      port,
+      [post, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"],
+      (g) => (g.match(/HTTP\/1\.1 50\d/g) ?? []).length === 2,
+    );
+    // The first answer is 502 (the only target refused); the second may be 503 (it is marked down now).
+    expect(got.match(/HTTP\/1\.1 50[23]/g)).toHaveLength(2);
+    expect(got.startsWith("HTTP/1.1 502")).toBe(true);
+  });
+
   it("answers HEAD without a body and a malformed request with 400", async () => {
     const port = await proxied("r/dev/bad");
     const head = await exchange(port, ["HEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]);
