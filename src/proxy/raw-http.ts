@@ -37,6 +37,12 @@ const { HTTPParser, methods } = common;
 
 /** Idle keep-alive connections are closed after this (node:http's default keepAliveTimeout). */
 const KEEP_ALIVE_MS = 5_000;
+/**
+ * A new connection gets this long for its first request head (node:http's headersTimeout,
+ * nginx's client_header_timeout): browsers open connections ahead of use and slow mobile
+ * clients take seconds; after the first answer the keep-alive limit applies.
+ */
+const FIRST_REQUEST_MS = 60_000;
 const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
 type Pending = [RawRequest, RawResponse];
@@ -54,6 +60,8 @@ export class RawConn implements MessageConn {
   /** The client sent its FIN: answer what it asked, then close. */
   private ending = false;
   idleSince = performance.now();
+  /** Answered at least one request (idle from then on means keep-alive idle). */
+  served = false;
 
   constructor(
     readonly server: RawHttpServer,
@@ -142,6 +150,7 @@ export class RawConn implements MessageConn {
 
   responseDone(keepAlive: boolean): void {
     this.current = undefined;
+    this.served = true;
     // A body nobody read (an error page answered before it): dropped, so the next request is read.
     this.currentReq?.discard();
     this.currentReq = undefined;
@@ -180,7 +189,8 @@ function expectsContinue(raw: string[]): boolean {
 /**
  * A plain HTTP/1.1 listener with node:http.Server's surface as the proxy uses it: `request`
  * and `upgrade` events (their objects typed as node:http's), listen, close and the two
- * connection-closing calls. Idle keep-alive connections are closed after 5 s by a sweep.
+ * connection-closing calls. Idle keep-alive connections are closed after 5 s by a sweep (a new
+ * connection's first request head may take 60 s).
  */
 export class RawHttpServer extends EventEmitter {
   private net: NetServer | undefined;
@@ -222,8 +232,9 @@ export class RawHttpServer extends EventEmitter {
   }
 
   private closeStale(): void {
-    const limit = performance.now() - KEEP_ALIVE_MS;
-    for (const c of this.conns) if (!c.busy && c.idleSince < limit) c.socket.destroy();
+    const now = performance.now();
+    for (const c of this.conns)
+      if (!c.busy && now - c.idleSince > (c.served ? KEEP_ALIVE_MS : FIRST_REQUEST_MS)) c.socket.destroy();
     if (this.conns.size === 0) {
       clearInterval(this.sweep);
       this.sweep = undefined;

@@ -2,8 +2,9 @@
  * The proxy's own HTTP/1.1 server side for plain listeners (src/proxy/raw-http.ts) on the wire,
  * with a raw client socket: pipelined requests answered in order, an HTTP/1.0 client given a
  * body it can read (no chunks) and a closed connection, Expect: 100-continue, a bad request
- * answered 400, HEAD, a chunked answer when the upstream's body has no length, and a client
- * that half-closes its side right after its request.
+ * answered 400, HEAD, a chunked answer when the upstream's body has no length, a client
+ * that half-closes its side right after its request, and a new connection that waits longer
+ * than the keep-alive limit before its first request (browsers open connections ahead of use).
  */
 import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
@@ -138,4 +139,20 @@ describe("the proxy's HTTP/1.1 server side on the wire", () => {
     const bad = await exchange(port, ["NOT A REQUEST\r\n\r\n"]);
     expect(bad).toMatch(/^HTTP\/1\.1 400/);
   });
+
+  it("a new connection may wait longer than the 5 s keep-alive limit before its first request", async () => {
+    const port = await proxied("r/dev/preconnect");
+    const s = connect(port, "127.0.0.1");
+    let got = "";
+    let closed = false;
+    s.on("data", (d) => (got += d.toString("latin1")));
+    s.on("close", () => (closed = true));
+    await new Promise((r) => s.once("connect", r));
+    await new Promise((r) => setTimeout(r, 6_500)); // past the keep-alive limit and a sweep
+    expect(closed).toBe(false);
+    s.write("GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 500));
+    s.destroy();
+    expect(got).toMatch(/^HTTP\/1\.1 200[\s\S]*GET \/late/);
+  }, 15_000);
 });
