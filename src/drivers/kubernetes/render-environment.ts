@@ -5,6 +5,7 @@
 import { UsageError } from "../../errors.js";
 import { instanceEnv } from "../../spec/instance-env.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
+import { hookTypes, isHook } from "./chart-hooks.js";
 import { helmTemplate } from "./helm.js";
 import { releaseOf } from "./manifests/release.js";
 import { renderEnvironment } from "./manifests/render.js";
@@ -25,14 +26,21 @@ export async function renderManifests(
     .map((s) => releaseOf(snapshot, s, revision, instanceEnv(snapshot, s, revision)));
   const { manifests, notes } = renderEnvironment(releases);
   const all: unknown[] = [...manifests];
-  for (const s of chosen.filter((x) => x.chart))
-    all.push(
-      ...(await helmTemplate({
-        release: s.name,
-        namespace: target.namespace,
-        service: s,
-        dir: snapshot.dir,
-      })),
-    );
+  for (const s of chosen.filter((x) => x.chart)) {
+    const objects = await helmTemplate({
+      release: s.name,
+      namespace: target.namespace,
+      service: s,
+      dir: snapshot.dir,
+    });
+    all.push(...objects);
+    const hooks = objects.filter(isHook);
+    if (hooks.length)
+      notes.push(
+        `${s.name}: helm hooks (run in their phases by deploy, not applied with the rest; Argo CD maps helm.sh/hook itself): ${hooks
+          .map((o) => `${o.kind?.toLowerCase()}/${o.metadata?.name} (${hookTypes(o).join(",")})`)
+          .join(", ")}`,
+      );
+  }
   return { manifests: all, notes };
 }
