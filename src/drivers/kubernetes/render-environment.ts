@@ -8,6 +8,7 @@ import type { ResolvedSpec } from "../../spec/resolved.js";
 import { hookTypes, isHook } from "./chart-hooks.js";
 import { helmTemplate } from "./helm.js";
 import { releaseOf } from "./manifests/release.js";
+import { registrySecret, type RegistryTarget } from "./registry-auth.js";
 import { renderEnvironment } from "./manifests/render.js";
 
 export async function renderManifests(
@@ -25,7 +26,11 @@ export async function renderManifests(
     .filter((s) => !s.chart)
     .map((s) => releaseOf(snapshot, s, revision, instanceEnv(snapshot, s, revision)));
   const { manifests, notes } = renderEnvironment(releases);
-  const all: unknown[] = [...manifests];
+  // The registry pull Secret, with the spec's references in place of credentials.
+  const pull = releases.length
+    ? registrySecret(snapshot.project, target.namespace, target as RegistryTarget, "references")
+    : undefined;
+  const all: unknown[] = pull ? [manifests[0], pull, ...manifests.slice(1)] : [...manifests];
   for (const s of chosen.filter((x) => x.chart)) {
     const objects = await helmTemplate({
       release: s.name,
