@@ -15,7 +15,8 @@ import { buildResolved, type FileSource } from "./services.js";
 import { snapshotOf } from "./snapshot.js";
 import { deepFreeze, deepMerge, getIn, isObj } from "./tree.js";
 import { environmentFileVars, interpolateTree } from "./variables.js";
-import { mergeRules, ruleFilePath } from "./rules-resolve.js";
+import { checkMerge } from "./schema-checks.js";
+import { mergeByName, overridePath } from "./merge-by-name.js";
 
 export { redact, rehydrate } from "./snapshot.js";
 
@@ -64,13 +65,18 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const version = opts.version ?? "dev";
   const vars = { ...fileVars, ...(opts.vars ?? process.env), VERSION: version };
   const merged = overlay(raw, envRaw, opts.env, issues, at);
-  const { rules, origin } = mergeRules(raw.rules, envRaw.rules);
-  if (rules !== undefined) merged.rules = rules;
+  const rules = mergeByName(raw.rules, envRaw.rules);
+  if (rules.list !== undefined) merged.rules = rules.list;
+  const checks = mergeByName(raw.checks, envRaw.checks, { merge: checkMerge, dropDisabled: true });
+  if (checks.list !== undefined) merged.checks = checks.list;
+  unknownDisabled(raw.checks, envRaw.checks, opts.env, issues, at);
 
   // Where a path of `merged` lives in the file (overrides win when they set the key).
   const mapPath = (path: PathSegment[]): PathSegment[] => {
-    const rule = ruleFilePath(path, opts.env, origin, envRaw.rules);
-    if (rule) return rule;
+    const own =
+      overridePath("rules", path, opts.env, rules.origin, envRaw.rules) ??
+      overridePath("checks", path, opts.env, checks.origin, envRaw.checks);
+    if (own) return own;
     if (path[0] === "services" && path.length >= 2) {
       const ov = ["environments", opts.env, ...path];
       if (loaded.locate(ov) && getIn(raw, ov) !== undefined) return ov;
@@ -173,6 +179,29 @@ function overlay(
   const mergedServices: Record<string, unknown> = {};
   for (const [name, svc] of Object.entries(services)) mergedServices[name] = deepMerge(svc, overrides[name]);
   return { ...raw, environments: { [env]: envRaw }, services: mergedServices };
+}
+
+/** `enabled: false` on a name the top-level checklist does not have turns nothing off: say so. */
+function unknownDisabled(
+  base: unknown,
+  overrides: unknown,
+  env: string,
+  issues: SpecIssue[],
+  at: (path: PathSegment[], message: string) => SpecIssue,
+): void {
+  if (!Array.isArray(overrides)) return;
+  const names = (Array.isArray(base) ? base : []).flatMap((c) =>
+    isObj(c) && typeof c.name === "string" ? [c.name] : [],
+  );
+  overrides.forEach((o, j) => {
+    if (!isObj(o) || o.enabled !== false || typeof o.name !== "string" || names.includes(o.name)) return;
+    issues.push(
+      at(
+        ["environments", env, "checks", j, "name"],
+        `no check named "${o.name}" in checks:${didYouMean(o.name, names)} (enabled: false turns off a top-level check)`,
+      ),
+    );
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { duration, envMap, name, stringOrList, size } from "./fields.js";
-import { checkSchema } from "./schema-checks.js";
+import { checkOverrideSchema, checkSchema } from "./schema-checks.js";
 import { analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
@@ -347,6 +347,10 @@ export const environmentSchema = z
       .array(ruleOverrideSchema)
       .optional()
       .describe("Rule overrides of this environment, merged by name."),
+    checks: z
+      .array(checkOverrideSchema)
+      .optional()
+      .describe("This environment's checklist changes, merged by name over the top-level `checks:`."),
     proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");
