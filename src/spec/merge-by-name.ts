@@ -63,3 +63,40 @@ export function overridePath(
   if (field !== undefined && !(isObj(o) && typeof field === "string" && field in o)) return undefined;
   return ["environments", env, section, j, ...path.slice(2)];
 }
+
+/**
+ * `environments.ENV.analysis` over the top-level `analysis:`: its settings (interval, bake,
+ * watch) deep-merged, its `metrics` merged by name (over the default metrics when the top level
+ * names none; `enabled: false` leaves one out; `metrics: []` turns analysis off here).
+ */
+export function mergeAnalysis(
+  base: unknown,
+  over: unknown,
+  defaults: readonly unknown[],
+): { value: unknown; metrics: Map<number, number> } {
+  if (!isObj(over)) return { value: base, metrics: new Map() };
+  const top = isObj(base) ? base : {};
+  const { metrics: overMetrics, ...settings } = over;
+  const value = deepMerge(top, settings) as Record<string, unknown>;
+  if (overMetrics === undefined) return { value, metrics: new Map() };
+  if (Array.isArray(overMetrics) && overMetrics.length === 0)
+    return { value: { ...value, metrics: [] }, metrics: new Map() };
+  const m = mergeByName(top.metrics ?? defaults, overMetrics, { dropDisabled: true });
+  return { value: { ...value, metrics: m.list }, metrics: m.origin };
+}
+
+/** Where a merged analysis field lives in the file: the environment's analysis when it sets it. */
+export function analysisPath(
+  path: PathSegment[],
+  env: string,
+  metrics: Map<number, number>,
+  over: unknown,
+): PathSegment[] | undefined {
+  if (path[0] !== "analysis" || !isObj(over)) return undefined;
+  if (path[1] === "metrics") {
+    const inner = overridePath("metrics", path.slice(1), env, metrics, over.metrics);
+    return inner && ["environments", env, "analysis", ...inner.slice(2)];
+  }
+  const key = path[1];
+  return typeof key === "string" && key in over ? ["environments", env, ...path] : undefined;
+}

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { duration, envMap, name, stringOrList, size } from "./fields.js";
 import { checkOverrideSchema, checkSchema } from "./schema-checks.js";
-import { analysisSchema } from "./schema-analysis.js";
+import { analysisOverrideSchema, analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
@@ -351,6 +351,7 @@ export const environmentSchema = z
       .array(checkOverrideSchema)
       .optional()
       .describe("This environment's checklist changes, merged by name over the top-level `checks:`."),
+    analysis: analysisOverrideSchema.optional(),
     proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");
