@@ -10,7 +10,13 @@ export * from "./core.js";
 export * from "./spec-tools.js";
 
 // The runtime and its façade.
-export { createRuntime, renderManifests, type Runtime, type EventSubscriber } from "./factory.js";
+export {
+  createRuntime,
+  importHelmRelease,
+  renderManifests,
+  type Runtime,
+  type EventSubscriber,
+} from "./factory.js";
 export {
   Slipway,
   type DeployOptions,
