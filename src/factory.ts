@@ -190,3 +190,4 @@ function startWatches(o: {
 
 /** `slipway render`: the Kubernetes driver renders an environment's manifests. */
 export { renderManifests } from "./drivers/kubernetes/render-environment.js";
+export { importHelmRelease } from "./drivers/kubernetes/helm-import.js";

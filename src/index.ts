@@ -11,7 +11,13 @@ export * from "./spec-tools.js";
 export * from "./spec-extras.js";
 
 // The runtime and its façade.
-export { createRuntime, renderManifests, type Runtime, type EventSubscriber } from "./factory.js";
+export {
+  createRuntime,
+  importHelmRelease,
+  renderManifests,
+  type Runtime,
+  type EventSubscriber,
+} from "./factory.js";
 export {
   Slipway,
   type DeployOptions,

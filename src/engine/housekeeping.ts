@@ -7,11 +7,12 @@ import type { EngineDeps } from "./context.js";
 import { snapshotOf } from "./deployed.js";
 import type { EventSink } from "./events.js";
 import { replaceLostInstances } from "./replace-lost.js";
+import { rerouteMoved } from "./reroute-moved.js";
 import { sweepHealth, type SweepOptions, type SweepReport } from "./health-sweep.js";
 import { unlessLocked } from "./locked.js";
 import { reapWarm } from "./warm.js";
 
-/** Stop warm instances whose window is over and replace dead ones; the ids touched. */
+/** Stop warm instances whose window is over, replace dead ones, re-route moved ones; the ids touched. */
 export async function maintain(
   deps: EngineDeps,
   project: string,
@@ -23,8 +24,10 @@ export async function maintain(
     const touched = await unlessLocked(deps, project, env, "maintain", async () => {
       const current = await deps.store.currentRevision(project, env);
       const reaped = await reapWarm(deps, project, env, { spec: snapshotOf(current) });
-      const replaced = await replaceLostInstances(deps, project, env, latest, emit);
-      return [...reaped, ...replaced];
+      const live = await deps.driver.inspect(project, env);
+      const replaced = await replaceLostInstances(deps, project, env, latest, emit, live);
+      const moved = await rerouteMoved(deps, project, env, live);
+      return [...reaped, ...replaced, ...moved];
     });
     return touched ?? [];
   } catch {

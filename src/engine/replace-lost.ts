@@ -66,12 +66,13 @@ export async function replaceLostInstances(
   env: string,
   latest: Resolution | undefined,
   emit: EventSink,
+  inspected?: readonly Instance[],
 ): Promise<string[]> {
   const { store, driver } = deps;
   const current = await store.currentRevision(project, env);
   if (!current) return [];
   const records = await store.listInstances(project, env);
-  const live = new Set((await driver.inspect(project, env)).map((i) => i.id));
+  const live = new Set((inspected ?? (await driver.inspect(project, env))).map((i) => i.id));
   const ghosts = records.filter((r) => !live.has(r.id));
   if (!ghosts.length) return [];
   let spec;

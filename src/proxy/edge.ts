@@ -3,7 +3,6 @@
  * reached by its domains (Host header; SNI picks the certificate on HTTPS). Plain HTTP and
  * HTTPS (HTTP/2 or HTTP/1.1 by ALPN); an unknown host gets a 404 page, never another app.
  */
-import { createServer as createHttpServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createSecureServer } from "node:http2";
 import type { Http2ServerRequest } from "node:http2";
@@ -17,6 +16,7 @@ import { forwardHttp, type Via } from "./forward.js";
 import { sendPage } from "./pages.js";
 import { ProxyControlError } from "./paths.js";
 import { acceptProxied } from "./proxy-protocol.js";
+import { RawHttpServer } from "./raw-http.js";
 import type { RouteState } from "./route-state.js";
 import { forwardUpgrade } from "./websocket.js";
 
@@ -199,15 +199,17 @@ export class Edge {
   private bind(kind: Kind, host: string, port: number, proxyProtocol: boolean): Promise<Shared> {
     const app =
       kind === "http"
-        ? createHttpServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 })
+        ? new RawHttpServer()
         : createSecureServer({
             allowHTTP1: true,
             SNICallback: this.deps.certs.sniFor(() => s.hosts.keys()),
             minVersion: "TLSv1.2",
           });
-    const raw = createNetServer({ noDelay: true });
+    // Half-open plain connections: a client's FIN right after its request still gets the answer.
+    const raw = createNetServer({ noDelay: true, allowHalfOpen: kind === "http" });
     const s: Shared = new Shared(kind, `${host}:${port}`, proxyProtocol, raw);
-    const hand = (sock: Socket) => app.emit("connection", sock);
+    const hand = (sock: Socket) =>
+      app instanceof RawHttpServer ? app.accept(sock) : app.emit("connection", sock);
     raw.on("connection", (sock: Socket) => {
       s.sockets.add(sock);
       sock.once("close", () => s.sockets.delete(sock));

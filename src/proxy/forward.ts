@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Slot } from "./contract.js";
+import { unwatch, watch, type Timed } from "./deadlines.js";
 import { sendPage } from "./pages.js";
 import { proxiedAddress } from "./proxy-protocol.js";
 import type { RouteState } from "./route-state.js";
@@ -169,7 +170,7 @@ function requestHead(req: IncomingMessage, headers: string[]): string {
 const INVALID_PATH = /[^\u0021-\u00ff]/;
 
 /** One client request and its attempts upstream. */
-class Exchange implements UpstreamSink {
+class Exchange implements UpstreamSink, Timed {
   private tried: Set<Target> | undefined;
   private target!: Target;
   private up: UpstreamConn | undefined;
@@ -183,7 +184,7 @@ class Exchange implements UpstreamSink {
   private timedOut = false;
   private clientGone = false;
   private settled = true;
-  private timer: NodeJS.Timeout | undefined;
+  deadline = 0;
   private readonly head: string;
   private readonly chunked: boolean;
   private readonly hasBody: boolean;
@@ -224,7 +225,7 @@ class Exchange implements UpstreamSink {
     this.start = performance.now();
     const up = t.pool.acquire();
     this.up = up;
-    this.timer = setTimeout(this.onTimeout, this.rs.route.responseTimeoutMs);
+    watch(this, this.rs.route.responseTimeoutMs);
     up.begin(this, this.req.method ?? "GET");
   }
 
@@ -248,14 +249,14 @@ class Exchange implements UpstreamSink {
     });
   }
 
-  private onTimeout = (): void => {
+  expire(): void {
     this.timedOut = true;
     this.up?.abort();
     this.upError(Object.assign(new Error("upstream response timeout"), { code: "ETIMEDOUT" }));
-  };
+  }
 
   upHead(status: number, message: string, raw: string[]): void {
-    clearTimeout(this.timer);
+    unwatch(this);
     this.responded = true;
     this.status = status;
     const t = this.target;
@@ -311,7 +312,7 @@ class Exchange implements UpstreamSink {
   }
 
   upError(err: NodeJS.ErrnoException): void {
-    clearTimeout(this.timer);
+    unwatch(this);
     if (this.settled) return;
     const t = this.target;
     const up = this.up;
@@ -351,7 +352,7 @@ class Exchange implements UpstreamSink {
     if (this.res.writableFinished) return;
     this.clientGone = true;
     if (!this.settled) {
-      clearTimeout(this.timer);
+      unwatch(this);
       // The client left: not the target's fault, so not counted against it.
       this.settle(-1);
       this.up?.abort();

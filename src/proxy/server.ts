@@ -4,8 +4,7 @@
  * stand-alone process the daemon talks to through ProxyClient.
  */
 import { chmod, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
@@ -16,6 +15,7 @@ import { assertNoLiveProxy, startControl } from "./control.js";
 import { Edge } from "./edge.js";
 import { forwardHttp, type Via } from "./forward.js";
 import { prometheusText } from "./metrics.js";
+import { asNode, RawHttpServer, type RawRequest, type RawResponse } from "./raw-http.js";
 import { sendPage } from "./pages.js";
 import { ProxyControlError, proxyPaths } from "./paths.js";
 import { RouteState } from "./route-state.js";
@@ -38,7 +38,7 @@ class Listener implements Via {
   readonly https = false;
   constructor(
     readonly addr: string,
-    readonly server: Server,
+    readonly server: RawHttpServer,
   ) {}
 }
 
@@ -186,7 +186,7 @@ class Proxy implements ProxyServer {
   }
 
   private bind(route: Route): Promise<Listener> {
-    const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 });
+    const server = new RawHttpServer();
     const l = new Listener(addrOf(route), server);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -199,7 +199,8 @@ class Proxy implements ProxyServer {
   }
 
   private wire(l: Listener, rs: RouteState): void {
-    l.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    l.server.on("request", (rawReq: RawRequest, rawRes: RawResponse) => {
+      const [req, res] = asNode(rawReq, rawRes);
       // Look the route up per request: a replaced route applies to the very next request.
       const cur = this.routes.get(rs.route.key) === rs ? rs : undefined;
       if (!cur) sendPage(req, res, 503, rs.route.key, true);
@@ -208,11 +209,6 @@ class Proxy implements ProxyServer {
     l.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.routes.get(rs.route.key) !== rs || l.closing) socket.destroy();
       else forwardUpgrade(rs, req, socket, head);
-    });
-    l.server.on("clientError", (_err, socket: Duplex) => {
-      if (socket.writable)
-        socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-      else socket.destroy();
     });
   }
 

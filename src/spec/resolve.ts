@@ -15,7 +15,9 @@ import { buildResolved, type FileSource } from "./services.js";
 import { snapshotOf } from "./snapshot.js";
 import { deepFreeze, deepMerge, getIn, isObj } from "./tree.js";
 import { environmentFileVars, interpolateTree } from "./variables.js";
-import { mergeRules, ruleFilePath } from "./rules-resolve.js";
+import { checkMerge } from "./schema-checks.js";
+import { analysisPath, mergeAnalysis, mergeByName, overridePath } from "./merge-by-name.js";
+import { defaultMetricsInput } from "./schema-analysis.js";
 
 export { redact, rehydrate } from "./snapshot.js";
 
@@ -64,19 +66,7 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const version = opts.version ?? "dev";
   const vars = { ...fileVars, ...(opts.vars ?? process.env), VERSION: version };
   const merged = overlay(raw, envRaw, opts.env, issues, at);
-  const { rules, origin } = mergeRules(raw.rules, envRaw.rules);
-  if (rules !== undefined) merged.rules = rules;
-
-  // Where a path of `merged` lives in the file (overrides win when they set the key).
-  const mapPath = (path: PathSegment[]): PathSegment[] => {
-    const rule = ruleFilePath(path, opts.env, origin, envRaw.rules);
-    if (rule) return rule;
-    if (path[0] === "services" && path.length >= 2) {
-      const ov = ["environments", opts.env, ...path];
-      if (loaded.locate(ov) && getIn(raw, ov) !== undefined) return ov;
-    }
-    return path;
-  };
+  const mapPath = mergeEnvironmentLists(loaded, opts.env, merged, envRaw, issues, at);
   const atMapped = (path: PathSegment[], message: string) => at(mapPath(path), message);
   const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues);
   if (issues.length) throw new SpecError(issues);
@@ -173,6 +163,78 @@ function overlay(
   const mergedServices: Record<string, unknown> = {};
   for (const [name, svc] of Object.entries(services)) mergedServices[name] = deepMerge(svc, overrides[name]);
   return { ...raw, environments: { [env]: envRaw }, services: mergedServices };
+}
+
+/**
+ * The environment's `rules`, `checks` and `analysis` merged into `merged` (by name over the top
+ * level's); returns where a path of `merged` lives in the file (the environment's entry when it
+ * sets the key).
+ */
+function mergeEnvironmentLists(
+  loaded: LoadedSpec,
+  env: string,
+  merged: Record<string, unknown>,
+  envRaw: Record<string, unknown>,
+  issues: SpecIssue[],
+  at: (path: PathSegment[], message: string) => SpecIssue,
+): (path: PathSegment[]) => PathSegment[] {
+  const raw = loaded.raw as Record<string, unknown>;
+  const rules = mergeByName(raw.rules, envRaw.rules);
+  if (rules.list !== undefined) merged.rules = rules.list;
+  const checks = mergeByName(raw.checks, envRaw.checks, { merge: checkMerge, dropDisabled: true });
+  if (checks.list !== undefined) merged.checks = checks.list;
+  const envPath = ["environments", env];
+  unknownDisabled(
+    raw.checks,
+    envRaw.checks,
+    { path: [...envPath, "checks"], kind: "check", list: "checks:" },
+    issues,
+    at,
+  );
+  const analysis = mergeAnalysis(raw.analysis, envRaw.analysis, defaultMetricsInput);
+  if (analysis.value !== undefined) merged.analysis = analysis.value;
+  unknownDisabled(
+    getIn(raw, ["analysis", "metrics"]) ?? defaultMetricsInput,
+    getIn(envRaw, ["analysis", "metrics"]),
+    { path: [...envPath, "analysis", "metrics"], kind: "metric", list: "analysis.metrics (or the defaults)" },
+    issues,
+    at,
+  );
+  return (path) => {
+    const own =
+      overridePath("rules", path, env, rules.origin, envRaw.rules) ??
+      overridePath("checks", path, env, checks.origin, envRaw.checks) ??
+      analysisPath(path, env, analysis.metrics, envRaw.analysis);
+    if (own) return own;
+    if (path[0] === "services" && path.length >= 2) {
+      const ov = [...envPath, ...path];
+      if (loaded.locate(ov) && getIn(raw, ov) !== undefined) return ov;
+    }
+    return path;
+  };
+}
+
+/** `enabled: false` on a name the top-level list does not have turns nothing off: say so. */
+function unknownDisabled(
+  base: unknown,
+  overrides: unknown,
+  where: { path: PathSegment[]; kind: string; list: string },
+  issues: SpecIssue[],
+  at: (path: PathSegment[], message: string) => SpecIssue,
+): void {
+  if (!Array.isArray(overrides)) return;
+  const names = (Array.isArray(base) ? base : []).flatMap((c) =>
+    isObj(c) && typeof c.name === "string" ? [c.name] : [],
+  );
+  overrides.forEach((o, j) => {
+    if (!isObj(o) || o.enabled !== false || typeof o.name !== "string" || names.includes(o.name)) return;
+    issues.push(
+      at(
+        [...where.path, j, "name"],
+        `no ${where.kind} named "${o.name}" in ${where.list}${didYouMean(o.name, names)} (enabled: false turns off one that exists)`,
+      ),
+    );
+  });
 }
 
 /**

@@ -98,6 +98,8 @@ export interface ResolvedService {
   chart?: Chart;
   values?: Record<string, unknown>;
   valuesFiles?: string[];
+  /** Kubernetes: existing pull Secrets for this service's pods (beside the target's). */
+  imagePullSecrets?: string[];
   /** Its group (spec/groups.ts), when the spec uses groups. */
   group?: string;
 }

@@ -8,45 +8,6 @@ import type { ParsedSpec } from "./schema.js";
 import type { Rule, Runbook } from "./schema-rules.js";
 import type { ResolvedSpec } from "./resolved.js";
 import { didYouMean } from "./suggest.js";
-import { deepMerge, isObj } from "./tree.js";
-
-/** The top-level rules with the environment's overrides merged by name; `origin`: merged index → override index. */
-export function mergeRules(
-  base: unknown,
-  overrides: unknown,
-): { rules: unknown; origin: Map<number, number> } {
-  const origin = new Map<number, number>();
-  if (!Array.isArray(overrides) || !overrides.length) return { rules: base, origin };
-  const out: unknown[] = Array.isArray(base) ? [...base] : [];
-  overrides.forEach((o, j) => {
-    const name = isObj(o) ? o.name : undefined;
-    const i = out.findIndex((r) => isObj(r) && r.name === name);
-    if (i >= 0) {
-      out[i] = deepMerge(out[i], o);
-      origin.set(i, j);
-    } else {
-      origin.set(out.length, j);
-      out.push(o);
-    }
-  });
-  return { rules: out, origin };
-}
-
-/** Where a merged rule's field lives in the file: the override when it sets the field. */
-export function ruleFilePath(
-  path: PathSegment[],
-  env: string,
-  origin: Map<number, number>,
-  overrides: unknown,
-): PathSegment[] | undefined {
-  if (path[0] !== "rules" || typeof path[1] !== "number") return undefined;
-  const j = origin.get(path[1]);
-  if (j === undefined || !Array.isArray(overrides)) return undefined;
-  const o = overrides[j] as Record<string, unknown> | undefined;
-  const field = path[2];
-  if (field !== undefined && !(isObj(o) && typeof field === "string" && field in o)) return undefined;
-  return ["environments", env, "rules", j, ...path.slice(2)];
-}
 
 type At = (path: PathSegment[], message: string) => void;
 

@@ -206,6 +206,24 @@ export const analysisSchema = z
     "Metric analysis: the gate of canary steps, the bake after promotion and the watch after a deploy.",
   );
 
+export const analysisOverrideSchema = z
+  .looseObject({
+    metrics: z
+      .array(
+        z.looseObject({
+          name: z.string().min(1).describe("A top-level (or default) metric's name, or a new metric's."),
+          enabled: z.boolean().optional().describe("false: the metric of this name is not measured here."),
+        }),
+      )
+      .optional()
+      .describe(
+        "Metrics merged by name over the top-level ones (or the defaults); [] turns analysis off here.",
+      ),
+  })
+  .describe(
+    "This environment's analysis: interval, bake and watch over the top-level `analysis:`, metrics merged by name.",
+  );
+
 export type AnalysisSpec = z.output<typeof analysisSchema>;
 export type AnalysisMetric = z.output<typeof metricSchema>;
 

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { duration, envMap, percent, size, stringOrList } from "./fields.js";
+import { deepMerge, isObj } from "./tree.js";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d{1,5})$/;
 
@@ -327,6 +328,33 @@ function normalize(c: CheckInput): CheckSpec {
   const items = c.confirm ?? [];
   return { ...common, kind: "confirm", items: typeof items === "string" ? [items] : items };
 }
+
+/**
+ * An environment's entry over the top-level check of the same name: its fields change that
+ * check's (`severity: error` in production), unless it names another kind of check, which then
+ * replaces it (no check may end up with two kind keys).
+ */
+export function checkMerge(base: unknown, over: unknown): unknown {
+  if (!isObj(base) || !isObj(over)) return over;
+  const kindOf = (c: Record<string, unknown>) => KINDS.find((k) => c[k] !== undefined);
+  const overKind = kindOf(over);
+  if (overKind !== undefined && overKind !== kindOf(base)) return over;
+  return deepMerge(base, over);
+}
+
+export const checkOverrideSchema = z
+  .looseObject({
+    name: z.string().min(1).describe("The check changed (a top-level check's name), or a new check's."),
+    enabled: z
+      .boolean()
+      .optional()
+      .describe("false: the top-level check of this name is not run in this environment."),
+  })
+  .describe(
+    "A check of this environment, merged by name over the top-level check of that name (only the " +
+      "fields given change; another kind key replaces it), `enabled: false` to leave it out here, " +
+      "or a new check added at the end of the checklist.",
+  );
 
 export const checkSchema = checkObject
   .superRefine((c, ctx) => {

@@ -79,7 +79,34 @@ export const kubernetesServiceFields = {
       "Host names users reach the service by: routed by Host/SNI on the environment's shared `proxy.http`/`proxy.https` listeners (process and Docker targets), rules of an Ingress (Kubernetes).",
     ),
   tls: serviceTlsSchema.optional(),
+  imagePullSecrets: z
+    .array(z.string())
+    .optional()
+    .describe(
+      "Kubernetes: existing Secrets (type kubernetes.io/dockerconfigjson) the service's pods pull their image with, beside the target's.",
+    ),
 };
+
+export const registrySchema = z
+  .strictObject({
+    server: z.string().describe("The registry host, as in image names (registry.example.com, ghcr.io)."),
+    username: z
+      .string()
+      .optional()
+      .describe(
+        "User name; without username and password they come from ~/.docker/config.json (`docker login`).",
+      ),
+    password: z
+      .string()
+      .optional()
+      .describe(
+        'Password or token: give it as a reference, e.g. "${REGISTRY_PASSWORD}" (never stored, never printed).',
+      ),
+  })
+  .describe(
+    "Kubernetes: a private registry. Its credentials resolve image digests, and Slipway keeps a Secret " +
+      "`<project>-registry` (type kubernetes.io/dockerconfigjson) from them that every pod it creates pulls with.",
+  );
 
 export const kubernetesTarget = z.strictObject({
   kind: z.literal("kubernetes"),
@@ -95,17 +122,26 @@ export const kubernetesTarget = z.strictObject({
     .describe("The cluster entry the context must point at; anything else is refused (exit 4)."),
   namespace: z.string().default("default").describe("Namespace of every object (created when missing)."),
   kubeconfig: z.string().optional().describe("Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+  registry: registrySchema.optional(),
+  imagePullSecrets: z
+    .array(z.string())
+    .optional()
+    .describe(
+      "Existing Secrets (type kubernetes.io/dockerconfigjson) every pod Slipway creates pulls its image with.",
+    ),
   resolveDigests: z
     .boolean()
     .optional()
     .describe(
-      "Resolve image tags to digests when deploying (OCI distribution API, anonymous, 5 s timeout) and record them in " +
+      "Resolve image tags to digests when deploying (OCI distribution API; credentials from `registry` or " +
+        "~/.docker/config.json, else anonymous; 5 s timeout) and record them in " +
         "the revision; pods run `image:tag@sha256:…`, and a rollback runs the recorded digest. Default true; when the " +
         'registry cannot be asked the tag is kept and the deploy says "could not resolve digest (reason)".',
     ),
 });
 
 export type KubernetesTarget = z.output<typeof kubernetesTarget>;
+export type Registry = z.output<typeof registrySchema>;
 export type Autoscale = z.output<typeof autoscaleSchema>;
 export type ResourceRequests = z.output<typeof resourceRequestsSchema>;
 
@@ -118,6 +154,7 @@ export interface KubernetesServiceFields {
   chart?: Chart;
   values?: Record<string, unknown>;
   valuesFiles?: string[];
+  imagePullSecrets?: string[];
 }
 
 export function kubernetesFields(s: KubernetesServiceFields): KubernetesServiceFields {
@@ -128,5 +165,6 @@ export function kubernetesFields(s: KubernetesServiceFields): KubernetesServiceF
     ...(s.autoscale ? { autoscale: s.autoscale } : {}),
     ...(s.domains?.length ? { domains: s.domains } : {}),
     ...(s.tls ? { tls: s.tls } : {}),
+    ...(s.imagePullSecrets?.length ? { imagePullSecrets: s.imagePullSecrets } : {}),
   };
 }

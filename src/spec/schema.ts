@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import { duration, envMap, name, stringOrList, size } from "./fields.js";
-import { checkSchema } from "./schema-checks.js";
-import { analysisSchema } from "./schema-analysis.js";
+import { checkOverrideSchema, checkSchema } from "./schema-checks.js";
+import { analysisOverrideSchema, analysisSchema } from "./schema-analysis.js";
 import { alertsSchema } from "./schema-alerts.js";
 import { backupSchema } from "./schema-backup.js";
 import { protectSchema } from "./schema-protect.js";
@@ -347,6 +347,11 @@ export const environmentSchema = z
       .array(ruleOverrideSchema)
       .optional()
       .describe("Rule overrides of this environment, merged by name."),
+    checks: z
+      .array(checkOverrideSchema)
+      .optional()
+      .describe("This environment's checklist changes, merged by name over the top-level `checks:`."),
+    analysis: analysisOverrideSchema.optional(),
     proxy: edgeProxySchema.optional(),
   })
   .describe("One environment (development, staging, production …).");

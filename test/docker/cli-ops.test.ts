@@ -1,19 +1,22 @@
 /**
  * `slipway logs --tail/--follow`, `slipway exec` and `slipway stats` on the Docker target, through
- * the built CLI and the real engine (exec also through the daemon, as users run it).
+ * the built CLI and the real engine (exec also through the daemon, as users run it); and the
+ * daemon routing again to a container that Docker's restart policy started on a new host port.
  */
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTestImages } from "../support/docker.js";
-import { freePort } from "../support/ports.js";
+import { freePort, waitFor } from "../support/ports.js";
 import { dockerStack } from "./stack.js";
 
 // Each call says --in-process itself: exec also goes through the daemon.
 const stack = dockerStack("ops", { inProcess: false });
 const { start, cli } = stack;
+let port = 0;
 
 beforeAll(async () => {
   await ensureTestImages();
-  const port = await freePort();
+  port = await freePort();
   stack.writeSpec(
     `services:
   web:
@@ -23,6 +26,7 @@ beforeAll(async () => {
     health: { http: /health, interval: 300ms, startTimeout: 10s }
     rollout: { drainTimeout: 1s, keepWarm: 0s }
     resources: { memory: 128Mi }
+    restart: { policy: always }
 `,
   );
   const d = await cli(["deploy", "staging", "--version", "v1", "--yes", "--in-process"]);
@@ -112,4 +116,36 @@ describe("logs, exec and stats on the docker target", () => {
     expect(s?.memory).toBeGreaterThan(1024 * 1024); // node uses a few MiB at least
     expect(s?.cpu).toBeGreaterThanOrEqual(0);
   });
+
+  it("a container restarted by Docker on a new host port is routed to again by the daemon", async () => {
+    const st = await cli(["status", "staging"]); // through the daemon: it does the housekeeping
+    expect(st.code, st.stderr).toBe(0);
+    const [c] = await stack.containers();
+    const hostPort = () => {
+      try {
+        return execFileSync("docker", ["port", c.Id, "3000/tcp"], { encoding: "utf8", stdio: "pipe" }).trim();
+      } catch {
+        return ""; // restarting: no port yet
+      }
+    };
+    const before = hostPort();
+    // The app exits 0 on SIGTERM; `restart: always` has the engine start it again, and Docker
+    // publishes a dynamically bound port anew on every start.
+    try {
+      execFileSync("docker", ["exec", c.Id, "node", "-e", "process.kill(1, 'SIGTERM')"], { stdio: "pipe" });
+    } catch {
+      /* the exec'd process may go down with the container: the port check below says what happened */
+    }
+    const after = await waitFor(() => hostPort() !== before && hostPort(), {
+      timeoutMs: 30_000,
+      what: "the container running again on a new host port",
+    });
+    expect(after).not.toBe(before);
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).ok,
+      { timeoutMs: 20_000, what: "the proxy answering from the restarted container" },
+    );
+    // The same container, routed to again (not replaced by a new one).
+    expect((await stack.containers()).map((x) => x.Id)).toEqual([c.Id]);
+  }, 90_000);
 });

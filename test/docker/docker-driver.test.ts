@@ -195,6 +195,80 @@ describe("DockerDriver", () => {
     }
   });
 
+  it("services of one deploy with the same build are built once; each runs from its own tag", async () => {
+    const ctx = mkdtempSync(join(tmpdir(), "slipway-build-"));
+    writeFileSync(
+      join(ctx, "Dockerfile"),
+      "FROM slipway-test/app:latest\nARG VERSION\nENV APP_VERSION=$VERSION\n",
+    );
+    const same = { context: ctx, args: { VERSION: "3.0.0" } };
+    const [api, chat] = ["api", "chat"].map((n) =>
+      service(n, { build: same, port: 8080, containerPort: 3000 }),
+    );
+    // Another build arg: another build.
+    const admin = service("admin", {
+      build: { context: ctx, args: { VERSION: "3.1.0" } },
+      port: 8080,
+      containerPort: 3000,
+    });
+    const builds = () => logged.filter((l) => /^building (api|chat|admin) on local/.test(l)).length;
+    const id = async (a: Artifact) => (await docker.getImage(a.ref).inspect()).Id;
+    const started: Instance[] = [];
+    try {
+      // The engine's prepare steps run side by side, as here.
+      const [a, c, o] = await Promise.all(
+        [api, chat, admin].map((s) => driver.prepare(project, "test", s, 5)),
+      );
+      expect(builds()).toBe(2);
+      expect(logged.join("\n")).toMatch(/(api|chat) on local: the same build as (api|chat), its image/);
+      expect([a.ref, c.ref]).toEqual([`slipway/${project}-test-api:r5`, `slipway/${project}-test-chat:r5`]);
+      // One image under both tags (an image built apart would carry its own service label).
+      expect(await id(c)).toBe(await id(a));
+      expect(await id(o)).not.toBe(await id(a));
+      for (const [svc, art] of [
+        [api, a],
+        [chat, c],
+      ] as const) {
+        const inst = await driver.start(request(project, svc, art, { version: "3.0.0" }));
+        started.push(inst);
+        const body = await waitFor(async () => (await get(inst)).body, { what: `${svc.name} to answer` });
+        expect(JSON.parse(body)).toMatchObject({ version: "3.0.0", service: svc.name });
+      }
+      // The next revision is another deploy: built again (once).
+      await Promise.all([api, chat].map((s) => driver.prepare(project, "test", s, 6)));
+      expect(builds()).toBe(3);
+      // A failing build fails each service that shares it, the sharer's error naming the builder.
+      writeFileSync(join(ctx, "Dockerfile"), "FROM slipway-test/app:latest\nRUN exit 9\n");
+      const errs = await Promise.all(
+        [api, chat].map((s) =>
+          driver.prepare(project, "test", s, 7).then(
+            () => undefined,
+            (e: Error) => e.message,
+          ),
+        ),
+      );
+      expect(builds()).toBe(4);
+      expect(errs).toHaveLength(2);
+      expect(errs).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            /^docker: build of (api|chat) failed on local: .*returned a non-zero code: 9/,
+          ),
+          expect.stringMatching(
+            /^docker: build of (api|chat) on local is the same build as (api|chat)'s, which failed: build of \2 failed on local: .*code: 9/,
+          ),
+        ]),
+      );
+      // …and is forgotten: the next attempt of that revision builds again.
+      writeFileSync(join(ctx, "Dockerfile"), "FROM slipway-test/app:latest\n");
+      await driver.prepare(project, "test", chat, 7);
+      expect(builds()).toBe(5);
+    } finally {
+      for (const inst of started) await driver.stop(inst, { signal: "SIGTERM", graceMs: 1000 });
+      rmSync(ctx, { recursive: true, force: true });
+    }
+  });
+
   it("GPU requests: clear error on a host without the NVIDIA runtime; DeviceRequests in HostConfig", async () => {
     // No GPU and no NVIDIA runtime on this machine: start() must refuse with a clear message.
     const gpu = service("llm", {
@@ -236,7 +310,7 @@ describe("DockerDriver", () => {
   });
 
   it("prune with nothing kept (destroy) removes the revision tags and the environment's network", async () => {
-    for (const s of ["web", "db", "llm"]) await driver.prune(project, "test", s, []);
+    for (const s of ["web", "db", "llm", "api", "chat", "admin"]) await driver.prune(project, "test", s, []);
     await expect(docker.getImage(artifact.ref).inspect()).rejects.toMatchObject({ statusCode: 404 });
     const nets = await docker.listNetworks({ filters: { label: [`slipway.project=${project}`] } });
     expect(nets).toEqual([]);

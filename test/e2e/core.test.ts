@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../support/ports.js";
 import {
   appProcesses,
@@ -470,18 +470,37 @@ describe("crash recovery", () => {
     return (release) => writeFileSync(join(p.dir, `web-ready-${release}`), "");
   }
 
+  /**
+   * The points share one project: the second cut starts from the deployed state the first one's
+   * recovery left (checked by it), as a fresh project would after its first deploy, for a project,
+   * a daemon and a deploy less. Either point alone (-t) makes the project itself.
+   */
+  let shared: { p: Project; webReady: (release: string) => void; release: number } | undefined;
+  afterAll(async () => {
+    await shared?.p.cleanup();
+  });
+
+  async function deployedProject(): Promise<NonNullable<typeof shared>> {
+    if (shared) return shared;
+    const p = await makeProject();
+    const webReady = gateWebHealth(p);
+    webReady("v1");
+    expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
+    return (shared = { p, webReady, release: 1 });
+  }
+
   for (const point of points) {
     it(`kill -9 of the daemon ${point.name}: consistent status, no orphan or duplicate`, async () => {
-      const p = (project = await makeProject());
-      const webReady = gateWebHealth(p);
-      webReady("v1");
-      expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
-      const deploying = p.cliAsync(["deploy", "development", "--version", "v2"], {
+      const chain = await deployedProject();
+      const { p, webReady } = chain;
+      const last = p.cli(["history", "development", "--json"]).json<HistoryJson>().result[0].revision.number;
+      const next = `v${++chain.release}`;
+      const deploying = p.cliAsync(["deploy", "development", "--version", next], {
         env: { START_DELAY_MS: "1200" },
       });
       await waitFor(
         () => {
-          const r = p.cli(["history", "development", "2", "--json", "--in-process"]);
+          const r = p.cli(["history", "development", String(last + 1), "--json", "--in-process"]);
           if (r.code !== 0) return false;
           return point.until(r.json<{ result: { steps: Step[] }[] }>().result[0].steps);
         },
@@ -490,8 +509,8 @@ describe("crash recovery", () => {
       killDaemon(p.home, "SIGKILL");
       const cut = await deploying;
       expect(cut.code).not.toBe(0);
-      // Whether recovery rolls v2 forward or back, web's v2 may now become healthy.
-      webReady("v2");
+      // Whether recovery rolls the release forward or back, web's new release may now become healthy.
+      webReady(next);
 
       // The next command starts a new daemon, which recovers the interrupted deploy.
       const st = p.cli(["status", "development", "--json"]);

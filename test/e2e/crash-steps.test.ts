@@ -6,8 +6,14 @@
  * next command. After each: the environment is fully on the old revision or fully on the new one
  * (code and data), one instance and no orphan process, no backup left running, the facts match
  * what happened (a migration that ran is recorded), the lock is free (a next deploy runs), and
- * exactly one alert says what recovery did. One real PostgreSQL serves every case (a database
- * each); the process target keeps each case to seconds.
+ * exactly one alert says what recovery did. One real PostgreSQL serves every case; the process
+ * target keeps each case to seconds.
+ *
+ * The cases of one kind run as a chain in one project and database: each case's cut operation
+ * starts from the deployed state the previous case's "next deploy runs" check left (a fresh
+ * project per case cost a project, a database, a daemon and one or two deploys more, for the same
+ * state). The daemon that recovers case k is the one case k+1's cut runs in: it carries case
+ * k+1's hook, for a revision that does not exist yet, so it recovers and deploys untouched.
  */
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -59,7 +65,7 @@ type StatusJson = {
 
 let server: PgServer;
 let hook: HttpReceiver;
-let cases = 0;
+let chains = 0;
 const projects: Project[] = [];
 
 beforeAll(async () => {
@@ -82,11 +88,11 @@ interface Case {
 }
 
 /**
- * A fresh project and database. The daemon its first command starts carries the crash hook
- * (`crashAt`, "<revision>:<seq>"); crashAndRecover drops it before the daemon is started again.
+ * A fresh project and database for a chain of cases. The daemon its first command starts carries
+ * the crash hook (`crashAt`, "<revision>:<seq>"); crashAndRecover swaps it for the next case's.
  */
-async function newCase(crashAt: string): Promise<Case> {
-  const name = `crash${++cases}`;
+async function newChain(crashAt: string): Promise<Case> {
+  const name = `crash${++chains}`;
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
@@ -116,8 +122,8 @@ async function newCase(crashAt: string): Promise<Case> {
     PATH: `${server.binDir}:${process.env.PATH}`,
     SLIPWAY_TEST_CRASH_AT: crashAt,
   });
-  const versions = async () =>
-    (await sql<{ v: string }>("SELECT v FROM versions ORDER BY v")).map((r) => r.v);
+  // Sorted here (not by the server's collation): v10 and v9 compare the same way in every check.
+  const versions = async () => (await sql<{ v: string }>("SELECT v FROM versions")).map((r) => r.v).sort();
   return { p, name, url, sql, versions };
 }
 
@@ -132,30 +138,51 @@ function history(p: Project, n: number): { revision: Rev; steps: Step[] } {
 }
 
 /**
- * The alerts of one project the webhook received that speak of an interrupted operation: each
- * once (a group's later notification repeats the alerts it holds), firing ones only.
+ * The alerts of one project the webhook received that speak of an interrupted operation of one
+ * revision: each once (a group's later notification repeats the alerts it holds), firing ones only.
  */
-function recoveryAlerts(project: string): string[] {
+function recoveryAlerts(project: string, revision: number): string[] {
   const all = hook.requests.flatMap((r) =>
-    (JSON.parse(r.body) as { alerts: { status?: string }[] }).alerts
-      .filter((a) => a.status !== "resolved")
+    (JSON.parse(r.body) as { alerts: { status?: string; revision?: number }[] }).alerts
+      .filter((a) => a.status !== "resolved" && a.revision === revision)
       .map((a) => JSON.stringify(a)),
   );
   return [...new Set(all)].filter((a) => a.includes(`${project} development:`) && a.includes("interrupted"));
 }
 
-/** Run the command the case's daemon dies in; the next command's daemon (no hook) recovers it. */
-async function crashAndRecover(c: Case, args: string[]): Promise<void> {
+/**
+ * Run the command the case's daemon dies in; the next command's daemon recovers it before it
+ * answers. That daemon carries `nextHook`, the next case's cut (none after the last case).
+ * Returns the status it answered: the state recovery left.
+ */
+async function crashAndRecover(
+  c: Case,
+  args: string[],
+  nextHook: string | undefined,
+): Promise<StatusJson["result"]> {
   const at = c.p.env.SLIPWAY_TEST_CRASH_AT;
   const cut = c.p.cli(args);
   expect(cut.code, `${args.join(" ")} should have been cut at ${at}`).not.toBe(0);
-  delete c.p.env.SLIPWAY_TEST_CRASH_AT;
-  ok(c.p.cli(["status", "development", "--json"]));
+  if (nextHook) c.p.env.SLIPWAY_TEST_CRASH_AT = nextHook;
+  else delete c.p.env.SLIPWAY_TEST_CRASH_AT;
+  const st = c.p.cli(["status", "development", "--json"]);
+  ok(st);
+  return st.json<StatusJson>().result;
 }
 
-/** Fully on one revision: it is deployed, one running instance of it, serving its version. */
-async function consistent(c: Case, expectVersions: Record<number, string>): Promise<number> {
-  const st = c.p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+type Backups = { result: { backups: { id: string; status: string }[] } };
+
+/**
+ * Fully on one revision (`st`, the status after recovery): it is deployed, one running instance
+ * of it, serving its version. `cut` is the revision of the cut operation. Returns the revision
+ * and the backups.
+ */
+async function consistent(
+  c: Case,
+  st: StatusJson["result"],
+  cut: number,
+  expectVersions: Record<number, string>,
+): Promise<{ n: number; backups: Backups["result"]["backups"] }> {
   const n = st.revision?.number as number;
   expect(Object.keys(expectVersions).map(Number)).toContain(n);
   expect(st.revision?.status).toBe("deployed");
@@ -167,20 +194,23 @@ async function consistent(c: Case, expectVersions: Record<number, string>): Prom
     timeoutMs: 15_000,
   });
   // No backup left running by the killed daemon.
-  const backups = c.p
-    .cli(["backups", "development", "--json"])
-    .json<{ result: { backups: { status: string }[] } }>();
-  expect(backups.result.backups.filter((b) => b.status === "running")).toEqual([]);
+  const list = c.p.cli(["backups", "development", "--json"]);
+  ok(list);
+  const backups = list.json<Backups>().result.backups;
+  expect(backups.filter((b) => b.status === "running")).toEqual([]);
   // Exactly one alert tells what recovery did.
-  await waitFor(() => recoveryAlerts(c.name).length >= 1, { what: "the recovery alert", timeoutMs: 15_000 });
+  await waitFor(() => recoveryAlerts(c.name, cut).length >= 1, {
+    what: "the recovery alert",
+    timeoutMs: 15_000,
+  });
   await new Promise((r) => setTimeout(r, 300));
-  expect(recoveryAlerts(c.name), c.p.env.CASE_LABEL).toHaveLength(1);
-  return n;
+  expect(recoveryAlerts(c.name, cut), c.p.env.CASE_LABEL).toHaveLength(1);
+  return { n, backups };
 }
 
 /** The lock is free and the state sound: the next deploy runs to the end. */
-function nextDeployRuns(c: Case): void {
-  ok(c.p.cli(["deploy", "development", "--version", "v9"]));
+function nextDeployRuns(c: Case, version: string): void {
+  ok(c.p.cli(["deploy", "development", "--version", version]));
 }
 
 /** The steps a command would journal, from its dry run. */
@@ -190,88 +220,121 @@ function plannedSteps(c: Case, args: string[]): Step[] {
   return dry.json<{ result: { plan: { steps: Step[] } } }>().result.plan.steps;
 }
 
+/** The cut fell on the planned step: the journal's step `step.seq` is that step. */
+function cutAt(steps: Step[], step: Step, label: string): void {
+  const s = steps.find((x) => x.seq === step.seq);
+  expect([s?.kind, s?.service], label).toEqual([step.kind, step.service]);
+}
+
 describe("kill -9 of the daemon at every journal step", () => {
   it("a deploy with a backup and a migration, cut at each step", async () => {
-    const first = await newCase("2:1");
-    ok(first.p.cli(["deploy", "development", "--version", "v1"]));
-    const steps = plannedSteps(first, ["deploy", "development", "--version", "v2"]);
+    // Revision r-1 (version v<r-1>) is deployed; the case's deploy of v<r> is revision r; its
+    // "next deploy" is r+1, so the next case cuts r+2.
+    const c = await newChain("2:1");
+    ok(c.p.cli(["deploy", "development", "--version", "v1"]));
+    const steps = plannedSteps(c, ["deploy", "development", "--version", "v2"]);
     expect(steps.map((s) => s.kind)).toEqual(expect.arrayContaining(["backup", "migrate", "rollout"]));
-    for (const step of steps) {
-      const c = step === steps[0] ? first : await newCase(`2:${step.seq}`);
-      if (c !== first) ok(c.p.cli(["deploy", "development", "--version", "v1"]));
+    expect(steps[0].seq).toBe(1);
+    let r = 2;
+    for (const [i, step] of steps.entries()) {
       const label = `cut at step ${step.seq} (${step.kind} ${step.service ?? ""})`;
       c.p.env.CASE_LABEL = label;
-      await crashAndRecover(c, ["deploy", "development", "--version", "v2"]);
-      const n = await consistent(c, { 1: "v1", 2: "v2" });
-      const r2 = history(c.p, 2);
-      expect(r2.revision.status, label).toBe(n === 2 ? "deployed" : "failed");
+      const next = steps[i + 1];
+      const st = await crashAndRecover(
+        c,
+        ["deploy", "development", "--version", `v${r}`],
+        next && `${r + 2}:${next.seq}`,
+      );
+      const { n, backups } = await consistent(c, st, r, { [r - 1]: `v${r - 1}`, [r]: `v${r}` });
+      const cutRev = history(c.p, r);
+      cutAt(cutRev.steps, step, label);
+      expect(cutRev.revision.status, label).toBe(n === r ? "deployed" : "failed");
       expect(
-        r2.steps.filter((s) => s.status === "running" || s.status === "pending"),
+        cutRev.steps.filter((s) => s.status === "running" || s.status === "pending"),
         label,
       ).toEqual([]);
       // Facts complete: a migration that ran is on record; a backup on record exists and is ok.
-      if ((await c.versions()).includes("v2")) expect(r2.revision.facts.migrations?.api, label).toBe(true);
-      const backup = r2.revision.facts.backups?.api;
-      if (backup) {
-        const list = c.p
-          .cli(["backups", "development", "--json"])
-          .json<{ result: { backups: { id: string; status: string }[] } }>();
-        expect(list.result.backups.find((b) => b.id === backup)?.status, label).toBe("ok");
-      }
-      nextDeployRuns(c);
+      if ((await c.versions()).includes(`v${r}`))
+        expect(cutRev.revision.facts.migrations?.api, label).toBe(true);
+      const backup = cutRev.revision.facts.backups?.api;
+      if (backup) expect(backups.find((b) => b.id === backup)?.status, label).toBe("ok");
+      nextDeployRuns(c, `v${r + 1}`);
+      r += 2;
     }
   }, 600_000);
 
   it("a rollback --with-db, cut at each step: code and data on one side", async () => {
-    const first = await newCase("3:1");
-    const prepare = (c: Case) => {
-      ok(c.p.cli(["deploy", "development", "--version", "v1"]));
-      ok(c.p.cli(["deploy", "development", "--version", "v2"]));
-    };
-    prepare(first);
-    const args = ["rollback", "development", "1", "--with-db"];
-    const steps = plannedSteps(first, args);
+    // Each case: v<x> deployed (revision x), then v<x+1> (x+1, its backup holds v<x>'s data);
+    // the rollback to x is revision x+2; its "next deploy" x+3 is the next case's v<x>.
+    const c = await newChain("3:1");
+    ok(c.p.cli(["deploy", "development", "--version", "v1"]));
+    let atX = await c.versions();
+    ok(c.p.cli(["deploy", "development", "--version", "v2"]));
+    const rollback = (x: number) => ["rollback", "development", String(x), "--with-db"];
+    const steps = plannedSteps(c, rollback(1));
     expect(steps.map((s) => s.kind)).toContain("restore");
-    for (const step of steps) {
-      const c = step === steps[0] ? first : await newCase(`3:${step.seq}`);
-      if (c !== first) prepare(c);
+    expect(steps[0].seq).toBe(1);
+    let x = 1;
+    for (const [i, step] of steps.entries()) {
+      if (i > 0) ok(c.p.cli(["deploy", "development", "--version", `v${x + 1}`]));
+      const r = x + 2;
       const label = `cut at step ${step.seq} (${step.kind})`;
       c.p.env.CASE_LABEL = label;
-      expect(await c.versions()).toEqual(["v1", "v2"]);
-      await crashAndRecover(c, args);
-      const n = await consistent(c, { 2: "v2", 3: "v1" });
-      // Code and data together: revision 1's code with the backup's data, or revision 2's with its own.
-      expect(await c.versions(), label).toEqual(n === 3 ? ["v1"] : ["v1", "v2"]);
-      expect(history(c.p, 3).revision.status, label).toBe(n === 3 ? "deployed" : "failed");
-      nextDeployRuns(c);
+      const withY = await c.versions();
+      expect(withY, label).toEqual([...atX, `v${x + 1}`].sort());
+      const next = steps[i + 1];
+      const st = await crashAndRecover(c, rollback(x), next && `${r + 3}:${next.seq}`);
+      const { n } = await consistent(c, st, r, { [x + 1]: `v${x + 1}`, [r]: `v${x}` });
+      // Code and data together: revision x's code with the backup's data, or x+1's with its own.
+      expect(await c.versions(), label).toEqual(n === r ? atX : withY);
+      const cutRev = history(c.p, r);
+      cutAt(cutRev.steps, step, label);
+      expect(cutRev.revision.status, label).toBe(n === r ? "deployed" : "failed");
+      nextDeployRuns(c, `v${r + 1}`);
+      x = r + 1;
+      atX = await c.versions();
     }
   }, 600_000);
 
   it("a restore, cut at each step: the old data or the new, and the history says which", async () => {
+    // Each case: v<x> deployed (revision x), then v<x+1>; the restore of x+1's backup (v<x>'s
+    // data) is revision x+2; its "next deploy" x+3 is the next case's v<x>.
+    const c = await newChain("3:1");
+    ok(c.p.cli(["deploy", "development", "--version", "v1"]));
+    let x = 1;
     for (const seq of [1, 2, 3]) {
-      const c = await newCase(`3:${seq}`);
-      ok(c.p.cli(["deploy", "development", "--version", "v1"]));
-      ok(c.p.cli(["deploy", "development", "--version", "v2"]));
-      const backup = history(c.p, 2).revision.facts.backups?.api as string;
+      const atX = await c.versions();
+      ok(c.p.cli(["deploy", "development", "--version", `v${x + 1}`]));
+      const withY = await c.versions();
+      expect(withY).toEqual([...atX, `v${x + 1}`].sort());
+      const backup = history(c.p, x + 1).revision.facts.backups?.api as string;
       expect(backup).toMatch(/^api-/);
-      await crashAndRecover(c, ["restore", "development", backup, "--yes"]);
-      await consistent(c, { 2: "v2" });
-      const r3 = history(c.p, 3);
-      const data = await c.versions();
+      const r = x + 2;
       const label = `restore cut at step ${seq}`;
+      c.p.env.CASE_LABEL = label;
+      const st = await crashAndRecover(
+        c,
+        ["restore", "development", backup, "--yes"],
+        seq < 3 ? `${r + 3}:${seq + 1}` : undefined,
+      );
+      await consistent(c, st, r, { [x + 1]: `v${x + 1}` });
+      const cutRev = history(c.p, r);
+      const data = await c.versions();
       // Old data (the restore undone) or the backup's (finished): nothing in between.
-      expect([["v1"], ["v1", "v2"]], label).toContainEqual(data);
-      expect(r3.revision.status, label).toBe(data.length === 1 ? "completed" : "failed");
-      const alert = recoveryAlerts(c.name)[0];
+      expect([atX, withY], label).toContainEqual(data);
+      const restored = data.length === atX.length;
+      expect(cutRev.revision.status, label).toBe(restored ? "completed" : "failed");
+      const alert = recoveryAlerts(c.name, r)[0];
       expect(alert, label).toContain(
-        data.length === 1 ? "finished by recovery" : "the data it would replace was kept",
+        restored ? "finished by recovery" : "the data it would replace was kept",
       );
       // Nothing staged is left beside the live database.
       const dbs = await c.sql<{ datname: string }>(
         "SELECT datname FROM pg_database WHERE datname LIKE 'slipway_%'",
       );
-      expect(dbs, `${label}: ${JSON.stringify(r3.revision)} ${JSON.stringify(r3.steps)}`).toEqual([]);
-      nextDeployRuns(c);
+      expect(dbs, `${label}: ${JSON.stringify(cutRev.revision)} ${JSON.stringify(cutRev.steps)}`).toEqual([]);
+      nextDeployRuns(c, `v${r + 1}`);
+      x = r + 1;
     }
   }, 600_000);
 });

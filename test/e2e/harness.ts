@@ -211,10 +211,14 @@ export async function makeProject(extra = ""): Promise<Project> {
       return r.stdout.trim();
     },
     async cleanup() {
-      spawnSync(process.execPath, [BIN, ...base, "destroy", "development", "--in-process", "--yes"], {
-        env,
-        timeout: 60_000,
-      });
+      // Containers and cluster objects live outside `dir`: destroy them through the CLI. A project
+      // on the process target lives under `dir` whole (daemon, proxy, shims, apps, state), so
+      // killing what runs there and removing it does what destroy would, without one more CLI.
+      if (!processTargetOnly(file))
+        spawnSync(process.execPath, [BIN, ...base, "destroy", "development", "--in-process", "--yes"], {
+          env,
+          timeout: 60_000,
+        });
       killDaemon(home);
       const proxyPid = join(home, "proxy", "proxy.pid");
       if (existsSync(proxyPid)) {
@@ -224,18 +228,33 @@ export async function makeProject(extra = ""): Promise<Project> {
           /* gone */
         }
       }
-      // Anything still running from this project (shims, apps) is a leak: kill it.
-      for (const proc of processesUnder(dir)) {
-        try {
-          process.kill(proc.pid, "SIGKILL");
-        } catch {
-          /* gone */
+      // Anything still running from this project (shims, apps): kill it, shims and apps alike,
+      // again if a shim started an app meanwhile.
+      for (let round = 0; round < 3; round++) {
+        const left = processesUnder(dir);
+        if (!left.length) break;
+        for (const proc of left) {
+          try {
+            process.kill(proc.pid, "SIGKILL");
+          } catch {
+            /* gone */
+          }
         }
       }
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return p;
+}
+
+/** Every environment of the spec file runs on the process target (no containers, no cluster). */
+function processTargetOnly(file: string): boolean {
+  try {
+    const targets = [...readFileSync(file, "utf8").matchAll(/^\s*target:\s*(.*?)\s*$/gm)].map((m) => m[1]);
+    return targets.length > 0 && targets.every((t) => t === "process");
+  } catch {
+    return false;
+  }
 }
 
 /** The daemon's daemon.json: its TCP URL and its unix socket. */

@@ -44,11 +44,15 @@ export function exampleProject(yaml = EXAMPLE): { dir: string; file: string } {
   return { dir, file };
 }
 
-export function resolveExample(yaml = EXAMPLE, version = "1.4.2"): Resolution {
+export function resolveExample(
+  yaml = EXAMPLE,
+  version = "1.4.2",
+  vars: Record<string, string> = {},
+): Resolution {
   const { file } = exampleProject(yaml);
   return resolveSpec(parseSpecText(yaml, file), {
     env: "production",
     version,
-    vars: { JWT_SECRET: "s3cret-jwt" },
+    vars: { JWT_SECRET: "s3cret-jwt", ...vars },
   });
 }

@@ -4,11 +4,12 @@
  * Kubernetes API server DOUBLE, with the real CLI. No real registry is reachable from here.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseImageRef, resolveDigest } from "../../src/drivers/kubernetes/digest.js";
+import { dockerConfigCredentials } from "../../src/drivers/kubernetes/registry-auth.js";
 import { BIN } from "../e2e/harness.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
 import { RegistryDouble } from "../support/registry-double.js";
@@ -65,11 +66,14 @@ describe("resolveDigest (registry double)", () => {
   });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, "--in-process", "--home", join(dir, ".home"), ...args], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: join(dir, "kubeconfig") },
+      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: join(dir, "kubeconfig"), ...env },
     });
     let stdout = "";
     let stderr = "";
@@ -128,5 +132,136 @@ services:
         note: expect.stringMatching(/^could not resolve digest/),
       },
     });
+  });
+});
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+/** A DOCKER_CONFIG directory as `docker login` leaves it. */
+function dockerConfig(auths: Record<string, { auth: string }>): string {
+  const d = mkdtempSync(join(tmpdir(), "slipway-docker-config-"));
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, "config.json"), JSON.stringify({ auths }));
+  return d;
+}
+
+describe("private registries (registry double demanding Basic or Bearer logins)", () => {
+  it("resolves digests with credentials, Basic or through the token endpoint, and says when they are refused", async () => {
+    registry.logins.set("deploy", "pa:ss");
+    registry.basicRepos.add("team/basic");
+    registry.loginRepos.add("team/login");
+    const b = registry.tag("team/basic", "1", "basic one");
+    const l = registry.tag("team/login", "1", "login one");
+    const good = () => ({ username: "deploy", password: "pa:ss" });
+    const bad = () => ({ username: "deploy", password: "wrong" });
+    expect(await resolveDigest(`${registry.host}/team/basic:1`, 5000, good)).toEqual({ digest: b });
+    expect(await resolveDigest(`${registry.host}/team/login:1`, 5000, good)).toEqual({ digest: l });
+    for (const repo of ["basic", "login"]) {
+      expect((await resolveDigest(`${registry.host}/team/${repo}:1`, 5000, bad))?.note).toMatch(
+        /refused the credentials/,
+      );
+      expect((await resolveDigest(`${registry.host}/team/${repo}:1`))?.note).toMatch(/asks for credentials/);
+    }
+  });
+
+  it("reads docker login's auths from $DOCKER_CONFIG (base64 auth; Docker Hub under its v1 key)", () => {
+    const d = dockerConfig({
+      [registry.host]: { auth: b64("deploy:pa:ss") },
+      "https://index.docker.io/v1/": { auth: b64("hubuser:hubtoken") },
+    });
+    expect(dockerConfigCredentials(registry.host, { DOCKER_CONFIG: d })).toEqual({
+      username: "deploy",
+      password: "pa:ss",
+    });
+    expect(dockerConfigCredentials("registry-1.docker.io", { DOCKER_CONFIG: d })).toEqual({
+      username: "hubuser",
+      password: "hubtoken",
+    });
+    expect(dockerConfigCredentials("ghcr.io", { DOCKER_CONFIG: d })).toBeUndefined();
+  });
+
+  it("deploy: digests with the target's registry login, a dockerconfigjson pull Secret, imagePullSecrets on pods; never the password", async () => {
+    registry.tag("team/login", "3.0", "login three");
+    const d = registry.tag("team/basic", "3.0", "basic three");
+    const password = "pa:ss";
+    const yaml = (registryField: string) => `project: priv
+environments:
+  production:
+    target:
+      kind: kubernetes
+      context: ctx
+      namespace: priv
+      registry: ${registryField}
+      imagePullSecrets: [team-pull]
+  staging:
+    target: { kind: kubernetes, context: ctx, namespace: priv-staging, registry: { server: "${registry.host}" } }
+services:
+  api:
+    image: ${registry.host}/team/login:\${VERSION}
+    imagePullSecrets: [api-pull]
+  worker:
+    image: ${registry.host}/team/basic:\${VERSION}
+`;
+    writeFileSync(
+      join(dir, "slipway.yaml"),
+      yaml(`{ server: "${registry.host}", username: deploy, password: "\${REGISTRY_PASSWORD}" }`),
+    );
+    const env = { REGISTRY_PASSWORD: password, DOCKER_CONFIG: dockerConfig({}) };
+    const r = await cli(["deploy", "production", "--version", "3.0", "--yes"], env);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    type Pod = {
+      template: { spec: { containers: { image: string }[]; imagePullSecrets?: { name: string }[] } };
+    };
+    const deps = double.objects("deployments", "priv").map((x) => x.spec as Pod);
+    const worker = deps.find((x) => x.template.spec.containers[0]?.image.includes("team/basic"));
+    expect(worker?.template.spec.containers[0]?.image).toBe(`${registry.host}/team/basic:3.0@${d}`);
+    expect(worker?.template.spec.imagePullSecrets).toEqual([
+      { name: "priv-registry" },
+      { name: "team-pull" },
+    ]);
+    const api = deps.find((x) => x.template.spec.containers[0]?.image.includes("team/login"));
+    expect(api?.template.spec.containers[0]?.image).toMatch(/team\/login:3\.0@sha256:/);
+    expect(api?.template.spec.imagePullSecrets?.map((s) => s.name)).toEqual([
+      "priv-registry",
+      "team-pull",
+      "api-pull",
+    ]);
+    const secret = double.objects("secrets", "priv").find((s) => s.metadata?.name === "priv-registry") as
+      { type?: string; data?: Record<string, string> } | undefined;
+    expect(secret?.type).toBe("kubernetes.io/dockerconfigjson");
+    const cfg = JSON.parse(Buffer.from(secret?.data?.[".dockerconfigjson"] ?? "", "base64").toString()) as {
+      auths: Record<string, { auth: string }>;
+    };
+    expect(cfg.auths[registry.host]?.auth).toBe(b64(`deploy:${password}`));
+    // Never printed, never in the revision.
+    const h = await cli(["--json", "history", "production", "1"], env);
+    expect(h.code, h.stderr).toBe(0);
+    for (const out of [r.stdout, r.stderr, h.stdout]) expect(out).not.toContain(password);
+    // render: the Secret with the spec's reference, no value.
+    const rd = await cli(["render", "production", "api"], env);
+    expect(rd.code, rd.stderr).toBe(0);
+    expect(rd.stdout).toContain("kubernetes.io/dockerconfigjson");
+    expect(rd.stdout).toContain("${REGISTRY_PASSWORD}");
+    expect(rd.stdout).not.toContain(password);
+    expect(rd.stdout).toMatch(/imagePullSecrets:\s*\n\s*- name: priv-registry/);
+  });
+
+  it("staging: registry without a login in the spec takes docker login's from $DOCKER_CONFIG", async () => {
+    const env = { DOCKER_CONFIG: dockerConfig({ [registry.host]: { auth: b64("deploy:pa:ss") } }) };
+    const r = await cli(["deploy", "staging", "--version", "3.0", "--yes"], env);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const images = double
+      .objects("deployments", "priv-staging")
+      .map(
+        (x) =>
+          (x.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]
+            ?.image,
+      );
+    expect(images.every((i) => i?.includes("@sha256:"))).toBe(true);
+    expect(double.objects("secrets", "priv-staging").map((s) => s.metadata?.name)).toContain("priv-registry");
+    const none = await cli(["deploy", "staging", "--version", "3.0", "--yes"], {
+      DOCKER_CONFIG: dockerConfig({}),
+    });
+    expect(none.code).toBe(1);
+    expect(none.stderr + none.stdout).toContain("no credentials");
   });
 });

@@ -4,8 +4,9 @@ import { releaseOf, type ServiceRelease } from "../../src/drivers/kubernetes/man
 import { renderEnvironment, renderRelease } from "../../src/drivers/kubernetes/manifests/render.js";
 import { instanceEnv } from "../../src/engine/strategies/common.js";
 import type { ResolvedSpec } from "../../src/spec/resolved.js";
+import { registrySecret } from "../../src/drivers/kubernetes/registry-auth.js";
 import { validateManifest } from "../support/kube-schema.js";
-import { resolveExample } from "./fixtures.js";
+import { EXAMPLE, resolveExample } from "./fixtures.js";
 
 function release(spec: ResolvedSpec, name: string, revision = 7): ServiceRelease {
   const svc = spec.services[name];
@@ -35,6 +36,30 @@ describe("Kubernetes manifests (validated against the Kubernetes OpenAPI schemas
     ]);
     for (const m of manifests) validateManifest(m);
     expect(notes).toEqual([expect.stringContaining("./init:/docker-entrypoint-initdb.d")]);
+  });
+
+  it("a private registry: the pull Secret (references only in render) and imagePullSecrets are valid", () => {
+    const yaml = EXAMPLE.replace(
+      "cluster: prod-eu-1 }",
+      'cluster: prod-eu-1, imagePullSecrets: [team-pull], registry: { server: registry.example.com, username: ci, password: "${REGISTRY_PASSWORD}" } }',
+    ).replace("  db:\n", "    imagePullSecrets: [api-pull]\n  db:\n");
+    const { snapshot: snap } = resolveExample(yaml, "1.4.2", { REGISTRY_PASSWORD: "hunter3" });
+    const secret = registrySecret("runbook", "runbook", snap.target as never, "references");
+    validateManifest(secret as never);
+    expect(JSON.stringify(secret)).toContain("${REGISTRY_PASSWORD}");
+    expect(JSON.stringify(secret)).not.toContain("hunter3");
+    const out = renderRelease(release(snap, "api"));
+    const dep = byKind<V1Deployment>(out.workload, "Deployment");
+    validateManifest(dep);
+    expect(dep.spec?.template.spec?.imagePullSecrets).toEqual([
+      { name: "runbook-registry" },
+      { name: "team-pull" },
+      { name: "api-pull" },
+    ]);
+    validateManifest(out.migrate as never);
+    expect(
+      (out.migrate as { spec: V1Deployment["spec"] }).spec?.template.spec?.imagePullSecrets,
+    ).toHaveLength(3);
   });
 
   it("a broken manifest fails the schema check (the check can fail)", () => {

@@ -2,7 +2,9 @@
  * An OCI registry DOUBLE for tests (no registry is reachable from these machines): a loopback HTTP
  * server answering only what digest resolution asks — `HEAD /v2/<name>/manifests/<tag>` with a
  * `Docker-Content-Digest` header, 404 for unknown tags, and, for repositories marked private, the
- * anonymous Bearer token dance (401 + `WWW-Authenticate`, `GET /token`). No blobs, no pushes.
+ * anonymous Bearer token dance (401 + `WWW-Authenticate`, `GET /token`); for repositories that need a
+ * login, Basic auth (`basicRepos`) or a Bearer token the token endpoint gives only to a login
+ * (`loginRepos`, Docker's token auth). No blobs, no pushes.
  */
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -15,6 +17,12 @@ export class RegistryDouble {
   /** Repositories whose requests are never answered (timeouts). */
   readonly silent = new Set<string>();
   readonly requests: string[] = [];
+  /** Accepted logins: user → password. */
+  readonly logins = new Map<string, string>();
+  /** Repositories that demand `Authorization: Basic` with a login. */
+  readonly basicRepos = new Set<string>();
+  /** Repositories that demand a Bearer token that /token gives only with a login (Basic). */
+  readonly loginRepos = new Set<string>();
   host = "";
   private server?: Server;
 
@@ -30,8 +38,14 @@ export class RegistryDouble {
       const url = new URL(req.url ?? "/", "http://x");
       this.requests.push(`${req.method} ${url.pathname}`);
       if (url.pathname === "/token") {
+        const scope = url.searchParams.get("scope") ?? "";
+        const needsLogin = this.loginRepos.has(scope.split(":")[1] ?? "");
+        if (needsLogin && !this.loggedIn(req.headers.authorization)) {
+          res.writeHead(401).end();
+          return;
+        }
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ token: `anon-${url.searchParams.get("scope")}` }));
+        res.end(JSON.stringify({ token: `${needsLogin ? "user" : "anon"}-${scope}` }));
         return;
       }
       const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url.pathname);
@@ -43,6 +57,17 @@ export class RegistryDouble {
       if (this.silent.has(repo)) return; // never answers
       const scope = `repository:${repo}:pull`;
       if (this.privateRepos.has(repo) && req.headers.authorization !== `Bearer anon-${scope}`) {
+        res.writeHead(401, {
+          "www-authenticate": `Bearer realm="http://${this.host}/token",service="double",scope="${scope}"`,
+        });
+        res.end();
+        return;
+      }
+      if (this.basicRepos.has(repo) && !this.loggedIn(req.headers.authorization)) {
+        res.writeHead(401, { "www-authenticate": 'Basic realm="double"' }).end();
+        return;
+      }
+      if (this.loginRepos.has(repo) && req.headers.authorization !== `Bearer user-${scope}`) {
         res.writeHead(401, {
           "www-authenticate": `Bearer realm="http://${this.host}/token",service="double",scope="${scope}"`,
         });
@@ -63,6 +88,12 @@ export class RegistryDouble {
     await new Promise<void>((r) => this.server?.listen(0, "127.0.0.1", r));
     this.host = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
+  }
+
+  private loggedIn(header: string | undefined): boolean {
+    if (!header?.startsWith("Basic ")) return false;
+    const [user, ...rest] = Buffer.from(header.slice(6), "base64").toString("utf8").split(":");
+    return this.logins.get(user ?? "") === rest.join(":");
   }
 
   async close(): Promise<void> {

@@ -62,11 +62,18 @@ export function register(cli: Cli): void {
       "--example <name>",
       `copy an example project (a runbook made executable) into this directory: ${exampleNames().join(", ")}`,
     )
+    .option(
+      "--from-helm <release>",
+      "import an installed Helm release: a chart service of that name, its values (helm get values) in values-<release>.yaml",
+    )
+    .option("--namespace <ns>", "with --from-helm: the release's namespace", "default")
+    .option("--kube-context <context>", "with --from-helm: the kubeconfig context (default: the current one)")
     .option("--force", "overwrite an existing spec file")
     .action(
-      cli.action(async (o: { fromCompose?: string; example?: string; force?: boolean }) => {
+      cli.action(async (o: InitOptions) => {
         const target = resolve(cli.opts.file);
         if (o.example) return initExample(cli, o.example, dirname(target), o.force);
+        if (o.fromHelm) return initFromHelm(cli, o, target);
         if (existsSync(target) && !o.force)
           throw new UsageError(`${cli.opts.file} already exists (use --force to overwrite it)`);
         let text: string;
@@ -108,6 +115,36 @@ export function register(cli: Cli): void {
         });
       }),
     );
+}
+
+interface InitOptions {
+  fromCompose?: string;
+  fromHelm?: string;
+  namespace: string;
+  kubeContext?: string;
+  example?: string;
+  force?: boolean;
+}
+
+async function initFromHelm(cli: Cli, o: InitOptions, target: string): Promise<void> {
+  const { importHelmRelease } = await import("../../index.js");
+  const imported = await importHelmRelease({
+    release: o.fromHelm as string,
+    namespace: o.namespace,
+    ...(o.kubeContext ? { context: o.kubeContext } : {}),
+  });
+  const values = join(dirname(target), imported.valuesFile);
+  for (const f of [target, values])
+    if (existsSync(f) && !o.force) throw new UsageError(`${f} already exists (use --force to overwrite it)`);
+  writeFileSync(target, imported.spec);
+  writeFileSync(values, imported.values, { mode: 0o600 });
+  cli.finish({ file: target, values, chart: imported.chart, notes: imported.notes }, (out) => {
+    out.stdout(
+      green(out, `✔ wrote ${cli.opts.file} and ${imported.valuesFile} (Helm release ${o.fromHelm})`),
+    );
+    for (const n of imported.notes) out.stdout(yellow(out, `! ${n}`));
+    out.stdout("  next: slipway render production, then slipway deploy production");
+  });
 }
 
 function initExample(cli: Cli, name: string, dir: string, force?: boolean): void {

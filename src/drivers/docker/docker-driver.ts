@@ -36,6 +36,7 @@ import { mergedLogs } from "./log-merge.js";
 import { LABELS, retiredReason } from "./names.js";
 import { Networks } from "./networks.js";
 import { pruneService } from "./prune.js";
+import { SharedBuilds } from "./shared-builds.js";
 import { sourceDigest } from "./source-digest.js";
 import { containerStats } from "./stats.js";
 
@@ -66,6 +67,8 @@ export class DockerDriver implements Driver {
   };
   private readonly engines: Engines;
   private readonly parts: DriverParts;
+  /** Services of one deploy with the same build share one (shared-builds.ts). */
+  private readonly builds = new SharedBuilds();
 
   constructor(opts: DockerDriverOptions) {
     const logger = opts.logger ?? silentLogger;
@@ -106,7 +109,7 @@ export class DockerDriver implements Driver {
     revision: number,
     opts: PrepareOptions = {},
   ): Promise<Artifact> {
-    return prepareImage(this.engines, this.parts.infos, { project, env, service, revision }, opts);
+    return prepareImage({ ...this.parts, builds: this.builds }, { project, env, service, revision }, opts);
   }
 
   prune(

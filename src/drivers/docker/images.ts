@@ -1,6 +1,7 @@
 /**
  * Images: a revision's artifact is a tag `slipway/<project>-<env>-<service>:r<revision>` on every
  * host the service runs on, built there from the service's context or tagged from its image.
+ * Services of one deploy with the same build share one (shared-builds.ts).
  */
 import type { Artifact, PrepareOptions } from "../driver.js";
 import { DriverError } from "../../errors.js";
@@ -10,13 +11,16 @@ import type { EngineInfos } from "./engine-info.js";
 import { status, type Engines } from "./engines.js";
 import { engineError, type EngineHost } from "./hosts.js";
 import { LABELS, imageRef, imageRepository } from "./names.js";
+import { buildKey, SharedBuildFailed, type SharedBuilds } from "./shared-builds.js";
+
+type At = { project: string; env: string; service: ResolvedService; revision: number };
 
 export async function prepareImage(
-  engines: Engines,
-  infos: EngineInfos,
-  at: { project: string; env: string; service: ResolvedService; revision: number },
+  parts: { engines: Engines; infos: EngineInfos; builds: SharedBuilds },
+  at: At,
   opts: PrepareOptions,
 ): Promise<Artifact> {
+  const { engines, infos } = parts;
   const { project, env, service, revision } = at;
   const ref = imageRef(project, env, service.name, revision);
   // A GPU request on a host without the NVIDIA runtime fails here, in the prepare step, before
@@ -33,7 +37,7 @@ export async function prepareImage(
     }
     return { service: service.name, revision, ref };
   }
-  await Promise.all(hosts.map((h) => prepareOn(engines, h, at, ref)));
+  await Promise.all(hosts.map((h) => prepareOn(engines, parts.builds, h, at, ref)));
   return { service: service.name, revision, ref };
 }
 
@@ -52,8 +56,9 @@ function imageExists(h: EngineHost, name: string): Promise<boolean> {
 
 async function prepareOn(
   engines: Engines,
+  builds: SharedBuilds,
   h: EngineHost,
-  at: { project: string; env: string; service: ResolvedService; revision: number },
+  at: At,
   ref: string,
 ): Promise<void> {
   const svc = at.service;
@@ -64,7 +69,8 @@ async function prepareOn(
   }
   const [repo, tag] = [imageRepository(at.project, at.env, svc.name), `r${at.revision}`];
   if (svc.build) {
-    await build(engines, h, at, ref);
+    await buildShared(engines, builds, h, at, ref);
+    await tagAsImage(engines, h, svc, ref);
     return;
   }
   const image = svc.image as string;
@@ -73,12 +79,39 @@ async function prepareOn(
   await engines.on(h, (d) => d.getImage(image).tag({ repo, tag }));
 }
 
-async function build(
+/** Build `ref`, or tag it from the same build another service of this deploy made on `h`. */
+async function buildShared(
   engines: Engines,
+  builds: SharedBuilds,
   h: EngineHost,
-  at: { project: string; env: string; service: ResolvedService },
+  at: At,
   ref: string,
 ): Promise<void> {
+  const svc = at.service;
+  const b = svc.build as NonNullable<ResolvedService["build"]>;
+  const key = buildKey(contextDir(svc.path, b.context), b);
+  const by = await builds
+    .share({ host: h.key, ...at }, key, { service: svc.name, ref }, () => build(engines, h, at, ref))
+    .catch((e: unknown) => {
+      if (!(e instanceof SharedBuildFailed)) throw e;
+      throw new DriverError("docker", `build of ${svc.name} on ${h.key} is ${e.message}`);
+    });
+  if (!by) return;
+  const [repo, tag] = [imageRepository(at.project, at.env, svc.name), `r${at.revision}`];
+  engines.logger.info(`${svc.name} on ${h.key}: the same build as ${by.service}, its image ${by.ref} reused`);
+  await engines.on(h, (d) => d.getImage(by.ref).tag({ repo, tag }));
+}
+
+/** The user's own name for the built image (`image:` beside `build:`), on `h`. */
+async function tagAsImage(engines: Engines, h: EngineHost, svc: ResolvedService, ref: string): Promise<void> {
+  if (!svc.image || svc.image === ref) return;
+  const i = svc.image.lastIndexOf(":");
+  const slash = svc.image.lastIndexOf("/");
+  const [repo, tag] = i > slash ? [svc.image.slice(0, i), svc.image.slice(i + 1)] : [svc.image, "latest"];
+  await engines.on(h, (d) => d.getImage(ref).tag({ repo, tag }));
+}
+
+async function build(engines: Engines, h: EngineHost, at: At, ref: string): Promise<void> {
   const svc = at.service;
   const b = svc.build as NonNullable<ResolvedService["build"]>;
   const context = contextDir(svc.path, b.context);
@@ -122,10 +155,4 @@ async function build(
           (tail ? `\n${tail}` : ""),
       );
     });
-  if (svc.image && svc.image !== ref) {
-    const i = svc.image.lastIndexOf(":");
-    const slash = svc.image.lastIndexOf("/");
-    const [repo, tag] = i > slash ? [svc.image.slice(0, i), svc.image.slice(i + 1)] : [svc.image, "latest"];
-    await engines.on(h, (d) => d.getImage(ref).tag({ repo, tag }));
-  }
 }

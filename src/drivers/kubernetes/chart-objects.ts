@@ -17,6 +17,8 @@ export const ROLES = {
   object: "chart-object",
   snapshot: "chart-snapshot",
   release: "chart-release",
+  /** A helm hook (`helm.sh/hook`) run in its phase (chart-hooks.ts), not one of the applied objects. */
+  hook: "chart-hook",
 } as const;
 
 export const chartNames = {
@@ -92,9 +94,9 @@ export function labelled(
 }
 
 /** True when a live object carries this service's labels (the only ones prune and stop delete). */
-export function ownedBy(o: KubernetesObject | undefined, owner: Owner): boolean {
+export function ownedBy(o: KubernetesObject | undefined, owner: Owner, role: string = ROLES.object): boolean {
   const l = o?.metadata?.labels ?? {};
-  return Object.entries({ ...ownerSelector(owner), [ROLE]: ROLES.object }).every(([k, v]) => l[k] === v);
+  return Object.entries({ ...ownerSelector(owner), [ROLE]: role }).every(([k, v]) => l[k] === v);
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -166,6 +168,12 @@ export interface ChartRelease {
   previous?: number;
   objects: ObjectRef[];
   appliedAt: string;
+  /** The post-install|upgrade|rollback hooks still to run once the workloads are rolled out. */
+  post?: string;
+  /** Why a post hook failed (the gate reports it). */
+  hookFailure?: string;
+  /** Hook objects left on the cluster (no hook-succeeded policy): stop and destroy delete them. */
+  hooks?: ObjectRef[];
 }
 
 export function releaseConfigMap(

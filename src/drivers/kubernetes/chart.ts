@@ -28,6 +28,7 @@ import {
   type ChartRelease,
   type ObjectRef,
 } from "./chart-objects.js";
+import { hookEvent, hooksOf, isHook, runHooks, type HookContext } from "./chart-hooks.js";
 import { chartHealth } from "./chart-status.js";
 import { orUndefined, type Cluster } from "./cluster.js";
 import { helmTemplate } from "./helm.js";
@@ -37,6 +38,8 @@ import { instanceId } from "./workloads.js";
 export class ChartReleases {
   /** Rendered objects by `<service>/<artifact revision>` (the snapshot Secret holds them too). */
   private readonly rendered = new Map<string, KubernetesObject[]>();
+  /** Post-* hook runs in flight, by `<service>/<revision>`. */
+  private readonly posting = new Map<string, Promise<ChartRelease>>();
 
   constructor(
     private readonly cluster: () => Cluster,
@@ -107,15 +110,28 @@ export class ChartReleases {
     return releaseOfConfigMap(cm as { data?: Record<string, string> } | undefined);
   }
 
-  /** Apply a revision's objects, prune what the previous revision applied and this one does not. */
+  /**
+   * Apply a revision's objects, prune what the previous revision applied and this one does not.
+   * The chart's helm hooks run in their phases: pre-* here, before anything else is applied (a
+   * failure applies nothing more), post-* from live() once the workloads are rolled out.
+   */
   async start(req: InstanceRequest): Promise<Instance> {
     const c = this.cluster();
     await this.ensureNamespace(c, req.project);
     const owner = { project: req.project, env: req.env, service: req.service.name };
     const objects = await this.objectsOf(c, req.service.name, req.artifact.revision);
     const before = await this.release(c, req.service.name);
+    const event = hookEvent(before, req);
+    const hookCtx: HookContext = {
+      c,
+      owner,
+      revision: req.revision,
+      version: req.version,
+      logger: this.logger,
+    };
+    const hooks = event ? await runHooks(hookCtx, objects, `pre-${event}`) : [];
     const applied: ObjectRef[] = [];
-    for (const o of inApplyOrder(objects)) {
+    for (const o of inApplyOrder(objects.filter((x) => !isHook(x)))) {
       const obj = labelled(o, owner, req.revision, req.version);
       await c.apply(obj);
       applied.push(refOf(obj));
@@ -126,6 +142,7 @@ export class ChartReleases {
     if (pruned.length)
       this.logger.info(`${req.service.name}: pruned ${pruned.join(", ")} (no longer in the chart)`);
     const previous = before && before.revision !== req.revision ? before.revision : before?.previous;
+    const post = event && hooksOf(objects, `post-${event}`).length ? `post-${event}` : undefined;
     const rel: ChartRelease = {
       revision: req.revision,
       version: req.version,
@@ -133,9 +150,34 @@ export class ChartReleases {
       ...(previous !== undefined ? { previous } : {}),
       objects: applied,
       appliedAt: new Date().toISOString(),
+      ...(post ? { post } : {}),
+      ...mergedHooks(before?.hooks, hooks),
     };
     await c.apply(releaseConfigMap(owner, c.namespace, rel));
     return this.instanceOf(c, owner, rel, "starting");
+  }
+
+  /** The post-* hooks of a release, once (live() is polled): the release records how they went. */
+  private postHooks(c: Cluster, owner: Owner, rel: ChartRelease): Promise<ChartRelease> {
+    const key = `${owner.service}/${rel.revision}`;
+    let p = this.posting.get(key);
+    if (!p) {
+      p = (async () => {
+        const objects = await this.objectsOf(c, owner.service, rel.artifact);
+        const ctx = { c, owner, revision: rel.revision, version: rel.version, logger: this.logger };
+        const { post, ...rest } = rel;
+        let next: ChartRelease;
+        try {
+          next = { ...rest, ...mergedHooks(rel.hooks, await runHooks(ctx, objects, String(post))) };
+        } catch (e) {
+          next = { ...rest, hookFailure: (e as Error).message };
+        }
+        await c.apply(releaseConfigMap(owner, c.namespace, next));
+        return next;
+      })().finally(() => this.posting.delete(key));
+      this.posting.set(key, p);
+    }
+    return p;
   }
 
   private instanceOf(c: Cluster, owner: Owner, rel: ChartRelease, state: Instance["state"]): Instance {
@@ -156,7 +198,12 @@ export class ChartReleases {
   }
 
   /** Delete the objects that carry this service's labels (anything else is left alone). */
-  private async deleteOwned(c: Cluster, owner: Owner, refs: ObjectRef[]): Promise<string[]> {
+  private async deleteOwned(
+    c: Cluster,
+    owner: Owner,
+    refs: ObjectRef[],
+    role: string = ROLES.object,
+  ): Promise<string[]> {
     const done: string[] = [];
     for (const r of refs) {
       const header = {
@@ -165,7 +212,7 @@ export class ChartReleases {
         metadata: { name: r.name, namespace: r.namespace },
       };
       const live = await orUndefined(c.objects.read(header));
-      if (!ownedBy(live, owner)) continue;
+      if (!ownedBy(live, owner, role)) continue;
       await orUndefined(c.objects.delete(header, undefined, undefined, undefined, undefined, "Background"));
       done.push(`${r.kind.toLowerCase()}/${r.name}`);
     }
@@ -175,9 +222,14 @@ export class ChartReleases {
   /** The chart's instance as it is now: ready when its workloads are rolled out, else why not. */
   async live(inst: Instance): Promise<Instance | undefined> {
     const c = this.cluster();
-    const rel = await this.release(c, inst.service);
+    let rel = await this.release(c, inst.service);
     if (!rel || rel.revision !== inst.revision) return undefined;
-    const h = await chartHealth(c, rel.objects);
+    let h = await chartHealth(c, rel.objects);
+    if (h.ready && rel.post) {
+      rel = await this.postHooks(c, { project: inst.project, env: inst.env, service: inst.service }, rel);
+      h = { ...h, ready: !rel.hookFailure };
+    }
+    if (rel.hookFailure) h = { ...h, ready: false, problem: rel.hookFailure };
     const crash = /CrashLoopBackOff|OOMKilled/.test(h.problem ?? "");
     return {
       ...inst,
@@ -229,6 +281,20 @@ export class ChartReleases {
     if (opts.retire === "superseded" || (opts.retire === "failed" && rel.previous !== undefined)) return;
     const owner = { project: inst.project, env: inst.env, service: inst.service };
     await this.deleteOwned(c, owner, [...rel.objects].reverse());
+    await this.deleteOwned(c, owner, rel.hooks ?? [], ROLES.hook);
+    // Hook Jobs and Pods that failed are not in the release's list: find them by their labels.
+    const labelSelector = selectorString({ ...ownerSelector(owner), [ROLE]: ROLES.hook });
+    const namespace = c.namespace;
+    for (const j of (await c.batch.listNamespacedJob({ namespace, labelSelector })).items)
+      await orUndefined(
+        c.batch.deleteNamespacedJob({
+          name: String(j.metadata?.name),
+          namespace,
+          propagationPolicy: "Background",
+        }),
+      );
+    for (const p of (await c.core.listNamespacedPod({ namespace, labelSelector })).items)
+      await orUndefined(c.core.deleteNamespacedPod({ name: String(p.metadata?.name), namespace }));
     await orUndefined(
       c.core.deleteNamespacedConfigMap({ name: chartNames.release(inst.service), namespace: c.namespace }),
     );
@@ -249,4 +315,10 @@ export class ChartReleases {
       this.rendered.delete(`${service}/${rev}`);
     }
   }
+}
+
+/** The hook objects left on the cluster, old and new (one entry per object). */
+function mergedHooks(before: ObjectRef[] = [], now: ObjectRef[] = []): { hooks?: ObjectRef[] } {
+  const all = new Map([...before, ...now].map((r) => [refKey(r), r]));
+  return all.size ? { hooks: [...all.values()] } : {};
 }

@@ -1,10 +1,14 @@
 /**
  * Image tags → digests for the recorded revision, by the OCI distribution API
- * (`HEAD /v2/<name>/manifests/<tag>`, the `Docker-Content-Digest` header), anonymously (a Bearer
- * token from the registry's `WWW-Authenticate` realm when it asks for one). When the registry
+ * (`HEAD /v2/<name>/manifests/<tag>`, the `Docker-Content-Digest` header). When the registry answers
+ * 401, its `WWW-Authenticate` challenge is met: Basic with the registry's credentials (registry-auth.ts),
+ * or a Bearer token from its realm (asked with those credentials, else anonymously). When the registry
  * cannot be asked (no network, a timeout, credentials needed), the tag is kept and the reason is
  * said: "could not resolve digest (…)". Images already pinned (`@sha256:`) are never looked up.
  */
+import type { Logger } from "../../logger.js";
+import type { Artifact, PrepareOptions } from "../driver.js";
+import { credentialsFor, type RegistryTarget } from "./registry-auth.js";
 
 export interface ImageRef {
   registry: string;
@@ -59,17 +63,35 @@ function bearerChallenge(header: string | null): { realm: string; params: URLSea
   return { realm: fields.realm, params };
 }
 
-async function anonymousToken(header: string | null, signal: AbortSignal): Promise<string | undefined> {
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+const basic = (c: RegistryCredentials) =>
+  `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+
+async function bearerToken(
+  header: string | null,
+  creds: RegistryCredentials | undefined,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   const ch = bearerChallenge(header);
   if (!ch) return undefined;
-  const res = await fetch(`${ch.realm}?${ch.params}`, { signal });
+  const res = await fetch(`${ch.realm}?${ch.params}`, {
+    signal,
+    ...(creds ? { headers: { Authorization: basic(creds) } } : {}),
+  });
   if (!res.ok) return undefined;
   const body = (await res.json()) as { token?: string; access_token?: string };
   return body.token ?? body.access_token;
 }
 
 /** The digest a tag points at now; undefined for an image already pinned by digest. */
-export async function resolveDigest(image: string, timeoutMs = 5000): Promise<DigestOutcome | undefined> {
+export async function resolveDigest(
+  image: string,
+  timeoutMs = 5000,
+  credentials: (registry: string) => RegistryCredentials | undefined = () => undefined,
+): Promise<DigestOutcome | undefined> {
   if (image.includes("@sha256:")) return undefined;
   const ref = parseImageRef(image);
   const url = `${schemeOf(ref.registry)}://${ref.registry}/v2/${ref.repository}/manifests/${ref.tag}`;
@@ -78,13 +100,24 @@ export async function resolveDigest(image: string, timeoutMs = 5000): Promise<Di
   try {
     let res = await fetch(url, { method: "HEAD", headers: { Accept: ACCEPT }, signal });
     if (res.status === 401) {
-      const token = await anonymousToken(res.headers.get("www-authenticate"), signal);
-      if (!token) return fail(`${ref.registry} asks for credentials`);
+      const creds = credentials(ref.registry);
+      const challenge = res.headers.get("www-authenticate");
+      const authorization = /^basic\b/i.test(challenge ?? "")
+        ? creds && basic(creds)
+        : await bearerToken(challenge, creds, signal).then((t) => t && `Bearer ${t}`);
+      if (!authorization)
+        return fail(
+          creds
+            ? `${ref.registry} refused the credentials for ${ref.registry}`
+            : `${ref.registry} asks for credentials (none in the target's registry or ~/.docker/config.json)`,
+        );
       res = await fetch(url, {
         method: "HEAD",
-        headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` },
+        headers: { Accept: ACCEPT, Authorization: authorization },
         signal,
       });
+      if (res.status === 401 || res.status === 403)
+        return fail(`${ref.registry} refused the credentials for ${ref.registry}`);
     }
     const digest = res.headers.get("docker-content-digest");
     if (res.ok && digest?.startsWith("sha256:")) return { digest };
@@ -100,3 +133,25 @@ export async function resolveDigest(image: string, timeoutMs = 5000): Promise<Di
 
 /** The reference pods run: the tag kept for people, the digest for the runtime (`repo:tag@sha256:…`). */
 export const pinned = (image: string, digest: string) => `${image}@${digest}`;
+
+/** The image, pinned to the digest its tag points at now (or, for a rollback, the recorded one). */
+export async function imageArtifact(
+  ctx: { target: RegistryTarget & { resolveDigests?: boolean }; logger: Logger; timeoutMs?: number },
+  service: string,
+  image: string,
+  revision: number,
+  opts: PrepareOptions = {},
+): Promise<Artifact> {
+  const recorded = opts.recorded;
+  if (opts.existingOnly && recorded?.image === image && typeof recorded.ref === "string")
+    return { service, revision, ref: recorded.ref, record: recorded };
+  if (opts.existingOnly || ctx.target.resolveDigests === false) return { service, revision, ref: image };
+  const out = await resolveDigest(image, ctx.timeoutMs, (r) => credentialsFor(ctx.target, r));
+  if (!out) return { service, revision, ref: image };
+  if (out.digest) {
+    const ref = pinned(image, out.digest);
+    return { service, revision, ref, record: { image, digest: out.digest, ref } };
+  }
+  ctx.logger.warn(`${service}: ${out.note}`);
+  return { service, revision, ref: image, record: { image, note: out.note } };
+}

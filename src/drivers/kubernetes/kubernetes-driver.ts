@@ -27,7 +27,7 @@ import type {
   StopOptions,
 } from "../driver.js";
 import { ChartReleases } from "./chart.js";
-import { pinned, resolveDigest } from "./digest.js";
+import { imageArtifact } from "./digest.js";
 import { connect, orUndefined, type Cluster } from "./cluster.js";
 import { names } from "./manifests/names.js";
 import { namespaceFor } from "./manifests/objects.js";
@@ -35,6 +35,7 @@ import { releaseOf, type ServiceRelease } from "./manifests/release.js";
 import { renderRelease } from "./manifests/render.js";
 import { execInPod, parseCpu, parseMemory, podLogs, podUsage, podWarnings } from "./observe.js";
 import { viewOf } from "./pods.js";
+import { registrySecret } from "./registry-auth.js";
 import { runJob } from "./run-job.js";
 import { ServiceSelectorRouter } from "./traffic.js";
 import { instanceId, listWorkloads, podsOf, routedRevision, routeOf, type Workload } from "./workloads.js";
@@ -99,29 +100,8 @@ export class KubernetesDriver implements Driver {
         this.name,
         `${service.name} has no image: on Kubernetes, build and push the image in CI and give its name as "image"`,
       );
-    return this.imageArtifact(service.name, service.image, revision, opts);
-  }
-
-  /** The image, pinned to the digest its tag points at now (or, for a rollback, the recorded one). */
-  private async imageArtifact(
-    service: string,
-    image: string,
-    revision: number,
-    opts: PrepareOptions = {},
-  ): Promise<Artifact> {
-    const recorded = opts.recorded;
-    if (opts.existingOnly && recorded?.image === image && typeof recorded.ref === "string")
-      return { service, revision, ref: recorded.ref, record: recorded };
-    if (opts.existingOnly || this.opts.target.resolveDigests === false)
-      return { service, revision, ref: image };
-    const out = await resolveDigest(image, this.opts.digestTimeoutMs);
-    if (!out) return { service, revision, ref: image };
-    if (out.digest) {
-      const ref = pinned(image, out.digest);
-      return { service, revision, ref, record: { image, digest: out.digest, ref } };
-    }
-    this.opts.logger.warn(`${service}: ${out.note}`);
-    return { service, revision, ref: image, record: { image, note: out.note } };
+    const ctx = { target: this.opts.target, logger: this.opts.logger, timeoutMs: this.opts.digestTimeoutMs };
+    return imageArtifact(ctx, service.name, service.image, revision, opts);
   }
 
   private release(req: InstanceRequest): ServiceRelease {
@@ -129,10 +109,13 @@ export class KubernetesDriver implements Driver {
     return { ...releaseOf(spec, req.service, req.revision, req.env_vars), image: req.artifact.ref };
   }
 
+  /** The namespace, created when missing, and the target's registry pull Secret (once per driver). */
   private async ensureNamespace(c: Cluster, project: string): Promise<void> {
     this.namespaceReady ??= (async () => {
       const ns = await orUndefined(c.core.readNamespace({ name: c.namespace }));
       if (!ns) await c.apply(namespaceFor(c.namespace, project));
+      const pull = registrySecret(project, c.namespace, this.opts.target, "apply");
+      if (pull) await c.apply(pull);
     })().catch((e: unknown) => {
       this.namespaceReady = undefined;
       throw e;

@@ -5,8 +5,10 @@
 import { UsageError } from "../../errors.js";
 import { instanceEnv } from "../../spec/instance-env.js";
 import type { ResolvedSpec } from "../../spec/resolved.js";
+import { hookTypes, isHook } from "./chart-hooks.js";
 import { helmTemplate } from "./helm.js";
 import { releaseOf } from "./manifests/release.js";
+import { registrySecret, type RegistryTarget } from "./registry-auth.js";
 import { renderEnvironment } from "./manifests/render.js";
 
 export async function renderManifests(
@@ -24,15 +26,26 @@ export async function renderManifests(
     .filter((s) => !s.chart)
     .map((s) => releaseOf(snapshot, s, revision, instanceEnv(snapshot, s, revision)));
   const { manifests, notes } = renderEnvironment(releases);
-  const all: unknown[] = [...manifests];
-  for (const s of chosen.filter((x) => x.chart))
-    all.push(
-      ...(await helmTemplate({
-        release: s.name,
-        namespace: target.namespace,
-        service: s,
-        dir: snapshot.dir,
-      })),
-    );
+  // The registry pull Secret, with the spec's references in place of credentials.
+  const pull = releases.length
+    ? registrySecret(snapshot.project, target.namespace, target as RegistryTarget, "references")
+    : undefined;
+  const all: unknown[] = pull ? [manifests[0], pull, ...manifests.slice(1)] : [...manifests];
+  for (const s of chosen.filter((x) => x.chart)) {
+    const objects = await helmTemplate({
+      release: s.name,
+      namespace: target.namespace,
+      service: s,
+      dir: snapshot.dir,
+    });
+    all.push(...objects);
+    const hooks = objects.filter(isHook);
+    if (hooks.length)
+      notes.push(
+        `${s.name}: helm hooks (run in their phases by deploy, not applied with the rest; Argo CD maps helm.sh/hook itself): ${hooks
+          .map((o) => `${o.kind?.toLowerCase()}/${o.metadata?.name} (${hookTypes(o).join(",")})`)
+          .join(", ")}`,
+      );
+  }
   return { manifests: all, notes };
 }

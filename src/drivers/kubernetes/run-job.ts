@@ -33,7 +33,7 @@ export async function runJob(
   }
 }
 
-async function jobPod(c: Cluster, job: string) {
+export async function jobPod(c: Cluster, job: string) {
   const pods = await c.core.listNamespacedPod({ namespace: c.namespace, labelSelector: `job-name=${job}` });
   if (pods.items[0]) return pods.items[0];
   // Controllers that do not set job-name: find the pod by its owner.
@@ -46,7 +46,7 @@ async function exitCodeOf(c: Cluster, job: string, fallback: number): Promise<nu
   return pod?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? fallback;
 }
 
-async function outputOf(c: Cluster, job: string): Promise<string> {
+export async function outputOf(c: Cluster, job: string): Promise<string> {
   const pod = await jobPod(c, job);
   if (!pod?.metadata?.name) return "";
   return String(

@@ -8,7 +8,7 @@ import type {
 } from "@kubernetes/client-node";
 import { LABEL, labelsFor, names } from "./names.js";
 import { ownerOf, releaseLabels, secretKeysOf, type ServiceRelease } from "./release.js";
-import { containerFor } from "./workload.js";
+import { containerFor, pullSecretsField } from "./workload.js";
 
 export function namespaceFor(namespace: string, project: string): V1Namespace {
   return {
@@ -101,7 +101,7 @@ export function jobFor(r: ServiceRelease, what: string, command: string): V1Job 
       template: {
         // Not the service's labels: a canary Service (every revision) must never select a one-off.
         metadata: { labels: { ...jobLabels(r), "slipway.dev/job": what } },
-        spec: { restartPolicy: "Never", containers: [container] },
+        spec: { restartPolicy: "Never", containers: [container], ...pullSecretsField(r) },
       },
     },
   };

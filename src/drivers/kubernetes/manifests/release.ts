@@ -1,5 +1,6 @@
 /** What every manifest of one service revision is rendered from. */
 import type { ResolvedService } from "../../../spec/resolved.js";
+import { pullSecretsOf, type RegistryTarget } from "../registry-auth.js";
 import { labelsFor, type Owner } from "./names.js";
 
 export interface ServiceRelease {
@@ -17,6 +18,8 @@ export interface ServiceRelease {
    * driver applies, `${REF}` references when `slipway render` prints.
    */
   vars: Record<string, string>;
+  /** The Secrets its pods pull the image with (the target's registry Secret, `imagePullSecrets`). */
+  pullSecrets?: string[];
 }
 
 export const ownerOf = (r: ServiceRelease): Owner => ({
@@ -37,7 +40,12 @@ export const secretKeysOf = (r: ServiceRelease): string[] =>
 
 /** A service's release in a resolved spec (the target must be kubernetes for the namespace). */
 export function releaseOf(
-  spec: { project: string; env: string; version: string; target: { kind: string; namespace?: string } },
+  spec: {
+    project: string;
+    env: string;
+    version: string;
+    target: { kind: string; namespace?: string } & RegistryTarget;
+  },
   service: ResolvedService,
   revision: number,
   vars: Record<string, string>,
@@ -51,5 +59,9 @@ export function releaseOf(
     service,
     image: service.image ?? `${service.name}:${spec.version}`,
     vars,
+    ...(() => {
+      const pullSecrets = pullSecretsOf(spec.project, spec.target, service);
+      return pullSecrets.length ? { pullSecrets } : {};
+    })(),
   };
 }

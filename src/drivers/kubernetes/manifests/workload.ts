@@ -111,6 +111,7 @@ function podTemplate(r: ServiceRelease, mounts: Volume[], volumes?: V1Volume[]):
     spec: {
       containers: [containerFor(r, mounts)],
       terminationGracePeriodSeconds: Math.ceil(r.service.stop.grace / 1000),
+      ...pullSecretsField(r),
       ...(volumes?.length ? { volumes } : {}),
     },
   };
@@ -197,3 +198,7 @@ export function claimsFor(r: ServiceRelease): V1PersistentVolumeClaim[] {
     spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: DEFAULT_CLAIM_SIZE } } },
   }));
 }
+
+/** `imagePullSecrets` of a pod spec, when the release has any. */
+export const pullSecretsField = (r: ServiceRelease) =>
+  r.pullSecrets?.length ? { imagePullSecrets: r.pullSecrets.map((name) => ({ name })) } : {};
