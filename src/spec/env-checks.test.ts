@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SpecError } from "../errors.js";
 import { parseSpecText } from "./load.js";
 import { resolveSpec } from "./resolve.js";
+import { specError } from "../../test/support/spec-error.js";
 
 function resolve(yaml: string, env: string) {
   const dir = mkdtempSync(join(tmpdir(), "slipway-env-checks-"));
@@ -16,16 +16,6 @@ function resolve(yaml: string, env: string) {
   const file = join(dir, "slipway.yaml");
   writeFileSync(file, yaml);
   return resolveSpec(parseSpecText(yaml, file), { env }).spec;
-}
-
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error("expected a SpecError");
 }
 
 const spec = (production: string) => `project: shop

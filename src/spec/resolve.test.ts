@@ -2,10 +2,10 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SpecError } from "../errors.js";
 import { parseSpecText } from "./load.js";
 import { redact, rehydrate, resolveSpec, validateAll } from "./resolve.js";
 import { interpolate } from "./interpolate.js";
+import { specError } from "../../test/support/spec-error.js";
 
 function project(yaml: string, files: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "slipway-spec-"));
@@ -33,16 +33,6 @@ services:
     health: { http: /health, interval: 1s, timeout: 2s, startPeriod: 0s, healthyThreshold: 1, unhealthyThreshold: 3 }
     stop: { signal: SIGTERM, grace: 10s }
 `;
-
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error("expected a SpecError");
-}
 
 describe("interpolate", () => {
   it("supports ${VAR}, defaults, required and escapes", () => {

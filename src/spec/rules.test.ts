@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SpecError } from "../errors.js";
 import { parseSpecText } from "./load.js";
 import { resolveSpec } from "./resolve.js";
+import { specError } from "../../test/support/spec-error.js";
 
 function resolve(yaml: string, env = "staging") {
   const dir = mkdtempSync(join(tmpdir(), "slipway-rules-spec-"));
@@ -13,16 +13,6 @@ function resolve(yaml: string, env = "staging") {
   const file = join(dir, "slipway.yaml");
   writeFileSync(file, yaml);
   return resolveSpec(parseSpecText(yaml, file), { env, vars: { HOOK: "http://127.0.0.1:9/hook" } }).spec;
-}
-
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error("expected a SpecError");
 }
 
 const BASE = `project: shop

@@ -5,14 +5,13 @@
  * rolling update as the health gate, an ImagePullBackOff upgrade rolled back at once, pruning,
  * a manual rollback to a revision, history, destroy.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN } from "../e2e/harness.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
 import { kubeTools } from "../support/kube-tools.js";
+import { inProcessCli } from "./fixtures.js";
 
 const spec = (values: string) => `project: plat
 environments:
@@ -68,19 +67,13 @@ let dir: string;
 let home: string;
 let kubeconfig: string;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, "--in-process", "--home", home, ...args], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: kubeconfig, SLIPWAY_HELM: kubeTools().helm },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+const cli = (args: string[]) =>
+  inProcessCli(home, dir, args, {
+    ...process.env,
+    NO_COLOR: "1",
+    KUBECONFIG: kubeconfig,
+    SLIPWAY_HELM: kubeTools().helm,
   });
-}
 
 type Dep = { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
 const web = () => double.objects("deployments", "plat").find((d) => d.metadata?.name === "tools-web");

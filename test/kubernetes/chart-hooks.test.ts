@@ -4,14 +4,13 @@
  * kube-apiserver-double.ts), not a cluster. The double runs a Job's command with the host's sh
  * (`shell: true`), so the hooks append to a file here and their exit codes are real.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN } from "../e2e/harness.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
 import { kubeTools } from "../support/kube-tools.js";
+import { inProcessCli } from "./fixtures.js";
 
 const job = (name: string, hook: string, weight: number, policy: string | undefined, script: string) => `
 apiVersion: batch/v1
@@ -84,19 +83,13 @@ let home: string;
 let kubeconfig: string;
 let log: string;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, "--in-process", "--home", home, ...args], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: kubeconfig, SLIPWAY_HELM: kubeTools().helm },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+const cli = (args: string[]) =>
+  inProcessCli(home, dir, args, {
+    ...process.env,
+    NO_COLOR: "1",
+    KUBECONFIG: kubeconfig,
+    SLIPWAY_HELM: kubeTools().helm,
   });
-}
 
 const spec = (tag: string, migrateExit = 0, notifyExit = 0) => `project: plat
 environments:

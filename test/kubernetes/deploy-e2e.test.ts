@@ -2,13 +2,12 @@
  * deploy → status → deploy v2 → rollback with the real CLI (bin/slipway.js --in-process) against
  * the Kubernetes API server DOUBLE (test/support/kube-apiserver-double.ts), not a cluster.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN } from "../e2e/harness.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
+import { inProcessCli } from "./fixtures.js";
 
 const SPEC = `project: shop
 environments:
@@ -31,22 +30,14 @@ let dir: string;
 let home: string;
 let kubeconfig: string;
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, "--in-process", "--home", home, ...args], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: kubeconfig, API_KEY: "k-123", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  inProcessCli(home, dir, args, {
+    ...process.env,
+    NO_COLOR: "1",
+    KUBECONFIG: kubeconfig,
+    API_KEY: "k-123",
+    ...env,
   });
-}
 
 const serviceRevision = () =>
   double.objects("services", "shop").find((s) => s.metadata?.name === "api")?.spec as {

@@ -1,9 +1,11 @@
 /** The issue's production example as a project on disk, resolved like `slipway deploy` does. */
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSpecText } from "../../src/spec/load.js";
 import { resolveSpec, type Resolution } from "../../src/spec/resolve.js";
+import { BIN } from "../e2e/harness.js";
 
 export const EXAMPLE = `project: runbook
 environments:
@@ -54,5 +56,28 @@ export function resolveExample(
     env: "production",
     version,
     vars: { JWT_SECRET: "s3cret-jwt", ...vars },
+  });
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `slipway --in-process --home HOME ARGS` run in `cwd` with `env` (the engine in the CLI, no daemon). */
+export function inProcessCli(
+  home: string,
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, "--in-process", "--home", home, ...args], { cwd, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -4,35 +4,23 @@
  * driver on a real PostgreSQL (helm's default storage, Secrets, is sent as protobuf, which the double
  * does not speak; `HELM_DRIVER=sql` is a storage helm supports for real clusters too).
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN } from "../e2e/harness.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
 import { kubeTools } from "../support/kube-tools.js";
 import { startPostgres, type PgServer } from "../support/postgres.js";
+import { inProcessCli } from "./fixtures.js";
 
 let double: KubeApiServerDouble;
 let pg: PgServer;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, "--in-process", "--home", join(dir, ".home"), ...args], {
-      cwd: dir,
-      env,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => inProcessCli(join(dir, ".home"), dir, args, env);
 
 beforeAll(async () => {
   [double, pg] = await Promise.all([startKubeDouble(), startPostgres()]);

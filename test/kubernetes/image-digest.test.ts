@@ -3,16 +3,15 @@
  * (test/support/registry-double.ts: the OCI distribution `HEAD /v2/<name>/manifests/<tag>`) and the
  * Kubernetes API server DOUBLE, with the real CLI. No real registry is reachable from here.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseImageRef, resolveDigest } from "../../src/drivers/kubernetes/digest.js";
 import { dockerConfigCredentials } from "../../src/drivers/kubernetes/registry-auth.js";
-import { BIN } from "../e2e/harness.js";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
 import { RegistryDouble } from "../support/registry-double.js";
+import { inProcessCli } from "./fixtures.js";
 
 let registry: RegistryDouble;
 let double: KubeApiServerDouble;
@@ -66,22 +65,13 @@ describe("resolveDigest (registry double)", () => {
   });
 });
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, "--in-process", "--home", join(dir, ".home"), ...args], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", KUBECONFIG: join(dir, "kubeconfig"), ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  inProcessCli(join(dir, ".home"), dir, args, {
+    ...process.env,
+    NO_COLOR: "1",
+    KUBECONFIG: join(dir, "kubeconfig"),
+    ...env,
   });
-}
 
 const images = () =>
   double.objects("deployments", "web").map((d) => ({
