@@ -43,6 +43,12 @@ const KEEP_ALIVE_MS = 5_000;
  * clients take seconds; after the first answer the keep-alive limit applies.
  */
 const FIRST_REQUEST_MS = 60_000;
+/**
+ * Pipelined requests waiting behind the one being answered: at this many, or while the client is
+ * not reading its answers (the socket's write buffer is full), the connection stops reading until
+ * it catches up — as node:http does — so a client cannot queue requests without bound.
+ */
+const MAX_WAITING = 32;
 const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
 type Pending = [RawRequest, RawResponse];
@@ -59,6 +65,9 @@ export class RawConn implements MessageConn {
   private upgraded = false;
   /** The client sent its FIN: answer what it asked, then close. */
   private ending = false;
+  /** Reading stopped until the queue and the write buffer catch up (see MAX_WAITING). */
+  private backlogged = false;
+  private drainWait = false;
   idleSince = performance.now();
   /** Answered at least one request (idle from then on means keep-alive idle). */
   served = false;
@@ -123,6 +132,10 @@ export class RawConn implements MessageConn {
     if (major === 1 && minor === 1 && expectsContinue(h)) this.socket.write("HTTP/1.1 100 Continue\r\n\r\n");
     if (this.current) this.waiting.push([req, res]);
     else this.start(req, res);
+    if (this.waiting.length >= MAX_WAITING || this.socket.writableNeedDrain) {
+      this.backlogged = true;
+      this.socket.pause();
+    }
     return 0;
   };
 
@@ -145,7 +158,7 @@ export class RawConn implements MessageConn {
 
   /** The exchange took its held body: reading may go on. */
   resumeHeld(): void {
-    if (this.socket.isPaused() && !this.last?.holding) this.socket.resume();
+    if (this.socket.isPaused() && !this.last?.holding && !this.backlogged) this.socket.resume();
   }
 
   responseDone(keepAlive: boolean): void {
@@ -162,7 +175,25 @@ export class RawConn implements MessageConn {
     const next = this.waiting.shift();
     if (next) this.start(next[0], next[1]);
     else this.idleSince = performance.now();
+    this.catchUp();
   }
+
+  /** Read again once fewer requests wait and the client has taken its answers. */
+  private catchUp(): void {
+    if (!this.backlogged || this.waiting.length >= MAX_WAITING) return;
+    if (this.socket.writableNeedDrain) {
+      if (!this.drainWait) this.socket.once("drain", this.onDrain);
+      this.drainWait = true;
+      return;
+    }
+    this.backlogged = false;
+    this.resumeHeld();
+  }
+
+  private onDrain = (): void => {
+    this.drainWait = false;
+    this.catchUp();
+  };
 
   /** Sockets are half-open capable (allowHalfOpen): a request sent before the FIN is still answered. */
   private onEnd = (): void => {

@@ -3,7 +3,8 @@
  * with a raw client socket: pipelined requests answered in order, an HTTP/1.0 client given a
  * body it can read (no chunks) and a closed connection, Expect: 100-continue, a bad request
  * answered 400, HEAD, a chunked answer when the upstream's body has no length, a client
- * that half-closes its side right after its request, and a new connection that waits longer
+ * that half-closes its side right after its request, a long pipeline (reading pauses past 32
+ * waiting requests and resumes), and a new connection that waits longer
  * than the keep-alive limit before its first request (browsers open connections ahead of use).
  */
 import { connect } from "node:net";
@@ -155,4 +156,14 @@ describe("the proxy's HTTP/1.1 server side on the wire", () => {
     s.destroy();
     expect(got).toMatch(/^HTTP\/1\.1 200[\s\S]*GET \/late/);
   }, 15_000);
+
+  it("answers a pipeline of 100 requests in order (reading pauses past 32 waiting and resumes)", async () => {
+    const port = await proxied("r/dev/longpipe");
+    const paths = Array.from({ length: 101 }, (_, i) => `/p${i}`);
+    const req = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    // 100 in one write (reading pauses behind them), then one more: read only if reading resumed.
+    const text = [paths.slice(0, 100).map(req).join(""), req("/p100")];
+    const got = await exchange(port, text, (g) => g.includes("GET /p100 "));
+    expect([...got.matchAll(/GET (\/p\d+) /g)].map((m) => m[1])).toEqual(paths);
+  });
 });
