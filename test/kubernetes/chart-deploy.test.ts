@@ -10,8 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
-import { kubeTools } from "../support/kube-tools.js";
-import { inProcessCli } from "./fixtures.js";
+import { chartEnv, inProcessCli } from "./fixtures.js";
 
 const spec = (values: string) => `project: plat
 environments:
@@ -67,13 +66,7 @@ let dir: string;
 let home: string;
 let kubeconfig: string;
 
-const cli = (args: string[]) =>
-  inProcessCli(home, dir, args, {
-    ...process.env,
-    NO_COLOR: "1",
-    KUBECONFIG: kubeconfig,
-    SLIPWAY_HELM: kubeTools().helm,
-  });
+const cli = (args: string[]) => inProcessCli(home, dir, args, chartEnv(kubeconfig));
 
 type Dep = { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
 const web = () => double.objects("deployments", "plat").find((d) => d.metadata?.name === "tools-web");

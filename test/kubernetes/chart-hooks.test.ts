@@ -9,8 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubeDouble, type KubeApiServerDouble } from "../support/kube-apiserver-double.js";
-import { kubeTools } from "../support/kube-tools.js";
-import { inProcessCli } from "./fixtures.js";
+import { chartEnv, inProcessCli } from "./fixtures.js";
 
 const job = (name: string, hook: string, weight: number, policy: string | undefined, script: string) => `
 apiVersion: batch/v1
@@ -83,13 +82,7 @@ let home: string;
 let kubeconfig: string;
 let log: string;
 
-const cli = (args: string[]) =>
-  inProcessCli(home, dir, args, {
-    ...process.env,
-    NO_COLOR: "1",
-    KUBECONFIG: kubeconfig,
-    SLIPWAY_HELM: kubeTools().helm,
-  });
+const cli = (args: string[]) => inProcessCli(home, dir, args, chartEnv(kubeconfig));
 
 const spec = (tag: string, migrateExit = 0, notifyExit = 0) => `project: plat
 environments:

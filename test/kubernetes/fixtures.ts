@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseSpecText } from "../../src/spec/load.js";
 import { resolveSpec, type Resolution } from "../../src/spec/resolve.js";
 import { BIN } from "../e2e/harness.js";
+import { kubeTools } from "../support/kube-tools.js";
 
 export const EXAMPLE = `project: runbook
 environments:
@@ -80,4 +81,9 @@ export function inProcessCli(
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The CLI's environment for chart tests: the double's kubeconfig and the real helm binary. */
+export function chartEnv(kubeconfig: string): NodeJS.ProcessEnv {
+  return { ...process.env, NO_COLOR: "1", KUBECONFIG: kubeconfig, SLIPWAY_HELM: kubeTools().helm };
 }
