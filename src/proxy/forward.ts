@@ -185,6 +185,8 @@ class Exchange implements UpstreamSink, Timed {
   private clientGone = false;
   private settled = true;
   deadline = 0;
+  timedPrev: Timed | undefined = undefined;
+  timedNext: Timed | undefined = undefined;
   private readonly head: string;
   private readonly chunked: boolean;
   private readonly hasBody: boolean;
