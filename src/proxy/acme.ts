@@ -68,7 +68,7 @@ class Managed {
         readFile(join(this.certDir, "cert.pem"), "utf8"),
         readFile(join(this.certDir, "key.pem"), "utf8"),
       ]);
-      this.mgr.deliver(this.route, loadPem(cert, key, this.domains));
+      this.mgr.deliver(this.route, loadPem(cert, key, this.domains), { cert, key });
       this.schedule(renewAt(cert) - Date.now());
       return;
     } catch {
@@ -119,19 +119,17 @@ class Managed {
         challengePriority: ["http-01"],
         // The CA validates anyway; a local pre-check would fail behind NAT or a port-forward.
         skipChallengeVerification: true,
-        challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-          this.mgr.challenges.set(challenge.token, keyAuthorization);
-        },
-        challengeRemoveFn: async (_authz, challenge) => {
-          this.mgr.challenges.delete(challenge.token);
-        },
+        // Resolves once every worker process can answer the token: only then may the CA ask.
+        challengeCreateFn: (_authz, challenge, keyAuthorization) =>
+          this.mgr.setChallenge(challenge.token, keyAuthorization),
+        challengeRemoveFn: (_authz, challenge) => this.mgr.setChallenge(challenge.token, undefined),
       });
       const loaded = loadPem(cert, key, this.domains);
       await privateDir(this.certDir);
       await writePrivate(join(this.certDir, "key.pem"), key);
       await writePrivate(join(this.certDir, "cert.pem"), cert);
       if (this.stopped) return;
-      this.mgr.deliver(this.route, loaded);
+      this.mgr.deliver(this.route, loaded, { cert, key: key.toString() });
       this.failures = 0;
       log.info("ACME: certificate issued", { route: this.route, notAfter: loaded.notAfter.toISOString() });
       this.schedule(renewAt(cert) - Date.now());
@@ -161,15 +159,30 @@ function tuneHttpRetries(): void {
   if (n !== undefined && settings) settings.retryMaxAttempts = Number(n);
 }
 
+/** A certificate as PEM text, to hand to other processes. */
+export interface CertPem {
+  cert: string;
+  key: string;
+}
+
 export class AcmeManager {
   readonly challenges = new Map<string, string>();
   private readonly managed = new Map<string, { sig: string; m: Managed }>();
   private readonly accounts = new Map<string, Promise<Buffer>>();
 
+  /**
+   * `onCert`: a certificate was loaded or issued for a route. `onChallenge`: a pending HTTP-01
+   * token appeared (or went, `undefined`); with worker processes it resolves once every one of
+   * them can answer it.
+   */
   constructor(
     readonly dir: string,
     readonly log: Logger,
-    private readonly onCert: (route: string, cert: LoadedCert) => void,
+    private readonly onCert: (route: string, cert: LoadedCert, pem: CertPem) => void,
+    private readonly onChallenge: (
+      token: string,
+      keyAuth: string | undefined,
+    ) => Promise<void> = async () => {},
   ) {
     tuneHttpRetries();
   }
@@ -178,8 +191,14 @@ export class AcmeManager {
     return this.challenges.get(token);
   }
 
-  deliver(route: string, cert: LoadedCert): void {
-    this.onCert(route, cert);
+  async setChallenge(token: string, keyAuth: string | undefined): Promise<void> {
+    if (keyAuth === undefined) this.challenges.delete(token);
+    else this.challenges.set(token, keyAuth);
+    await this.onChallenge(token, keyAuth);
+  }
+
+  deliver(route: string, cert: LoadedCert, pem: CertPem): void {
+    this.onCert(route, cert, pem);
   }
 
   /** Manage the certificate of an ACME route; the returned function stops it. */

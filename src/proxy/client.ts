@@ -22,6 +22,12 @@ export interface ProxyClientOptions {
   logger?: Logger;
   /** How long ensureRunning waits for a freshly spawned proxy to answer. Default 15 s. */
   startTimeoutMs?: number;
+  /**
+   * Worker processes of a proxy this client starts (SLIPWAY_PROXY_WORKERS in its environment);
+   * default: the variable as this process has it (unset = one process). A proxy already running
+   * keeps its own.
+   */
+  workers?: number | "auto";
 }
 
 export interface ProxyHealth {
@@ -29,6 +35,8 @@ export interface ProxyHealth {
   pid: number;
   routes: number;
   uptimeSeconds: number;
+  /** With several worker processes: each one's pid and the requests it answered. */
+  workers?: { pid: number; requests: number }[];
 }
 
 /** A spawn lock older than this is left over by a crashed spawner. */
@@ -52,12 +60,14 @@ export class ProxyClient implements TrafficRouter {
   private readonly paths: ReturnType<typeof proxyPaths>;
   private readonly log: Logger;
   private readonly startTimeoutMs: number;
+  private readonly workers: number | "auto" | undefined;
 
   constructor(opts: ProxyClientOptions) {
     this.home = opts.home;
     this.paths = proxyPaths(opts.home);
     this.log = opts.logger ?? silentLogger;
     this.startTimeoutMs = opts.startTimeoutMs ?? 15_000;
+    this.workers = opts.workers;
   }
 
   /** The proxy's health, or undefined when nothing answers on the control socket. */
@@ -128,7 +138,10 @@ export class ProxyClient implements TrafficRouter {
         detached: true,
         stdio: ["ignore", logFd, logFd],
         cwd: this.paths.dir,
-        env: process.env,
+        env:
+          this.workers === undefined
+            ? process.env
+            : { ...process.env, SLIPWAY_PROXY_WORKERS: String(this.workers) },
       });
       child.once("exit", (code, signal) => (exited = signal ? `signal ${signal}` : `code ${code}`));
       child.once("error", (e) => (exited = e.message));

@@ -105,9 +105,11 @@ export interface ProxyServer {
   setRoute(route: Route): Promise<void>;
   removeRoute(key: string): Promise<void>;
   getRoutes(): Route[];
-  stats(): TargetStats[];
+  stats(): TargetStats[] | Promise<TargetStats[]>;
   waitDrained(targetIds: string[], timeoutMs: number): Promise<{ drained: boolean; inFlight: number }>;
-  metrics(): string;
+  metrics(): string | Promise<string>;
+  /** Per worker process (several worker processes only): its pid and requests answered. */
+  workers?(): Promise<{ pid: number; requests: number }[]>;
   /**
    * Stop. Graceful: stop accepting, let in-flight requests finish (up to the longest route
    * drain timeout, or `timeoutMs`), close WebSockets with 1001, then close everything.

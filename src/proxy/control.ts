@@ -3,7 +3,7 @@
  * the daemon through ProxyClient only. The protection is per uid: any process of the user
  * running the proxy can use the socket, no other user (but root) can.
  *
- *   GET    /health                 {ok, pid, routes, uptimeSeconds}
+ *   GET    /health                 {ok, pid, routes, uptimeSeconds, workers?: [{pid, requests}]}
  *   GET    /routes                 Route[]
  *   PUT    /routes/<encoded key>   body: Route
  *   DELETE /routes/<encoded key>
@@ -128,10 +128,11 @@ function controlHandler(proxy: ProxyServer, started: number): Handler {
         pid: process.pid,
         routes: proxy.getRoutes().length,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        ...(proxy.workers ? { workers: await proxy.workers() } : {}),
       });
     if (m === "GET" && p === "/routes") return send(res, 200, proxy.getRoutes());
-    if (m === "GET" && p === "/stats") return send(res, 200, proxy.stats());
-    if (m === "GET" && p === "/metrics") return send(res, 200, proxy.metrics());
+    if (m === "GET" && p === "/stats") return send(res, 200, await proxy.stats());
+    if (m === "GET" && p === "/metrics") return send(res, 200, await proxy.metrics());
     if (m === "POST" && p === "/wait-drained") return waitDrained(proxy, req, res);
     if (p.startsWith("/routes/")) {
       const key = decodeURIComponent(p.slice("/routes/".length));

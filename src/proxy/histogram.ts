@@ -56,6 +56,26 @@ export class LatencyHistogram {
   }
 }
 
+/** Value (ms) below which `q` of the samples fall, from `nonEmpty()` pairs (sorted by index); 0 when empty. */
+export function quantileOfBuckets(buckets: [number, number][], q: number): number {
+  const count = buckets.reduce((a, [, n]) => a + n, 0);
+  if (count === 0) return 0;
+  const rank = Math.max(1, Math.ceil(q * count));
+  let seen = 0;
+  for (const [i, n] of buckets) {
+    seen += n;
+    if (seen >= rank) return round3(bucketMidMs(i));
+  }
+  return round3(bucketMidMs((buckets[buckets.length - 1] as [number, number])[0]));
+}
+
+/** Bucket-wise sum of several `nonEmpty()` lists (one per worker process), sorted by index. */
+export function mergeBuckets(lists: [number, number][][]): [number, number][] {
+  const sum = new Map<number, number>();
+  for (const l of lists) for (const [i, n] of l) sum.set(i, (sum.get(i) ?? 0) + n);
+  return [...sum].sort((a, b) => a[0] - b[0]);
+}
+
 function round3(v: number): number {
   return Math.round(v * 1000) / 1000;
 }

@@ -1,20 +1,17 @@
 /**
  * The Slipway proxy: one listener per route, the routing table, draining, stats, and the
- * control socket. `startProxy` runs it in the current process; src/proxy/main.ts is the
- * stand-alone process the daemon talks to through ProxyClient.
+ * control socket. `startProxy` (start.ts) runs it in the current process; src/proxy/main.ts is
+ * the stand-alone process the daemon talks to through ProxyClient.
  */
-import { chmod, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../logger.js";
-import { silentLogger } from "../logger.js";
 import type { ProxyServer, Route, TargetStats } from "./contract.js";
-import { AcmeManager } from "./acme.js";
-import { CertStore } from "./certs.js";
-import { assertNoLiveProxy, startControl } from "./control.js";
+import { AcmeManager, type CertPem } from "./acme.js";
+import { CertStore, loadPem } from "./certs.js";
 import { Edge } from "./edge.js";
 import { forwardHttp, type Via } from "./forward.js";
-import { prometheusText } from "./metrics.js";
+import { prometheusText, type MetricTarget } from "./metrics.js";
 import { asNode, RawHttpServer, type RawRequest, type RawResponse } from "./raw-http.js";
 import { sendPage } from "./pages.js";
 import { ProxyControlError, proxyPaths } from "./paths.js";
@@ -25,11 +22,6 @@ import { forwardUpgrade } from "./websocket.js";
 import { sleep } from "../util/sleep.js";
 
 export type { ProxyServer } from "./contract.js";
-
-export interface ProxyServerOptions {
-  home: string;
-  logger?: Logger;
-}
 
 const addrOf = (r: Route) => `${r.listen.host}:${r.listen.port}`;
 
@@ -42,14 +34,21 @@ class Listener implements Via {
   ) {}
 }
 
-class Proxy implements ProxyServer {
+/**
+ * The data plane and, in a single process, the control plane too. A worker process
+ * (`worker` = true, see cluster-worker.ts) writes no snapshot and runs no ACME client: the
+ * primary does, and pushes certificates and challenge tokens here.
+ */
+export class Proxy implements ProxyServer {
   readonly socketPath: string;
   private readonly snapshotPath: string;
   private readonly routes = new Map<string, RouteState>();
   private readonly listeners = new Map<RouteState, Listener>();
   private readonly draining = new Set<Target>();
   private readonly certs: CertStore;
-  private readonly acme: AcmeManager;
+  private readonly acme: AcmeManager | undefined;
+  /** Pending ACME HTTP-01 tokens pushed by the primary (worker processes). */
+  private readonly tokens = new Map<string, string>();
   private readonly edge: Edge;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -58,17 +57,19 @@ class Proxy implements ProxyServer {
   constructor(
     home: string,
     private readonly log: Logger,
+    private readonly worker = false,
   ) {
     const p = proxyPaths(home);
     this.socketPath = p.socket;
     this.snapshotPath = p.snapshot;
     this.certs = new CertStore(log);
-    this.acme = new AcmeManager(p.acme, log, (key, cert) => this.certs.put(key, cert));
+    const acme = worker ? undefined : new AcmeManager(p.acme, log, (key, c) => this.certs.put(key, c));
+    this.acme = acme;
     this.edge = new Edge({
       log,
       certs: this.certs,
-      challenge: (token) => this.acme.challenge(token),
-      acme: (route) => this.acme.manage(route),
+      challenge: (token) => (acme ? acme.challenge(token) : this.tokens.get(token)),
+      acme: (route) => (acme ? acme.manage(route) : () => {}),
     });
   }
 
@@ -290,12 +291,32 @@ class Proxy implements ProxyServer {
   }
 
   metrics(): string {
+    return prometheusText(this.metricTargets(), this.routes.size);
+  }
+
+  /** Stats with the exact latency sums (what a worker process reports to the primary). */
+  metricTargets(): MetricTarget[] {
     const now = Date.now();
-    const targets = this.allTargets().map((t) => ({ ...t.stats(now), latencySumMs: t.latency.sum }));
-    return prometheusText(targets, this.routes.size);
+    return this.allTargets().map((t) => ({ ...t.stats(now), latencySumMs: t.latency.sum }));
+  }
+
+  /** Requests answered through the targets this process still knows. */
+  requestCount(): number {
+    return this.allTargets().reduce((a, t) => a + t.requests, 0);
+  }
+
+  /** A certificate issued by the primary's ACME client (worker processes). */
+  putCert(route: string, pem: CertPem): void {
+    this.certs.put(route, loadPem(pem.cert, pem.key, []));
+  }
+
+  setChallenge(token: string, keyAuth: string | undefined): void {
+    if (keyAuth === undefined) this.tokens.delete(token);
+    else this.tokens.set(token, keyAuth);
   }
 
   private async snapshot(): Promise<void> {
+    if (this.worker) return;
     try {
       await saveSnapshot(this.snapshotPath, this.getRoutes());
     } catch (e) {
@@ -310,6 +331,12 @@ class Proxy implements ProxyServer {
   async restore(): Promise<void> {
     const { routes, problems } = await loadSnapshot(this.snapshotPath);
     for (const p of problems) this.log.warn(p);
+    await this.restoreRoutes(routes);
+    if (routes.length) this.log.info("routes restored", { count: routes.length, file: this.snapshotPath });
+  }
+
+  /** Apply routes known to be valid; a listener that cannot bind now is retried, not refused. */
+  async restoreRoutes(routes: Route[]): Promise<void> {
     for (const r of routes) {
       try {
         await this.apply(r, true);
@@ -317,7 +344,6 @@ class Proxy implements ProxyServer {
         this.log.error("could not restore route", { route: r.key, error: (e as Error).message });
       }
     }
-    if (routes.length) this.log.info("routes restored", { count: routes.length, file: this.snapshotPath });
   }
 
   async close(opts: { graceful?: boolean; timeoutMs?: number } = {}): Promise<void> {
@@ -329,7 +355,7 @@ class Proxy implements ProxyServer {
     const ls = [...this.listeners.values()];
     this.listeners.clear();
     const shared = this.edge.close();
-    this.acme.close();
+    this.acme?.close();
     for (const l of ls) {
       l.closing = true;
       l.server.close();
@@ -352,35 +378,4 @@ class Proxy implements ProxyServer {
     for (const t of all) t.pool.destroy();
     await this.closeControl();
   }
-}
-
-export async function startProxy(opts: ProxyServerOptions): Promise<ProxyServer> {
-  const log = opts.logger ?? silentLogger;
-  const paths = proxyPaths(opts.home);
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  // mkdir's mode only applies when it creates the directory: tighten one made wider by hand or by
-  // an older version, on every start.
-  await chmod(paths.dir, 0o700);
-  await assertNoLiveProxy(paths.socket);
-  const proxy = new Proxy(opts.home, log);
-  // Routes first, control socket last: once the socket answers, the restored table is in place.
-  try {
-    await proxy.restore();
-    await writeFile(paths.pid, `${process.pid}\n`, { mode: 0o600 });
-    const control = await startControl(proxy, paths.socket, log);
-    proxy.closeControl = async () => {
-      await control.close();
-      await unlink(paths.socket).catch(() => {});
-      try {
-        if ((await readFile(paths.pid, "utf8")).trim() === String(process.pid)) await unlink(paths.pid);
-      } catch {
-        // already gone
-      }
-    };
-  } catch (e) {
-    await proxy.close({ graceful: false });
-    throw e;
-  }
-  log.info("proxy started", { pid: process.pid, control: paths.socket });
-  return proxy;
 }

@@ -94,10 +94,16 @@ export interface TestProxy {
 /**
  * One proxy process for a suite file: a temp SLIPWAY_HOME and its client now, the process started
  * before the file's tests and stopped after them, then the upstreams the tests started with `up`.
+ * `workers`: the proxy's worker processes (default: SLIPWAY_TEST_PROXY_WORKERS, else one process;
+ * the *.workers.test.ts files re-run suites with 2).
  */
-export function proxySuite(): { px: TestProxy; up(name: string): Promise<Upstream> } {
+export function proxySuite(opts: { workers?: number } = {}): {
+  px: TestProxy;
+  up(name: string): Promise<Upstream>;
+} {
   const home = mkdtempSync(join(tmpdir(), "slipway-proxy-test-"));
-  const client = new ProxyClient({ home });
+  const fromEnv = Number(process.env.SLIPWAY_TEST_PROXY_WORKERS) || undefined;
+  const client = new ProxyClient({ home, workers: opts.workers ?? fromEnv });
   const pid = () => Number(readFileSync(proxyPaths(home).pid, "utf8").trim());
   const ups: Upstream[] = [];
   const px: TestProxy = {
