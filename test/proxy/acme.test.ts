@@ -147,4 +147,36 @@ describe("ACME (Caddy's acme_server on this machine)", () => {
     });
     expect(after.fp).toBe(before.fp);
   }, 30_000);
+
+  it("with two worker processes: every worker serves the primary's certificate and answers HTTP-01", async () => {
+    const before = await viaTls();
+    await client.stop(10_000);
+    client = new ProxyClient({ home, workers: 2 });
+    await client.ensureRunning();
+    expect((await client.health())?.workers).toHaveLength(2);
+    // The stored certificate, read once by the primary, reaches both workers (new connections alternate).
+    for (let i = 0; i < 4; i++)
+      expect((await waitFor(() => viaTls().catch(() => undefined), { what: "HTTPS" })).fp).toBe(before.fp);
+    // A new name: a new issuance by the primary's one ACME client; the CA's HTTP-01 requests
+    // reach whichever worker the cluster picks, each has the tokens.
+    const second = `acme2-${process.pid}.slipway.test`;
+    const unhosts2 = hostsEntry(second);
+    try {
+      const r = await acmeRoute(caddy.directory);
+      r.edge!.domains = [NAME, second];
+      await client.setRoute(r);
+      const renewed = await waitFor(
+        async () => {
+          const got = await Promise.all([viaTls(), viaTls()].map((p) => p.catch(() => undefined)));
+          return got.every((g) => g && g.fp !== before.fp && g.fp === got[0]?.fp) ? got[0] : undefined;
+        },
+        { what: "the new certificate on both workers", timeoutMs: 60_000 },
+      );
+      expect(renewed.body).toBe("acme-app");
+      const log = readFileSync(join(home, "proxy", "proxy.log"), "utf8");
+      expect(log.match(/ACME: certificate issued/g)).toHaveLength(2);
+    } finally {
+      unhosts2();
+    }
+  }, 90_000);
 });

@@ -103,7 +103,8 @@ export function proxySuite(opts: { workers?: number } = {}): {
 } {
   const home = mkdtempSync(join(tmpdir(), "slipway-proxy-test-"));
   const fromEnv = Number(process.env.SLIPWAY_TEST_PROXY_WORKERS) || undefined;
-  const client = new ProxyClient({ home, workers: opts.workers ?? fromEnv });
+  const workers = opts.workers ?? fromEnv;
+  const client = new ProxyClient({ home, workers });
   const pid = () => Number(readFileSync(proxyPaths(home).pid, "utf8").trim());
   const ups: Upstream[] = [];
   const px: TestProxy = {
@@ -121,7 +122,13 @@ export function proxySuite(opts: { workers?: number } = {}): {
       await rm(home, { recursive: true, force: true });
     },
   };
-  beforeAll(() => client.ensureRunning());
+  beforeAll(async () => {
+    await client.ensureRunning();
+    // The suite runs against the processes it asked for.
+    const h = await client.health();
+    if ((h?.workers?.length ?? 1) !== (workers ?? 1))
+      throw new Error(`expected a proxy with ${workers} worker processes, health says ${JSON.stringify(h)}`);
+  });
   afterAll(async () => {
     await px.cleanup();
     await Promise.all(ups.map((u) => u.close()));
