@@ -6,7 +6,9 @@
  * the workers in turn. Route changes, certificates and challenge tokens are applied one at a
  * time, in the order they came; stats and drain waits answer at once.
  */
+import cluster from "node:cluster";
 import type { Logger } from "../logger.js";
+import { sleep } from "../util/sleep.js";
 import type { FromWorker, ToWorker, WorkerStats } from "./cluster-ipc.js";
 import { ProxyControlError } from "./paths.js";
 import { Proxy } from "./server.js";
@@ -16,6 +18,13 @@ function reply(msg: FromWorker): void {
   if (process.connected) process.send?.(msg, undefined, undefined, () => {});
 }
 
+/**
+ * Test-only hook: workers with an even cluster id apply route changes this many ms late, so a
+ * test can tell "setRoute waited for every worker" from "the workers happened to be quick".
+ */
+const slowSetMs = () =>
+  (cluster.worker?.id ?? 1) % 2 === 0 ? Number(process.env.SLIPWAY_TEST_SLOW_SET_MS) || 0 : 0;
+
 async function handle(proxy: Proxy, m: ToWorker): Promise<unknown> {
   switch (m.op) {
     case "init":
@@ -24,6 +33,7 @@ async function handle(proxy: Proxy, m: ToWorker): Promise<unknown> {
       for (const [token, keyAuth] of m.tokens) proxy.setChallenge(token, keyAuth);
       return undefined;
     case "set":
+      if (slowSetMs()) await sleep(slowSetMs());
       return proxy.setRoute(m.route);
     case "remove":
       return proxy.removeRoute(m.key);

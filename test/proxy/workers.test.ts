@@ -9,6 +9,9 @@ import { describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../support/ports.js";
 import { get, load, proxySuite, route, target } from "./helpers.js";
 
+// Read by the proxy process: one of the two workers applies every route change 300 ms late, so
+// setRoute returning before every worker acked would show as requests to the old target.
+process.env.SLIPWAY_TEST_SLOW_SET_MS = "300";
 const { px, up } = proxySuite({ workers: 2 });
 
 /** One request on a new connection (the cluster hands each connection to the next worker). */
