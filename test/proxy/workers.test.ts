@@ -108,4 +108,30 @@ describe("several worker processes", () => {
     // The replacement serves the routes it got from the primary.
     expect((await workers()).every((w) => w.requests > 0)).toBe(true);
   });
+
+  // Last: it stops the proxy.
+  it("SIGTERM drains the requests in flight on the workers, then all processes exit", async () => {
+    const a = await up("slow");
+    const port = await freePort();
+    await px.client.setRoute(route("t/dev/term", port, [target("term-1", a)]));
+    const pids = [px.pid(), ...(await workers()).map((w) => w.pid)];
+    const slow = Array.from({ length: 4 }, () => fresh(port, "/slow?ms=1000"));
+    await waitFor(async () => (await px.client.stats()).find((s) => s.id === "term-1")?.inFlight === 4, {
+      what: "4 requests in flight",
+    });
+    const perWorker = (await workers()).map((w) => w.requests);
+    expect(await px.client.stop(10_000)).toBe(true);
+    const done = await Promise.all(slow);
+    expect(done.map((r) => `${r.status} ${r.body}`)).toEqual(Array(4).fill("200 slow"));
+    expect(perWorker).toHaveLength(2);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.filter(alive)).toEqual([]);
+  });
 });
