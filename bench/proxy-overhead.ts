@@ -6,8 +6,9 @@
  *
  *   npm run build && npx tsx bench/proxy-overhead.ts [--duration 10] [--connections 32] [--workers 1]
  *
- * `--workers 2`: nginx runs `worker_processes 2` (the issue's second goal). The Slipway proxy is
- * one process whatever the flag says (no multi-process mode yet), so this measures that gap.
+ * `--workers 2`: nginx runs `worker_processes 2` and the Slipway proxy 2 worker processes
+ * (SLIPWAY_PROXY_WORKERS=2: a cluster primary plus 2 workers); CPU is summed over every process
+ * of each (nginx master + workers, Slipway primary + workers). `--workers 1`: one process each.
  *
  * Also HTTPS on both (same certificate: EC P-256 from a throw-away CA, TLS 1.3, wrk keeps its
  * connections so this is the steady state, not handshakes), and the host-routed shared listener.
@@ -116,7 +117,7 @@ try {
   const slipPort = await freePort();
   const [slipHostPort, slipTlsPort, ngTlsPort] = [await freePort(), await freePort(), await freePort()];
   const cert = makeTestCa(await mkdtemp(join(dir, "ca-"))).issue("bench", ["bench.test"]);
-  proxy = new ProxyClient({ home: join(dir, "home") });
+  proxy = new ProxyClient({ home: join(dir, "home"), workers });
   await proxy.ensureRunning();
   await proxy.setRoute({
     key: "bench/prod/web",
@@ -181,19 +182,23 @@ ${location}
   await waitFor(() => fetch(`http://127.0.0.1:${ngPort}/`).then((r) => r.ok), { what: "nginx" });
 
   const results: Result[] = [];
-  const slipPid = (await proxy.health())!.pid;
+  const health = (await proxy.health())!;
+  const slipPids = [health.pid, ...(health.workers ?? []).map((w) => w.pid)];
+  if (slipPids.length !== (workers > 1 ? workers + 1 : 1))
+    throw new Error(`the Slipway proxy runs ${slipPids.length} processes, expected ${workers} workers`);
   const ngPids = [
     nginx.pid!,
     ...(await run("pgrep", ["-P", String(nginx.pid)])).split(/\s+/).filter(Boolean).map(Number),
   ];
   results.push(await wrk("direct", `http://127.0.0.1:${upPort}/`));
-  results.push(await wrk("slipway proxy", `http://127.0.0.1:${slipPort}/`, [slipPid]));
+  const slipName = workers > 1 ? `slipway ${workers} workers` : "slipway proxy";
+  results.push(await wrk(slipName, `http://127.0.0.1:${slipPort}/`, slipPids));
   results.push(
     await wrk(`nginx ${workers} worker${workers > 1 ? "s" : ""}`, `http://127.0.0.1:${ngPort}/`, ngPids),
   );
-  const hosted = await wrk("slipway host route", `http://127.0.0.1:${slipHostPort}/`, [slipPid]);
+  const hosted = await wrk("slipway host route", `http://127.0.0.1:${slipHostPort}/`, slipPids);
   const tls = [
-    await wrk("slipway HTTPS", `https://127.0.0.1:${slipTlsPort}/`, [slipPid]),
+    await wrk("slipway HTTPS", `https://127.0.0.1:${slipTlsPort}/`, slipPids),
     await wrk("nginx HTTPS", `https://127.0.0.1:${ngTlsPort}/`, ngPids),
   ];
 
@@ -226,7 +231,7 @@ ${location}
   // One connection: the latency a single client sees, without queueing behind the load.
   const light = [
     await wrk("direct", `http://127.0.0.1:${upPort}/`, [], 1),
-    await wrk("slipway proxy", `http://127.0.0.1:${slipPort}/`, [slipPid], 1),
+    await wrk(slipName, `http://127.0.0.1:${slipPort}/`, slipPids, 1),
     await wrk(`nginx ${workers} worker${workers > 1 ? "s" : ""}`, `http://127.0.0.1:${ngPort}/`, ngPids, 1),
   ];
   console.log(`\nwrk -t1 -c1 -d${duration}s --latency`);
