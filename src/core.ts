@@ -63,3 +63,5 @@ export const loadSpecExtras = () => import("./spec-extras.js");
 
 /** Run this process as the proxy (`slipway proxy`): a small process of its own (DESIGN §5). */
 export const runProxyProcess = () => import("./proxy/main.js");
+/** SLIPWAY_PROXY_WORKERS as the proxy reads it: 1..64 or "auto" (the CPU count); throws on anything else. */
+export { proxyWorkers } from "./proxy/cluster-ipc.js";

@@ -16,12 +16,15 @@ export interface UnitInput {
   script: string;
   /** root: a system unit (multi-user.target); otherwise a user unit (default.target). */
   system: boolean;
+  /** `--proxy-workers`: the worker processes of the proxy the daemon starts. */
+  proxyWorkers?: string;
 }
 
 const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, "\\$1")}"`);
 
 function argv(u: UnitInput): string[] {
-  return [u.node, u.script, "serve", "--host", u.host, "--port", String(u.port)];
+  const workers = u.proxyWorkers ? ["--proxy-workers", u.proxyWorkers] : [];
+  return [u.node, u.script, "serve", "--host", u.host, "--port", String(u.port), ...workers];
 }
 
 /** The systemd unit text: `slipway serve` for this SLIPWAY_HOME, restarted whenever it stops. */

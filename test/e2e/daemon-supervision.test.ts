@@ -67,5 +67,17 @@ describe("the daemon's supervision", () => {
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout.trim()).toBe(unit.trim());
     expect(printed.stderr).toContain("supervisord");
+
+    // The proxy's worker processes are a machine-wide setting of the daemon: kept in the unit.
+    const workers = p.cli(["serve", "--install", "--print", "--port", "7999", "--proxy-workers", "auto"]);
+    expect(workers.code, workers.stderr).toBe(0);
+    expect(workers.stdout).toMatch(
+      /^ExecStart=\S+ \S+slipway\.js serve .*--port 7999 --proxy-workers auto$/m,
+    );
+    const bad = p.cli(["serve", "--install", "--print", "--proxy-workers", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      '--proxy-workers "0" is not a number of worker processes from 1 to 64 or "auto"',
+    );
   });
 });

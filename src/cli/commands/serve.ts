@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Cli } from "../runtime.js";
 import { parseIntArg } from "../runtime.js";
 import { slipwayVersion } from "../version.js";
+import { workersArg } from "./proxy.js";
 import { UsageError, parseDuration } from "../../core.js";
 
 interface ServeOptions {
@@ -16,6 +17,7 @@ interface ServeOptions {
   install?: boolean;
   print?: boolean;
   unitFile?: string;
+  proxyWorkers?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -41,6 +43,10 @@ export function register(cli: Cli): void {
       "how long a dashboard login lasts before its session expires (e.g. 30m, 8h; 1s to 30d)",
       "12h",
     )
+    .option(
+      "--proxy-workers <n>",
+      "worker processes of the proxy this daemon starts (a number, or auto = the CPU count; sets SLIPWAY_PROXY_WORKERS); default 1",
+    )
     .option("--install", "write a systemd unit that runs this daemon and restarts it whenever it stops")
     .option("--print", "with --install: print the unit instead of writing it")
     .option(
@@ -49,6 +55,11 @@ export function register(cli: Cli): void {
     )
     .action(
       cli.action(async (o: ServeOptions) => {
+        if (o.proxyWorkers !== undefined) {
+          // Every proxy this daemon starts inherits it (the proxy is machine-wide, not per environment).
+          o.proxyWorkers = workersArg(o.proxyWorkers, "--proxy-workers");
+          process.env.SLIPWAY_PROXY_WORKERS = o.proxyWorkers;
+        }
         if (o.install || o.print) return install(cli, o);
         const sessionTtlMs = sessionTtlArg(o.sessionTtl);
         const { createRuntime, fileLogger } = await import("../../index.js");
@@ -103,6 +114,7 @@ async function install(cli: Cli, o: ServeOptions): Promise<void> {
     node: process.execPath,
     script: realpathSync(process.argv[1]),
     system,
+    proxyWorkers: o.proxyWorkers,
   };
   const unit = m.systemdUnit(input);
   const others = m.otherInitSystems(input);
