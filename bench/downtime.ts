@@ -58,6 +58,8 @@ interface Switch {
 interface RunResult {
   name: string;
   total: LoadReport;
+  /** Outside the switches (each command's start → end + 1 s): the data path's own tail. */
+  steady: LoadReport;
   switches: { name: string; cmdMs: number; ok: boolean; r: LoadReport; firstNewMs?: number }[];
   errors: Record<string, number>;
 }
@@ -262,9 +264,11 @@ async function measure(subject: Subject, cfg: Config): Promise<RunResult> {
     switches.push({ name: "rollback v1", start: s, end: Date.now(), ok });
     await sleep(Math.max(1000, t0 + cfg.duration - Date.now()));
     const total = await load.stop();
+    const inSwitch = (x: Sample) => switches.some((w) => x.t >= w.start && x.t < w.end + 1000);
     return {
       name: subject.name,
       total,
+      steady: summarize(load.samples.filter((x: Sample) => !inSwitch(x))),
       errors: total.errors,
       switches: switches.map((w) => {
         const target = w.name.endsWith("v2") ? "v2" : "v1";
@@ -328,20 +332,29 @@ async function main(): Promise<void> {
       );
   }
   console.log(
-    "\n| tool | requests | req/s | failed (deploy / rollback / total) | p99 ms deploy | p99 ms rollback | p99 ms whole run |",
+    "\n| tool | requests | req/s | failed (deploy / rollback / total) | p99 ms deploy | p99 ms rollback | p99 ms whole run | p99 ms outside the switches |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     const [d, b] = r.switches;
     console.log(
-      `| ${r.name} | ${r.total.requests} | ${r.total.rps.toFixed(0)} | ${d.r.failures} / ${b.r.failures} / ${r.total.failures} | ${d.r.latency.p99} | ${b.r.latency.p99} | ${r.total.latency.p99} |`,
+      `| ${r.name} | ${r.total.requests} | ${r.total.rps.toFixed(0)} | ${d.r.failures} / ${b.r.failures} / ${r.total.failures} | ${d.r.latency.p99} | ${b.r.latency.p99} | ${r.total.latency.p99} | ${r.steady.latency.p99} |`,
     );
   }
   const sw = results.find((r) => r.name.startsWith("slipway"));
-  if (sw)
-    console.log(
-      `\nslipway failed requests: ${sw.total.failures} (goal 0) ${sw.total.failures === 0 ? "✔" : "✖"}`,
-    );
+  if (!sw) return;
+  console.log(
+    `\nslipway failed requests: ${sw.total.failures} (goal 0) ${sw.total.failures === 0 ? "✔" : "✖"}`,
+  );
+  const anchors = results.filter((r) => r !== sw);
+  if (anchors.length === 0) return;
+  const best = anchors.reduce((a, b) => (b.total.latency.p99 < a.total.latency.p99 ? b : a));
+  const ratio = sw.total.latency.p99 / best.total.latency.p99;
+  const bestSteady = Math.min(...anchors.map((r) => r.steady.latency.p99));
+  console.log(
+    `slipway whole-run p99 / best anchor's (${best.name}): ${ratio.toFixed(2)}× (goal ≤ 1.5×) ${ratio <= 1.5 ? "✔" : "✖"}` +
+      `\nslipway p99 outside the switches / best anchor's: ${(sw.steady.latency.p99 / bestSteady).toFixed(2)}×`,
+  );
 }
 
 // bench/rollback-latency.ts imports the helpers above; run only when executed directly.
