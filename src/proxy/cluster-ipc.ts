@@ -11,6 +11,7 @@ export type WorkerRequest =
   | { op: "set"; route: Route }
   | { op: "remove"; key: string }
   | { op: "stats" }
+  | { op: "info" }
   | { op: "waitDrained"; targets: string[]; timeoutMs: number }
   | { op: "cert"; route: string; pem: CertPem }
   | { op: "token"; token: string; keyAuth?: string }
@@ -25,11 +26,7 @@ export type WorkerReply =
 export type FromWorker = { ready: true } | WorkerReply;
 
 /** What a worker answers to "stats". */
-export interface WorkerStats {
-  targets: MetricTarget[];
-  /** Requests this worker answered through the targets it still knows. */
-  requests: number;
-}
+export type WorkerStats = MetricTarget[];
 
 /** Per worker process, in `GET /health` (several worker processes only). */
 export interface WorkerInfo {

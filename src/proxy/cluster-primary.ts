@@ -218,15 +218,9 @@ export class ClusterProxy implements ProxyServer {
     return [...this.routes.values()];
   }
 
-  private async perWorker(): Promise<{ pid: number; s: WorkerStats }[]> {
-    const rs = await this.broadcast({ op: "stats" });
-    return rs.flatMap(({ link, r }) =>
-      "ok" in r && r.ok ? [{ pid: link.pid, s: r.value as WorkerStats }] : [],
-    );
-  }
-
   private async merged(): Promise<MetricTarget[]> {
-    return mergeStats((await this.perWorker()).map((w) => w.s.targets));
+    const rs = await this.broadcast({ op: "stats" });
+    return mergeStats(rs.flatMap(({ r }) => ("ok" in r && r.ok ? [r.value as WorkerStats] : [])));
   }
 
   async stats(): Promise<TargetStats[]> {
@@ -237,8 +231,12 @@ export class ClusterProxy implements ProxyServer {
     return prometheusText(await this.merged(), this.routes.size);
   }
 
+  /** Light (no histograms): `GET /health` asks it, and the daemon asks for health often. */
   async workers(): Promise<WorkerInfo[]> {
-    return (await this.perWorker()).map((w) => ({ pid: w.pid, requests: w.s.requests }));
+    const rs = await this.broadcast({ op: "info" });
+    return rs.flatMap(({ link, r }) =>
+      "ok" in r && r.ok ? [{ pid: link.pid, requests: r.value as number }] : [],
+    );
   }
 
   async waitDrained(targets: string[], timeoutMs: number): Promise<{ drained: boolean; inFlight: number }> {

@@ -38,7 +38,9 @@ async function handle(proxy: Proxy, m: ToWorker): Promise<unknown> {
     case "remove":
       return proxy.removeRoute(m.key);
     case "stats":
-      return { targets: proxy.metricTargets(), requests: proxy.requestCount() } satisfies WorkerStats;
+      return proxy.metricTargets() satisfies WorkerStats;
+    case "info":
+      return proxy.requestCount();
     case "waitDrained":
       return proxy.waitDrained(m.targets, m.timeoutMs);
     case "cert":
@@ -70,7 +72,7 @@ export function runWorker(home: string, log: Logger): { closed: Promise<void>; s
       }
       if (m.op === "close") done();
     };
-    if (m.op === "stats" || m.op === "waitDrained") void run();
+    if (m.op === "stats" || m.op === "info" || m.op === "waitDrained") void run();
     else queue = queue.then(run);
   });
   reply({ ready: true });
