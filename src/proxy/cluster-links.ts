@@ -19,6 +19,14 @@ function mainModule(): string {
 
 let primarySetUp = false;
 
+/** How long a worker has to answer; undefined: no limit (close has the primary's own budget). */
+function answerWithinMs(req: WorkerRequest): number | undefined {
+  if (req.op === "close") return undefined;
+  if (req.op === "waitDrained") return req.timeoutMs + 15_000;
+  if (req.op === "init") return 60_000;
+  return 15_000;
+}
+
 export class WorkerLink {
   readonly worker: Worker;
   readonly pid: number;
@@ -68,18 +76,37 @@ export class WorkerLink {
     return new WorkerLink(home);
   }
 
+  /**
+   * Send a request; the answer, or "gone" once the worker exited. A worker that does not answer
+   * in time is stuck (a blocked event loop serves nobody either): it is killed, and replaced
+   * like any dead worker, so a route change never waits on it forever.
+   */
   call(req: WorkerRequest): Promise<LinkReply> {
     if (this.gone || !this.worker.isConnected()) return Promise.resolve({ gone: true });
     const id = this.next++;
+    const limit = answerWithinMs(req);
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
+      const timer =
+        limit === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.onStuck?.(req.op, limit);
+              this.kill();
+            }, limit);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
       this.worker.send({ ...req, id }, undefined, (err: Error | null) => {
         if (!err) return;
+        this.pending.get(id)?.({ gone: true });
         this.pending.delete(id);
-        resolve({ gone: true });
       });
     });
   }
+
+  /** Told before a stuck worker is killed (for the log). */
+  onStuck: ((op: string, ms: number) => void) | undefined;
 
   kill(): void {
     if (!this.gone) this.worker.process.kill("SIGKILL");

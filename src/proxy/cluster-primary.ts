@@ -44,6 +44,8 @@ export class ClusterProxy implements ProxyServer {
   private started = false;
   private closed = false;
   private quickExits = 0;
+  /** Workers that died after they were ready, before start() finished: replaced once it has. */
+  private lostAtStart = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   closeControl: () => Promise<void> = async () => {};
 
@@ -83,6 +85,7 @@ export class ClusterProxy implements ProxyServer {
     await Promise.all(links.map((l) => this.init(l)));
     for (const r of routes) this.manageAcme(r.key, r);
     this.started = true;
+    for (; this.lostAtStart > 0; this.lostAtStart--) void this.replace();
     this.log.info("worker processes started", {
       workers: links.map((l) => l.pid).join(" "),
       routes: routes.length,
@@ -91,6 +94,8 @@ export class ClusterProxy implements ProxyServer {
 
   private fork(): WorkerLink {
     const link = WorkerLink.fork(this.home);
+    link.onStuck = (op, ms) =>
+      this.log.error("worker process did not answer; killing it", { worker: link.pid, op, afterMs: ms });
     this.links.add(link);
     void link.exited.then(({ code, signal }) => this.onExit(link, code, signal));
     return link;
@@ -114,7 +119,11 @@ export class ClusterProxy implements ProxyServer {
 
   private onExit(link: WorkerLink, code: number | null, signal: string | null): void {
     this.links.delete(link);
-    if (this.closed || !this.started) return;
+    if (this.closed) return;
+    if (!this.started) {
+      this.lostAtStart++;
+      return;
+    }
     const quick = Date.now() - link.startedAt < 10_000;
     this.quickExits = quick ? this.quickExits + 1 : 0;
     const delay = quick ? Math.min(30_000, 250 * 2 ** Math.min(this.quickExits, 7)) : 0;
