@@ -237,7 +237,12 @@ export class ClusterProxy implements ProxyServer {
   }
 
   async metrics(): Promise<string> {
-    return prometheusText(await this.merged(), this.routes.size);
+    const live = [...this.links].filter((l) => l.live).length;
+    return (
+      prometheusText(await this.merged(), this.routes.size) +
+      "# HELP slipway_proxy_workers Worker processes serving (several worker processes only).\n" +
+      `# TYPE slipway_proxy_workers gauge\nslipway_proxy_workers ${live}\n`
+    );
   }
 
   /** Light (no histograms): `GET /health` asks it, and the daemon asks for health often. */

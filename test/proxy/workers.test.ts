@@ -49,6 +49,7 @@ describe("several worker processes", () => {
     // Latency histograms merged bucket-wise: the buckets hold every request.
     expect(st?.latencyBuckets?.reduce((x, [, n]) => x + n, 0)).toBe(40);
     const metrics = await px.client.metrics();
+    expect(metrics).toContain("\nslipway_proxy_workers 2\n");
     expect(metrics).toMatch(
       /slipway_proxy_request_duration_seconds_count\{route="t\/dev\/spread",target="spread-1",slot="stable"\} 40/,
     );
