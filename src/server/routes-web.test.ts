@@ -35,6 +35,9 @@ beforeAll(async () => {
     );
     await store.putInstance(instance({ env, revision: r.number }));
   }
+  // A first deploy that failed (no instance) is listed; a destroyed environment is not.
+  await store.createRevision(newRevision({ env: "preview", status: "failed", snapshot: {} }));
+  await store.createRevision(newRevision({ env: "old", status: "superseded", snapshot: {} }));
   await store.acquireLock({
     project: "shop",
     env: "staging",
@@ -81,9 +84,13 @@ describe("GET /v1/environments", () => {
     const res = await get("/v1/environments", "viewer");
     expect(res.status).toBe(200);
     const body = (await res.json()) as { environments: Record<string, unknown>[] };
-    expect(body.environments.map((e) => e.env)).toEqual(["production", "staging"]);
-    expect(body.environments[0]).toMatchObject({ protect: true, target: { kind: "process" } });
-    expect(body.environments[1]).toMatchObject({
+    expect(body.environments.map((e) => e.env)).toEqual(["preview", "production", "staging"]);
+    expect(body.environments[0]).toMatchObject({
+      revision: { status: "failed" },
+      target: { kind: "process" },
+    });
+    expect(body.environments[1]).toMatchObject({ protect: true, target: { kind: "process" } });
+    expect(body.environments[2]).toMatchObject({
       protect: false,
       revision: { number: 1, version: "v1", status: "deployed", actor: "alice" },
       lock: { holder: "bob", operation: "deploy" },
@@ -94,7 +101,7 @@ describe("GET /v1/environments", () => {
     const some = (await (await get("/v1/environments", "stagingonly")).json()) as {
       environments: { env: string }[];
     };
-    expect(some.environments.map((e) => e.env)).toEqual(["staging"]);
+    expect(some.environments.map((e) => e.env)).toEqual(["preview", "staging"]);
     expect((await get("/v1/environments")).status).toBe(401);
     expect((await get("/v1/environments", "scrape")).status).toBe(403);
   });

@@ -22,18 +22,25 @@ export interface EnvironmentSummary {
   lock?: { holder: string; operation: string; acquiredAt: string };
 }
 
-type EnvStore = Pick<Store, "allInstances" | "currentRevision" | "listRevisions" | "getLock">;
+type EnvStore = Pick<
+  Store,
+  "allInstances" | "revisedEnvironments" | "currentRevision" | "listRevisions" | "getLock"
+>;
 
-/** Environments with instances, newest revision first; the target from the deployed revision. */
+/**
+ * Environments with instances, and those without whose newest revision is not a destroy's (a
+ * first deploy that failed is listed, so the team sees it); the target from the deployed
+ * revision, else the newest.
+ */
 export async function listEnvironments(store: EnvStore): Promise<EnvironmentSummary[]> {
-  const keys = new Map<string, { project: string; env: string }>();
-  for (const i of await store.allInstances()) keys.set(`${i.project}/${i.env}`, i);
+  const running = new Set<string>();
+  for (const i of await store.allInstances()) running.add(`${i.project}/${i.env}`);
   const out: EnvironmentSummary[] = [];
-  for (const { project, env } of keys.values()) {
-    const rev =
-      (await store.currentRevision(project, env)) ??
-      (await store.listRevisions(project, env, { limit: 1 }))[0];
+  for (const { project, env } of await store.revisedEnvironments()) {
+    const newest = (await store.listRevisions(project, env, { limit: 1 }))[0];
+    const rev = (await store.currentRevision(project, env)) ?? newest;
     if (!rev) continue;
+    if (!running.has(`${project}/${env}`) && newest?.status === "superseded") continue; // destroyed
     const snap = (rev.snapshot ?? {}) as { target?: unknown; protect?: unknown };
     const lock = await store.getLock(project, env);
     out.push({

@@ -54,6 +54,19 @@ export function describeLocksEventsMeta(open: () => Promise<Store>): void {
       expect(await s.unfinishedEnvironments()).toEqual([]);
     });
 
+    it("names every environment with a revision, once, sorted", async () => {
+      const s = await open();
+      expect(await s.revisedEnvironments()).toEqual([]);
+      for (const env of ["staging", "production", "staging"])
+        await s.createRevision(newRevision({ env, status: "failed" }));
+      await s.createRevision(newRevision({ project: "api", env: "production", status: "deployed" }));
+      expect(await s.revisedEnvironments()).toEqual([
+        { project: "api", env: "production" },
+        { project: "shop", env: "production" },
+        { project: "shop", env: "staging" },
+      ]);
+    });
+
     it("hands a stale lock to exactly one of the callers taking it over", async () => {
       const s = await open();
       await s.acquireLock(lock({ holder: "daemon:host:999", pid: 999 }));

@@ -159,6 +159,8 @@ export interface Store extends RecordStore {
   listInstances(project: string, env?: string): Promise<Instance[]>;
   /** Every instance of every project (the daemon adopts them at start). */
   allInstances(): Promise<Instance[]>;
+  /** Every environment with a revision (deployed, failed or destroyed), sorted by project and name. */
+  revisedEnvironments(): Promise<{ project: string; env: string }[]>;
   /** Environments an interrupted operation may have left half done: a revision in progress or a lock. */
   unfinishedEnvironments(): Promise<{ project: string; env: string }[]>;
 

@@ -238,6 +238,11 @@ export class PostgresStore implements Store {
     return (await this.q(`SELECT data FROM instances ${INSTANCE_ORDER}`)).map((r) => r.data as Instance);
   }
 
+  async revisedEnvironments(): Promise<{ project: string; env: string }[]> {
+    const rows = await this.q(`SELECT DISTINCT project, env FROM revisions ORDER BY project, env`);
+    return rows.map((r) => ({ project: r.project as string, env: r.env as string }));
+  }
+
   async unfinishedEnvironments(): Promise<{ project: string; env: string }[]> {
     const rows = await this.q(
       `SELECT project, env FROM revisions WHERE status = 'in-progress' UNION SELECT project, env FROM locks`,

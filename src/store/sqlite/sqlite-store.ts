@@ -37,6 +37,8 @@ type Row = Record<string, unknown>;
 const json = (v: unknown): string => JSON.stringify(v);
 const parse = <T>(v: unknown, fallback: T): T => (typeof v === "string" ? (JSON.parse(v) as T) : fallback);
 
+type EnvKey = { project: string; env: string };
+
 export class SqliteStore implements Store {
   readonly file: string;
   private readonly db: Database.Database;
@@ -250,14 +252,9 @@ export class SqliteStore implements Store {
   }
 
   async listInstances(project: string, env?: string): Promise<Instance[]> {
-    const rows = (
-      env === undefined
-        ? this.q(`SELECT data FROM instances WHERE project = ? ${INSTANCE_ORDER}`).all(project)
-        : this.q(`SELECT data FROM instances WHERE project = ? AND env = ? ${INSTANCE_ORDER}`).all(
-            project,
-            env,
-          )
-    ) as Row[];
+    const where = env === undefined ? "project = ?" : "project = ? AND env = ?";
+    const args = env === undefined ? [project] : [project, env];
+    const rows = this.q(`SELECT data FROM instances WHERE ${where} ${INSTANCE_ORDER}`).all(...args) as Row[];
     return rows.map((r) => parse<Instance>(r.data, {} as Instance));
   }
 
@@ -266,10 +263,13 @@ export class SqliteStore implements Store {
     return rows.map((r) => parse<Instance>(r.data, {} as Instance));
   }
 
-  async unfinishedEnvironments(): Promise<{ project: string; env: string }[]> {
-    return this.q(
-      `SELECT project, env FROM revisions WHERE status = 'in-progress' UNION SELECT project, env FROM locks`,
-    ).all() as { project: string; env: string }[];
+  async revisedEnvironments(): Promise<EnvKey[]> {
+    return this.q(`SELECT DISTINCT project, env FROM revisions ORDER BY project, env`).all() as EnvKey[];
+  }
+
+  async unfinishedEnvironments(): Promise<EnvKey[]> {
+    const sql = `SELECT project, env FROM revisions WHERE status = 'in-progress' UNION SELECT project, env FROM locks`;
+    return this.q(sql).all() as EnvKey[];
   }
 
   async acquireLock(lock: LockInfo): Promise<{ ok: true } | { ok: false; holder: LockInfo }> {
