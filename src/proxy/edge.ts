@@ -5,10 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createSecureServer } from "node:http2";
-import type { Http2ServerRequest } from "node:http2";
+import type { Http2SecureServer, Http2ServerRequest } from "node:http2";
 import { createServer as createNetServer } from "node:net";
 import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "../logger.js";
 import type { CertStore } from "./certs.js";
 import type { Route, RouteEdge } from "./contract.js";
@@ -21,6 +22,24 @@ import type { RouteState } from "./route-state.js";
 import { forwardUpgrade } from "./websocket.js";
 
 export const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
+
+/**
+ * HTTP/1.1 over TLS is served by the proxy's own HTTP/1.1 server side (raw-http.ts), HTTP/2 by
+ * node:http2. node:http2's HTTP/1.1 fallback (`allowHTTP1`) is node:http's server, whose
+ * per-request objects cost half as much CPU again as the raw side (bench/RESULTS.md, issue 14).
+ * The secure server's one `secureConnection` listener is its HTTP/2 session set-up (and that
+ * fallback); it keeps the HTTP/2 connections. A Node whose server is built otherwise keeps
+ * node's own fallback.
+ */
+function splitAlpn(tls: Http2SecureServer, h1: RawHttpServer): void {
+  const own = tls.listeners("secureConnection");
+  if (own.length !== 1) return;
+  const h2 = own[0] as (this: Http2SecureServer, sock: TLSSocket) => void;
+  tls.removeAllListeners("secureConnection");
+  tls.on("secureConnection", (sock: TLSSocket) =>
+    sock.alpnProtocol === "h2" ? h2.call(tls, sock) : h1.accept(sock),
+  );
+}
 type Kind = "http" | "https";
 
 /** The host name a request asked for: lower-case, without port or trailing dot. */
@@ -197,37 +216,36 @@ export class Edge {
   }
 
   private bind(kind: Kind, host: string, port: number, proxyProtocol: boolean): Promise<Shared> {
-    const app =
-      kind === "http"
-        ? new RawHttpServer()
-        : createSecureServer({
+    const h1 = new RawHttpServer();
+    const tls =
+      kind === "https"
+        ? createSecureServer({
             allowHTTP1: true,
             SNICallback: this.deps.certs.sniFor(() => s.hosts.keys()),
             minVersion: "TLSv1.2",
-          });
+          })
+        : undefined;
+    if (tls) splitAlpn(tls, h1);
     // Half-open plain connections: a client's FIN right after its request still gets the answer.
     const raw = createNetServer({ noDelay: true, allowHalfOpen: kind === "http" });
     const s: Shared = new Shared(kind, `${host}:${port}`, proxyProtocol, raw);
-    const hand = (sock: Socket) =>
-      app instanceof RawHttpServer ? app.accept(sock) : app.emit("connection", sock);
+    const hand = (sock: Socket) => (tls ? tls.emit("connection", sock) : h1.accept(sock));
     raw.on("connection", (sock: Socket) => {
       s.sockets.add(sock);
       sock.once("close", () => s.sockets.delete(sock));
       if (!proxyProtocol) return hand(sock);
       acceptProxied(sock, hand, (m) => this.deps.log.warn("PROXY protocol", { listen: s.addr, error: m }));
     });
-    app.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(s, req, res));
-    app.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const rs = s.closing ? undefined : s.hosts.get(hostOf(req) ?? "");
-      if (!rs) socket.destroy();
-      else forwardUpgrade(rs, req, socket, head, s.https);
-    });
-    app.on("tlsClientError", () => {});
-    app.on("clientError", (_err: Error, socket: Duplex) => {
-      if (socket.writable && kind === "http")
-        socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-      else socket.destroy();
-    });
+    for (const app of tls ? [h1, tls] : [h1]) {
+      app.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(s, req, res));
+      app.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const rs = s.closing ? undefined : s.hosts.get(hostOf(req) ?? "");
+        if (!rs) socket.destroy();
+        else forwardUpgrade(rs, req, socket, head, s.https);
+      });
+    }
+    tls?.on("tlsClientError", () => {});
+    tls?.on("clientError", (_err: Error, socket: Duplex) => socket.destroy());
     return new Promise((resolve, reject) => {
       raw.once("error", (e: NodeJS.ErrnoException) => {
         const hint =

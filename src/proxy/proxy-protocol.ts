@@ -84,8 +84,13 @@ export function acceptProxied(socket: Socket, next: (s: Socket) => void, onError
     socket.pause();
     if (r.address) claimed.set(socket, r.address.startsWith("::ffff:") ? r.address.slice(7) : r.address);
     if (r.used < buf.length) socket.unshift(buf.subarray(r.used));
-    next(socket);
-    socket.resume();
+    // Not from inside this 'data' event: a socket resumed here would go on flowing in the same
+    // read loop and emit the bytes just pushed back to nobody — a TLS ClientHello that came in
+    // the same packet as the header was lost and the handshake hung.
+    process.nextTick(() => {
+      next(socket);
+      socket.resume();
+    });
   };
   socket.on("data", onData);
   socket.on("error", () => clearTimeout(timer));

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { connect as h2connect } from "node:http2";
 import { connect as netConnect } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -248,5 +248,35 @@ describe("domains on shared listeners", () => {
     expect(answer).toContain('"x-forwarded-for":"203.0.113.7"');
     // Without the header the connection is refused: nobody can forge an address.
     expect(await raw("GET / HTTP/1.1\r\nHost: pp.test\r\n\r\n")).toBe("");
+
+    // HTTPS behind the same kind of balancer: the header comes before the TLS handshake (in the
+    // same packet as the ClientHello), and HTTP/1.1 over TLS still sees the address.
+    const https = await freePort();
+    await hostRoute("p/prod/pps", [target("pps1", a)], {
+      domains: ["pps.test"],
+      https: at(https),
+      tls: ca.issue("pps", ["pps.test"]),
+      proxyProtocol: true,
+    });
+    const tlsAnswer = await new Promise<string>((resolve, reject) => {
+      const s = netConnect(https, "127.0.0.1", () => {
+        // The header and the ClientHello in one packet, as a balancer forwarding at once sends them.
+        s.cork();
+        s.write("PROXY TCP4 198.51.100.9 10.0.0.1 51234 443\r\n");
+        const t = tlsConnect(
+          { socket: s, servername: "pps.test", ca: ca.pem, ALPNProtocols: ["http/1.1"] },
+          () => t.write("GET /headers HTTP/1.1\r\nHost: pps.test\r\nConnection: close\r\n\r\n"),
+        );
+        process.nextTick(() => s.uncork());
+        let text = "";
+        t.on("data", (d: Buffer) => (text += d.toString()));
+        t.on("error", reject);
+        t.setTimeout(10_000, () => t.destroy(new Error("no TLS answer within 10 s")));
+        t.on("close", () => resolve(text));
+      });
+    });
+    expect(tlsAnswer).toContain("200 OK");
+    expect(tlsAnswer).toContain('"x-forwarded-for":"198.51.100.9"');
+    expect(tlsAnswer).toContain('"x-forwarded-proto":"https"');
   });
 });
