@@ -6,19 +6,17 @@
  * and drain waits are summed over the workers, latency histograms merged bucket-wise. A worker
  * that dies is replaced with the current table (and logged).
  */
-import { writeFile, unlink } from "node:fs/promises";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { AcmeManager, type CertPem } from "./acme.js";
 import type { ProxyServer, Route, TargetStats } from "./contract.js";
 import type { WorkerInfo, WorkerRequest, WorkerStats } from "./cluster-ipc.js";
 import { readyWithin, WorkerLink, type LinkReply } from "./cluster-links.js";
-import { assertNoLiveProxy, startControl } from "./control.js";
 import { mergeStats, publicStats } from "./merge.js";
 import { prometheusText, type MetricTarget } from "./metrics.js";
 import { ProxyControlError, proxyPaths } from "./paths.js";
 import { loadSnapshot, parseRoute, saveSnapshot } from "./routes.js";
-import { privateProxyDir, removePidFile } from "./start.js";
+import { serveProxy } from "./start.js";
 
 const READY_MS = 30_000;
 
@@ -299,22 +297,11 @@ export async function startClusterProxy(opts: {
   logger?: Logger;
 }): Promise<ClusterProxy> {
   const log = opts.logger ?? silentLogger;
-  const paths = await privateProxyDir(opts.home);
-  await assertNoLiveProxy(paths.socket);
-  const proxy = new ClusterProxy(opts.home, log, opts.workers);
-  try {
-    await proxy.start();
-    await writeFile(paths.pid, `${process.pid}\n`, { mode: 0o600 });
-    const control = await startControl(proxy, paths.socket, log);
-    proxy.closeControl = async () => {
-      await control.close();
-      await unlink(paths.socket).catch(() => {});
-      await removePidFile(paths.pid);
-    };
-  } catch (e) {
-    await proxy.close({ graceful: false });
-    throw e;
-  }
-  log.info("proxy started", { pid: process.pid, control: paths.socket, workers: opts.workers });
-  return proxy;
+  return serveProxy(
+    opts.home,
+    log,
+    () => new ClusterProxy(opts.home, log, opts.workers),
+    (p) => p.start(),
+    { workers: opts.workers },
+  );
 }

@@ -29,14 +29,23 @@ export async function privateProxyDir(home: string): Promise<ReturnType<typeof p
   return paths;
 }
 
-export async function startProxy(opts: ProxyServerOptions): Promise<ProxyServer> {
-  const log = opts.logger ?? silentLogger;
-  const paths = await privateProxyDir(opts.home);
+/**
+ * The common start of a proxy process: its private directory, no other live proxy on the
+ * socket, the routing table put in place (`prepare`), then the pid file and the control socket
+ * last — once the socket answers, the table is there. A failure closes what was started.
+ */
+export async function serveProxy<P extends ProxyServer & { closeControl: () => Promise<void> }>(
+  home: string,
+  log: Logger,
+  make: () => P,
+  prepare: (proxy: P) => Promise<void>,
+  facts: Record<string, unknown> = {},
+): Promise<P> {
+  const paths = await privateProxyDir(home);
   await assertNoLiveProxy(paths.socket);
-  const proxy = new Proxy(opts.home, log);
-  // Routes first, control socket last: once the socket answers, the restored table is in place.
+  const proxy = make();
   try {
-    await proxy.restore();
+    await prepare(proxy);
     await writeFile(paths.pid, `${process.pid}\n`, { mode: 0o600 });
     const control = await startControl(proxy, paths.socket, log);
     proxy.closeControl = async () => {
@@ -48,6 +57,16 @@ export async function startProxy(opts: ProxyServerOptions): Promise<ProxyServer>
     await proxy.close({ graceful: false });
     throw e;
   }
-  log.info("proxy started", { pid: process.pid, control: paths.socket });
+  log.info("proxy started", { pid: process.pid, control: paths.socket, ...facts });
   return proxy;
+}
+
+export async function startProxy(opts: ProxyServerOptions): Promise<ProxyServer> {
+  const log = opts.logger ?? silentLogger;
+  return serveProxy(
+    opts.home,
+    log,
+    () => new Proxy(opts.home, log),
+    (p) => p.restore(),
+  );
 }

@@ -144,6 +144,16 @@ export function proxySuite(opts: { workers?: number } = {}): {
 }
 
 /** The sticky cookie's name for a route, as documented in docs/proxy.md. */
+/** Whether a process is still there (signal 0). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 export const stickyCookie = (key: string) =>
   `slipway_slot_${createHash("sha256").update(key).digest("hex").slice(0, 10)}`;
 

@@ -3,18 +3,9 @@ import { describe, expect, it } from "vitest";
 import { ProxyClient } from "../../src/proxy/client.js";
 import { proxyPaths } from "../../src/proxy/paths.js";
 import { freePort, waitFor } from "../support/ports.js";
-import { get, proxySuite, route, target } from "./helpers.js";
+import { alive, get, proxySuite, route, target } from "./helpers.js";
 
 const { px, up } = proxySuite();
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("proxy process", () => {
   it("restores the routing table from its snapshot after kill -9", async () => {

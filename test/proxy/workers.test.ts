@@ -7,7 +7,7 @@ import { Agent } from "node:http";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../support/ports.js";
-import { get, load, proxySuite, route, target } from "./helpers.js";
+import { alive, get, load, proxySuite, route, target } from "./helpers.js";
 
 // Read by the proxy process: one of the two workers applies every route change 300 ms late, so
 // setRoute returning before every worker acked would show as requests to the old target.
@@ -125,14 +125,6 @@ describe("several worker processes", () => {
     const done = await Promise.all(slow);
     expect(done.map((r) => `${r.status} ${r.body}`)).toEqual(Array(4).fill("200 slow"));
     expect(perWorker).toHaveLength(2);
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     expect(pids.filter(alive)).toEqual([]);
   });
 });
