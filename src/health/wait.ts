@@ -61,7 +61,12 @@ export async function waitHealthy(
   let gap = Math.min(FIRST_GAP_MS, health.interval);
   let seenHealthy = false;
   let last: ProbeResult = { ok: false, message: "not probed", durationMs: 0 };
+  /** The last probe that had its whole timeout (the one before the deadline may be cut short). */
+  let full: ProbeResult | undefined;
   const done = (reason: WaitOutcome["reason"]): WaitOutcome => {
+    // A probe the deadline cut off says only "timed out"; the one before it says why.
+    if (reason === "timeout" && full && full !== last && !last.ok)
+      last = { ...full, message: `${full.message} (the probe cut off at the deadline: ${last.message})` };
     const took = formatMs(Date.now() - t0);
     const head =
       reason === "healthy"
@@ -84,6 +89,7 @@ export async function waitHealthy(
     // The last probe before the deadline may not run past it (but the first one always runs in full).
     const timeoutMs = attempts === 0 ? health.timeout : Math.min(health.timeout, remaining);
     last = await probe.check(target, { timeoutMs, signal: opts.signal });
+    if (timeoutMs >= health.timeout || last.durationMs < timeoutMs) full = last;
     attempts++;
     opts.onAttempt?.(last, attempts);
     if (opts.signal?.aborted) return done("aborted");

@@ -14,6 +14,9 @@ beforeAll(async () => {
     if (req.url === "/ready") {
       hits++;
       res.writeHead(hits > readyAfter ? 200 : 503).end();
+    } else if (req.url === "/stalls") {
+      // 503 at once, then no answer at all: the probe before the deadline is cut off.
+      if (hits++ === 0) res.writeHead(503).end();
     } else if (req.url === "/flaky") {
       hits++;
       res.writeHead(hits % 2 === 0 ? 200 : 503).end();
@@ -80,6 +83,15 @@ describe("waitHealthy", () => {
     expect(r.reason).toBe("timeout");
     expect(r.last.message).toContain("HTTP 503");
     expect(r.message).toContain("not healthy within 300ms");
+  });
+
+  it("a probe cut off by the deadline does not hide the evidence of the one before", async () => {
+    hits = 0;
+    const r = await waitHealthy(new HttpProbe("/stalls"), target(), timings({ startTimeout: 300 }));
+    expect(r.reason).toBe("timeout");
+    expect(r.attempts).toBe(2);
+    expect(r.last.message).toMatch(/^HTTP 503.*\(the probe cut off at the deadline: .*tim/);
+    expect(r.message).toContain("HTTP 503");
   });
 
   it("failFast ends after unhealthyThreshold failures, not counting those in startPeriod", async () => {
