@@ -25,6 +25,14 @@ interface ParserClass {
 }
 const { HTTPParser } = createRequire(import.meta.url)("_http_common") as { HTTPParser: ParserClass };
 
+/**
+ * Every upstream socket reads into this one buffer (net's `onread`): no buffer, Readable push,
+ * 'data' event and read-more tick per read. Safe to share because each read is parsed to the end
+ * in its callback and nothing keeps a view of it: llhttp's body chunks are copies, and Node's
+ * parser saves an unfinished header into its own memory at the end of each execute().
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** An idle connection older than this is closed rather than reused (Node servers close after 5 s). */
 const IDLE_MS = 4_000;
 
@@ -77,13 +85,12 @@ export class UpstreamConn {
     p[HTTPParser.kOnBody] = (b: Buffer) => this.sink?.upData(b);
     p[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
     this.parser = p;
-    const s = connect({ host, port, noDelay: true });
+    const s = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket = s;
     s.once("connect", () => {
       this.connected = true;
       this.sink?.upConnected();
     });
-    s.on("data", this.onData);
     s.on("end", this.onEnd);
     s.on("error", (e) => this.fail(e as NodeJS.ErrnoException));
     s.on("close", () => this.fail(hangUp("socket hang up")));
@@ -130,13 +137,15 @@ export class UpstreamConn {
     this.socket.destroy();
   }
 
-  private onData = (d: Buffer): void => {
-    const r = this.parser.execute(d);
+  /** One read into READ_BUFFER; true = keep reading (backpressure pauses the socket instead). */
+  private onRead = (nread: number, buf: Uint8Array): boolean => {
+    const r = this.parser.execute((buf as Buffer).subarray(0, nread));
     this.sink?.upRead();
     if (typeof r !== "number") {
       this.fail(hangUp(`upstream sent an invalid response: ${r.message}`, "HPE_INVALID"));
       this.socket.destroy();
     }
+    return true;
   };
 
   private onEnd = (): void => {
