@@ -37,10 +37,13 @@ export async function listEnvironments(store: EnvStore): Promise<EnvironmentSumm
   for (const i of await store.allInstances()) running.add(`${i.project}/${i.env}`);
   const out: EnvironmentSummary[] = [];
   for (const { project, env } of await store.revisedEnvironments()) {
-    const newest = (await store.listRevisions(project, env, { limit: 1 }))[0];
-    const rev = (await store.currentRevision(project, env)) ?? newest;
+    const live = running.has(`${project}/${env}`);
+    const current = await store.currentRevision(project, env);
+    // The newest revision only where it decides something: no deployed one, or nothing running.
+    const newest = current && live ? undefined : (await store.listRevisions(project, env, { limit: 1 }))[0];
+    if (!live && newest?.status === "superseded") continue; // destroyed
+    const rev = current ?? newest;
     if (!rev) continue;
-    if (!running.has(`${project}/${env}`) && newest?.status === "superseded") continue; // destroyed
     const snap = (rev.snapshot ?? {}) as { target?: unknown; protect?: unknown };
     const lock = await store.getLock(project, env);
     out.push({
