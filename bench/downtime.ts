@@ -6,12 +6,13 @@
  *   pm2 fork         `pm2 reload --update-env` (fork mode: a restart)
  *   pm2 cluster ×2   `pm2 reload --update-env` (cluster mode: rolling worker reload)
  *   stop/start       SIGTERM the process, wait for it to exit, start the new version
+ *   nginx → stop/start  the same behind nginx: the yardstick for one proxy hop (not an anchor)
  *
  * Each run: RATE req/s (default 600) from CONCURRENCY keep-alive loops (default 16) for
  * DURATION s (default 30); the deploy starts at 5 s, the rollback 7 s after the deploy ended.
  * Reported: failed requests (goal 0) and p99 during each switch (command start → end + 1 s).
  *
- *   npm run build && npx tsx bench/downtime.ts [--duration 30] [--rate 600] [--concurrency 16] [--only slipway,pm2-fork,...]
+ *   npm run build && npx tsx bench/downtime.ts [--duration 30] [--rate 600] [--concurrency 16] [--only slipway,pm2-fork,pm2-cluster,stop-start,nginx]
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -244,6 +245,66 @@ function stopStart(): Subject {
   };
 }
 
+// ---- nginx in front, stop/start behind ------------------------------------------------------------
+
+/**
+ * What a user with a reverse proxy and no orchestrator runs: nginx (Debian's, one worker,
+ * keep-alive upstream pool, as in bench/proxy-overhead.ts) on the load's port, the app on a
+ * port of its own, restarted behind it. Its p99 is the price of one proxy hop on this machine
+ * — the yardstick for Slipway's proxied path, which always has that hop.
+ */
+function nginxStopStart(): Subject {
+  const inner = stopStart();
+  let nginx: ReturnType<typeof spawn> | undefined;
+  return {
+    name: "nginx → plain stop/start",
+    async setup(dir, port) {
+      const appPort = await freePort();
+      const ng = join(dir, "nginx");
+      mkdirSync(ng, { recursive: true });
+      writeFileSync(
+        join(ng, "nginx.conf"),
+        `worker_processes 1;
+pid ${ng}/nginx.pid;
+error_log ${ng}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${ng}/body; proxy_temp_path ${ng}/proxy; fastcgi_temp_path ${ng}/fcgi;
+  uwsgi_temp_path ${ng}/uwsgi; scgi_temp_path ${ng}/scgi;
+  upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}`,
+      );
+      nginx = spawn("nginx", ["-p", ng, "-c", join(ng, "nginx.conf"), "-g", "daemon off;"], {
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      await inner.setup(dir, appPort);
+      await until(() => answers(port, "v1"), "nginx → v1");
+    },
+    deploy: (v) => inner.deploy(v),
+    rollback: () => inner.rollback(),
+    async teardown() {
+      await inner.teardown();
+      const n = nginx;
+      if (n && n.exitCode === null) {
+        const gone = new Promise((r) => n.once("exit", r));
+        n.kill("SIGQUIT");
+        await gone;
+      }
+    },
+  };
+}
+
 // ---- the run ----------------------------------------------------------------------------------
 
 async function measure(subject: Subject, cfg: Config): Promise<RunResult> {
@@ -304,8 +365,8 @@ async function main(): Promise<void> {
   };
   const ONLY = values.only?.split(",");
   if (!existsSync(join(ROOT, "dist", "cli", "main.js"))) throw new Error("run `npm run build` first");
-  const subjects = [slipway(), pm2("fork"), pm2("cluster"), stopStart()].filter(
-    (s, i) => !ONLY || ONLY.includes(["slipway", "pm2-fork", "pm2-cluster", "stop-start"][i]),
+  const subjects = [slipway(), pm2("fork"), pm2("cluster"), stopStart(), nginxStopStart()].filter(
+    (s, i) => !ONLY || ONLY.includes(["slipway", "pm2-fork", "pm2-cluster", "stop-start", "nginx"][i]),
   );
   console.log(
     `downtime: ${cfg.rate} req/s target, ${cfg.concurrency} keep-alive loops, ${cfg.duration / 1000} s per run; ` +
@@ -346,7 +407,13 @@ async function main(): Promise<void> {
   console.log(
     `\nslipway failed requests: ${sw.total.failures} (goal 0) ${sw.total.failures === 0 ? "✔" : "✖"}`,
   );
-  const anchors = results.filter((r) => r !== sw);
+  const hop = results.find((r) => r.name.startsWith("nginx"));
+  const anchors = results.filter((r) => r !== sw && r !== hop);
+  if (hop)
+    console.log(
+      `slipway p99 / nginx-in-front's (one proxy hop each): whole run ${(sw.total.latency.p99 / hop.total.latency.p99).toFixed(2)}×, ` +
+        `outside the switches ${(sw.steady.latency.p99 / hop.steady.latency.p99).toFixed(2)}×`,
+    );
   if (anchors.length === 0) return;
   const best = anchors.reduce((a, b) => (b.total.latency.p99 < a.total.latency.p99 ? b : a));
   const ratio = sw.total.latency.p99 / best.total.latency.p99;
