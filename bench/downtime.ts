@@ -11,8 +11,14 @@
  * Each run: RATE req/s (default 600) from CONCURRENCY keep-alive loops (default 16) for
  * DURATION s (default 30); the deploy starts at 5 s, the rollback 7 s after the deploy ended.
  * Reported: failed requests (goal 0) and p99 during each switch (command start → end + 1 s).
+ * `--rounds N` (default 3) runs every tool N times, the order reversed every other round (one
+ * 30 s run's p99 swings ±50 % here with the machine's state, and the first run of a script is
+ * the coldest); the goal — Slipway's whole-run p99 ≤ 1.5× the best anchor's — is judged per
+ * round and reported as the median. The load generator is warmed up before the first run, and
+ * each tool gets `--warm S` (default 3) seconds of the same load after its start and before its
+ * measured run (a deploy happens on a system that is serving already; `--warm 0`: none).
  *
- *   npm run build && npx tsx bench/downtime.ts [--duration 30] [--rate 600] [--concurrency 16] [--only slipway,pm2-fork,pm2-cluster,stop-start,nginx]
+ *   npm run build && npx tsx bench/downtime.ts [--duration 30] [--rate 600] [--concurrency 16] [--rounds 3] [--warm 3] [--only slipway,pm2-fork,pm2-cluster,stop-start,nginx]
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +31,8 @@ import { freePort } from "../test/support/ports.js";
 
 interface Config {
   duration: number;
+  /** Load before the measured run (not measured), ms. */
+  warmMs: number;
   rate: number;
   concurrency: number;
 }
@@ -62,6 +70,8 @@ interface RunResult {
   /** Outside the switches (each command's start → end + 1 s): the data path's own tail. */
   steady: LoadReport;
   switches: { name: string; cmdMs: number; ok: boolean; r: LoadReport; firstNewMs?: number }[];
+  /** p99 per WINDOW_MS from the load's start: where in the run the tail sits. */
+  windows: number[];
   errors: Record<string, number>;
 }
 
@@ -307,11 +317,26 @@ http {
 
 // ---- the run ----------------------------------------------------------------------------------
 
+const WINDOW_MS = 2500;
+
 async function measure(subject: Subject, cfg: Config): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-downtime-"));
   const port = await freePort();
   try {
     await subject.setup(dir, port);
+    if (cfg.warmMs > 0) {
+      // A deploy happens on a system that is already serving: the same load for a few seconds
+      // first (every process of every tool past its first, interpreted requests), not measured.
+      const warm = startLoad({
+        url: `http://127.0.0.1:${port}`,
+        concurrency: cfg.concurrency,
+        rate: cfg.rate,
+      });
+      await sleep(cfg.warmMs);
+      const w = await warm.stop();
+      if (w.failures)
+        console.log(`${subject.name}: ${w.failures} failed requests while warming up (not counted)`);
+    }
     const load = startLoad({ url: `http://127.0.0.1:${port}`, concurrency: cfg.concurrency, rate: cfg.rate });
     const t0 = Date.now();
     await sleep(5000);
@@ -331,6 +356,10 @@ async function measure(subject: Subject, cfg: Config): Promise<RunResult> {
       total,
       steady: summarize(load.samples.filter((x: Sample) => !inSwitch(x))),
       errors: total.errors,
+      windows: Array.from(
+        { length: Math.ceil(cfg.duration / WINDOW_MS) },
+        (_, i) => summarize(load.samples, t0 + i * WINDOW_MS, t0 + (i + 1) * WINDOW_MS).latency.p99,
+      ),
       switches: switches.map((w) => {
         const target = w.name.endsWith("v2") ? "v2" : "v1";
         const first = load.samples.find((x: Sample) => x.t >= w.start && x.version === target);
@@ -349,49 +378,54 @@ async function measure(subject: Subject, cfg: Config): Promise<RunResult> {
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: "string", default: "30" },
-      rate: { type: "string", default: "600" },
-      concurrency: { type: "string", default: "16" },
-      only: { type: "string" },
-    },
-  });
-  const cfg: Config = {
-    duration: Number(values.duration) * 1000,
-    rate: Number(values.rate),
-    concurrency: Number(values.concurrency),
-  };
-  const ONLY = values.only?.split(",");
-  if (!existsSync(join(ROOT, "dist", "cli", "main.js"))) throw new Error("run `npm run build` first");
-  const subjects = [slipway(), pm2("fork"), pm2("cluster"), stopStart(), nginxStopStart()].filter(
-    (s, i) => !ONLY || ONLY.includes(["slipway", "pm2-fork", "pm2-cluster", "stop-start", "nginx"][i]),
-  );
-  console.log(
-    `downtime: ${cfg.rate} req/s target, ${cfg.concurrency} keep-alive loops, ${cfg.duration / 1000} s per run; ` +
-      `node ${process.version}, ${cpus().length} cores, load average ${loadavg()
-        .map((x) => x.toFixed(1))
-        .join(" ")}`,
-  );
-  const results: RunResult[] = [];
-  for (const s of subjects) {
-    process.stderr.write(`running ${s.name} ...\n`);
-    const r = await measure(s, cfg);
-    results.push(r);
-    const errs = Object.entries(r.errors)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ");
-    console.log(
-      `\n${r.name}: ${r.total.requests} requests, ${r.total.rps} req/s, ${r.total.failures} failed` +
-        `${errs ? ` (${errs})` : ""}, p50 ${r.total.latency.p50} ms, p99 ${r.total.latency.p99} ms, statuses ${JSON.stringify(r.total.statuses)}`,
-    );
-    for (const w of r.switches)
-      console.log(
-        `  ${w.name}: command ${w.cmdMs} ms${w.ok ? "" : " (FAILED)"}, new version answering after ${w.firstNewMs?.toFixed(0) ?? "–"} ms; ` +
-          `during the switch ${w.r.requests} requests, ${w.r.failures} failed, p99 ${w.r.latency.p99} ms, max ${w.r.latency.max} ms`,
-      );
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Warms the load generator's own code (it runs in this process) before anything is measured. */
+async function warmUp(cfg: Config): Promise<void> {
+  const s = stopStart();
+  const dir = mkdtempSync(join(tmpdir(), "slipway-bench-downtime-"));
+  try {
+    const port = await freePort();
+    await s.setup(dir, port);
+    const load = startLoad({ url: `http://127.0.0.1:${port}`, concurrency: cfg.concurrency, rate: cfg.rate });
+    await sleep(3000);
+    await load.stop();
+  } finally {
+    await s.teardown();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function printRun(r: RunResult): void {
+  const errs = Object.entries(r.errors)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  console.log(
+    `\n${r.name}: ${r.total.requests} requests, ${r.total.rps} req/s, ${r.total.failures} failed` +
+      `${errs ? ` (${errs})` : ""}, p50 ${r.total.latency.p50} ms, p99 ${r.total.latency.p99} ms, statuses ${JSON.stringify(r.total.statuses)}`,
+  );
+  for (const w of r.switches)
+    console.log(
+      `  ${w.name}: command ${w.cmdMs} ms${w.ok ? "" : " (FAILED)"}, new version answering after ${w.firstNewMs?.toFixed(0) ?? "–"} ms; ` +
+        `during the switch ${w.r.requests} requests, ${w.r.failures} failed, p99 ${w.r.latency.p99} ms, max ${w.r.latency.max} ms`,
+    );
+  console.log(`  p99 per ${WINDOW_MS / 1000} s window: ${r.windows.join(" ")}`);
+}
+
+/** The goal's ratios for one round: Slipway against the best anchor and against nginx's hop. */
+interface RoundRatios {
+  whole?: number;
+  steady?: number;
+  hop?: number;
+  /** nginx in front's whole-run p99 / the best anchor's: what one proxy hop costs here. */
+  hopCost?: number;
+  best?: string;
+}
+
+function printRound(results: RunResult[]): RoundRatios {
   console.log(
     "\n| tool | requests | req/s | failed (deploy / rollback / total) | p99 ms deploy | p99 ms rollback | p99 ms whole run | p99 ms outside the switches |",
   );
@@ -403,25 +437,100 @@ async function main(): Promise<void> {
     );
   }
   const sw = results.find((r) => r.name.startsWith("slipway"));
-  if (!sw) return;
-  console.log(
-    `\nslipway failed requests: ${sw.total.failures} (goal 0) ${sw.total.failures === 0 ? "✔" : "✖"}`,
-  );
+  if (!sw) return {};
   const hop = results.find((r) => r.name.startsWith("nginx"));
   const anchors = results.filter((r) => r !== sw && r !== hop);
-  if (hop)
-    console.log(
-      `slipway p99 / nginx-in-front's (one proxy hop each): whole run ${(sw.total.latency.p99 / hop.total.latency.p99).toFixed(2)}×, ` +
-        `outside the switches ${(sw.steady.latency.p99 / hop.steady.latency.p99).toFixed(2)}×`,
-    );
-  if (anchors.length === 0) return;
-  const best = anchors.reduce((a, b) => (b.total.latency.p99 < a.total.latency.p99 ? b : a));
-  const ratio = sw.total.latency.p99 / best.total.latency.p99;
-  const bestSteady = Math.min(...anchors.map((r) => r.steady.latency.p99));
+  const out: RoundRatios = {};
+  if (hop) out.hop = sw.total.latency.p99 / hop.total.latency.p99;
+  if (anchors.length) {
+    const best = anchors.reduce((a, b) => (b.total.latency.p99 < a.total.latency.p99 ? b : a));
+    out.best = best.name;
+    out.whole = sw.total.latency.p99 / best.total.latency.p99;
+    out.steady = sw.steady.latency.p99 / Math.min(...anchors.map((r) => r.steady.latency.p99));
+    if (hop) out.hopCost = hop.total.latency.p99 / best.total.latency.p99;
+  }
   console.log(
-    `slipway whole-run p99 / best anchor's (${best.name}): ${ratio.toFixed(2)}× (goal ≤ 1.5×) ${ratio <= 1.5 ? "✔" : "✖"}` +
-      `\nslipway p99 outside the switches / best anchor's: ${(sw.steady.latency.p99 / bestSteady).toFixed(2)}×`,
+    `slipway whole-run p99 / best anchor's (${out.best ?? "–"}): ${out.whole?.toFixed(2) ?? "–"}×; outside the switches ${out.steady?.toFixed(2) ?? "–"}×; ` +
+      `/ nginx-in-front's (one proxy hop each): ${out.hop?.toFixed(2) ?? "–"}×; nginx-in-front's / the best anchor's: ${out.hopCost?.toFixed(2) ?? "–"}×`,
   );
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string", default: "30" },
+      rate: { type: "string", default: "600" },
+      concurrency: { type: "string", default: "16" },
+      rounds: { type: "string", default: "3" },
+      warm: { type: "string", default: "3" },
+      only: { type: "string" },
+    },
+  });
+  const cfg: Config = {
+    duration: Number(values.duration) * 1000,
+    warmMs: Number(values.warm) * 1000,
+    rate: Number(values.rate),
+    concurrency: Number(values.concurrency),
+  };
+  const rounds = Math.max(1, Number(values.rounds));
+  const ONLY = values.only?.split(",");
+  if (!existsSync(join(ROOT, "dist", "cli", "main.js"))) throw new Error("run `npm run build` first");
+  const keys = ["slipway", "pm2-fork", "pm2-cluster", "stop-start", "nginx"];
+  const makers = [slipway, () => pm2("fork"), () => pm2("cluster"), stopStart, nginxStopStart].filter(
+    (_, i) => !ONLY || ONLY.includes(keys[i]),
+  );
+  console.log(
+    `downtime: ${cfg.rate} req/s target, ${cfg.concurrency} keep-alive loops, ${cfg.duration / 1000} s per run, ` +
+      `${rounds} round${rounds > 1 ? "s" : ""} (order alternating), ${cfg.warmMs / 1000} s of load before each run; ` +
+      `node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")}`,
+  );
+  await warmUp(cfg);
+  const ratios: RoundRatios[] = [];
+  let slipwayFailed = 0;
+  for (let round = 0; round < rounds; round++) {
+    // Alternate the order: whatever runs first or last (a colder machine, a busier one) does
+    // not always fall on the same tool.
+    const subjects = makers.map((m) => m());
+    if (round % 2) subjects.reverse();
+    if (rounds > 1)
+      console.log(`\n## round ${round + 1} of ${rounds}: ${subjects.map((s) => s.name).join(", ")}`);
+    const results: RunResult[] = [];
+    for (const s of subjects) {
+      process.stderr.write(`running ${s.name} ...\n`);
+      const r = await measure(s, cfg);
+      results.push(r);
+      printRun(r);
+    }
+    if (round % 2) results.reverse(); // the table in the same order every round
+    ratios.push(printRound(results));
+    slipwayFailed += results.find((r) => r.name.startsWith("slipway"))?.total.failures ?? 0;
+  }
+  const whole = ratios.flatMap((r) => (r.whole === undefined ? [] : [r.whole]));
+  if (!ratios.some((r) => r.hop !== undefined || r.whole !== undefined)) return;
+  const list = (xs: (number | undefined)[]) => `(rounds ${xs.map((x) => x?.toFixed(2) ?? "–").join(", ")})`;
+  console.log(
+    `\nslipway failed requests over every round: ${slipwayFailed} (goal 0) ${slipwayFailed === 0 ? "✔" : "✖"}`,
+  );
+  if (whole.length) {
+    const m = median(whole);
+    console.log(
+      `slipway whole-run p99 / best anchor's, median of rounds: ${m.toFixed(2)}× (goal ≤ 1.5×) ${m <= 1.5 ? "✔" : "✖"} ${list(ratios.map((r) => r.whole))}` +
+        `\n  outside the switches: ${median(ratios.flatMap((r) => (r.steady === undefined ? [] : [r.steady]))).toFixed(2)}× ${list(ratios.map((r) => r.steady))}`,
+    );
+  }
+  const hops = ratios.flatMap((r) => (r.hop === undefined ? [] : [r.hop]));
+  if (hops.length)
+    console.log(
+      `slipway whole-run p99 / nginx-in-front's, median of rounds: ${median(hops).toFixed(2)}× ${list(ratios.map((r) => r.hop))}`,
+    );
+  const costs = ratios.flatMap((r) => (r.hopCost === undefined ? [] : [r.hopCost]));
+  if (costs.length)
+    console.log(
+      `one proxy hop (nginx in front) / the best anchor's whole-run p99, median of rounds: ${median(costs).toFixed(2)}× ${list(ratios.map((r) => r.hopCost))}`,
+    );
 }
 
 // bench/rollback-latency.ts imports the helpers above; run only when executed directly.
