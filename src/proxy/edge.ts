@@ -13,6 +13,7 @@ import type { TLSSocket } from "node:tls";
 import type { Logger } from "../logger.js";
 import type { CertStore } from "./certs.js";
 import type { Route, RouteEdge } from "./contract.js";
+import { fastAccept } from "./fast-accept.js";
 import { forwardHttp, type Via } from "./forward.js";
 import { sendPage } from "./pages.js";
 import { ProxyControlError } from "./paths.js";
@@ -255,6 +256,9 @@ export class Edge {
         reject(new ProxyControlError(409, `cannot listen on ${s.addr}: ${e.code ?? e.message}${hint}`));
       });
       raw.listen(port, host, () => {
+        // Plain connections read through the shared buffer; TLS and PROXY-protocol ones (their
+        // first bytes are read by something else) as usual.
+        if (kind === "http" && !proxyProtocol) fastAccept(raw);
         raw.removeAllListeners("error");
         raw.on("error", (e) => this.deps.log.error("listener error", { listen: s.addr, error: e.message }));
         this.shared.set(s.addr, s);

@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { createServer as createNetServer } from "node:net";
 import type { Server as NetServer, Socket } from "node:net";
+import { fastAccept, readsShared, setReader } from "./fast-accept.js";
 import { RawRequest, RawResponse, type MessageConn } from "./raw-message.js";
 
 interface Parser {
@@ -63,6 +64,8 @@ export class RawConn implements MessageConn {
   private partialUrl = "";
   private last: RawRequest | undefined;
   private upgraded = false;
+  /** Reads come through the shared buffer (fast-accept.ts), not 'data' events. */
+  private readonly shared: boolean;
   /** The client sent its FIN: answer what it asked, then close. */
   private ending = false;
   /** Reading stopped until the queue and the write buffer catch up (see MAX_WAITING). */
@@ -86,7 +89,11 @@ export class RawConn implements MessageConn {
     p[HTTPParser.kOnBody] = (b: Buffer) => this.last?.push(b);
     p[HTTPParser.kOnMessageComplete] = () => this.last?.finish();
     this.parser = p;
-    socket.on("data", this.onData);
+    // A connection of a fastAccept listener reads through the shared buffer; any other (TLS,
+    // after a PROXY header that left bytes in the socket's buffer) through 'data' events.
+    this.shared = readsShared(socket) && socket.readableLength === 0;
+    if (this.shared) setReader(socket, this.onChunk);
+    else socket.on("data", this.onData);
     socket.on("error", () => socket.destroy());
     socket.on("close", this.onClose);
     socket.on("end", this.onEnd);
@@ -96,16 +103,29 @@ export class RawConn implements MessageConn {
     return this.current !== undefined || this.waiting.length > 0;
   }
 
+  /** One read in the shared buffer: parsed to the end here, no view of it kept. */
+  private onChunk = (d: Buffer): boolean => {
+    this.onData(d);
+    return true; // backpressure pauses the socket instead (see MAX_WAITING)
+  };
+
   private onData = (d: Buffer): void => {
     const r = this.parser.execute(d);
     if (typeof r !== "number") {
-      this.socket.removeListener("data", this.onData);
+      this.stopReading();
       if (!this.busy && this.socket.writable) this.socket.end(BAD_REQUEST);
       else this.socket.destroy();
       return;
     }
-    if (this.upgraded) this.upgrade(d.subarray(r));
+    // The bytes after an upgrade's head go with the socket: copied out of the shared buffer.
+    if (this.upgraded) this.upgrade(this.shared ? Buffer.from(d.subarray(r)) : d.subarray(r));
   };
+
+  /** The parser lets go of the socket's reads (they go to its Readable side from now on). */
+  private stopReading(): void {
+    if (this.shared) setReader(this.socket, null);
+    else this.socket.removeListener("data", this.onData);
+  }
 
   private onHeadersComplete = (
     major: number,
@@ -148,7 +168,7 @@ export class RawConn implements MessageConn {
   /** The connection is the upgrade's now: the parser and these listeners let go of it. */
   private upgrade(head: Buffer): void {
     const req = this.last!;
-    this.socket.removeListener("data", this.onData);
+    this.stopReading();
     this.socket.removeListener("close", this.onClose);
     this.socket.removeListener("end", this.onEnd);
     this.server.forget(this);
@@ -236,9 +256,13 @@ export class RawHttpServer extends EventEmitter {
   }
 
   listen(port: number, host: string, cb: () => void): this {
-    this.net = createNetServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s));
-    this.net.on("error", (e) => this.emit("error", e));
-    this.net.listen(port, host, cb);
+    const net = createNetServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s));
+    this.net = net;
+    net.on("error", (e) => this.emit("error", e));
+    net.listen(port, host, () => {
+      fastAccept(net);
+      cb();
+    });
     return this;
   }
 
