@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startLoad, summarize, type LoadReport, type Sample } from "../test/e2e/load.js";
 import { freePort } from "../test/support/ports.js";
+import { startNginx } from "./nginx.js";
 
 interface Config {
   duration: number;
@@ -270,34 +271,7 @@ function nginxStopStart(): Subject {
     name: "nginx → plain stop/start",
     async setup(dir, port) {
       const appPort = await freePort();
-      const ng = join(dir, "nginx");
-      mkdirSync(ng, { recursive: true });
-      writeFileSync(
-        join(ng, "nginx.conf"),
-        `worker_processes 1;
-pid ${ng}/nginx.pid;
-error_log ${ng}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${ng}/body; proxy_temp_path ${ng}/proxy; fastcgi_temp_path ${ng}/fcgi;
-  uwsgi_temp_path ${ng}/uwsgi; scgi_temp_path ${ng}/scgi;
-  upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-  }
-}`,
-      );
-      nginx = spawn("nginx", ["-p", ng, "-c", join(ng, "nginx.conf"), "-g", "daemon off;"], {
-        stdio: ["ignore", "ignore", "inherit"],
-      });
+      nginx = startNginx(join(dir, "nginx"), { upstreamPort: appPort, servers: [{ port }] });
       await inner.setup(dir, appPort);
       await until(() => answers(port, "v1"), "nginx → v1");
     },

@@ -18,13 +18,14 @@
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type * as ProxyClientModule from "../src/proxy/client.js";
 import { freePort, waitFor } from "../test/support/ports.js";
 import { makeTestCa } from "../test/support/test-ca.js";
+import { startNginx } from "./nginx.js";
 
 const { values } = parseArgs({
   options: {
@@ -142,43 +143,10 @@ try {
 
   // nginx: the reverse proxy a user would pick instead, configured as it is usually run.
   const ngPort = await freePort();
-  const ng = join(dir, "nginx");
-  await mkdir(ng, { recursive: true });
-  // The same location on both servers: keep-alive upstream, the headers kamal-proxy/Slipway set.
-  const location = `    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }`;
-  const conf = `
-worker_processes ${workers};
-pid ${ng}/nginx.pid;
-error_log ${ng}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${ng}/body; proxy_temp_path ${ng}/proxy; fastcgi_temp_path ${ng}/fcgi;
-  uwsgi_temp_path ${ng}/uwsgi; scgi_temp_path ${ng}/scgi;
-  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${ngPort};
-${location}
-  }
-  server {
-    listen 127.0.0.1:${ngTlsPort} ssl;
-    ssl_certificate ${cert.cert};
-    ssl_certificate_key ${cert.key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-${location}
-  }
-}`;
-  await writeFile(join(ng, "nginx.conf"), conf);
-  const nginx = spawn("nginx", ["-p", ng, "-c", join(ng, "nginx.conf"), "-g", "daemon off;"], {
-    stdio: ["ignore", "inherit", "inherit"],
+  const nginx = startNginx(join(dir, "nginx"), {
+    upstreamPort: upPort,
+    workers,
+    servers: [{ port: ngPort }, { port: ngTlsPort, tls: cert }],
   });
   children.push(nginx);
   await waitFor(() => fetch(`http://127.0.0.1:${ngPort}/`).then((r) => r.ok), { what: "nginx" });
