@@ -68,20 +68,31 @@ function cgroupMemory() {
   if (v2 !== undefined) {
     const s = read("/sys/fs/cgroup/memory.stat");
     const limit = v2 === "max" ? undefined : Number(v2);
-    return { limit, used: Number(read("/sys/fs/cgroup/memory.current") ?? 0) - stat(s, "inactive_file") };
+    return {
+      limit,
+      used: Number(read("/sys/fs/cgroup/memory.current") ?? 0) - stat(s, "inactive_file"),
+      anon: stat(s, "anon"),
+    };
   }
   const v1 = read("/sys/fs/cgroup/memory/memory.limit_in_bytes");
   const s = read("/sys/fs/cgroup/memory/memory.stat");
   const limit = v1 === undefined || Number(v1) > 2 ** 60 ? undefined : Number(v1);
   const used =
     Number(read("/sys/fs/cgroup/memory/memory.usage_in_bytes") ?? 0) - stat(s, "total_inactive_file");
-  return { limit, used };
+  return { limit, used, anon: stat(s, "total_rss") };
 }
 function fillMemory(ratio) {
   const { limit } = cgroupMemory();
   if (!limit) return { error: "no memory limit on this container" };
   const chunk = 2 * 2 ** 20;
-  for (let i = 0; i < 4096 && cgroupMemory().used < ratio * limit; i++) {
+  // The page cache the kernel evicts under pressure leaves `used`, so the loop could fill on
+  // into the OOM killer: the process's own memory stops 20 MiB short of the limit (its code
+  // pages need room), which still counts as 84 % with nothing else.
+  const full = () => {
+    const m = cgroupMemory();
+    return m.used >= ratio * limit || m.anon >= limit - 20 * 2 ** 20;
+  };
+  for (let i = 0; i < 4096 && !full(); i++) {
     const b = Buffer.allocUnsafe(chunk);
     b.fill(i & 0xff); // touch every page so that it is resident
     ballast.push(b);
