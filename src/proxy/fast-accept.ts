@@ -19,7 +19,13 @@ import { Socket, type Server } from "node:net";
 /** A reader: true to go on reading, false to stop (the socket resumes reading on resume()). */
 export type Reader = (chunk: Buffer) => boolean;
 
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/**
+ * The proxy's one read buffer, for these sockets and the upstream client's (upstream.ts). Safe to
+ * share: a read's callback runs to its end before the next read of any socket, parses the whole
+ * chunk and keeps no view of it — llhttp's body chunks are copies, and Node's parser saves an
+ * unfinished header into its own memory at the end of each execute().
+ */
+export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const READER = Symbol("slipway.reader");
 
 type ReadingSocket = Socket & { [READER]?: Reader | null };
@@ -60,7 +66,6 @@ export function fastAccept(server: Server): boolean {
   const original = handle.onconnection;
   handle.onconnection = function (err: number, clientHandle: unknown) {
     if (err || server.maxConnections) return original.call(this, err, clientHandle);
-    const ch = clientHandle as { setNoDelay?: (on: boolean) => void };
     const socket = new Socket({
       handle: clientHandle,
       allowHalfOpen: internals.allowHalfOpen,
@@ -69,10 +74,9 @@ export function fastAccept(server: Server): boolean {
       onread: { buffer: READ_BUFFER, callback: onRead as (n: number, b: Uint8Array) => boolean },
     } as ConstructorParameters<typeof Socket>[0]) as ReadingSocket;
     socket[READER] = null;
-    if (internals.noDelay && ch.setNoDelay) socket.setNoDelay(true);
+    if (internals.noDelay) socket.setNoDelay(true);
     internals._connections++;
-    (socket as unknown as { server: Server; _server: Server }).server = server;
-    (socket as unknown as { _server: Server })._server = server;
+    Object.assign(socket, { server, _server: server });
     server.emit("connection", socket);
   };
   return true;

@@ -89,8 +89,8 @@ export class RawConn implements MessageConn {
     p[HTTPParser.kOnBody] = (b: Buffer) => this.last?.push(b);
     p[HTTPParser.kOnMessageComplete] = () => this.last?.finish();
     this.parser = p;
-    // A connection of a fastAccept listener reads through the shared buffer; any other (TLS,
-    // after a PROXY header that left bytes in the socket's buffer) through 'data' events.
+    // A connection of a fastAccept listener reads through the shared buffer (unless bytes already
+    // went to its Readable side); any other (TLS, PROXY protocol) through 'data' events.
     this.shared = readsShared(socket) && socket.readableLength === 0;
     if (this.shared) setReader(socket, this.onChunk);
     else socket.on("data", this.onData);

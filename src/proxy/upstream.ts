@@ -7,6 +7,7 @@
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
+import { READ_BUFFER } from "./fast-accept.js";
 
 interface Parser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -24,14 +25,6 @@ interface ParserClass {
   kOnMessageComplete: number;
 }
 const { HTTPParser } = createRequire(import.meta.url)("_http_common") as { HTTPParser: ParserClass };
-
-/**
- * Every upstream socket reads into this one buffer (net's `onread`): no buffer, Readable push,
- * 'data' event and read-more tick per read. Safe to share because each read is parsed to the end
- * in its callback and nothing keeps a view of it: llhttp's body chunks are copies, and Node's
- * parser saves an unfinished header into its own memory at the end of each execute().
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** An idle connection older than this is closed rather than reused (Node servers close after 5 s). */
 const IDLE_MS = 4_000;
@@ -85,6 +78,8 @@ export class UpstreamConn {
     p[HTTPParser.kOnBody] = (b: Buffer) => this.sink?.upData(b);
     p[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
     this.parser = p;
+    // Every upstream socket reads into the proxy's one read buffer (net's `onread`): no buffer,
+    // Readable push, 'data' event and read-more tick per read.
     const s = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket = s;
     s.once("connect", () => {
