@@ -2,7 +2,7 @@
 import { errorMessage, OperationFailed } from "../errors.js";
 import { proxied } from "../spec/defaults.js";
 import type { Resolution } from "../spec/resolve.js";
-import { restartableSpec } from "./deployed.js";
+import { readableSpec, restartableSpec } from "./deployed.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 import type { Revision } from "../store/store.js";
 import { artifactRevision } from "./artifacts.js";
@@ -77,8 +77,10 @@ export async function undo(
     const svc = spec.services[st.service];
     try {
       if (!st.oldStopped && st.old.length) {
-        // The old slot is still running: send traffic back to it, drop the candidates.
-        await routeTo(stubReq(deps, spec, svc), st.old);
+        // The old slot is still running: send traffic back to it, drop the candidates. The route
+        // is the running release's (its port, domains, certificate), not the failed spec's.
+        const back = previousRoute(previous, st.service, resolution) ?? { spec, svc };
+        await routeTo(stubReq(deps, back.spec, back.svc), st.old);
         const kept = await stopInstances(deps, svc, st.fresh, "failed");
         out.push({
           service: st.service,
@@ -144,6 +146,22 @@ function keptNote(spec: ResolvedSpec, st: RolloutState, kept: string[]): string 
     `; failed instance(s) kept stopped: ${kept.join(", ")}` +
     ` (slipway logs ${spec.env} ${st.service} --revision ${rev}, or docker logs ${kept[0]})`
   );
+}
+
+/** The service as the deployed revision routes it (no secret needed); undefined: use the new spec's. */
+function previousRoute(
+  previous: Revision | undefined,
+  service: string,
+  resolution: Resolution,
+): { spec: ResolvedSpec; svc: ResolvedService } | undefined {
+  if (!previous) return undefined;
+  try {
+    const prev = readableSpec(previous, resolution.secrets);
+    const svc = prev.services[service];
+    return svc && proxied(svc) ? { spec: prev, svc } : undefined;
+  } catch {
+    return undefined; // a snapshot that cannot be read: the new spec's route, as before
+  }
 }
 
 function stubReq(deps: EngineDeps, spec: ResolvedSpec, svc: ResolvedService): RolloutRequest {

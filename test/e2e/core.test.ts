@@ -189,6 +189,26 @@ describe("deploy, redeploy, history, rollback", () => {
     await waitFor(() => appProcesses(p.dir).length === 3, { what: "v2 candidates gone", timeoutMs: 15_000 });
   });
 
+  it("a failed deploy that changed the port leaves the old port serving the old release", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["deploy", "development", "--version", "v1", "--only", "api"]).code).toBe(0);
+    const newPort = await freePort();
+    writeFileSync(p.file, readFileSync(p.file, "utf8").replace(`port: ${p.ports.api}`, `port: ${newPort}`));
+    const bad = p.cli(["deploy", "development", "--version", "v2", "--only", "api"], {
+      env: { FAIL_HEALTH: "1", START_TIMEOUT: "2s" },
+    });
+    expect(bad.code, bad.stderr).toBe(1);
+    // The undo puts traffic back where the deployed revision had it, not on the failed spec's port.
+    expect((await p.get("api")).body).toBe("v1");
+    const st = p.cli(["status", "development", "--json"]).json<StatusJson>().result;
+    expect(st.revision).toMatchObject({ number: 1, status: "deployed" });
+    const onNew = await fetch(`http://127.0.0.1:${newPort}/`).then(
+      (r) => `HTTP ${r.status}`,
+      () => "refused",
+    );
+    expect(onNew).toBe("refused");
+  });
+
   it("a first deploy that fails leaves nothing running", async () => {
     const p = (project = await makeProject());
     const r = p.cli(["deploy", "development", "--version", "v1", "--in-process"], {
