@@ -3,7 +3,8 @@
  * checked: what no schema can say (a domain twice, tls without an https listener, files that
  * do not exist), and the certificate checks that watch expiry for the daemon's alerts.
  */
-import { existsSync } from "node:fs";
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { PathSegment } from "./load.js";
 import { proxied } from "./defaults.js";
@@ -72,10 +73,57 @@ export function resolveTls(
     return { acme: tls.acme };
   }
   const files = { cert: resolvePath(ctx.dir, tls.cert), key: resolvePath(ctx.dir, tls.key) };
-  if (!ctx.lenient)
-    for (const k of ["cert", "key"] as const)
-      if (!existsSync(files[k])) at([...where, k], `file not found: ${tls[k]} (${files[k]})`);
+  if (!ctx.lenient) {
+    const missing = (["cert", "key"] as const).filter((k) => !existsSync(files[k]));
+    for (const k of missing) at([...where, k], `file not found: ${tls[k]} (${files[k]})`);
+    if (!missing.length) checkKeyPair(files, tls, domains ?? [], where, at);
+  }
   return files;
+}
+
+/**
+ * The pair loads, the key is the certificate's and the certificate covers every domain — what the
+ * proxy would refuse at the switch, said here at the field before anything starts. A file this
+ * process may not read (a key only the daemon's user can) is left to the proxy.
+ */
+function checkKeyPair(
+  files: { cert: string; key: string },
+  tls: { cert: string; key: string },
+  domains: string[],
+  where: PathSegment[],
+  at: At,
+): void {
+  const read = (f: string): string | undefined => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  const certText = read(files.cert);
+  const keyText = read(files.key);
+  if (certText === undefined || keyText === undefined) return;
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(certText);
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(pem?.[0] ?? "");
+  } catch {
+    return at([...where, "cert"], `${tls.cert} holds no PEM certificate`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyText);
+  } catch {
+    return at([...where, "key"], `${tls.key} holds no (unencrypted) PEM private key`);
+  }
+  if (!leaf.checkPrivateKey(key))
+    at([...where, "key"], `${tls.key} is not the private key of the certificate in ${tls.cert}`);
+  const uncovered = domains.filter((d) => leaf.checkHost(d) === undefined);
+  if (uncovered.length)
+    at(
+      [...where, "cert"],
+      `the certificate in ${tls.cert} (${leaf.subject.replace(/\n/g, ", ")}) does not cover ${uncovered.join(", ")}`,
+    );
 }
 
 /** Domains: valid names, each on one service only, and somewhere to be served. */

@@ -189,4 +189,34 @@ services:
     expect(v.err).toMatch(/slipway\.yaml:\d+:\d+.*x\.test is also a domain of service "one"/);
     expect(v.err).toContain("tls needs an HTTPS listener: set environments.development.proxy.https");
   });
+
+  it("refuses a key that is not the certificate's and a certificate that does not cover a domain, before anything starts", async () => {
+    const x = ca.issue("pair-x", ["x.test"]);
+    const y = ca.issue("pair-y", ["y.test"]);
+    const cli = project(
+      "pair",
+      spec(
+        "pair",
+        await freePort(),
+        `http: ${await freePort()}, https: ${await freePort()}`,
+        "x.test, www.x.test",
+        `tls: { cert: "${x.cert}", key: "${y.key}" }`,
+      ),
+    );
+    // validate is lenient about files (they may exist only where it deploys); plan and deploy are not.
+    for (const args of [
+      ["plan", "development"],
+      ["deploy", "development", "--in-process"],
+    ]) {
+      const r = cli(args);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(
+        /slipway\.yaml:\d+:\d+: services\.api\.tls\.key: .*pair-y\.key is not the private key/,
+      );
+      expect(r.err).toMatch(
+        /services\.api\.tls\.cert: the certificate in .*pair-x\.pem .* does not cover www\.x\.test/,
+      );
+    }
+    expect(cli(["history", "development"]).out).toContain("no revisions yet");
+  });
 });
