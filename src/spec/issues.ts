@@ -60,14 +60,43 @@ export function knownKeys(schema: AnyZod, path: PathSegment[]): string[] {
   return [...keys];
 }
 
+/** What a YAML value is, in the file's terms (never the value: it may hold a secret). */
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `a ${typeof v}`; // string, number, boolean
+}
+
+/** The forms a union allows, when its branches say so at the value itself ("process", "docker", …). */
+function unionMessage(issue: z.core.$ZodIssueInvalidUnion): string {
+  const values: unknown[] = [];
+  const types = new Set<string>();
+  for (const branch of issue.errors)
+    for (const i of branch) {
+      if (i.path.length) continue;
+      if (i.code === "invalid_value") values.push(...i.values);
+      else if (i.code === "invalid_type") types.add(i.expected);
+    }
+  if (!values.length) return "value does not match any allowed form";
+  const forms = [
+    ...values.map((v) => JSON.stringify(v)),
+    ...[...types].map((t) => `${/^[aeiou]/.test(t) ? "an" : "a"} ${t}`),
+  ];
+  const words = values.filter((v): v is string => typeof v === "string");
+  const hint = typeof issue.input === "string" ? didYouMean(issue.input, words) : "";
+  return `expected one of ${forms.join(", ")}${hint}`;
+}
+
+/** Parse issues need `reportInput: true` (zod leaves the input out otherwise). */
 function message(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case "invalid_type":
       return issue.input === undefined
         ? `required (expected ${issue.expected})`
-        : `expected ${issue.expected}`;
+        : `expected ${issue.expected}, got ${kindOf(issue.input)}`;
     case "invalid_union":
-      return "value does not match any allowed form";
+      return unionMessage(issue);
     case "invalid_value":
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     default:

@@ -87,6 +87,25 @@ describe("resolveSpec", () => {
     );
   });
 
+  it("tells a wrong type from a missing value, and lists a union's allowed values with a suggestion", () => {
+    const l = project(
+      BASE.replace("port: 8080", 'port: "abc"')
+        .replace("run: node server.js", "run: [node, server.js]")
+        .replace("development:\n    target: process", "development:\n    target: proces"),
+    );
+    const e = specError(() => validateAll(l, {}));
+    const msgs = e.issues.map((i) => `${i.line}: ${i.path}: ${i.message}`);
+    expect(msgs).toContain("13: services.web.port: expected number, got a string");
+    expect(msgs).toContain("11: services.web.run: expected string, got a list");
+    expect(msgs).toContain(
+      '4: environments.development.target: expected one of "process", "docker", "kubernetes", an object (did you mean "process"?)',
+    );
+    const missing = project(BASE.replace("project: hello\n", ""));
+    expect(specError(() => validateAll(missing, {})).issues.map((i) => i.message)).toContain(
+      "required (expected string)",
+    );
+  });
+
   it("reports a missing required variable with its message, where it is used", () => {
     const l = project(BASE);
     const e = specError(() => resolveSpec(l, { env: "development", vars: {} }));

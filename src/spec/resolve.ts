@@ -71,7 +71,7 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues);
   if (issues.length) throw new SpecError(issues);
 
-  const parsed = specSchema.safeParse(value);
+  const parsed = specSchema.safeParse(value, { reportInput: true }); // wrong type vs missing
   if (!parsed.success)
     throw new SpecError(zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath));
   const fromFiles = new Map<string, Map<string, FileSource>>();
