@@ -139,8 +139,9 @@ const gate = async (
   const target = {
     host: inst.host ?? "127.0.0.1",
     port: inst.port,
-    cwd: (inst.meta?.dir as string) ?? undefined,
-    env: svc.env,
+    // exec runs where the app does (its release directory), with its port.
+    cwd: ((inst.meta?.release ?? inst.meta?.dir) as string) ?? undefined,
+    env: { ...svc.env, ...(inst.port !== undefined ? { PORT: String(inst.port) } : {}) },
   };
   if (opts?.once) {
     const r = await probe.check(target, { timeoutMs: Math.min(health.timeout, 2000), signal });

@@ -18,12 +18,12 @@ export class AllProbe implements Probe {
   async check(target: ProbeTarget, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ProbeResult> {
     const started = performance.now();
     const results = await Promise.all(this.probes.map((p) => p.check(target, opts)));
-    const failed = results.filter((r) => !r.ok);
+    // Each message under its own probe's kind: the failed ones when any failed, else all.
+    const named = results.map((r, i) => ({ ok: r.ok, text: `${this.probes[i].kind}: ${r.message}` }));
+    const failed = named.filter((r) => !r.ok);
     return {
       ok: failed.length === 0,
-      message: (failed.length ? failed : results)
-        .map((r, i) => `${this.probes[i].kind}: ${r.message}`)
-        .join("; "),
+      message: (failed.length ? failed : named).map((r) => r.text).join("; "),
       durationMs: performance.now() - started,
     };
   }

@@ -87,7 +87,7 @@ describe("resolveSpec", () => {
     );
   });
 
-  it("tells a wrong type from a missing value, and lists a union's allowed values with a suggestion", () => {
+  it("tells a wrong type from a missing value, lists a union's allowed values, refuses a health check without a kind", () => {
     const l = project(
       BASE.replace("port: 8080", 'port: "abc"')
         .replace("run: node server.js", "run: [node, server.js]")
@@ -99,6 +99,10 @@ describe("resolveSpec", () => {
     expect(msgs).toContain("11: services.web.run: expected string, got a list");
     expect(msgs).toContain(
       '4: environments.development.target: expected one of "process", "docker", "kubernetes", an object (did you mean "process"?)',
+    );
+    const noKind = project(BASE.replace("health: { http: /health,", "health: {"));
+    expect(specError(() => validateAll(noKind, {})).message).toMatch(
+      /slipway\.yaml:15:\d+: services\.web\.health: a health check needs one of http, tcp: true, exec, postgres or redis/,
     );
     const missing = project(BASE.replace("project: hello\n", ""));
     expect(specError(() => validateAll(missing, {})).issues.map((i) => i.message)).toContain(

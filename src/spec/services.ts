@@ -104,6 +104,7 @@ function resolveService(
     at(["services", name], "service names are lower-case letters, digits, - or _");
   const svcEnv = serviceEnv(name, s, env, ctx, at);
   checkDependencies(name, s, p, at);
+  checkHealthKind(name, s, at);
   const stateful = s.stateful ?? false;
   const proxy = proxied({ port: s.port, proxy: s.proxy, stateful });
   const strategy = strategyOf(name, s, stateful, proxy, at);
@@ -149,6 +150,20 @@ function resolveService(
     ...kubernetesFields(s),
     ...edgeFields(name, s, env, ctx, at),
   };
+}
+
+/** A `health:` must say how to probe (else the deploy would find out with instances started). */
+function checkHealthKind(name: string, s: ParsedService, at: At): void {
+  const h = s.health;
+  if (
+    h &&
+    h.http === undefined &&
+    !h.tcp &&
+    h.exec === undefined &&
+    h.postgres === undefined &&
+    h.redis === undefined
+  )
+    at(["services", name, "health"], "a health check needs one of http, tcp: true, exec, postgres or redis");
 }
 
 /** `domains` (lower-cased) and `tls` (files made absolute) for the proxy or the Ingress. */

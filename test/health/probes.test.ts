@@ -159,4 +159,19 @@ describe("createProbe", () => {
     expect(createProbe(healthSchema.parse({ tcp: true, exec: "true" })).kind).toBe("tcp+exec");
     expect(() => createProbe(healthSchema.parse({ interval: "1s" }))).toThrow(SpecError);
   });
+
+  it("names a failing probe of several by its own kind", async () => {
+    const srv = createTcpServer((s) => s.destroy());
+    const port = await listen(srv);
+    try {
+      const r = await createProbe(healthSchema.parse({ tcp: true, exec: "echo not ready; exit 3" })).check(
+        { host: "127.0.0.1", port },
+        opts,
+      );
+      expect(r.ok).toBe(false);
+      expect(r.message).toMatch(/^exec: exit 3 in \d+ms: not ready$/);
+    } finally {
+      srv.close();
+    }
+  });
 });

@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessDriver } from "../../src/drivers/process/process-driver.js";
+import { makeHealthGate } from "../../src/engine/health-gate.js";
+import { healthSchema } from "../../src/spec/schema.js";
 import { groupMembers, readStat } from "../../src/drivers/process/procfs.js";
 import { pidAlive as isAlive } from "../../src/util/pid.js";
 import { waitFor } from "../support/ports.js";
@@ -66,6 +68,18 @@ describe("ProcessDriver lifecycle", () => {
     const last = await driver.lastLogLines(inst, 5);
     expect(last.join("\n")).toContain("got SIGTERM");
     expect(existsSync(join(home, "logs", "hello", "dev", "web", inst.id, "app.log"))).toBe(true);
+  });
+
+  it("health.exec runs in the release directory with the instance's $PORT, also once adopted", async () => {
+    sb = sandbox({ "server.mjs": SERVER_JS, "ready.sh": 'test -n "$PORT" && test -f server.mjs\n' });
+    const health = healthSchema.parse({ exec: "sh ./ready.sh", interval: "100ms", startTimeout: "5s" });
+    const svc = service(sb.app, { health });
+    const inst = await sb.driver.start(await request(sb.driver, svc));
+    const gate = makeHealthGate(); // the process target has no exec: the probe runs here
+    expect(await gate(svc, inst, undefined)).toMatchObject({ healthy: true });
+    const [adopted] = await new ProcessDriver({ home: sb.home }).inspect("hello", "dev");
+    expect(await gate(svc, adopted, undefined, { once: true })).toMatchObject({ healthy: true });
+    await sb.driver.stop(inst, { signal: "SIGTERM", graceMs: 3000 });
   });
 
   it("kill -9 of the shim: inspect() drops the instance and the app does not survive as an orphan", async () => {

@@ -27,7 +27,12 @@ export function toInstance(s: ShimState, dir: string): Instance {
     startedAt: s.startedAt,
     restarts: s.restarts,
     ...(s.lastExit ? { lastExit: s.lastExit } : {}),
-    meta: { dir, startTime: s.shimStartTime, appStartTime: s.appStartTime },
+    meta: {
+      dir,
+      startTime: s.shimStartTime,
+      appStartTime: s.appStartTime,
+      ...(s.release ? { release: s.release } : {}),
+    },
   };
 }
 
@@ -50,6 +55,7 @@ export function fromInstance(i: Instance): ShimState {
     appStartTime: typeof meta.appStartTime === "number" ? meta.appStartTime : undefined,
     startedAt: i.startedAt,
     restarts: i.restarts,
+    ...(typeof meta.release === "string" ? { release: meta.release } : {}),
   };
 }
 

@@ -188,6 +188,7 @@ export class ProcessDriver implements Driver {
         slot: req.slot,
         index: req.index,
         ...(port !== undefined ? { host: "127.0.0.1", port } : {}),
+        release: req.artifact.ref,
       },
       instanceDir: at.dir,
       cwd: req.artifact.ref,

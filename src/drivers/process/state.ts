@@ -25,6 +25,8 @@ export interface InstanceIdentity {
   index: number;
   host?: string;
   port?: number;
+  /** The release directory the app runs in (where `health.exec` runs too). */
+  release?: string;
 }
 
 export interface RestartPolicy {
