@@ -27,4 +27,14 @@ describe("prune", () => {
     expect(rb.code).toBe(1);
     expect((await p.get("api")).body).toBe("v5");
   });
+
+  it("a rollback after destroy says the releases went with it, not to raise retain", async () => {
+    const p = (project = await makeProject());
+    for (const v of ["v1", "v2"])
+      expect(p.cli(["deploy", "development", "--in-process", "--version", v]).code).toBe(0);
+    expect(p.cli(["destroy", "development", "--in-process"]).code).toBe(0);
+    const rb = p.cli(["rollback", "development", "--in-process"]);
+    expect(rb.code).toBe(1);
+    expect(rb.stderr).toMatch(/removed by `slipway destroy`.*cannot be restored: deploy it again/);
+  });
 });

@@ -34,7 +34,7 @@ export function prepareRelease(
     if (!existsSync(dest))
       throw new DriverError(
         NAME,
-        `release r${revision} of ${service.name} is no longer kept (pruned); it cannot be restored (raise services.${service.name}.retain to keep more)`,
+        `release r${revision} of ${service.name} is no longer kept (removed by \`slipway destroy\`, or pruned past services.${service.name}.retain); it cannot be restored: deploy it again`,
       );
     return artifact;
   }
