@@ -10,6 +10,7 @@ import type { Resolution } from "./spec/resolve.js";
 import type { ResolvedSpec } from "./spec/resolved.js";
 import type { Slipway } from "./slipway.js";
 import type { LogLine } from "./drivers/driver.js";
+import { makeRedactor, type Redactor } from "./util/redact.js";
 
 export const OPS = [
   "check",
@@ -122,7 +123,19 @@ interface OpCall {
 }
 type OpHandler = (c: OpCall) => Promise<unknown>;
 
-async function streamLogs({ slipway, spec, a, ctx }: OpCall): Promise<{ lines: number }> {
+/**
+ * What a log line must not show (a viewer reads logs, never secret values): the resolution's
+ * secrets and the deployed services' secret env values (env files are re-read for them).
+ */
+function logRedactor(r: Resolution): Redactor {
+  const values = [...r.secrets.values()];
+  for (const svc of Object.values(r.spec.services))
+    for (const k of svc.secretEnv ?? []) values.push(svc.env[k]);
+  return makeRedactor(values);
+}
+
+async function streamLogs({ slipway, spec, resolution, a, ctx }: OpCall): Promise<{ lines: number }> {
+  const redact = logRedactor(resolution);
   let n = 0;
   for await (const l of slipway.logs(spec, str(a.service), {
     tail: num(a.tail),
@@ -131,7 +144,7 @@ async function streamLogs({ slipway, spec, a, ctx }: OpCall): Promise<{ lines: n
     signal: ctx.signal,
     revision: num(a.revision),
   })) {
-    ctx.line?.(l);
+    ctx.line?.({ ...l, line: redact(l.line) });
     n++;
   }
   return { lines: n };

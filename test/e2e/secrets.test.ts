@@ -29,7 +29,7 @@ console.log("env-level " + process.env.ENV_CANARY);
 console.log("service file " + process.env.FILE_CANARY);
 console.log("caller " + process.env.CALLER_CANARY);
 console.log("url " + process.env.DATABASE_URL);
-const srv = createServer((req, res) => { res.writeHead(500); res.end("unhealthy"); });
+const srv = createServer((req, res) => { res.writeHead(process.env.HEALTHY === "1" ? 200 : 500); res.end("?"); });
 srv.listen(Number(process.env.PORT), "127.0.0.1");
 process.on("SIGTERM", () => process.exit(0));
 `;
@@ -59,6 +59,7 @@ services:
       CALLER_CANARY: "\${CALLER_CANARY}"
       DATABASE_URL: "postgres://app:\${URL_PW}@127.0.0.1:9/db"
       MIGRATE_FAIL: "\${MIGRATE_FAIL:-0}"
+      HEALTHY: "\${HEALTHY:-0}"
     migrate: { up: sh migrate.sh }
     health: { http: /health, interval: 200ms, timeout: 1s, startTimeout: 3s }
     stop: { grace: 1s }
@@ -212,4 +213,27 @@ describe("secret canaries", () => {
     }
     expect(found).toEqual([]);
   }, 240_000);
+
+  it("logs of a running release show no secret (a viewer reads logs, never secret values)", async () => {
+    const d = cli("deploy (healthy)", ["deploy", "development", "--version", "v5"], { HEALTHY: "1" });
+    expect(d.code, d.stderr).toBe(0);
+    const local = cli("logs", ["logs", "development", "api", "--tail", "10"]);
+    expect(local.code, local.stderr).toBe(0);
+    const daemon = JSON.parse(readFileSync(join(p!.home, "daemon.json"), "utf8")) as { url: string };
+    const viewer = p!.token("canary-viewer", "viewer");
+    const remote = await p!.cliAsync([
+      "--server",
+      daemon.url,
+      "--token",
+      viewer,
+      "logs",
+      "development",
+      "--json",
+    ]);
+    expect(remote.code, remote.stderr).toBe(0);
+    for (const r of [local, remote]) {
+      expect(r.stdout).toContain("env-level ***"); // the lines are there, the values are not
+      expect(leaks(r.stdout + r.stderr)).toEqual([]);
+    }
+  }, 120_000);
 });
