@@ -10,7 +10,7 @@ import type { EngineDeps } from "./context.js";
 import { noopSink, type EventSink } from "./events.js";
 import { locked } from "./locked.js";
 import { plan as makePlan, type Plan } from "./plan.js";
-import { assertDomainsFree } from "./edge.js";
+import { assertDomainsFree, assertPortsFree } from "./edge.js";
 import { protect, protectionEvent, protectionFacts, type Confirmation } from "./protect.js";
 import { dropStale, scaledResolution } from "./scale-record.js";
 import { observeSecrets, secretAgesFor } from "./secrets.js";
@@ -209,6 +209,7 @@ export async function deploy(
     try {
       refuseDestroy(spec, infra, opts.allowDestroy);
       if (spec.edge) await assertDomainsFree(await deps.router(), spec, p.services);
+      await assertPortsFree(deps.router, spec, p.services);
     } catch (e) {
       if (planned.saved) for (const i of infra) rmSync(i.planFile, { force: true });
       throw e;

@@ -7,6 +7,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { Refused } from "../errors.js";
 import type { RouteEdge, TrafficRouter } from "../proxy/contract.js";
+import { proxied } from "../spec/defaults.js";
 import type { ResolvedService, ResolvedSpec } from "../spec/resolved.js";
 
 const loopback = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
@@ -103,4 +104,35 @@ export async function assertDomainsFree(
             `${d} is already routed on ${addr(l)} by ${other} (project/environment/service); remove it there first or pick another domain`,
           );
       }
+}
+
+/**
+ * Refuse (exit 4) before anything starts when another project or environment's route already
+ * serves one of our services' public ports (two environments of one file on the same machine
+ * with the same `port`): the proxy would refuse the route only after the candidates started.
+ */
+export async function assertPortsFree(
+  router: () => Promise<TrafficRouter>,
+  spec: ResolvedSpec,
+  services: string[],
+): Promise<void> {
+  if (spec.target.kind === "kubernetes") return;
+  const mine = services.flatMap((n) => {
+    const svc = spec.services[n];
+    return svc && proxied(svc) && svc.port !== undefined
+      ? [{ svc, key: `${spec.project}/${spec.env}/${n}` }]
+      : [];
+  });
+  if (!mine.length) return;
+  const held = new Map<string, string>();
+  for (const r of await (await router()).getRoutes()) held.set(`${r.listen.host}:${r.listen.port}`, r.key);
+  for (const { svc, key } of mine) {
+    const addr = `${spec.proxyHost}:${svc.port}`;
+    const other = held.get(addr);
+    if (other && other !== key)
+      throw new Refused(
+        `port ${svc.port} of ${svc.name} (${addr}) is already served by ${other} (project/environment/service); ` +
+          `give ${spec.env} another port (environments.${spec.env}.services.${svc.name}.port) or remove it there first`,
+      );
+  }
 }

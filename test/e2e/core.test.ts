@@ -417,6 +417,20 @@ describe("locks and protection", () => {
     await waitFor(() => appProcesses(p.dir).length === 3, { what: "no orphan of v3", timeoutMs: 15_000 });
   });
 
+  it("a port another environment's route serves is refused with exit 4 before anything starts", async () => {
+    const p = (project = await makeProject());
+    expect(p.cli(["deploy", "development", "--version", "v1", "--only", "api"]).code).toBe(0);
+    // production names the same port on the same machine
+    const r = p.cli(["deploy", "production", "--version", "v1", "--only", "api", "--yes"]);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain(
+      `port ${p.ports.api} of api (127.0.0.1:${p.ports.api}) is already served by e2e/development/api`,
+    );
+    expect(r.stderr).not.toContain("start api");
+    expect(p.cli(["history", "production"]).stdout).toContain("no revisions yet");
+    expect((await p.get("api")).body).toBe("v1");
+  });
+
   it("a protected environment without --yes exits 4 and changes nothing", async () => {
     const p = (project = await makeProject());
     for (const args of [
