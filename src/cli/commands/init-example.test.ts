@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -24,6 +24,11 @@ describe("init --example", () => {
     expect(names).toContain("platform-helm");
     expect(names).toContain("ai-education-platform");
     expect(names).not.toContain("ci");
+  });
+
+  it("every example has the README.md that init's next step says to read", () => {
+    const missing = exampleNames().filter((n) => !existsSync(join(EXAMPLES_DIR, n, "README.md")));
+    expect(missing).toEqual([]);
   });
 
   it("copies every file, makes env files private and keeps scripts executable", () => {
