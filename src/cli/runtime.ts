@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import type { Command } from "commander";
 import {
+  Interrupted,
   SpecError,
   UsageError,
   errorMessage,
@@ -120,7 +121,11 @@ export class Cli {
         }
         return await runRemote(this.local(await ensureDaemon(this.home)), op, payload, context);
       } catch (e) {
-        if (interrupted) throw Object.assign(new Error("interrupted"), { name: "Interrupted" });
+        // Exit 130, the documented code; not an internal error (a plain Error would be one).
+        if (interrupted)
+          throw new Interrupted(
+            `interrupted: the ${op} goes on in the daemon (see: slipway status ${resolution.spec.env})`,
+          );
         throw e;
       }
     } finally {

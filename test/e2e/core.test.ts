@@ -431,6 +431,27 @@ describe("locks and protection", () => {
     expect((await p.get("api")).body).toBe("v1");
   });
 
+  it("Ctrl-C on a deploy the daemon runs detaches with exit 130, not an internal error", async () => {
+    const p = (project = await makeProject());
+    const child = spawn(process.execPath, [BIN, "-f", p.file, "deploy", "development", "--version", "v1"], {
+      env: { ...p.env, START_DELAY_MS: "3000" },
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    await waitFor(() => err.includes("start api"), { what: "the rollout started", timeoutMs: 30_000 });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(code, err).toBe(130);
+    expect(err).toContain("interrupted: the deploy goes on in the daemon (see: slipway status development)");
+    expect(err).not.toContain("internal error");
+    // It did go on: the daemon finishes the deploy.
+    await waitFor(() => p.cli(["lock", "development"]).stdout.includes("not locked"), {
+      what: "the deploy finished in the daemon",
+      timeoutMs: 60_000,
+    });
+    expect((await p.get("api")).body).toBe("v1");
+  });
+
   it("a protected environment without --yes exits 4 and changes nothing", async () => {
     const p = (project = await makeProject());
     for (const args of [
