@@ -85,7 +85,7 @@ export async function undo(
         out.push({
           service: st.service,
           ok: true,
-          message: `traffic back on the previous instances${keptNote(spec, st, kept)}`,
+          message: `traffic back on the previous instances${keptNote(spec, st, kept, deps.driver.name)}`,
         });
       } else if (st.oldStopped && prevSpec?.services[st.service] && previous) {
         const kept = await stopInstances(deps, svc, st.fresh, "failed");
@@ -107,7 +107,7 @@ export async function undo(
         out.push({
           service: st.service,
           ok: true,
-          message: `restarted revision ${previous.number}${keptNote(spec, st, kept)}`,
+          message: `restarted revision ${previous.number}${keptNote(spec, st, kept, deps.driver.name)}`,
         });
       } else {
         // A first deploy: nothing to go back to.
@@ -116,7 +116,7 @@ export async function undo(
         out.push({
           service: st.service,
           ok: true,
-          message: `new instances stopped (no previous revision)${keptNote(spec, st, kept)}`,
+          message: `new instances stopped (no previous revision)${keptNote(spec, st, kept, deps.driver.name)}`,
         });
       }
       emit({
@@ -139,12 +139,13 @@ export async function undo(
 }
 
 /** Where the logs of the failed instances are still to be read (the driver kept them stopped). */
-function keptNote(spec: ResolvedSpec, st: RolloutState, kept: string[]): string {
+function keptNote(spec: ResolvedSpec, st: RolloutState, kept: string[], driver: string): string {
   if (!kept.length) return "";
   const rev = st.fresh[0]?.revision;
+  const docker = driver === "docker" ? `, or docker logs ${kept[0]}` : "";
   return (
     `; failed instance(s) kept stopped: ${kept.join(", ")}` +
-    ` (slipway logs ${spec.env} ${st.service} --revision ${rev}, or docker logs ${kept[0]})`
+    ` (slipway logs ${spec.env} ${st.service} --revision ${rev}${docker})`
   );
 }
 

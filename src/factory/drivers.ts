@@ -75,8 +75,11 @@ export class DriverCache {
         kind === "docker" || kind === "kubernetes"
           ? (call("live") as NonNullable<Driver["live"]>)
           : undefined,
-      // Only containers are kept after they stop (retired, for their logs).
-      retired: kind === "docker" ? (call("retired") as NonNullable<Driver["retired"]>) : undefined,
+      // Kept after they stop (retired), for their logs: containers, and process instances' logs.
+      retired:
+        kind === "docker" || kind === "process"
+          ? (call("retired") as NonNullable<Driver["retired"]>)
+          : undefined,
       prune: call("prune") as Driver["prune"],
       destroyEnvironment: async (project, env, o) =>
         (await driverFor()).destroyEnvironment?.(project, env, o) ?? [],

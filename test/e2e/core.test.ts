@@ -118,6 +118,12 @@ describe("deploy, redeploy, history, rollback", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/api: instance .* did not become healthy/);
     expect(bad.stderr).toContain("listening v2"); // the failing instance's last log lines
+    // Its logs stay readable by revision, and the failure says how.
+    expect(bad.stderr).toContain("slipway logs development api --revision 2)");
+    expect(bad.stderr).not.toContain("docker logs");
+    const logs = p.cli(["logs", "development", "api", "--revision", "2"]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("listening v2");
     expect((await p.get("api")).body).toBe("v1");
     expect((await p.get("web")).body).toBe("v1");
     const h = p.cli(["history", "development", "--json"]).json<HistoryJson>().result;

@@ -4,11 +4,16 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Instance } from "../driver.js";
+import type { Instance, RetireReason } from "../driver.js";
 import type { Logger } from "../../logger.js";
 import { msg, type Layout } from "./layout.js";
 import { killAppGroup } from "./procfs.js";
-import { LOG_DIR, SHIM_LOG, type ShimState } from "./state.js";
+import { LOG_DIR, SHIM_LOG, readJson, writeJsonAtomic, type ShimState } from "./state.js";
+
+/** Beside a retired instance's kept logs: who it was and why it was retired (`logs --revision`). */
+const RETIRED_FILE = "retired.json";
+type Archived = Pick<Instance, "project" | "env" | "service" | "id"> &
+  Partial<Pick<Instance, "revision" | "version" | "slot" | "index">>;
 
 export function toInstance(s: ShimState, dir: string): Instance {
   return {
@@ -76,7 +81,7 @@ export class Archive {
   }
 
   /** Moves an instance's logs to logs/<project>/<env>/<service>/<id>/ and removes its directory. */
-  archive(dir: string, i: Pick<Instance, "project" | "env" | "service" | "id">): void {
+  archive(dir: string, i: Archived, retired?: RetireReason): void {
     if (!existsSync(dir)) return;
     const dest = this.layout.stoppedLogDir(i);
     try {
@@ -91,7 +96,49 @@ export class Archive {
       this.logger.debug("could not keep the logs of a stopped instance", { id: i.id, error: msg(e) });
     }
     rmSync(dir, { recursive: true, force: true });
+    if (retired && i.revision !== undefined && existsSync(dest))
+      writeJsonAtomic(join(dest, RETIRED_FILE), {
+        id: i.id,
+        project: i.project,
+        env: i.env,
+        service: i.service,
+        revision: i.revision,
+        version: i.version ?? "",
+        slot: i.slot ?? "stable",
+        index: i.index ?? 0,
+        retired,
+        stoppedAt: new Date().toISOString(),
+      });
     this.pruneStoppedLogs(dirname(dest));
+  }
+
+  /** The retired instances whose logs are kept, newest first (not live: never routed or adopted). */
+  retired(project: string, env: string): Instance[] {
+    const base = this.layout.stoppedLogsOf(project, env);
+    const out: (Instance & { stoppedAt: string })[] = [];
+    for (const service of list(base))
+      for (const id of list(join(base, service))) {
+        const r = readJson<Archived & { retired: RetireReason; stoppedAt: string }>(
+          join(base, service, id, RETIRED_FILE),
+        );
+        if (!r || r.id !== id || r.service !== service || typeof r.revision !== "number") continue;
+        out.push({
+          id,
+          project,
+          env,
+          service,
+          revision: r.revision,
+          version: r.version ?? "",
+          slot: r.slot ?? "stable",
+          index: r.index ?? 0,
+          state: "exited",
+          startedAt: r.stoppedAt,
+          stoppedAt: r.stoppedAt,
+          restarts: 0,
+          meta: { retired: r.retired },
+        });
+      }
+    return out.sort((a, b) => b.stoppedAt.localeCompare(a.stoppedAt)).map(({ stoppedAt: _s, ...i }) => i);
   }
 
   private pruneStoppedLogs(serviceDir: string): void {
@@ -106,5 +153,13 @@ export class Archive {
     }
     entries.sort((a, b) => b.mtime - a.mtime);
     for (const e of entries.slice(this.keep)) rmSync(e.path, { recursive: true, force: true });
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

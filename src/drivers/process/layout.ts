@@ -39,6 +39,11 @@ export class Layout {
     return existsSync(live) ? live : this.stoppedLogDir(instance);
   }
 
+  /** logs/<project>/<env>/: the kept logs of the environment's stopped instances, per service. */
+  stoppedLogsOf(project: string, env: string): string {
+    return join(this.home, "logs", seg(project), seg(env));
+  }
+
   stoppedLogDir(i: InstanceKey): string {
     return join(this.home, "logs", seg(i.project), seg(i.env), seg(i.service), seg(i.id));
   }

@@ -28,6 +28,7 @@ import type {
   InstanceStats,
   LogLine,
   LogOptions,
+  StopOptions,
 } from "../driver.js";
 import { freeLoopbackPort } from "./free-port.js";
 import { Archive, fromInstance, toInstance } from "./instances.js";
@@ -246,7 +247,8 @@ export class ProcessDriver implements Driver {
     return live;
   }
 
-  async stop(instance: Instance, opts: { signal: string; graceMs: number }): Promise<void> {
+  /** With `retire`, the stopped instance's logs are kept as a retired instance (`logs --revision`). */
+  async stop(instance: Instance, opts: StopOptions): Promise<{ keptAs?: string }> {
     const sig = checkSignal(opts.signal);
     const dir = this.layout.instanceDir(instance.project, instance.env, instance.id);
     const s = readState(dir) ?? fromInstance(instance);
@@ -270,8 +272,13 @@ export class ProcessDriver implements Driver {
       });
       await waitUntil(() => !groupAlive(last.appPid ?? 0), 2000);
     }
-    this.archive.archive(dir, instance);
+    this.archive.archive(dir, instance, opts.retire);
     this.logger.info("instance stopped", { id: instance.id });
+    return opts.retire ? { keptAs: instance.id } : {};
+  }
+
+  async retired(project: string, env: string): Promise<Instance[]> {
+    return this.archive.retired(project, env);
   }
 
   async runOnce(
