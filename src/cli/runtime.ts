@@ -54,10 +54,10 @@ export class Cli {
   }
 
   /** Load and resolve the spec for an environment (the spec modules are preloaded by action()). */
-  resolve(env: string, version?: string): Resolution {
+  resolve(env: string, version?: string, opts: { lenientFiles?: boolean } = {}): Resolution {
     if (!specModules) throw new Error("spec modules not loaded (use cli.action without { light: true })");
     const loaded = specModules.loadSpecFile(this.opts.file);
-    return specModules.resolveSpec(loaded, { env, version: version ?? defaultVersion(loaded.dir) });
+    return specModules.resolveSpec(loaded, { env, version: version ?? defaultVersion(loaded.dir), ...opts });
   }
 
   /**

@@ -152,6 +152,39 @@ describe("resolveSpec", () => {
     );
   });
 
+  it("stop/destroy (lenientFiles) need no env file, secret file or certificate, but still every variable", () => {
+    const yaml = `project: files
+environments:
+  production:
+    target: process
+    proxy: { https: 8443 }
+services:
+  web:
+    run: node server.js
+    path: ./web
+    port: 8080
+    domains: [app.test]
+    tls: { cert: gone.pem, key: gone.key }
+    envFile: .env.gone
+    secrets: { fromFile: { TOKEN: token.gone } }
+    env: { DB_URL: "\${DB_URL:?set DB_URL}" }
+`;
+    const l = project(yaml);
+    const strict = specError(() => resolveSpec(l, { env: "production", vars: { DB_URL: "x" } }));
+    expect(strict.issues.map((i) => i.path).sort()).toEqual([
+      "services.web.envFile",
+      "services.web.secrets.fromFile.TOKEN",
+      "services.web.tls.cert",
+      "services.web.tls.key",
+    ]);
+    const r = resolveSpec(l, { env: "production", vars: { DB_URL: "x" }, lenientFiles: true });
+    expect(r.spec.services.web.domains).toEqual(["app.test"]);
+    expect(r.spec.services.web.env.TOKEN).toBeUndefined();
+    // Files only: an unset variable is still an error (it may say where the environment runs).
+    const unset = specError(() => resolveSpec(l, { env: "production", vars: {}, lenientFiles: true }));
+    expect(unset.issues.map((i) => i.message).join()).toContain("set DB_URL");
+  });
+
   it("a variable that gives a port is configuration, not a secret (messages keep ':8181')", () => {
     const l = project(BASE.replace("port: 8080", "port: ${WEB_PORT:-8080}"));
     const r = resolveSpec(l, {

@@ -28,6 +28,11 @@ export interface ResolveOptions {
   vars?: Record<string, string | undefined>;
   /** Lenient mode (validate without an environment's secrets): missing required vars are empty. */
   lenient?: boolean;
+  /**
+   * stop/destroy: env files, secret files and TLS pairs need not exist (nor match) — taking an
+   * environment down must not wait on the files its deploy needed. Variables stay strict.
+   */
+  lenientFiles?: boolean;
 }
 
 export interface Resolution {
@@ -61,8 +66,9 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const envRaw = selectEnvironment(loaded, opts.env, at);
   const raw = loaded.raw as Record<string, unknown>;
   const lenient = !!opts.lenient;
+  const lenientFiles = lenient || !!opts.lenientFiles;
   const origins = new Map<string, string>();
-  const fileVars = environmentFileVars(loaded, opts.env, envRaw, lenient, issues, at, origins);
+  const fileVars = environmentFileVars(loaded, opts.env, envRaw, lenientFiles, issues, at, origins);
   const version = opts.version ?? "dev";
   const vars = { ...fileVars, ...(opts.vars ?? process.env), VERSION: version };
   const merged = overlay(raw, envRaw, opts.env, issues, at);
@@ -81,7 +87,7 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
     version,
     issues,
     mapPath,
-    lenient,
+    lenient: lenientFiles,
     fromFiles,
   });
   if (issues.length) throw new SpecError(issues);

@@ -2,13 +2,18 @@ import type { Cli } from "../runtime.js";
 import { green } from "../render.js";
 import { protectOptions, protectionArgs } from "../protect-prompt.js";
 
+/** Taking an environment down does not need the files its deploy read (certificates, env files). */
+const TAKING_DOWN = { lenientFiles: true };
+
 export function register(cli: Cli): void {
   cli.program
     .command("stop <env> [service]")
     .description("stop the instances of an environment (or of one service)")
     .action(
       cli.action(async (env: string, service: string | undefined) => {
-        const r = (await cli.op("stop", cli.resolve(env, "stop"), { service })) as { stopped: string[] };
+        const r = (await cli.op("stop", cli.resolve(env, "stop", TAKING_DOWN), { service })) as {
+          stopped: string[];
+        };
         cli.finish(r, (out) => out.stdout(green(out, `✔ stopped ${r.stopped.length} instance(s)`)));
       }),
     );
@@ -19,7 +24,7 @@ export function register(cli: Cli): void {
     .option("--delete-namespace", "Kubernetes: also delete the target's namespace (never deleted otherwise)");
   protectOptions(destroy).action(
     cli.action(async (env: string, o: { yes?: boolean; confirmName?: string; deleteNamespace?: boolean }) => {
-      const res = cli.resolve(env, "destroy");
+      const res = cli.resolve(env, "destroy", TAKING_DOWN);
       const guard = await protectionArgs(res, "destroy", o, cli.opts.json);
       const r = (await cli.op("destroy", res, {
         ...guard,
