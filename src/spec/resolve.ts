@@ -191,6 +191,7 @@ function mergeEnvironmentLists(
     issues,
     at,
   );
+  newRuleWithoutProvider(raw.rules, envRaw.rules, [...envPath, "rules"], issues, at);
   const analysis = mergeAnalysis(raw.analysis, envRaw.analysis, defaultMetricsInput);
   if (analysis.value !== undefined) merged.analysis = analysis.value;
   unknownDisabled(
@@ -202,8 +203,8 @@ function mergeEnvironmentLists(
   );
   return (path) => {
     const own =
-      overridePath("rules", path, env, rules.origin, envRaw.rules) ??
-      overridePath("checks", path, env, checks.origin, envRaw.checks) ??
+      overridePath("rules", path, env, rules, envRaw.rules) ??
+      overridePath("checks", path, env, checks, envRaw.checks) ??
       analysisPath(path, env, analysis.metrics, envRaw.analysis);
     if (own) return own;
     if (path[0] === "services" && path.length >= 2) {
@@ -212,6 +213,33 @@ function mergeEnvironmentLists(
     }
     return path;
   };
+}
+
+/**
+ * An environment's rule with a name the top-level `rules:` lacks is a new rule; one without a
+ * `provider` was meant to change an existing rule (a misspelt name): say so rather than report
+ * the fields a new rule lacks.
+ */
+function newRuleWithoutProvider(
+  base: unknown,
+  overrides: unknown,
+  path: PathSegment[],
+  issues: SpecIssue[],
+  at: (path: PathSegment[], message: string) => SpecIssue,
+): void {
+  if (!Array.isArray(overrides)) return;
+  const names = (Array.isArray(base) ? base : []).flatMap((r) =>
+    isObj(r) && typeof r.name === "string" ? [r.name] : [],
+  );
+  overrides.forEach((o, j) => {
+    if (!isObj(o) || "provider" in o || typeof o.name !== "string" || names.includes(o.name)) return;
+    issues.push(
+      at(
+        [...path, j, "name"],
+        `no rule named "${o.name}" in rules:${didYouMean(o.name, names)} (a new rule needs provider and query)`,
+      ),
+    );
+  });
 }
 
 /** `enabled: false` on a name the top-level list does not have turns nothing off: say so. */
