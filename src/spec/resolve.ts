@@ -68,12 +68,18 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const merged = overlay(raw, envRaw, opts.env, issues, at);
   const mapPath = mergeEnvironmentLists(loaded, opts.env, merged, envRaw, issues, at);
   const atMapped = (path: PathSegment[], message: string) => at(mapPath(path), message);
-  const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues);
+  const unset = new Map<string, string[]>();
+  const noteUnset = (path: PathSegment[], names: string[]) => unset.set(mapPath(path).join("."), names);
+  const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues, noteUnset);
   if (issues.length) throw new SpecError(issues);
 
   const parsed = specSchema.safeParse(value);
   if (!parsed.success)
-    throw new SpecError(zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath));
+    throw new SpecError(
+      zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath).map((i) =>
+        explainUnset(i, unset),
+      ),
+    );
   const fromFiles = new Map<string, Map<string, FileSource>>();
   const spec = buildResolved(parsed.data, {
     loaded,
@@ -105,6 +111,18 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
     if (v !== undefined) checkVars[n] = v;
   }
   return { spec: deepFreeze(spec), snapshot, secrets, vars: checkVars };
+}
+
+/** A schema error on a value made of variables that are not set says so (`port: ${API_PORT}`). */
+function explainUnset(issue: SpecIssue, unset: Map<string, string[]>): SpecIssue {
+  const names = unset.get(issue.path);
+  if (!names || issue.message.startsWith("unknown key")) return issue;
+  const list = names.map((n) => `\${${n}}`).join(", ");
+  return {
+    ...issue,
+    message: `${issue.message} (${list} ${names.length > 1 ? "are" : "is"} not set or empty)`,
+    unset: names,
+  };
 }
 
 /** The raw mapping of the selected environment, or a located SpecError saying what is wrong. */
@@ -317,6 +335,7 @@ export function validateAll(loaded: LoadedSpec, vars?: Record<string, string | u
     } catch (e) {
       if (!(e instanceof SpecError)) throw e;
       for (const i of e.issues) {
+        if (i.unset) continue; // variables need not be set here: the deploy's environment has them
         const key = `${i.line}:${i.column}:${i.path}:${i.message}`;
         if (!seen.has(key)) {
           seen.add(key);
