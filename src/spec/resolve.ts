@@ -68,18 +68,21 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const merged = overlay(raw, envRaw, opts.env, issues, at);
   const mapPath = mergeEnvironmentLists(loaded, opts.env, merged, envRaw, issues, at);
   const atMapped = (path: PathSegment[], message: string) => at(mapPath(path), message);
-  const unset = new Map<string, string[]>();
-  const noteUnset = (path: PathSegment[], names: string[]) => unset.set(mapPath(path).join("."), names);
+  // Values made of unset variables, located only when the schema refuses something.
+  const unsetAt: [PathSegment[], string[]][] = [];
+  const noteUnset = (path: PathSegment[], names: string[]) => unsetAt.push([path, names]);
   const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues, noteUnset);
   if (issues.length) throw new SpecError(issues);
 
   const parsed = specSchema.safeParse(value);
-  if (!parsed.success)
+  if (!parsed.success) {
+    const unset = new Map(unsetAt.map(([path, names]) => [mapPath(path).join("."), names]));
     throw new SpecError(
       zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath).map((i) =>
         explainUnset(i, unset),
       ),
     );
+  }
   const fromFiles = new Map<string, Map<string, FileSource>>();
   const spec = buildResolved(parsed.data, {
     loaded,
