@@ -70,6 +70,10 @@ describe("users and tokens from the CLI", () => {
     const gone = p.cli(["status", "development", "--token", viewer]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/refused the credentials: unknown or revoked token/);
+    // A mistyped short token is an unknown token, not a "malformed Authorization header".
+    const short = p.cli(["status", "development", "--token", "swt_bogus"]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/refused the credentials: unknown or revoked token/);
   });
 
   it("an operator's backup over TCP uses the values the last deploy brought (backup.paths: ${DATA_DIR})", async () => {
