@@ -15,6 +15,8 @@ export interface SpecIssue {
   /** Dotted key path, e.g. services.web.health.interval */
   path: string;
   message: string;
+  /** The value was made of these variables, not set or empty (`slipway validate` lets it pass). */
+  unset?: string[];
 }
 
 /** The spec (or a command's arguments) is wrong. Exit 2. */

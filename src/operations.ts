@@ -258,10 +258,25 @@ const HANDLERS: Record<OpName, OpHandler> = {
   migrate: dataOp,
 };
 
-/** The deployed revision's resolution with the values an earlier operation brought (same environment only). */
-function withValues(r: Resolution, remembered: Resolution | undefined): Resolution {
-  const same = remembered?.spec.project === r.spec.project && remembered.spec.env === r.spec.env;
-  return same ? { ...r, secrets: new Map(remembered.secrets), vars: remembered.vars } : r;
+/** Operations on data that run from a light reference's deployed spec (an operator's backup). */
+const RUNS_DATA = new Set(["backup", "backup-verify", "restore", "migrate"]);
+
+/**
+ * The deployed revision's resolution with the values an earlier operation brought (same
+ * environment only): in its secrets and in its spec (a backup's `url: ${DATABASE_URL}`).
+ */
+async function withValues(
+  slipway: Slipway,
+  op: string,
+  ref: ResolvedSpec,
+  remembered: Resolution | undefined,
+): Promise<Resolution> {
+  const same = remembered?.spec.project === ref.project && remembered.spec.env === ref.env;
+  // A backup's `url`/`paths` from a variable: without its value it would run against "".
+  const strict = RUNS_DATA.has(op);
+  if (!same) return slipway.deployedResolution(ref, undefined, strict);
+  const r = await slipway.deployedResolution(ref, remembered.secrets, strict);
+  return { ...r, secrets: new Map(remembered.secrets), vars: remembered.vars };
 }
 
 export async function runOp(
@@ -272,7 +287,7 @@ export async function runOp(
 ): Promise<unknown> {
   slipway = slipway.actingFor(str(payload.actor)?.slice(0, 200));
   const resolution = payload.resolution.light
-    ? withValues(await slipway.deployedResolution(payload.resolution.spec), ctx.remembered)
+    ? await withValues(slipway, op, payload.resolution.spec, ctx.remembered)
     : fromWire(payload.resolution);
   const spec = resolution.spec;
   // Alerts: the latest configuration (a light reference carries none), and every event to the

@@ -16,7 +16,7 @@ import {
   type PlanOptions,
 } from "./engine/deploy.js";
 import { runDataOp } from "./engine/data/index.js";
-import { readableSpec, snapshotOf } from "./engine/deployed.js";
+import { readableSpec, restartableSpec, snapshotOf } from "./engine/deployed.js";
 import { savePlan } from "./engine/deploy-saved.js";
 import { history, type HistoryEntry } from "./engine/history.js";
 import type { SavedOptions, SavedPlan } from "./engine/infra/saved-plan.js";
@@ -78,13 +78,22 @@ export class Slipway {
 
   /**
    * The spec of what is deployed (current revision's snapshot, re-hydrated from its env files
-   * only), for read-only operations that sent only a light reference.
+   * and the `secrets` an earlier operation brought), for operations that sent only a light
+   * reference (read-only ones, and an operator's backup or rollback: the spec body is not theirs).
    */
-  async deployedResolution(ref: ResolvedSpec): Promise<Resolution> {
+  async deployedResolution(
+    ref: ResolvedSpec,
+    secrets?: Iterable<readonly [string, string]>,
+    /** To run (a backup): a services' variable without a value refuses it (MissingVariables), never "". */
+    strict = false,
+  ): Promise<Resolution> {
     const current = await this.deps.store.currentRevision(ref.project, ref.env);
     const latest = (await this.deps.store.listRevisions(ref.project, ref.env, { limit: 1 }))[0];
     const rev = current ?? latest;
-    const spec = rev ? { ...readableSpec(rev), target: ref.target } : ref;
+    // Strict about the services' variables only: an alert channel's URL is not the backup's.
+    const services = rev ? Object.keys(snapshotOf(rev).services) : [];
+    const values = rev && (strict ? restartableSpec(rev, services, secrets) : readableSpec(rev, secrets));
+    const spec = values ? { ...values, target: ref.target } : ref;
     return { spec, snapshot: snapshotOf(rev) ?? ref, secrets: new Map(), vars: {} };
   }
 

@@ -12,6 +12,12 @@ SLIPWAY=${SLIPWAY:-npx slipway}
 OUT=${SLIPWAY_ARTIFACTS:-slipway-artifacts}
 mkdir -p "$OUT"
 
+# With --json the reason of a failure is in the artifact: print it in the job's log too.
+reason() {
+  node -e 'try { const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    if (!j.ok && j.error) console.log("slipway: " + j.error.message); } catch {}' "$1" 2>/dev/null || true
+}
+
 $SLIPWAY validate || exit $?
 $SLIPWAY --in-process check "$ENV" --json >"$OUT/check.json"
 code=$?
@@ -19,12 +25,16 @@ if [ "$code" -eq 0 ]; then
   # --yes: in CI the pipeline's own approval (a protected GitHub/GitLab environment) is the confirmation.
   $SLIPWAY --in-process deploy "$ENV" ${VERSION:+--version "$VERSION"} --yes --json >"$OUT/deploy.json"
   code=$?
+  [ "$code" -eq 0 ] || reason "$OUT/deploy.json"
+else
+  reason "$OUT/check.json"
 fi
 $SLIPWAY --in-process history "$ENV" --json >"$OUT/history.json" || true
 
 case "$code" in
   0) echo "slipway: $ENV deployed" ;;
   1) echo "slipway: $ENV not deployed: checks failed, or the deploy failed and was rolled back (see $OUT/)" ;;
+  2) echo "slipway: spec or usage error (see above)" ;;
   3) echo "slipway: $ENV is locked by another operation" ;;
   4) echo "slipway: refused by a protection rule (freeze, confirmation, cluster)" ;;
   *) echo "slipway: exit $code" ;;

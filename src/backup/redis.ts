@@ -56,11 +56,16 @@ function client(opts: { url?: string; path?: string }): Redis {
 
 async function open(opts: { url?: string; path?: string }, what: string): Promise<Redis> {
   const c = client(opts);
+  // A refused AUTH (WRONGPASS) reaches only the 'error' event; connect() then says just
+  // "Connection is closed."
+  let cause: Error | undefined;
+  c.on("error", (e: Error) => (cause ??= e));
   try {
     await c.connect();
   } catch (e) {
     c.disconnect();
-    throw new OperationFailed(`cannot connect to ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    const why = cause?.message ?? (e instanceof Error ? e.message : String(e));
+    throw new OperationFailed(`cannot connect to ${what}: ${why}`);
   }
   return c;
 }

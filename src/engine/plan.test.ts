@@ -169,4 +169,26 @@ describe("plan", () => {
     const codeOnly = plan({ spec: spec([svc("api")]), nextRevision: 4, live: [], current, rollbackOf: 1 });
     expect(codeOnly.steps[0].kind).toBe("prepare");
   });
+
+  it("a rollback --with-db backs up a `before: deploy` service before its data steps change it", () => {
+    const backup = {
+      type: "postgres",
+      url: "postgres://x/db",
+      before: "deploy",
+    } as ResolvedService["backup"];
+    const p = plan({
+      spec: spec([svc("db", { backup }), svc("api")]),
+      nextRevision: 4,
+      live: [inst("db"), inst("api")],
+      current: { number: 3, version: "v3" } as Revision,
+      rollbackOf: 1,
+      skipChecks: true,
+      data: [{ revision: 2, version: "v2", service: "db", action: "restore", backupId: "db-1" }],
+    });
+    expect(p.steps.slice(0, 3).map((x) => [x.kind, x.service, x.group])).toEqual([
+      ["backup", "db", 0],
+      ["backup", undefined, 0],
+      ["restore", "db", 1],
+    ]);
+  });
 });

@@ -119,8 +119,6 @@ export function plan(input: PlanInput): Plan {
   let group = 0;
   const add = (s: Omit<PlanStep, "seq">) => steps.push({ ...s, seq: steps.length + 1 });
   const liveServices = new Set(live.map((i) => i.service));
-  for (const d of input.data ?? []) add(dataPlanStep(d, group++));
-
   if (!input.skipChecks && spec.checks.length && input.rollbackOf === undefined) {
     add({ kind: "checks", group: group++, description: `run ${spec.checks.length} pre-flight check(s)` });
   }
@@ -138,6 +136,9 @@ export function plan(input: PlanInput): Plan {
       add({ kind: "backup", group, description: `record release r${current.number} (spec and images)` });
     group++;
   }
+  // A rollback --with-db changes the data after that backup: what it replaces (written since
+  // the deploy) is on record first, and a later rollback to this revision restores it.
+  for (const d of input.data ?? []) add(dataPlanStep(d, group++));
   const kept = new Set(input.rollbackOf === undefined ? (input.unchanged ?? []) : []);
   for (const n of services.filter((x) => !kept.has(x)))
     add({ kind: "prepare", service: n, group, description: `prepare release of ${n}` });

@@ -65,6 +65,17 @@ describe("per-environment checks", () => {
     expect(unknown.issues[0]).toMatchObject({ line: 7 });
   });
 
+  it("a mistake in a top-level check after one the environment drops is reported at that check", () => {
+    const bad = specError(() =>
+      resolve(
+        spec(`    checks:\n      - { name: tests, enabled: false }`).replace("max: 90%", "max: 9x0%"),
+        "production",
+      ),
+    );
+    // the merged list lost "tests", so "disk" is its item 0; the file has it at checks.1 (line 12)
+    expect(bad.issues[0]).toMatchObject({ path: "checks.1.resources.disk.max", line: 12 });
+  });
+
   it("analysis per environment: settings merged, metrics by name over the top level or the defaults", () => {
     const yaml = (top: string, prod: string) => `project: shop
 environments:

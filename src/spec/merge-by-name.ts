@@ -11,6 +11,8 @@ export interface MergedByName {
   list: unknown;
   /** Index in the merged list → index of the environment's entry that set it. */
   origin: Map<number, number>;
+  /** Index in the merged list → index of the top-level item it comes from (none for added ones). */
+  base: Map<number, number>;
 }
 
 export interface MergeOptions {
@@ -22,15 +24,16 @@ export interface MergeOptions {
 
 export function mergeByName(base: unknown, overrides: unknown, opts: MergeOptions = {}): MergedByName {
   const origin = new Map<number, number>();
-  if (!Array.isArray(overrides) || !overrides.length) return { list: base, origin };
+  const baseIndex = new Map<number, number>();
+  if (!Array.isArray(overrides) || !overrides.length) return { list: base, origin, base: baseIndex };
   const merge = opts.merge ?? deepMerge;
-  const items: { value: unknown; from?: number }[] = Array.isArray(base)
-    ? base.map((value) => ({ value }))
+  const items: { value: unknown; from?: number; at?: number }[] = Array.isArray(base)
+    ? base.map((value, at) => ({ value, at }))
     : [];
   overrides.forEach((o, j) => {
     const name = isObj(o) ? o.name : undefined;
     const i = name === undefined ? -1 : items.findIndex((r) => isObj(r.value) && r.value.name === name);
-    if (i >= 0) items[i] = { value: merge(items[i].value, o), from: j };
+    if (i >= 0) items[i] = { value: merge(items[i].value, o), from: j, at: items[i].at };
     else items.push({ value: o, from: j });
   });
   const list: unknown[] = [];
@@ -42,25 +45,33 @@ export function mergeByName(base: unknown, overrides: unknown, opts: MergeOption
       value = rest;
     }
     if (it.from !== undefined) origin.set(list.length, it.from);
+    if (it.at !== undefined) baseIndex.set(list.length, it.at);
     list.push(value);
   }
-  return { list, origin };
+  return { list, origin, base: baseIndex };
 }
 
-/** Where a merged item's field lives in the file: the environment's entry when it sets the field. */
+/**
+ * Where a merged item's field lives in the file: the environment's entry when it sets the field
+ * or added the item (a field it lacks is reported on the entry), else the top-level item it
+ * came from (whose index differs when an earlier item was dropped).
+ */
 export function overridePath(
   section: string,
   path: PathSegment[],
   env: string,
-  origin: Map<number, number>,
+  merged: Pick<MergedByName, "origin" | "base">,
   overrides: unknown,
 ): PathSegment[] | undefined {
   if (path[0] !== section || typeof path[1] !== "number") return undefined;
-  const j = origin.get(path[1]);
-  if (j === undefined || !Array.isArray(overrides)) return undefined;
+  const j = merged.origin.get(path[1]);
+  const b = merged.base.get(path[1]);
+  const top = b === undefined ? undefined : [section, b, ...path.slice(2)];
+  if (j === undefined || !Array.isArray(overrides)) return top;
   const o = overrides[j] as Record<string, unknown> | undefined;
   const field = path[2];
-  if (field !== undefined && !(isObj(o) && typeof field === "string" && field in o)) return undefined;
+  const set = field === undefined || (isObj(o) && typeof field === "string" && field in o);
+  if (!set && top) return top;
   return ["environments", env, section, j, ...path.slice(2)];
 }
 
@@ -94,7 +105,13 @@ export function analysisPath(
 ): PathSegment[] | undefined {
   if (path[0] !== "analysis" || !isObj(over)) return undefined;
   if (path[1] === "metrics") {
-    const inner = overridePath("metrics", path.slice(1), env, metrics, over.metrics);
+    const inner = overridePath(
+      "metrics",
+      path.slice(1),
+      env,
+      { origin: metrics, base: new Map() },
+      over.metrics,
+    );
     return inner && ["environments", env, "analysis", ...inner.slice(2)];
   }
   const key = path[1];

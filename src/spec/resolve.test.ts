@@ -119,6 +119,40 @@ describe("resolveSpec", () => {
     expect(validateAll(l, {})).toEqual(["development", "production"]);
   });
 
+  it("a required value made of an unset ${VAR} says so; validate lets it pass, a real mistake not", () => {
+    const yaml = `project: hello
+environments:
+  development: { target: process }
+services:
+  web:
+    run: node server.js
+    path: ./web
+    port: \${WEB_PORT}
+    backup: { type: redis, url: "\${REDIS_URL}" }
+`;
+    const l = project(yaml);
+    const e = specError(() => resolveSpec(l, { env: "development", vars: {} }));
+    expect(e.issues.map((i) => [i.line, i.path])).toEqual([
+      [8, "services.web.port"],
+      [9, "services.web.backup.url"],
+    ]);
+    expect(e.issues[0].message).toMatch(/ \(\$\{WEB_PORT\} is not set or empty\)$/);
+    expect(e.issues[1].message).toBe(
+      'a redis backup needs "url" (the connection URL) (${REDIS_URL} is not set or empty)',
+    );
+    // a default that fills it is no mistake; set, the spec resolves
+    expect(() =>
+      resolveSpec(project(yaml.replace("${WEB_PORT}", "${WEB_PORT:-8080}")), {
+        env: "development",
+        vars: { REDIS_URL: "redis://127.0.0.1:6379" },
+      }),
+    ).not.toThrow();
+    // docs/spec.md: validate checks every environment, variables that are not set are no error
+    expect(validateAll(l, {})).toEqual(["development"]);
+    const typo = specError(() => validateAll(project(yaml.replace("port:", "prot:")), {}));
+    expect(typo.issues.map((i) => i.path)).toContain("services.web.prot");
+  });
+
   it("rejects unknown environments, dependencies and cycles with suggestions", () => {
     const l = project(BASE);
     expect(specError(() => resolveSpec(l, { env: "prod", vars: { DB_URL: "x" } })).message).toContain(

@@ -74,12 +74,21 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
   const merged = overlay(raw, envRaw, opts.env, issues, at);
   const mapPath = mergeEnvironmentLists(loaded, opts.env, merged, envRaw, issues, at);
   const atMapped = (path: PathSegment[], message: string) => at(mapPath(path), message);
-  const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues);
+  // Values made of unset variables, located only when the schema refuses something.
+  const unsetAt: [PathSegment[], string[]][] = [];
+  const noteUnset = (path: PathSegment[], names: string[]) => unsetAt.push([path, names]);
+  const { value, used } = interpolateTree(merged, vars, lenient, atMapped, issues, noteUnset);
   if (issues.length) throw new SpecError(issues);
 
   const parsed = specSchema.safeParse(value, { reportInput: true }); // wrong type vs missing
-  if (!parsed.success)
-    throw new SpecError(zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath));
+  if (!parsed.success) {
+    const unset = new Map(unsetAt.map(([path, names]) => [mapPath(path).join("."), names]));
+    throw new SpecError(
+      zodIssuesToSpecIssues(specSchema, parsed.error.issues, loaded, mapPath).map((i) =>
+        explainUnset(i, unset),
+      ),
+    );
+  }
   const fromFiles = new Map<string, Map<string, FileSource>>();
   const spec = buildResolved(parsed.data, {
     loaded,
@@ -111,6 +120,18 @@ export function resolveSpec(loaded: LoadedSpec, opts: ResolveOptions): Resolutio
     if (v !== undefined) checkVars[n] = v;
   }
   return { spec: deepFreeze(spec), snapshot, secrets, vars: checkVars };
+}
+
+/** A schema error on a value made of variables that are not set says so (`port: ${API_PORT}`). */
+function explainUnset(issue: SpecIssue, unset: Map<string, string[]>): SpecIssue {
+  const names = unset.get(issue.path);
+  if (!names || issue.message.startsWith("unknown key")) return issue;
+  const list = names.map((n) => `\${${n}}`).join(", ");
+  return {
+    ...issue,
+    message: `${issue.message} (${list} ${names.length > 1 ? "are" : "is"} not set or empty)`,
+    unset: names,
+  };
 }
 
 /** The raw mapping of the selected environment, or a located SpecError saying what is wrong. */
@@ -197,6 +218,7 @@ function mergeEnvironmentLists(
     issues,
     at,
   );
+  newRuleWithoutProvider(raw.rules, envRaw.rules, [...envPath, "rules"], issues, at);
   const analysis = mergeAnalysis(raw.analysis, envRaw.analysis, defaultMetricsInput);
   if (analysis.value !== undefined) merged.analysis = analysis.value;
   unknownDisabled(
@@ -208,8 +230,8 @@ function mergeEnvironmentLists(
   );
   return (path) => {
     const own =
-      overridePath("rules", path, env, rules.origin, envRaw.rules) ??
-      overridePath("checks", path, env, checks.origin, envRaw.checks) ??
+      overridePath("rules", path, env, rules, envRaw.rules) ??
+      overridePath("checks", path, env, checks, envRaw.checks) ??
       analysisPath(path, env, analysis.metrics, envRaw.analysis);
     if (own) return own;
     if (path[0] === "services" && path.length >= 2) {
@@ -218,6 +240,33 @@ function mergeEnvironmentLists(
     }
     return path;
   };
+}
+
+/**
+ * An environment's rule with a name the top-level `rules:` lacks is a new rule; one without a
+ * `provider` was meant to change an existing rule (a misspelt name): say so rather than report
+ * the fields a new rule lacks.
+ */
+function newRuleWithoutProvider(
+  base: unknown,
+  overrides: unknown,
+  path: PathSegment[],
+  issues: SpecIssue[],
+  at: (path: PathSegment[], message: string) => SpecIssue,
+): void {
+  if (!Array.isArray(overrides)) return;
+  const names = (Array.isArray(base) ? base : []).flatMap((r) =>
+    isObj(r) && typeof r.name === "string" ? [r.name] : [],
+  );
+  overrides.forEach((o, j) => {
+    if (!isObj(o) || "provider" in o || typeof o.name !== "string" || names.includes(o.name)) return;
+    issues.push(
+      at(
+        [...path, j, "name"],
+        `no rule named "${o.name}" in rules:${didYouMean(o.name, names)} (a new rule needs provider and query)`,
+      ),
+    );
+  });
 }
 
 /** `enabled: false` on a name the top-level list does not have turns nothing off: say so. */
@@ -295,6 +344,7 @@ export function validateAll(loaded: LoadedSpec, vars?: Record<string, string | u
     } catch (e) {
       if (!(e instanceof SpecError)) throw e;
       for (const i of e.issues) {
+        if (i.unset) continue; // variables need not be set here: the deploy's environment has them
         const key = `${i.line}:${i.column}:${i.path}:${i.message}`;
         if (!seen.has(key)) {
           seen.add(key);

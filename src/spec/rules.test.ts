@@ -105,6 +105,20 @@ describe("rules", () => {
     );
     expect(e4.issues[0].message).toContain('duplicate rule name "high-cpu"');
   });
+
+  it("names a misspelt override on its own line, not a new rule's missing fields at 1:1", () => {
+    const e = specError(() =>
+      resolve(BASE.replace("{ name: high-cpu, max: 70%", "{ name: hgh-cpu, max: 70%"), "production"),
+    );
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0]).toMatchObject({ path: "environments.production.rules.0.name", line: 7 });
+    expect(e.issues[0].message).toBe(
+      'no rule named "hgh-cpu" in rules: (did you mean "high-cpu"?) (a new rule needs provider and query)',
+    );
+    // a new rule that names its provider but lacks a field: reported on the environment's entry
+    const e2 = specError(() => resolve(BASE.replace("query: max(lag), max: 30", "max: 30"), "production"));
+    expect(e2.issues[0]).toMatchObject({ path: "environments.production.rules.1.query", line: 8 });
+  });
 });
 
 describe("runbooks", () => {

@@ -49,7 +49,9 @@ export function environmentFileVars(
 
 /**
  * Interpolate every string of `tree`. Issues are reported at the file position of the path
- * (`at` maps it); a ${VAR} in a field run by a shell is one of them.
+ * (`at` maps it); a ${VAR} in a field run by a shell is one of them. `unset` gets, for each
+ * string that used variables not set (or empty), its path and their names: a schema error
+ * there (`required`) is explained by them.
  */
 export function interpolateTree(
   tree: unknown,
@@ -57,12 +59,15 @@ export function interpolateTree(
   lenient: boolean,
   at: At,
   issues: SpecIssue[],
+  unset?: (path: PathSegment[], names: string[]) => void,
 ): { value: unknown; used: Set<string> } {
   const used = new Set<string>();
   const value = walk(tree, [], (text, path) => {
     try {
       const r = interpolate(text, vars, { strict: !lenient });
       for (const v of r.vars) used.add(v);
+      const missing = r.vars.filter((v) => !vars[v]);
+      if (missing.length && unset && !r.value.trim()) unset(path, missing);
       const unsafe = shellSecretProblem(path, r.vars);
       if (unsafe) issues.push(at(path, unsafe));
       if (r.vars.length && r.value !== text) return coerce(r.value);

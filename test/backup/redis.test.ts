@@ -84,6 +84,18 @@ describe("redis backups (real redis-server with a password)", () => {
     expect(h.logged.join("\n")).not.toContain(PASSWORD);
   });
 
+  test("a wrong password says so (not ioredis's 'Connection is closed'), without the password", async () => {
+    const wrong = server.url.replace(encodeURIComponent(PASSWORD), "not-the-password");
+    const err = await h.manager
+      .backup({ project: "p", env: "dev", service: "cache", config: { type: "redis", url: wrong } })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err?.message).toMatch(/cannot connect to redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: WRONGPASS/);
+    expect(err?.message).not.toContain("not-the-password");
+  });
+
   test("verify loads the RDB in a scratch redis-server and compares key counts", async () => {
     const rec = await h.manager.verify(id);
     expect(rec.status).toBe("verified");

@@ -65,6 +65,8 @@ services:
     const refused = pipeline("v1");
     expect(refused.status, refused.stderr).toBe(1);
     expect(refused.stdout).toContain("checks failed");
+    // The reason is in the job's log, not only in the artifact.
+    expect(refused.stdout).toContain("slipway: pre-flight checks failed: 0 passed, 1 failed");
     expect(JSON.parse(readFileSync(join(dir, "slipway-artifacts", "check.json"), "utf8"))).toMatchObject({
       ok: false,
     });
@@ -72,6 +74,11 @@ services:
     expect(JSON.parse(readFileSync(join(dir, "slipway-artifacts", "history.json"), "utf8")).result).toEqual(
       [],
     );
+
+    // A wrong environment: exit 2, and the job's log says why.
+    const unknown = spawnSync("sh", [SCRIPT, "prod"], { cwd: dir, env, encoding: "utf8" });
+    expect(unknown.status, unknown.stderr).toBe(2);
+    expect(unknown.stdout).toContain('no environment "prod"');
 
     writeFileSync(join(dir, "release-notes.md"), "v2\n");
     const ok = pipeline("v2");

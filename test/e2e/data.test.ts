@@ -3,11 +3,12 @@
  * PostgreSQL 15 started by the test. A `data` service carries a postgres backup block (before:
  * deploy) and migrations that are small shell scripts using psql against the test database.
  */
+import { spawnSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PgServer } from "../support/postgres.js";
+import { pgBinDir, startPostgres, type PgServer } from "../support/postgres.js";
 import { makeProject, type Project } from "./harness.js";
 
 /**
@@ -179,7 +180,8 @@ describe("backups and migrations in deploys and rollbacks", () => {
     expect(await notes()).toEqual(["a+v1+v2", "b+v1+v2"]);
     expect(revision(3).status).toBe("failed");
 
-    // The dry run is the whole plan: the data step first, alone in its group, then the code.
+    // The dry run is the whole plan: the backup of the data it replaces, then the data step,
+    // alone in its group, then the code.
     type PlanJson = {
       result: {
         plan: { steps: { seq: number; kind: string; service?: string; group: number; data?: object }[] };
@@ -188,13 +190,15 @@ describe("backups and migrations in deploys and rollbacks", () => {
     const dry = pr.cli(["rollback", "development", "1", "--with-db", "--dry-run", "--json"]);
     expect(dry.code, dry.stderr).toBe(0);
     const planned = dry.json<PlanJson>().result.plan.steps;
-    expect(planned[0]).toMatchObject({
-      seq: 1,
+    expect(planned[0]).toMatchObject({ seq: 1, kind: "backup", service: "data", group: 0 });
+    const downStep = planned.find((x) => x.kind === "migrate-down");
+    expect(downStep).toMatchObject({
       kind: "migrate-down",
       service: "data",
+      group: 1,
       data: { revision: 2, version: "v2", action: "down" },
     });
-    expect(planned.filter((x) => x.group === planned[0].group)).toHaveLength(1);
+    expect(planned.filter((x) => x.group === downStep!.group)).toHaveLength(1);
     expect(planned.filter((x) => x.kind === "migrate-down" || x.kind === "restore")).toHaveLength(1);
     expect(planned.map((x) => x.kind)).toContain("rollout");
     const human = pr.cli(["rollback", "development", "1", "--with-db", "--dry-run"]);
@@ -209,7 +213,7 @@ describe("backups and migrations in deploys and rollbacks", () => {
     expect(rb.code, rb.stderr).toBe(0);
     const journal = rb.json<{ result: { steps: { kind: string; status: string; message?: string }[] } }>()
       .result.steps;
-    expect(journal[0]).toMatchObject({
+    expect(journal.find((x) => x.kind === "migrate-down")).toMatchObject({
       kind: "migrate-down",
       status: "ok",
       message: "down-migration of revision 2 applied",
@@ -358,10 +362,14 @@ describe("rollback --with-db restores the backup recorded by the replacing deplo
     expect(dry.code, dry.stderr).toBe(0);
     const planned = dry.json<{ result: { plan: { steps: { kind: string; data?: object }[] } } }>().result.plan
       .steps;
-    expect(planned[0]).toMatchObject({
+    expect(planned.find((x) => x.kind === "restore")).toMatchObject({
       kind: "restore",
       data: { revision: 2, action: "restore", backupId, backupService: "store" },
     });
+    // The rollback backs up the data it is about to replace first (docs/backups.md).
+    expect(planned.findIndex((x) => x.kind === "backup")).toBeLessThan(
+      planned.findIndex((x) => x.kind === "restore"),
+    );
     // A dry run changed nothing.
     expect(await items()).toEqual([
       { id: 1, name: "changed" },
@@ -380,6 +388,16 @@ describe("rollback --with-db restores the backup recorded by the replacing deplo
     const r3 = h3.json<{ result: { revision: RevisionJson }[] }>().result[0].revision;
     expect(r3).toMatchObject({ version: "v1", status: "deployed" });
     expect(r3.facts.dataRollback?.revisions).toEqual([2]);
+    // That backup holds the data as the rollback found it (what a rollback to 2 --with-db
+    // brings back), not the data it restored.
+    const all = pr.cli(["backups", "development", "--json"]).json<{ result: { backups: BackupJson[] } }>();
+    const taken = all.result.backups.find((b) => b.id === r3.facts.backups?.store);
+    const dump = spawnSync(join(pgBinDir(), "pg_restore"), ["-f", "-", taken!.location!], {
+      encoding: "utf8",
+    });
+    expect(dump.status, dump.stderr).toBe(0);
+    expect(dump.stdout).toMatch(/^1\tchanged$/m);
+    expect(dump.stdout).toMatch(/^3\tthree$/m);
 
     // keepLast 1 would delete revision 2's backup (the rollback took a newer one), but revisions
     // 1 and 2 are still rollback targets (retain 3) and a --with-db rollback to 1 restores it.

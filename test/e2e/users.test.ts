@@ -4,12 +4,12 @@
  * listener refuses plain HTTP off loopback unless told.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../support/ports.js";
-import { BIN, daemonInfo, makeProject, type Project } from "./harness.js";
+import { BIN, daemonInfo, killDaemon, makeProject, type Project } from "./harness.js";
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -70,6 +70,46 @@ describe("users and tokens from the CLI", () => {
     const gone = p.cli(["status", "development", "--token", viewer]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/refused the credentials: unknown or revoked token/);
+    // A mistyped short token is an unknown token, not a "malformed Authorization header".
+    const short = p.cli(["status", "development", "--token", "swt_bogus"]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/refused the credentials: unknown or revoked token/);
+  });
+
+  it("an operator's backup over TCP uses the values the last deploy brought (backup.paths: ${DATA_DIR})", async () => {
+    const p = (project = await makeProject(`  notes:
+    run: node worker.js
+    path: ./app
+    env: { RELEASE: "\${VERSION}" }
+    stop: { grace: 2s }
+    backup: { type: files, paths: ["\${DATA_DIR}"] }
+`));
+    const data = join(p.dir, "data");
+    mkdirSync(data);
+    writeFileSync(join(data, "notes.txt"), "hello");
+    p.env.DATA_DIR = data;
+    const d = p.cli(["deploy", "development", "--version", "v1"]);
+    expect(d.code, d.stderr).toBe(0);
+    const operator = p.token("oncall", "operator", ["--expires", "1d"]);
+    // The daemon works from the deployed revision (the operator's spec body is not used), whose
+    // snapshot keeps ${DATA_DIR} as a template: the value comes from the deploy that brought it.
+    const b = p.cli(["backup", "development", "notes", "--token", operator, "--json"], {
+      env: { DATA_DIR: "/nonexistent-operator-value" },
+    });
+    expect(b.code, b.stderr).toBe(0);
+    const list = p.cli(["backups", "development", "--service", "notes", "--json"]);
+    const [rec] = list.json<{ result: { backups: { status: string; size: number }[] } }>().result.backups;
+    expect(rec).toMatchObject({ status: "ok" });
+    expect(rec.size).toBeGreaterThan(0);
+
+    // A restarted daemon has no value for DATA_DIR until an operation brings one: the operator's
+    // backup is refused naming it (it used to archive "" — the whole project directory).
+    killDaemon(p.home);
+    const again = p.cli(["backup", "development", "notes", "--token", operator]);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toContain("no value for DATA_DIR");
+    const after = p.cli(["backups", "development", "--service", "notes", "--json"]);
+    expect(after.json<{ result: { backups: unknown[] } }>().result.backups).toHaveLength(1);
   });
 
   it("serve refuses plain HTTP off loopback unless --insecure-http, which warns", async () => {
