@@ -11,6 +11,7 @@ import { readSecretFile } from "./secret-file.js";
 import type { LoadedSpec, PathSegment } from "./load.js";
 import type { ResolvedService, ResolvedSpec, Strategy } from "./resolved.js";
 import { proxied, serviceDefaults } from "./defaults.js";
+import { withKubeconfigPath } from "./kubeconfig-path.js";
 import { placeService, withSshPaths } from "./placement.js";
 import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
@@ -64,7 +65,7 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     file: ctx.loaded.file,
     dir: ctx.loaded.dir,
     version: ctx.version,
-    target: withSshPaths(env.target, ctx.loaded.dir),
+    target: withKubeconfigPath(withSshPaths(env.target, ctx.loaded.dir), ctx.loaded.dir),
     protect: env.protect,
     proxyHost: env.proxy?.host ?? "127.0.0.1",
     ...(edge ? { edge } : {}),
