@@ -11,6 +11,7 @@ VERSION=${2:-}
 SLIPWAY=${SLIPWAY:-npx slipway}
 OUT=${SLIPWAY_ARTIFACTS:-slipway-artifacts}
 mkdir -p "$OUT"
+rm -f "$OUT/check.json" "$OUT/deploy.json" "$OUT/history.json" # this run's documents only
 
 $SLIPWAY validate || exit $?
 $SLIPWAY --in-process check "$ENV" --json >"$OUT/check.json"
@@ -25,6 +26,7 @@ $SLIPWAY --in-process history "$ENV" --json >"$OUT/history.json" || true
 case "$code" in
   0) echo "slipway: $ENV deployed" ;;
   1) echo "slipway: $ENV not deployed: checks failed, or the deploy failed and was rolled back (see $OUT/)" ;;
+  2) echo "slipway: $ENV not deployed: spec or usage error (see $OUT/check.json)" ;;
   3) echo "slipway: $ENV is locked by another operation" ;;
   4) echo "slipway: refused by a protection rule (freeze, confirmation, cluster)" ;;
   *) echo "slipway: exit $code" ;;
