@@ -110,6 +110,7 @@ function resolveService(
   const strategy = strategyOf(name, s, stateful, proxy, at);
   const path = resolvePath(ctx.loaded.dir, s.path ?? ".");
   checkTargetFields(name, s, env, path, svcEnv, at);
+  if (env.target.kind === "kubernetes") checkChartFiles(name, s, ctx.loaded.dir, at);
   const placed = placeService(env.target, { stateful, placement: s.placement });
   if (placed && "error" in placed)
     at(["services", name, "placement", ...(placed.at === "hosts" ? ["hosts"] : [])], placed.error);
@@ -290,6 +291,17 @@ function checkTargetFields(
   for (const k of s.secrets?.names ?? [])
     if (!(k in svcEnv) && !(k in (s.secrets?.fromFile ?? {})))
       at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
+}
+
+/** A local chart and its values files must exist: a located spec error, not helm's later. */
+function checkChartFiles(name: string, s: ParsedService, dir: string, at: At): void {
+  const missing = (p: string) => !existsSync(resolvePath(dir, p));
+  const shown = (p: string) => (isAbsolute(p) ? p : `${p} (${resolvePath(dir, p)})`);
+  if (typeof s.chart === "string" && missing(s.chart))
+    at(["services", name, "chart"], `chart directory not found: ${shown(s.chart)}`);
+  (s.valuesFiles ?? []).forEach((f, i) => {
+    if (missing(f)) at(["services", name, "valuesFiles", i], `values file not found: ${shown(f)}`);
+  });
 }
 
 /** Ports (the main one and the further `ports:`) must be unique within the environment. */
