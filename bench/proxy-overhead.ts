@@ -13,12 +13,18 @@
  * Also HTTPS on both (same certificate: EC P-256 from a throw-away CA, TLS 1.3, wrk keeps its
  * connections so this is the steady state, not handshakes), and the host-routed shared listener.
  *
+ * The goals' rounds run wrk flat out (a closed loop: each connection sends its next request when
+ * the answer arrives), where the p99 mostly says how far the path is from its throughput limit.
+ * `--paced F` (default 0.5) adds rounds at a fixed offered load, F × nginx's flat-out rate, the
+ * same 32 connections pausing between requests (wrk's `delay()`): the latency each hop adds while
+ * it still has headroom. `--paced 0` skips them.
+ *
  * The proxy runs from dist/, as `slipway` runs it: started from the sources it would run under
  * tsx's loader, which costs about half as much CPU again per request on this machine.
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,12 +39,14 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     workers: { type: "string", default: "1" },
     rounds: { type: "string", default: "3" },
+    paced: { type: "string", default: "0.5" },
   },
 });
 const rounds = Number(values.rounds);
 const workers = Number(values.workers);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
+const paced = Number(values.paced);
 
 const UPSTREAM = `
 const http = require("node:http");
@@ -85,8 +93,14 @@ async function cpuMs(pids: number[]): Promise<number> {
   return ticks * 10;
 }
 
-async function wrk(name: string, url: string, pids: number[] = [], conns = connections): Promise<Result> {
-  const host = ["-H", "Host: bench.test"]; // the host routes need it; the others ignore it
+async function wrk(
+  name: string,
+  url: string,
+  pids: number[] = [],
+  conns = connections,
+  script?: string,
+): Promise<Result> {
+  const host = ["-H", "Host: bench.test", ...(script ? ["-s", script] : [])]; // the host routes need it
   await run("wrk", ["-t1", `-c${conns}`, "-d2s", ...host, url]); // warm-up
   const cpu0 = await cpuMs(pids);
   const out = await run("wrk", ["-t1", `-c${conns}`, `-d${duration}s`, "--latency", ...host, url]);
@@ -213,6 +227,47 @@ try {
       goals("slipway HTTPS", tls) +
       `\nhost route / port route throughput: ${pct(med(host))}`,
   );
+
+  if (paced > 0) {
+    // Fixed offered load: each connection waits `gap` ms between an answer and its next request.
+    const rate = paced * of(ngName, (r) => r.rps);
+    const gap = Math.max(1, Math.round((connections * 1000) / rate));
+    const script = join(dir, "paced.lua");
+    await writeFile(script, `function delay() return ${gap} end\n`);
+    const pacedPaths = paths.filter(([name]) => name !== "slipway host route");
+    const pacedRounds: Map<string, Result>[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const m = new Map<string, Result>();
+      for (const [name, url, pids] of i % 2 ? [...pacedPaths].reverse() : pacedPaths)
+        m.set(name, await wrk(name, url, pids, connections, script));
+      pacedRounds.push(m);
+    }
+    const at = (name: string, f: (r: Result) => number) => med(pacedRounds.map((m) => f(m.get(name)!)));
+    console.log(
+      `\npaced: wrk -t1 -c${connections} with ${gap} ms between an answer and the next request ` +
+        `(~${(paced * 100).toFixed(0)} % of nginx's flat-out rate); medians of ${rounds} rounds`,
+    );
+    console.log("| path | req/s | p50 ms | p99 ms | added p99 ms | errors | proxy CPU µs/req |");
+    console.log("|---|---:|---:|---:|---:|---:|---:|");
+    for (const [name, , pids] of pacedPaths)
+      console.log(
+        `| ${name} | ${at(name, (r) => r.rps).toFixed(0)} | ${at(name, (r) => r.p50).toFixed(2)} | ` +
+          `${at(name, (r) => r.p99).toFixed(2)} | ${med(pacedRounds.map((m) => m.get(name)!.p99 - m.get("direct")!.p99)).toFixed(2)} | ` +
+          `${pacedRounds.reduce((a, m) => a + m.get(name)!.errors, 0)} | ` +
+          `${pids.length ? at(name, (r) => r.cpuUs ?? 0).toFixed(0) : "–"} |`,
+      );
+    const addedOver = (a: string, b: string) => pacedRounds.map((m) => m.get(a)!.p99 - m.get(b)!.p99);
+    for (const [label, a, b] of [
+      [slipName, slipName, ngName],
+      ["slipway HTTPS", "slipway HTTPS", "nginx HTTPS"],
+    ]) {
+      const d = addedOver(a, b);
+      console.log(
+        `${label} added p99 over nginx's at this load: ${ms(med(d))} (the goal's ≤ 1 ms, paced) ` +
+          `${mark(med(d) <= 1)} ${list(d, ms)}`,
+      );
+    }
+  }
 
   // One connection: the latency a single client sees, without queueing behind the load.
   const light = [

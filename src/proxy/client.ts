@@ -8,12 +8,14 @@ import { closeSync, openSync } from "node:fs";
 import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
 import { request } from "node:http";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DriverError, Refused } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { Route, TargetStats, TrafficRouter } from "./contract.js";
+import { proxyWorkers } from "./cluster-ipc.js";
 import { proxyPaths } from "./paths.js";
 import { sleep } from "../util/sleep.js";
 
@@ -80,7 +82,8 @@ export class ProxyClient implements TrafficRouter {
   }
 
   async ensureRunning(): Promise<void> {
-    if (await this.health()) return;
+    const running = await this.health();
+    if (running) return this.checkWorkers(running);
     await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
@@ -113,6 +116,30 @@ export class ProxyClient implements TrafficRouter {
         await unlink(this.paths.spawnLock).catch(() => {});
       }
     }
+  }
+
+  private warnedWorkers = false;
+
+  /** A running proxy keeps its worker count (it outlives the daemon): said once if another is asked. */
+  private checkWorkers(h: ProxyHealth): void {
+    if (this.warnedWorkers) return;
+    let asked: number;
+    try {
+      const v = this.workers === undefined ? process.env.SLIPWAY_PROXY_WORKERS : String(this.workers);
+      asked = proxyWorkers(v, availableParallelism());
+    } catch {
+      return; // not a valid count: the proxy refuses it when it starts
+    }
+    const has = h.workers?.length ?? 1;
+    if (has === asked) return;
+    this.warnedWorkers = true;
+    this.log.warn("the running proxy keeps its worker processes until it restarts", {
+      running: has,
+      asked,
+      apply:
+        `kill -TERM ${h.pid}: it drains and exits, and the daemon starts it again within seconds with ` +
+        `${asked} (its routes kept; new connections are refused until then)`,
+    });
   }
 
   private async lockIsStale(): Promise<boolean> {

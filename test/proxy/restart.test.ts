@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/logger.js";
 import { ProxyClient } from "../../src/proxy/client.js";
 import { proxyPaths } from "../../src/proxy/paths.js";
 import { freePort, waitFor } from "../support/ports.js";
@@ -48,6 +49,23 @@ describe("proxy process", () => {
     const pids = await Promise.all(clients.map(async (c) => (await c.health())?.pid));
     expect(new Set(pids).size).toBe(1);
     expect(pids[0]).toBe(px.pid());
+  });
+
+  it("says once that a running proxy keeps its worker count when a client asks for another", async () => {
+    const warned: (Record<string, unknown> | undefined)[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (_m: string, f?: Record<string, unknown>) => void warned.push(f),
+    };
+    const two = new ProxyClient({ home: px.home, workers: 2, logger });
+    await two.ensureRunning();
+    await two.ensureRunning();
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ running: 1, asked: 2 });
+    expect(String(warned[0]?.apply)).toContain(`kill -TERM ${px.pid()}`);
+    expect((await two.health())?.workers).toBeUndefined(); // still the one process it was
+    await new ProxyClient({ home: px.home, workers: 1, logger }).ensureRunning();
+    expect(warned).toHaveLength(1);
   });
 
   it("on SIGTERM finishes requests in flight, then exits", async () => {

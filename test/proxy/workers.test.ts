@@ -12,6 +12,9 @@ import { alive, get, load, proxySuite, route, target } from "./helpers.js";
 // Read by the proxy process: one of the two workers applies every route change 300 ms late, so
 // setRoute returning before every worker acked would show as requests to the old target.
 process.env.SLIPWAY_TEST_SLOW_SET_MS = "300";
+// Also read by the proxy: a worker that has not answered a request within 2 s counts as stuck
+// (15 s otherwise), for the stuck-worker test.
+process.env.SLIPWAY_TEST_ANSWER_MS = "2000";
 const { px, up } = proxySuite({ workers: 2 });
 
 /** One request on a new connection (the cluster hands each connection to the next worker). */
@@ -108,6 +111,36 @@ describe("several worker processes", () => {
     for (let i = 0; i < 20; i++) expect((await fresh(port)).body).toBe("survivor");
     // The replacement serves the routes it got from the primary.
     expect((await workers()).every((w) => w.requests > 0)).toBe(true);
+  });
+
+  it("kills a worker that stops answering; the route change goes through and a replacement serves it", async () => {
+    const before = await up("before-stuck");
+    const after = await up("after-stuck");
+    const port = await freePort();
+    await px.client.setRoute(route("t/dev/stuck", port, [target("stuck-1", before)]));
+    const [victim] = await workers();
+    process.kill(victim!.pid, "SIGSTOP"); // its event loop serves nobody, as if blocked
+    try {
+      await px.client.setRoute(route("t/dev/stuck", port, [target("stuck-2", after)]));
+      await waitFor(async () => !alive(victim!.pid), { what: "the stuck worker killed" });
+      const now = await waitFor(
+        async () => {
+          const ws = await workers();
+          return ws.length === 2 && !ws.some((w) => w.pid === victim!.pid) ? ws : undefined;
+        },
+        { what: "a replacement worker" },
+      );
+      expect(now.map((w) => w.pid)).not.toContain(victim!.pid);
+      // Every worker, the replacement included, routes to the new target.
+      for (let i = 0; i < 20; i++) expect((await fresh(port)).body).toBe("after-stuck");
+      expect((await workers()).every((w) => w.requests > 0)).toBe(true);
+    } finally {
+      try {
+        process.kill(victim!.pid, "SIGCONT");
+      } catch {
+        /* killed, as it should be */
+      }
+    }
   });
 
   // Last: it stops the proxy.
