@@ -22,6 +22,9 @@ describe("the CI pipeline of docs/ci.md", () => {
     spawnSync("sh", [SCRIPT, "staging", version], { cwd: dir, env, encoding: "utf8" });
   afterAll(() => {
     spawnSync(process.execPath, [BIN, "--in-process", "destroy", "staging", "--yes"], { cwd: dir, env });
+    // destroy leaves the proxy the deploy started (docs/ci.md says so): stop it with its home.
+    const proxyPid = join(home, "proxy", "proxy.pid");
+    if (existsSync(proxyPid)) process.kill(Number(readFileSync(proxyPid, "utf8").trim()), "SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   });
 
