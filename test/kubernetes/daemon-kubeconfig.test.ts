@@ -6,7 +6,7 @@
  * Kubernetes API server DOUBLE (test/support/kube-apiserver-double.ts), not a cluster.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,4 +90,19 @@ describe("the daemon uses the calling shell's kubeconfig", () => {
     const revisions = (JSON.parse(history.stdout) as { result: unknown[] }).result;
     expect(revisions).toHaveLength(1); // no failed revision for the refused deploys
   }, 180_000);
+
+  it("a spec's target.kubeconfig is relative to slipway.yaml, not to the daemon's directory", async () => {
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(
+      join(dir, "sub", "slipway.yaml"),
+      SPEC.replace("project: kc", "project: kc2").replace(
+        "namespace: kc }",
+        "namespace: kc2, kubeconfig: ../right }",
+      ),
+    );
+    // The shell's KUBECONFIG names the wrong cluster: the spec's own kubeconfig wins.
+    const r = await slipway("wrong", "-f", "sub/slipway.yaml", "deploy", "production", "--version", "1.0");
+    expect(r.code, r.out).toBe(0);
+    expect(double.objects("deployments", "kc2").map((d) => d.metadata?.name)).toEqual(["api-r1"]);
+  }, 120_000);
 });
