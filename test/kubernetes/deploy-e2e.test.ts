@@ -184,6 +184,13 @@ describe("Kubernetes target end to end (against the API server double)", () => {
     expect(human.stdout).not.toContain("exited");
     const health = await cli(["health", "production"], { KUBECONFIG: dead });
     expect(health.code, health.stdout).toBe(1);
+    // exec must read the pods first: the driver's error (exit 1), not "an internal error".
+    const exec = await cli(["exec", "production", "api", "--", "true"], { KUBECONFIG: dead });
+    expect(exec.code, exec.stderr).toBe(1);
+    expect(exec.stderr).toMatch(
+      /kubernetes: cannot read namespace shop \(context prod-ctx\): .*ECONNREFUSED/,
+    );
+    expect(exec.stderr).not.toContain("internal error");
   });
 
   it("destroy keeps the namespace; destroy --delete-namespace deletes it", async () => {
