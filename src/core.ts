@@ -52,6 +52,7 @@ export {
 } from "./operations.js";
 export { confirmationName } from "./spec/confirmation-name.js";
 export { lightRef, lightSpec } from "./spec/env-reference.js";
+export { withCallerKubeconfig } from "./spec/kubeconfig-path.js";
 export { ensurePrivateHome, slipwayHome } from "./util/home.js";
 export { formatBytes, formatDuration, parseDuration } from "./util/units.js";
 

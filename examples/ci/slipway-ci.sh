@@ -11,6 +11,7 @@ VERSION=${2:-}
 SLIPWAY=${SLIPWAY:-npx slipway}
 OUT=${SLIPWAY_ARTIFACTS:-slipway-artifacts}
 mkdir -p "$OUT"
+rm -f "$OUT/check.json" "$OUT/deploy.json" "$OUT/history.json" # this run's documents only
 
 # With --json the reason of a failure is in the artifact: print it in the job's log too.
 reason() {
@@ -34,7 +35,7 @@ $SLIPWAY --in-process history "$ENV" --json >"$OUT/history.json" || true
 case "$code" in
   0) echo "slipway: $ENV deployed" ;;
   1) echo "slipway: $ENV not deployed: checks failed, or the deploy failed and was rolled back (see $OUT/)" ;;
-  2) echo "slipway: spec or usage error (see above)" ;;
+  2) echo "slipway: $ENV not deployed: spec or usage error (see above)" ;;
   3) echo "slipway: $ENV is locked by another operation" ;;
   4) echo "slipway: refused by a protection rule (freeze, confirmation, cluster)" ;;
   *) echo "slipway: exit $code" ;;

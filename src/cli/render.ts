@@ -124,6 +124,7 @@ export function renderStatus(out: Out, s: EnvStatus): void {
     out.stdout(
       yellow(out, `  daemon started ${formatDuration(Math.max(0, since))} ago after an unclean stop`),
     );
+  if (s.unreachable) out.stdout(red(out, `  ${s.unreachable} (instance states unknown)`));
   if (s.lock)
     out.stdout(yellow(out, `  locked by ${s.lock.holder} (${s.lock.operation}) since ${s.lock.acquiredAt}`));
   for (const svc of s.services) {

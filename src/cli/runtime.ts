@@ -15,6 +15,7 @@ import {
   lightRef,
   lightSpec,
   runOp,
+  withCallerKubeconfig,
   type OpContext,
 } from "../core.js";
 import type { Resolution, resolveSpec as ResolveSpec, loadSpecFile as LoadSpecFile } from "../index.js";
@@ -92,12 +93,13 @@ export class Cli {
     process.on("SIGINT", onSigint);
     const context: OpContext = { emit: (e) => renderEvent(out, e), signal: ac.signal, ...ctx };
     try {
-      const payload = { resolution: toWire(resolution), args, actor: localActor() };
+      const sent = this.callerTarget(resolution);
+      const payload = { resolution: toWire(sent), args, actor: localActor() };
       if (this.opts.inProcess) {
         const { createRuntime } = await import("../index.js");
         const engine = await createRuntime({ home: this.home });
         try {
-          return await runOp(engine.slipway(resolution.spec.target), op, payload, context);
+          return await runOp(engine.slipway(sent.spec.target), op, payload, context);
         } finally {
           await engine.close();
         }
@@ -131,6 +133,16 @@ export class Cli {
     } finally {
       process.off("SIGINT", onSigint);
     }
+  }
+
+  /**
+   * The spec as this shell would run it: a Kubernetes target gets the caller's kubeconfig (the
+   * local daemon has another environment). A remote daemon (`--server`) uses its own.
+   */
+  private callerTarget(r: Resolution): Resolution {
+    if (this.opts.server) return r;
+    const target = withCallerKubeconfig(r.spec.target);
+    return target === r.spec.target ? r : { ...r, spec: { ...r.spec, target } };
   }
 
   /**

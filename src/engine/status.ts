@@ -28,7 +28,8 @@ export interface InstanceStatus {
 
 export interface ServiceStatus {
   name: string;
-  status: "running" | "degraded" | "stopped" | "starting";
+  /** `unknown`: the target could not be inspected (see EnvStatus.unreachable). */
+  status: "running" | "degraded" | "stopped" | "starting" | "unknown";
   strategy: string;
   replicas: number;
   /** Set by `slipway scale`: the spec's count (`from`) and who scaled it. */
@@ -57,6 +58,8 @@ export interface EnvStatus {
   lock?: LockInfo;
   services: ServiceStatus[];
   daemon?: DaemonRun;
+  /** The target could not be inspected (a cluster or Docker Engine not reachable): why. Instance states are then `unknown`. */
+  unreachable?: string;
 }
 
 export async function envStatus(
@@ -65,11 +68,16 @@ export async function envStatus(
   opts: { probe?: boolean } = {},
 ): Promise<EnvStatus> {
   const { store, driver } = deps;
+  let unreachable: string | undefined;
   const [current, lock, records, live, scaled] = await Promise.all([
     store.currentRevision(spec.project, spec.env),
     store.getLock(spec.project, spec.env),
     store.listInstances(spec.project, spec.env),
-    driver.inspect(spec.project, spec.env).catch(() => [] as Instance[]),
+    driver.inspect(spec.project, spec.env).catch((e: unknown) => {
+      // Not "exited": what runs there is unknown, and saying so beats a wrong answer.
+      unreachable = `${spec.target.kind} target could not be inspected: ${errorMessage(e)}`;
+      return [] as Instance[];
+    }),
     readScale(store, spec.project, spec.env),
   ]);
   const liveById = new Map(live.map((i) => [i.id, i]));
@@ -85,9 +93,10 @@ export async function envStatus(
     const statuses = await Promise.all(
       insts.map((r) => instanceStatus(deps, r, liveById.get(r.id), svc, opts.probe !== false)),
     );
+    if (unreachable) for (const st of statuses) st.state = "unknown";
     services.push({
       name,
-      status: serviceState(statuses, svc),
+      status: unreachable && statuses.length ? "unknown" : serviceState(statuses, svc),
       strategy: svc?.rollout.strategy ?? "?",
       replicas: svc?.replicas ?? 0,
       ...(scaled[name] ? { scaled: { from: scaled[name].specReplicas, by: scaled[name].actor } } : {}),
@@ -111,6 +120,7 @@ export async function envStatus(
       : undefined,
     lock,
     services,
+    ...(unreachable ? { unreachable } : {}),
   };
 }
 

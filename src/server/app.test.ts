@@ -306,7 +306,22 @@ describe("users and tokens over the API", () => {
     });
     expect((await app.request("/v1/users", { headers: bearer })).status).toBe(403);
     expect((await app.request(`/v1/tokens/${record.id}`, { method: "DELETE", headers: h })).status).toBe(200);
-    expect((await app.request("/v1/session", { headers: bearer })).status).toBe(401);
+    const gone = await app.request("/v1/session", { headers: bearer });
+    expect(gone.status).toBe(401);
+    expect(await gone.json()).toMatchObject({ error: { message: "unknown or revoked token" } });
+    // A wrong token is unknown, whatever its length; only a header that is not "Bearer X" is malformed.
+    for (const [authorization, message] of [
+      ["Bearer wrong", "unknown or revoked token"],
+      ["Bearer", "malformed Authorization header (expected: Bearer TOKEN)"],
+      [
+        `Basic ${Buffer.from("a:b").toString("base64")}`,
+        "malformed Authorization header (expected: Bearer TOKEN)",
+      ],
+    ]) {
+      const r = await app.request("/v1/session", { headers: { authorization } });
+      expect(r.status, authorization).toBe(401);
+      expect(await r.json(), authorization).toMatchObject({ error: { message } });
+    }
   });
 });
 

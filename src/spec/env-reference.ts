@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { SpecError } from "../errors.js";
 import type { ResolvedSpec } from "./resolved.js";
 import { didYouMean } from "./suggest.js";
+import { withKubeconfigPath } from "./kubeconfig-path.js";
 import { withSshPaths } from "./placement.js";
 
 export interface LightRef {
@@ -56,7 +57,7 @@ export function lightSpec(ref: LightRef, file: string): ResolvedSpec {
     file: resolvePath(file),
     dir: resolvePath(file, ".."),
     version: "",
-    target: withSshPaths(ref.target, resolvePath(file, "..")),
+    target: withKubeconfigPath(withSshPaths(ref.target, resolvePath(file, "..")), resolvePath(file, "..")),
     proxyHost: "127.0.0.1",
     services: {},
     checks: [],

@@ -121,7 +121,12 @@ export const kubernetesTarget = z.strictObject({
     .optional()
     .describe("The cluster entry the context must point at; anything else is refused (exit 4)."),
   namespace: z.string().default("default").describe("Namespace of every object (created when missing)."),
-  kubeconfig: z.string().optional().describe("Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+  kubeconfig: z
+    .string()
+    .optional()
+    .describe(
+      "Kubeconfig file, relative to slipway.yaml, or several joined by ':' as in $KUBECONFIG (default: the $KUBECONFIG of the shell running the command, else ~/.kube/config; the daemon uses the caller's, not its own). A kubeconfig that does not exist is refused (exit 4).",
+    ),
   registry: registrySchema.optional(),
   imagePullSecrets: z
     .array(z.string())

@@ -11,6 +11,7 @@ import { readSecretFile } from "./secret-file.js";
 import type { LoadedSpec, PathSegment } from "./load.js";
 import type { ResolvedService, ResolvedSpec, Strategy } from "./resolved.js";
 import { proxied, serviceDefaults } from "./defaults.js";
+import { withKubeconfigPath } from "./kubeconfig-path.js";
 import { placeService, withSshPaths } from "./placement.js";
 import type { ParsedService, ParsedSpec } from "./schema.js";
 import { didYouMean } from "./suggest.js";
@@ -64,7 +65,7 @@ export function buildResolved(p: ParsedSpec, ctx: BuildContext): ResolvedSpec {
     file: ctx.loaded.file,
     dir: ctx.loaded.dir,
     version: ctx.version,
-    target: withSshPaths(env.target, ctx.loaded.dir),
+    target: withKubeconfigPath(withSshPaths(env.target, ctx.loaded.dir), ctx.loaded.dir),
     protect: env.protect,
     proxyHost: env.proxy?.host ?? "127.0.0.1",
     ...(edge ? { edge } : {}),
@@ -110,6 +111,7 @@ function resolveService(
   const strategy = strategyOf(name, s, stateful, proxy, at);
   const path = resolvePath(ctx.loaded.dir, s.path ?? ".");
   checkTargetFields(name, s, env, path, svcEnv, at);
+  if (env.target.kind === "kubernetes") checkChartFiles(name, s, ctx.loaded.dir, at);
   const placed = placeService(env.target, { stateful, placement: s.placement });
   if (placed && "error" in placed)
     at(["services", name, "placement", ...(placed.at === "hosts" ? ["hosts"] : [])], placed.error);
@@ -304,6 +306,17 @@ function checkTargetFields(
   for (const k of s.secrets?.names ?? [])
     if (!(k in svcEnv) && !(k in (s.secrets?.fromFile ?? {})))
       at(["services", name, "secrets", "names"], `"${k}" is not in this service's env`);
+}
+
+/** A local chart and its values files must exist: a located spec error, not helm's later. */
+function checkChartFiles(name: string, s: ParsedService, dir: string, at: At): void {
+  const missing = (p: string) => !existsSync(resolvePath(dir, p));
+  const shown = (p: string) => (isAbsolute(p) ? p : `${p} (${resolvePath(dir, p)})`);
+  if (typeof s.chart === "string" && missing(s.chart))
+    at(["services", name, "chart"], `chart directory not found: ${shown(s.chart)}`);
+  (s.valuesFiles ?? []).forEach((f, i) => {
+    if (missing(f)) at(["services", name, "valuesFiles", i], `values file not found: ${shown(f)}`);
+  });
 }
 
 /** Ports (the main one and the further `ports:`) must be unique within the environment. */

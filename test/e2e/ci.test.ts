@@ -22,6 +22,9 @@ describe("the CI pipeline of docs/ci.md", () => {
     spawnSync("sh", [SCRIPT, "staging", version], { cwd: dir, env, encoding: "utf8" });
   afterAll(() => {
     spawnSync(process.execPath, [BIN, "--in-process", "destroy", "staging", "--yes"], { cwd: dir, env });
+    // destroy leaves the proxy the deploy started (docs/ci.md says so): stop it with its home.
+    const proxyPid = join(home, "proxy", "proxy.pid");
+    if (existsSync(proxyPid)) process.kill(Number(readFileSync(proxyPid, "utf8").trim()), "SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -92,5 +95,14 @@ services:
     ).toEqual([[1, "deployed", "v2"]]);
     const res = await fetch(`http://127.0.0.1:${port}/`);
     expect(await res.text()).toContain("v2");
+
+    // A usage error (an environment the spec does not define): exit 2, said so, and the artifacts
+    // are this run's only (the last run's deploy.json is not left to be uploaded again).
+    const usage = spawnSync("sh", [SCRIPT, "nope", "v3"], { cwd: dir, env, encoding: "utf8" });
+    expect(usage.status, usage.stderr).toBe(2);
+    expect(usage.stdout).toContain("slipway: nope not deployed: spec or usage error");
+    const check = JSON.parse(readFileSync(join(dir, "slipway-artifacts", "check.json"), "utf8"));
+    expect(check.error.message).toContain('no environment "nope"');
+    expect(existsSync(join(dir, "slipway-artifacts", "deploy.json"))).toBe(false);
   }, 120_000);
 });

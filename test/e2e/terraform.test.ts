@@ -7,7 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeProject, type Project } from "./harness.js";
 
@@ -121,4 +121,16 @@ describe.skipIf(!hasTerraform)("terraform infrastructure steps", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/\$\{tf\.regoin\}: not an output of infra/);
   }, 240_000);
+  it("a terraform binary that is not there: exit 2 naming where it was looked for, nothing planned", () => {
+    writeFileSync(p.file, readFileSync(p.file, "utf8").replace("${tf.regoin}", "${tf.region}"));
+    const missing = join(p.dir, "no-terraform");
+    const r = p.cli(["--in-process", "plan", "development"], { env: { SLIPWAY_TERRAFORM: missing } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`terraform not found at SLIPWAY_TERRAFORM=${missing}: needed by infra`);
+    const path = p.cli(["--in-process", "plan", "development"], {
+      env: { PATH: dirname(process.execPath), SLIPWAY_TERRAFORM: "" },
+    });
+    expect(path.code, path.stderr).toBe(2);
+    expect(path.stderr).toContain("terraform is not installed (not on PATH; set SLIPWAY_TERRAFORM)");
+  });
 });

@@ -25,6 +25,11 @@ services:
     tls: { secretName: shop-tls }
 `;
 
+interface EnvStatusJson {
+  unreachable?: string;
+  services: { name: string; status: string; instances: { state: string }[] }[];
+}
+
 let double: KubeApiServerDouble;
 let dir: string;
 let home: string;
@@ -158,6 +163,34 @@ describe("Kubernetes target end to end (against the API server double)", () => {
     // The secret reached the container (from the revision's Secret) and the output is redacted.
     expect(r.stdout).toContain("mode=live key=***");
     expect(r.code).toBe(7);
+  });
+
+  it("status with the cluster unreachable says so (states unknown, not exited); health exits 1", async () => {
+    const dead = join(dir, "dead-kubeconfig");
+    const port = new URL(double.url).port;
+    writeFileSync(
+      dead,
+      double.kubeconfig({ context: "prod-ctx", cluster: "prod-eu-1" }).replace(`:${port}`, ":1"),
+    );
+    const st = await cli(["--json", "status", "production"], { KUBECONFIG: dead });
+    expect(st.code, st.stderr).toBe(0);
+    const s = (JSON.parse(st.stdout) as { result: EnvStatusJson }).result;
+    expect(s.unreachable).toMatch(/^kubernetes target could not be inspected: .*ECONNREFUSED/);
+    const api = s.services.find((x) => x.name === "api");
+    expect(api?.status).toBe("unknown");
+    expect(api?.instances.map((i) => i.state)).toEqual(api?.instances.map(() => "unknown"));
+    const human = await cli(["status", "production"], { KUBECONFIG: dead });
+    expect(human.stdout).toContain("kubernetes target could not be inspected");
+    expect(human.stdout).not.toContain("exited");
+    const health = await cli(["health", "production"], { KUBECONFIG: dead });
+    expect(health.code, health.stdout).toBe(1);
+    // exec must read the pods first: the driver's error (exit 1), not "an internal error".
+    const exec = await cli(["exec", "production", "api", "--", "true"], { KUBECONFIG: dead });
+    expect(exec.code, exec.stderr).toBe(1);
+    expect(exec.stderr).toMatch(
+      /kubernetes: cannot read namespace shop \(context prod-ctx\): .*ECONNREFUSED/,
+    );
+    expect(exec.stderr).not.toContain("internal error");
   });
 
   it("destroy keeps the namespace; destroy --delete-namespace deletes it", async () => {

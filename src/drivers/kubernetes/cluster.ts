@@ -4,7 +4,7 @@
  * the one `target.context` names, and with `target.cluster` the context's cluster entry must carry
  * that name; otherwise the operation is refused (exit 4) naming both.
  */
-import { homedir } from "node:os";
+import { delimiter } from "node:path";
 import {
   AppsV1Api,
   BatchV1Api,
@@ -18,7 +18,7 @@ import {
 } from "@kubernetes/client-node";
 import { Refused } from "../../errors.js";
 import type { KubernetesTarget } from "../../spec/schema-kubernetes.js";
-import { checkKubeContext } from "./context-check.js";
+import { checkKubeContext, existingKubeconfigs } from "./context-check.js";
 import { FIELD_MANAGER } from "./manifests/names.js";
 
 export interface Cluster {
@@ -41,16 +41,16 @@ export interface Cluster {
 /** Load the kubeconfig and check it against the target; throws Refused when they disagree. */
 export function loadKubeConfig(target: KubernetesTarget, env: NodeJS.ProcessEnv = process.env): KubeConfig {
   checkKubeContext(target, env);
+  const files = existingKubeconfigs(target, env);
   const kc = new KubeConfig();
-  const file = target.kubeconfig?.replace(/^~(?=\/|$)/, homedir());
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
+  if (files.length) mergeKubeconfigs(kc, files);
+  else kc.loadFromDefault(); // no kubeconfig, none named: in a pod, its service account
   const current = kc.getCurrentContext();
   const wanted = target.context ?? current;
   const ctx = kc.getContextObject(wanted);
   if (!ctx)
     throw new Refused(
-      `the spec names kubeconfig context "${wanted}" but the kubeconfig (${file ?? env.KUBECONFIG ?? "~/.kube/config"}) has no such context (current: "${current}")`,
+      `the spec names kubeconfig context "${wanted}" but the kubeconfig (${files.join(delimiter) || "none"}) has no such context (current: "${current}")`,
     );
   if (target.cluster !== undefined && ctx.cluster !== target.cluster)
     throw new Refused(
@@ -58,6 +58,20 @@ export function loadKubeConfig(target: KubernetesTarget, env: NodeJS.ProcessEnv 
     );
   kc.setCurrentContext(wanted);
   return kc;
+}
+
+/** Several kubeconfig files as kubectl merges them: the first file to set a name (or the current context) wins. */
+function mergeKubeconfigs(kc: KubeConfig, files: string[]): void {
+  kc.loadFromFile(files[0] as string);
+  for (const f of files.slice(1)) {
+    const more = new KubeConfig();
+    more.loadFromFile(f);
+    const has = <T extends { name: string }>(list: T[], x: T) => list.some((y) => y.name === x.name);
+    for (const c of more.clusters) if (!has(kc.clusters, c)) kc.addCluster(c);
+    for (const u of more.users) if (!has(kc.users, u)) kc.addUser(u);
+    for (const c of more.contexts) if (!has(kc.contexts, c)) kc.addContext(c);
+    if (!kc.getCurrentContext() && more.getCurrentContext()) kc.setCurrentContext(more.getCurrentContext());
+  }
 }
 
 export function connect(target: KubernetesTarget): Cluster {

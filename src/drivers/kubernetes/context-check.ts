@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { parse } from "yaml";
 import { Refused } from "../../errors.js";
+import { absoluteKubeconfig } from "../../spec/kubeconfig-path.js";
 
 interface KubeConfigFile {
   "current-context"?: string;
@@ -21,11 +22,31 @@ export interface ContextTarget {
   kubeconfig?: string;
 }
 
-/** The kubeconfig files in effect: the target's, else $KUBECONFIG's list, else ~/.kube/config. */
+/**
+ * The kubeconfig files in effect: the target's (one path or a ':' list; the CLI fills in the
+ * caller's), else $KUBECONFIG's list, else ~/.kube/config.
+ */
 export function kubeconfigFiles(target: ContextTarget, env: NodeJS.ProcessEnv = process.env): string[] {
-  if (target.kubeconfig) return [target.kubeconfig.replace(/^~(?=\/|$)/, homedir())];
+  if (target.kubeconfig) return absoluteKubeconfig(target.kubeconfig, process.cwd()).split(delimiter);
   if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean);
   return [join(homedir(), ".kube", "config")];
+}
+
+/**
+ * The existing kubeconfig files. None at all is refused when one was named (the target's, the
+ * caller's, $KUBECONFIG) or the target names a context or cluster: nothing could be checked.
+ * Otherwise [] (in a pod, client-node falls back to the service account).
+ */
+export function existingKubeconfigs(target: ContextTarget, env: NodeJS.ProcessEnv = process.env): string[] {
+  const named = kubeconfigFiles(target, env);
+  const files = named.filter((f) => existsSync(f));
+  const explicit = !!target.kubeconfig || !!env.KUBECONFIG;
+  if (!files.length && (explicit || target.context !== undefined || target.cluster !== undefined))
+    throw new Refused(
+      `no kubeconfig at ${named.join(delimiter)} (target.kubeconfig, else $KUBECONFIG, else ~/.kube/config): ` +
+        "the cluster cannot be checked against the spec; nothing was sent",
+    );
+  return files;
 }
 
 /** The context operations use: the target's, else the kubeconfig's current one (undefined: no kubeconfig). */
@@ -43,8 +64,7 @@ export function liveKubeContext(
 
 /** Throws Refused naming both sides when the kubeconfig does not match the target. */
 export function checkKubeContext(target: ContextTarget, env: NodeJS.ProcessEnv = process.env): void {
-  const files = kubeconfigFiles(target, env).filter((f) => existsSync(f));
-  // No kubeconfig at all: the driver reports that when it connects.
+  const files = existingKubeconfigs(target, env);
   if (!files.length || (target.context === undefined && target.cluster === undefined)) return;
   let current: string | undefined;
   const contexts = new Map<string, string | undefined>();

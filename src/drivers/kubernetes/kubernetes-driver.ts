@@ -10,7 +10,7 @@ import {
   type KubernetesObject,
   type V1Deployment,
 } from "@kubernetes/client-node";
-import { DriverError } from "../../errors.js";
+import { DriverError, SlipwayError, errorMessage } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { ResolvedService } from "../../spec/resolved.js";
 import type { KubernetesTarget } from "../../spec/schema-kubernetes.js";
@@ -184,10 +184,19 @@ export class KubernetesDriver implements Driver {
 
   async inspect(project: string, env: string): Promise<Instance[]> {
     const c = this.cluster();
-    const workloads = await listWorkloads(c, project, env);
-    const out: Instance[] = [];
-    for (const w of workloads) out.push(...(await this.instancesOf(c, project, env, w)));
-    return [...out, ...(await this.charts.inspect(project, env))];
+    try {
+      const workloads = await listWorkloads(c, project, env);
+      const out: Instance[] = [];
+      for (const w of workloads) out.push(...(await this.instancesOf(c, project, env, w)));
+      return [...out, ...(await this.charts.inspect(project, env))];
+    } catch (e) {
+      // The cluster did not answer (or refused): the driver's error, not an internal one.
+      if (e instanceof SlipwayError) throw e;
+      throw new DriverError(
+        this.name,
+        `cannot read namespace ${c.namespace} (context ${c.context}): ${errorMessage(e)}`,
+      );
+    }
   }
 
   private async instancesOf(c: Cluster, project: string, env: string, w: Workload): Promise<Instance[]> {

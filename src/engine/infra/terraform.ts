@@ -31,7 +31,7 @@ export interface TerraformSummary {
   sensitiveOutputs: string[];
 }
 
-const bin = () => process.env.SLIPWAY_TERRAFORM ?? "terraform";
+const bin = () => process.env.SLIPWAY_TERRAFORM || "terraform";
 
 async function tf(step: TerraformStep, args: string[], signal?: AbortSignal): Promise<string> {
   const timeoutMs = (step.timeout && parseDuration(step.timeout)) || 600_000;
@@ -45,7 +45,9 @@ async function tf(step: TerraformStep, args: string[], signal?: AbortSignal): Pr
   });
   if (r.error?.code === "ENOENT")
     throw new UsageError(
-      `terraform is not installed (not on PATH; set SLIPWAY_TERRAFORM): needed by ${step.name}`,
+      process.env.SLIPWAY_TERRAFORM
+        ? `terraform not found at SLIPWAY_TERRAFORM=${process.env.SLIPWAY_TERRAFORM}: needed by ${step.name}`
+        : `terraform is not installed (not on PATH; set SLIPWAY_TERRAFORM): needed by ${step.name}`,
     );
   if (r.code !== 0 && /Saved plan is stale|Saved plan does not match/.test(r.stderr))
     throw new Refused(

@@ -54,10 +54,22 @@ export async function rollout(
   try {
     await body(state, phase);
   } catch (e) {
-    (e as { rollout?: RolloutState }).rollout = state;
-    throw e;
+    throw withRollout(e, state);
   }
   return state;
+}
+
+/**
+ * The error carrying what this rollout did (for undo). Parallel rollouts can fail with one shared
+ * error object (a cached request that rejected once): a later service must not overwrite the
+ * state of an earlier one, or that one is never undone. Then a copy of the same class carries it.
+ */
+function withRollout(e: unknown, state: RolloutState): unknown {
+  if (!(e instanceof Error)) return e;
+  const own = e as Error & { rollout?: RolloutState };
+  if (!own.rollout) return Object.assign(own, { rollout: state });
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(e) as object) as Error, e);
+  return Object.assign(copy, { message: e.message, stack: e.stack, rollout: state });
 }
 
 export const routeKey = (spec: ResolvedSpec, service: string) => `${spec.project}/${spec.env}/${service}`;
