@@ -128,9 +128,10 @@ type OpHandler = (c: OpCall) => Promise<unknown>;
  * secrets and the deployed services' secret env values (env files are re-read for them).
  */
 function logRedactor(r: Resolution): Redactor {
-  const values = [...r.secrets.values()];
-  for (const svc of Object.values(r.spec.services))
-    for (const k of svc.secretEnv ?? []) values.push(svc.env[k]);
+  // A light resolution (nothing deployed yet) may carry no services and no secrets.
+  const values = [...(r.secrets?.values() ?? [])];
+  for (const svc of Object.values(r.spec.services ?? {}))
+    for (const k of svc.secretEnv ?? []) values.push(svc.env?.[k]);
   return makeRedactor(values);
 }
 

@@ -229,6 +229,9 @@ describe("deploy, redeploy, history, rollback", () => {
 describe("plan, dry run, health, degraded and stop on one deployed environment", () => {
   it("plans as data, dry-runs without a revision, probes health and stops one service", async () => {
     const p = (project = await makeProject());
+    const none = p.cli(["health", "development"]);
+    expect(none.code, none.stderr).toBe(1); // nothing deployed is not healthy
+    expect(none.stdout).toContain("nothing deployed");
     expect(p.cli(["deploy", "development", "--version", "v1"]).code).toBe(0);
 
     const plan = p.cli(["plan", "development", "--version", "v2", "--json"]);

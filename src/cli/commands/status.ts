@@ -20,13 +20,17 @@ export function register(cli: Cli): void {
     );
   cli.program
     .command("health <env>")
-    .description("probe every instance; exit 1 when one is unhealthy or a service is not running")
+    .description(
+      "probe every instance; exit 1 when one is unhealthy, a service is not running or nothing is deployed",
+    )
     .action(
       cli.action(
         async (env: string) => {
           const s = (await cli.op("health", await cli.light(env), {})) as EnvStatus;
           const bad = s.services.filter((x) => x.status !== "running");
-          cli.finish(s, (out) => renderStatus(out, s), bad.length ? 1 : 0);
+          // Nothing deployed (never, or destroyed) is not healthy: a monitor must not read it as fine.
+          const none = !s.revision || !s.services.length;
+          cli.finish(s, (out) => renderStatus(out, s), bad.length || none ? 1 : 0);
         },
         { light: true },
       ),
