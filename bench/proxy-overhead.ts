@@ -245,7 +245,8 @@ try {
     const at = (name: string, f: (r: Result) => number) => med(pacedRounds.map((m) => f(m.get(name)!)));
     console.log(
       `\npaced: wrk -t1 -c${connections} with ${gap} ms between an answer and the next request ` +
-        `(~${(paced * 100).toFixed(0)} % of nginx's flat-out rate); medians of ${rounds} rounds`,
+        `(aimed at ${pct(paced)} of nginx's flat-out rate; whole ms and each answer's own time make it ` +
+        `${pct(at(ngName, (r) => r.rps) / of(ngName, (r) => r.rps))} for nginx); medians of ${rounds} rounds`,
     );
     console.log("| path | req/s | p50 ms | p99 ms | added p99 ms | errors | proxy CPU µs/req |");
     console.log("|---|---:|---:|---:|---:|---:|---:|");
