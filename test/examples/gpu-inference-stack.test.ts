@@ -185,7 +185,14 @@ describe("examples/gpu-inference-stack (runbook 000)", () => {
   }, 240_000);
 
   it("refuses the gpu environment before any change: this engine has no NVIDIA runtime", async () => {
-    const r = await stack.cli(["check", "gpu"], { env });
+    // The GPU server is another machine; on this one engine the gpu environment gets ports of its
+    // own (with local's, the port another environment serves is refused first, exit 4).
+    const own = ["API", "CHAT", "AUTH", "LLM", "VECTOR_DB", "SEARCH", "MARIADB", "REDIS"].map(
+      (k) => `${k}_PORT`,
+    );
+    const ports = await Promise.all(own.map(() => freePort()));
+    const gpuEnv = { ...env, ...Object.fromEntries(own.map((k, i) => [k, String(ports[i])])) };
+    const r = await stack.cli(["check", "gpu"], { env: gpuEnv });
     expect(r.code, r.stdout + r.stderr).toBe(1);
     const out = r.stdout + r.stderr;
     expect(out).toMatch(/✖ gpu runtime on local/);
@@ -194,7 +201,7 @@ describe("examples/gpu-inference-stack (runbook 000)", () => {
     );
     expect(out).toContain("install the NVIDIA Container Toolkit");
     // The deploy runs the same checklist first: refused, nothing started in the gpu environment.
-    const d = await stack.cli(["deploy", "gpu", "--version", "v1"], { env });
+    const d = await stack.cli(["deploy", "gpu", "--version", "v1"], { env: gpuEnv });
     expect(d.code, d.stdout + d.stderr).toBe(1);
     expect(d.stdout + d.stderr).toMatch(/gpu runtime on local/);
     const gpuContainers = await exec("docker", [

@@ -7,7 +7,7 @@
  * The Slack webhook is a local HTTP receiver (no Slack account here).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -159,7 +159,17 @@ describe("examples/runbook-api (seed 002)", () => {
     // Production reads its own env file; the caller's development URLs must not hide its placeholders.
     const { DATABASE_URL: _d, REDIS_URL: _r, ...callerEnv } = env;
     const saved = env;
-    env = callerEnv;
+    // The operator's kubeconfig names the spec's context (without one the check is refused, exit 4,
+    // before anything: see the README); its cluster is not reachable from here.
+    const kubeconfig = join(dir, "kubeconfig-production");
+    writeFileSync(
+      kubeconfig,
+      "apiVersion: v1\nkind: Config\ncurrent-context: production\n" +
+        "clusters: [{ name: prod, cluster: { server: 'https://127.0.0.1:9' } }]\n" +
+        "contexts: [{ name: production, context: { cluster: prod, user: ops } }]\n" +
+        "users: [{ name: ops, user: { token: not-a-real-token } }]\n",
+    );
+    env = { ...callerEnv, KUBECONFIG: kubeconfig };
     try {
       const prod = slipway("check", "production");
       expect(prod.code, prod.out).toBe(1);
