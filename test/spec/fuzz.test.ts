@@ -385,9 +385,10 @@ describe("the spec fuzzer", () => {
     // Most mutations are caught, and the valid ones show the corpus itself is valid.
     expect(valid).toBeGreaterThan(0);
     expect(valid).toBeLessThan(all.length);
-    // CPU time (the machine may be shared): the whole run, and the slowest case (never a hang).
-    // The budget grows with the corpus (each example added makes the cases dearer): twice what
-    // validating every case's unmutated source costs, and at least 20 s.
+    // CPU time (the machine may be shared). A hang or a blow-up shows in one case (over 1.5 s
+    // above). The whole run guards against a general slowdown: it costs ~4× validating every case's
+    // unmutated source (the huge-string mutations dominate; 18.0 and 20.1 s in two full-suite runs
+    // on 2 cores, where a fixed 20 s failed), so the bound is 6× that, and at least 30 s.
     const own = new Map<string, number>();
     for (const s of corpus()) {
       const f = s.file ?? tmpFile;
@@ -397,7 +398,7 @@ describe("the spec fuzzer", () => {
     expect(
       total,
       `slowest: ${slowest.what} ${Math.round(slowest.ms)} ms; the unmutated sources: ${Math.round(baseline)} ms`,
-    ).toBeLessThan(Math.max(20_000, 2 * baseline));
+    ).toBeLessThan(Math.max(30_000, 6 * baseline));
   }, 180_000);
 
   it("the corpus is the examples (valid) and the docs' spec examples", () => {
