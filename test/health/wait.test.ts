@@ -87,7 +87,13 @@ describe("waitHealthy", () => {
 
   it("a probe cut off by the deadline does not hide the evidence of the one before", async () => {
     hits = 0;
-    const r = await waitHealthy(new HttpProbe("/stalls"), target(), timings({ startTimeout: 300 }));
+    // 1.5 s: the first probe's 503 comes back well inside it even on a loaded machine (300 ms did
+    // not, once, in a full run); the probe's own timeout is longer, so the deadline cuts the second.
+    const r = await waitHealthy(
+      new HttpProbe("/stalls"),
+      target(),
+      timings({ startTimeout: 1500, timeout: 5000 }),
+    );
     expect(r.reason).toBe("timeout");
     expect(r.attempts).toBe(2);
     expect(r.last.message).toMatch(/^HTTP 503.*\(the probe cut off at the deadline: .*tim/);
